@@ -1,0 +1,2 @@
+/* stub */
+#include "rnnhost/plugin.h"

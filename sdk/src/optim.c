@@ -1,0 +1,2 @@
+/* stub: to be written */
+#include "rnnhost/rnnhost.h"
