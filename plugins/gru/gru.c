@@ -1,2 +1,119 @@
-/* stub */
+/* The GRU plugin, the full cell with the relevance gate:
+ *   Γu = σ(Wu[c<t-1>, x<t>] + bu), Γr = σ(Wr[c<t-1>, x<t>] + br),
+ *   c̃<t> = tanh(Wc[Γr * c<t-1>, x<t>] + bc), c<t> = Γu * c̃<t> + (1 - Γu) * c<t-1>, a<t> = c<t>.
+ * Gates are packed u, r, c in W_x (3H,D), W_h (3H,H) and b (3H). Γr scales c<t-1> before the candidate's
+ * recurrent product, so that product waits for Γr: one GEMM for the u and r rows, then one for the c rows.
+ * The stack, padding and projections live in ../common/stack.c. */
+#include <cblas.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
 #include "rnnhost/plugin.h"
+#include "stack.h"
+
+static float sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+// h (B,H) may alias h_prev (B,H); z (B,3H) input part on entry, [Γu, Γr, c̃] on exit; rh (B,H) = Γr * c<t-1>
+static void gru_cell_forward(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
+                             uint32_t H)
+{
+    size_t G3 = 3 * (size_t)H;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)(2 * H), (int)H, 1.0f, h_prev, (int)H, W_h,
+                (int)H, 1.0f, z, (int)G3);
+    for (size_t b = 0; b < B; b++) {
+        float *zb = z + b * G3;
+        const float *hp = h_prev + b * H;
+        for (size_t i = 0; i < 2 * (size_t)H; i++)
+            zb[i] = sigmoidf(zb[i]);
+        for (size_t i = 0; i < H; i++)
+            rh[b * H + i] = zb[H + i] * hp[i];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, rh, (int)H,
+                W_h + 2 * (size_t)H * H, (int)H, 1.0f, z + 2 * (size_t)H, (int)G3);
+    for (size_t b = 0; b < B; b++) {
+        float *zb = z + b * G3, *hb = h + b * H;
+        const float *hp = h_prev + b * H;
+        for (size_t i = 0; i < H; i++) {
+            float u = zb[i], c = tanhf(zb[2 * H + i]);
+            zb[2 * H + i] = c;
+            hb[i] = u * c + (1.0f - u) * hp[i];
+        }
+    }
+}
+
+// dh_prev (B,H); z (B,3H) [Γu, Γr, c̃] on entry, dLoss/dpre on exit; g (B,H); scratch (B,H) holds dLoss/d(Γr*c)
+static void gru_cell_backward(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
+                              const float *h_prev, const float *W_h, uint32_t B, uint32_t H)
+{
+    (void)h;
+    size_t G3 = 3 * (size_t)H;
+    for (size_t b = 0; b < B; b++) {
+        float *zb = z + b * G3, *dhb = dh_prev + b * H;
+        const float *gb = g + b * H, *hp = h_prev + b * H;
+        for (size_t i = 0; i < H; i++) {
+            float u = zb[i], c = zb[2 * H + i];
+            zb[2 * H + i] = gb[i] * u * (1.0f - c * c);
+            zb[i] = gb[i] * (c - hp[i]) * u * (1.0f - u);
+            dhb[i] = gb[i] * (1.0f - u);
+        }
+    }
+    // scratch (B,H) = dpre_c (B,H) Wc_h (H,H)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, z + 2 * (size_t)H,
+                (int)G3, W_h + 2 * (size_t)H * H, (int)H, 0.0f, scratch, (int)H);
+    for (size_t b = 0; b < B; b++) {
+        float *zb = z + b * G3, *dhb = dh_prev + b * H;
+        const float *drh = scratch + b * H, *hp = h_prev + b * H;
+        for (size_t i = 0; i < H; i++) {
+            float r = zb[H + i];
+            zb[H + i] = drh[i] * hp[i] * r * (1.0f - r);
+            dhb[i] += drh[i] * r;
+        }
+    }
+    // dh_prev (B,H) += [dpre_u, dpre_r] (B,2H) W_h[u,r] (2H,H)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)(2 * H), 1.0f, z, (int)G3, W_h,
+                (int)H, 1.0f, dh_prev, (int)H);
+}
+
+static const stack_cell gru_cell = {"gru", 3, 1, gru_cell_forward, gru_cell_backward};
+
+static const rh_model_descriptor gru_descriptor = {
+    sizeof(rh_model_descriptor),
+    "gru",
+    "GRU",
+    "1.0.0",
+    "Stacked GRU layers (update and relevance gates) with an optional linear output projection",
+    RH_INPUT_DENSE | RH_INPUT_TOKENS,
+    0,
+};
+
+static uint32_t gru_model_count(void)
+{
+    return 1;
+}
+
+static const rh_model_descriptor *gru_model_descriptor(uint32_t index)
+{
+    return index == 0 ? &gru_descriptor : NULL;
+}
+
+static rh_status gru_create_model(const rh_host *host, const char *model_id, const rh_config *config,
+                                  rh_model **out)
+{
+    if (out == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (model_id == NULL || strcmp(model_id, gru_descriptor.id) != 0) {
+        stack_log(host, RH_LOG_ERROR, "gru plugin: unknown model id '%s'", model_id ? model_id : "(null)");
+        return RH_ERR_UNKNOWN_MODEL;
+    }
+    return stack_create(host, &gru_cell, config, out);
+}
+
+RH_PLUGIN_ENTRY const rh_plugin_entry rnnhost_plugin_entry = {
+    RH_ABI_VERSION, sizeof(rh_plugin_entry), "gru", "GRU", "rnnhost", "1.0.0",
+    gru_model_count, gru_model_descriptor,   gru_create_model, NULL,
+};

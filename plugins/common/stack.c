@@ -1,0 +1,686 @@
+/* The layer stack shared by the rnn and gru plugins: config checks, the tensor table, batched forward and
+ * BPTT, and the streaming step. See stack.h for how a cell plugs in. */
+#include "stack.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A table of 2^32 tensors is not a model anyone means; the bound keeps the allocation and the u32 counts sane. */
+#define STACK_MAX_LAYERS 4096u
+/* 2^40 floats is 4 TiB of parameters before gradients and moments: past it a config is a typo or an
+ * attack, and refusing it here gives a clear message instead of an allocation failure later. */
+#define STACK_MAX_PARAMS (1ull << 40)
+
+/* Tensors of layer l sit at 3l (W_x or embed), 3l+1 (W_h), 3l+2 (b); then out.W and out.b. */
+enum { T_WX = 0, T_WH = 1, T_B = 2, T_PER_LAYER = 3 };
+
+typedef struct stack_model {
+    rh_model base; /* first, so an rh_model * is a stack_model * */
+    const rh_host *host;
+    const stack_cell *cell;
+    uint32_t kind;     /* RH_INPUT_DENSE or RH_INPUT_TOKENS */
+    uint32_t D;        /* input floats per step, or vocabulary size */
+    uint32_t H, L, G;  /* hidden units, layers, gate blocks */
+    uint32_t O;        /* configured output_dim; 0 means the top hidden state is the output */
+    uint32_t num_tensors;
+    uint64_t num_params;
+    rh_tensor *tensors;
+    char (*names)[RH_MAX_NAME];
+} stack_model;
+
+void stack_log(const rh_host *host, int32_t level, const char *fmt, ...)
+{
+    if (host == NULL || host->log == NULL)
+        return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    host->log(host, level, line);
+}
+
+static const stack_model *as_stack(const rh_model *model)
+{
+    return (const stack_model *)model;
+}
+
+static uint32_t out_dim(const stack_model *m)
+{
+    return m->O > 0 ? m->O : m->H;
+}
+
+static const float *tensor_ptr(const stack_model *m, const float *params, uint32_t index)
+{
+    return params + m->tensors[index].offset;
+}
+
+static float *grad_ptr(const stack_model *m, float *grads, uint32_t index)
+{
+    return grads + m->tensors[index].offset;
+}
+
+/* ---- sizes with overflow checks -------------------------------------------------------------------- */
+
+static int mul_ok(uint64_t *r, uint64_t a, uint64_t b)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+
+static int add_ok(uint64_t *r, uint64_t a, uint64_t b)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+
+/* Saturates at UINT64_MAX so a huge request yields an allocation failure in the caller, not a wrap. */
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return mul_ok(&r, a, b) ? r : UINT64_MAX;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    return add_ok(&r, a, b) ? r : UINT64_MAX;
+}
+
+/* ---- workspace layout ------------------------------------------------------------------------------ */
+
+/* Per layer: z (T,B,GH) gate activations, later dz; hs (T+1,B,H) with hs[0] = h_0 and hs[t+1] = a<t>;
+ * rh (T,B,H) when the cell has rh gates. Then shared backward scratch: da (T,B,H), dym (T,B,O) and four
+ * (B,H) rows for the sweep. */
+typedef struct stack_ws {
+    float *z, *hs, *rh; /* of the layer asked for */
+} stack_ws;
+
+static uint64_t layer_floats(const stack_model *m, uint64_t TB, uint64_t B)
+{
+    uint64_t H = m->H;
+    uint64_t n = sat_mul(TB, (uint64_t)m->G * H);
+    n = sat_add(n, sat_mul(sat_add(TB, B), H));
+    if (m->cell->rh_gates > 0)
+        n = sat_add(n, sat_mul(TB, H));
+    return n;
+}
+
+static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
+{
+    uint64_t TB = (uint64_t)T * B;
+    uint64_t n = sat_mul(layer_floats(m, TB, B), m->L);
+    n = sat_add(n, sat_mul(TB, m->H));
+    n = sat_add(n, sat_mul(TB, out_dim(m)));
+    n = sat_add(n, sat_mul(4, sat_mul(B, m->H)));
+    return n;
+}
+
+static stack_ws ws_layer(const stack_model *m, float *ws, uint32_t l, size_t TB, size_t B)
+{
+    size_t H = m->H;
+    float *base = ws + (size_t)l * layer_floats(m, TB, B);
+    stack_ws w;
+    w.z = base;
+    w.hs = w.z + TB * m->G * H;
+    w.rh = m->cell->rh_gates > 0 ? w.hs + (TB + B) * H : NULL;
+    return w;
+}
+
+static float *ws_shared(const stack_model *m, float *ws, size_t TB, size_t B)
+{
+    return ws + (size_t)m->L * layer_floats(m, TB, B);
+}
+
+/* ---- vtable ---------------------------------------------------------------------------------------- */
+
+static void stack_destroy(rh_model *model)
+{
+    free(model); /* one allocation holds the model, its tensor table and the names */
+}
+
+static rh_status stack_get_info(const rh_model *model, rh_model_info *out)
+{
+    if (model == NULL || out == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    rh_model_info info;
+    memset(&info, 0, sizeof info);
+    uint32_t want = out->struct_size;
+    info.struct_size = want;
+    info.input_kind = m->kind;
+    info.input_dim = m->D;
+    info.output_dim = out_dim(m);
+    info.state_size = m->L * m->H;
+    info.num_tensors = m->num_tensors;
+    info.num_params = m->num_params;
+    memcpy(out, &info, want < sizeof info ? want : sizeof info);
+    return RH_OK;
+}
+
+static rh_status stack_get_tensor(const rh_model *model, uint32_t index, rh_tensor *out)
+{
+    if (model == NULL || out == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    if (index >= m->num_tensors)
+        return RH_ERR_INVALID_ARGUMENT;
+    *out = m->tensors[index];
+    return RH_OK;
+}
+
+static uint64_t stack_workspace_size(const rh_model *model, uint32_t T, uint32_t B)
+{
+    return model == NULL ? 0 : ws_floats(as_stack(model), T, B);
+}
+
+static uint64_t stack_step_scratch_size(const rh_model *model, uint32_t B)
+{
+    if (model == NULL)
+        return 0;
+    const stack_model *m = as_stack(model);
+    // z (B,GH), rh (B,H), h (B,H)
+    return sat_mul(B, (uint64_t)m->G * m->H + 2ull * m->H);
+}
+
+static rh_status stack_reset(const rh_model *model, float *state, uint32_t B)
+{
+    if (model == NULL || (state == NULL && B > 0))
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    memset(state, 0, (size_t)B * m->L * m->H * sizeof(float));
+    return RH_OK;
+}
+
+/* ---- shared pieces of forward, backward and step -------------------------------------------------- */
+
+static uint32_t seq_len(const rh_batch *batch, uint32_t b)
+{
+    return batch->lengths != NULL ? batch->lengths[b] : batch->T;
+}
+
+/* z (N,GH) = bias on every row, so the projection GEMMs accumulate with beta = 1 exactly as step does. */
+static void fill_bias(float *z, const float *bias, size_t N, size_t GH)
+{
+    for (size_t i = 0; i < N; i++)
+        memcpy(z + i * GH, bias, GH * sizeof(float));
+}
+
+/* z (N,GH) += in (N,K, row stride ld) W^T, W (GH,K). */
+static void add_input_proj(float *z, const float *in, size_t ld, const float *W, size_t N, size_t K, size_t GH)
+{
+    if (N == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)GH, (int)K, 1.0f, in, (int)ld, W, (int)K,
+                1.0f, z, (int)GH);
+}
+
+/* dst (n) += src (n) */
+static void add_row(float *dst, const float *src, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        dst[j] += src[j];
+}
+
+/* z (GH) += embed[token] (GH): the one-hot input projection as a row read. */
+static void add_embed_row(float *z, const float *embed, int32_t token, size_t GH)
+{
+    add_row(z, embed + (size_t)token * GH, GH);
+}
+
+/* y (N,O) = by + a (N,H, row stride ld) Wy^T, or a copy of a when there is no projection. */
+static void output_proj(const stack_model *m, float *y, const float *a, size_t ld, const float *params, size_t N)
+{
+    size_t H = m->H;
+    if (m->O == 0) {
+        for (size_t i = 0; i < N; i++)
+            memcpy(y + i * H, a + i * ld, H * sizeof(float));
+        return;
+    }
+    uint32_t wi = m->L * T_PER_LAYER;
+    fill_bias(y, tensor_ptr(m, params, wi + 1), N, m->O);
+    add_input_proj(y, a, ld, tensor_ptr(m, params, wi), N, H, m->O);
+}
+
+/* Rejects what would make the batched paths read out of bounds. */
+static rh_status check_batch(const stack_model *m, const char *what, const float *params, const float *ws,
+                             const rh_batch *batch)
+{
+    if (batch == NULL || params == NULL) {
+        stack_log(m->host, RH_LOG_ERROR, "%s: %s is NULL", what, batch == NULL ? "batch" : "params");
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+    uint32_t T = batch->T, B = batch->B;
+    if (T == 0 || B == 0)
+        return RH_OK;
+    if ((uint64_t)T * B > INT_MAX) {
+        stack_log(m->host, RH_LOG_ERROR, "%s: T*B = %llu exceeds the BLAS row limit", what,
+                  (unsigned long long)T * B);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+    if (ws == NULL) {
+        stack_log(m->host, RH_LOG_ERROR, "%s: workspace is NULL", what);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+    if (batch->lengths != NULL)
+        for (uint32_t b = 0; b < B; b++)
+            if (batch->lengths[b] > T) {
+                stack_log(m->host, RH_LOG_ERROR, "%s: lengths[%u] = %u exceeds T = %u", what, b,
+                          batch->lengths[b], T);
+                return RH_ERR_INVALID_ARGUMENT;
+            }
+    if (m->kind == RH_INPUT_DENSE) {
+        if (batch->x == NULL) {
+            stack_log(m->host, RH_LOG_ERROR, "%s: dense model given no x", what);
+            return RH_ERR_INVALID_ARGUMENT;
+        }
+        return RH_OK;
+    }
+    if (batch->tokens == NULL) {
+        stack_log(m->host, RH_LOG_ERROR, "%s: token model given no tokens", what);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+    for (uint32_t b = 0; b < B; b++) {
+        uint32_t len = seq_len(batch, b);
+        for (uint32_t t = 0; t < len; t++) {
+            int32_t tok = batch->tokens[(size_t)t * B + b];
+            if (tok < 0 || (uint32_t)tok >= m->D) {
+                stack_log(m->host, RH_LOG_ERROR, "%s: token %d at t=%u, b=%u is outside [0, %u)", what, tok, t,
+                          b, m->D);
+                return RH_ERR_INVALID_ARGUMENT;
+            }
+        }
+    }
+    return RH_OK;
+}
+
+/* Copies layer l's (B,H) block out of a (B,S) state, or zeros when state is NULL. */
+static void state_get(const stack_model *m, float *h, const float *state, uint32_t l, size_t B)
+{
+    size_t H = m->H, S = (size_t)m->L * H;
+    for (size_t b = 0; b < B; b++) {
+        if (state != NULL)
+            memcpy(h + b * H, state + b * S + l * H, H * sizeof(float));
+        else
+            memset(h + b * H, 0, H * sizeof(float));
+    }
+}
+
+static void state_put(const stack_model *m, float *state, const float *h, uint32_t l, size_t B)
+{
+    size_t H = m->H, S = (size_t)m->L * H;
+    for (size_t b = 0; b < B; b++)
+        memcpy(state + b * S + l * H, h + b * H, H * sizeof(float));
+}
+
+/* ---- forward --------------------------------------------------------------------------------------- */
+
+// y is (T,B,O), h_T and h_0 are (B,S), workspace is ws_floats(T,B)
+static rh_status stack_forward(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
+                               const rh_batch *batch, const float *h_0)
+{
+    if (model == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    rh_status st = check_batch(m, "forward", params, workspace, batch);
+    if (st != RH_OK)
+        return st;
+    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    if (B == 0)
+        return RH_OK;
+    if (T == 0) {
+        if (h_T != NULL) {
+            size_t n = B * m->L * H;
+            if (h_0 != NULL)
+                memmove(h_T, h_0, n * sizeof(float));
+            else
+                memset(h_T, 0, n * sizeof(float));
+        }
+        return RH_OK;
+    }
+    if (y == NULL) {
+        stack_log(m->host, RH_LOG_ERROR, "forward: y is NULL");
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+
+    for (uint32_t l = 0; l < m->L; l++) {
+        stack_ws w = ws_layer(m, workspace, l, TB, B);
+        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        const float *W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
+        state_get(m, w.hs, h_0, l, B);
+        fill_bias(w.z, tensor_ptr(m, params, l * T_PER_LAYER + T_B), TB, GH);
+        if (l > 0) {
+            stack_ws below = ws_layer(m, workspace, l - 1, TB, B);
+            add_input_proj(w.z, below.hs + B * H, H, W_x, TB, H, GH);
+        } else if (m->kind == RH_INPUT_DENSE) {
+            add_input_proj(w.z, batch->x, m->D, W_x, TB, m->D, GH);
+        } else {
+            // Padding positions are never read: their rows keep the bias and their outputs are discarded.
+            for (size_t b = 0; b < B; b++)
+                for (size_t t = 0, len = seq_len(batch, (uint32_t)b); t < len; t++)
+                    add_embed_row(w.z + (t * B + b) * GH, W_x, batch->tokens[t * B + b], GH);
+        }
+        for (size_t t = 0; t < T; t++) {
+            float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
+            m->cell->forward(h, w.z + t * B * GH, w.rh != NULL ? w.rh + t * B * H : NULL, h_prev, W_h,
+                             (uint32_t)B, m->H);
+            for (size_t b = 0; b < B; b++)
+                if (t >= seq_len(batch, (uint32_t)b))
+                    memcpy(h + b * H, h_prev + b * H, H * sizeof(float));
+        }
+        if (h_T != NULL)
+            state_put(m, h_T, w.hs + T * B * H, l, B);
+    }
+
+    stack_ws top = ws_layer(m, workspace, m->L - 1, TB, B);
+    output_proj(m, y, top.hs + B * H, H, params, TB);
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = seq_len(batch, (uint32_t)b); t < T; t++)
+            memset(y + (t * B + b) * O, 0, O * sizeof(float));
+    return RH_OK;
+}
+
+/* ---- backward -------------------------------------------------------------------------------------- */
+
+/* dW (rows,K) += dz[:, col0:col0+rows]^T (N rows, stride ld) in (N,K). */
+static void add_weight_grad(float *dW, const float *dz, size_t ld, const float *in, size_t N, size_t rows,
+                            size_t K)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)K, (int)N, 1.0f, dz, (int)ld, in, (int)K,
+                1.0f, dW, (int)K);
+}
+
+/* db (n) += column sums of d (N,n), accumulated in double so long sequences do not lose small terms. */
+static void add_bias_grad(float *db, const float *d, size_t N, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        double s = 0.0;
+        for (size_t i = 0; i < N; i++)
+            s += d[i * n + j];
+        db[j] += (float)s;
+    }
+}
+
+// grads (P) added into; dx (T,B,D) and dh_0 (B,S) written; dy (T,B,O); dh_T (B,S) or NULL
+static rh_status stack_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                                const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                                const float *dh_T)
+{
+    (void)h_0; /* forward kept it in hs[0] */
+    if (model == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    rh_status st = check_batch(m, "backward", params, workspace, batch);
+    if (st != RH_OK)
+        return st;
+    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    if (B == 0)
+        return RH_OK;
+    if (T == 0) {
+        if (dh_0 != NULL) {
+            size_t n = B * m->L * H;
+            if (dh_T != NULL)
+                memmove(dh_0, dh_T, n * sizeof(float));
+            else
+                memset(dh_0, 0, n * sizeof(float));
+        }
+        return RH_OK;
+    }
+    if (grads == NULL || dy == NULL) {
+        stack_log(m->host, RH_LOG_ERROR, "backward: %s is NULL", grads == NULL ? "grads" : "dy");
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+
+    float *da = ws_shared(m, workspace, TB, B); // (T,B,H) dLoss/d a<t> from above, per layer
+    float *dym = da + TB * H;                   // (T,B,O) dy with padding zeroed
+    float *dh = dym + TB * O, *dhp = dh + B * H, *g = dhp + B * H, *scratch = g + B * H; // (B,H) each
+
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++) {
+            float *row = dym + (t * B + b) * O;
+            if (t < seq_len(batch, (uint32_t)b))
+                memcpy(row, dy + (t * B + b) * O, O * sizeof(float));
+            else
+                memset(row, 0, O * sizeof(float));
+        }
+    stack_ws top = ws_layer(m, workspace, m->L - 1, TB, B);
+    if (m->O > 0) {
+        uint32_t wi = m->L * T_PER_LAYER;
+        add_weight_grad(grad_ptr(m, grads, wi), dym, O, top.hs + B * H, TB, O, H);
+        add_bias_grad(grad_ptr(m, grads, wi + 1), dym, TB, O);
+        // da (TB,H) = dym (TB,O) Wy (O,H)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)H, (int)O, 1.0f, dym, (int)O,
+                    tensor_ptr(m, params, wi), (int)H, 0.0f, da, (int)H);
+    } else {
+        memcpy(da, dym, TB * H * sizeof(float));
+    }
+
+    for (uint32_t l = m->L; l-- > 0;) {
+        stack_ws w = ws_layer(m, workspace, l, TB, B);
+        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        const float *W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
+        state_get(m, dh, dh_T, l, B);
+        for (size_t t = T; t-- > 0;) {
+            const float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
+            for (size_t b = 0; b < B; b++) {
+                float *gb = g + b * H;
+                if (t < seq_len(batch, (uint32_t)b)) {
+                    const float *dab = da + (t * B + b) * H, *dhb = dh + b * H;
+                    for (size_t i = 0; i < H; i++)
+                        gb[i] = dhb[i] + dab[i];
+                } else {
+                    memset(gb, 0, H * sizeof(float));
+                }
+            }
+            m->cell->backward(dhp, w.z + t * B * GH, scratch, g, h, h_prev, W_h, (uint32_t)B, m->H);
+            // A padded step passed the state through unchanged, so its gradient passes through too.
+            for (size_t b = 0; b < B; b++)
+                if (t >= seq_len(batch, (uint32_t)b))
+                    memcpy(dhp + b * H, dh + b * H, H * sizeof(float));
+            float *swap = dh;
+            dh = dhp;
+            dhp = swap;
+        }
+        if (dh_0 != NULL)
+            state_put(m, dh_0, dh, l, B);
+
+        // Weight gradients over all steps at once; padded rows of dz are zero and add nothing.
+        float *dW_h = grad_ptr(m, grads, l * T_PER_LAYER + T_WH);
+        size_t plain = (size_t)(m->G - m->cell->rh_gates) * H;
+        if (plain > 0)
+            add_weight_grad(dW_h, w.z, GH, w.hs, TB, plain, H);
+        if (m->cell->rh_gates > 0)
+            add_weight_grad(dW_h + plain * H, w.z + plain, GH, w.rh, TB, GH - plain, H);
+        add_bias_grad(grad_ptr(m, grads, l * T_PER_LAYER + T_B), w.z, TB, GH);
+        float *dW_x = grad_ptr(m, grads, l * T_PER_LAYER + T_WX);
+        if (l > 0) {
+            stack_ws below = ws_layer(m, workspace, l - 1, TB, B);
+            add_weight_grad(dW_x, w.z, GH, below.hs + B * H, TB, GH, H);
+            // da (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)H, (int)GH, 1.0f, w.z, (int)GH,
+                        W_x, (int)H, 0.0f, da, (int)H);
+        } else if (m->kind == RH_INPUT_DENSE) {
+            size_t D = m->D;
+            add_weight_grad(dW_x, w.z, GH, batch->x, TB, GH, D);
+            if (dx != NULL)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)D, (int)GH, 1.0f, w.z,
+                            (int)GH, W_x, (int)D, 0.0f, dx, (int)D);
+        } else {
+            // The one-hot input's weight gradient is a scatter-add into the rows of the tokens seen.
+            for (size_t b = 0; b < B; b++)
+                for (size_t t = 0, len = seq_len(batch, (uint32_t)b); t < len; t++)
+                    add_row(dW_x + (size_t)batch->tokens[t * B + b] * GH, w.z + (t * B + b) * GH, GH);
+        }
+    }
+    return RH_OK;
+}
+
+/* ---- step ------------------------------------------------------------------------------------------ */
+
+// y is (B,O) or NULL, state is (B,S), x is (B,D) or tokens is (B)
+static rh_status stack_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                            const float *x, const int32_t *tokens, uint32_t B)
+{
+    if (model == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    if (B == 0)
+        return RH_OK;
+    if (state == NULL || scratch == NULL || params == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    if (m->kind == RH_INPUT_DENSE ? (x == NULL || tokens != NULL) : (tokens == NULL || x != NULL))
+        return RH_ERR_INVALID_ARGUMENT;
+    if (B > INT_MAX)
+        return RH_ERR_INVALID_ARGUMENT;
+    if (tokens != NULL)
+        for (uint32_t b = 0; b < B; b++)
+            if (tokens[b] < 0 || (uint32_t)tokens[b] >= m->D)
+                return RH_ERR_INVALID_ARGUMENT;
+
+    size_t H = m->H, GH = (size_t)m->G * H, S = (size_t)m->L * H;
+    float *z = scratch, *rh = z + B * GH, *h = rh + B * H;
+    for (uint32_t l = 0; l < m->L; l++) {
+        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        fill_bias(z, tensor_ptr(m, params, l * T_PER_LAYER + T_B), B, GH);
+        if (l > 0)
+            add_input_proj(z, state + (l - 1) * H, S, W_x, B, H, GH);
+        else if (x != NULL)
+            add_input_proj(z, x, m->D, W_x, B, m->D, GH);
+        else
+            for (size_t b = 0; b < B; b++)
+                add_embed_row(z + b * GH, W_x, tokens[b], GH);
+        state_get(m, h, state, l, B);
+        m->cell->forward(h, z, rh, h, tensor_ptr(m, params, l * T_PER_LAYER + T_WH), B, m->H);
+        state_put(m, state, h, l, B);
+    }
+    if (y != NULL)
+        output_proj(m, y, state + (m->L - 1) * H, S, params, B);
+    return RH_OK;
+}
+
+static const rh_model_vtable stack_vtable = {
+    sizeof(rh_model_vtable), stack_destroy, stack_get_info,          stack_get_tensor, stack_workspace_size,
+    stack_forward,           stack_backward, stack_step_scratch_size, stack_step,       stack_reset,
+};
+
+/* ---- create ---------------------------------------------------------------------------------------- */
+
+static rh_status refuse(const rh_host *host, const char *id, const char *why)
+{
+    stack_log(host, RH_LOG_ERROR, "%s: %s", id, why);
+    return RH_ERR_INVALID_ARGUMENT;
+}
+
+rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_config *config, rh_model **out)
+{
+    const char *id = cell->model_id;
+    if (config == NULL)
+        return refuse(host, id, "config is NULL");
+    if (config->struct_size < offsetof(rh_config, options) + sizeof(config->options))
+        return refuse(host, id, "config.struct_size is smaller than rh_config of ABI version 1");
+    if (config->input_kind != RH_INPUT_DENSE && config->input_kind != RH_INPUT_TOKENS)
+        return refuse(host, id, "config.input_kind must be exactly one of RH_INPUT_DENSE, RH_INPUT_TOKENS");
+    if (config->input_dim == 0 || config->hidden_size == 0 || config->num_layers == 0)
+        return refuse(host, id, "config.input_dim, hidden_size and num_layers must be at least 1");
+    if (config->core != NULL && config->core[0] != '\0')
+        return refuse(host, id, "config.core is for composite models; this model has no core");
+    if (config->options != NULL && config->options[0] != '\0') {
+        char key[RH_MAX_NAME];
+        size_t n = strcspn(config->options, "=;");
+        snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key - 1 ? n : sizeof key - 1), config->options);
+        stack_log(host, RH_LOG_ERROR, "%s: unknown option '%s' (this model has no options)", id, key);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+
+    uint64_t D = config->input_dim, H = config->hidden_size, L = config->num_layers, O = config->output_dim;
+    uint64_t G = cell->gates, GH = G * H;
+    // Every dimension is a BLAS int somewhere, and the state size is a u32 in rh_model_info.
+    if (GH > INT_MAX || D > INT_MAX || O > INT_MAX || L > STACK_MAX_LAYERS || L * H > INT_MAX) {
+        stack_log(host, RH_LOG_ERROR,
+                  "%s: sizes out of range (input_dim %llu, hidden_size %llu, num_layers %llu, output_dim %llu)", id,
+                  (unsigned long long)D, (unsigned long long)H, (unsigned long long)L, (unsigned long long)O);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+
+    uint32_t num_tensors = (uint32_t)(L * T_PER_LAYER + (O > 0 ? 2 : 0));
+    size_t bytes = sizeof(stack_model) + num_tensors * (sizeof(rh_tensor) + RH_MAX_NAME);
+    stack_model *m = calloc(1, bytes);
+    if (m == NULL) {
+        stack_log(host, RH_LOG_ERROR, "%s: out of memory for the tensor table", id);
+        return RH_ERR_NO_MEMORY;
+    }
+    m->base.vtable = &stack_vtable;
+    m->base.plugin_data = m;
+    m->host = host;
+    m->cell = cell;
+    m->kind = config->input_kind;
+    m->D = (uint32_t)D;
+    m->H = (uint32_t)H;
+    m->L = (uint32_t)L;
+    m->G = (uint32_t)G;
+    m->O = (uint32_t)O;
+    m->num_tensors = num_tensors;
+    m->tensors = (rh_tensor *)(m + 1);
+    m->names = (char(*)[RH_MAX_NAME])(m->tensors + num_tensors);
+
+    uint64_t offset = 0;
+    int ok = 1;
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < L && ok; l++) {
+        int embed = l == 0 && m->kind == RH_INPUT_TOKENS;
+        uint64_t in = l == 0 ? D : H;
+        // char-rnn style: uniform within 1/sqrt(fan_in) of the cell's concatenated [h, x] input; a one-hot
+        // input contributes a single active unit to the fan-in.
+        float scale = (float)(1.0 / sqrt((double)H + (embed ? 1.0 : (double)in)));
+        struct {
+            const char *suffix;
+            uint64_t r, c;
+            uint32_t ndim, init;
+        } spec[T_PER_LAYER] = {
+            {embed ? "embed" : "W_x", embed ? D : GH, embed ? GH : D, 2, RH_INIT_UNIFORM},
+            {"W_h", GH, H, 2, RH_INIT_UNIFORM},
+            {"b", GH, 0, 1, RH_INIT_ZERO},
+        };
+        if (l > 0)
+            spec[0].c = H;
+        for (uint32_t s = 0; s < T_PER_LAYER; s++, k++) {
+            rh_tensor *t = &m->tensors[k];
+            snprintf(m->names[k], RH_MAX_NAME, "l%u.%s", l, spec[s].suffix);
+            t->name = m->names[k];
+            t->ndim = spec[s].ndim;
+            t->shape[0] = (uint32_t)spec[s].r;
+            t->shape[1] = (uint32_t)spec[s].c;
+            t->offset = offset;
+            t->size = spec[s].ndim == 2 ? spec[s].r * spec[s].c : spec[s].r;
+            t->init = spec[s].init;
+            t->init_scale = spec[s].init == RH_INIT_UNIFORM ? scale : 0.0f;
+            ok = ok && add_ok(&offset, offset, t->size);
+        }
+    }
+    if (O > 0 && ok) {
+        rh_tensor *t = &m->tensors[k];
+        snprintf(m->names[k], RH_MAX_NAME, "out.W");
+        *t = (rh_tensor){m->names[k], 2, {(uint32_t)O, (uint32_t)H, 0, 0}, offset, O * H, RH_INIT_UNIFORM,
+                         (float)(1.0 / sqrt((double)H))};
+        ok = ok && add_ok(&offset, offset, O * H);
+        k++;
+        t = &m->tensors[k];
+        snprintf(m->names[k], RH_MAX_NAME, "out.b");
+        *t = (rh_tensor){m->names[k], 1, {(uint32_t)O, 0, 0, 0}, offset, O, RH_INIT_ZERO, 0.0f};
+        ok = ok && add_ok(&offset, offset, O);
+    }
+    if (!ok || offset > STACK_MAX_PARAMS || offset > (uint64_t)SIZE_MAX / sizeof(float) / 8) {
+        stack_log(host, RH_LOG_ERROR, "%s: more than 2^40 parameters (input_dim %llu, hidden_size %llu, "
+                                      "num_layers %llu, output_dim %llu)",
+                  id, (unsigned long long)D, (unsigned long long)H, (unsigned long long)L, (unsigned long long)O);
+        free(m);
+        return RH_ERR_INVALID_ARGUMENT;
+    }
+    m->num_params = offset;
+    *out = &m->base;
+    return RH_OK;
+}

@@ -1,0 +1,50 @@
+/* A stack of recurrent layers with an optional linear output projection: everything the rnn and gru
+ * plugins share except the mathematics of one cell. Each plugin compiles this file into its own module
+ * (hidden visibility), so nothing here is part of the ABI.
+ *
+ * A cell with G gate blocks reads a pre-activation z (B,G*H) that already holds the input projection and
+ * the bias; the cell adds its recurrent products and applies its nonlinearities. The driver owns the
+ * input projection over all steps (one GEMM per layer, or a row gather for tokens), padding, the layer
+ * stacking, the output projection and the weight gradients as GEMMs over all steps.
+ */
+#ifndef RNNHOST_PLUGINS_STACK_H
+#define RNNHOST_PLUGINS_STACK_H
+
+#include <stdint.h>
+
+#include "rnnhost/host.h"
+#include "rnnhost/model.h"
+#include "rnnhost/plugin.h"
+
+typedef struct stack_cell {
+    const char *model_id;
+    uint32_t gates; /* G: packed gate blocks of H rows in W_x, W_h and b */
+    /* Trailing gate blocks whose recurrent product reads rh (B,H), a cell-defined function of h_prev,
+     * instead of h_prev itself (the GRU candidate reads Γr * c<t-1>). Their W_h gradient is
+     * dz^T rh, so forward keeps rh for every step. */
+    uint32_t rh_gates;
+
+    /* One step. z (B,G*H): input projection plus bias on entry, the cell's activations on exit (kept for
+     * backward). h (B,H) written, may alias h_prev (B,H). rh (B,H) written when rh_gates > 0.
+     * W_h is (G*H,H). */
+    void (*forward)(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
+                    uint32_t H);
+
+    /* The same step backwards. g (B,H) is dLoss/dh. z (B,G*H) holds the activations from forward on
+     * entry and dLoss/dz on exit. dh_prev (B,H) written. h (B,H) is the step's output, h_prev its input.
+     * scratch holds B*H floats. A zero row of g must give zero rows of dz and dh_prev. */
+    void (*backward)(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
+                     const float *h_prev, const float *W_h, uint32_t B, uint32_t H);
+} stack_cell;
+
+/* Validates config, builds the tensor table and the model. Logs through host on failure. */
+rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_config *config, rh_model **out);
+
+/* Logs one formatted line when host and host->log exist. */
+void stack_log(const rh_host *host, int32_t level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif /* RNNHOST_PLUGINS_STACK_H */

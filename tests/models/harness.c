@@ -1,0 +1,104 @@
+#include "harness.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_log(const rh_host *host, int32_t level, const char *message)
+{
+    (void)host;
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "  [plugin %s] %s\n", level >= 0 && level <= 3 ? names[level] : "?", message);
+}
+
+int harness_open(harness *h, const char *path)
+{
+    memset(h, 0, sizeof *h);
+    h->host.struct_size = sizeof h->host;
+    h->host.log = test_log;
+    h->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h->handle == NULL) {
+        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+        return -1;
+    }
+    h->entry = (const rh_plugin_entry *)dlsym(h->handle, RH_ENTRY_SYMBOL);
+    if (h->entry == NULL || h->entry->abi_version != RH_ABI_VERSION) {
+        fprintf(stderr, "%s: no %s of ABI version %u\n", path, RH_ENTRY_SYMBOL, RH_ABI_VERSION);
+        dlclose(h->handle);
+        h->handle = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void harness_close(harness *h)
+{
+    if (h->handle != NULL)
+        dlclose(h->handle);
+    h->handle = NULL;
+}
+
+const char *harness_model_id(const harness *h)
+{
+    return h->entry->model_descriptor(0)->id;
+}
+
+rh_model *harness_create(harness *h, uint32_t kind, uint32_t input_dim, uint32_t hidden, uint32_t layers,
+                         uint32_t output_dim, rh_status *status)
+{
+    rh_config c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.input_kind = kind;
+    c.input_dim = input_dim;
+    c.hidden_size = hidden;
+    c.num_layers = layers;
+    c.output_dim = output_dim;
+    rh_model *m = NULL;
+    rh_status st = h->entry->create_model(&h->host, harness_model_id(h), &c, &m);
+    if (status != NULL)
+        *status = st;
+    return st == RH_OK ? m : NULL;
+}
+
+rh_model_info harness_info(const rh_model *m)
+{
+    rh_model_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    m->vtable->get_info(m, &info);
+    return info;
+}
+
+void fill_uniform(float *x, uint64_t n, float scale, rh_rng *rng)
+{
+    for (uint64_t i = 0; i < n; i++)
+        x[i] = (float)((2.0 * rh_rng_uniform(rng) - 1.0) * scale);
+}
+
+int check(harness *h, int cond, const char *fmt, ...)
+{
+    if (cond)
+        return 1;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    h->failures++;
+    return 0;
+}
+
+void *xcalloc(uint64_t count, uint64_t size)
+{
+    // calloc(0) may return NULL; a test asking for nothing still wants a valid pointer.
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
