@@ -1,1 +1,90 @@
-int main(void) { return 0; }
+/* rnnhost: the command-line entry. Global options, then dispatch through the command table. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hostlog.h"
+#include "rnnhost/rnnhost.h"
+
+#ifndef RH_VERSION
+#define RH_VERSION "0.0.0"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
+    {"validate", cmd_validate, "run the conformance checks on a plugin"},
+};
+
+static void print_help(void)
+{
+    size_t i;
+    printf("usage: rnnhost [--help] [--version] COMMAND [OPTIONS] [ARGS]\n"
+           "\n"
+           "Hosts recurrent-model plugins (rnnhost ABI %u).\n"
+           "\n"
+           "Commands:\n",
+           RH_ABI_VERSION);
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\n"
+           "Run 'rnnhost COMMAND --help' for a command's options.\n"
+           "\n"
+           "Plugins are searched in --plugin-path, then $RNNHOST_PLUGIN_PATH (colon-separated directories\n"
+           "or .so files), then the installed plugin directory (%s); never the current directory.\n"
+           "\n"
+           "Exit status:\n"
+           "  0    success\n"
+           "  1    failure\n"
+           "  2    usage error\n"
+           "  3    a model or plugin could not be loaded\n"
+           "  4    a batch partly failed (the rest was written)\n"
+           "  130  interrupted\n",
+           RH_PLUGIN_DIR);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    size_t i;
+
+    opterr = 0;
+    /* '+' stops at the command name: everything after it belongs to the command. */
+    while ((c = getopt_long(argc, argv, "+hV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            print_help();
+            return EXIT_OK;
+        case 'V':
+            printf("rnnhost %s (plugin ABI %u, SDK %s)\n", RH_VERSION, RH_ABI_VERSION, RNNHOST_SDK_VERSION);
+            return EXIT_OK;
+        default:
+            hostlog_usage("unknown option '%s'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        hostlog_usage("no command given");
+        return EXIT_USAGE;
+    }
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            int sub_argc = argc - optind;
+            char **sub_argv = argv + optind;
+            optind = 0; /* a full getopt reset for the command's own parsing */
+            return commands[i].run(sub_argc, sub_argv);
+        }
+    hostlog_usage("unknown command '%s'", argv[optind]);
+    return EXIT_USAGE;
+}

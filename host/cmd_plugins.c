@@ -1,0 +1,152 @@
+/* rnnhost plugins: what the search path offers, and what failed to load and why. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "hostlog.h"
+#include "loader.h"
+
+static void plugins_help(void)
+{
+    printf("usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
+           "\n"
+           "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
+           "\n"
+           "  --json              machine-readable output, {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}\n"
+           "                      (default: text)\n"
+           "  --plugin-path PATH  colon-separated directories or .so files searched first (default: none)\n"
+           "  -h, --help          this help\n"
+           "\n"
+           "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
+}
+
+static cJSON *inputs_json(uint32_t kinds)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (kinds & RH_INPUT_DENSE)
+        cJSON_AddItemToArray(a, cJSON_CreateString("dense"));
+    if (kinds & RH_INPUT_TOKENS)
+        cJSON_AddItemToArray(a, cJSON_CreateString("tokens"));
+    return a;
+}
+
+static int print_json(const plugin_registry *r)
+{
+    cJSON *root = cJSON_CreateObject(), *plugins, *errors;
+    char *text;
+    size_t k;
+    uint32_t i;
+    cJSON_AddNumberToObject(root, "schema", 1);
+    plugins = cJSON_AddArrayToObject(root, "plugins");
+    for (k = 0; k < r->num_plugins; k++) {
+        const host_plugin *p = r->plugins[k];
+        cJSON *o = cJSON_CreateObject(), *models;
+        cJSON_AddStringToObject(o, "path", p->path);
+        cJSON_AddStringToObject(o, "id", p->id);
+        cJSON_AddStringToObject(o, "name", p->name);
+        cJSON_AddStringToObject(o, "vendor", p->vendor);
+        cJSON_AddStringToObject(o, "version", p->version);
+        cJSON_AddNumberToObject(o, "abi_version", p->entry.abi_version);
+        models = cJSON_AddArrayToObject(o, "models");
+        for (i = 0; i < p->num_models; i++) {
+            const host_model_desc *m = &p->models[i];
+            cJSON *mo = cJSON_CreateObject();
+            cJSON_AddStringToObject(mo, "id", m->id);
+            cJSON_AddStringToObject(mo, "name", m->name);
+            cJSON_AddStringToObject(mo, "version", m->version);
+            cJSON_AddStringToObject(mo, "description", m->description);
+            cJSON_AddItemToObject(mo, "inputs", inputs_json(m->input_kinds));
+            cJSON_AddBoolToObject(mo, "composite", (m->flags & RH_MODEL_COMPOSITE) != 0);
+            cJSON_AddItemToArray(models, mo);
+        }
+        cJSON_AddItemToArray(plugins, o);
+    }
+    errors = cJSON_AddArrayToObject(root, "errors");
+    for (k = 0; k < r->num_errors; k++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "path", r->errors[k].path);
+        cJSON_AddStringToObject(e, "error", r->errors[k].error);
+        cJSON_AddItemToArray(errors, e);
+    }
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        hostlog_error("out of memory");
+        return -1;
+    }
+    puts(text);
+    cJSON_free(text);
+    return 0;
+}
+
+static void print_text(const plugin_registry *r)
+{
+    size_t k;
+    uint32_t i;
+    if (r->num_plugins == 0)
+        printf("no plugins found\n");
+    for (k = 0; k < r->num_plugins; k++) {
+        const host_plugin *p = r->plugins[k];
+        printf("%s %s (%s, %s, ABI %u)\n  %s\n", p->id, p->version, p->name, p->vendor, p->entry.abi_version,
+               p->path);
+        for (i = 0; i < p->num_models; i++) {
+            const host_model_desc *m = &p->models[i];
+            printf("  model %s %s [%s%s]: %s: %s\n", m->id, m->version, input_kinds_name(m->input_kinds),
+                   (m->flags & RH_MODEL_COMPOSITE) ? ", composite" : "", m->name, m->description);
+        }
+    }
+}
+
+int cmd_plugins(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"plugin-path", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *plugin_path = NULL;
+    int json = 0, c, rc;
+    plugin_registry reg;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'p': plugin_path = optarg; break;
+        case 'h': plugins_help(); return EXIT_OK;
+        case ':':
+        case '?':
+        default:
+            hostlog_usage("plugins: bad or incomplete option '%s'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        hostlog_usage("plugins: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (registry_init(&reg, plugin_path) != 0) {
+        registry_free(&reg);
+        hostlog_error("out of memory");
+        return EXIT_FAIL;
+    }
+    registry_load_search_path(&reg);
+    if (json) {
+        if (print_json(&reg) != 0) {
+            registry_free(&reg);
+            return EXIT_FAIL;
+        }
+    } else {
+        print_text(&reg);
+    }
+    fflush(stdout);
+    for (size_t k = 0; k < reg.num_errors; k++)
+        hostlog_error("cannot load plugin %s: %s", reg.errors[k].path, reg.errors[k].error);
+    rc = reg.num_errors ? EXIT_LOAD : EXIT_OK;
+    registry_free(&reg);
+    return rc;
+}

@@ -1,0 +1,9 @@
+/* The subcommands. Each is one file, cmd_NAME.c, with the signature of main: argv[0] is the command
+ * name. Adding a command is one line here and one row in main.c's table. */
+#ifndef RNNHOST_COMMANDS_H
+#define RNNHOST_COMMANDS_H
+
+int cmd_plugins(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+#endif /* RNNHOST_COMMANDS_H */

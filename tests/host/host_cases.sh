@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# Host test cases, one per meson test: host_cases.sh CASE. The environment (set by meson.build) gives
+# $RNNHOST, $PYTHON3 and one variable per test plugin ($TINY, $TINY_WRONG_ABI, ...).
+# Each case asserts exit codes and the exact check names or one-line reasons. Exit 0 pass, 1 fail.
+set -u
+
+fails=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnnhost-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# run CMD...: stdout in $tmp/out, stderr in $tmp/err, exit code in $rc.
+run() {
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+expect_rc() {
+    if [ "$rc" -ne "$1" ]; then
+        fail "$2: exit code $rc, expected $1"
+        sed 's/^/  stdout: /' "$tmp/out" | head -40 >&2
+        sed 's/^/  stderr: /' "$tmp/err" | head -40 >&2
+    fi
+}
+
+expect_in() { # FILE STRING WHAT
+    grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -40 >&2; }
+}
+
+expect_not_in() {
+    if grep -qF -- "$2" "$1"; then fail "$3: '$2' unexpectedly in $(basename "$1")"; fi
+}
+
+# A load failure is one line on stderr naming the file, and exit code 3.
+expect_load_error() { # WHAT REASON PATH-ARGS...
+    local what=$1 reason=$2
+    shift 2
+    run "$RNNHOST" validate "$@"
+    expect_rc 3 "$what"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: stderr has $(wc -l <"$tmp/err") lines, expected 1"
+    expect_in "$tmp/err" "rnnhost: cannot load plugin $1: $reason" "$what"
+    [ -s "$tmp/out" ] && fail "$what: unexpected stdout"
+}
+
+json() { # PYTHON-EXPR over the parsed $tmp/out as `d`; fails when it is false or the JSON does not parse
+    "$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+        "$tmp/out" "$1" "${3:-}" || { fail "$2: JSON assertion failed: $1"; head -60 "$tmp/out" >&2; }
+}
+
+# An rnnhost copied out of the build tree: its built-in plugin directory is the installed one, so
+# --plugin-path alone decides what it sees.
+isolated_rnnhost() {
+    local sdkdir
+    sdkdir=$(ldd "$RNNHOST" | awk '/librnnhost-sdk/ { print $3 }' | xargs dirname)
+    mkdir -p "$tmp/bin"
+    cp "$RNNHOST" "$tmp/bin/rnnhost"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s "$@"\n' \
+        "$sdkdir" "$tmp/bin/rnnhost" >"$tmp/bin/rnnhost-isolated"
+    chmod +x "$tmp/bin/rnnhost-isolated"
+    echo "$tmp/bin/rnnhost-isolated"
+}
+
+case_cli() {
+    run "$RNNHOST" --help
+    expect_rc 0 "--help"
+    expect_in "$tmp/out" "validate" "--help lists commands"
+    expect_in "$tmp/out" "130  interrupted" "--help lists exit codes"
+    expect_in "$tmp/out" "3    a model or plugin could not be loaded" "--help lists exit codes"
+    run "$RNNHOST" --version
+    expect_rc 0 "--version"
+    expect_in "$tmp/out" "rnnhost 0." "--version"
+    expect_in "$tmp/out" "plugin ABI 1" "--version"
+    run "$RNNHOST" --no-such-option
+    expect_rc 2 "bad global option"
+    expect_in "$tmp/err" "try 'rnnhost --help'" "bad global option"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "bad option: more than one line"
+    run "$RNNHOST" frobnicate
+    expect_rc 2 "unknown command"
+    expect_in "$tmp/err" "unknown command 'frobnicate'" "unknown command"
+    run "$RNNHOST"
+    expect_rc 2 "no command"
+    run "$RNNHOST" validate --help
+    expect_rc 0 "validate --help"
+    expect_in "$tmp/out" "--seed N            seed of every random input and parameter (default: 1)" "validate --help"
+    expect_in "$tmp/out" "--core ID           config.core for composite models (default: gru)" "validate --help"
+    expect_in "$tmp/out" "hostile-weights" "validate --help lists checks"
+    run "$RNNHOST" plugins --help
+    expect_rc 0 "plugins --help"
+    expect_in "$tmp/out" "--plugin-path PATH" "plugins --help"
+    run "$RNNHOST" validate --bogus "$TINY"
+    expect_rc 2 "validate bad option"
+    expect_in "$tmp/err" "try 'rnnhost --help'" "validate bad option"
+    run "$RNNHOST" validate --seed banana "$TINY"
+    expect_rc 2 "validate bad seed"
+    run "$RNNHOST" validate
+    expect_rc 2 "validate without a plugin"
+    run "$RNNHOST" plugins --plugin-path
+    expect_rc 2 "plugins option missing its argument"
+}
+
+case_load_errors() {
+    expect_load_error "wrong abi" "built for plugin ABI 999, this host speaks ABI 1" "$TINY_WRONG_ABI"
+    expect_load_error "no entry" "no entry symbol 'rnnhost_plugin_entry' (not an rnnhost plugin)" "$TINY_NO_ENTRY"
+    expect_load_error "null descriptor" "invalid descriptor: model 0 is NULL" "$TINY_NULL_DESCRIPTOR"
+    printf 'hello, I am not a plugin\n' >"$tmp/text.so"
+    expect_load_error "text file" "not a shared object" "$tmp/text.so"
+    : >"$tmp/empty.so"
+    expect_load_error "empty file" "not a shared object" "$tmp/empty.so"
+    expect_load_error "missing file" "no such file" "$tmp/does-not-exist.so"
+    expect_load_error "directory" "is a directory" "$tmp/"
+    # by id: nothing on the search path provides it
+    run "$RNNHOST" validate no-such-plugin-id --plugin-path "$TINY"
+    expect_rc 3 "unknown id"
+    expect_in "$tmp/err" "no plugin or model 'no-such-plugin-id'" "unknown id"
+}
+
+case_system_library() {
+    local lib
+    lib=$(ldd "$RNNHOST" | awk '$1 ~ /^libm\.so/ { print $3 }' | head -1)
+    if [ -z "$lib" ] || [ ! -f "$lib" ]; then
+        lib=$(ldd "$RNNHOST" | awk '$1 ~ /^libc\.so/ { print $3 }' | head -1)
+    fi
+    [ -f "$lib" ] || { fail "found no system library through ldd"; return; }
+    expect_load_error "system library $lib" "no entry symbol 'rnnhost_plugin_entry' (not an rnnhost plugin)" "$lib"
+    [ "$rc" -lt 128 ] || fail "system library: killed by a signal ($rc)"
+}
+
+case_plugins_json() {
+    local iso
+    iso=$(isolated_rnnhost)
+    run "$iso" plugins --json --plugin-path "$TINY"
+    expect_rc 0 "plugins --json with tiny only"
+    json 'd["schema"] == 1 and len(d["plugins"]) == 1 and d["errors"] == []' "plugins json shape"
+    json 'd["plugins"][0]["id"] == "tiny" and d["plugins"][0]["abi_version"] == 1' "plugin fields"
+    json 'd["plugins"][0]["path"] == sys.argv[3]' "plugin path" "$TINY"
+    json '[m["id"] for m in d["plugins"][0]["models"]] == ["tiny"]' "model ids"
+    json 'd["plugins"][0]["models"][0]["inputs"] == ["dense", "tokens"]' "model inputs"
+    json 'all(k in d["plugins"][0] for k in ("name", "vendor", "version", "models"))' "plugin keys"
+    json 'all(k in d["plugins"][0]["models"][0] for k in ("name", "version", "description"))' "model keys"
+
+    # a directory on the path contributes its .so files; one broken file makes the exit code 3
+    mkdir -p "$tmp/dir"
+    cp "$TINY" "$tmp/dir/a_tiny.so"
+    cp "$TINY_WRONG_ABI" "$tmp/dir/b_wrong_abi.so"
+    printf 'not elf' >"$tmp/dir/c_text.so"
+    run "$iso" plugins --json --plugin-path "$tmp/dir"
+    expect_rc 3 "plugins with a broken plugin in the directory"
+    json '[p["id"] for p in d["plugins"]] == ["tiny"]' "directory listing"
+    json 'sorted(e["path"].split("/")[-1] for e in d["errors"]) == ["b_wrong_abi.so", "c_text.so"]' "errors listed"
+    json 'any("ABI 999" in e["error"] for e in d["errors"])' "error reason"
+    [ "$(grep -c 'cannot load plugin' "$tmp/err")" -eq 2 ] || fail "plugins: expected one stderr line per failure"
+
+    # the environment variable works like --plugin-path and comes after it
+    RNNHOST_PLUGIN_PATH="$TINY" run "$iso" plugins
+    expect_rc 0 "RNNHOST_PLUGIN_PATH"
+    expect_in "$tmp/out" "model tiny 1.0.0 [dense+tokens]" "text listing"
+    # empty path elements do not mean the current directory
+    (cd "$tmp/dir" && run "$iso" plugins --json --plugin-path "::" && cp "$tmp/out" "$tmp/out.cwd" && echo "$rc" >"$tmp/rc.cwd")
+    cp "$tmp/out.cwd" "$tmp/out"
+    json 'd["plugins"] == [] and d["errors"] == []' "empty path elements"
+}
+
+case_no_current_directory() {
+    mkdir -p "$tmp/cwd"
+    cp "$TINY" "$tmp/cwd/tiny.so"
+    cd "$tmp/cwd" || return
+    run "$RNNHOST" plugins --json
+    json 'all(p["id"] != "tiny" for p in d["plugins"])' "plugins must not search the current directory"
+    json 'all("/cwd/" not in e["path"] for e in d["errors"])' "no error from the current directory either"
+    run "$RNNHOST" validate tiny
+    expect_rc 3 "validate by id must not find ./tiny.so"
+    run "$RNNHOST" validate tiny.so
+    expect_rc 3 "a name without '/' is an id, not a file"
+    run "$RNNHOST" validate ./tiny.so --model tiny --timeout 60
+    expect_rc 0 "an explicit ./ path is a path"
+    cd - >/dev/null || true
+}
+
+case_duplicate_model() {
+    local iso
+    iso=$(isolated_rnnhost)
+    run "$iso" plugins --plugin-path "$TINY:$TINY_DUP_MODEL"
+    expect_rc 3 "duplicate model id"
+    expect_in "$tmp/err" "rnnhost: cannot load plugin $TINY_DUP_MODEL: model id 'tiny' is already provided by $TINY" \
+        "duplicate model id"
+    expect_in "$tmp/out" "$TINY" "the first plugin wins"
+    run "$iso" plugins --plugin-path "$TINY_DUP_MODEL:$TINY"
+    expect_rc 3 "duplicate model id, other order"
+    expect_in "$tmp/err" "rnnhost: cannot load plugin $TINY: model id 'tiny' is already provided by $TINY_DUP_MODEL" \
+        "duplicate model id, other order"
+    # the same file twice is the same plugin, not a duplicate
+    run "$iso" plugins --plugin-path "$TINY:$TINY"
+    expect_rc 0 "the same file twice"
+}
+
+all_checks="exports unknown-model bad-config create gradients step-equals-forward determinism finite batch-shapes weights-roundtrip hostile-weights"
+
+case_validate_tiny() {
+    run "$RNNHOST" validate "$TINY"
+    expect_rc 0 "validate tiny"
+    for c in $all_checks; do
+        expect_in "$tmp/out" "PASS $c (" "validate tiny"
+    done
+    expect_in "$tmp/out" "PASS gradients (tiny, dense D=5 H=6 L=2 O=4)" "validate tiny dense"
+    expect_in "$tmp/out" "PASS gradients (tiny, tokens V=7 H=5 L=2 O=7)" "validate tiny tokens"
+    expect_in "$tmp/out" "PASS exports (plugin): only rnnhost_plugin_entry is exported" "exports"
+    expect_not_in "$tmp/out" "FAIL" "validate tiny"
+    expect_in "$tmp/out" "19 passed, 0 failed" "summary"
+}
+
+case_validate_json_seeded() {
+    run "$RNNHOST" validate "$TINY" --json --seed 7
+    expect_rc 0 "validate --json"
+    cp "$tmp/out" "$tmp/seed7a"
+    json 'd["schema"] == 1 and d["plugin"] == "tiny" and d["abi_version"] == 1 and d["path"] == sys.argv[3]' \
+        "validate json header" "$TINY"
+    json 'd["failed"] == 0 and d["passed"] == len(d["checks"]) == 19' "validate json counts"
+    json 'all(c["status"] == "pass" and c["detail"] for c in d["checks"])' "validate json statuses"
+    json '{c["name"] for c in d["checks"]} == set(sys.argv[3].split())' "validate json names" "$all_checks"
+    json 'all(c["model"] is None for c in d["checks"] if c["name"] == "exports")' "plugin checks have no model"
+    run "$RNNHOST" validate "$TINY" --json --seed 7
+    cmp -s "$tmp/out" "$tmp/seed7a" || fail "same --seed gave different output"
+    run "$RNNHOST" validate "$TINY" --json --seed 8
+    cmp -s "$tmp/out" "$tmp/seed7a" && fail "a different --seed gave the same output (the seed is unused)"
+}
+
+case_validate_wrong_grad() {
+    run "$RNNHOST" validate "$TINY_WRONG_GRAD"
+    expect_rc 1 "wrong gradient"
+    expect_in "$tmp/out" "FAIL gradients (tiny_wrong_grad, dense D=5 H=6 L=2 O=4)" "wrong gradient dense"
+    expect_in "$tmp/out" "FAIL gradients (tiny_wrong_grad, tokens V=7 H=5 L=2 O=7)" "wrong gradient tokens"
+    grep 'FAIL gradients' "$tmp/out" | grep -qE 'worst b[01]\[' || fail "wrong gradient: the worst entry is not a bias"
+    expect_in "$tmp/out" "PASS step-equals-forward (tiny_wrong_grad, dense" "other checks still pass"
+    expect_in "$tmp/out" "17 passed, 2 failed" "wrong gradient summary"
+}
+
+case_validate_crash_create() {
+    run "$RNNHOST" validate "$TINY_CRASH_CREATE"
+    expect_rc 1 "crash in create"
+    [ "$rc" -lt 128 ] || fail "the validator itself died"
+    expect_in "$tmp/out" "FAIL create (tiny_crash_create, dense D=5 H=6 L=2 O=4): crashed with SIGSEGV" "crash named"
+    expect_in "$tmp/out" "FAIL unknown-model (plugin): crashed with SIGSEGV" "crash named"
+    expect_in "$tmp/out" "PASS exports (plugin)" "checks without create still pass"
+    expect_in "$tmp/out" "1 passed, 18 failed" "summary after crashes"
+}
+
+case_validate_two_exports() {
+    run "$RNNHOST" validate "$TINY_TWO_EXPORTS"
+    expect_rc 1 "two exports"
+    expect_in "$tmp/out" "FAIL exports (plugin): 1 exported symbol(s) besides rnnhost_plugin_entry: tiny_extra_export" \
+        "two exports"
+    expect_in "$tmp/out" "18 passed, 1 failed" "two exports summary"
+}
+
+case_validate_hang() {
+    run "$RNNHOST" validate "$TINY_HANG_STEP" --timeout 1
+    expect_rc 1 "a hanging step"
+    expect_in "$tmp/out" "FAIL step-equals-forward (tiny_hang_step, dense D=5 H=6 L=2 O=4): timed out after 1 s" \
+        "hang reported as a timeout"
+    expect_in "$tmp/out" "PASS gradients (tiny_hang_step, dense" "checks without step still pass"
+    expect_in "$tmp/out" "17 passed, 2 failed" "hang summary"
+}
+
+case_real_plugins_listed() {
+    run "$RNNHOST" plugins --json
+    expect_rc 0 "plugins from the build tree"
+    json '{"rnn", "gru"} <= {p["id"] for p in d["plugins"]}' "rnn and gru listed"
+    json 'all("/plugins/" in p["path"] for p in d["plugins"])' "from the build tree's plugins folder"
+    json 'all(p["abi_version"] == 1 for p in d["plugins"])' "abi versions"
+}
+
+case_validate_real() { # ID
+    run "$RNNHOST" validate "$1"
+    expect_rc 0 "validate $1"
+    expect_not_in "$tmp/out" "FAIL" "validate $1"
+    expect_in "$tmp/out" "PASS gradients ($1," "validate $1"
+    expect_in "$tmp/out" " 0 failed" "validate $1"
+}
+
+case "${1:-}" in
+cli) case_cli ;;
+load-errors) case_load_errors ;;
+system-library) case_system_library ;;
+plugins-json) case_plugins_json ;;
+no-current-directory) case_no_current_directory ;;
+duplicate-model) case_duplicate_model ;;
+validate-tiny) case_validate_tiny ;;
+validate-json-seeded) case_validate_json_seeded ;;
+validate-wrong-grad) case_validate_wrong_grad ;;
+validate-crash-create) case_validate_crash_create ;;
+validate-two-exports) case_validate_two_exports ;;
+validate-hang) case_validate_hang ;;
+real-plugins-listed) case_real_plugins_listed ;;
+validate-rnn) case_validate_real rnn ;;
+validate-gru) case_validate_real gru ;;
+*) echo "unknown case '${1:-}'" >&2; exit 1 ;;
+esac
+
+if [ "$fails" -ne 0 ]; then
+    echo "$1: $fails assertion(s) failed" >&2
+    exit 1
+fi
+echo "$1: ok"
+exit 0
