@@ -13,6 +13,7 @@
  *   optim.h    SGD, momentum, RMSProp, Adam
  *   gradcheck.h finite-difference gradient checker
  *   weights.h  safetensors reading (validated) and atomic writing
+ *   sample.h   drawing a symbol from logits (temperature, top-k, argmax)
  */
 #ifndef RNNHOST_RNNHOST_H
 #define RNNHOST_RNNHOST_H
@@ -31,5 +32,6 @@
 #include "optim.h"
 #include "gradcheck.h"
 #include "weights.h"
+#include "sample.h"
 
 #endif /* RNNHOST_RNNHOST_H */
