@@ -46,6 +46,7 @@ static void validate_help(void)
            "  --plugin-path PATH  colon-separated directories or .so files searched first (default: none)\n"
            "  --model ID          check only this model of the plugin (default: every model)\n"
            "  --core ID           config.core for composite models (default: gru)\n"
+           "  --options STRING    config.options for every model checked, \"key=value;...\" (default: none)\n"
            "  --timeout SECONDS   time limit of each check (default: %u)\n"
            "  -h, --help          this help\n"
            "\n"
@@ -248,6 +249,7 @@ int cmd_validate(int argc, char **argv)
         {"plugin-path", required_argument, NULL, 'p'},
         {"model", required_argument, NULL, 'm'},
         {"core", required_argument, NULL, 'c'},
+        {"options", required_argument, NULL, 'o'},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -273,6 +275,7 @@ int cmd_validate(int argc, char **argv)
         case 'p': plugin_path = optarg; break;
         case 'm': only_model = optarg; break;
         case 'c': ctx.core = optarg; break;
+        case 'o': ctx.options = optarg; break;
         case 's':
             if (parse_u64(optarg, &seed) != 0) {
                 hostlog_usage("validate: --seed wants a non-negative integer, not '%s'", optarg);

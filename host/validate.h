@@ -13,6 +13,7 @@ typedef struct validate_ctx {
     host_plugin *plugin; /* the plugin under test */
     uint64_t seed;
     const char *core;    /* config.core for composite models */
+    const char *options; /* config.options for every model checked (--options), or NULL */
     const char *tmpdir;  /* private scratch directory for weights files, removed by the caller */
 } validate_ctx;
 

@@ -47,10 +47,12 @@ void validate_make_case(validate_case *vc, const validate_ctx *ctx, const host_m
     }
     if (m && (m->flags & RH_MODEL_COMPOSITE))
         vc->config.core = ctx->core;
-    host_fmt(vc->config_label, sizeof vc->config_label, "%s %s=%u H=%u L=%u O=%u%s%s",
+    vc->config.options = ctx->options;
+    host_fmt(vc->config_label, sizeof vc->config_label, "%s %s=%u H=%u L=%u O=%u%s%s%s%s",
              kind == RH_INPUT_DENSE ? "dense" : "tokens", kind == RH_INPUT_DENSE ? "D" : "V",
              vc->config.input_dim, vc->config.hidden_size, vc->config.num_layers, vc->config.output_dim,
-             vc->config.core ? " core=" : "", vc->config.core ? vc->config.core : "");
+             vc->config.core ? " core=" : "", vc->config.core ? vc->config.core : "",
+             vc->config.options ? " options=" : "", vc->config.options ? vc->config.options : "");
 }
 
 /* ---- small helpers --------------------------------------------------------------------------------- */
