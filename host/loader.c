@@ -176,7 +176,7 @@ static void free_list(char **list, size_t n)
     free(list);
 }
 
-static int running_from_build_tree(void)
+int host_in_build_tree(void)
 {
     char self[PATH_MAX], built[PATH_MAX];
     if (RH_BUILD_ROOT[0] == '\0' || !realpath("/proc/self/exe", self) ||
@@ -196,7 +196,7 @@ int registry_init(plugin_registry *r, const char *plugin_path_option)
     fcntl(r->probe_pipe[1], F_SETFD, FD_CLOEXEC);
     if (push_path_list(r, plugin_path_option) != 0 || push_path_list(r, getenv("RNNHOST_PLUGIN_PATH")) != 0)
         return -1;
-    if (running_from_build_tree()) {
+    if (host_in_build_tree()) {
         size_t n, i;
         char **dirs = list_dir(RH_BUILD_ROOT "/plugins", 1, &n);
         for (i = 0; i < n; i++)

@@ -81,6 +81,10 @@ host_plugin *registry_find_model(plugin_registry *r, const char *model_id, const
 rh_status registry_create_model(plugin_registry *r, const char *model_id, const rh_config *config,
                                 rh_model **out);
 
+/* 1 when this process is the rnnhost of the build tree it was built in: it then uses that tree's
+ * plugins and presets instead of the installed ones. */
+int host_in_build_tree(void);
+
 /* "dense", "tokens" or "dense+tokens" for an input bitmask. */
 const char *input_kinds_name(uint32_t kinds);
 

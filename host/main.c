@@ -20,6 +20,9 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
     {"validate", cmd_validate, "run the conformance checks on a plugin"},
+    {"train", cmd_train, "train a model (a character-level language model: --task lm)"},
+    {"sample", cmd_sample, "write text sampled from a language model"},
+    {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
 };
 
 static void print_help(void)

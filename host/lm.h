@@ -1,0 +1,36 @@
+/* Language models as the host uses them: a model file of task "lm" (a token model whose outputs are
+ * logits over its vocabulary) plus that vocabulary, and the one way rnnhost measures such a model on a
+ * text, shared by `train` (validation loss) and `score`, so the two always agree. */
+#ifndef RNNHOST_LM_H
+#define RNNHOST_LM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostmodel.h"
+#include "modelfile.h"
+#include "text.h"
+
+typedef struct lm {
+    host_model hm;
+    model_spec spec;
+    vocab voc;
+} lm;
+
+/* Opens -m NAME (a path or a preset name) as a language model. EXIT_OK, or EXIT_LOAD with one line in
+ * why (a file for another task included). */
+int lm_open(lm *m, plugin_registry *r, const char *name, char *why, size_t why_len);
+
+/* Checks that a spec and vocabulary fit together (token input and logits both of the vocabulary size). */
+int lm_check_spec(const model_spec *spec, const vocab *v, char *why, size_t why_len);
+
+void lm_close(lm *m);
+
+/* Negative log-likelihood of a token sequence: ids is split into `streams` contiguous segments run side
+ * by side, T steps at a time with the state carried, from the reset state; every symbol but the first of
+ * each segment is predicted from those before it. *nll is the sum in nats, *count the predictions.
+ * -1 on allocation or model failure. */
+int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
+           uint32_t T);
+
+#endif /* RNNHOST_LM_H */

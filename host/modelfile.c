@@ -1,0 +1,257 @@
+#include "modelfile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hostlog.h"
+
+#ifndef RH_SOURCE_ROOT
+#define RH_SOURCE_ROOT ""
+#endif
+#ifndef RH_PRESET_DIR
+#define RH_PRESET_DIR ""
+#endif
+
+rh_config model_spec_config(const model_spec *spec)
+{
+    rh_config c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    c.input_kind = spec->input_kind;
+    c.input_dim = spec->input_dim;
+    c.hidden_size = spec->hidden_size;
+    c.num_layers = spec->num_layers;
+    c.output_dim = spec->output_dim;
+    c.core = spec->core[0] ? spec->core : NULL;
+    c.options = spec->options[0] ? spec->options : NULL;
+    return c;
+}
+
+int meta_add(meta_list *m, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    char *value;
+    int n;
+    if (m->n == m->cap) {
+        uint32_t cap = m->cap ? 2 * m->cap : 16;
+        rh_meta *items = realloc(m->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        m->items = items, m->cap = cap;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(value = malloc((size_t)n + 1)))
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(value, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    char *k = strdup(key);
+    if (!k) {
+        free(value);
+        return -1;
+    }
+    m->items[m->n].key = k;
+    m->items[m->n].value = value;
+    m->n++;
+    return 0;
+}
+
+void meta_free(meta_list *m)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        free((char *)m->items[i].key);
+        free((char *)m->items[i].value);
+    }
+    free(m->items);
+    memset(m, 0, sizeof *m);
+}
+
+int model_spec_to_meta(meta_list *m, const model_spec *s)
+{
+    int rc = 0;
+    rc |= meta_add(m, "rnnhost.format", "1");
+    rc |= meta_add(m, "rnnhost.task", "%s", s->task);
+    rc |= meta_add(m, "rnnhost.model", "%s", s->model_id);
+    rc |= meta_add(m, "rnnhost.core", "%s", s->core);
+    rc |= meta_add(m, "rnnhost.options", "%s", s->options);
+    rc |= meta_add(m, "rnnhost.input", "%s", s->input_kind == RH_INPUT_TOKENS ? "tokens" : "dense");
+    rc |= meta_add(m, "rnnhost.input_dim", "%u", s->input_dim);
+    rc |= meta_add(m, "rnnhost.hidden_size", "%u", s->hidden_size);
+    rc |= meta_add(m, "rnnhost.num_layers", "%u", s->num_layers);
+    rc |= meta_add(m, "rnnhost.output_dim", "%u", s->output_dim);
+    return rc ? -1 : 0;
+}
+
+static int meta_string(char *dst, size_t len, const rh_weights *w, const char *key, int required, char *why,
+                       size_t why_len)
+{
+    const char *v = rh_weights_meta(w, key);
+    if (!v) {
+        if (!required) {
+            dst[0] = '\0';
+            return 0;
+        }
+        host_fmt(why, why_len, "not an rnnhost model file (no '%s' in its metadata)", key);
+        return -1;
+    }
+    if (strlen(v) >= len) {
+        host_fmt(why, why_len, "metadata '%s' is too long", key);
+        return -1;
+    }
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int meta_u32(uint32_t *dst, const rh_weights *w, const char *key, uint32_t lo, uint32_t hi, char *why,
+                    size_t why_len)
+{
+    const char *v = rh_weights_meta(w, key);
+    char *end;
+    unsigned long long x;
+    if (!v) {
+        host_fmt(why, why_len, "not an rnnhost model file (no '%s' in its metadata)", key);
+        return -1;
+    }
+    errno = 0;
+    x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < lo || x > hi) {
+        host_fmt(why, why_len, "metadata '%s' is '%.40s', not a whole number in %u..%u", key, v, lo, hi);
+        return -1;
+    }
+    *dst = (uint32_t)x;
+    return 0;
+}
+
+int model_spec_from_weights(model_spec *s, const rh_weights *w, char *why, size_t why_len)
+{
+    char input[16];
+    memset(s, 0, sizeof *s);
+    if (meta_string(s->task, sizeof s->task, w, "rnnhost.task", 1, why, why_len) ||
+        meta_string(s->model_id, sizeof s->model_id, w, "rnnhost.model", 1, why, why_len) ||
+        meta_string(s->core, sizeof s->core, w, "rnnhost.core", 0, why, why_len) ||
+        meta_string(s->options, sizeof s->options, w, "rnnhost.options", 0, why, why_len) ||
+        meta_string(input, sizeof input, w, "rnnhost.input", 1, why, why_len) ||
+        meta_u32(&s->input_dim, w, "rnnhost.input_dim", 1, 1u << 24, why, why_len) ||
+        meta_u32(&s->hidden_size, w, "rnnhost.hidden_size", 1, 1u << 20, why, why_len) ||
+        meta_u32(&s->num_layers, w, "rnnhost.num_layers", 1, 4096, why, why_len) ||
+        meta_u32(&s->output_dim, w, "rnnhost.output_dim", 0, 1u << 24, why, why_len))
+        return -1;
+    if (strcmp(input, "tokens") == 0)
+        s->input_kind = RH_INPUT_TOKENS;
+    else if (strcmp(input, "dense") == 0)
+        s->input_kind = RH_INPUT_DENSE;
+    else {
+        host_fmt(why, why_len, "metadata 'rnnhost.input' is '%.20s', not 'dense' or 'tokens'", input);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+const char *model_preset_dir(void)
+{
+    return host_in_build_tree() && RH_SOURCE_ROOT[0] ? RH_SOURCE_ROOT "/presets" : RH_PRESET_DIR;
+}
+
+int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len)
+{
+    if (strchr(name, '/') || ends_with(name, ".safetensors")) {
+        host_fmt(path, path_len, "%s", name);
+        return 0;
+    }
+    const char *env = getenv("RNNHOST_PRESET_PATH");
+    if (env && *env) {
+        const char *p = env;
+        while (*p) {
+            size_t n = strcspn(p, ":");
+            if (n > 0) { /* an empty element never means the current directory */
+                char candidate[PATH_MAX];
+                snprintf(candidate, sizeof candidate, "%.*s/%s.safetensors", (int)n, p, name);
+                if (is_file(candidate)) {
+                    host_fmt(path, path_len, "%s", candidate);
+                    return 0;
+                }
+            }
+            p += n + (p[n] == ':');
+        }
+    }
+    char candidate[PATH_MAX];
+    snprintf(candidate, sizeof candidate, "%s/%s.safetensors", model_preset_dir(), name);
+    if (is_file(candidate)) {
+        host_fmt(path, path_len, "%s", candidate);
+        return 0;
+    }
+    host_fmt(why, why_len, "no preset named '%s' in %s (give a path to use a model file)", name,
+             model_preset_dir());
+    return -1;
+}
+
+int model_create(host_model *hm, plugin_registry *r, const model_spec *spec, char *why, size_t why_len)
+{
+    const host_model_desc *desc = NULL;
+    host_plugin *p = registry_find_model(r, spec->model_id, &desc);
+    char msg[768];
+    if (!p) {
+        host_fmt(why, why_len, "no plugin provides model '%s' (see 'rnnhost plugins')", spec->model_id);
+        return EXIT_LOAD;
+    }
+    rh_config config = model_spec_config(spec);
+    if (host_model_create(hm, p, spec->model_id, &config, msg, sizeof msg) != RH_OK) {
+        host_fmt(why, why_len, "%s", msg);
+        return EXIT_LOAD;
+    }
+    return EXIT_OK;
+}
+
+int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry *r, const char *path,
+               const char *task, char *why, size_t why_len)
+{
+    char err[512];
+    *w = NULL;
+    memset(hm, 0, sizeof *hm);
+    if (rh_weights_open(w, path, err, sizeof err) != RH_OK) {
+        host_fmt(why, why_len, "%s", err);
+        return EXIT_LOAD;
+    }
+    if (model_spec_from_weights(spec, *w, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    if (task && strcmp(spec->task, task) != 0) {
+        host_fmt(why, why_len, "%s is a '%s' model; this command needs a '%s' model", path, spec->task, task);
+        goto fail;
+    }
+    if (model_create(hm, r, spec, err, sizeof err) != EXIT_OK) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    if (rh_weights_load_tensors(*w, hm->params, hm->tensors, hm->info.num_tensors, NULL, err, sizeof err) !=
+        RH_OK) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        host_model_destroy(hm);
+        goto fail;
+    }
+    return EXIT_OK;
+fail:
+    rh_weights_close(*w);
+    *w = NULL;
+    return EXIT_LOAD;
+}

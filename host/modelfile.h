@@ -1,0 +1,69 @@
+/* Model files: safetensors whose metadata says how to rebuild the model (task, plugin model id, config)
+ * beside the weights, so a file alone is enough to run it. Presets, exported models and checkpoints
+ * are all model files; checkpoints add training state under "opt." and "train." names.
+ *
+ * Metadata keys (all values strings):
+ *   rnnhost.format 1                    rnnhost.task lm | ctc | ...
+ *   rnnhost.model  plugin model id      rnnhost.core composite core id, "" for none
+ *   rnnhost.input  dense | tokens       rnnhost.input_dim, hidden_size, num_layers, output_dim  decimal
+ *   rnnhost.options config.options      rnnhost.vocab (lm) the symbols, ascending, as UTF-8
+ */
+#ifndef RNNHOST_MODELFILE_H
+#define RNNHOST_MODELFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostmodel.h"
+#include "loader.h"
+#include "rnnhost/rnnhost.h"
+
+typedef struct model_spec {
+    char task[32];
+    char model_id[RH_MAX_NAME];
+    char core[RH_MAX_NAME]; /* "" when the model is not composite */
+    char options[256];
+    uint32_t input_kind, input_dim, hidden_size, num_layers, output_dim;
+} model_spec;
+
+/* The plugin config a spec describes; its strings point into spec. */
+rh_config model_spec_config(const model_spec *spec);
+
+/* Metadata being assembled for a write: owned copies of keys and values. */
+typedef struct meta_list {
+    rh_meta *items;
+    uint32_t n, cap;
+} meta_list;
+
+/* Adds key = printf(fmt, ...). Returns -1 when memory runs out. */
+int meta_add(meta_list *m, const char *key, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void meta_free(meta_list *m);
+
+/* Adds the spec's keys. */
+int model_spec_to_meta(meta_list *m, const model_spec *spec);
+
+/* Reads and checks the spec's keys from a file's metadata; -1 with one line in why. */
+int model_spec_from_weights(model_spec *spec, const rh_weights *w, char *why, size_t why_len);
+
+/* Where -m NAME points: NAME itself when it contains a '/' or ends in ".safetensors"; otherwise the
+ * preset NAME.safetensors from $RNNHOST_PRESET_PATH, then the build tree's presets (for the rnnhost of a
+ * build tree) or the installed preset directory. -1 with why when no preset has that name. */
+int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len);
+
+/* The preset directory this rnnhost uses (for messages). */
+const char *model_preset_dir(void);
+
+/* Opens a model file of the given task (NULL: any), creates its model through the registry and loads its
+ * weights. Returns EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
+ * missing plugin, shapes that disagree). *w stays open for task-specific metadata; close it when done. */
+int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry *r, const char *path,
+               const char *task, char *why, size_t why_len);
+
+/* Creates the model a spec describes, parameters uninitialised. EXIT_OK or EXIT_LOAD with why. */
+int model_create(host_model *hm, plugin_registry *r, const model_spec *spec, char *why, size_t why_len);
+
+#endif /* RNNHOST_MODELFILE_H */
