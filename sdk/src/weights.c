@@ -46,7 +46,7 @@ struct rh_weights {
     uint64_t alloc_size;
 };
 
-static const char *const dtype_names[] = {"F32", "I32", "U64", "U8"};
+static const char *const dtype_names[] = {"F32", "I32", "U64", "U8", "F16"};
 
 size_t rh_dtype_size(uint32_t dtype)
 {
@@ -55,6 +55,7 @@ size_t rh_dtype_size(uint32_t dtype)
     case RH_DTYPE_I32: return 4;
     case RH_DTYPE_U64: return 8;
     case RH_DTYPE_U8: return 1;
+    case RH_DTYPE_F16: return 2;
     default: return 0;
     }
 }
@@ -70,6 +71,67 @@ rh_blob rh_blob_from_tensor(const rh_tensor *t, const float *buffer)
         b.shape[d] = t->shape[d];
     b.data = buffer + t->offset;
     return b;
+}
+
+/* ---- half precision ---- */
+
+// m >> s rounded to nearest, ties to even; 1 <= s <= 31.
+static uint32_t shift_round_even(uint32_t m, unsigned s)
+{
+    const uint32_t q = m >> s, rest = m & ((1u << s) - 1), half = 1u << (s - 1);
+    return q + (rest > half || (rest == half && (q & 1u)));
+}
+
+uint16_t rh_f32_to_f16(float x)
+{
+    uint32_t f;
+    memcpy(&f, &x, sizeof f);
+    const uint32_t sign = (f >> 16) & 0x8000u;
+    const uint32_t exp = (f >> 23) & 0xffu;
+    const uint32_t man = f & 0x7fffffu;
+    // The quiet bit keeps a NaN a NaN when its payload lives only in the low bits dropped here.
+    if (exp == 0xffu)
+        return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0));
+    const int e = (int)exp - 127 + 15; // the half's biased exponent
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00u);
+    // A carry out of the rounded mantissa moves into the exponent, which is exactly right: 65520 and up
+    // carry into infinity.
+    if (e >= 1)
+        return (uint16_t)(sign | (((uint32_t)e << 10) + shift_round_even(man, 13)));
+    // Subnormal half: the value is k * 2^-24 with k = (2^23 + man) * 2^(exp - 126), a right shift. Below
+    // 2^-25 (shift > 24) k rounds to 0; float subnormals are far below that. k may round up to 1024, which
+    // is the bit pattern of the smallest normal half, as it should be.
+    const unsigned shift = 126u - exp;
+    if (shift > 24)
+        return (uint16_t)sign;
+    return (uint16_t)(sign | shift_round_even(man | 0x800000u, shift));
+}
+
+float rh_f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    uint32_t f;
+    if (exp == 0x1fu)
+        f = sign | 0x7f800000u | (man << 13);
+    else if (exp != 0)
+        f = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    else if (man == 0)
+        f = sign;
+    else {
+        // Subnormal half, normal float: shift the leading one up to the implicit bit.
+        uint32_t e = 127 - 15 + 1;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            e--;
+        }
+        f = sign | (e << 23) | ((man & 0x3ffu) << 13);
+    }
+    float x;
+    memcpy(&x, &f, sizeof x);
+    return x;
 }
 
 /* ---- small helpers ---- */
@@ -283,7 +345,7 @@ static rh_status parse_tensor(entry *e, const cJSON *item, uint64_t data_size, c
             e->dtype = d;
     char pd[64];
     if (e->dtype == UINT32_MAX)
-        return fail(RH_ERR_FORMAT, err, err_len, "tensor '%s': unsupported dtype '%s' (F32, I32, U64 or U8)",
+        return fail(RH_ERR_FORMAT, err, err_len, "tensor '%s': unsupported dtype '%s' (F32, F16, I32, U64 or U8)",
                     name, printable(pd, dtype->valuestring));
 
     if (!cJSON_IsArray(shape))
@@ -716,8 +778,8 @@ rh_status rh_weights_load_tensors(const rh_weights *w, float *buffer, const rh_t
         if (k < 0)
             return fail(RH_ERR_FORMAT, err, err_len, "tensor '%s' is missing from the weights", name);
         const entry *e = &w->entries[k];
-        if (e->dtype != RH_DTYPE_F32)
-            return fail(RH_ERR_FORMAT, err, err_len, "tensor '%s' is %s, expected F32", name,
+        if (e->dtype != RH_DTYPE_F32 && e->dtype != RH_DTYPE_F16)
+            return fail(RH_ERR_FORMAT, err, err_len, "tensor '%s' is %s, expected F32 or F16", name,
                         dtype_names[e->dtype]);
         int same = t->ndim == e->ndim;
         uint64_t elements = 1;
@@ -725,7 +787,7 @@ rh_status rh_weights_load_tensors(const rh_weights *w, float *buffer, const rh_t
             same = t->shape[d] == e->shape[d];
             elements *= t->shape[d];
         }
-        if (!same || elements != t->size || elements != (e->end - e->begin) / 4) {
+        if (!same || elements != t->size || elements != (e->end - e->begin) / rh_dtype_size(e->dtype)) {
             char want[96], got[96];
             size_t u = 0, v = 0;
             want[0] = got[0] = '\0';
@@ -736,6 +798,17 @@ rh_status rh_weights_load_tensors(const rh_weights *w, float *buffer, const rh_t
                                       (unsigned long long)e->shape[d]);
             return fail(RH_ERR_SHAPE, err, err_len, "tensor '%s' has shape [%s], the model expects [%s]", name,
                         got, want);
+        }
+        if (e->dtype == RH_DTYPE_F16) {
+            const uint16_t *src = (const uint16_t *)(const void *)(w->data + e->at);
+            float *dst = buffer + t->offset;
+            for (uint64_t j = 0; j < elements; j++) {
+                dst[j] = rh_f16_to_f32(src[j]);
+                if (!isfinite(dst[j]))
+                    return fail(RH_ERR_NOT_FINITE, err, err_len,
+                                "tensor '%s' holds a non-finite value at element %llu", name, (unsigned long long)j);
+            }
+            continue;
         }
         const float *src = (const float *)(const void *)(w->data + e->at);
         for (uint64_t j = 0; j < elements; j++)

@@ -530,6 +530,275 @@ static void test_atomic(void)
     free(after);
 }
 
+// The half that bits h stands for, computed independently of the SDK from the binary16 definition.
+static double half_value(uint16_t h)
+{
+    const int exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    const double sign = (h & 0x8000) ? -1.0 : 1.0;
+    if (exp == 31)
+        return man ? NAN : sign * INFINITY;
+    if (exp == 0)
+        return sign * ldexp(man, -24);
+    return sign * ldexp(1024 + man, exp - 25);
+}
+
+// h is the correctly rounded half of finite x: nearest, ties to even, past 65504 only when the rounding
+// does carry (x >= 65520). Positive magnitude m + 1 at 0x7c00 stands for 65536, the next step up.
+static int is_nearest_half(float x, uint16_t h)
+{
+    if (((h & 0x8000) != 0) != (signbit(x) != 0))
+        return 0;
+    const double a = fabs((double)x);
+    const uint16_t m = h & 0x7fff;
+    if (m == 0x7c00)
+        return a >= 65520.0;
+    if (m > 0x7c00)
+        return 0;
+    const double here = fabs(a - half_value(m));
+    const double up = fabs(a - (m == 0x7bff ? 65536.0 : half_value((uint16_t)(m + 1))));
+    const double down = m > 0 ? fabs(a - half_value((uint16_t)(m - 1))) : INFINITY;
+    if (here > up || here > down)
+        return 0;
+    return (here != up && here != down) || (m & 1) == 0;
+}
+
+static float bits_to_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t float_to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static void test_f16_conversions(void)
+{
+    // Every half widens exactly and narrows back to itself; NaNs stay NaN both ways.
+    int bad_decode = 0, bad_trip = 0, bad_nan = 0;
+    for (uint32_t i = 0; i < 65536; i++) {
+        const uint16_t h = (uint16_t)i;
+        const float f = rh_f16_to_f32(h);
+        const double want = half_value(h);
+        if (isnan(want)) {
+            const uint16_t back = rh_f32_to_f16(f);
+            bad_nan += !isnan(f) || (back & 0x7c00) != 0x7c00 || (back & 0x3ff) == 0;
+            continue;
+        }
+        // Compared as values, and the sign of zero separately (signbit may return any nonzero value).
+        bad_decode += (double)f != want || !signbit(f) != !signbit(want);
+        bad_trip += rh_f32_to_f16(f) != h;
+    }
+    CHECK(bad_decode == 0, "%d halves decode to the wrong float", bad_decode);
+    CHECK(bad_trip == 0, "%d halves do not survive f16 -> f32 -> f16", bad_trip);
+    CHECK(bad_nan == 0, "%d NaN halves lost their NaN-ness", bad_nan);
+
+    const struct {
+        float x;
+        uint16_t h;
+        const char *what;
+    } known[] = {
+        {1.0f, 0x3c00, "1"},
+        {-2.0f, 0xc000, "-2"},
+        {0.5f, 0x3800, "0.5"},
+        {65504.0f, 0x7bff, "65504, the largest half"},
+        {65519.0f, 0x7bff, "65519 rounds down to the largest half"},
+        {65520.0f, 0x7c00, "65520 rounds up to infinity"},
+        {-65520.0f, 0xfc00, "-65520 rounds to -infinity"},
+        {1e10f, 0x7c00, "1e10 overflows"},
+        {3.4e38f, 0x7c00, "near FLT_MAX overflows"},
+        {INFINITY, 0x7c00, "infinity"},
+        {-INFINITY, 0xfc00, "-infinity"},
+        {0.0f, 0x0000, "0"},
+        {-0.0f, 0x8000, "-0"},
+        {0x1p-14f, 0x0400, "2^-14, the smallest normal"},
+        {0x1p-24f, 0x0001, "2^-24, the smallest subnormal"},
+        {-0x1p-24f, 0x8001, "-2^-24"},
+        {0x1p-25f, 0x0000, "2^-25 ties to even zero"},
+        {-0x1p-25f, 0x8000, "-2^-25 ties to -0"},
+        {0x1.000002p-25f, 0x0001, "just above 2^-25 rounds up"},
+        {0x1p-26f, 0x0000, "2^-26 underflows"},
+        {1e-40f, 0x0000, "a float subnormal underflows"},
+        {0x3ffp-24f, 0x03ff, "the largest subnormal"},
+        // Ties: halfway between two halves goes to the one with an even last bit.
+        {1.0f + 0x1p-11f, 0x3c00, "1 + 2^-11 ties down to 1"},
+        {1.0f + 3 * 0x1p-11f, 0x3c02, "1 + 3*2^-11 ties up to 1 + 2^-9"},
+        {1.0f + 0x1p-11f + 0x1p-23f, 0x3c01, "just above a tie rounds up"},
+        {2049.0f, 0x6800, "2049 ties down to 2048"},
+        {2051.0f, 0x6802, "2051 ties up to 2052"},
+        {1.5f * 0x1p-24f, 0x0002, "1.5 * 2^-24 ties up to 2 * 2^-24"},
+        {2.5f * 0x1p-24f, 0x0002, "2.5 * 2^-24 ties down to 2 * 2^-24"},
+        {1023.5f * 0x1p-24f, 0x0400, "a tie past the largest subnormal reaches the smallest normal"},
+        {0.1f, 0x2e66, "0.1"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        const uint16_t got = rh_f32_to_f16(known[i].x);
+        CHECK(got == known[i].h, "%s: got 0x%04x, want 0x%04x", known[i].what, got, known[i].h);
+    }
+    CHECK(rh_f16_to_f32(0x7bff) == 65504.0f && rh_f16_to_f32(0x0001) == 0x1p-24f &&
+              rh_f16_to_f32(0x3555) == 0x1.554p-2f && signbit(rh_f16_to_f32(0x8000)) && rh_f16_to_f32(0x8000) == 0,
+          "known decodes");
+    const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fa00000u, 0xff800fffu};
+    for (size_t i = 0; i < sizeof nans / sizeof *nans; i++) {
+        const uint16_t h = rh_f32_to_f16(bits_to_float(nans[i]));
+        CHECK((h & 0x7c00) == 0x7c00 && (h & 0x3ff) != 0 && ((h & 0x8000) != 0) == ((nans[i] >> 31) != 0),
+              "NaN 0x%08x became 0x%04x", nans[i], h);
+    }
+
+    // Every tie between neighbouring finite halves, and the floats just either side of it.
+    int bad_ties = 0;
+    for (uint32_t m = 0; m < 0x7bff; m++) {
+        const float mid = (float)((half_value((uint16_t)m) + half_value((uint16_t)(m + 1))) / 2);
+        const uint16_t even = (uint16_t)((m & 1) ? m + 1 : m);
+        bad_ties += rh_f32_to_f16(mid) != even || rh_f32_to_f16(-mid) != (0x8000 | even);
+        bad_ties += rh_f32_to_f16(nextafterf(mid, 0.0f)) != m;
+        bad_ties += rh_f32_to_f16(nextafterf(mid, INFINITY)) != m + 1;
+    }
+    CHECK(bad_ties == 0, "%d ties or near-ties rounded wrongly", bad_ties);
+
+    // Random floats around the half range (and past it both ways) round to the nearest half.
+    rh_rng rng;
+    rh_rng_seed(&rng, 16);
+    int bad_random = 0;
+    for (int i = 0; i < 300000; i++) {
+        const uint32_t exp = 127 - 30 + rh_rng_below(&rng, 50); // 2^-30 .. 2^19
+        const uint32_t bits = (uint32_t)(rh_rng_next(&rng) & 0x807fffffu) | exp << 23;
+        const float x = bits_to_float(bits);
+        const uint16_t h = rh_f32_to_f16(x);
+        if (!is_nearest_half(x, h) && bad_random++ < 5)
+            fprintf(stderr, "  0x%08x (%.9g) -> 0x%04x\n", float_to_bits(x), (double)x, h);
+    }
+    CHECK(bad_random == 0, "%d random floats not rounded to the nearest half", bad_random);
+}
+
+static void test_f16_file(void)
+{
+    char path[128], err[256] = "";
+    path_in_dir(path, sizeof path, "half.safetensors");
+    const float W[6] = {1.0f, -2.5f, 0.1f, 65504.0f, 0x1p-24f, -0.0f};
+    uint16_t Wh[6];
+    for (int i = 0; i < 6; i++)
+        Wh[i] = rh_f32_to_f16(W[i]);
+    const float bias[3] = {0.1f, -0.2f, 0.3f};
+    const uint16_t inf_h[2] = {0x3c00, 0x7c00}, nan_h[1] = {0x7e00};
+    const uint8_t small[3] = {1, 2, 3};
+    const rh_blob blobs[] = {
+        {"m.W", RH_DTYPE_F16, 2, {2, 3, 0, 0}, Wh},
+        {"m.b", RH_DTYPE_F32, 1, {3, 0, 0, 0}, bias},
+        {"inf", RH_DTYPE_F16, 1, {2, 0, 0, 0}, inf_h},
+        {"nan", RH_DTYPE_F16, 1, {1, 0, 0, 0}, nan_h},
+        {"bytes", RH_DTYPE_U8, 1, {3, 0, 0, 0}, small},
+    };
+    CHECK(rh_weights_write(path, NULL, 0, blobs, 5, err, sizeof err) == RH_OK, "F16 write: %s", err);
+
+    size_t len;
+    uint8_t *raw = read_all(path, &len);
+    CHECK(raw && len > 8, "cannot read back %s", path);
+    if (raw && len > 8) {
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--)
+            hl = hl << 8 | raw[i];
+        CHECK(len == 8 + hl + 12 + 12 + 4 + 2 + 3, "F16 file is %zu bytes", len);
+        int named = 0;
+        const char *needle = "\"dtype\":\"F16\"";
+        for (size_t i = 8; i + strlen(needle) <= 8 + hl && i + strlen(needle) <= len && !named; i++)
+            named = memcmp(raw + i, needle, strlen(needle)) == 0;
+        CHECK(named, "header does not name F16");
+        // m.W comes first in the data section: -2.5 is 0xc100, stored low byte first.
+        CHECK(8 + hl + 4 <= len && raw[8 + hl + 2] == 0x00 && raw[8 + hl + 3] == 0xc1, "F16 not little-endian");
+        rh_weights *m = NULL;
+        CHECK(rh_weights_from_memory(&m, raw, len, err, sizeof err) == RH_OK, "F16 from memory: %s", err);
+        rh_weights_close(m);
+        // Every truncation of it is refused.
+        int accepted = 0;
+        for (size_t cut = 0; cut < len; cut++) {
+            uint8_t *copy = malloc(cut ? cut : 1);
+            memcpy(copy, raw, cut);
+            rh_status st = rh_weights_from_memory(&m, copy, cut, err, sizeof err);
+            accepted += st != RH_ERR_FORMAT || m != NULL;
+            free(copy);
+        }
+        CHECK(accepted == 0, "%d truncations of the F16 file accepted", accepted);
+    }
+    free(raw);
+
+    rh_weights *w = NULL;
+    CHECK(rh_weights_open(&w, path, err, sizeof err) == RH_OK, "F16 open: %s", err);
+    if (!w)
+        return;
+    rh_blob b;
+    CHECK(rh_weights_get(w, 0, &b) == RH_OK && b.dtype == RH_DTYPE_F16 && b.ndim == 2 && b.shape[0] == 2 &&
+              b.shape[1] == 3 && memcmp(b.data, Wh, sizeof Wh) == 0 && (uintptr_t)b.data % 2 == 0,
+          "F16 array read back differently");
+
+    // An F16 tensor and an F32 one load into the same layout; the halves arrive widened.
+    rh_tensor t[2] = {
+        {"W", 2, {2, 3, 0, 0}, 0, 6, RH_INIT_ZERO, 0},
+        {"b", 1, {3, 0, 0, 0}, 6, 3, RH_INIT_ZERO, 0},
+    };
+    float buf[9];
+    for (int i = 0; i < 9; i++)
+        buf[i] = 1234.0f;
+    rh_status st = rh_weights_load_tensors(w, buf, t, 2, "m.", err, sizeof err);
+    CHECK(st == RH_OK, "F16 load: %d %s", st, err);
+    CHECK(buf[0] == 1.0f && buf[1] == -2.5f && buf[3] == 65504.0f && buf[4] == 0x1p-24f && buf[5] == 0.0f &&
+              signbit(buf[5]),
+          "exact halves loaded as %g %g %g %g %g", (double)buf[0], (double)buf[1], (double)buf[3], (double)buf[4],
+          (double)buf[5]);
+    CHECK(buf[2] == 0.0999755859375f, "0.1 as a half loaded as %.12g", (double)buf[2]);
+    for (int i = 0; i < 6; i++)
+        CHECK(buf[i] == rh_f16_to_f32(Wh[i]), "element %d loaded as %g", i, (double)buf[i]);
+    CHECK(memcmp(buf + 6, bias, sizeof bias) == 0, "F32 tensor beside F16 changed");
+
+    rh_tensor wrong = {"W", 2, {3, 2, 0, 0}, 0, 6, RH_INIT_ZERO, 0};
+    st = rh_weights_load_tensors(w, buf, &wrong, 1, "m.", err, sizeof err);
+    CHECK(st == RH_ERR_SHAPE && strstr(err, "m.W"), "F16 transposed shape: %d %s", st, err);
+    rh_tensor flat = {"W", 1, {6, 0, 0, 0}, 0, 6, RH_INIT_ZERO, 0};
+    st = rh_weights_load_tensors(w, buf, &flat, 1, "m.", err, sizeof err);
+    CHECK(st == RH_ERR_SHAPE, "F16 flattened shape: %d %s", st, err);
+    rh_tensor inf_t = {"inf", 1, {2, 0, 0, 0}, 0, 2, RH_INIT_ZERO, 0};
+    st = rh_weights_load_tensors(w, buf, &inf_t, 1, NULL, err, sizeof err);
+    CHECK(st == RH_ERR_NOT_FINITE && strstr(err, "'inf'") && strstr(err, "element 1") && one_line(err),
+          "F16 infinity: %d %s", st, err);
+    rh_tensor nan_t = {"nan", 1, {1, 0, 0, 0}, 0, 1, RH_INIT_ZERO, 0};
+    st = rh_weights_load_tensors(w, buf, &nan_t, 1, NULL, err, sizeof err);
+    CHECK(st == RH_ERR_NOT_FINITE && strstr(err, "'nan'"), "F16 NaN: %d %s", st, err);
+    rh_tensor u8_t = {"bytes", 1, {3, 0, 0, 0}, 0, 3, RH_INIT_ZERO, 0};
+    st = rh_weights_load_tensors(w, buf, &u8_t, 1, NULL, err, sizeof err);
+    CHECK(st == RH_ERR_FORMAT && strstr(err, "U8"), "U8 as a layout tensor: %d %s", st, err);
+    rh_weights_close(w);
+
+    // Hostile F16 headers: byte counts that fit another dtype, or no dtype at all, are refused.
+    expect_bad_header("{\"t\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,12]}}", 12,
+                      "do not match shape [3] (6 bytes)", "F16 sized as F32");
+    expect_bad_header("{\"t\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,3]}}", 3,
+                      "do not match shape [3] (6 bytes)", "F16 sized as U8");
+    expect_bad_header("{\"t\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,7]}}", 7,
+                      "do not match shape [2, 2] (8 bytes)", "F16 odd byte count");
+    expect_bad_header("{\"t\":{\"dtype\":\"F16\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, "(2 bytes)",
+                      "F16 scalar with 4 bytes");
+    expect_bad_header("{\"t\":{\"dtype\":\"F16\",\"shape\":[4294967296,2147483648],\"data_offsets\":[0,2]}}", 2,
+                      "too large", "F16 byte count overflow");
+    expect_bad_header("{\"t\":{\"dtype\":\"f16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2, "f16",
+                      "lower-case dtype");
+    // And a minimal well-formed one reads as little-endian halves.
+    const char *minimal = "{\"t\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}";
+    size_t ilen;
+    uint8_t *img = image(&ilen, strlen(minimal), minimal, 4);
+    CHECK(rh_weights_from_memory(&w, img, ilen, err, sizeof err) == RH_OK, "minimal F16 refused: %s", err);
+    if (w) {
+        CHECK(rh_weights_get(w, 0, &b) == RH_OK && b.dtype == RH_DTYPE_F16 &&
+                  ((const uint16_t *)b.data)[0] == 0xacab && ((const uint16_t *)b.data)[1] == 0xaead,
+              "minimal F16 data");
+        rh_weights_close(w);
+    }
+    free(img);
+}
+
 // Removes the test directory and everything the tests left in it.
 static void cleanup(void)
 {
@@ -556,12 +825,14 @@ int main(void)
         return 1;
     }
     CHECK(rh_dtype_size(RH_DTYPE_F32) == 4 && rh_dtype_size(RH_DTYPE_I32) == 4 && rh_dtype_size(RH_DTYPE_U64) == 8 &&
-              rh_dtype_size(RH_DTYPE_U8) == 1 && rh_dtype_size(4) == 0,
+              rh_dtype_size(RH_DTYPE_U8) == 1 && rh_dtype_size(RH_DTYPE_F16) == 2 && rh_dtype_size(5) == 0,
           "dtype sizes");
     test_round_trip();
     test_hostile();
     test_load_tensors();
     test_atomic();
+    test_f16_conversions();
+    test_f16_file();
     cleanup();
     TEST_EXIT();
 }

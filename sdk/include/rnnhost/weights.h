@@ -18,7 +18,15 @@
 extern "C" {
 #endif
 
-enum { RH_DTYPE_F32 = 0, RH_DTYPE_I32 = 1, RH_DTYPE_U64 = 2, RH_DTYPE_U8 = 3 }; /* "F32" "I32" "U64" "U8" */
+/* Element types and their safetensors names. F16 is IEEE 754 binary16 (half precision): presets stored in
+ * it take half the space, and rh_weights_load_tensors widens it to float on load. */
+enum {
+    RH_DTYPE_F32 = 0, /* "F32", 4 bytes */
+    RH_DTYPE_I32 = 1, /* "I32", 4 bytes */
+    RH_DTYPE_U64 = 2, /* "U64", 8 bytes */
+    RH_DTYPE_U8 = 3,  /* "U8", 1 byte */
+    RH_DTYPE_F16 = 4  /* "F16", 2 bytes; data is uint16_t bit patterns */
+};
 
 /* One named array, to write or as read. */
 typedef struct rh_blob {
@@ -36,6 +44,15 @@ typedef struct rh_meta {
 
 /* Bytes of one element of dtype; 0 for an unknown dtype. */
 size_t rh_dtype_size(uint32_t dtype);
+
+/* Nearest half to x, ties to even, as a binary16 bit pattern. Magnitudes that round past 65504 (the
+ * largest half) become infinity of x's sign; NaN stays NaN (quiet, keeping the top of the payload); values
+ * below the normal range become subnormals or a zero of x's sign. Pure function, any thread. */
+uint16_t rh_f32_to_f16(float x);
+
+/* The float equal to half h. Exact: every half, subnormals and infinities included, is a float; a NaN
+ * half gives a NaN. Pure function, any thread. */
+float rh_f16_to_f32(uint16_t h);
 
 /* The blob describing tensor t of a parameter-layout buffer (params, gradients or a moment slot). */
 rh_blob rh_blob_from_tensor(const rh_tensor *t, const float *buffer);
@@ -69,9 +86,10 @@ rh_status rh_weights_get(const rh_weights *w, uint32_t index, rh_blob *out);
 int32_t rh_weights_find(const rh_weights *w, const char *name);
 
 /* Copies every tensor of a parameter layout from arrays called prefix + tensor name (prefix may be NULL)
- * into buffer. Each must exist, be F32, have exactly the tensor's shape and hold only finite numbers;
- * otherwise RH_ERR_SHAPE / RH_ERR_FORMAT / RH_ERR_NOT_FINITE with the tensor named in err, and buffer may be
- * partly written. Arrays the layout does not name are ignored (the caller checks the metadata). */
+ * into buffer. Each must exist, be F32 or F16 (widened to float), have exactly the tensor's shape and hold
+ * only finite numbers (an F16 infinity or NaN is non-finite too); otherwise RH_ERR_SHAPE / RH_ERR_FORMAT /
+ * RH_ERR_NOT_FINITE with the tensor named in err, and buffer may be partly written. Arrays the layout does
+ * not name are ignored (the caller checks the metadata). */
 rh_status rh_weights_load_tensors(const rh_weights *w, float *buffer, const rh_tensor *tensors,
                                   uint32_t num_tensors, const char *prefix, char *err, size_t err_len);
 
