@@ -8,5 +8,6 @@ int cmd_validate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif /* RNNHOST_COMMANDS_H */

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model (a character-level language model: --task lm)"},
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
+    {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
 };
 
 static void print_help(void)

@@ -168,7 +168,7 @@ static int ends_with(const char *s, const char *suffix)
 
 const char *model_preset_dir(void)
 {
-    return host_in_build_tree() && RH_SOURCE_ROOT[0] ? RH_SOURCE_ROOT "/presets" : RH_PRESET_DIR;
+    return host_in_build_tree() && RH_SOURCE_ROOT[0] != '\0' ? RH_SOURCE_ROOT "/presets" : RH_PRESET_DIR;
 }
 
 int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len)

@@ -190,6 +190,56 @@ case_nan() {
     [ -e nan.safetensors ] && fail "a diverged training wrote its model"
 }
 
+# export: a checkpoint becomes a model file without training state; f16 halves it and barely moves the loss.
+case_export() {
+    train --data corpus.txt --val-data val.txt --max-steps 30 --eval-every 30 --checkpoint-dir ck -o m.safetensors
+    expect_rc 0 "train"
+    local ck
+    ck=$(ls ck/*.safetensors | tail -n 1)
+    run "$RNNHOST" export "$ck" -o from-ck.safetensors
+    expect_rc 0 "export a checkpoint"
+    cmp -s from-ck.safetensors m.safetensors || fail "a checkpoint exported at the last step differs from the trained model"
+    run "$RNNHOST" export ./m.safetensors -o half.safetensors --dtype f16
+    expect_rc 0 "export --dtype f16"
+    local full half
+    full=$(stat -c %s m.safetensors) half=$(stat -c %s half.safetensors)
+    [ $((half * 10)) -lt $((full * 7)) ] || fail "f16 export is $half bytes against $full"
+    a=$("$RNNHOST" score -m ./m.safetensors val.txt | tail -n 1 | cut -d' ' -f2)
+    b=$("$RNNHOST" score -m ./half.safetensors val.txt | tail -n 1 | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if a != b and abs(a-b) < 0.01 else 1)' "$a" "$b" ||
+        fail "f16 model scores $b against $a in f32"
+    run "$RNNHOST" export ./m.safetensors -o x.safetensors --dtype f8
+    expect_rc 2 "export --dtype f8"
+    run "$RNNHOST" export ./missing.safetensors -o x.safetensors
+    expect_rc 3 "export a missing file"
+}
+
+# The shipped dinos preset, by name: ten names, the same ten every time.
+case_preset_dinos() {
+    run "$RNNHOST" sample -m dinos --num-samples 10 --stop-at-newline --seed 1
+    expect_rc 0 "sample -m dinos"
+    cp "$tmp/out" first
+    [ "$(wc -l <first)" -eq 10 ] || fail "ten samples gave $(wc -l <first) lines"
+    grep -qvE '^[a-z]+$' first && { fail "a sampled name is not a lower-case word"; cat first >&2; }
+    run "$RNNHOST" sample -m dinos --num-samples 10 --stop-at-newline --seed 1
+    cmp -s first "$tmp/out" || fail "the same seed gave other names"
+}
+
+# The shipped shakespeare preset on the held-out tail of tiny-shakespeare (needs ../shared/data).
+case_preset_shakespeare() {
+    local data=$SOURCE_ROOT/../shared/data/tinyshakespeare/train.txt
+    [ -f "$data" ] || { echo "skip: $data is absent"; exit 77; }
+    # the last 10 % was held out of training; 20,000 characters of it keep the test quick
+    tail -c 20000 "$data" >heldout.txt
+    run "$RNNHOST" score -m shakespeare --streams 8 heldout.txt
+    expect_rc 0 "score -m shakespeare"
+    local npc
+    npc=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 1.55 else 1)' "$npc" ||
+        fail "shakespeare scores $npc nats per character on held-out text (target: at most 1.55)"
+    echo "shakespeare on held-out text: $npc nats per character"
+}
+
 "case_${1//-/_}"
 [ "$fails" -eq 0 ] || { echo "$fails failure(s) in $1" >&2; exit 1; }
 echo "ok: $1"
