@@ -214,6 +214,25 @@ case_export() {
     expect_rc 3 "export a missing file"
 }
 
+# --init-from: new training from given weights, the architecture taken from the model.
+case_init_from() {
+    train --data corpus.txt --max-steps 30 --eval-every 0 --checkpoint-dir ck -o base.safetensors
+    expect_rc 0 "base training"
+    run "$RNNHOST" train --quiet --data val.txt --seq-length 16 --batch-size 4 --max-steps 5 --eval-every 0 \
+        --checkpoint-dir ck2 --init-from ./base.safetensors -o tuned.safetensors
+    expect_rc 0 "fine-tune from base on other text"
+    cmp -s base.safetensors tuned.safetensors && fail "fine-tuning changed nothing"
+    run "$RNNHOST" train --quiet --data val.txt --rnn-size 64 --max-steps 5 --checkpoint-dir ck2 \
+        --init-from ./base.safetensors -o x.safetensors
+    expect_rc 1 "--init-from with another --rnn-size"
+    expect_in "$tmp/err" "--rnn-size 24, not 64" "init-from mismatch message"
+    printf 'zzz qqq xxx\n%.0s' $(seq 50) >alien.txt
+    run "$RNNHOST" train --quiet --data alien.txt --seq-length 8 --batch-size 2 --max-steps 5 --checkpoint-dir ck2 \
+        --init-from ./base.safetensors -o x.safetensors
+    expect_rc 1 "--init-from on text with symbols outside the model's vocabulary"
+    expect_in "$tmp/err" "line 1, column 1 is not in the model's vocabulary" "vocabulary message"
+}
+
 # The shipped dinos preset, by name: ten names, the same ten every time.
 case_preset_dinos() {
     run "$RNNHOST" sample -m dinos --num-samples 10 --stop-at-newline --seed 1

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../sdk/check.h"
 #include "text.h"
 
 /* The reference: Unicode's table of well-formed byte sequences (Table 3-7), written as ranges rather

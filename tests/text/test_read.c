@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../sdk/check.h"
 #include "text.h"
 
 static char root[1024];

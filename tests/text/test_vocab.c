@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../sdk/check.h"
 #include "text.h"
 
 static text_buf decode(const char *s)
