@@ -248,9 +248,9 @@ case_preset_dinos() {
 case_preset_shakespeare() {
     local data=$SOURCE_ROOT/../shared/data/tinyshakespeare/train.txt
     [ -f "$data" ] || { echo "skip: $data is absent"; exit 77; }
-    # the last 10 % was held out of training; 20,000 characters of it keep the test quick
-    tail -c 20000 "$data" >heldout.txt
-    run "$RNNHOST" score -m shakespeare --streams 8 heldout.txt
+    # the last 10 % (100,385 characters) was held out of training; 16 streams keep the test quick
+    tail -c 100385 "$data" >heldout.txt
+    run "$RNNHOST" score -m shakespeare --streams 16 heldout.txt
     expect_rc 0 "score -m shakespeare"
     local npc
     npc=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
