@@ -1,0 +1,99 @@
+/* rnnhost midi-devices: the MIDI inputs and outputs PortMidi sees, for --input-port and --output-port. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <portmidi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "hostlog.h"
+#include "player.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: rnnhost midi-devices [--json]\n"
+               "\n"
+               "Lists the MIDI inputs and outputs (through PortMidi): the index or the name goes to\n"
+               "'rnnhost play --output-port' and '--input-port'. A machine without MIDI ports lists none and\n"
+               "that is not an error (exit 0).\n"
+               "\n"
+               "      --json    {\"schema\":1,\"devices\":[{\"index\",\"name\",\"interface\",\"input\",\"output\",\n"
+               "                \"opened\"}]} on standard output\n"
+               "  -h, --help    this help\n");
+}
+
+int cmd_mididevices(int argc, char **argv)
+{
+    enum { O_JSON = 256 };
+    static const struct option long_options[] = {
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int json = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        switch (c) {
+        case O_JSON: json = 1; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default:
+            hostlog_usage("midi-devices: unknown option '%s'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        hostlog_usage("midi-devices: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (midi_init() != 0) {
+        hostlog_error("midi-devices: PortMidi could not start");
+        return EXIT_FAIL;
+    }
+    const int count = Pm_CountDevices();
+    int rc = EXIT_OK;
+    if (json) {
+        cJSON *root = cJSON_CreateObject(), *list = NULL;
+        char *text = NULL;
+        if (root && cJSON_AddNumberToObject(root, "schema", 1) &&
+            (list = cJSON_AddArrayToObject(root, "devices")) != NULL) {
+            for (int i = 0; i < count; i++) {
+                const PmDeviceInfo *info = Pm_GetDeviceInfo(i);
+                cJSON *d = cJSON_CreateObject();
+                if (!info || !d || !cJSON_AddItemToArray(list, d)) {
+                    cJSON_Delete(d);
+                    list = NULL;
+                    break;
+                }
+                cJSON_AddNumberToObject(d, "index", i);
+                cJSON_AddStringToObject(d, "name", info->name ? info->name : "");
+                cJSON_AddStringToObject(d, "interface", info->interf ? info->interf : "");
+                cJSON_AddBoolToObject(d, "input", info->input != 0);
+                cJSON_AddBoolToObject(d, "output", info->output != 0);
+                cJSON_AddBoolToObject(d, "opened", info->opened != 0);
+            }
+            text = list ? cJSON_PrintUnformatted(root) : NULL;
+        }
+        if (text)
+            printf("%s\n", text);
+        else {
+            hostlog_error("midi-devices: out of memory");
+            rc = EXIT_FAIL;
+        }
+        free(text);
+        cJSON_Delete(root);
+    } else if (count == 0) {
+        printf("no MIDI devices (this machine has no MIDI ports; use 'rnnhost generate -o FILE.mid' instead)\n");
+    } else {
+        printf("%-5s  %-6s  %-10s  %s\n", "index", "kind", "interface", "name");
+        for (int i = 0; i < count; i++) {
+            const PmDeviceInfo *info = Pm_GetDeviceInfo(i);
+            if (!info)
+                continue;
+            const char *kind = info->input && info->output ? "in+out" : info->input ? "input" : "output";
+            printf("%-5d  %-6s  %-10s  %s%s\n", i, kind, info->interf ? info->interf : "",
+                   info->name ? info->name : "", info->opened ? " (opened)" : "");
+        }
+    }
+    midi_terminate();
+    return rc;
+}
