@@ -29,7 +29,10 @@
 #include "lm.h"
 #include "loader.h"
 #include "modelfile.h"
+#include "music.h"
+#include "musicdata.h"
 #include "progress.h"
+#include "smf.h"
 #include "text.h"
 
 /* ---- options -------------------------------------------------------------------------------------- */
@@ -54,7 +57,8 @@ enum { /* options whose explicit use must agree with a checkpoint or model we co
 
 typedef struct train_opts {
     const char *task, *data, *val_data, *core, *optimizer, *out, *ckpt_dir, *resume, *init_from, *log_json,
-        *plugin_path;
+        *plugin_path, *split, *val_split;
+    uint32_t transpose; /* midi-lm: also train on copies transposed by 1..N semitones up and down */
     uint32_t hidden, layers, embed, seq_len, batch, eval_streams, lr_decay_after;
     double lr, lr_decay, grad_clip, clip_value, val_frac, time_budget;
     uint64_t max_epochs, max_steps, eval_every, print_every, ckpt_every, seed;
@@ -70,8 +74,15 @@ static void usage(FILE *f)
             "Trains a character-level language model (charlm over a recurrent core) by truncated BPTT.\n"
             "\n"
             "Data\n"
-            "  --task lm                 what to train (default: lm)\n"
-            "  --data FILE|DIR|-         UTF-8 text: a file, every file below a directory, or stdin\n"
+            "  --task lm|midi-lm|pianoroll  what to train (default: lm): characters of text, Performance\n"
+            "                            RNN event tokens of MIDI files, or multi-hot piano-roll frames\n"
+            "  --data FILE|DIR|-         lm: UTF-8 text (a file, every file below a directory, or stdin);\n"
+            "                            midi-lm: a MIDI file or a directory of them; pianoroll: a JSON\n"
+            "                            piano-roll file ({\"train\": [[[pitch, ...], ...], ...], ...})\n"
+            "  --split NAME              pianoroll: the training split (default: train)\n"
+            "  --val-split NAME          pianoroll: the validation split, or none (default: valid)\n"
+            "  --transpose N             midi-lm: also train on copies transposed 1..N semitones up and\n"
+            "                            down (default: 0)\n"
             "  --val-data FILE           validation text (default: the last --val-frac of --data)\n"
             "  --val-frac F              share of --data held out for validation (default: 0.05)\n"
             "  --per-line                one line = one sequence, started and ended by a newline\n"
@@ -187,17 +198,18 @@ static int optimizer_kind(const char *name)
 
 /* ---- the trainer's state ----------------------------------------------------------------------------- */
 
-typedef struct span {
-    size_t start;
-    uint32_t len;
-} span;
+
+enum { TASK_LM, TASK_MIDI, TASK_ROLL };
 
 typedef struct trainer {
     train_opts o;
     plugin_registry reg;
     lm m;
+    int kind;         /* TASK_* */
     int32_t *ids, *val_ids;
     size_t n, n_val;
+    uint8_t *frames, *val_frames; /* pianoroll: (frames, ROLL_PITCHES) multi-hot, sequences are spans */
+    float *x, *ftargets, *weights; /* pianoroll step buffers: (T,B,P), (T,B,P), (T*B) */
     uint64_t data_hash, val_hash;
     int32_t newline; /* per-line mode: the id of '\n' */
     span *lines, *val_lines;
@@ -325,12 +337,59 @@ static int encode_or_explain(int32_t **ids, const text_buf *t, const vocab *v, c
     return 0;
 }
 
+
+static uint64_t fnv1a_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int load_rolls(trainer *tr)
+{
+    size_t cut = 0;
+    if (roll_spans(&tr->frames, &tr->lines, &tr->n_lines, tr->o.data, tr->o.split ? tr->o.split : "train",
+                   tr->o.seq_len, &cut) != 0)
+        return -1;
+    const char *vpath = tr->o.val_data ? tr->o.val_data : tr->o.data;
+    if (strcmp(tr->o.val_split ? tr->o.val_split : "valid", "none") != 0 &&
+        roll_spans(&tr->val_frames, &tr->val_lines, &tr->n_val_lines, vpath,
+                   tr->o.val_split ? tr->o.val_split : "valid", tr->o.seq_len, &cut) != 0)
+        return -1;
+    if (cut)
+        fprintf(stderr, "rnnhost: %zu sequences longer than --seq-length %u were cut into pieces\n", cut,
+                tr->o.seq_len);
+    if (tr->n_lines < tr->o.batch) {
+        hostlog_error("%s: %zu training sequences, fewer than --batch-size %u", tr->o.data, tr->n_lines, tr->o.batch);
+        return -1;
+    }
+    size_t frames = 0;
+    for (size_t i = 0; i < tr->n_lines; i++)
+        frames += tr->lines[i].len;
+    tr->n = frames;
+    tr->data_hash = fnv1a_bytes(tr->frames, tr->lines[tr->n_lines - 1].start * ROLL_PITCHES +
+                                                (size_t)tr->lines[tr->n_lines - 1].len * ROLL_PITCHES);
+    return 0;
+}
+
 /* Reads the corpus, takes or builds the vocabulary, encodes, and splits off validation. */
 static int load_data(trainer *tr, const vocab *given_vocab)
 {
     char err[512];
     text_buf text = {0}, val_text = {0};
     int rc = -1;
+    if (tr->kind == TASK_ROLL)
+        return load_rolls(tr);
+    if (tr->kind == TASK_MIDI) {
+        if (midi_tokens(&tr->ids, &tr->n, tr->o.data, tr->o.transpose, "--data") != 0)
+            return -1;
+        if (tr->o.val_data && midi_tokens(&tr->val_ids, &tr->n_val, tr->o.val_data, 0, "--val-data") != 0)
+            return -1;
+        goto split;
+    }
     if (text_read(&text, tr->o.data, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         return -1;
@@ -371,6 +430,7 @@ static int load_data(trainer *tr, const vocab *given_vocab)
         tr->n_val = val_text.n;
     }
 
+split:
     if (tr->o.per_line) {
         tr->newline = vocab_id(&tr->m.voc, '\n');
         if (tr->newline < 0) {
@@ -432,6 +492,27 @@ done:
 
 /* ---- one step --------------------------------------------------------------------------------------- */
 
+/* Piano-roll batch of the sequences lines[which[b]] (which NULL: lines[b]): frame t is predicted from
+ * frame t-1 (silence before the first), so every frame of a sequence is predicted once. */
+static void roll_batch(trainer *tr, const uint8_t *frames, const span *lines, const uint32_t *which, uint32_t B,
+                       uint32_t T)
+{
+    const uint32_t P = ROLL_PITCHES;
+    for (uint32_t b = 0; b < B; b++) {
+        const span *sq = &lines[which ? which[b] : b];
+        tr->lengths[b] = sq->len;
+        for (uint32_t t = 0; t < T; t++) {
+            size_t row = (size_t)t * B + b;
+            float *x = tr->x + row * P, *y = tr->ftargets + row * P;
+            tr->weights[row] = t < sq->len ? 1.0f : 0.0f;
+            for (uint32_t p = 0; p < P; p++) {
+                x[p] = t > 0 && t < sq->len ? frames[(sq->start + t - 1) * P + p] : 0.0f;
+                y[p] = t < sq->len ? frames[(sq->start + t) * P + p] : 0.0f;
+            }
+        }
+    }
+}
+
 /* Fills tokens/targets/lengths for the current position. Returns the batch's T and B. */
 static void make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out)
 {
@@ -445,6 +526,15 @@ static void make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out)
             }
         }
         *T_out = T, *B_out = B;
+        return;
+    }
+    if (tr->kind == TASK_ROLL) {
+        uint32_t Bc = (uint32_t)(tr->n_lines - tr->pos < B ? tr->n_lines - tr->pos : B), Tc = 0;
+        for (uint32_t b = 0; b < Bc; b++)
+            if (tr->lines[tr->order[tr->pos + b]].len > Tc)
+                Tc = tr->lines[tr->order[tr->pos + b]].len;
+        roll_batch(tr, tr->frames, tr->lines, tr->order + tr->pos, Bc, Tc);
+        *T_out = Tc, *B_out = Bc;
         return;
     }
     uint32_t Bc = (uint32_t)(tr->n_lines - tr->pos < B ? tr->n_lines - tr->pos : B), Tc = 0;
@@ -511,7 +601,8 @@ static int train_step(trainer *tr, step_result *r, char *why, size_t why_len)
     uint32_t T, B;
     make_batch(tr, &T, &B);
     const size_t rows = (size_t)T * B;
-    rh_batch batch = {T, B, tr->o.per_line ? tr->lengths : NULL, NULL, tr->tokens};
+    const int roll = tr->kind == TASK_ROLL;
+    rh_batch batch = {T, B, tr->o.per_line ? tr->lengths : NULL, roll ? tr->x : NULL, roll ? NULL : tr->tokens};
     const float *h0 = tr->o.per_line ? NULL : tr->state;
     float *hT = tr->o.per_line ? NULL : tr->next_state;
 
@@ -521,10 +612,19 @@ static int train_step(trainer *tr, step_result *r, char *why, size_t why_len)
         return -1;
     }
     r->symbols = 0;
-    for (size_t i = 0; i < rows; i++)
-        r->symbols += tr->targets[i] >= 0;
-    const double norm_by = tr->o.per_line ? (double)B : (double)r->symbols;
-    r->nats = rh_softmax_xent(tr->dy, tr->y, tr->targets, NULL, (uint32_t)rows, tr->V, (float)(1.0 / norm_by));
+    double norm_by;
+    if (roll) { /* the published measure: summed over the pitches, averaged over time steps */
+        for (size_t i = 0; i < rows; i++)
+            r->symbols += tr->weights[i] > 0;
+        norm_by = (double)r->symbols;
+        r->nats = rh_sigmoid_bce(tr->dy, tr->y, tr->ftargets, tr->weights, (uint32_t)rows, tr->V,
+                                 (float)(1.0 / norm_by));
+    } else {
+        for (size_t i = 0; i < rows; i++)
+            r->symbols += tr->targets[i] >= 0;
+        norm_by = tr->o.per_line ? (double)B : (double)r->symbols;
+        r->nats = rh_softmax_xent(tr->dy, tr->y, tr->targets, NULL, (uint32_t)rows, tr->V, (float)(1.0 / norm_by));
+    }
     r->loss = r->nats / norm_by;
     if (!isfinite(r->loss)) {
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
@@ -574,6 +674,25 @@ static double validate(trainer *tr, double *nats_per_symbol)
     if (tr->n_val_lines == 0)
         return NAN;
     const uint32_t B = tr->o.batch;
+    if (tr->kind == TASK_ROLL) {
+        double total = 0;
+        uint64_t steps = 0;
+        for (size_t first = 0; first < tr->n_val_lines; first += B) {
+            uint32_t Bc = (uint32_t)(tr->n_val_lines - first < B ? tr->n_val_lines - first : B), Tc = 0;
+            for (uint32_t b = 0; b < Bc; b++)
+                if (tr->val_lines[first + b].len > Tc)
+                    Tc = tr->val_lines[first + b].len;
+            roll_batch(tr, tr->val_frames, tr->val_lines + first, NULL, Bc, Tc);
+            rh_batch batch = {Tc, Bc, tr->lengths, tr->x, NULL};
+            if (hm->vt->forward(hm->model, tr->y, NULL, tr->ws, hm->params, &batch, NULL) != RH_OK)
+                return NAN;
+            total += rh_sigmoid_bce(NULL, tr->y, tr->ftargets, tr->weights, Tc * Bc, tr->V, 1.0f);
+            for (uint32_t b = 0; b < Bc; b++)
+                steps += tr->lengths[b];
+        }
+        *nats_per_symbol = total / (double)steps;
+        return *nats_per_symbol;
+    }
     double total = 0;
     uint64_t symbols = 0;
     for (size_t first = 0; first < tr->n_val_lines; first += B) {
@@ -642,9 +761,11 @@ static char *training_json(const trainer *tr)
 /* The model's metadata: spec, vocabulary, and how it was trained. */
 static int model_meta(meta_list *ml, const trainer *tr)
 {
-    char *vocab_s = vocab_to_utf8(&tr->m.voc), *train_s = training_json(tr);
+    const int lm = tr->kind == TASK_LM;
+    char *vocab_s = lm ? vocab_to_utf8(&tr->m.voc) : strdup(tr->kind == TASK_MIDI ? "performance-events-1" : "pianoroll-88-1"),
+         *train_s = training_json(tr);
     int rc = (!vocab_s || !train_s || model_spec_to_meta(ml, &tr->m.spec) != 0 ||
-              meta_add(ml, "rnnhost.vocab", "%s", vocab_s) != 0 ||
+              meta_add(ml, lm ? "rnnhost.vocab" : "rnnhost.encoding", "%s", vocab_s) != 0 ||
               meta_add(ml, "rnnhost.training", "%s", train_s) != 0 ||
               meta_add(ml, "rnnhost.trained_steps", "%llu", (unsigned long long)tr->step) != 0)
                  ? -1
@@ -685,10 +806,11 @@ static int write_checkpoint(trainer *tr, double elapsed)
     const uint32_t slots = rh_optimizer_slots(tr->opt.kind), nt = hm->info.num_tensors;
     char path[4096], err[512];
     if (isfinite(tr->last_val))
-        snprintf(path, sizeof path, "%s/lm_step%07llu_val%.4f.safetensors", tr->o.ckpt_dir,
+        snprintf(path, sizeof path, "%s/%s_step%07llu_val%.4f.safetensors", tr->o.ckpt_dir, tr->o.task,
                  (unsigned long long)tr->step, tr->last_val);
     else
-        snprintf(path, sizeof path, "%s/lm_step%07llu.safetensors", tr->o.ckpt_dir, (unsigned long long)tr->step);
+        snprintf(path, sizeof path, "%s/%s_step%07llu.safetensors", tr->o.ckpt_dir, tr->o.task,
+                 (unsigned long long)tr->step);
 
     meta_list ml = {0};
     const size_t max_blobs = (size_t)nt * (1 + slots) + 3;
@@ -810,6 +932,26 @@ static int adopt_spec(trainer *tr, const model_spec *spec, const char *from)
 {
     train_opts *o = &tr->o;
     uint32_t embed = 0;
+    if (tr->kind == TASK_ROLL) { /* a recurrent model straight over the frames */
+        static char cell[RH_MAX_NAME];
+        if ((o->given & G_CORE) && strcmp(o->core, spec->model_id) != 0) {
+            hostlog_error("%s is a '%s' model, not '%s': drop --cell or start a new training", from,
+                          spec->model_id, o->core);
+            return -1;
+        }
+        snprintf(cell, sizeof cell, "%s", spec->model_id);
+        o->core = cell;
+        if ((o->given & G_SIZE) && o->hidden != spec->hidden_size) {
+            hostlog_error("%s has --rnn-size %u, not %u", from, spec->hidden_size, o->hidden);
+            return -1;
+        }
+        if ((o->given & G_LAYERS) && o->layers != spec->num_layers) {
+            hostlog_error("%s has --num-layers %u, not %u", from, spec->num_layers, o->layers);
+            return -1;
+        }
+        o->hidden = spec->hidden_size, o->layers = spec->num_layers;
+        return 0;
+    }
     if (strcmp(spec->model_id, "charlm") != 0 || !spec->core[0]) {
         hostlog_error("%s: a '%s' model; train continues only charlm language models", from, spec->model_id);
         return -1;
@@ -921,7 +1063,8 @@ static int parse_options(train_opts *o, int argc, char **argv)
     enum {
         O_TASK = 256, O_DATA, O_VAL_DATA, O_VAL_FRAC, O_PER_LINE, O_CELL, O_SIZE, O_LAYERS, O_EMBED, O_INIT,
         O_SEQ, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_DECAY_AFTER, O_CLIP, O_CLIPV, O_SEED, O_THREADS, O_EPOCHS,
-        O_STEPS, O_BUDGET, O_EVAL, O_EVAL_STREAMS, O_PRINT, O_LOG, O_CKPT_EVERY, O_CKPT_DIR, O_RESUME, O_PLUGIN
+        O_STEPS, O_BUDGET, O_EVAL, O_EVAL_STREAMS, O_PRINT, O_LOG, O_CKPT_EVERY, O_CKPT_DIR, O_RESUME, O_PLUGIN,
+        O_SPLIT, O_VAL_SPLIT, O_TRANSPOSE
     };
     static const struct option long_options[] = {
         {"task", required_argument, NULL, O_TASK},
@@ -955,6 +1098,9 @@ static int parse_options(train_opts *o, int argc, char **argv)
         {"checkpoint-dir", required_argument, NULL, O_CKPT_DIR},
         {"resume", required_argument, NULL, O_RESUME},
         {"plugin-path", required_argument, NULL, O_PLUGIN},
+        {"split", required_argument, NULL, O_SPLIT},
+        {"val-split", required_argument, NULL, O_VAL_SPLIT},
+        {"transpose", required_argument, NULL, O_TRANSPOSE},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -1020,6 +1166,9 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
         case O_RESUME: o->resume = optarg; break;
         case O_PLUGIN: o->plugin_path = optarg; break;
+        case O_SPLIT: o->split = optarg; break;
+        case O_VAL_SPLIT: o->val_split = optarg; break;
+        case O_TRANSPOSE: bad = parse_u32(&o->transpose, optarg, "--transpose", 0, 24); break;
         case 'o': o->out = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return 1;
@@ -1034,8 +1183,12 @@ static int parse_options(train_opts *o, int argc, char **argv)
         hostlog_usage("train: unexpected argument '%s'", argv[optind]);
         return -1;
     }
-    if (strcmp(o->task, "lm") != 0) {
-        hostlog_usage("train: --task %s is not available yet (available: lm)", o->task);
+    if (strcmp(o->task, "lm") != 0 && strcmp(o->task, "midi-lm") != 0 && strcmp(o->task, "pianoroll") != 0) {
+        hostlog_usage("train: --task %s is not available (available: lm, midi-lm, pianoroll)", o->task);
+        return -1;
+    }
+    if (strcmp(o->task, "lm") != 0 && o->per_line) {
+        hostlog_usage("train: --per-line is for --task lm");
         return -1;
     }
     if (!o->data) {
@@ -1065,9 +1218,14 @@ static void trainer_free(trainer *tr)
         free(tr->val_ids); /* otherwise it points into ids */
     free(tr->ids);
     free(tr->lines);
-    if (tr->o.val_data)
+    if (tr->o.val_data || tr->kind == TASK_ROLL)
         free(tr->val_lines);
     free(tr->order);
+    free(tr->frames);
+    free(tr->val_frames);
+    free(tr->x);
+    free(tr->ftargets);
+    free(tr->weights);
     free(tr->opt_state);
     free(tr->state);
     free(tr->next_state);
@@ -1114,6 +1272,9 @@ int cmd_train(int argc, char **argv)
     }
     if (tr->o.threads > 0)
         openblas_set_num_threads(tr->o.threads);
+    tr->kind = strcmp(tr->o.task, "lm") == 0 ? TASK_LM : strcmp(tr->o.task, "midi-lm") == 0 ? TASK_MIDI : TASK_ROLL;
+    if (tr->kind == TASK_ROLL)
+        tr->o.per_line = 1; /* one sequence at a time, shuffled: the sequence machinery of --per-line */
 
     /* What we continue from decides the architecture and, for --resume, the training options. */
     const char *from_name = tr->o.resume ? tr->o.resume : tr->o.init_from;
@@ -1134,13 +1295,13 @@ int cmd_train(int argc, char **argv)
             rc = EXIT_LOAD;
             goto done;
         }
-        if (strcmp(from_spec.task, "lm") != 0) {
-            hostlog_error("%s is a '%s' model, not a language model (task lm)", path, from_spec.task);
+        if (strcmp(from_spec.task, tr->o.task) != 0) {
+            hostlog_error("%s is a '%s' model, not a '%s' model", path, from_spec.task, tr->o.task);
             rc = EXIT_LOAD;
             goto done;
         }
         const char *stored = rh_weights_meta(from, "rnnhost.vocab");
-        if (!stored || vocab_from_utf8(&from_vocab, stored, err, sizeof err) != 0) {
+        if (tr->kind == TASK_LM && (!stored || vocab_from_utf8(&from_vocab, stored, err, sizeof err) != 0)) {
             hostlog_error("%s: no valid vocabulary in its metadata", path);
             rc = EXIT_LOAD;
             goto done;
@@ -1158,7 +1319,7 @@ int cmd_train(int argc, char **argv)
         }
     }
 
-    if (load_data(tr, from_name ? &from_vocab : NULL) != 0)
+    if (load_data(tr, from_name && tr->kind == TASK_LM ? &from_vocab : NULL) != 0)
         goto done;
     if (tr->truncated)
         fprintf(stderr, "rnnhost: %zu lines longer than --seq-length - 1 = %u symbols were cut\n", tr->truncated,
@@ -1167,16 +1328,22 @@ int cmd_train(int argc, char **argv)
     /* the model */
     model_spec *spec = &tr->m.spec;
     memset(spec, 0, sizeof *spec);
-    snprintf(spec->task, sizeof spec->task, "lm");
-    snprintf(spec->model_id, sizeof spec->model_id, "charlm");
-    snprintf(spec->core, sizeof spec->core, "%s", tr->o.core);
-    if (tr->o.embed)
-        snprintf(spec->options, sizeof spec->options, "embed=%u", tr->o.embed);
-    spec->input_kind = RH_INPUT_TOKENS;
-    spec->input_dim = tr->m.voc.n;
+    snprintf(spec->task, sizeof spec->task, "%s", tr->o.task);
     spec->hidden_size = tr->o.hidden;
     spec->num_layers = tr->o.layers;
-    spec->output_dim = tr->m.voc.n;
+    if (tr->kind == TASK_ROLL) { /* the cell itself over multi-hot frames, one logit per pitch */
+        snprintf(spec->model_id, sizeof spec->model_id, "%s", tr->o.core);
+        spec->input_kind = RH_INPUT_DENSE;
+        spec->input_dim = spec->output_dim = ROLL_PITCHES;
+    } else {
+        const uint32_t V = tr->kind == TASK_LM ? tr->m.voc.n : EV_VOCAB;
+        snprintf(spec->model_id, sizeof spec->model_id, "charlm");
+        snprintf(spec->core, sizeof spec->core, "%s", tr->o.core);
+        if (tr->o.embed)
+            snprintf(spec->options, sizeof spec->options, "embed=%u", tr->o.embed);
+        spec->input_kind = RH_INPUT_TOKENS;
+        spec->input_dim = spec->output_dim = V;
+    }
     if ((rc = model_create(&tr->m.hm, &tr->reg, spec, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         goto done;
@@ -1210,6 +1377,15 @@ int cmd_train(int argc, char **argv)
     tr->dy = malloc((size_t)T * B * tr->V * sizeof(float));
     tr->ws = malloc((hm->vt->workspace_size(hm->model, T, evalB) + 1) * sizeof(float));
     tr->order = tr->o.per_line ? malloc((tr->n_lines + 1) * sizeof *tr->order) : NULL;
+    if (tr->kind == TASK_ROLL) {
+        tr->x = malloc((size_t)T * B * ROLL_PITCHES * sizeof(float));
+        tr->ftargets = malloc((size_t)T * B * ROLL_PITCHES * sizeof(float));
+        tr->weights = malloc((size_t)T * B * sizeof(float));
+        if (!tr->x || !tr->ftargets || !tr->weights) {
+            hostlog_error("out of memory for a batch of %u x %u", B, T);
+            goto done;
+        }
+    }
     if (!tr->opt_state || !tr->state || !tr->next_state || !tr->tokens || !tr->targets || !tr->lengths || !tr->y ||
         !tr->dy || !tr->ws || (tr->o.per_line && !tr->order)) {
         hostlog_error("out of memory for a batch of %u x %u", B, T);
@@ -1257,10 +1433,12 @@ int cmd_train(int argc, char **argv)
         total = tr->o.max_epochs * per_epoch;
     if (!tr->o.quiet)
         fprintf(stderr,
-                "rnnhost: training charlm over %s (%u x %u, %llu parameters) on %zu symbols (%u distinct), "
-                "%zu for validation; %llu steps per epoch\n",
-                tr->o.core, tr->o.layers, tr->o.hidden, (unsigned long long)hm->info.num_params, tr->n,
-                tr->m.voc.n, tr->o.per_line ? tr->n_val_lines : tr->n_val, (unsigned long long)per_epoch);
+                "rnnhost: training %s %s (%u x %u, %llu parameters) on %zu %s (%u-wide input), "
+                "%zu %s for validation; %llu steps per epoch\n",
+                tr->o.task, tr->o.core, tr->o.layers, tr->o.hidden, (unsigned long long)hm->info.num_params, tr->n,
+                tr->kind == TASK_ROLL ? "frames" : "symbols", hm->info.input_dim,
+                tr->o.per_line ? tr->n_val_lines : tr->n_val, tr->o.per_line ? "sequences" : "symbols",
+                (unsigned long long)per_epoch);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -9,5 +9,10 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_mididevices(int argc, char **argv);
+int cmd_play(int argc, char **argv);
+int cmd_pianoroll(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif /* RNNHOST_COMMANDS_H */

@@ -20,10 +20,15 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
     {"validate", cmd_validate, "run the conformance checks on a plugin"},
-    {"train", cmd_train, "train a model (a character-level language model: --task lm)"},
+    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm) or piano rolls (pianoroll)"},
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
     {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
+    {"eval", cmd_eval, "average negative log-likelihood of music data under a model (nll per step)"},
+    {"generate", cmd_generate, "write MIDI files sampled from a music model"},
+    {"midi-devices", cmd_mididevices, "list the MIDI inputs and outputs (PortMidi)"},
+    {"play", cmd_play, "an event model performing live on a MIDI port, or recording in real time"},
+    {"pianoroll", cmd_pianoroll, "draw a MIDI file as a piano roll (SVG or PNG)"},
 };
 
 static void print_help(void)

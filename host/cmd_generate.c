@@ -1,0 +1,382 @@
+/* rnnhost generate: Standard MIDI Files from a music model. An event model (midi-lm) samples Performance
+ * RNN tokens; a piano-roll model samples each pitch of the next frame. The same seed gives the same file. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "eventgen.h"
+#include "hostlog.h"
+#include "modelfile.h"
+#include "music.h"
+#include "smf.h"
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
+               "\n"
+               "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
+               "\n"
+               "  -m, --model MODEL          a model file or preset name (e.g. folk, chorales)\n"
+               "  -o, --output FILE.mid      the file to write\n"
+               "      --num-outputs N        write N files gen_001.mid ... into --output-dir, seeds S, S+1, ...\n"
+               "      --output-dir DIR       (default: .)\n"
+               "      --length L             30s (seconds of music) or a number of model steps (default: 30s)\n"
+               "  -t, --temperature T        (default: 1)\n"
+               "  -k, --top-k K              event models: sample among the K likeliest (default: 0, all)\n"
+               "  -s, --seed S               (default: 1)\n"
+               "      --primer-midi FILE     start from this file's notes (they are kept in the output)\n"
+               "      --primer-pitches P,... start from this chord, a quarter note long\n"
+               "      --qpm Q                tempo written to the file, and the piano-roll grid (default: 120)\n"
+               "      --program P            General MIDI program, 0-127 (default: 0, piano)\n"
+               "      --wav OUT.wav          also render the first file with FluidSynth and a GM soundfont\n"
+               "      --plugin-path PATH     colon-separated plugin directories searched first\n"
+               "  -h, --help                 this help\n");
+}
+
+typedef struct gen_opts {
+    double seconds;  /* > 0: stop after this much music */
+    uint64_t steps;  /* > 0: stop after this many model steps */
+    float temperature;
+    uint32_t top_k;
+    double qpm;
+    const note *primer;
+    size_t n_primer;
+} gen_opts;
+
+/* Event model: primer tokens, then samples until the music is long enough. */
+static int generate_events(note **notes, size_t *n, event_gen *g, const gen_opts *o)
+{
+    int32_t *tokens = NULL, *primer = NULL;
+    size_t nt = 0, cap = 0, np = 0;
+    double t = 0;
+    int rc = -1;
+    if (o->n_primer && events_from_notes(&primer, &np, o->primer, o->n_primer) != 0)
+        return -1;
+    for (size_t i = 0; i < np; i++) {
+        if (event_gen_feed(g, primer[i]) != 0)
+            goto done;
+        if (primer[i] >= EV_TIME_SHIFT && primer[i] < EV_VELOCITY)
+            t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
+    }
+    for (uint64_t step = 0;; step++) {
+        if (o->steps ? step >= o->steps : t >= o->seconds)
+            break;
+        int32_t tok = event_gen_next(g);
+        if (tok < 0)
+            goto done;
+        if (tok >= EV_TIME_SHIFT && tok < EV_VELOCITY)
+            t += (tok - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
+        if (nt == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int32_t *grown = realloc(tokens, cap * sizeof *grown);
+            if (!grown)
+                goto done;
+            tokens = grown;
+        }
+        tokens[nt++] = tok;
+    }
+    /* the primer and what followed it, as one token stream */
+    int32_t *all = malloc((np + nt + 1) * sizeof *all);
+    if (!all)
+        goto done;
+    if (np)
+        memcpy(all, primer, np * sizeof *all);
+    if (nt)
+        memcpy(all + np, tokens, nt * sizeof *all);
+    rc = notes_from_events(notes, n, all, np + nt);
+    free(all);
+done:
+    free(tokens);
+    free(primer);
+    return rc;
+}
+
+/* Piano-roll model: each frame's pitches drawn independently from sigmoid(logit / T). */
+static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t seed, const gen_opts *o)
+{
+    const uint32_t P = ROLL_PITCHES;
+    const double step = 60.0 / o->qpm; /* one frame per quarter note, the grid of the chorale data */
+    pianoroll primer = {0}, roll = {0};
+    uint64_t steps = o->steps ? o->steps : (uint64_t)ceil(o->seconds / step);
+    float *state = malloc(hm->info.state_size * sizeof *state), *x = calloc(P, sizeof *x),
+          *y = malloc(P * sizeof *y), *scratch = malloc((hm->vt->step_scratch_size(hm->model, 1) + 1) * sizeof *scratch);
+    int rc = -1;
+    rh_rng rng;
+    rh_rng_seed(&rng, seed);
+    if (!state || !x || !y || !scratch)
+        goto done;
+    if (o->n_primer && pianoroll_from_notes(&primer, o->primer, o->n_primer, step) != 0)
+        goto done;
+    roll.T = (uint32_t)(primer.T + steps);
+    roll.on = calloc((size_t)roll.T * P + 1, 1);
+    if (!roll.on)
+        goto done;
+    if (primer.T)
+        memcpy(roll.on, primer.on, (size_t)primer.T * P);
+    hm->vt->reset(hm->model, state, 1);
+    for (uint32_t t = 0; t < roll.T; t++) {
+        /* input: the previous frame (silence before the first) */
+        for (uint32_t p = 0; p < P; p++)
+            x[p] = t ? roll.on[(size_t)(t - 1) * P + p] : 0.0f;
+        if (hm->vt->step(hm->model, y, state, scratch, hm->params, x, NULL, 1) != RH_OK)
+            goto done;
+        if (t < primer.T)
+            continue;
+        for (uint32_t p = 0; p < P; p++) {
+            double prob = o->temperature > 0 ? 1.0 / (1.0 + exp(-y[p] / o->temperature)) : (y[p] > 0);
+            roll.on[(size_t)t * P + p] = rh_rng_uniform(&rng) < prob;
+        }
+    }
+    rc = notes_from_pianoroll(notes, n, &roll, step);
+done:
+    free(state), free(x), free(y), free(scratch);
+    free(primer.on), free(roll.on);
+    return rc;
+}
+
+static int render_wav(const char *mid, const char *wav)
+{
+    static const char *fonts[] = {"/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
+                                  "/usr/share/soundfonts/default.sf2"};
+    const char *font = NULL;
+    struct stat st;
+    for (size_t i = 0; i < sizeof fonts / sizeof *fonts && !font; i++)
+        if (stat(fonts[i], &st) == 0)
+            font = fonts[i];
+    if (!font) {
+        hostlog_error("--wav needs FluidSynth and a General MIDI soundfont (Debian: apt install fluidsynth "
+                      "fluid-soundfont-gm); the MIDI file %s was written", mid);
+        return -1;
+    }
+    char *args[] = {"fluidsynth", "-ni", "-q", "-F", (char *)wav, "-r", "44100", (char *)font, (char *)mid, NULL};
+    pid_t pid;
+    int status;
+    if (posix_spawnp(&pid, "fluidsynth", NULL, NULL, args, environ) != 0) {
+        hostlog_error("--wav needs FluidSynth (Debian: apt install fluidsynth); the MIDI file %s was written", mid);
+        return -1;
+    }
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || stat(wav, &st) != 0) {
+        hostlog_error("fluidsynth could not render %s to %s", mid, wav);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_pitches(note **out, size_t *n, const char *s)
+{
+    size_t cap = 8;
+    *n = 0;
+    *out = malloc(cap * sizeof **out);
+    while (*out && *s) {
+        char *end;
+        errno = 0;
+        long p = strtol(s, &end, 10);
+        if (errno || end == s || p < 0 || p > 127 || (*end && *end != ','))
+            return -1;
+        if (*n == cap) {
+            note *g = realloc(*out, 2 * cap * sizeof *g);
+            if (!g)
+                return -1;
+            *out = g, cap *= 2;
+        }
+        note nt = {0.0, 0.5, (uint8_t)p, 80, 0};
+        (*out)[(*n)++] = nt;
+        s = *end ? end + 1 : end;
+    }
+    return *out && *n ? 0 : -1;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    enum { O_NUM = 256, O_DIR, O_LENGTH, O_PRIMER_MIDI, O_PRIMER_PITCHES, O_QPM, O_PROGRAM, O_WAV, O_PLUGIN };
+    static const struct option long_options[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"num-outputs", required_argument, NULL, O_NUM},
+        {"output-dir", required_argument, NULL, O_DIR},
+        {"length", required_argument, NULL, O_LENGTH},
+        {"temperature", required_argument, NULL, 't'},
+        {"top-k", required_argument, NULL, 'k'},
+        {"seed", required_argument, NULL, 's'},
+        {"primer-midi", required_argument, NULL, O_PRIMER_MIDI},
+        {"primer-pitches", required_argument, NULL, O_PRIMER_PITCHES},
+        {"qpm", required_argument, NULL, O_QPM},
+        {"program", required_argument, NULL, O_PROGRAM},
+        {"wav", required_argument, NULL, O_WAV},
+        {"plugin-path", required_argument, NULL, O_PLUGIN},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model = NULL, *out = NULL, *dir = ".", *primer_midi = NULL, *primer_pitches = NULL, *wav = NULL,
+               *plugin_path = NULL;
+    unsigned long long num = 0, seed = 1, top_k = 0, program = 0;
+    gen_opts o = {30.0, 0, 1.0f, 0, 120.0, NULL, 0};
+    int c;
+    char *end;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "m:o:t:k:s:h", long_options, NULL)) != -1) {
+        errno = 0;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'o': out = optarg; break;
+        case O_DIR: dir = optarg; break;
+        case O_PRIMER_MIDI: primer_midi = optarg; break;
+        case O_PRIMER_PITCHES: primer_pitches = optarg; break;
+        case O_WAV: wav = optarg; break;
+        case O_PLUGIN: plugin_path = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case O_LENGTH: {
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || !(v > 0) || (*end && strcmp(end, "s") != 0) || v > 1e6) {
+                hostlog_usage("generate: --length is seconds (30s) or steps (512), not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            if (*end == 's')
+                o.seconds = v, o.steps = 0;
+            else
+                o.steps = (uint64_t)v;
+            break;
+        }
+        case 't': case O_QPM: {
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || v < 0 || v > 1000 || (c == O_QPM && v < 1)) {
+                hostlog_usage("generate: %s needs a number, not '%s'", argv[optind - 1], optarg);
+                return EXIT_USAGE;
+            }
+            if (c == 't')
+                o.temperature = (float)v;
+            else
+                o.qpm = v;
+            break;
+        }
+        case 'k': case 's': case O_NUM: case O_PROGRAM: {
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || (c == O_PROGRAM && v > 127) ||
+                (c == O_NUM && (v == 0 || v > 100000))) {
+                hostlog_usage("generate: %s needs a whole number, not '%s'", argv[optind - 1], optarg);
+                return EXIT_USAGE;
+            }
+            *(c == 'k' ? &top_k : c == 's' ? &seed : c == O_NUM ? &num : &program) = v;
+            break;
+        }
+        default: hostlog_usage("generate: unknown or incomplete option '%s'", argv[optind - 1]); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !model || (!out && !num) || (out && num) || (primer_midi && primer_pitches)) {
+        hostlog_usage("generate: needs -m MODEL and either -o FILE.mid or --num-outputs N%s",
+                      primer_midi && primer_pitches ? " (and one primer at most)" : "");
+        return EXIT_USAGE;
+    }
+    o.top_k = (uint32_t)(top_k > EV_VOCAB ? EV_VOCAB : top_k);
+
+    plugin_registry reg;
+    host_model hm;
+    model_spec spec;
+    rh_weights *w = NULL;
+    event_gen *g = NULL;
+    note *primer = NULL;
+    char path[4096], why[1024], err[512];
+    int rc = EXIT_FAIL, is_roll = 0;
+    memset(&hm, 0, sizeof hm);
+    if (registry_init(&reg, plugin_path) != 0) {
+        hostlog_error("cannot set up the plugin search path");
+        return EXIT_FAIL;
+    }
+    if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
+        model_open(&hm, &spec, &w, &reg, path, NULL, why, sizeof why) != EXIT_OK) {
+        hostlog_error("%s", why);
+        registry_free(&reg);
+        return EXIT_LOAD;
+    }
+    rh_weights_close(w);
+    if (strcmp(spec.task, "pianoroll") == 0) {
+        is_roll = 1;
+    } else if (strcmp(spec.task, "midi-lm") == 0) {
+        host_model_destroy(&hm); /* event_gen opens its own */
+        if ((rc = event_gen_open(&g, &reg, path, seed, o.temperature, o.top_k, why, sizeof why)) != EXIT_OK) {
+            hostlog_error("%s", why);
+            goto done;
+        }
+        rc = EXIT_FAIL;
+    } else {
+        hostlog_error("%s is a '%s' model; generate needs a music model (midi-lm or pianoroll)", path, spec.task);
+        rc = EXIT_LOAD;
+        goto done;
+    }
+
+    if (primer_pitches && parse_pitches(&primer, &o.n_primer, primer_pitches) != 0) {
+        hostlog_usage("generate: --primer-pitches needs MIDI pitches 0-127 separated by commas, not '%s'",
+                      primer_pitches);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (primer_midi) {
+        smf_file pf;
+        if (smf_read(&pf, primer_midi, err, sizeof err) != 0) {
+            hostlog_error("%s", err);
+            goto done;
+        }
+        int ok = notes_from_smf(&primer, &o.n_primer, &pf) == 0;
+        smf_free(&pf);
+        if (!ok)
+            goto done;
+    }
+    o.primer = primer;
+    if (num && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        hostlog_error("cannot create %s: %s", dir, strerror(errno));
+        goto done;
+    }
+
+    for (unsigned long long i = 0; i < (num ? num : 1); i++) {
+        char file[4096];
+        if (num)
+            snprintf(file, sizeof file, "%s/gen_%03llu.mid", dir, i + 1);
+        else
+            snprintf(file, sizeof file, "%s", out);
+        note *notes = NULL;
+        size_t n = 0;
+        int ok;
+        if (is_roll) {
+            ok = generate_roll(&notes, &n, &hm, seed + i, &o) == 0;
+        } else {
+            event_gen_close(g);
+            g = NULL;
+            ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
+                 generate_events(&notes, &n, g, &o) == 0;
+        }
+        smf_file f;
+        memset(&f, 0, sizeof f);
+        if (!ok || notes_to_smf(&f, notes, n, o.qpm, (uint8_t)program) != 0) {
+            free(notes);
+            hostlog_error("generation failed (a model error or out of memory)");
+            goto done;
+        }
+        free(notes);
+        ok = smf_write(file, &f, 1, err, sizeof err) == 0;
+        smf_free(&f);
+        if (!ok) {
+            hostlog_error("%s", err);
+            goto done;
+        }
+        fprintf(stderr, "rnnhost: wrote %s (%zu notes)\n", file, n);
+        if (wav && i == 0 && render_wav(file, wav) != 0)
+            goto done;
+    }
+    rc = EXIT_OK;
+done:
+    free(primer);
+    event_gen_close(g);
+    host_model_destroy(&hm);
+    registry_free(&reg);
+    return rc;
+}

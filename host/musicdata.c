@@ -1,0 +1,186 @@
+#include "musicdata.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "hostlog.h"
+#include "music.h"
+#include "smf.h"
+
+static int has_midi_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && strcasecmp(name + n - 4, ".mid") == 0) || (n > 5 && strcasecmp(name + n - 5, ".midi") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every .mid/.midi file at or below path, sorted, hidden entries skipped. */
+int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return top ? -1 : 0;
+    if (S_ISREG(st.st_mode)) {
+        if (!top && !has_midi_suffix(path))
+            return 0;
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 64;
+            char **f = realloc(*files, c * sizeof *f);
+            if (!f)
+                return -1;
+            *files = f, *cap = c;
+        }
+        if (!((*files)[*n] = strdup(path)))
+            return -1;
+        (*n)++;
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    DIR *d = opendir(path);
+    struct dirent *e;
+    if (!d)
+        return top ? -1 : 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char child[4096];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        if (list_midi(files, n, cap, child, 0) != 0) {
+            closedir(d);
+            return -1;
+        }
+    }
+    closedir(d);
+    if (top)
+        qsort(*files, *n, sizeof **files, cmp_str);
+    return 0;
+}
+
+/* Event tokens of every MIDI file below path, one after another, with --transpose copies. Files that do
+ * not parse are skipped and counted: a scraped MIDI folder always holds a few. */
+int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, const char *what)
+{
+    char **files = NULL, err[512], first[600] = "";
+    size_t nf = 0, cap = 0, skipped = 0, total = 0, room = 0;
+    int rc = -1;
+    *ids = NULL, *n = 0;
+    if (list_midi(&files, &nf, &cap, path, 1) != 0) {
+        hostlog_error("%s: %s", path, errno ? strerror(errno) : "cannot list");
+        goto done;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        smf_file f;
+        note *notes = NULL;
+        size_t nn = 0;
+        if (smf_read(&f, files[i], err, sizeof err) != 0) {
+            if (!skipped++)
+                snprintf(first, sizeof first, "%s", err);
+            continue;
+        }
+        int ok = notes_from_smf(&notes, &nn, &f) == 0;
+        smf_free(&f);
+        if (!ok)
+            goto done;
+        for (int shift = -(int)transpose; shift <= (int)transpose; shift++) {
+            note *copy = malloc((nn + 1) * sizeof *copy);
+            size_t kept = nn;
+            int32_t *tok = NULL;
+            size_t nt = 0;
+            if (!copy)
+                goto done;
+            memcpy(copy, notes, nn * sizeof *copy);
+            if (shift)
+                notes_transpose(copy, &kept, shift);
+            ok = events_from_notes(&tok, &nt, copy, kept) == 0;
+            free(copy);
+            if (!ok)
+                goto done;
+            if (total + nt > room) {
+                size_t want = (total + nt) * 2;
+                int32_t *grown = realloc(*ids, want * sizeof *grown);
+                if (!grown) {
+                    free(tok);
+                    goto done;
+                }
+                *ids = grown, room = want;
+            }
+            memcpy(*ids + total, tok, nt * sizeof *tok);
+            total += nt;
+            free(tok);
+        }
+        free(notes);
+    }
+    if (skipped)
+        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", what,
+                skipped, nf, first);
+    if (total < 2) {
+        hostlog_error("%s: no notes in %zu MIDI file%s", path, nf, nf == 1 ? "" : "s");
+        goto done;
+    }
+    *n = total;
+    rc = 0;
+done:
+    for (size_t i = 0; i < nf; i++)
+        free(files[i]);
+    free(files);
+    if (rc != 0) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return rc;
+}
+
+/* Piano rolls of a JSON split as spans of one frame array; sequences longer than max_len are cut. */
+int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, const char *split,
+                      uint32_t max_len, size_t *cut)
+{
+    pianoroll *rolls = NULL;
+    size_t nr = 0, total = 0, k = 0;
+    char err[512];
+    if (pianorolls_from_json(&rolls, &nr, path, split, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
+        return -1;
+    }
+    size_t pieces = 0;
+    for (size_t i = 0; i < nr; i++) {
+        total += rolls[i].T;
+        pieces += (rolls[i].T + max_len - 1) / max_len;
+    }
+    *frames = malloc((total + 1) * ROLL_PITCHES);
+    *spans = malloc((pieces + 1) * sizeof **spans);
+    if (!*frames || !*spans) {
+        pianorolls_free(rolls, nr);
+        hostlog_error("out of memory");
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < nr; i++) {
+        memcpy(*frames + at * ROLL_PITCHES, rolls[i].on, (size_t)rolls[i].T * ROLL_PITCHES);
+        for (uint32_t t = 0; t < rolls[i].T; t += max_len) {
+            uint32_t len = rolls[i].T - t < max_len ? rolls[i].T - t : max_len;
+            (*spans)[k].start = at + t, (*spans)[k].len = len;
+            k++;
+        }
+        if (rolls[i].T > max_len)
+            (*cut)++;
+        at += rolls[i].T;
+    }
+    pianorolls_free(rolls, nr);
+    *count = k;
+    if (k == 0) {
+        hostlog_error("%s: split '%s' holds no sequence", path, split);
+        return -1;
+    }
+    return 0;
+}
+

@@ -1,0 +1,29 @@
+/* Music training and evaluation data: MIDI folders as event-token streams, JSON piano rolls as spans of
+ * one frame array. Shared by `train` and `eval`, so both read data the same way. */
+#ifndef RNNHOST_MUSICDATA_H
+#define RNNHOST_MUSICDATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A sequence inside a larger array: [start, start + len). */
+typedef struct span {
+    size_t start;
+    uint32_t len;
+} span;
+
+/* Every .mid/.midi file at or below path (path itself when it is a file), sorted, hidden entries
+ * skipped; appended to *files (n used, cap allocated). -1 when path cannot be read. */
+int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top);
+
+/* Event tokens of every MIDI file below path, one after another, plus copies transposed by 1..transpose
+ * semitones up and down. Files that do not parse are skipped and counted on stderr (`what` names the
+ * option). -1 with one line on stderr when nothing usable is left. */
+int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, const char *what);
+
+/* The piano rolls of a JSON split as spans of one (frames, ROLL_PITCHES) array; sequences longer than
+ * max_len are cut into pieces (counted in *cut). -1 with one line on stderr. */
+int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, const char *split,
+               uint32_t max_len, size_t *cut);
+
+#endif /* RNNHOST_MUSICDATA_H */

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Trains the `chorales` preset: a GRU of 128 units over the JSB Chorales piano roll (88 pitches, one frame
+# per quarter note), sigmoid outputs, Adam at 0.005 decayed by 0.97 per epoch after 10, batches of 4
+# chorales, 120 epochs, validation every epoch. The preset is the checkpoint with the lowest validation
+# NLL (early stopping). The vanilla RNN is trained the same way for comparison, as Chung et al. did.
+# Usage: presets/train-chorales.sh [RNNHOST] [WORKDIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rnnhost=${1:-$root/build/host/rnnhost}
+work=${2:-$(mktemp -d)}
+data=$root/../shared/data/jsb-chorales/jsb-chorales-pianoroll.json
+[ -f "$data" ] || { echo "train-chorales: $data not found" >&2; exit 1; }
+mkdir -p "$work"
+
+for cell in gru rnn; do
+  start=$(date +%s)
+  "$rnnhost" train --task pianoroll --data "$data" --split train --val-split valid \
+    --cell "$cell" --rnn-size 128 --num-layers 1 --batch-size 4 --seq-length 160 \
+    --optimizer adam --learning-rate 0.005 --lr-decay 0.97 --lr-decay-after 10 --grad-clip 5 \
+    --max-epochs 120 --eval-every 57 --threads 1 --seed 1 --quiet \
+    --checkpoint-dir "$work/$cell" --log-json "$work/$cell.jsonl" -o "$work/$cell-final.safetensors"
+  best=$(ls "$work/$cell"/*_val*.safetensors | sed 's/.*_val\(.*\)\.safetensors/\1 &/' | sort -n | head -n 1 | cut -d' ' -f2)
+  echo "$cell: $(( $(date +%s) - start )) s; best checkpoint $best"
+  "$rnnhost" eval -m "$best" --data "$data" --split valid | tail -n 1
+  [ "$cell" = gru ] && "$rnnhost" export "$best" -o "$root/presets/chorales.safetensors"
+done

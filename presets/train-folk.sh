@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Trains the `folk` preset: a Performance RNN style event model (note-on, note-off, 10 ms time shifts,
+# 32 velocity bins: 388 tokens) of the Nottingham folk tunes (../shared/data/nottingham-midi, melody and
+# chords), a 2-layer GRU of 256 units through charlm, the last 10 % of the token stream held out, Adam,
+# 10 minutes of wall time on 2 cores. The preset is the checkpoint with the lowest validation loss.
+# Usage: presets/train-folk.sh [RNNHOST] [WORKDIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rnnhost=${1:-$root/build/host/rnnhost}
+work=${2:-$(mktemp -d)}
+data=$root/../shared/data/nottingham-midi
+[ -d "$data" ] || { echo "train-folk: $data not found" >&2; exit 1; }
+mkdir -p "$work"
+
+"$rnnhost" train --task midi-lm --data "$data" --val-frac 0.1 \
+  --cell gru --rnn-size 256 --num-layers 2 --batch-size 32 --seq-length 128 \
+  --optimizer adam --learning-rate 0.002 --lr-decay 0.9 --lr-decay-after 4 --grad-clip 5 \
+  --eval-every 250 --eval-streams 16 --print-every 50 --time-budget 10m --seed 1 \
+  --checkpoint-dir "$work/ck" --log-json "$work/log.jsonl" -o "$work/final.safetensors"
+best=$(ls "$work"/ck/*_val*.safetensors | sed 's/.*_val\(.*\)\.safetensors/\1 &/' | sort -n | head -n 1 | cut -d' ' -f2)
+echo "best checkpoint: $best"
+"$rnnhost" export "$best" -o "$root/presets/folk.safetensors" --dtype f16
+"$rnnhost" generate -m "$root/presets/folk.safetensors" -o "$work/folk-seed7.mid" --seed 7

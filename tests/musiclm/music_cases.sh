@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Music end to end (train --task pianoroll|midi-lm, eval, generate), one case per meson test.
+# The environment gives $RNNHOST, $PYTHON3 and $SOURCE_ROOT. Exit 0 pass, 1 fail, 77 skip.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+fails=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnnhost-music.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+"$PYTHON3" "$here/make_music.py" "$tmp" || exit 1
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+expect_rc() {
+    if [ "$rc" -ne "$1" ]; then
+        fail "$2: exit code $rc, expected $1"
+        sed 's/^/  stdout: /' "$tmp/out" | head -20 >&2
+        sed 's/^/  stderr: /' "$tmp/err" | head -20 >&2
+    fi
+}
+expect_in() { grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -20 >&2; }; }
+lt() { "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
+
+case_pianoroll() {
+    run "$RNNHOST" train --task pianoroll --data rolls.json --cell gru --rnn-size 32 --num-layers 1 \
+        --batch-size 8 --seq-length 64 --learning-rate 0.01 --max-steps 150 --eval-every 50 --quiet \
+        --checkpoint-dir ck --log-json log.jsonl -o roll.safetensors
+    expect_rc 0 "train --task pianoroll"
+    run "$RNNHOST" eval -m ./roll.safetensors --data rolls.json --split valid
+    expect_rc 0 "eval"
+    [ "$(tail -n 1 "$tmp/out" | cut -d' ' -f1)" = nll ] || fail "eval's last line is not 'nll X'"
+    local nll val
+    nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["loss"])' log.jsonl)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) < 1e-4*max(1,a) else 1)' "$nll" "$val" ||
+        fail "eval says $nll, training reported $val on the same split"
+    # untrained: 88 pitches at p = 0.5 is 61 nats per step; three notes of a progression are easy
+    lt "$nll" 10 || fail "150 steps left the nll at $nll"
+    run "$RNNHOST" generate -m ./roll.safetensors -o a.mid --seed 7 --length 16
+    expect_rc 0 "generate from a piano-roll model"
+    "$RNNHOST" generate -m ./roll.safetensors -o b.mid --seed 7 --length 16 2>/dev/null
+    "$RNNHOST" generate -m ./roll.safetensors -o c.mid --seed 8 --length 16 2>/dev/null
+    cmp -s a.mid b.mid || fail "the same seed generated different files"
+    cmp -s a.mid c.mid && fail "different seeds generated the same file"
+    run "$RNNHOST" eval -m ./roll.safetensors --data rolls.json --split test
+    expect_rc 1 "eval on a split the file lacks"
+}
+
+case_midi_lm() {
+    run "$RNNHOST" train --task midi-lm --data midi --transpose 2 --cell gru --rnn-size 32 --num-layers 1 \
+        --batch-size 4 --seq-length 32 --learning-rate 0.01 --max-steps 80 --eval-every 40 --quiet \
+        --checkpoint-dir ck -o ev.safetensors
+    expect_rc 0 "train --task midi-lm"
+    run "$RNNHOST" eval -m ./ev.safetensors --data midi
+    expect_rc 0 "eval on the MIDI folder"
+    local nll
+    nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    lt "$nll" 5.96 || fail "nats per event $nll, no better than uniform over 388 tokens (5.96)"
+    run "$RNNHOST" generate -m ./ev.safetensors -o x.mid --seed 7 --length 10s
+    expect_rc 0 "generate from an event model"
+    "$RNNHOST" generate -m ./ev.safetensors -o y.mid --seed 7 --length 10s 2>/dev/null
+    cmp -s x.mid y.mid || fail "the same seed generated different files"
+    run "$RNNHOST" generate -m ./ev.safetensors --num-outputs 3 --output-dir many --length 5s --primer-pitches 60,64,67
+    expect_rc 0 "three outputs with a primer"
+    [ "$(ls many | wc -l)" -eq 3 ] || fail "--num-outputs 3 wrote $(ls many | wc -l) files"
+    run "$RNNHOST" generate -m ./ev.safetensors -o z.mid --primer-midi midi/tune00.mid --length 4s
+    expect_rc 0 "generate with a MIDI primer"
+    if command -v midicsv >/dev/null; then
+        midicsv x.mid >x.csv || fail "midicsv cannot read a generated file"
+        grep -q Note_on_c x.csv || fail "midicsv finds no notes in a generated file"
+    fi
+    printf 'MThd\0\0\0\6\0\1\0\1\1\340MTrk\0\0\1\0' >broken.mid
+    run "$RNNHOST" generate -m ./ev.safetensors -o w.mid --primer-midi broken.mid
+    expect_rc 1 "a truncated primer file"
+    expect_in "$tmp/err" "byte " "truncated primer message names the byte"
+    [ -e w.mid ] && fail "a failed generate left its output"
+}
+
+case_music_errors() {
+    "$PYTHON3" -c 'open("t.txt","w").write("abc abc abc\n" * 100)'
+    "$RNNHOST" train --quiet --data t.txt --rnn-size 8 --num-layers 1 --seq-length 8 --batch-size 2 --max-steps 2 \
+        --checkpoint-dir ck -o text.safetensors || fail "text model"
+    run "$RNNHOST" generate -m ./text.safetensors -o x.mid
+    expect_rc 3 "generate with a text model"
+    run "$RNNHOST" eval -m ./text.safetensors --data rolls.json
+    expect_rc 3 "eval with a text model"
+    run "$RNNHOST" generate -m ./text.safetensors
+    expect_rc 2 "generate without -o"
+    run "$RNNHOST" train --task pianoroll --data t.txt --quiet -o r.safetensors
+    expect_rc 1 "pianoroll training on a text file"
+    run "$RNNHOST" train --task midi-lm --data nowhere --quiet -o r.safetensors
+    expect_rc 1 "midi-lm training on a missing folder"
+}
+
+# The shipped chorales preset on the JSB Chorales validation split (needs ../shared/data).
+case_preset_chorales() {
+    local data=$SOURCE_ROOT/../shared/data/jsb-chorales/jsb-chorales-pianoroll.json
+    [ -f "$data" ] || { echo "skip: $data is absent"; exit 77; }
+    run "$RNNHOST" eval -m chorales --data "$data" --split valid
+    expect_rc 0 "eval -m chorales"
+    local nll
+    nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    lt "$nll" 8.54 || fail "chorales: validation nll $nll, not below 8.54"
+    echo "chorales validation nll: $nll"
+    run "$RNNHOST" generate -m chorales -o ch.mid --seed 7
+    expect_rc 0 "generate -m chorales"
+}
+
+case_preset_folk() {
+    run "$RNNHOST" generate -m folk -o f1.mid --seed 7 --length 10s
+    expect_rc 0 "generate -m folk"
+    "$RNNHOST" generate -m folk -o f2.mid --seed 7 --length 10s 2>/dev/null
+    cmp -s f1.mid f2.mid || fail "folk: the same seed generated different files"
+}
+
+"case_${1//-/_}"
+[ "$fails" -eq 0 ] || { echo "$fails failure(s) in $1" >&2; exit 1; }
+echo "ok: $1"
