@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the `folk` preset: a Performance RNN style event model (note-on, note-off, 10 ms time shifts,
 # 32 velocity bins: 388 tokens) of the Nottingham folk tunes (../shared/data/nottingham-midi, melody and
-# chords), a 2-layer GRU of 256 units through charlm, the last 10 % of the token stream held out, Adam,
+# chords), a 1-layer GRU of 512 units through charlm (a 2-layer GRU of 256 stayed at the
+# unigram entropy, 3.87 nats per event, for 6 epochs), the last 10 % of the token stream held out, Adam,
 # 10 minutes of wall time on 2 cores. The preset is the checkpoint with the lowest validation loss.
 # Usage: presets/train-folk.sh [RNNHOST] [WORKDIR]
 set -euo pipefail
@@ -13,9 +14,9 @@ data=$root/../shared/data/nottingham-midi
 mkdir -p "$work"
 
 "$rnnhost" train --task midi-lm --data "$data" --val-frac 0.1 \
-  --cell gru --rnn-size 256 --num-layers 2 --batch-size 32 --seq-length 128 \
+  --cell gru --rnn-size 512 --num-layers 1 --batch-size 32 --seq-length 64 \
   --optimizer adam --learning-rate 0.002 --lr-decay 0.9 --lr-decay-after 4 --grad-clip 5 \
-  --eval-every 250 --eval-streams 16 --print-every 50 --time-budget 10m --seed 1 \
+  --eval-every 362 --eval-streams 16 --print-every 50 --time-budget 10m --seed 1 \
   --checkpoint-dir "$work/ck" --log-json "$work/log.jsonl" -o "$work/final.safetensors"
 best=$(ls "$work"/ck/*_val*.safetensors | sed 's/.*_val\(.*\)\.safetensors/\1 &/' | sort -n | head -n 1 | cut -d' ' -f2)
 echo "best checkpoint: $best"

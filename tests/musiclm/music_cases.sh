@@ -47,15 +47,17 @@ case_pianoroll() {
 }
 
 case_midi_lm() {
-    run "$RNNHOST" train --task midi-lm --data midi --transpose 2 --cell gru --rnn-size 32 --num-layers 1 \
-        --batch-size 4 --seq-length 32 --learning-rate 0.01 --max-steps 80 --eval-every 40 --quiet \
+    run "$RNNHOST" train --task midi-lm --data midi --transpose 1 --cell gru --rnn-size 64 --num-layers 1 \
+        --batch-size 4 --seq-length 32 --learning-rate 0.01 --max-steps 400 --eval-every 100 --quiet \
         --checkpoint-dir ck -o ev.safetensors
     expect_rc 0 "train --task midi-lm"
     run "$RNNHOST" eval -m ./ev.safetensors --data midi
     expect_rc 0 "eval on the MIDI folder"
     local nll
     nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
-    lt "$nll" 5.96 || fail "nats per event $nll, no better than uniform over 388 tokens (5.96)"
+    # the fixtures' tokens have a unigram entropy of 3.2 nats: a model that learned their patterns is well below
+    echo "event model on its training folder: $nll nats per event"
+    lt "$nll" 2.5 || fail "nats per event $nll, not below 2.5 (unigram entropy 3.2, uniform 5.96)"
     run "$RNNHOST" generate -m ./ev.safetensors -o x.mid --seed 7 --length 10s
     expect_rc 0 "generate from an event model"
     "$RNNHOST" generate -m ./ev.safetensors -o y.mid --seed 7 --length 10s 2>/dev/null
@@ -68,6 +70,15 @@ case_midi_lm() {
     if command -v midicsv >/dev/null; then
         midicsv x.mid >x.csv || fail "midicsv cannot read a generated file"
         grep -q Note_on_c x.csv || fail "midicsv finds no notes in a generated file"
+    fi
+    run "$RNNHOST" generate -m ./ev.safetensors -o forwav.mid --length 3s --wav out.wav
+    if [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && command -v fluidsynth >/dev/null; then
+        expect_rc 0 "--wav with FluidSynth"
+        [ -s out.wav ] || fail "--wav wrote no audio"
+    else
+        expect_rc 1 "--wav without FluidSynth"
+        expect_in "$tmp/err" "FluidSynth" "--wav says what it needs"
+        [ -s forwav.mid ] || fail "--wav without FluidSynth lost the MIDI file"
     fi
     printf 'MThd\0\0\0\6\0\1\0\1\1\340MTrk\0\0\1\0' >broken.mid
     run "$RNNHOST" generate -m ./ev.safetensors -o w.mid --primer-midi broken.mid
