@@ -153,7 +153,7 @@ int cmd_eval(int argc, char **argv)
     } else if (strcmp(spec.task, "midi-lm") == 0) {
         int32_t *ids = NULL;
         size_t n = 0;
-        if (midi_tokens(&ids, &n, data, 0, "--data") != 0)
+        if (midi_tokens(&ids, &n, data, 0, 1.0, "--data") != 0)
             goto done;
         if (lm_nll(&total, &count, &hm, ids, n, (uint32_t)streams, 256) != 0) {
             free(ids);

@@ -59,6 +59,7 @@ typedef struct train_opts {
     const char *task, *data, *val_data, *core, *optimizer, *out, *ckpt_dir, *resume, *init_from, *log_json,
         *plugin_path, *split, *val_split;
     uint32_t transpose; /* midi-lm: also train on copies transposed by 1..N semitones up and down */
+    double stretch;     /* midi-lm: and on copies this many times slower and faster (1: none) */
     uint32_t hidden, layers, embed, seq_len, batch, eval_streams, lr_decay_after;
     double lr, lr_decay, grad_clip, clip_value, val_frac, time_budget;
     uint64_t max_epochs, max_steps, eval_every, print_every, ckpt_every, seed;
@@ -83,6 +84,8 @@ static void usage(FILE *f)
             "  --val-split NAME          pianoroll: the validation split, or none (default: valid)\n"
             "  --transpose N             midi-lm: also train on copies transposed 1..N semitones up and\n"
             "                            down (default: 0)\n"
+            "  --stretch F               midi-lm: also train on copies F times slower and faster, e.g.\n"
+            "                            1.1 (default: 1, none)\n"
             "  --val-data FILE           validation text (default: the last --val-frac of --data)\n"
             "  --val-frac F              share of --data held out for validation (default: 0.05)\n"
             "  --per-line                one line = one sequence, started and ended by a newline\n"
@@ -384,9 +387,9 @@ static int load_data(trainer *tr, const vocab *given_vocab)
     if (tr->kind == TASK_ROLL)
         return load_rolls(tr);
     if (tr->kind == TASK_MIDI) {
-        if (midi_tokens(&tr->ids, &tr->n, tr->o.data, tr->o.transpose, "--data") != 0)
+        if (midi_tokens(&tr->ids, &tr->n, tr->o.data, tr->o.transpose, tr->o.stretch, "--data") != 0)
             return -1;
-        if (tr->o.val_data && midi_tokens(&tr->val_ids, &tr->n_val, tr->o.val_data, 0, "--val-data") != 0)
+        if (tr->o.val_data && midi_tokens(&tr->val_ids, &tr->n_val, tr->o.val_data, 0, 1.0, "--val-data") != 0)
             return -1;
         goto split;
     }
@@ -1064,7 +1067,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         O_TASK = 256, O_DATA, O_VAL_DATA, O_VAL_FRAC, O_PER_LINE, O_CELL, O_SIZE, O_LAYERS, O_EMBED, O_INIT,
         O_SEQ, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_DECAY_AFTER, O_CLIP, O_CLIPV, O_SEED, O_THREADS, O_EPOCHS,
         O_STEPS, O_BUDGET, O_EVAL, O_EVAL_STREAMS, O_PRINT, O_LOG, O_CKPT_EVERY, O_CKPT_DIR, O_RESUME, O_PLUGIN,
-        O_SPLIT, O_VAL_SPLIT, O_TRANSPOSE
+        O_SPLIT, O_VAL_SPLIT, O_TRANSPOSE, O_STRETCH
     };
     static const struct option long_options[] = {
         {"task", required_argument, NULL, O_TASK},
@@ -1101,6 +1104,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         {"split", required_argument, NULL, O_SPLIT},
         {"val-split", required_argument, NULL, O_VAL_SPLIT},
         {"transpose", required_argument, NULL, O_TRANSPOSE},
+        {"stretch", required_argument, NULL, O_STRETCH},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -1112,7 +1116,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
     o->task = "lm", o->core = "gru", o->optimizer = "adam", o->out = "lm.safetensors", o->ckpt_dir = "checkpoints";
     o->hidden = 128, o->layers = 2, o->embed = 0, o->seq_len = 50, o->batch = 50, o->eval_streams = 8;
     o->lr = 2e-3, o->lr_decay = 0.97, o->lr_decay_after = 10, o->grad_clip = 5, o->clip_value = 0;
-    o->val_frac = 0.05, o->max_epochs = 50, o->eval_every = 1000, o->print_every = 100, o->seed = 1;
+    o->val_frac = 0.05, o->stretch = 1.0, o->max_epochs = 50, o->eval_every = 1000, o->print_every = 100, o->seed = 1;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:qh", long_options, NULL)) != -1) {
@@ -1169,6 +1173,13 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_SPLIT: o->split = optarg; break;
         case O_VAL_SPLIT: o->val_split = optarg; break;
         case O_TRANSPOSE: bad = parse_u32(&o->transpose, optarg, "--transpose", 0, 24); break;
+        case O_STRETCH:
+            bad = parse_double(&o->stretch, optarg, "--stretch");
+            if (!bad && (o->stretch < 1.0 || o->stretch > 4.0)) {
+                hostlog_usage("--stretch must be from 1 to 4, not %s", optarg);
+                bad = 1;
+            }
+            break;
         case 'o': o->out = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return 1;

@@ -68,7 +68,7 @@ int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top)
 
 /* Event tokens of every MIDI file below path, one after another, with --transpose copies. Files that do
  * not parse are skipped and counted: a scraped MIDI folder always holds a few. */
-int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, const char *what)
+int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, double stretch, const char *what)
 {
     char **files = NULL, err[512], first[600] = "";
     size_t nf = 0, cap = 0, skipped = 0, total = 0, room = 0;
@@ -91,7 +91,10 @@ int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, 
         smf_free(&f);
         if (!ok)
             goto done;
-        for (int shift = -(int)transpose; shift <= (int)transpose; shift++) {
+        const double tempos[3] = {1.0, stretch, 1.0 / stretch};
+        for (int copy_i = 0; copy_i < (stretch > 1.0 ? 3 : 1) * (2 * (int)transpose + 1); copy_i++) {
+            const int shift = copy_i % (2 * (int)transpose + 1) - (int)transpose;
+            const double tempo = tempos[copy_i / (2 * (int)transpose + 1)];
             note *copy = malloc((nn + 1) * sizeof *copy);
             size_t kept = nn;
             int32_t *tok = NULL;
@@ -101,6 +104,8 @@ int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, 
             memcpy(copy, notes, nn * sizeof *copy);
             if (shift)
                 notes_transpose(copy, &kept, shift);
+            if (tempo != 1.0)
+                notes_stretch(copy, kept, tempo);
             ok = events_from_notes(&tok, &nt, copy, kept) == 0;
             free(copy);
             if (!ok)

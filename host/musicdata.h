@@ -17,9 +17,9 @@ typedef struct span {
 int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top);
 
 /* Event tokens of every MIDI file below path, one after another, plus copies transposed by 1..transpose
- * semitones up and down. Files that do not parse are skipped and counted on stderr (`what` names the
+ * semitones up and down and, when stretch > 1, copies played stretch times slower and faster. Files that do not parse are skipped and counted on stderr (`what` names the
  * option). -1 with one line on stderr when nothing usable is left. */
-int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, const char *what);
+int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, double stretch, const char *what);
 
 /* The piano rolls of a JSON split as spans of one (frames, ROLL_PITCHES) array; sequences longer than
  * max_len are cut into pieces (counted in *cut). -1 with one line on stderr. */

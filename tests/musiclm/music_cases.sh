@@ -99,6 +99,14 @@ case_music_errors() {
     expect_rc 2 "generate without -o"
     run "$RNNHOST" train --task pianoroll --data t.txt --quiet -o r.safetensors
     expect_rc 1 "pianoroll training on a text file"
+    # augmentation: --transpose 1 triples the corpus, --stretch 1.1 triples it again
+    local plain aug
+    plain=$("$RNNHOST" train --task midi-lm --data midi --val-frac 0 --batch-size 2 --seq-length 16 --rnn-size 8 --num-layers 1 --max-steps 1 \
+        --checkpoint-dir ck -o a.safetensors 2>&1 | sed -n 's/.* on \([0-9]*\) symbols.*/\1/p')
+    aug=$("$RNNHOST" train --task midi-lm --data midi --val-frac 0 --batch-size 2 --seq-length 16 --transpose 1 --stretch 1.1 --rnn-size 8 \
+        --num-layers 1 --max-steps 1 --checkpoint-dir ck -o a.safetensors 2>&1 | sed -n 's/.* on \([0-9]*\) symbols.*/\1/p')
+    [ -n "$plain" ] && [ -n "$aug" ] && "$PYTHON3" -c 'import sys; p,a=map(int,sys.argv[1:]); sys.exit(0 if 8.5*p < a < 9.5*p else 1)' "$plain" "$aug" ||
+        fail "augmented corpus has '$aug' tokens against '$plain' plain (expected about 9x)"
     run "$RNNHOST" train --task midi-lm --data nowhere --quiet -o r.safetensors
     expect_rc 1 "midi-lm training on a missing folder"
 }
