@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "music.h"
@@ -420,63 +421,6 @@ static int render_png(buffer *b, const picture *pic)
     return rc;
 }
 
-/* ---- atomic write ----------------------------------------------------------------------------------- */
-
-/* Replaces path with data through a temporary file beside it, so a reader never sees half a picture. */
-static int write_atomic(const char *path, const uint8_t *data, size_t size, char *err, size_t err_len)
-{
-    const size_t n = strlen(path);
-    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
-    if (!tmp) {
-        host_fmt(err, err_len, "out of memory");
-        return -1;
-    }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        host_fmt(err, err_len, "cannot create a file beside %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    // mkstemp makes 0600; a picture is for sharing, so it gets the mode a plain open would give it.
-    const mode_t mask = umask(0);
-    umask(mask);
-    int bad = fchmod(fd, 0666 & ~mask) != 0;
-    for (size_t done = 0; !bad && done < size;) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            bad = 1;
-        else
-            done += (size_t)w;
-    }
-    bad = bad || fsync(fd) != 0;
-    const int saved = errno;
-    bad = close(fd) != 0 || bad;
-    if (bad || rename(tmp, path) != 0) {
-        host_fmt(err, err_len, "cannot write %s: %s", path, strerror(bad ? saved : errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    // The rename itself only survives a crash once the directory is synced.
-    char *dir = strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = !slash ? "." : slash == dir ? "/" : (*slash = '\0', dir);
-        int dfd = open(d, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return 0;
-}
-
 /* ---- the command ------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -587,7 +531,7 @@ int cmd_pianoroll(int argc, char **argv)
         hostlog_error("out of memory drawing %s", out);
         goto done;
     }
-    if (write_atomic(out, b.data, b.len, err, sizeof err) != 0) {
+    if (write_file_atomic(out, b.data, b.len, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         goto done;
     }
