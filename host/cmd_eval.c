@@ -24,7 +24,8 @@ static void usage(FILE *f)
                "Average negative log-likelihood (nats) of data under a music model. The last line is 'nll X'.\n"
                "\n"
                "  -m, --model MODEL      a model file or preset name (task pianoroll or midi-lm)\n"
-               "      --data PATH        pianoroll: a JSON piano-roll file; midi-lm: a MIDI file or folder\n"
+               "      --data PATH        pianoroll: a JSON piano-roll file or MIDI files; midi-lm: a MIDI file or\n"
+               "                         folder\n"
                "      --split NAME       pianoroll: the split to evaluate (default: valid)\n"
                "      --streams N        midi-lm: event streams scored side by side (default: 8)\n"
                "      --json             one JSON object instead of text\n"
@@ -133,6 +134,8 @@ int cmd_eval(int argc, char **argv)
         registry_free(&reg);
         return EXIT_LOAD;
     }
+    const char *spq_s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
+    const uint32_t spq = spq_s && atoi(spq_s) >= 1 && atoi(spq_s) <= 16 ? (uint32_t)atoi(spq_s) : 1;
     rh_weights_close(w);
     rc = EXIT_FAIL;
     double total = 0;
@@ -142,7 +145,7 @@ int cmd_eval(int argc, char **argv)
         uint8_t *frames = NULL;
         span *seqs = NULL;
         size_t n = 0, cut = 0;
-        if (roll_spans(&frames, &seqs, &n, data, split, UINT32_MAX / 2, &cut) != 0 ||
+        if (roll_spans(&frames, &seqs, &n, data, split, spq, UINT32_MAX / 2, &cut) != 0 ||
             roll_nll(&total, &count, &hm, frames, seqs, n) != 0) {
             free(frames), free(seqs);
             goto done;

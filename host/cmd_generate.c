@@ -49,6 +49,7 @@ typedef struct gen_opts {
     float temperature;
     uint32_t top_k;
     double qpm;
+    uint32_t steps_per_quarter; /* piano-roll models: the grid they were trained on */
     const note *primer;
     size_t n_primer;
 } gen_opts;
@@ -105,7 +106,7 @@ done:
 static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t seed, const gen_opts *o)
 {
     const uint32_t P = ROLL_PITCHES;
-    const double step = 60.0 / o->qpm; /* one frame per quarter note, the grid of the chorale data */
+    const double step = 60.0 / o->qpm / o->steps_per_quarter; /* the grid the model was trained on */
     pianoroll primer = {0}, roll = {0};
     uint64_t steps = o->steps ? o->steps : (uint64_t)ceil(o->seconds / step);
     float *state = malloc(hm->info.state_size * sizeof *state), *x = calloc(P, sizeof *x),
@@ -220,7 +221,7 @@ int cmd_generate(int argc, char **argv)
     const char *model = NULL, *out = NULL, *dir = ".", *primer_midi = NULL, *primer_pitches = NULL, *wav = NULL,
                *plugin_path = NULL;
     unsigned long long num = 0, seed = 1, top_k = 0, program = 0;
-    gen_opts o = {30.0, 0, 1.0f, 0, 120.0, NULL, 0};
+    gen_opts o = {30.0, 0, 1.0f, 0, 120.0, 1, NULL, 0};
     int c;
     char *end;
     opterr = 0;
@@ -298,6 +299,8 @@ int cmd_generate(int argc, char **argv)
         registry_free(&reg);
         return EXIT_LOAD;
     }
+    const char *spq_s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
+    o.steps_per_quarter = spq_s && atoi(spq_s) >= 1 && atoi(spq_s) <= 16 ? (uint32_t)atoi(spq_s) : 1;
     rh_weights_close(w);
     if (strcmp(spec.task, "pianoroll") == 0) {
         is_roll = 1;

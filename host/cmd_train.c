@@ -60,6 +60,7 @@ typedef struct train_opts {
         *plugin_path, *split, *val_split;
     uint32_t transpose; /* midi-lm: also train on copies transposed by 1..N semitones up and down */
     double stretch;     /* midi-lm: and on copies this many times slower and faster (1: none) */
+    uint32_t steps_per_quarter; /* pianoroll from MIDI: the grid */
     uint32_t hidden, layers, embed, seq_len, batch, eval_streams, lr_decay_after;
     double lr, lr_decay, grad_clip, clip_value, val_frac, time_budget;
     uint64_t max_epochs, max_steps, eval_every, print_every, ckpt_every, seed;
@@ -80,6 +81,10 @@ static void usage(FILE *f)
             "  --data FILE|DIR|-         lm: UTF-8 text (a file, every file below a directory, or stdin);\n"
             "                            midi-lm: a MIDI file or a directory of them; pianoroll: a JSON\n"
             "                            piano-roll file ({\"train\": [[[pitch, ...], ...], ...], ...})\n"
+            "                            or a MIDI file or directory (nine files in ten train, every tenth\n"
+            "                            validates: splits train, valid, all)\n"
+            "  --grid G                  pianoroll from MIDI: quarter, eighth or sixteenth frames\n"
+            "                            (default: quarter)\n"
             "  --split NAME              pianoroll: the training split (default: train)\n"
             "  --val-split NAME          pianoroll: the validation split, or none (default: valid)\n"
             "  --transpose N             midi-lm: also train on copies transposed 1..N semitones up and\n"
@@ -355,12 +360,12 @@ static int load_rolls(trainer *tr)
 {
     size_t cut = 0;
     if (roll_spans(&tr->frames, &tr->lines, &tr->n_lines, tr->o.data, tr->o.split ? tr->o.split : "train",
-                   tr->o.seq_len, &cut) != 0)
+                   tr->o.steps_per_quarter, tr->o.seq_len, &cut) != 0)
         return -1;
     const char *vpath = tr->o.val_data ? tr->o.val_data : tr->o.data;
     if (strcmp(tr->o.val_split ? tr->o.val_split : "valid", "none") != 0 &&
         roll_spans(&tr->val_frames, &tr->val_lines, &tr->n_val_lines, vpath,
-                   tr->o.val_split ? tr->o.val_split : "valid", tr->o.seq_len, &cut) != 0)
+                   tr->o.val_split ? tr->o.val_split : "valid", tr->o.steps_per_quarter, tr->o.seq_len, &cut) != 0)
         return -1;
     if (cut)
         fprintf(stderr, "rnnhost: %zu sequences longer than --seq-length %u were cut into pieces\n", cut,
@@ -769,6 +774,8 @@ static int model_meta(meta_list *ml, const trainer *tr)
          *train_s = training_json(tr);
     int rc = (!vocab_s || !train_s || model_spec_to_meta(ml, &tr->m.spec) != 0 ||
               meta_add(ml, lm ? "rnnhost.vocab" : "rnnhost.encoding", "%s", vocab_s) != 0 ||
+              (tr->kind == TASK_ROLL &&
+               meta_add(ml, "rnnhost.steps_per_quarter", "%u", tr->o.steps_per_quarter) != 0) ||
               meta_add(ml, "rnnhost.training", "%s", train_s) != 0 ||
               meta_add(ml, "rnnhost.trained_steps", "%llu", (unsigned long long)tr->step) != 0)
                  ? -1
@@ -1067,7 +1074,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         O_TASK = 256, O_DATA, O_VAL_DATA, O_VAL_FRAC, O_PER_LINE, O_CELL, O_SIZE, O_LAYERS, O_EMBED, O_INIT,
         O_SEQ, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_DECAY_AFTER, O_CLIP, O_CLIPV, O_SEED, O_THREADS, O_EPOCHS,
         O_STEPS, O_BUDGET, O_EVAL, O_EVAL_STREAMS, O_PRINT, O_LOG, O_CKPT_EVERY, O_CKPT_DIR, O_RESUME, O_PLUGIN,
-        O_SPLIT, O_VAL_SPLIT, O_TRANSPOSE, O_STRETCH
+        O_SPLIT, O_VAL_SPLIT, O_TRANSPOSE, O_STRETCH, O_GRID
     };
     static const struct option long_options[] = {
         {"task", required_argument, NULL, O_TASK},
@@ -1105,6 +1112,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         {"val-split", required_argument, NULL, O_VAL_SPLIT},
         {"transpose", required_argument, NULL, O_TRANSPOSE},
         {"stretch", required_argument, NULL, O_STRETCH},
+        {"grid", required_argument, NULL, O_GRID},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -1116,7 +1124,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
     o->task = "lm", o->core = "gru", o->optimizer = "adam", o->out = "lm.safetensors", o->ckpt_dir = "checkpoints";
     o->hidden = 128, o->layers = 2, o->embed = 0, o->seq_len = 50, o->batch = 50, o->eval_streams = 8;
     o->lr = 2e-3, o->lr_decay = 0.97, o->lr_decay_after = 10, o->grad_clip = 5, o->clip_value = 0;
-    o->val_frac = 0.05, o->stretch = 1.0, o->max_epochs = 50, o->eval_every = 1000, o->print_every = 100, o->seed = 1;
+    o->val_frac = 0.05, o->stretch = 1.0, o->steps_per_quarter = 1, o->max_epochs = 50, o->eval_every = 1000, o->print_every = 100, o->seed = 1;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:qh", long_options, NULL)) != -1) {
@@ -1173,6 +1181,16 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_SPLIT: o->split = optarg; break;
         case O_VAL_SPLIT: o->val_split = optarg; break;
         case O_TRANSPOSE: bad = parse_u32(&o->transpose, optarg, "--transpose", 0, 24); break;
+        case O_GRID:
+            o->steps_per_quarter = strcmp(optarg, "quarter") == 0     ? 1
+                                   : strcmp(optarg, "eighth") == 0    ? 2
+                                   : strcmp(optarg, "sixteenth") == 0 ? 4
+                                                                      : 0;
+            if (!o->steps_per_quarter) {
+                hostlog_usage("--grid is quarter, eighth or sixteenth, not '%s'", optarg);
+                bad = 1;
+            }
+            break;
         case O_STRETCH:
             bad = parse_double(&o->stretch, optarg, "--stretch");
             if (!bad && (o->stretch < 1.0 || o->stretch > 4.0)) {

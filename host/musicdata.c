@@ -145,14 +145,81 @@ done:
     return rc;
 }
 
-/* Piano rolls of a JSON split as spans of one frame array; sequences longer than max_len are cut. */
+/* Piano rolls of MIDI files: split "train" takes nine files in ten, "valid" every tenth (by sorted
+ * path), "all" every file; one frame per 1/steps_per_quarter of a quarter note at the file's first tempo.
+ * Files that do not parse are skipped and counted. */
+static int rolls_from_midi(pianoroll **rolls, size_t *nr, const char *path, const char *split,
+                           uint32_t steps_per_quarter)
+{
+    char **files = NULL, err[512], first[600] = "";
+    size_t nf = 0, cap = 0, skipped = 0;
+    const int pick = strcmp(split, "train") == 0 ? 0 : strcmp(split, "valid") == 0 ? 1 : strcmp(split, "all") == 0 ? 2 : -1;
+    *rolls = NULL, *nr = 0;
+    if (pick < 0) {
+        hostlog_error("%s: a MIDI folder has the splits train, valid and all, not '%s'", path, split);
+        return -1;
+    }
+    if (list_midi(&files, &nf, &cap, path, 1) != 0) {
+        hostlog_error("%s: %s", path, errno ? strerror(errno) : "cannot list");
+        return -1;
+    }
+    *rolls = calloc(nf + 1, sizeof **rolls);
+    int rc = *rolls ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < nf; i++) {
+        if ((pick == 0 && i % 10 == 9) || (pick == 1 && i % 10 != 9))
+            continue;
+        smf_file f;
+        note *notes = NULL;
+        size_t nn = 0;
+        if (smf_read(&f, files[i], err, sizeof err) != 0) {
+            if (!skipped++)
+                snprintf(first, sizeof first, "%s", err);
+            continue;
+        }
+        const double quarter = smf_tick_to_seconds(&f, f.division);
+        if (notes_from_smf(&notes, &nn, &f) != 0 ||
+            pianoroll_from_notes(&(*rolls)[*nr], notes, nn, quarter / steps_per_quarter) != 0)
+            rc = -1;
+        else if ((*rolls)[*nr].T > 0)
+            (*nr)++;
+        else { /* a file with no notes */
+            free((*rolls)[*nr].on);
+            (*rolls)[*nr].on = NULL;
+        }
+        free(notes);
+        smf_free(&f);
+    }
+    if (skipped)
+        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", path, skipped,
+                nf, first);
+    for (size_t i = 0; i < nf; i++)
+        free(files[i]);
+    free(files);
+    if (rc != 0)
+        hostlog_error("out of memory reading %s", path);
+    return rc;
+}
+
+static int ends_with_json(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcasecmp(path + n - 5, ".json") == 0;
+}
+
+/* Piano rolls of a JSON split or a MIDI folder as spans of one frame array; sequences longer than
+ * max_len are cut. */
 int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, const char *split,
-                      uint32_t max_len, size_t *cut)
+               uint32_t steps_per_quarter, uint32_t max_len, size_t *cut)
 {
     pianoroll *rolls = NULL;
     size_t nr = 0, total = 0, k = 0;
     char err[512];
-    if (pianorolls_from_json(&rolls, &nr, path, split, err, sizeof err) != 0) {
+    if (!ends_with_json(path)) {
+        if (rolls_from_midi(&rolls, &nr, path, split, steps_per_quarter) != 0) {
+            pianorolls_free(rolls, nr);
+            return -1;
+        }
+    } else if (pianorolls_from_json(&rolls, &nr, path, split, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         return -1;
     }

@@ -21,9 +21,11 @@ int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top);
  * option). -1 with one line on stderr when nothing usable is left. */
 int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, double stretch, const char *what);
 
-/* The piano rolls of a JSON split as spans of one (frames, ROLL_PITCHES) array; sequences longer than
- * max_len are cut into pieces (counted in *cut). -1 with one line on stderr. */
+/* The piano rolls of a JSON split (path ending in .json) or of the MIDI files at or below path, as spans
+ * of one (frames, ROLL_PITCHES) array; sequences longer than max_len are cut into pieces (counted in *cut).
+ * For MIDI, split "train" is nine files in ten, "valid" every tenth, "all" every file, and a frame is
+ * 1/steps_per_quarter of a quarter note at the file's first tempo. -1 with one line on stderr. */
 int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, const char *split,
-               uint32_t max_len, size_t *cut);
+               uint32_t steps_per_quarter, uint32_t max_len, size_t *cut);
 
 #endif /* RNNHOST_MUSICDATA_H */

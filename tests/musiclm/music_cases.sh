@@ -46,6 +46,26 @@ case_pianoroll() {
     expect_rc 1 "eval on a split the file lacks"
 }
 
+# A piano-roll model straight from MIDI files on an eighth-note grid: nine files in ten train.
+case_pianoroll_midi() {
+    run "$RNNHOST" train --task pianoroll --data midi --grid eighth --cell rnn --rnn-size 16 --num-layers 1 \
+        --batch-size 4 --seq-length 128 --learning-rate 0.01 --max-steps 40 --eval-every 20 --quiet \
+        --checkpoint-dir ck --log-json log.jsonl -o mroll.safetensors
+    expect_rc 0 "train --task pianoroll on MIDI files"
+    run "$RNNHOST" eval -m ./mroll.safetensors --data midi --split valid
+    expect_rc 0 "eval on the validation files"
+    expect_in "$tmp/out" "sequences 1" "one validation file in twelve"
+    local val nll
+    nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["loss"])' log.jsonl)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) < 1e-4*max(1,a) else 1)' "$nll" "$val" ||
+        fail "eval says $nll, training reported $val"
+    run "$RNNHOST" generate -m ./mroll.safetensors -o g.mid --length 8 --qpm 120
+    expect_rc 0 "generate on the eighth-note grid"
+    run "$RNNHOST" train --task pianoroll --data midi --grid thirds --quiet -o x.safetensors
+    expect_rc 2 "an unknown grid"
+}
+
 case_midi_lm() {
     run "$RNNHOST" train --task midi-lm --data midi --transpose 1 --cell gru --rnn-size 64 --num-layers 1 \
         --batch-size 4 --seq-length 32 --learning-rate 0.01 --max-steps 400 --eval-every 100 --quiet \
