@@ -14,6 +14,7 @@
  *   gradcheck.h finite-difference gradient checker
  *   weights.h  safetensors reading (validated) and atomic writing
  *   sample.h   drawing a symbol from logits (temperature, top-k, argmax)
+ *   ctc.h      CTC loss and gradient, greedy and prefix beam decoding (phrase-restricted)
  */
 #ifndef RNNHOST_RNNHOST_H
 #define RNNHOST_RNNHOST_H
@@ -33,5 +34,6 @@
 #include "gradcheck.h"
 #include "weights.h"
 #include "sample.h"
+#include "ctc.h"
 
 #endif /* RNNHOST_RNNHOST_H */
