@@ -14,5 +14,6 @@ int cmd_play(int argc, char **argv);
 int cmd_pianoroll(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 #endif /* RNNHOST_COMMANDS_H */

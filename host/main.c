@@ -29,6 +29,7 @@ static const command commands[] = {
     {"midi-devices", cmd_mididevices, "list the MIDI inputs and outputs (PortMidi)"},
     {"play", cmd_play, "an event model performing live on a MIDI port, or recording in real time"},
     {"pianoroll", cmd_pianoroll, "draw a MIDI file as a piano roll (SVG or PNG)"},
+    {"features", cmd_features, "the log-mel spectrogram of a sound file (.npy array or PGM image)"},
 };
 
 static void print_help(void)

@@ -1,0 +1,178 @@
+/* Decoding with libsndfile, mixing down and resampling with libsamplerate's streaming interface. Both
+ * libraries keep their own state between calls, so a reader needs only two fixed buffers: the
+ * interleaved frames of one decoded block and the same block mixed to mono, waiting for the resampler. */
+#include "audio.h"
+
+#include <samplerate.h>
+#include <sndfile.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostlog.h"
+
+#define DEFAULT_BLOCK_FRAMES 4096
+/* libsamplerate accepts ratios within 1/256 .. 256; the rates below keep every sane pair inside that. */
+#define MIN_RATE 1000
+#define MAX_RATE 384000
+/* src_process counts frames in a long, and audio_read returns one. */
+#define LONG_MAX_SAMPLES (LONG_MAX / 2)
+
+struct audio_reader {
+    SNDFILE *file;
+    SF_INFO info;
+    SRC_STATE *src;       /* NULL when the file is already at the target rate */
+    double ratio;         /* target rate / source rate */
+    size_t block_frames;
+    float *interleaved;   /* (block_frames, channels) */
+    float *mono;          /* (block_frames,): decoded, not yet handed to the resampler or the caller */
+    size_t mono_len, mono_pos;
+    int eof;              /* the decoder has nothing more */
+    int done;             /* the resampler is flushed too */
+    char path[512];
+};
+
+audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len)
+{
+    if (target_rate < MIN_RATE || target_rate > MAX_RATE) {
+        host_fmt(err, err_len, "%s: target sample rate %d Hz is outside %d..%d", path, target_rate, MIN_RATE, MAX_RATE);
+        return NULL;
+    }
+    audio_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        host_fmt(err, err_len, "%s: out of memory", path);
+        return NULL;
+    }
+    host_fmt(r->path, sizeof r->path, "%s", path);
+    r->file = sf_open(path, SFM_READ, &r->info);
+    if (!r->file) {
+        // sf_strerror(NULL) explains the last failed open: missing file, unknown format, broken header.
+        host_fmt(err, err_len, "%s: not a sound file libsndfile can read (%s)", path, sf_strerror(NULL));
+        free(r);
+        return NULL;
+    }
+    if (r->info.channels < 1 || r->info.channels > 256 || r->info.samplerate < MIN_RATE ||
+        r->info.samplerate > MAX_RATE) {
+        host_fmt(err, err_len, "%s: unsupported sound file (%d channel(s) at %d Hz)", path, r->info.channels,
+                 r->info.samplerate);
+        audio_close(r);
+        return NULL;
+    }
+    r->block_frames = block_frames ? block_frames : DEFAULT_BLOCK_FRAMES;
+    // Integer files come back scaled to -1..1; float files are passed through as they are.
+    sf_command(r->file, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    r->interleaved = malloc(r->block_frames * (size_t)r->info.channels * sizeof *r->interleaved);
+    r->mono = malloc(r->block_frames * sizeof *r->mono);
+    if (!r->interleaved || !r->mono) {
+        host_fmt(err, err_len, "%s: out of memory", path);
+        audio_close(r);
+        return NULL;
+    }
+    r->ratio = (double)target_rate / r->info.samplerate;
+    if (r->info.samplerate != target_rate) {
+        int e = 0;
+        r->src = src_new(SRC_SINC_MEDIUM_QUALITY, 1, &e);
+        if (!r->src) {
+            host_fmt(err, err_len, "%s: cannot start the resampler (%s)", path, src_strerror(e));
+            audio_close(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* Decodes the next block into r->mono. Returns 0, or -1 with err set. */
+static int refill(audio_reader *r, char *err, size_t err_len)
+{
+    const int ch = r->info.channels;
+    sf_count_t got = sf_readf_float(r->file, r->interleaved, (sf_count_t)r->block_frames);
+    if (got < 0 || (got == 0 && sf_error(r->file) != SF_ERR_NO_ERROR)) {
+        host_fmt(err, err_len, "%s: cannot decode (%s)", r->path, sf_strerror(r->file));
+        return -1;
+    }
+    if (got == 0)
+        r->eof = 1;
+    // The mean of the channels keeps a mono file unchanged and a stereo one from clipping.
+    const float scale = 1.0f / (float)ch;
+    for (sf_count_t i = 0; i < got; i++) {
+        const float *frame = r->interleaved + (size_t)i * (size_t)ch;
+        float sum = 0;
+        for (int c = 0; c < ch; c++)
+            sum += frame[c];
+        r->mono[i] = ch == 1 ? sum : sum * scale;
+    }
+    r->mono_len = (size_t)got;
+    r->mono_pos = 0;
+    return 0;
+}
+
+long audio_read(audio_reader *r, float *out, size_t max, char *err, size_t err_len)
+{
+    if (max > (size_t)LONG_MAX_SAMPLES)
+        max = (size_t)LONG_MAX_SAMPLES;
+    size_t produced = 0;
+    while (produced < max && !r->done) {
+        if (r->mono_pos == r->mono_len && !r->eof && refill(r, err, err_len) != 0)
+            return -1;
+        const size_t pending = r->mono_len - r->mono_pos;
+        if (!r->src) {
+            if (pending == 0) {
+                r->done = r->eof;
+                continue;
+            }
+            const size_t take = pending < max - produced ? pending : max - produced;
+            memcpy(out + produced, r->mono + r->mono_pos, take * sizeof *out);
+            r->mono_pos += take;
+            produced += take;
+            continue;
+        }
+        SRC_DATA d;
+        memset(&d, 0, sizeof d);
+        d.data_in = r->mono + r->mono_pos;
+        d.input_frames = (long)pending;
+        d.data_out = out + produced;
+        d.output_frames = (long)(max - produced);
+        // All pending input is offered, so the end of the file is the end of the resampler's input.
+        d.end_of_input = r->eof;
+        d.src_ratio = r->ratio;
+        const int e = src_process(r->src, &d);
+        if (e != 0) {
+            host_fmt(err, err_len, "%s: resampling failed (%s)", r->path, src_strerror(e));
+            return -1;
+        }
+        r->mono_pos += (size_t)d.input_frames_used;
+        produced += (size_t)d.output_frames_gen;
+        if (r->eof && d.output_frames_gen == 0 && r->mono_pos == r->mono_len)
+            r->done = 1;
+    }
+    return (long)produced;
+}
+
+int audio_source_rate(const audio_reader *r)
+{
+    return r->info.samplerate;
+}
+
+int audio_source_channels(const audio_reader *r)
+{
+    return r->info.channels;
+}
+
+int64_t audio_source_frames(const audio_reader *r)
+{
+    // libsndfile reports SF_COUNT_MAX when a stream's length is unknown.
+    return r->info.frames == SF_COUNT_MAX ? -1 : (int64_t)r->info.frames;
+}
+
+void audio_close(audio_reader *r)
+{
+    if (!r)
+        return;
+    if (r->src)
+        src_delete(r->src);
+    if (r->file)
+        sf_close(r->file);
+    free(r->interleaved);
+    free(r->mono);
+    free(r);
+}

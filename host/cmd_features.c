@@ -1,0 +1,314 @@
+/* rnnhost features: the log-mel matrix the speech front-end computes from a sound file, written as a
+ * numpy .npy array or a greyscale PGM picture, so a person can look at (or load) what a model sees. The
+ * audio is read and transformed block by block; only the output matrix grows with the file's length. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomicfile.h"
+#include "audio.h"
+#include "commands.h"
+#include "hostlog.h"
+#include "spectrogram.h"
+
+#define READ_BLOCK 16384 /* samples at the target rate per read */
+
+enum out_format { FORMAT_NPY, FORMAT_PGM };
+
+static void print_help(const spec_settings *d)
+{
+    printf("usage: rnnhost features [OPTIONS] FILE\n"
+           "\n"
+           "Writes the log-mel spectrogram of a sound file (any format libsndfile reads; mixed down to mono and\n"
+           "resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale PGM image with\n"
+           "time across and low mels at the bottom, scaled from the matrix's minimum (black) to maximum (white).\n"
+           "\n"
+           "Options:\n"
+           "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here)\n"
+           "  -f, --format FMT      npy or pgm (default: from the output's extension, else npy)\n"
+           "      --sample-rate HZ  rate the audio is resampled to (default %d)\n"
+           "      --n-fft N         FFT size (default %d)\n"
+           "      --win-length N    Hann window, in samples (default %d)\n"
+           "      --hop-length N    samples between frames (default %d)\n"
+           "      --n-mels N        mel channels, HTK mel scale (default %d)\n"
+           "      --fmin HZ         lowest mel edge (default %g)\n"
+           "      --fmax HZ         highest mel edge (default %g; at most half the sample rate)\n"
+           "      --cmvn            normalise every mel channel to mean 0, variance 1 over the file\n"
+           "  -h, --help            this help\n"
+           "\n"
+           "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
+           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error.\n",
+           d->sample_rate, d->n_fft, d->win_length, d->hop_length, d->n_mels, d->fmin, d->fmax);
+}
+
+static int parse_int(const char *arg, const char *name, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 10000000) {
+        hostlog_usage("%s wants a positive integer, not '%s'", name, arg);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_hz(const char *arg, const char *name, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0) || !isfinite(v)) {
+        hostlog_usage("%s wants a frequency in Hz, not '%s'", name, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* FILE's base name with its extension replaced by .npy, in the current directory. */
+static void default_output(char *dst, size_t len, const char *in)
+{
+    const char *base = strrchr(in, '/');
+    base = base ? base + 1 : in;
+    const char *dot = strrchr(base, '.');
+    const int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    host_fmt(dst, len, "%.*s.npy", stem, base);
+}
+
+/* The log-mel matrix of a file: (frames, n_mels), grown as blocks arrive. */
+typedef struct matrix {
+    float *data;
+    size_t frames, cap;
+} matrix;
+
+static int compute(matrix *mx, const char *path, const spec_settings *s, char *err, size_t err_len)
+{
+    int rc = -1;
+    float *block = malloc(READ_BLOCK * sizeof *block);
+    float *rows = NULL;
+    spectrogram *sp = spec_new(s, err, err_len);
+    audio_reader *ar = NULL;
+    if (!block || !sp) {
+        if (block && !sp)
+            goto done; // err says which setting
+        host_fmt(err, err_len, "out of memory");
+        goto done;
+    }
+    ar = audio_open(path, s->sample_rate, 0, err, err_len);
+    if (!ar)
+        goto done;
+    const size_t M = (size_t)s->n_mels;
+    rows = malloc((READ_BLOCK / (size_t)s->hop_length + 1) * M * sizeof *rows);
+    if (!rows) {
+        host_fmt(err, err_len, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        long got = audio_read(ar, block, READ_BLOCK, err, err_len);
+        if (got < 0)
+            goto done;
+        if (got == 0)
+            break;
+        size_t f = spec_feed(sp, rows, block, (size_t)got);
+        if (mx->frames + f > mx->cap) {
+            size_t c = mx->cap ? mx->cap : 1024;
+            while (c < mx->frames + f)
+                c *= 2;
+            float *grown = realloc(mx->data, c * M * sizeof *grown);
+            if (!grown) {
+                host_fmt(err, err_len, "%s: out of memory for %zu frames", path, c);
+                goto done;
+            }
+            mx->data = grown;
+            mx->cap = c;
+        }
+        memcpy(mx->data + mx->frames * M, rows, f * M * sizeof *rows);
+        mx->frames += f;
+    }
+    rc = 0;
+done:
+    audio_close(ar);
+    spec_free(sp);
+    free(block);
+    free(rows);
+    return rc;
+}
+
+/* A version 1.0 .npy: magic, version, a little-endian header length, a Python dict literal padded with
+ * spaces to a multiple of 64 bytes and ended by a newline, then the little-endian float32 data. */
+static uint8_t *encode_npy(const matrix *mx, size_t n_mels, size_t *size)
+{
+    char dict[160];
+    int dl = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                      mx->frames, n_mels);
+    if (dl < 0 || (size_t)dl >= sizeof dict)
+        return NULL;
+    size_t header = 10 + (size_t)dl + 1;
+    header = (header + 63) / 64 * 64;
+    const size_t count = mx->frames * n_mels;
+    uint8_t *b = malloc(header + count * 4);
+    if (!b)
+        return NULL;
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (uint8_t)((header - 10) & 0xFF);
+    b[9] = (uint8_t)((header - 10) >> 8);
+    memset(b + 10, ' ', header - 10);
+    memcpy(b + 10, dict, (size_t)dl);
+    b[header - 1] = '\n';
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u;
+        memcpy(&u, &mx->data[i], 4);
+        uint8_t *p = b + header + 4 * i;
+        p[0] = (uint8_t)u, p[1] = (uint8_t)(u >> 8), p[2] = (uint8_t)(u >> 16), p[3] = (uint8_t)(u >> 24);
+    }
+    *size = header + count * 4;
+    return b;
+}
+
+/* Binary PGM, one column per frame and one row per mel channel with the highest at the top. */
+static uint8_t *encode_pgm(const matrix *mx, size_t n_mels, size_t *size)
+{
+    const size_t W = mx->frames, H = n_mels;
+    char head[64];
+    int hl = snprintf(head, sizeof head, "P5\n%zu %zu\n255\n", W, H);
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        return NULL;
+    uint8_t *b = malloc((size_t)hl + W * H);
+    if (!b)
+        return NULL;
+    memcpy(b, head, (size_t)hl);
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < W * H; i++) {
+        lo = mx->data[i] < lo ? mx->data[i] : lo;
+        hi = mx->data[i] > hi ? mx->data[i] : hi;
+    }
+    const float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    uint8_t *px = b + hl;
+    for (size_t y = 0; y < H; y++)
+        for (size_t t = 0; t < W; t++)
+            px[y * W + t] = (uint8_t)lrintf((mx->data[t * n_mels + (H - 1 - y)] - lo) * scale);
+    *size = (size_t)hl + W * H;
+    return b;
+}
+
+int cmd_features(int argc, char **argv)
+{
+    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CMVN };
+    static const struct option long_options[] = {
+        {"output", required_argument, NULL, 'o'},     {"format", required_argument, NULL, 'f'},
+        {"sample-rate", required_argument, NULL, OPT_RATE}, {"n-fft", required_argument, NULL, OPT_NFFT},
+        {"win-length", required_argument, NULL, OPT_WIN},   {"hop-length", required_argument, NULL, OPT_HOP},
+        {"n-mels", required_argument, NULL, OPT_MELS},      {"fmin", required_argument, NULL, OPT_FMIN},
+        {"fmax", required_argument, NULL, OPT_FMAX},        {"cmvn", no_argument, NULL, OPT_CMVN},
+        {"help", no_argument, NULL, 'h'},                   {NULL, 0, NULL, 0},
+    };
+    const spec_settings defaults = spec_default_settings();
+    spec_settings s = defaults;
+    const char *out = NULL, *format = NULL;
+    int cmvn = 0, fmax_given = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:f:h", long_options, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'f': format = optarg; break;
+        case OPT_RATE: bad = parse_int(optarg, "--sample-rate", &s.sample_rate); break;
+        case OPT_NFFT: bad = parse_int(optarg, "--n-fft", &s.n_fft); break;
+        case OPT_WIN: bad = parse_int(optarg, "--win-length", &s.win_length); break;
+        case OPT_HOP: bad = parse_int(optarg, "--hop-length", &s.hop_length); break;
+        case OPT_MELS: bad = parse_int(optarg, "--n-mels", &s.n_mels); break;
+        case OPT_FMIN: bad = parse_hz(optarg, "--fmin", &s.fmin); break;
+        case OPT_FMAX: bad = parse_hz(optarg, "--fmax", &s.fmax), fmax_given = 1; break;
+        case OPT_CMVN: cmvn = 1; break;
+        case 'h': print_help(&defaults); return EXIT_OK;
+        default:
+            hostlog_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+    }
+    if (optind + 1 != argc) {
+        hostlog_usage("%s", optind == argc ? "no sound file given" : "one sound file at a time");
+        return EXIT_USAGE;
+    }
+    const char *in = argv[optind];
+    // A lower rate without --fmax would put the default 8 kHz above Nyquist; follow the rate down instead.
+    if (!fmax_given && s.fmax > s.sample_rate / 2.0)
+        s.fmax = s.sample_rate / 2.0;
+    // A smaller --n-fft alone shrinks the window with it, so one option is enough for a quick change.
+    if (s.win_length > s.n_fft && s.win_length == defaults.win_length)
+        s.win_length = s.n_fft;
+    if (s.hop_length > s.win_length && s.hop_length == defaults.hop_length)
+        s.hop_length = s.win_length;
+    char err[768];
+    if (spec_check_settings(&s, err, sizeof err) != 0) {
+        hostlog_usage("%s", err);
+        return EXIT_USAGE;
+    }
+    char default_out[512];
+    if (!out) {
+        default_output(default_out, sizeof default_out, in);
+        out = default_out;
+    }
+    enum out_format fmt = FORMAT_NPY;
+    if (format) {
+        if (strcmp(format, "pgm") == 0)
+            fmt = FORMAT_PGM;
+        else if (strcmp(format, "npy") != 0) {
+            hostlog_usage("--format is npy or pgm, not '%s'", format);
+            return EXIT_USAGE;
+        }
+    } else if (ends_with(out, ".pgm")) {
+        fmt = FORMAT_PGM;
+    }
+
+    matrix mx = {0};
+    if (compute(&mx, in, &s, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
+        free(mx.data);
+        return EXIT_FAIL;
+    }
+    if (cmvn)
+        spec_cmvn(mx.data, mx.frames, (size_t)s.n_mels);
+    if (fmt == FORMAT_PGM && mx.frames == 0) {
+        hostlog_error("%s: shorter than one window (%d samples at %d Hz): no image to draw", in, s.win_length,
+                      s.sample_rate);
+        free(mx.data);
+        return EXIT_FAIL;
+    }
+    size_t size = 0;
+    uint8_t *bytes = fmt == FORMAT_PGM ? encode_pgm(&mx, (size_t)s.n_mels, &size)
+                                       : encode_npy(&mx, (size_t)s.n_mels, &size);
+    int rc = EXIT_FAIL;
+    if (!bytes) {
+        hostlog_error("out of memory encoding %s", out);
+    } else if (strcmp(out, "-") == 0) {
+        if (fwrite(bytes, 1, size, stdout) != size || fflush(stdout) != 0)
+            hostlog_error("cannot write to stdout: %s", strerror(errno));
+        else
+            rc = EXIT_OK;
+    } else if (write_file_atomic(out, bytes, size, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
+    } else {
+        fprintf(stderr, "rnnhost: wrote %s (%zu frames x %d mels, %.2f s at %d Hz)\n", out, mx.frames, s.n_mels,
+                mx.frames ? ((double)(mx.frames - 1) * s.hop_length + s.win_length) / s.sample_rate : 0.0,
+                s.sample_rate);
+        rc = EXIT_OK;
+    }
+    free(bytes);
+    free(mx.data);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* Log-mel spectrogram: Hann-windowed frames, FFTW's real-to-complex transform, power spectrum, a
+ * triangular mel filterbank on the HTK mel scale, log, and per-utterance mean and variance normalisation.
+ *
+ * Framing: frame k covers samples [k*hop_length, k*hop_length + win_length); there is no padding at
+ * either end, so N samples give 1 + (N - win_length) / hop_length frames (none when N < win_length) and
+ * trailing samples too few for another frame are dropped. The window sits at the start of the n_fft
+ * buffer, the rest is zero.
+ *
+ * Mel scale (HTK): mel(f) = 2595 * log10(1 + f / 700). n_mels + 2 points equally spaced in mel from
+ * fmin to fmax are the edges and centres of n_mels triangles; each triangle is 1 at its centre and 0 at
+ * its neighbours' centres, evaluated at the FFT bin frequencies k * sample_rate / n_fft (no area
+ * normalisation). A log-mel value is log(sum of power * weight + 1e-6). */
+#ifndef RNNHOST_SPECTROGRAM_H
+#define RNNHOST_SPECTROGRAM_H
+
+#include <stddef.h>
+
+typedef struct spec_settings {
+    int sample_rate; /* Hz, of the samples fed in */
+    int n_fft;       /* transform size; n_fft / 2 + 1 power bins */
+    int win_length;  /* samples per frame, at most n_fft */
+    int hop_length;  /* samples between frame starts */
+    int n_mels;      /* filterbank channels */
+    double fmin;     /* Hz, lower edge of the first triangle */
+    double fmax;     /* Hz, upper edge of the last triangle, at most sample_rate / 2 */
+} spec_settings;
+
+/* 16 kHz, n_fft 400, window 400 (25 ms), hop 160 (10 ms), 40 mels from 20 Hz to 8 kHz. */
+spec_settings spec_default_settings(void);
+
+/* 0, or -1 with one line in err saying which setting is wrong. */
+int spec_check_settings(const spec_settings *s, char *err, size_t err_len);
+
+/* The centre frequency of mel channel m (0-based), in Hz. */
+double spec_mel_centre_hz(const spec_settings *s, int m);
+
+typedef struct spectrogram spectrogram;
+
+/* Builds the window, the filterbank and the FFTW plan (once; plan creation is serialised by a mutex, so
+ * spectrograms may be created from several threads). NULL with one line in err on bad settings or out of
+ * memory. */
+spectrogram *spec_new(const spec_settings *s, char *err, size_t err_len);
+
+void spec_free(spectrogram *sp);
+
+const spec_settings *spec_settings_of(const spectrogram *sp);
+
+/* How many frames the next spec_feed of n samples will produce: the row count out must have room for. */
+size_t spec_frames_for(const spectrogram *sp, size_t n);
+
+/* Feeds n samples and writes every frame they complete into out, which is (spec_frames_for(sp, n),
+ * n_mels). Returns how many frames were written. Any split of a signal into calls gives the same frames.
+ * Allocates nothing. */
+size_t spec_feed(spectrogram *sp, float *out, const float *x, size_t n);
+
+/* Forgets the samples held back for the next frame, to start a new utterance. */
+void spec_reset(spectrogram *sp);
+
+/* One frame's power spectrum: frame (win_length samples) is windowed, zero-padded to n_fft and
+ * transformed. power is (n_fft / 2 + 1). Allocates nothing. */
+void spec_power(spectrogram *sp, float *power, const float *frame);
+
+/* Log-mel of one power spectrum: logmel is (n_mels), power is (n_fft / 2 + 1). */
+void spec_logmel(const spectrogram *sp, float *logmel, const float *power);
+
+/* Per-utterance normalisation in place: every channel of x, which is (frames, n_mels), gets mean 0 and
+ * variance 1 over the frames (a constant channel becomes 0). */
+void spec_cmvn(float *x, size_t frames, size_t n_mels);
+
+#endif /* RNNHOST_SPECTROGRAM_H */

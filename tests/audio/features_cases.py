@@ -1,0 +1,119 @@
+"""`rnnhost features` end to end: .npy header and data, PGM orientation, stdout, --help, broken input.
+numpy may be absent, so the .npy bytes are parsed here. Usage: features_cases.py RNNHOST; exit 0 pass, 1 fail."""
+import ast
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import wave
+
+exe = sys.argv[1]
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        print("FAIL:", msg, file=sys.stderr)
+        failures += 1
+
+
+def run(*args):
+    return subprocess.run([exe, "features", *args], capture_output=True, timeout=60)
+
+
+def write_tone(path, hz, rate, seconds):
+    n = int(rate * seconds)
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(n)))
+    return n
+
+
+def parse_npy(data):
+    check(data[:6] == b"\x93NUMPY", "npy magic")
+    check(data[6:8] == b"\x01\x00", "npy version 1.0")
+    hlen = struct.unpack("<H", data[8:10])[0]
+    check((10 + hlen) % 64 == 0, "npy header padded to 64 bytes")
+    header = data[10:10 + hlen].decode("latin1")
+    check(header.endswith("\n"), "npy header ends with a newline")
+    d = ast.literal_eval(header.strip())
+    check(d["descr"] == "<f4" and d["fortran_order"] is False, "npy descr %r" % d)
+    rows, cols = d["shape"]
+    body = data[10 + hlen:]
+    check(len(body) == rows * cols * 4, "npy data is %d bytes for shape %r" % (len(body), d["shape"]))
+    values = struct.unpack("<%df" % (rows * cols), body[:rows * cols * 4])
+    return rows, cols, values
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    wav = os.path.join(tmp, "tone.wav")
+    n = write_tone(wav, 1000, 16000, 1.0)
+    out = os.path.join(tmp, "tone.npy")
+    r = run(wav, "-o", out)
+    check(r.returncode == 0, "features exit %d: %s" % (r.returncode, r.stderr))
+    data = open(out, "rb").read()
+    rows, cols, values = parse_npy(data)
+    check(rows == 1 + (n - 400) // 160 and cols == 40, "shape (%d, %d)" % (rows, cols))
+    check(all(math.isfinite(v) for v in values), "finite values")
+    # The loudest band of a 1 kHz tone: the one whose HTK-mel centre is nearest 1 kHz.
+    mel = lambda f: 2595 * math.log10(1 + f / 700)
+    hz = lambda m: 700 * (10 ** (m / 2595) - 1)
+    centres = [hz(mel(20) + (mel(8000) - mel(20)) * (m + 1) / 41) for m in range(40)]
+    band = min(range(40), key=lambda m: abs(centres[m] - 1000))
+    mid = rows // 2
+    row = values[mid * 40:(mid + 1) * 40]
+    check(row.index(max(row)) == band, "1 kHz loudest in band %d, want %d" % (row.index(max(row)), band))
+
+    # The same bytes on stdout, and --cmvn changes the values.
+    r = run(wav, "-o", "-")
+    check(r.returncode == 0 and r.stdout == data, "-o - differs from the file")
+    r = run(wav, "-o", "-", "--cmvn")
+    _, _, normed = parse_npy(r.stdout)
+    col = [normed[t * 40 + band] for t in range(rows)]
+    check(abs(sum(col) / rows) < 1e-4, "--cmvn channel mean %g" % (sum(col) / rows))
+
+    # PGM: time across, low mels at the bottom: the tone's band is the brightest row, counted from below.
+    pgm = os.path.join(tmp, "tone.pgm")
+    r = run(wav, "-o", pgm)
+    check(r.returncode == 0, "pgm exit %d: %s" % (r.returncode, r.stderr))
+    img = open(pgm, "rb").read()
+    parts = img.split(b"\n", 3)
+    check(parts[0] == b"P5" and parts[2] == b"255", "PGM header %r" % parts[:3])
+    w, h = map(int, parts[1].split())
+    px = parts[3]
+    check((w, h) == (rows, 40) and len(px) == w * h, "PGM %dx%d with %d bytes" % (w, h, len(px)))
+    column = [px[y * w + w // 2] for y in range(h)]
+    check(column.index(max(column)) == h - 1 - band, "brightest PGM row %d, want %d" % (column.index(max(column)), h - 1 - band))
+
+    # A different rate and a resampled file: shape follows the settings.
+    r = run(wav, "-o", "-", "--sample-rate", "8000", "--n-mels", "20")
+    rows8, cols8, _ = parse_npy(r.stdout)
+    check(r.returncode == 0 and cols8 == 20 and abs(rows8 - (1 + (8000 - 400) // 160)) <= 1, "8 kHz shape (%d, %d)" % (rows8, cols8))
+
+    # Broken input: exit 1, one line naming the file, nothing written.
+    bad = os.path.join(tmp, "bad.wav")
+    with open(bad, "wb") as f:
+        f.write(b"RIFF\x10\x00\x00\x00WAVEfmt ")
+    bad_out = os.path.join(tmp, "bad.npy")
+    r = run(bad, "-o", bad_out)
+    err = r.stderr.decode()
+    check(r.returncode == 1, "corrupt file exit %d" % r.returncode)
+    check(err.count("\n") == 1 and bad in err and "not a sound file" in err, "corrupt file message %r" % err)
+    check(not os.path.exists(bad_out), "output written for a corrupt file")
+    check(sorted(os.listdir(tmp)) == ["bad.wav", "tone.npy", "tone.pgm", "tone.wav"], "stray files %r" % os.listdir(tmp))
+    r = run(os.path.join(tmp, "missing.wav"))
+    check(r.returncode == 1 and "missing.wav" in r.stderr.decode(), "missing file: %d %r" % (r.returncode, r.stderr))
+
+    # Usage and help.
+    r = run("--help")
+    check(r.returncode == 0 and b"16000" in r.stdout and b"--hop-length" in r.stdout, "--help")
+    check(run().returncode == 2, "no file is a usage error")
+    check(run(wav, "--fmax", "9000").returncode == 2, "fmax above Nyquist is a usage error")
+
+print("features-command: %d failure(s)" % failures, file=sys.stderr)
+sys.exit(1 if failures else 0)

@@ -1,0 +1,479 @@
+/* The audio front-end (host/audio.c, host/spectrogram.c) against independent references: a direct DFT,
+ * pure tones whose bins and bands are known in advance, the same signal recorded at two rates, broken
+ * files, and one long file read in small and in whole blocks. Fixtures are generated here with libsndfile.
+ * Usage: test_frontend CASE; exits 0 on pass, 1 on fail. */
+#include <math.h>
+#include <sndfile.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audio.h"
+#include "spectrogram.h"
+
+#define PI 3.14159265358979323846
+
+static int failures;
+static char tmpdir[256];
+
+#define CHECK(cond, ...)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                          \
+            fprintf(stderr, __VA_ARGS__);                                                                    \
+            fputc('\n', stderr);                                                                             \
+            failures++;                                                                                      \
+        }                                                                                                    \
+    } while (0)
+
+/* xorshift64*, so the fixtures are the same on every run and platform. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static double uniform(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static void path_in_tmp(char *dst, size_t len, const char *name)
+{
+    snprintf(dst, len, "%s/%s", tmpdir, name);
+}
+
+/* Writes x, which is (frames, channels), as 16-bit PCM WAV (or 32-bit float when as_float). */
+static int write_wav(const char *path, const float *x, int64_t frames, int channels, int rate, int as_float)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = rate;
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | (as_float ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16);
+    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+    if (!f) {
+        fprintf(stderr, "cannot write fixture %s: %s\n", path, sf_strerror(NULL));
+        return -1;
+    }
+    sf_count_t w = sf_writef_float(f, x, frames);
+    sf_close(f);
+    return w == frames ? 0 : -1;
+}
+
+/* Every sample of the file at rate, in calls of `chunk` samples. *n gets the count. */
+static float *read_all(const char *path, int rate, size_t block_frames, size_t chunk, size_t *n)
+{
+    char err[600];
+    audio_reader *r = audio_open(path, rate, block_frames, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    float *x = malloc(cap * sizeof *x);
+    for (;;) {
+        if (cap - len < chunk) {
+            while (cap - len < chunk)
+                cap *= 2;
+            x = realloc(x, cap * sizeof *x);
+        }
+        long got = audio_read(r, x + len, chunk, err, sizeof err);
+        if (got < 0) {
+            fprintf(stderr, "%s\n", err);
+            free(x);
+            audio_close(r);
+            return NULL;
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    audio_close(r);
+    *n = len;
+    return x;
+}
+
+/* Log-mel frames of x fed in pieces of `chunk` samples: (*frames, n_mels). */
+static float *features(const spec_settings *s, const float *x, size_t n, size_t chunk, size_t *frames)
+{
+    char err[256];
+    spectrogram *sp = spec_new(s, err, sizeof err);
+    if (!sp) {
+        fprintf(stderr, "spec_new: %s\n", err);
+        return NULL;
+    }
+    float *out = malloc((spec_frames_for(sp, n) + 1) * (size_t)s->n_mels * sizeof *out);
+    size_t f = 0;
+    for (size_t at = 0; at < n; at += chunk) {
+        const size_t take = n - at < chunk ? n - at : chunk;
+        f += spec_feed(sp, out + f * (size_t)s->n_mels, x + at, take);
+    }
+    spec_free(sp);
+    *frames = f;
+    return out;
+}
+
+/* ---- FFTW against a direct DFT ------------------------------------------------------------------------ */
+
+static void check_dft(int n_fft, int win)
+{
+    spec_settings s = spec_default_settings();
+    s.n_fft = n_fft;
+    s.win_length = win;
+    s.hop_length = win / 2;
+    char err[256];
+    spectrogram *sp = spec_new(&s, err, sizeof err);
+    CHECK(sp, "%s", err);
+    if (!sp)
+        return;
+    const int bins = n_fft / 2 + 1;
+    float *frame = malloc((size_t)win * sizeof *frame), *power = malloc((size_t)bins * sizeof *power);
+    double *ref = malloc((size_t)bins * sizeof *ref);
+    for (int trial = 0; trial < 8; trial++) {
+        for (int i = 0; i < win; i++)
+            frame[i] = (float)(2 * uniform() - 1);
+        spec_power(sp, power, frame);
+        double num = 0, den = 0, peak = 0, worst = 0;
+        for (int k = 0; k < bins; k++) {
+            double re = 0, im = 0;
+            for (int i = 0; i < win; i++) {
+                const double w = 0.5 - 0.5 * cos(2 * PI * i / win); // periodic Hann, written out again
+                const double a = -2 * PI * (double)((long)k * i % n_fft) / n_fft;
+                re += w * frame[i] * cos(a);
+                im += w * frame[i] * sin(a);
+            }
+            ref[k] = re * re + im * im;
+            peak = ref[k] > peak ? ref[k] : peak;
+        }
+        for (int k = 0; k < bins; k++) {
+            const double d = power[k] - ref[k];
+            num += d * d;
+            den += ref[k] * ref[k];
+            worst = fabs(d) > worst ? fabs(d) : worst;
+        }
+        CHECK(sqrt(num / den) < 1e-4, "n_fft %d: relative L2 error %g", n_fft, sqrt(num / den));
+        CHECK(worst < 1e-4 * peak, "n_fft %d: worst bin error %g of peak %g", n_fft, worst, peak);
+    }
+    free(frame);
+    free(power);
+    free(ref);
+    spec_free(sp);
+}
+
+static void case_dft(void)
+{
+    check_dft(400, 400);  // the default: a size FFTW does with mixed radices
+    check_dft(512, 400);  // zero padding after the window
+    check_dft(256, 200);
+}
+
+/* ---- pure tones --------------------------------------------------------------------------------------- */
+
+static int nearest_band(const spec_settings *s, double hz)
+{
+    int best = 0;
+    for (int m = 1; m < s->n_mels; m++)
+        if (fabs(spec_mel_centre_hz(s, m) - hz) < fabs(spec_mel_centre_hz(s, best) - hz))
+            best = m;
+    return best;
+}
+
+static void check_tone(double hz, int channels)
+{
+    const int rate = 16000, n = rate;
+    float *x = malloc((size_t)n * (size_t)channels * sizeof *x);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < channels; c++)
+            x[i * channels + c] = (float)(0.5 * sin(2 * PI * hz * i / rate));
+    char path[512];
+    path_in_tmp(path, sizeof path, "tone.wav");
+    CHECK(write_wav(path, x, n, channels, rate, 0) == 0, "writing %s", path);
+    free(x);
+
+    size_t len = 0;
+    float *y = read_all(path, rate, 0, 1000, &len);
+    CHECK(y && len == (size_t)n, "read %zu of %d samples", len, n);
+    if (!y)
+        return;
+    spec_settings s = spec_default_settings();
+    char err[256];
+    spectrogram *sp = spec_new(&s, err, sizeof err);
+    float power[201];
+    spec_power(sp, power, y + 1600);
+    int peak = 0;
+    for (int k = 1; k < 201; k++)
+        if (power[k] > power[peak])
+            peak = k;
+    const int want_bin = (int)lround(hz * s.n_fft / rate);
+    CHECK(peak == want_bin, "%g Hz peaks in bin %d, not %d", hz, peak, want_bin);
+    spec_free(sp);
+
+    size_t frames = 0;
+    float *f = features(&s, y, len, 777, &frames);
+    CHECK(frames == (size_t)(1 + (n - s.win_length) / s.hop_length), "%zu frames", frames);
+    const int want_band = nearest_band(&s, hz);
+    for (size_t t = 0; t < frames; t++) {
+        int band = 0;
+        for (int m = 1; m < s.n_mels; m++)
+            if (f[t * 40 + m] > f[t * 40 + band])
+                band = m;
+        if (band != want_band) {
+            CHECK(band == want_band, "%g Hz frame %zu loudest in band %d, not %d", hz, t, band, want_band);
+            break;
+        }
+    }
+    free(f);
+    free(y);
+}
+
+static void case_tone(void)
+{
+    check_tone(1000, 1);
+    check_tone(3000, 2); // stereo: the mix-down must keep it
+    check_tone(440, 1);
+}
+
+/* ---- the same signal at two rates --------------------------------------------------------------------- */
+
+/* 48 tones below 3.4 kHz at fixed random frequencies and phases: dense enough that every mel band has
+ * energy, and band-limited so an 8 kHz recording holds all of it. */
+static float *multitone(int rate, int n)
+{
+    double f[48], ph[48];
+    rng_state = 12345;
+    for (int j = 0; j < 48; j++) {
+        f[j] = 60 + 3340 * uniform();
+        ph[j] = 2 * PI * uniform();
+    }
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int i = 0; i < n; i++) {
+        double v = 0;
+        for (int j = 0; j < 48; j++)
+            v += sin(2 * PI * f[j] * i / rate + ph[j]);
+        x[i] = (float)(0.015 * v);
+    }
+    return x;
+}
+
+static void case_resample(void)
+{
+    const double seconds = 2.0;
+    float *x8 = multitone(8000, (int)(8000 * seconds)), *x16 = multitone(16000, (int)(16000 * seconds));
+    char p8[512], p16[512];
+    path_in_tmp(p8, sizeof p8, "at8k.wav");
+    path_in_tmp(p16, sizeof p16, "at16k.wav");
+    CHECK(write_wav(p8, x8, (int64_t)(8000 * seconds), 1, 8000, 1) == 0, "writing %s", p8);
+    CHECK(write_wav(p16, x16, (int64_t)(16000 * seconds), 1, 16000, 1) == 0, "writing %s", p16);
+    free(x8);
+    free(x16);
+    size_t n8 = 0, n16 = 0;
+    float *y8 = read_all(p8, 16000, 0, 4096, &n8), *y16 = read_all(p16, 16000, 0, 4096, &n16);
+    CHECK(y8 && y16, "reading the fixtures");
+    if (!y8 || !y16)
+        return;
+    // The resampler must neither drop nor invent more than a few samples at the ends.
+    CHECK(labs((long)n8 - (long)n16) <= 2, "8 kHz file gives %zu samples at 16 kHz, the 16 kHz file %zu", n8, n16);
+    spec_settings s = spec_default_settings();
+    s.fmax = 3600; // below the resampler's transition band near 4 kHz
+    size_t f8 = 0, f16 = 0;
+    float *a = features(&s, y8, n8, 4096, &f8), *b = features(&s, y16, n16, 4096, &f16);
+    const size_t frames = f8 < f16 ? f8 : f16;
+    CHECK(frames > 100 && (f8 > f16 ? f8 - f16 : f16 - f8) <= 1, "%zu and %zu frames", f8, f16);
+    // The first and last frames see the resampler's edges; the rest must agree.
+    double sum = 0, worst = 0;
+    size_t count = 0;
+    for (size_t t = 3; t + 3 < frames; t++)
+        for (int m = 0; m < s.n_mels; m++) {
+            const double d = fabs(a[t * 40 + m] - b[t * 40 + m]);
+            sum += d;
+            worst = d > worst ? d : worst;
+            count++;
+        }
+    fprintf(stderr, "resample: mean |diff| %.5f, max %.5f (log-mel)\n", sum / count, worst);
+    // Tolerance in natural-log units: 0.001 mean is 0.1 % of band power, 0.01 worst is 1 % (measured:
+    // about 3e-5 and 2e-3 with SRC_SINC_MEDIUM_QUALITY).
+    CHECK(sum / count < 0.001, "mean log-mel difference %g", sum / count);
+    CHECK(worst < 0.01, "largest log-mel difference %g", worst);
+    free(a);
+    free(b);
+    free(y8);
+    free(y16);
+}
+
+/* ---- broken files ------------------------------------------------------------------------------------- */
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(p, 1, n, f);
+        fclose(f);
+    }
+}
+
+static void expect_refused(const char *path, const char *what)
+{
+    char err[600] = "";
+    audio_reader *r = audio_open(path, 16000, 0, err, sizeof err);
+    CHECK(!r, "%s was opened", what);
+    CHECK(strstr(err, path) == err, "%s: the error does not start with the file name: '%s'", what, err);
+    CHECK(strstr(err, "not a sound file libsndfile can read"), "%s: unclear error '%s'", what, err);
+    CHECK(!strchr(err, '\n'), "%s: error is more than one line", what);
+    audio_close(r);
+}
+
+static void case_corrupt(void)
+{
+    const int n = 16000;
+    float *x = multitone(16000, n);
+    char good[512], path[512];
+    path_in_tmp(good, sizeof good, "good.wav");
+    CHECK(write_wav(good, x, n, 1, 16000, 0) == 0, "writing %s", good);
+    free(x);
+    FILE *f = fopen(good, "rb");
+    unsigned char *bytes = malloc(40000);
+    size_t size = f ? fread(bytes, 1, 40000, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(size > 44, "fixture size %zu", size);
+
+    path_in_tmp(path, sizeof path, "header.wav");
+    write_bytes(path, bytes, 30); // cut inside the fmt chunk
+    expect_refused(path, "a truncated header");
+    path_in_tmp(path, sizeof path, "random.wav");
+    for (int i = 0; i < 4096; i++)
+        bytes[i] = (unsigned char)(uniform() * 256);
+    write_bytes(path, bytes, 4096);
+    expect_refused(path, "random bytes");
+    path_in_tmp(path, sizeof path, "empty.wav");
+    write_bytes(path, "", 0);
+    expect_refused(path, "an empty file");
+    path_in_tmp(path, sizeof path, "missing.wav");
+    expect_refused(path, "a missing file");
+
+    // A valid header over data cut short must read what is there and stop, not hang or overrun.
+    f = fopen(good, "rb");
+    size = f ? fread(bytes, 1, 40000, f) : 0;
+    if (f)
+        fclose(f);
+    path_in_tmp(path, sizeof path, "short-data.wav");
+    write_bytes(path, bytes, size / 2);
+    size_t len = 0;
+    float *y = read_all(path, 8000, 0, 1000, &len);
+    CHECK(y != NULL, "a WAV with its data cut short was refused");
+    CHECK(len > 1000 && len < 8000, "%zu samples at 8 kHz from about half a second", len);
+    free(y);
+    free(bytes);
+}
+
+/* ---- block-wise reading ------------------------------------------------------------------------------- */
+
+static void case_blocks(void)
+{
+    // Two minutes of 44.1 kHz stereo: a different chirp in each channel, so the mix-down matters.
+    const int rate = 44100, n = rate * 120;
+    float *x = malloc((size_t)n * 2 * sizeof *x);
+    for (int i = 0; i < n; i++) {
+        const double t = (double)i / rate;
+        x[2 * i] = (float)(0.4 * sin(2 * PI * (200 * t + 15 * t * t)));
+        x[2 * i + 1] = (float)(0.3 * sin(2 * PI * (3000 * t - 10 * t * t)) + 0.05 * (uniform() - 0.5));
+    }
+    char path[512];
+    path_in_tmp(path, sizeof path, "long.wav");
+    CHECK(write_wav(path, x, n, 2, rate, 0) == 0, "writing %s", path);
+    free(x);
+
+    spec_settings s = spec_default_settings();
+    size_t na = 0, nb = 0, fa = 0, fb = 0;
+    // Small odd sizes everywhere: decoder blocks, read calls and feeds all straddle frame boundaries.
+    float *ya = read_all(path, 16000, 97, 113, &na);
+    float *yb = read_all(path, 16000, (size_t)n, (size_t)n, &nb);
+    CHECK(ya && yb, "reading %s", path);
+    if (!ya || !yb)
+        return;
+    CHECK(na == nb, "%zu samples in small blocks, %zu at once", na, nb);
+    const size_t expected = (size_t)llround(n * 16000.0 / rate);
+    CHECK(na + 2 >= expected && na <= expected + 2, "%zu samples at 16 kHz, expected about %zu", na, expected);
+    float *a = features(&s, ya, na, 113, &fa), *b = features(&s, yb, nb, nb, &fb);
+    CHECK(fa == fb && fa == 1 + (na - 400) / 160, "%zu and %zu frames", fa, fb);
+    double worst = 0;
+    for (size_t i = 0; i < (fa < fb ? fa : fb) * 40; i++) {
+        const double d = fabs(a[i] - b[i]);
+        worst = d > worst ? d : worst;
+    }
+    fprintf(stderr, "blocks: %zu frames, max |diff| %g\n", fa, worst);
+    CHECK(worst <= 1e-5, "block-wise features differ by %g", worst);
+    free(a);
+    free(b);
+    free(ya);
+    free(yb);
+}
+
+/* ---- normalisation ------------------------------------------------------------------------------------ */
+
+static void case_cmvn(void)
+{
+    const size_t T = 300, M = 7;
+    float *x = malloc(T * M * sizeof *x);
+    for (size_t t = 0; t < T; t++)
+        for (size_t m = 0; m < M; m++)
+            x[t * M + m] = m == 3 ? 2.5f : (float)(m * 10.0 + (m + 1) * uniform());
+    spec_cmvn(x, T, M);
+    for (size_t m = 0; m < M; m++) {
+        double mean = 0, var = 0;
+        for (size_t t = 0; t < T; t++)
+            mean += x[t * M + m];
+        mean /= T;
+        for (size_t t = 0; t < T; t++)
+            var += (x[t * M + m] - mean) * (x[t * M + m] - mean);
+        var /= T;
+        CHECK(fabs(mean) < 1e-5, "channel %zu mean %g", m, mean);
+        if (m == 3)
+            CHECK(var == 0, "a constant channel has variance %g", var);
+        else
+            CHECK(fabs(var - 1) < 1e-4, "channel %zu variance %g", m, var);
+    }
+    free(x);
+    spec_settings bad = spec_default_settings();
+    bad.fmax = 9000;
+    char err[256] = "";
+    CHECK(spec_new(&bad, err, sizeof err) == NULL && strstr(err, "9000"),
+          "fmax above Nyquist accepted or unexplained: '%s'", err);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
+                 {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn}};
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_frontend CASE\n");
+        return 1;
+    }
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(tmpdir, sizeof tmpdir, "%s/rh-audio-XXXXXX", base);
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strcmp(argv[1], cases[i].name) == 0) {
+            cases[i].run();
+            found = 1;
+        }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (!found) {
+        fprintf(stderr, "unknown case %s\n", argv[1]);
+        return 1;
+    }
+    if (failures)
+        fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
+    return failures ? 1 : 0;
+}
