@@ -1,24 +1,9 @@
 #!/usr/bin/env bash
 # Music end to end (train --task pianoroll|midi-lm, eval, generate), one case per meson test.
 # The environment gives $RNNHOST, $PYTHON3 and $SOURCE_ROOT. Exit 0 pass, 1 fail, 77 skip.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
-fails=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnnhost-music.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. "$here/../cases.sh"
 "$PYTHON3" "$here/make_music.py" "$tmp" || exit 1
-
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-expect_rc() {
-    if [ "$rc" -ne "$1" ]; then
-        fail "$2: exit code $rc, expected $1"
-        sed 's/^/  stdout: /' "$tmp/out" | head -20 >&2
-        sed 's/^/  stderr: /' "$tmp/err" | head -20 >&2
-    fi
-}
-expect_in() { grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -20 >&2; }; }
 lt() { "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
 
 case_pianoroll() {
@@ -152,6 +137,4 @@ case_preset_folk() {
     cmp -s f1.mid f2.mid || fail "folk: the same seed generated different files"
 }
 
-"case_${1//-/_}"
-[ "$fails" -eq 0 ] || { echo "$fails failure(s) in $1" >&2; exit 1; }
-echo "ok: $1"
+finish "$1"

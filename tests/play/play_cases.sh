@@ -1,23 +1,8 @@
 #!/usr/bin/env bash
 # `rnnhost midi-devices` and `rnnhost play` from the command line, one case per meson test:
 # play_cases.sh CASE. The environment gives $RNNHOST and $PYTHON3. Exit 0 pass, 1 fail.
-set -u
 here=$(cd "$(dirname "$0")" && pwd)
-fails=0
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnnhost-play.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-expect_rc() {
-    if [ "$rc" -ne "$1" ]; then
-        fail "$2: exit code $rc, expected $1"
-        sed 's/^/  stdout: /' "$tmp/out" | head -20 >&2
-        sed 's/^/  stderr: /' "$tmp/err" | head -20 >&2
-    fi
-}
-expect_in() { grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -20 >&2; }; }
+. "$here/../cases.sh"
 expect_lines() {
     local n
     n=$(wc -l <"$1")
@@ -192,9 +177,4 @@ want = {(0xB0 | ch, cc) for ch in range(16) for cc in (120, 123)}
 sys.exit(0 if seen == want else 1)' || { fail "the interrupted record does not end with CC 123 and 120 on 16 channels"; tail -n 34 int.txt >&2; }
 }
 
-name=${1:-}
-fn="case_${name//-/_}"
-declare -F "$fn" >/dev/null || { echo "unknown case '$name'" >&2; exit 1; }
-"$fn"
-[ "$fails" -eq 0 ] || { echo "$fails failure(s) in $name" >&2; exit 1; }
-exit 0
+finish "${1:-}"
