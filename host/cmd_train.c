@@ -740,11 +740,14 @@ static char *training_json(const trainer *tr)
     cJSON *j = cJSON_CreateObject();
     char hash[32];
     cJSON_AddStringToObject(j, "task", o->task);
-    cJSON_AddStringToObject(j, "data", o->data);
+    /* the file's name, not where it sat on the machine that trained: model files travel */
+    const char *slash = strrchr(o->data, '/');
+    cJSON_AddStringToObject(j, "data", slash && slash[1] ? slash + 1 : o->data);
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)tr->data_hash);
     cJSON_AddStringToObject(j, "data_hash", hash);
     cJSON_AddNumberToObject(j, "data_symbols", (double)tr->n);
-    cJSON_AddStringToObject(j, "val_data", o->val_data ? o->val_data : "");
+    const char *vslash = o->val_data ? strrchr(o->val_data, '/') : NULL;
+    cJSON_AddStringToObject(j, "val_data", !o->val_data ? "" : vslash && vslash[1] ? vslash + 1 : o->val_data);
     cJSON_AddStringToObject(j, "cell", o->core);
     cJSON_AddNumberToObject(j, "rnn_size", o->hidden);
     cJSON_AddNumberToObject(j, "num_layers", o->layers);
