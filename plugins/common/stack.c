@@ -317,6 +317,17 @@ static void state_put(const stack_model *m, float *state, const float *h, uint32
         memcpy(state + b * S + l * H, h + b * H, H * sizeof(float));
 }
 
+/* dst (n) = src, or zeros when src is NULL (the reset state, or no gradient); nothing when dst is NULL. */
+static void pass_through(float *dst, const float *src, size_t n)
+{
+    if (dst == NULL)
+        return;
+    if (src != NULL)
+        memmove(dst, src, n * sizeof(float));
+    else
+        memset(dst, 0, n * sizeof(float));
+}
+
 /* ---- forward --------------------------------------------------------------------------------------- */
 
 // y is (T,B,O), h_T and h_0 are (B,S), workspace is ws_floats(T,B)
@@ -332,14 +343,8 @@ static rh_status stack_forward(const rh_model *model, float *y, float *h_T, floa
     size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
     if (B == 0)
         return RH_OK;
-    if (T == 0) {
-        if (h_T != NULL) {
-            size_t n = B * m->L * H;
-            if (h_0 != NULL)
-                memmove(h_T, h_0, n * sizeof(float));
-            else
-                memset(h_T, 0, n * sizeof(float));
-        }
+    if (T == 0) { /* nothing happens: the state passes through */
+        pass_through(h_T, h_0, B * m->L * H);
         return RH_OK;
     }
     if (y == NULL) {
@@ -420,14 +425,8 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
     size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
     if (B == 0)
         return RH_OK;
-    if (T == 0) {
-        if (dh_0 != NULL) {
-            size_t n = B * m->L * H;
-            if (dh_T != NULL)
-                memmove(dh_0, dh_T, n * sizeof(float));
-            else
-                memset(dh_0, 0, n * sizeof(float));
-        }
+    if (T == 0) { /* nothing happened: the gradient passes through */
+        pass_through(dh_0, dh_T, B * m->L * H);
         return RH_OK;
     }
     if (grads == NULL || dy == NULL) {
