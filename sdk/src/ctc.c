@@ -212,6 +212,83 @@ uint32_t rh_ctc_greedy(int32_t *out, uint32_t *starts, uint32_t *ends, float *co
     return n;
 }
 
+size_t rh_ctc_align_scratch_size(uint32_t L, uint32_t T, uint32_t C)
+{
+    const size_t S = 2 * (size_t)L + 1;
+    return (size_t)T * C + (size_t)T * S + 2 * S;
+}
+
+double rh_ctc_align(uint32_t *starts, uint32_t *ends, float *conf, const float *logits, const int32_t *labels,
+                    uint32_t L, uint32_t T, uint32_t C, uint32_t blank, double *scratch)
+{
+    if (blank >= C)
+        return NAN;
+    uint32_t need = L;
+    for (uint32_t i = 0; i < L; i++) {
+        if (labels[i] < 0 || (uint32_t)labels[i] >= C || (uint32_t)labels[i] == blank)
+            return NAN;
+        if (i > 0 && labels[i] == labels[i - 1])
+            need++;
+    }
+    if (T < need || (T == 0 && L > 0))
+        return -INFINITY;
+    if (T == 0)
+        return 0.0;
+    const uint32_t S = 2 * L + 1;
+    double *lp = scratch;                    // (T,C) log softmax
+    double *from = lp + (size_t)T * C;       // (T,S) the state each state came from, as a double
+    double *prev = from + (size_t)T * S, *cur = prev + S; // (S) Viterbi scores of two frames
+    for (uint32_t t = 0; t < T; t++)
+        log_softmax_row(lp + (size_t)t * C, logits + (size_t)t * C, C);
+    for (uint32_t s = 0; s < S; s++)
+        prev[s] = s < 2 ? lp[ext_symbol(labels, blank, s)] : -INFINITY;
+    for (uint32_t t = 1; t < T; t++) {
+        const double *row = lp + (size_t)t * C;
+        double *bp = from + (size_t)t * S;
+        for (uint32_t s = 0; s < S; s++) {
+            const uint32_t sym = ext_symbol(labels, blank, s);
+            double best = prev[s];
+            uint32_t arg = s;
+            if (s >= 1 && prev[s - 1] > best)
+                best = prev[s - 1], arg = s - 1;
+            // skipping the blank between two labels is allowed only when they differ
+            if (s >= 2 && (s & 1u) && labels[s >> 1] != labels[(s >> 1) - 1] && prev[s - 2] > best)
+                best = prev[s - 2], arg = s - 2;
+            cur[s] = best + row[sym];
+            bp[s] = (double)arg;
+        }
+        double *swap = prev;
+        prev = cur, cur = swap;
+    }
+    uint32_t s = S - 1;
+    if (S >= 2 && prev[S - 2] > prev[S - 1])
+        s = S - 2;
+    const double total = prev[s];
+    if (total == -INFINITY)
+        return -INFINITY;
+    // walk back; every label state is on the path, so each label gets at least one frame
+    double *psum = cur, *count = cur + L; // (L) each, in the spare score row: S = 2L + 1
+    for (uint32_t i = 0; i < 2 * L; i++)
+        cur[i] = 0.0;
+    for (uint32_t t = T; t-- > 0;) {
+        if (s & 1u) {
+            const uint32_t i = s >> 1;
+            if (ends && count[i] == 0.0)
+                ends[i] = t;
+            if (starts)
+                starts[i] = t;
+            psum[i] += exp(lp[(size_t)t * C + (uint32_t)labels[i]]);
+            count[i] += 1.0;
+        }
+        if (t > 0)
+            s = (uint32_t)from[(size_t)t * S + s];
+    }
+    if (conf)
+        for (uint32_t i = 0; i < L; i++)
+            conf[i] = (float)(psum[i] / count[i]);
+    return total;
+}
+
 /* Beam search keeps its prefixes in a tree: a prefix is a node, its last label the node's label, and
  * extending it by one label is following (or creating) a child. With phrases the tree is the phrase trie,
  * built up front and then frozen, so "is this a prefix of an allowed phrase" is "does the child exist". */

@@ -407,6 +407,82 @@ static void test_phrase_refusal(void)
     CHECK(rh_ctc_beam(out, &len, &lp, logits, &with_blank, 8, T, T, C, 0) == RH_ERR_INVALID_ARGUMENT, "blank in phrase");
 }
 
+/* Forced alignment against the best of all C^T paths that read as the labelling: the same log probability,
+ * the same frames per label; and the path of a clear labelling where the answer is known. */
+static void test_align(rh_rng *rng)
+{
+    for (int trial = 0; trial < 40; trial++) {
+        const uint32_t T = 2 + (uint32_t)(rh_rng_next(rng) % (MAXT - 1)), C = 2 + (uint32_t)(rh_rng_next(rng) % (MAXC - 1)),
+                       blank = (uint32_t)(rh_rng_next(rng) % C);
+        float logits[MAXT * MAXC];
+        random_logits(logits, (size_t)T * C, 2.0, rng);
+        // the labelling of a random path, so it always fits
+        int32_t lab[MAXT];
+        uint32_t L = 0;
+        int32_t prev = -1;
+        for (uint32_t t = 0; t < T; t++) {
+            int32_t k = (int32_t)(rh_rng_next(rng) % C);
+            if (k != (int32_t)blank && k != prev)
+                lab[L++] = k;
+            prev = k;
+        }
+        double best = -INFINITY;
+        uint32_t bstart[MAXT] = {0}, bend[MAXT] = {0};
+        uint32_t npaths = 1;
+        for (uint32_t t = 0; t < T; t++)
+            npaths *= C;
+        for (uint32_t path = 0; path < npaths; path++) {
+            int32_t got[MAXT];
+            uint32_t n = 0, rest = path, st[MAXT], en[MAXT];
+            double lp = 0.0;
+            prev = -1;
+            for (uint32_t t = 0; t < T; t++) {
+                const int32_t k = (int32_t)(rest % C);
+                rest /= C;
+                double sum = 0.0;
+                for (uint32_t c = 0; c < C; c++)
+                    sum += exp((double)logits[t * C + c]);
+                lp += (double)logits[t * C + (uint32_t)k] - log(sum);
+                if (k != (int32_t)blank && k != prev)
+                    got[n] = k, st[n] = t, n++;
+                if (k != (int32_t)blank)
+                    en[n - 1] = t;
+                prev = k;
+            }
+            if (n == L && memcmp(got, lab, L * sizeof *lab) == 0 && lp > best) {
+                best = lp;
+                memcpy(bstart, st, sizeof st);
+                memcpy(bend, en, sizeof en);
+            }
+        }
+        uint32_t starts[MAXT], ends[MAXT];
+        float conf[MAXT];
+        CHECK(rh_ctc_align_scratch_size(L, T, C) <= sizeof scratch / sizeof *scratch, "scratch fits");
+        const double lp = rh_ctc_align(starts, ends, conf, logits, lab, L, T, C, blank, scratch);
+        CHECK(fabs(lp - best) < 1e-9, "align: best path log prob %g vs enumeration %g", lp, best);
+        for (uint32_t i = 0; i < L; i++) {
+            CHECK(starts[i] == bstart[i] && ends[i] == bend[i], "align: label %u frames %u-%u vs %u-%u", i,
+                  starts[i], ends[i], bstart[i], bend[i]);
+            CHECK(conf[i] > 0.0f && conf[i] <= 1.0f, "align: confidence %g", conf[i]);
+        }
+    }
+    // a clear case: blank blank a a blank b, blank = 0
+    enum { T = 6, C = 3 };
+    float z[T * C];
+    const int32_t path[T] = {0, 0, 1, 1, 0, 2}, ab[2] = {1, 2}, aa[2] = {1, 1};
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t c = 0; c < C; c++)
+            z[t * C + c] = (int32_t)c == path[t] ? 6.0f : 0.0f;
+    uint32_t s[2], e[2];
+    float cf[2];
+    CHECK(isfinite(rh_ctc_align(s, e, cf, z, ab, 2, T, C, 0, scratch)) && s[0] == 2 && e[0] == 3 && s[1] == 5 &&
+              e[1] == 5 && cf[0] > 0.9f,
+          "align: clear path");
+    CHECK(rh_ctc_align(s, e, cf, z, aa, 2, 2, C, 0, scratch) == -INFINITY, "align: 'a a' needs 3 frames");
+    CHECK(isnan(rh_ctc_align(s, e, cf, z, aa, 2, T, C, 1, scratch)), "align: label equal to blank");
+    CHECK(rh_ctc_align(NULL, NULL, NULL, z, NULL, 0, T, C, 0, scratch) < 0, "align: the empty labelling");
+}
+
 int main(void)
 {
     rh_rng rng;
@@ -419,5 +495,6 @@ int main(void)
     test_greedy();
     test_beam(&rng);
     test_phrase_refusal();
+    test_align(&rng);
     TEST_EXIT();
 }

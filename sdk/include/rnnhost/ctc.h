@@ -47,6 +47,19 @@ double rh_ctc_loss_batch(float *dlogits, const float *logits, const int32_t *lab
 uint32_t rh_ctc_greedy(int32_t *out, uint32_t *starts, uint32_t *ends, float *conf, const float *logits,
                        uint32_t T, uint32_t C, uint32_t blank);
 
+/* Number of DOUBLES of scratch rh_ctc_align needs: T*C + T*(2L+1) + 2*(2L+1) (the backpointers are
+ * stored as doubles too, so one buffer serves). */
+size_t rh_ctc_align_scratch_size(uint32_t L, uint32_t T, uint32_t C);
+
+/* Forced alignment: the single most probable frame-wise path (Viterbi) that reads as labels (L) over
+ * logits (T,C). For label i, starts[i] and ends[i] receive the first and last frame (inclusive) the path
+ * spends on it, and conf[i] the mean softmax probability of the label over those frames; any of the three
+ * may be NULL. Gives the times of a labelling found by beam search, where no single path was kept.
+ * Returns the log probability of that path, or -INFINITY when no alignment fits in T frames (outputs
+ * untouched); NaN for a label out of range or equal to blank. Allocates nothing. */
+double rh_ctc_align(uint32_t *starts, uint32_t *ends, float *conf, const float *logits, const int32_t *labels,
+                    uint32_t L, uint32_t T, uint32_t C, uint32_t blank, double *scratch);
+
 /* A set of allowed labellings ("phrases", e.g. the ten digit words spelled in the model's symbols).
  * Phrase i is labels[offsets[i] .. offsets[i+1]); offsets is (count+1) with offsets[0] = 0. The caller
  * owns both arrays. An empty phrase (offsets[i] == offsets[i+1]) allows the empty labelling. */
