@@ -6,6 +6,7 @@
 #include <samplerate.h>
 #include <sndfile.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,25 @@ struct audio_reader {
     char path[512];
 };
 
+/* A file cut short (a copy interrupted, a download stopped) still opens: libsndfile shortens the audio
+ * to what is there and notes in its log that the header's data length "should be" smaller. Such a file is
+ * refused, so a half recording is never transcribed or trained on as if it were whole. */
+static int truncated(audio_reader *r, char *err, size_t err_len)
+{
+    char log[2048];
+    long long said, is;
+    sf_command(r->file, SFC_GET_LOG_INFO, log, sizeof log);
+    for (const char *p = strstr(log, "\ndata"); p; p = strstr(p + 1, "\ndata")) {
+        const char *colon = strchr(p, ':');
+        if (colon && sscanf(colon + 1, " %lld (should be %lld)", &said, &is) == 2 && said > is) {
+            host_fmt(err, err_len, "%s: truncated (the header promises %lld bytes of audio, the file holds %lld)",
+                     r->path, said, is);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len)
 {
     if (target_rate < MIN_RATE || target_rate > MAX_RATE) {
@@ -55,6 +75,10 @@ audio_reader *audio_open(const char *path, int target_rate, size_t block_frames,
         r->info.samplerate > MAX_RATE) {
         host_fmt(err, err_len, "%s: unsupported sound file (%d channel(s) at %d Hz)", path, r->info.channels,
                  r->info.samplerate);
+        audio_close(r);
+        return NULL;
+    }
+    if (truncated(r, err, err_len)) {
         audio_close(r);
         return NULL;
     }

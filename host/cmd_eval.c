@@ -81,6 +81,9 @@ done:
 
 int cmd_eval(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* a speech model is scored on a manifest, not on music data */
+        if (strcmp(argv[i], "--manifest") == 0 || strncmp(argv[i], "--manifest=", 11) == 0)
+            return cmd_eval_ctc(argc, argv);
     enum { O_DATA = 256, O_SPLIT, O_STREAMS, O_JSON, O_PLUGIN };
     static const struct option long_options[] = {
         {"model", required_argument, NULL, 'm'},     {"data", required_argument, NULL, O_DATA},

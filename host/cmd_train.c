@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "lm.h"
@@ -135,74 +136,6 @@ static void usage(FILE *f)
             "naming the step; the checkpoints written before it are intact.\n");
 }
 
-static int parse_u64(uint64_t *out, const char *s, const char *name)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') {
-        hostlog_usage("%s needs a whole number, not '%s'", name, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi)
-{
-    uint64_t v;
-    if (parse_u64(&v, s, name) != 0)
-        return -1;
-    if (v < lo || v > hi) {
-        hostlog_usage("%s must be between %u and %u, not %s", name, lo, hi, s);
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int parse_double(double *out, const char *s, const char *name)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0) {
-        hostlog_usage("%s needs a non-negative number, not '%s'", name, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* "90", "90s", "10m", "2h", "1.5h" -> seconds */
-static int parse_duration(double *out, const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    double unit = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        unit = 60, end++;
-    else if (*end == 'h')
-        unit = 3600, end++;
-    if (errno || end == s || *end || !(v > 0) || !isfinite(v)) {
-        hostlog_usage("--time-budget needs a duration such as 90s, 10m or 2h, not '%s'", s);
-        return -1;
-    }
-    *out = v * unit;
-    return 0;
-}
-
-static int optimizer_kind(const char *name)
-{
-    static const char *names[] = {"sgd", "momentum", "rmsprop", "adam"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
-}
 
 /* ---- the trainer's state ----------------------------------------------------------------------------- */
 
@@ -1137,7 +1070,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_DATA: o->data = optarg; break;
         case O_VAL_DATA: o->val_data = optarg; break;
         case O_VAL_FRAC:
-            bad = parse_double(&o->val_frac, optarg, "--val-frac");
+            bad = cli_double(&o->val_frac, optarg, "--val-frac");
             if (!bad && o->val_frac >= 1) {
                 hostlog_usage("--val-frac must be below 1");
                 bad = 1;
@@ -1146,44 +1079,44 @@ static int parse_options(train_opts *o, int argc, char **argv)
             break;
         case O_PER_LINE: o->per_line = 1, o->given |= G_PERLINE; break;
         case O_CELL: o->core = optarg, o->given |= G_CORE; break;
-        case O_SIZE: bad = parse_u32(&o->hidden, optarg, "--rnn-size", 1, 1u << 16), o->given |= G_SIZE; break;
-        case O_LAYERS: bad = parse_u32(&o->layers, optarg, "--num-layers", 1, 64), o->given |= G_LAYERS; break;
-        case O_EMBED: bad = parse_u32(&o->embed, optarg, "--embed", 0, 1u << 16), o->given |= G_EMBED; break;
+        case O_SIZE: bad = cli_u32(&o->hidden, optarg, "--rnn-size", 1, 1u << 16), o->given |= G_SIZE; break;
+        case O_LAYERS: bad = cli_u32(&o->layers, optarg, "--num-layers", 1, 64), o->given |= G_LAYERS; break;
+        case O_EMBED: bad = cli_u32(&o->embed, optarg, "--embed", 0, 1u << 16), o->given |= G_EMBED; break;
         case O_INIT: o->init_from = optarg; break;
-        case O_SEQ: bad = parse_u32(&o->seq_len, optarg, "--seq-length", 1, 1u << 16), o->given |= G_SEQ; break;
-        case O_BATCH: bad = parse_u32(&o->batch, optarg, "--batch-size", 1, 1u << 16), o->given |= G_BATCH; break;
+        case O_SEQ: bad = cli_u32(&o->seq_len, optarg, "--seq-length", 1, 1u << 16), o->given |= G_SEQ; break;
+        case O_BATCH: bad = cli_u32(&o->batch, optarg, "--batch-size", 1, 1u << 16), o->given |= G_BATCH; break;
         case O_OPTIM:
             o->optimizer = optarg, o->given |= G_OPTIM;
-            if (optimizer_kind(optarg) < 0) {
+            if (cli_optimizer_kind(optarg) < 0) {
                 hostlog_usage("--optimizer must be sgd, momentum, rmsprop or adam, not '%s'", optarg);
                 bad = 1;
             }
             break;
-        case O_LR: bad = parse_double(&o->lr, optarg, "--learning-rate"), o->given |= G_LR; break;
-        case O_DECAY: bad = parse_double(&o->lr_decay, optarg, "--lr-decay"), o->given |= G_DECAY; break;
+        case O_LR: bad = cli_double(&o->lr, optarg, "--learning-rate"), o->given |= G_LR; break;
+        case O_DECAY: bad = cli_double(&o->lr_decay, optarg, "--lr-decay"), o->given |= G_DECAY; break;
         case O_DECAY_AFTER:
-            bad = parse_u32(&o->lr_decay_after, optarg, "--lr-decay-after", 0, UINT32_MAX), o->given |= G_DECAY_AFTER;
+            bad = cli_u32(&o->lr_decay_after, optarg, "--lr-decay-after", 0, UINT32_MAX), o->given |= G_DECAY_AFTER;
             break;
-        case O_CLIP: bad = parse_double(&o->grad_clip, optarg, "--grad-clip"), o->given |= G_CLIP; break;
-        case O_CLIPV: bad = parse_double(&o->clip_value, optarg, "--clip-value"), o->given |= G_CLIPV; break;
-        case O_SEED: bad = parse_u64(&o->seed, optarg, "--seed"), o->given |= G_SEED; break;
-        case O_THREADS: bad = parse_u32(&threads, optarg, "--threads", 0, 1024), o->threads = (int)threads; break;
-        case O_EPOCHS: bad = parse_u64(&o->max_epochs, optarg, "--max-epochs"), epochs_given = 1; break;
-        case O_STEPS: bad = parse_u64(&o->max_steps, optarg, "--max-steps"); break;
-        case O_BUDGET: bad = parse_duration(&o->time_budget, optarg); break;
-        case O_EVAL: bad = parse_u64(&o->eval_every, optarg, "--eval-every"); break;
+        case O_CLIP: bad = cli_double(&o->grad_clip, optarg, "--grad-clip"), o->given |= G_CLIP; break;
+        case O_CLIPV: bad = cli_double(&o->clip_value, optarg, "--clip-value"), o->given |= G_CLIPV; break;
+        case O_SEED: bad = cli_u64(&o->seed, optarg, "--seed"), o->given |= G_SEED; break;
+        case O_THREADS: bad = cli_u32(&threads, optarg, "--threads", 0, 1024), o->threads = (int)threads; break;
+        case O_EPOCHS: bad = cli_u64(&o->max_epochs, optarg, "--max-epochs"), epochs_given = 1; break;
+        case O_STEPS: bad = cli_u64(&o->max_steps, optarg, "--max-steps"); break;
+        case O_BUDGET: bad = cli_duration(&o->time_budget, optarg); break;
+        case O_EVAL: bad = cli_u64(&o->eval_every, optarg, "--eval-every"); break;
         case O_EVAL_STREAMS:
-            bad = parse_u32(&o->eval_streams, optarg, "--eval-streams", 1, 1u << 16), o->given |= G_EVALSTREAMS;
+            bad = cli_u32(&o->eval_streams, optarg, "--eval-streams", 1, 1u << 16), o->given |= G_EVALSTREAMS;
             break;
-        case O_PRINT: bad = parse_u64(&o->print_every, optarg, "--print-every"); break;
+        case O_PRINT: bad = cli_u64(&o->print_every, optarg, "--print-every"); break;
         case O_LOG: o->log_json = optarg; break;
-        case O_CKPT_EVERY: bad = parse_u64(&o->ckpt_every, optarg, "--checkpoint-every"), ckpt_every_given = 1; break;
+        case O_CKPT_EVERY: bad = cli_u64(&o->ckpt_every, optarg, "--checkpoint-every"), ckpt_every_given = 1; break;
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
         case O_RESUME: o->resume = optarg; break;
         case O_PLUGIN: o->plugin_path = optarg; break;
         case O_SPLIT: o->split = optarg; break;
         case O_VAL_SPLIT: o->val_split = optarg; break;
-        case O_TRANSPOSE: bad = parse_u32(&o->transpose, optarg, "--transpose", 0, 24); break;
+        case O_TRANSPOSE: bad = cli_u32(&o->transpose, optarg, "--transpose", 0, 24); break;
         case O_GRID:
             o->steps_per_quarter = strcmp(optarg, "quarter") == 0     ? 1
                                    : strcmp(optarg, "eighth") == 0    ? 2
@@ -1195,7 +1128,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
             }
             break;
         case O_STRETCH:
-            bad = parse_double(&o->stretch, optarg, "--stretch");
+            bad = cli_double(&o->stretch, optarg, "--stretch");
             if (!bad && (o->stretch < 1.0 || o->stretch > 4.0)) {
                 hostlog_usage("--stretch must be from 1 to 4, not %s", optarg);
                 bad = 1;
@@ -1279,8 +1212,23 @@ static int ensure_dir(const char *dir)
     return mkdir(dir, 0777);
 }
 
+/* --task ctc has its own trainer: utterances and a CTC head rather than token streams. */
+static int wants_ctc(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if ((strcmp(argv[i], "--task") == 0 && i + 1 < argc && strcmp(argv[i + 1], "ctc") == 0) ||
+            strcmp(argv[i], "--task=ctc") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
+    if (wants_ctc(argc, argv))
+        return cmd_train_ctc(argc, argv);
     trainer *tr = calloc(1, sizeof *tr);
     char why[1024];
     int rc = EXIT_FAIL;
@@ -1398,7 +1346,7 @@ int cmd_train(int argc, char **argv)
     /* buffers, sized once for the largest step */
     const uint32_t B = tr->o.batch, T = tr->o.seq_len;
     const uint32_t evalB = tr->o.per_line ? B : (tr->o.eval_streams > B ? tr->o.eval_streams : B);
-    const uint32_t kind = (uint32_t)optimizer_kind(tr->o.optimizer), slots = rh_optimizer_slots(kind);
+    const uint32_t kind = (uint32_t)cli_optimizer_kind(tr->o.optimizer), slots = rh_optimizer_slots(kind);
     tr->opt_state = calloc((size_t)slots * hm->info.num_params + 1, sizeof(float));
     tr->state = calloc((size_t)B * tr->S, sizeof(float));
     tr->next_state = calloc((size_t)B * tr->S, sizeof(float));

@@ -6,6 +6,8 @@
 int cmd_plugins(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_train_ctc(int argc, char **argv); /* train --task ctc */
+int cmd_eval_ctc(int argc, char **argv);  /* eval of a speech model (--manifest) */
 int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_export(int argc, char **argv);
@@ -13,6 +15,7 @@ int cmd_mididevices(int argc, char **argv);
 int cmd_play(int argc, char **argv);
 int cmd_pianoroll(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_transcribe(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 

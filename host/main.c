@@ -24,11 +24,12 @@ static const command commands[] = {
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
     {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
-    {"eval", cmd_eval, "average negative log-likelihood of music data under a model (nll per step)"},
+    {"eval", cmd_eval, "score a model on test data: music nll per step, or speech word error rate"},
     {"generate", cmd_generate, "write MIDI files sampled from a music model"},
     {"midi-devices", cmd_mididevices, "list the MIDI inputs and outputs (PortMidi)"},
     {"play", cmd_play, "an event model performing live on a MIDI port, or recording in real time"},
     {"pianoroll", cmd_pianoroll, "draw a MIDI file as a piano roll (SVG or PNG)"},
+    {"transcribe", cmd_transcribe, "speech to text for sound files and folders (txt, json, jsonl, srt, vtt)"},
     {"features", cmd_features, "the log-mel spectrogram of a sound file (.npy array or PGM image)"},
 };
 

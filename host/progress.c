@@ -19,6 +19,7 @@ void progress_init(progress *p, int quiet, uint64_t every)
     p->every = every ? every : 1;
     p->open_line = 0;
     p->rate = NAN;
+    p->unit = "sym/s";
     p->last_draw = 0;
 }
 
@@ -62,7 +63,7 @@ void progress_update(progress *p, uint64_t step, uint64_t total, double epoch, d
     if (isfinite(val))
         n += snprintf(line + n, sizeof line - n, " | val %.4f", val);
     if (isfinite(p->rate))
-        n += snprintf(line + n, sizeof line - n, " | %.0f sym/s", p->rate);
+        n += snprintf(line + n, sizeof line - n, " | %.0f %s", p->rate, p->unit);
     if (isfinite(eta))
         snprintf(line + n, sizeof line - n, " | ETA %s", eta_s);
     if (p->tty) {

@@ -10,6 +10,7 @@ typedef struct progress {
     uint64_t every;   /* lines every N steps when stderr is not a terminal */
     double rate;      /* symbols per second, as last measured */
     double last_draw; /* terminal redraws are limited to ten a second */
+    const char *unit; /* of the rate: "sym/s" unless set after progress_init */
 } progress;
 
 void progress_init(progress *p, int quiet, uint64_t every);

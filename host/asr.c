@@ -1,0 +1,528 @@
+#include "asr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "audio.h"
+#include "hostlog.h"
+
+void asr_default_frontend(spec_settings *fe, uint32_t *stack, int sample_rate)
+{
+    memset(fe, 0, sizeof *fe);
+    fe->sample_rate = sample_rate;
+    fe->win_length = sample_rate / 40;  /* 25 ms */
+    fe->hop_length = sample_rate / 100; /* 10 ms */
+    fe->n_fft = 1;
+    while (fe->n_fft < fe->win_length)
+        fe->n_fft *= 2;
+    fe->n_mels = 40;
+    fe->fmin = 20.0;
+    fe->fmax = sample_rate / 2.0;
+    *stack = 3;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t utf8_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+}
+
+/* Calls fn for each unit of text (words: space-separated; chars: every UTF-8 character). */
+typedef int (*unit_fn)(void *ctx, const char *s, size_t len);
+
+static int for_each_unit(const char *text, int words, unit_fn fn, void *ctx)
+{
+    const char *p = text;
+    while (*p) {
+        size_t len;
+        if (words) {
+            if (*p == ' ') {
+                p++;
+                continue;
+            }
+            len = strcspn(p, " ");
+        } else {
+            len = utf8_len((unsigned char)*p);
+            for (size_t k = 1; k < len; k++)
+                if (!p[k]) {
+                    len = k;
+                    break;
+                }
+        }
+        int rc = fn(ctx, p, len);
+        if (rc)
+            return rc;
+        p += len;
+    }
+    return 0;
+}
+
+typedef struct unit_set {
+    char **v;
+    size_t n, cap;
+} unit_set;
+
+static int collect_unit(void *ctx, const char *s, size_t len)
+{
+    unit_set *u = ctx;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 64;
+        char **g = realloc(u->v, cap * sizeof *g);
+        if (!g)
+            return -1;
+        u->v = g, u->cap = cap;
+    }
+    if (!(u->v[u->n] = strndup(s, len)))
+        return -1;
+    u->n++;
+    return 0;
+}
+
+int asr_units_from_texts(asr_model *m, char *const *texts, size_t n, int words, char *why, size_t why_len)
+{
+    unit_set u = {0};
+    for (size_t i = 0; i < n; i++)
+        if (for_each_unit(texts[i], words, collect_unit, &u) != 0) {
+            host_fmt(why, why_len, "out of memory");
+            goto fail;
+        }
+    if (u.n == 0) {
+        host_fmt(why, why_len, "the transcripts hold no %s", words ? "words" : "characters");
+        goto fail;
+    }
+    qsort(u.v, u.n, sizeof *u.v, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < u.n; i++) {
+        if (k > 0 && strcmp(u.v[k - 1], u.v[i]) == 0)
+            free(u.v[i]);
+        else
+            u.v[k++] = u.v[i];
+    }
+    if (k > ASR_MAX_UNITS) {
+        host_fmt(why, why_len, "%zu distinct %s, more than %u", k, words ? "words" : "characters", ASR_MAX_UNITS);
+        u.n = k;
+        goto fail;
+    }
+    m->units = u.v, m->n_units = (uint32_t)k, m->words = words;
+    return 0;
+fail:
+    for (size_t i = 0; i < u.n; i++)
+        free(u.v[i]);
+    free(u.v);
+    return -1;
+}
+
+uint32_t asr_input_dim(const asr_model *m)
+{
+    return (uint32_t)m->fe.n_mels * m->stack;
+}
+
+int asr_create(asr_model *m, plugin_registry *r, char *why, size_t why_len)
+{
+    char err[512];
+    if (spec_check_settings(&m->fe, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "front-end: %s", err);
+        return EXIT_LOAD;
+    }
+    if (m->stack < 1 || m->stack > ASR_MAX_STACK || m->n_units == 0) {
+        host_fmt(why, why_len, "front-end stack %u or %u units out of range", m->stack, m->n_units);
+        return EXIT_LOAD;
+    }
+    snprintf(m->spec.task, sizeof m->spec.task, "ctc");
+    m->spec.input_kind = RH_INPUT_DENSE;
+    m->spec.input_dim = asr_input_dim(m);
+    m->spec.output_dim = m->n_units + 1;
+    for (int d = 0; d < asr_dirs(m); d++) {
+        int rc = model_create(&m->dir[d], r, &m->spec, why, why_len);
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    return EXIT_OK;
+}
+
+static int read_frontend(asr_model *m, const char *json, char *why, size_t why_len)
+{
+    cJSON *j = cJSON_Parse(json);
+    const char *keys[] = {"sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax", "stack"};
+    double v[8];
+    int ok = j != NULL;
+    for (int i = 0; ok && i < 8; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        ok = cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble <= 1e6;
+        if (ok)
+            v[i] = x->valuedouble;
+        else
+            host_fmt(why, why_len, "metadata rnnhost.frontend: '%s' missing or out of range", keys[i]);
+    }
+    cJSON_Delete(j);
+    if (!j)
+        host_fmt(why, why_len, "metadata rnnhost.frontend is not JSON");
+    if (!ok)
+        return -1;
+    m->fe.sample_rate = (int)v[0], m->fe.n_fft = (int)v[1], m->fe.win_length = (int)v[2];
+    m->fe.hop_length = (int)v[3], m->fe.n_mels = (int)v[4], m->fe.fmin = v[5], m->fe.fmax = v[6];
+    m->stack = (uint32_t)v[7];
+    char err[256];
+    if (spec_check_settings(&m->fe, err, sizeof err) != 0 || m->stack < 1 || m->stack > ASR_MAX_STACK) {
+        host_fmt(why, why_len, "metadata rnnhost.frontend: %s", m->stack < 1 || m->stack > ASR_MAX_STACK ? "stack out of range" : err);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_units(asr_model *m, const char *json, char *why, size_t why_len)
+{
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind"), *sym = cJSON_GetObjectItemCaseSensitive(j, "symbols");
+    int rc = -1;
+    if (!cJSON_IsString(kind) || (strcmp(kind->valuestring, "words") && strcmp(kind->valuestring, "chars")) ||
+        !cJSON_IsArray(sym)) {
+        host_fmt(why, why_len, "metadata rnnhost.units: needs \"kind\" words|chars and a \"symbols\" array");
+        goto done;
+    }
+    int n = cJSON_GetArraySize(sym);
+    if (n < 1 || (uint32_t)n > ASR_MAX_UNITS) {
+        host_fmt(why, why_len, "metadata rnnhost.units: %d symbols (1..%u)", n, ASR_MAX_UNITS);
+        goto done;
+    }
+    m->words = kind->valuestring[0] == 'w';
+    if (!(m->units = calloc((size_t)n, sizeof *m->units))) {
+        host_fmt(why, why_len, "out of memory");
+        goto done;
+    }
+    m->n_units = (uint32_t)n;
+    for (int i = 0; i < n; i++) {
+        const cJSON *s = cJSON_GetArrayItem(sym, i);
+        if (!cJSON_IsString(s) || !s->valuestring[0] || strlen(s->valuestring) > 256 ||
+            (i > 0 && strcmp(m->units[i - 1], s->valuestring) >= 0)) {
+            host_fmt(why, why_len, "metadata rnnhost.units: symbol %d is empty, too long or out of order", i);
+            goto done;
+        }
+        if (!(m->units[i] = strdup(s->valuestring))) {
+            host_fmt(why, why_len, "out of memory");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    cJSON_Delete(j);
+    return rc;
+}
+
+int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size_t why_len)
+{
+    char err[512];
+    rh_weights *w = NULL;
+    memset(m, 0, sizeof *m);
+    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
+        host_fmt(why, why_len, "%s", err);
+        return EXIT_LOAD;
+    }
+    const char *fe = rh_weights_meta(w, "rnnhost.frontend"), *un = rh_weights_meta(w, "rnnhost.units"),
+               *bi = rh_weights_meta(w, "rnnhost.bidirectional");
+    if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    if (strcmp(m->spec.task, "ctc") != 0) {
+        host_fmt(why, why_len, "%s is a '%s' model; this command needs a 'ctc' (speech) model", path, m->spec.task);
+        goto fail;
+    }
+    if (!fe || !un || !bi || (strcmp(bi, "0") && strcmp(bi, "1"))) {
+        host_fmt(why, why_len, "%s: a ctc model needs rnnhost.frontend, rnnhost.units and rnnhost.bidirectional", path);
+        goto fail;
+    }
+    m->bidirectional = bi[0] == '1';
+    if (read_frontend(m, fe, err, sizeof err) != 0 || read_units(m, un, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    if (m->spec.input_kind != RH_INPUT_DENSE || m->spec.input_dim != asr_input_dim(m) ||
+        m->spec.output_dim != m->n_units + 1) {
+        host_fmt(why, why_len, "%s: the model's input (%u) or output (%u) does not fit its front-end (%u) and units (%u + blank)",
+                 path, m->spec.input_dim, m->spec.output_dim, asr_input_dim(m), m->n_units);
+        goto fail;
+    }
+    int rc = asr_create(m, r, err, sizeof err);
+    if (rc != EXIT_OK) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    if (asr_load(m, NULL, w, NULL, err, sizeof err) != RH_OK) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        goto fail;
+    }
+    rh_weights_close(w);
+    return EXIT_OK;
+fail:
+    rh_weights_close(w);
+    asr_close(m);
+    return EXIT_LOAD;
+}
+
+static const char *dir_prefix(int d)
+{
+    return d ? "bw." : "fw.";
+}
+
+rh_status asr_load(const asr_model *m, float **params, const rh_weights *w, const char *prefix, char *why,
+                   size_t why_len)
+{
+    char err[512], pre[64];
+    for (int d = 0; d < asr_dirs(m); d++) {
+        const host_model *hm = &m->dir[d];
+        snprintf(pre, sizeof pre, "%s%s", prefix ? prefix : "", dir_prefix(d));
+        rh_status st = rh_weights_load_tensors(w, params ? params[d] : hm->params, hm->tensors, hm->info.num_tensors,
+                                               pre, err, sizeof err);
+        if (st != RH_OK) {
+            host_fmt(why, why_len, "%s", err);
+            return st;
+        }
+    }
+    return RH_OK;
+}
+
+int asr_meta(meta_list *ml, const asr_model *m)
+{
+    cJSON *fe = cJSON_CreateObject(), *un = cJSON_CreateObject(), *sym = cJSON_CreateArray();
+    char *fs = NULL, *us = NULL;
+    int rc = -1;
+    if (!fe || !un || !sym)
+        goto done;
+    cJSON_AddNumberToObject(fe, "sample_rate", m->fe.sample_rate);
+    cJSON_AddNumberToObject(fe, "n_fft", m->fe.n_fft);
+    cJSON_AddNumberToObject(fe, "win_length", m->fe.win_length);
+    cJSON_AddNumberToObject(fe, "hop_length", m->fe.hop_length);
+    cJSON_AddNumberToObject(fe, "n_mels", m->fe.n_mels);
+    cJSON_AddNumberToObject(fe, "fmin", m->fe.fmin);
+    cJSON_AddNumberToObject(fe, "fmax", m->fe.fmax);
+    cJSON_AddNumberToObject(fe, "stack", m->stack);
+    cJSON_AddStringToObject(un, "kind", m->words ? "words" : "chars");
+    for (uint32_t i = 0; i < m->n_units; i++)
+        cJSON_AddItemToArray(sym, cJSON_CreateString(m->units[i]));
+    cJSON_AddItemToObject(un, "symbols", sym);
+    sym = NULL;
+    fs = cJSON_PrintUnformatted(fe), us = cJSON_PrintUnformatted(un);
+    if (!fs || !us || model_spec_to_meta(ml, &m->spec) != 0 || meta_add(ml, "rnnhost.frontend", "%s", fs) != 0 ||
+        meta_add(ml, "rnnhost.units", "%s", us) != 0 ||
+        meta_add(ml, "rnnhost.bidirectional", "%d", m->bidirectional) != 0)
+        goto done;
+    rc = 0;
+done:
+    cJSON_Delete(fe);
+    cJSON_Delete(un);
+    cJSON_Delete(sym);
+    free(fs);
+    free(us);
+    return rc;
+}
+
+uint32_t asr_blobs(rh_blob **blobs, char (**names)[RH_MAX_NAME + 8], const asr_model *m, float *const *params,
+                   const char *prefix)
+{
+    uint32_t n = 0, k = 0;
+    for (int d = 0; d < asr_dirs(m); d++)
+        n += m->dir[d].info.num_tensors;
+    *blobs = calloc(n, sizeof **blobs);
+    *names = calloc(n, sizeof **names);
+    if (!*blobs || !*names) {
+        free(*blobs), free(*names);
+        *blobs = NULL, *names = NULL;
+        return 0;
+    }
+    for (int d = 0; d < asr_dirs(m); d++) {
+        const host_model *hm = &m->dir[d];
+        for (uint32_t i = 0; i < hm->info.num_tensors; i++, k++) {
+            snprintf((*names)[k], RH_MAX_NAME + 8, "%s%s%s", prefix ? prefix : "", dir_prefix(d), hm->tensors[i].name);
+            (*blobs)[k] = rh_blob_from_tensor(&hm->tensors[i], params ? params[d] : hm->params);
+            (*blobs)[k].name = (*names)[k];
+        }
+    }
+    return n;
+}
+
+void asr_close(asr_model *m)
+{
+    for (int d = 0; d < 2; d++)
+        if (m->dir[d].model)
+            host_model_destroy(&m->dir[d]);
+    for (uint32_t i = 0; i < m->n_units; i++)
+        free(m->units ? m->units[i] : NULL);
+    free(m->units);
+    m->units = NULL, m->n_units = 0;
+}
+
+typedef struct encode_ctx {
+    int32_t *labels;
+    size_t cap, n;
+    const asr_model *m;
+    char *why;
+    size_t why_len;
+} encode_ctx;
+
+static int encode_unit(void *vctx, const char *s, size_t len)
+{
+    encode_ctx *c = vctx;
+    char key[260];
+    if (len >= sizeof key) {
+        host_fmt(c->why, c->why_len, "a %s of %zu bytes is longer than any the model knows", c->m->words ? "word" : "character", len);
+        return -1;
+    }
+    memcpy(key, s, len);
+    key[len] = '\0';
+    const char *kp = key;
+    char **hit = bsearch(&kp, c->m->units, c->m->n_units, sizeof *c->m->units, cmp_str);
+    if (!hit) {
+        host_fmt(c->why, c->why_len, "the model knows no %s '%s'", c->m->words ? "word" : "character", key);
+        return -1;
+    }
+    if (c->n < c->cap)
+        c->labels[c->n] = (int32_t)(hit - c->m->units) + 1;
+    c->n++;
+    return 0;
+}
+
+long asr_encode(int32_t *labels, size_t cap, const asr_model *m, const char *text, char *why, size_t why_len)
+{
+    encode_ctx c = {labels, cap, 0, m, why, why_len};
+    if (for_each_unit(text, m->words, encode_unit, &c) != 0)
+        return -1;
+    if (c.n > cap) {
+        host_fmt(why, why_len, "a transcript of %zu units, more than %zu", c.n, cap);
+        return -1;
+    }
+    return (long)c.n;
+}
+
+size_t asr_steps_for(const asr_model *m, size_t n_samples)
+{
+    size_t frames = n_samples < (size_t)m->fe.win_length ? 0 : 1 + (n_samples - (size_t)m->fe.win_length) / (size_t)m->fe.hop_length;
+    return frames / m->stack;
+}
+
+size_t asr_features(float *x, float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n)
+{
+    const size_t M = (size_t)m->fe.n_mels, S = m->stack;
+    spec_reset(sp);
+    size_t frames = spec_feed(sp, mel, samples, n);
+    spec_cmvn(mel, frames, M);
+    const size_t steps = frames / S;
+    // step t is frames t*S .. t*S+S-1 side by side: the rows are already contiguous
+    memcpy(x, mel, steps * S * M * sizeof *x);
+    return steps;
+}
+
+size_t asr_workspace_size(const asr_model *m, uint32_t T, uint32_t B)
+{
+    const host_model *hm = &m->dir[0];
+    return hm->vt->workspace_size(hm->model, T, B) + 1;
+}
+
+size_t asr_scratch_size(const asr_model *m, uint32_t T, uint32_t B)
+{
+    if (!m->bidirectional)
+        return 1;
+    return (size_t)T * B * (asr_input_dim(m) + 2 * (size_t)m->spec.output_dim) + 1;
+}
+
+// dst row (t,b) = src row (len_b - 1 - t, b) for t < len_b; rows past a sequence's length are zeroed.
+static void reverse_rows(float *dst, const float *src, const uint32_t *lengths, uint32_t T, uint32_t B, size_t W)
+{
+    for (uint32_t b = 0; b < B; b++) {
+        const uint32_t len = lengths ? lengths[b] : T;
+        for (uint32_t t = 0; t < T; t++) {
+            float *d = dst + ((size_t)t * B + b) * W;
+            if (t < len)
+                memcpy(d, src + ((size_t)(len - 1 - t) * B + b) * W, W * sizeof *d);
+            else
+                memset(d, 0, W * sizeof *d);
+        }
+    }
+}
+
+rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scratch, float *const *params,
+                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B)
+{
+    const host_model *f = &m->dir[0];
+    rh_batch batch = {T, B, lengths, x, NULL};
+    rh_status st = f->vt->forward(f->model, logits, NULL, ws[0], params ? params[0] : f->params, &batch, NULL);
+    if (st != RH_OK || !m->bidirectional)
+        return st;
+    const host_model *bw = &m->dir[1];
+    const size_t D = asr_input_dim(m), K = m->spec.output_dim, rows = (size_t)T * B;
+    float *xr = scratch, *yr = xr + rows * D, *back = yr + rows * K;
+    reverse_rows(xr, x, lengths, T, B, D);
+    rh_batch rb = {T, B, lengths, xr, NULL};
+    if ((st = bw->vt->forward(bw->model, yr, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL)) != RH_OK)
+        return st;
+    reverse_rows(back, yr, lengths, T, B, K);
+    for (size_t i = 0; i < rows * K; i++)
+        logits[i] += back[i];
+    return RH_OK;
+}
+
+rh_status asr_backward(const asr_model *m, float **grads, float **ws, float *scratch, float *const *params,
+                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B)
+{
+    const host_model *f = &m->dir[0];
+    rh_batch batch = {T, B, lengths, x, NULL};
+    rh_status st = f->vt->backward(f->model, grads[0], NULL, NULL, ws[0], params ? params[0] : f->params, &batch,
+                                   NULL, dlogits, NULL);
+    if (st != RH_OK || !m->bidirectional)
+        return st;
+    const host_model *bw = &m->dir[1];
+    const size_t D = asr_input_dim(m), K = m->spec.output_dim, rows = (size_t)T * B;
+    float *xr = scratch, *dyr = xr + rows * D + rows * K; // xr still holds the reversed input of asr_forward
+    reverse_rows(dyr, dlogits, lengths, T, B, K);
+    rh_batch rb = {T, B, lengths, xr, NULL};
+    return bw->vt->backward(bw->model, grads[1], NULL, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL, dyr,
+                            NULL);
+}
+
+int asr_read_file(float **samples, size_t *n, const char *path, int rate, double max_seconds, char *err,
+                  size_t err_len)
+{
+    *samples = NULL, *n = 0;
+    audio_reader *ar = audio_open(path, rate, 0, err, err_len);
+    if (!ar)
+        return -1;
+    const size_t limit = max_seconds > 0 ? (size_t)(max_seconds * rate) : SIZE_MAX;
+    size_t cap = 0;
+    float *buf = NULL;
+    for (;;) {
+        if (*n + 4096 > cap) {
+            size_t c = cap ? cap * 2 : 16384;
+            float *g = realloc(buf, c * sizeof *g);
+            if (!g) {
+                host_fmt(err, err_len, "%s: out of memory", path);
+                goto fail;
+            }
+            buf = g, cap = c;
+        }
+        long got = audio_read(ar, buf + *n, 4096, err, err_len);
+        if (got < 0)
+            goto fail;
+        if (got == 0)
+            break;
+        *n += (size_t)got;
+        if (*n > limit) {
+            host_fmt(err, err_len, "%s: longer than %.0f s", path, max_seconds);
+            goto fail;
+        }
+    }
+    audio_close(ar);
+    *samples = buf;
+    return 0;
+fail:
+    audio_close(ar);
+    free(buf);
+    *n = 0;
+    return -1;
+}

@@ -1,0 +1,414 @@
+#include "asrdecode.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio.h"
+#include "hostlog.h"
+
+#define READ_BLOCK 8192
+
+struct asr_session {
+    const asr_model *m;
+    asr_decode_opts o;
+    spectrogram *sp;
+    size_t cap;    /* samples per chunk */
+    uint32_t Tcap; /* model steps per chunk */
+    float *buf, *mel, *x, *logits, *ws[2], *scratch;
+    double *align;
+    int32_t *labels;
+    uint32_t *starts, *ends;
+    float *conf;
+};
+
+asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char *err, size_t err_len)
+{
+    asr_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        host_fmt(err, err_len, "out of memory");
+        return NULL;
+    }
+    s->m = m;
+    s->o = *o;
+    if (!(s->o.chunk_seconds > 0))
+        s->o.chunk_seconds = 30.0;
+    if (!(s->o.segment_gap > 0))
+        s->o.segment_gap = 0.8;
+    s->cap = (size_t)(s->o.chunk_seconds * m->fe.sample_rate);
+    if (s->cap < (size_t)m->fe.win_length * 4)
+        s->cap = (size_t)m->fe.win_length * 4;
+    s->Tcap = (uint32_t)asr_steps_for(m, s->cap) + 1;
+    const size_t K = m->spec.output_dim, frames = (size_t)s->Tcap * m->stack + m->stack + 2;
+    if (!(s->sp = spec_new(&m->fe, err, err_len))) {
+        free(s);
+        return NULL;
+    }
+    s->buf = malloc((s->cap + READ_BLOCK) * sizeof *s->buf);
+    s->mel = malloc(frames * (size_t)m->fe.n_mels * sizeof *s->mel);
+    s->x = malloc((size_t)s->Tcap * asr_input_dim(m) * sizeof *s->x);
+    s->logits = malloc((size_t)s->Tcap * K * sizeof *s->logits);
+    for (int d = 0; d < asr_dirs(m); d++)
+        s->ws[d] = malloc(asr_workspace_size(m, s->Tcap, 1) * sizeof(float));
+    s->scratch = malloc(asr_scratch_size(m, s->Tcap, 1) * sizeof(float));
+    s->align = malloc(rh_ctc_align_scratch_size(s->Tcap, s->Tcap, (uint32_t)K) * sizeof(double));
+    s->labels = malloc(((size_t)s->Tcap + 1) * sizeof *s->labels);
+    s->starts = malloc(((size_t)s->Tcap + 1) * sizeof *s->starts);
+    s->ends = malloc(((size_t)s->Tcap + 1) * sizeof *s->ends);
+    s->conf = malloc(((size_t)s->Tcap + 1) * sizeof *s->conf);
+    if (!s->buf || !s->mel || !s->x || !s->logits || !s->ws[0] || (m->bidirectional && !s->ws[1]) || !s->scratch ||
+        !s->align || !s->labels || !s->starts || !s->ends || !s->conf) {
+        host_fmt(err, err_len, "out of memory for %.0f s chunks", s->o.chunk_seconds);
+        asr_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void asr_session_free(asr_session *s)
+{
+    if (!s)
+        return;
+    spec_free(s->sp);
+    free(s->buf), free(s->mel), free(s->x), free(s->logits), free(s->ws[0]), free(s->ws[1]), free(s->scratch);
+    free(s->align), free(s->labels), free(s->starts), free(s->ends), free(s->conf);
+    free(s);
+}
+
+void tx_result_free(tx_result *r)
+{
+    for (uint32_t i = 0; i < r->n_words; i++)
+        free(r->words[i].text);
+    for (uint32_t i = 0; i < r->n_segments; i++)
+        free(r->segments[i].text);
+    free(r->words), free(r->segments), free(r->file), free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Appends a word; 0 or -1 (out of memory). */
+static int add_word(tx_result *r, uint32_t *cap, char *text, int64_t start, int64_t end, float conf)
+{
+    if (r->n_words == *cap) {
+        uint32_t c = *cap ? *cap * 2 : 64;
+        tx_word *g = realloc(r->words, c * sizeof *g);
+        if (!g)
+            return -1;
+        r->words = g, *cap = c;
+    }
+    r->words[r->n_words++] = (tx_word){text, start, end, conf};
+    return 0;
+}
+
+/* Words of one chunk's logits (T steps), times offset by the chunk's first sample. */
+static int decode_chunk(asr_session *s, tx_result *r, uint32_t *cap, uint32_t T, size_t offset)
+{
+    const asr_model *m = s->m;
+    const uint32_t K = m->spec.output_dim;
+    uint32_t L = 0;
+    if (s->o.beam_size > 1 || s->o.phrases) {
+        double lp;
+        rh_status st = rh_ctc_beam(s->labels, &L, &lp, s->logits, s->o.phrases, s->o.beam_size ? s->o.beam_size : 1,
+                                   T + 1, T, K, 0);
+        if (st != RH_OK) {
+            host_fmt(r->error, sizeof r->error, "beam search failed: %s", rh_strerror(st));
+            return -1;
+        }
+    } else {
+        L = rh_ctc_greedy(s->labels, NULL, NULL, NULL, s->logits, T, K, 0);
+    }
+    if (L == 0)
+        return 0;
+    if (!isfinite(rh_ctc_align(s->starts, s->ends, s->conf, s->logits, s->labels, L, T, K, 0, s->align))) {
+        host_fmt(r->error, sizeof r->error, "internal error: no alignment for the decoded labels");
+        return -1;
+    }
+    const double rate = m->fe.sample_rate, step = (double)m->stack * m->fe.hop_length;
+#define MS(samples) ((int64_t)llround(((double)offset + (samples)) * 1000.0 / rate))
+    for (uint32_t i = 0; i < L;) {
+        /* a word: one unit (word units), or a run of characters up to a space */
+        uint32_t j = i + 1;
+        if (!m->words) {
+            if (strcmp(m->units[s->labels[i] - 1], " ") == 0) {
+                i++;
+                continue;
+            }
+            while (j < L && strcmp(m->units[s->labels[j] - 1], " ") != 0)
+                j++;
+        }
+        size_t len = 1;
+        double conf = 0;
+        for (uint32_t k = i; k < j; k++)
+            len += strlen(m->units[s->labels[k] - 1]), conf += s->conf[k];
+        char *text = malloc(len);
+        if (!text)
+            return -1;
+        text[0] = '\0';
+        for (uint32_t k = i; k < j; k++)
+            strcat(text, m->units[s->labels[k] - 1]);
+        const int64_t start = MS(s->starts[i] * step), end = MS((s->ends[j - 1] + 1) * step);
+        if (add_word(r, cap, text, start, end, (float)(conf / (j - i))) != 0) {
+            free(text);
+            return -1;
+        }
+        i = j;
+    }
+#undef MS
+    return 0;
+}
+
+/* Where to end a full chunk of n samples: the centre of its quietest 100 ms in the last third. */
+static size_t cut_point(const float *x, size_t n, int rate)
+{
+    const size_t w = (size_t)rate / 10, from = n - n / 3;
+    size_t best = n;
+    double best_e = INFINITY;
+    for (size_t a = from; a + w <= n; a += w / 2) {
+        double e = 0;
+        for (size_t k = a; k < a + w; k++)
+            e += (double)x[k] * x[k];
+        if (e < best_e)
+            best_e = e, best = a + w / 2;
+    }
+    return best;
+}
+
+static int run_chunk(asr_session *s, tx_result *r, uint32_t *cap, size_t n, size_t offset)
+{
+    const size_t T = asr_features(s->x, s->mel, s->sp, s->m, s->buf, n);
+    if (T == 0)
+        return 0;
+    rh_status st = asr_forward(s->m, s->logits, s->ws, s->scratch, NULL, s->x, NULL, (uint32_t)T, 1);
+    if (st != RH_OK) {
+        host_fmt(r->error, sizeof r->error, "the model failed: %s", rh_strerror(st));
+        return -1;
+    }
+    return decode_chunk(s, r, cap, (uint32_t)T, offset);
+}
+
+/* CTC puts a word on one or two frames (a spike), well inside the word: each word is widened by up to
+ * 100 ms before and 250 ms after, never into its neighbours' spikes or past the ends of the recording. */
+static void widen_words(tx_result *r)
+{
+    const int64_t total = (int64_t)(r->duration * 1000.0 + 0.5);
+    int64_t prev_end = 0;
+    for (uint32_t i = 0; i < r->n_words; i++) {
+        tx_word *w = &r->words[i];
+        const int64_t core_end = w->end_ms, next = i + 1 < r->n_words ? r->words[i + 1].start_ms : total;
+        int64_t a = w->start_ms - 100, b = w->end_ms + 250;
+        w->start_ms = a < prev_end ? (prev_end < w->start_ms ? prev_end : w->start_ms) : a;
+        w->end_ms = b > next ? (next > core_end ? next : core_end) : b;
+        prev_end = core_end;
+    }
+}
+
+/* Segments from the words, and the text. */
+static int finish(asr_session *s, tx_result *r, const uint32_t *chunk_first, uint32_t n_chunks)
+{
+    widen_words(r);
+    size_t len = 1;
+    for (uint32_t i = 0; i < r->n_words; i++)
+        len += strlen(r->words[i].text) + 1;
+    if (!(r->text = malloc(len)))
+        return -1;
+    r->text[0] = '\0';
+    if (r->n_words && !(r->segments = calloc(r->n_words, sizeof *r->segments)))
+        return -1;
+    const int64_t gap = (int64_t)(s->o.segment_gap * 1000.0);
+    uint32_t c = 0;
+    char *p = r->text;
+    for (uint32_t i = 0; i < r->n_words; i++) {
+        const tx_word *w = &r->words[i];
+        int chunk_start = 0;
+        while (c < n_chunks && chunk_first[c] <= i)
+            chunk_start |= chunk_first[c++] == i;
+        if (i == 0 || chunk_start || w->start_ms - r->words[i - 1].end_ms >= gap) {
+            tx_segment *sg = &r->segments[r->n_segments++];
+            sg->first_word = i, sg->start_ms = w->start_ms;
+        }
+        tx_segment *sg = &r->segments[r->n_segments - 1];
+        sg->n_words++, sg->end_ms = w->end_ms;
+        sg->confidence += w->confidence;
+        p += sprintf(p, "%s%s", i ? " " : "", w->text);
+    }
+    for (uint32_t k = 0; k < r->n_segments; k++) {
+        tx_segment *sg = &r->segments[k];
+        size_t sl = 1;
+        for (uint32_t i = 0; i < sg->n_words; i++)
+            sl += strlen(r->words[sg->first_word + i].text) + 1;
+        if (!(sg->text = malloc(sl)))
+            return -1;
+        char *q = sg->text;
+        *q = '\0';
+        for (uint32_t i = 0; i < sg->n_words; i++)
+            q += sprintf(q, "%s%s", i ? " " : "", r->words[sg->first_word + i].text);
+        sg->confidence /= (float)sg->n_words;
+    }
+    return 0;
+}
+
+/* The chunk loop over any sample source: read(ctx, out, max) returns samples, 0 at the end, -1 on error. */
+typedef long (*sample_source)(void *ctx, float *out, size_t max, char *err, size_t err_len);
+
+static int transcribe_source(asr_session *s, tx_result *r, sample_source read, void *ctx)
+{
+    uint32_t cap = 0, n_chunks = 0, chunk_cap = 0, *chunk_first = NULL;
+    size_t n = 0, offset = 0;
+    int eof = 0, rc = -1;
+    while (!eof || n > 0) {
+        while (!eof && n < s->cap) {
+            size_t want = s->cap - n < READ_BLOCK ? s->cap - n : READ_BLOCK;
+            long got = read(ctx, s->buf + n, want, r->error, sizeof r->error);
+            if (got < 0)
+                goto done;
+            if (got == 0)
+                eof = 1;
+            n += (size_t)got;
+        }
+        size_t use = eof ? n : cut_point(s->buf, n, s->m->fe.sample_rate);
+        if (n_chunks == chunk_cap) {
+            chunk_cap = chunk_cap ? chunk_cap * 2 : 16;
+            uint32_t *g = realloc(chunk_first, chunk_cap * sizeof *g);
+            if (!g)
+                goto oom;
+            chunk_first = g;
+        }
+        chunk_first[n_chunks++] = r->n_words;
+        if (run_chunk(s, r, &cap, use, offset) != 0) {
+            if (!r->error[0])
+                goto oom;
+            goto done;
+        }
+        memmove(s->buf, s->buf + use, (n - use) * sizeof *s->buf);
+        offset += use, n -= use;
+    }
+    r->duration = (double)offset / s->m->fe.sample_rate;
+    if (finish(s, r, chunk_first, n_chunks) != 0)
+        goto oom;
+    rc = 0;
+    goto done;
+oom:
+    host_fmt(r->error, sizeof r->error, "out of memory");
+done:
+    free(chunk_first);
+    if (rc != 0)
+        r->failed = 1;
+    return rc;
+}
+
+static long read_audio(void *ctx, float *out, size_t max, char *err, size_t err_len)
+{
+    return audio_read(ctx, out, max, err, err_len);
+}
+
+int asr_transcribe(asr_session *s, tx_result *r, const char *path)
+{
+    if (!(r->file = strdup(path))) {
+        r->failed = 1;
+        host_fmt(r->error, sizeof r->error, "out of memory");
+        return -1;
+    }
+    audio_reader *ar = audio_open(path, s->m->fe.sample_rate, 0, r->error, sizeof r->error);
+    if (!ar) {
+        r->failed = 1;
+        return -1;
+    }
+    int rc = transcribe_source(s, r, read_audio, ar);
+    audio_close(ar);
+    return rc;
+}
+
+typedef struct mem_source {
+    const float *x;
+    size_t n, pos;
+} mem_source;
+
+static long read_memory(void *ctx, float *out, size_t max, char *err, size_t err_len)
+{
+    (void)err, (void)err_len;
+    mem_source *m = ctx;
+    size_t k = m->n - m->pos < max ? m->n - m->pos : max;
+    memcpy(out, m->x + m->pos, k * sizeof *out);
+    m->pos += k;
+    return (long)k;
+}
+
+int asr_transcribe_samples(asr_session *s, tx_result *r, const float *x, size_t n)
+{
+    mem_source src = {x, n, 0};
+    return transcribe_source(s, r, read_memory, &src);
+}
+
+int asr_phrases_read(rh_ctc_phrases *out, const asr_model *m, const char *path, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        host_fmt(err, err_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int32_t *labels = NULL;
+    uint32_t *offsets = malloc(sizeof *offsets), count = 0, ocap = 1;
+    size_t lcap = 0, used = 0, line_no = 0;
+    char line[4096], why[512];
+    int rc = -1;
+    if (!offsets)
+        goto oom;
+    offsets[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        line_no++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[strspn(line, " \t")])
+            continue;
+        for (char *t = line; *t; t++)
+            if (*t == '\t')
+                *t = ' ';
+        const size_t room = strlen(line) + 1;
+        if (used + room > lcap) {
+            lcap = (used + room) * 2;
+            int32_t *g = realloc(labels, lcap * sizeof *g);
+            if (!g)
+                goto oom;
+            labels = g;
+        }
+        long k = asr_encode(labels + used, room, m, line, why, sizeof why);
+        if (k < 0) {
+            host_fmt(err, err_len, "%s:%zu: %s", path, line_no, why);
+            goto done;
+        }
+        used += (size_t)k;
+        if (count + 2 > ocap) {
+            ocap = (count + 2) * 2;
+            uint32_t *g = realloc(offsets, ocap * sizeof *g);
+            if (!g)
+                goto oom;
+            offsets = g;
+        }
+        offsets[++count] = (uint32_t)used;
+    }
+    if (count == 0) {
+        host_fmt(err, err_len, "%s: no phrases", path);
+        goto done;
+    }
+    out->labels = labels ? labels : malloc(sizeof *labels);
+    out->offsets = offsets;
+    out->count = count;
+    labels = NULL, offsets = NULL;
+    rc = out->labels ? 0 : -1;
+    goto done;
+oom:
+    host_fmt(err, err_len, "out of memory");
+done:
+    fclose(f);
+    free(labels);
+    free(offsets);
+    return rc;
+}
+
+void asr_phrases_free(rh_ctc_phrases *p)
+{
+    free((void *)p->labels);
+    free((void *)p->offsets);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,69 @@
+/* From a recording to a transcript with times: the file is read in chunks of at most chunk_seconds (cut
+ * in the quietest 100 ms of the chunk's last third, so words are rarely split), each chunk becomes
+ * features, logits and a labelling (greedy or prefix beam search, optionally restricted to phrases), and
+ * the labelling's forced alignment gives every word its start, end and confidence. Memory is one chunk,
+ * whatever the file's length.
+ *
+ * A session holds the buffers for one thread; the model is shared read-only, so N threads transcribe N
+ * files at once with N sessions. */
+#ifndef RNNHOST_ASRDECODE_H
+#define RNNHOST_ASRDECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asr.h"
+
+typedef struct tx_word {
+    char *text;
+    int64_t start_ms, end_ms;
+    float confidence; /* mean softmax probability of the word's symbols over their aligned frames */
+} tx_word;
+
+typedef struct tx_segment {
+    int64_t start_ms, end_ms;
+    char *text;
+    float confidence;
+    uint32_t first_word, n_words;
+} tx_segment;
+
+typedef struct tx_result {
+    char *file;      /* as given */
+    double duration; /* seconds */
+    char *text;      /* all words, spaces between */
+    tx_word *words;
+    uint32_t n_words;
+    tx_segment *segments;
+    uint32_t n_segments;
+    int failed;        /* the file could not be transcribed: error says why */
+    char error[512];
+} tx_result;
+
+typedef struct asr_decode_opts {
+    uint32_t beam_size;             /* 0 or 1: greedy */
+    const rh_ctc_phrases *phrases;  /* NULL: any labelling */
+    double chunk_seconds;           /* 0: 30 */
+    double segment_gap;             /* a pause this long (s) starts a new segment; 0: 0.8 */
+} asr_decode_opts;
+
+typedef struct asr_session asr_session;
+
+asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char *err, size_t err_len);
+void asr_session_free(asr_session *s);
+
+/* Transcribes one file (path, or "-" for stdin when the caller allows it) into r, which the caller zeroes
+ * first. Returns 0, or -1 with r->failed set and r->error holding one line (unreadable, corrupt, out of
+ * memory). r->file is set either way. */
+int asr_transcribe(asr_session *s, tx_result *r, const char *path);
+
+/* The same for samples already in memory (mono, at the model's rate). */
+int asr_transcribe_samples(asr_session *s, tx_result *r, const float *x, size_t n);
+
+void tx_result_free(tx_result *r);
+
+/* Phrases from a file, one per line, each encoded in the model's units; blank lines skipped. 0, or -1 with
+ * err naming the line and the unit the model does not know. Free with asr_phrases_free. */
+int asr_phrases_read(rh_ctc_phrases *out, const asr_model *m, const char *path, char *err, size_t err_len);
+void asr_phrases_free(rh_ctc_phrases *p);
+
+#endif /* RNNHOST_ASRDECODE_H */

@@ -1,0 +1,585 @@
+/* rnnhost transcribe: speech to text for files and folders with a ctc model.
+ *
+ * The model is loaded once; files run -j at a time, one session each; outputs are written in input order
+ * as soon as every earlier file is done, so what appears (and in what order) does not depend on -j. Each
+ * output file is written atomically; a file that cannot be read is reported and the rest go on (exit 4). */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "asreval.h"
+#include "atomicfile.h"
+#include "cliargs.h"
+#include "commands.h"
+#include "hostlog.h"
+#include "progress.h"
+#include "transcript.h"
+
+static const char *audio_exts[] = {"wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au",
+                                   "snd", "caf", "w64", "rf64", "mp3", "voc", "sf", "htk", "paf", "mat"};
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rnnhost transcribe -m MODEL [OPTIONS] FILE|DIR|- ...\n"
+            "\n"
+            "Speech to text with a speech (ctc) model. Folders are searched recursively for sound files\n"
+            "(wav, flac, ogg, aiff, ...); '-' reads one sound file from stdin.\n"
+            "\n"
+            "  -m, --model MODEL         a model file or preset name (e.g. digits)\n"
+            "  -j, --jobs N              files transcribed in parallel (default: 2)\n"
+            "  -f, --output-format LIST  comma-separated: txt, json, jsonl, srt, vtt (default: txt)\n"
+            "      --output-dir DIR      write DIR/NAME.EXT for each input (the folder structure below a\n"
+            "                            given folder is kept)\n"
+            "  -o, --output FILE|-       one output file, or '-' for stdout (one format only); without -o\n"
+            "                            and --output-dir outputs go beside the inputs (NAME.EXT), and for\n"
+            "                            stdin input to stdout\n"
+            "      --skip-existing       leave inputs whose outputs all exist (resume a batch)\n"
+            "      --no-timestamps       JSON without segments and times (srt and vtt need times)\n"
+            "      --beam-size N         prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
+            "      --phrases FILE        only these phrases (one per line) may be the answer; a recording\n"
+            "                            that fits none gets an empty transcript\n"
+            "      --chunk-seconds S     long recordings are decoded in chunks of at most S seconds, cut in\n"
+            "                            pauses (default: 30)\n"
+            "      --summary FILE        a JSON summary: counts, failures with reasons, speed\n"
+            "  -q, --quiet               no progress on stderr\n"
+            "      --plugin-path PATH    colon-separated plugin directories searched first\n"
+            "  -h, --help                this help\n"
+            "\n"
+            "Exit codes: 0 all transcribed, 1 nothing could be, 2 usage, 3 model not loadable, 4 some files\n"
+            "failed (the others are written), 130 interrupted (files finished so far are written).\n");
+}
+
+typedef struct job {
+    char *path;    /* to read */
+    char *stem;    /* output name without extension: beside the input or under --output-dir */
+    int skipped;   /* --skip-existing found its outputs */
+} job;
+
+typedef struct run {
+    job *jobs;
+    size_t n, cap;
+    const char *out_dir, *output;
+    unsigned formats;
+    int timestamps, skip_existing, quiet;
+    tx_result *results;
+    const char **paths; /* of the jobs transcribed */
+    size_t *which;      /* results index -> job index */
+    size_t n_todo, next_write, done, failed, written_failed;
+    unsigned char *finished;
+    int write_error;
+    double audio, start, last_print;
+    FILE *out; /* stdout when -o - */
+} run;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int is_audio_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < sizeof audio_exts / sizeof *audio_exts; i++)
+        if (strcasecmp(dot + 1, audio_exts[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* path without its extension (the last '.' after the last '/'). */
+static char *strip_ext(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    size_t len = dot && (!slash || dot > slash + 1) ? (size_t)(dot - path) : strlen(path);
+    return strndup(path, len);
+}
+
+static int add_job(run *r, const char *path, const char *rel)
+{
+    if (r->n == r->cap) {
+        size_t c = r->cap ? r->cap * 2 : 64;
+        job *g = realloc(r->jobs, c * sizeof *g);
+        if (!g)
+            return -1;
+        r->jobs = g, r->cap = c;
+    }
+    job *j = &r->jobs[r->n];
+    memset(j, 0, sizeof *j);
+    if (!(j->path = strdup(path)))
+        return -1;
+    if (strcmp(path, "-") == 0) {
+        j->stem = strdup(r->out_dir ? "stdin" : "-");
+    } else if (r->out_dir) {
+        char *s = strip_ext(rel);
+        size_t len = strlen(r->out_dir) + strlen(s ? s : "") + 2;
+        j->stem = s ? malloc(len) : NULL;
+        if (j->stem)
+            snprintf(j->stem, len, "%s/%s", r->out_dir, s);
+        free(s);
+    } else {
+        j->stem = strip_ext(path);
+    }
+    if (!j->stem) {
+        free(j->path);
+        return -1;
+    }
+    r->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every sound file below dir, sorted, relative names kept for --output-dir. */
+static int add_dir(run *r, const char *dir, const char *rel, int depth)
+{
+    if (depth > 64)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        hostlog_error("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **g = realloc(names, cap * sizeof *g);
+            if (!g) {
+                rc = -1;
+                break;
+            }
+            names = g;
+        }
+        if (!(names[n] = strdup(e->d_name))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t lp = strlen(dir) + strlen(names[i]) + 2, lr = strlen(rel) + strlen(names[i]) + 2;
+        char *p = malloc(lp), *q = malloc(lr);
+        struct stat st;
+        if (!p || !q) {
+            free(p), free(q);
+            rc = -1;
+            break;
+        }
+        snprintf(p, lp, "%s/%s", dir, names[i]);
+        snprintf(q, lr, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                rc = add_dir(r, p, q, depth + 1);
+            else if (S_ISREG(st.st_mode) && is_audio_name(names[i]))
+                rc = add_job(r, p, q);
+        }
+        free(p), free(q);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int mkdirs_for(const char *file)
+{
+    char *d = strdup(file);
+    if (!d)
+        return -1;
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+            free(d);
+            return -1;
+        }
+        *p = '/';
+    }
+    free(d);
+    return 0;
+}
+
+static char *out_path(const run *r, const job *j, unsigned fmt)
+{
+    if (r->output)
+        return strdup(r->output);
+    size_t len = strlen(j->stem) + 8;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s.%s", j->stem, tx_extension(fmt));
+    return p;
+}
+
+static int to_stdout(const run *r, const job *j)
+{
+    return (r->output && strcmp(r->output, "-") == 0) || (!r->output && !r->out_dir && strcmp(j->path, "-") == 0);
+}
+
+/* Writes every output of result k (the job which[k]). */
+static void write_result(run *r, size_t k)
+{
+    const tx_result *res = &r->results[k];
+    const job *j = &r->jobs[r->which[k]];
+    char err[1024];
+    for (unsigned fmt = 1; fmt <= TX_VTT; fmt <<= 1) {
+        if (!(r->formats & fmt))
+            continue;
+        size_t len;
+        if (res->failed && !(fmt & (TX_JSON | TX_JSONL)))
+            continue; /* a failed file leaves no empty transcript behind to be mistaken for silence */
+        if (res->failed && !to_stdout(r, j))
+            continue; /* ... nor a file: --skip-existing will try it again */
+        char *s = tx_render(res, fmt, r->timestamps, &len);
+        if (!s) {
+            hostlog_error("%s: out of memory", j->path);
+            r->write_error = 1;
+            continue;
+        }
+        if (to_stdout(r, j)) {
+            if (fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) {
+                hostlog_error("cannot write to stdout: %s", strerror(errno));
+                r->write_error = 1;
+            }
+        } else {
+            char *p = out_path(r, j, fmt);
+            if (!p || mkdirs_for(p) != 0 || write_file_atomic(p, s, len, err, sizeof err) != 0) {
+                hostlog_error("%s", p ? err : "out of memory");
+                r->write_error = 1;
+            }
+            free(p);
+        }
+        free(s);
+    }
+}
+
+static void print_progress(run *r, int final)
+{
+    if (r->quiet)
+        return;
+    double now = now_seconds(), wall = now - r->start;
+    if (!final && now - r->last_print < (isatty(2) ? 0.2 : 5.0))
+        return;
+    r->last_print = now;
+    fprintf(stderr, "%srnnhost: %zu/%zu files | %.1f s of audio | %.0fx real time", isatty(2) ? "\r\033[K" : "",
+            r->done, r->n_todo, r->audio, wall > 0 ? r->audio / wall : 0.0);
+    if (r->failed)
+        fprintf(stderr, " | %zu failed", r->failed);
+    fputs(isatty(2) && !final ? "" : "\n", stderr);
+}
+
+/* Called as each file finishes: report failures, write everything now in order, free what is written. */
+static void on_done(void *ctx, size_t i)
+{
+    run *r = ctx;
+    r->finished[i] = 1;
+    r->done++;
+    if (r->results[i].failed) {
+        r->failed++;
+        if (!r->quiet && isatty(2))
+            fputs("\r\033[K", stderr);
+        hostlog_error("%s", r->results[i].error);
+    } else {
+        r->audio += r->results[i].duration;
+    }
+    while (r->next_write < r->n_todo && r->finished[r->next_write]) {
+        write_result(r, r->next_write);
+        tx_result *t = &r->results[r->next_write];
+        if (!t->failed) /* written: only failures are kept, for the summary */
+            tx_result_free(t);
+        r->next_write++;
+    }
+    print_progress(r, 0);
+}
+
+static int write_summary(const run *r, const char *path, double wall, int interrupted)
+{
+    cJSON *j = cJSON_CreateObject(), *failed = NULL;
+    char err[1024];
+    if (!j)
+        return -1;
+    cJSON_AddNumberToObject(j, "version", TX_SCHEMA_VERSION);
+    cJSON_AddNumberToObject(j, "files", (double)r->n);
+    cJSON_AddNumberToObject(j, "transcribed", (double)(r->done - r->failed));
+    cJSON_AddNumberToObject(j, "skipped", (double)(r->n - r->n_todo));
+    cJSON_AddBoolToObject(j, "interrupted", interrupted);
+    cJSON_AddNumberToObject(j, "audio_seconds", r->audio);
+    cJSON_AddNumberToObject(j, "wall_seconds", wall);
+    cJSON_AddNumberToObject(j, "real_time_factor", wall > 0 ? r->audio / wall : 0);
+    failed = cJSON_AddArrayToObject(j, "failed");
+    for (size_t k = 0; k < r->n_todo; k++)
+        if (r->finished[k] && r->results[k].failed) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "file", r->results[k].file ? r->results[k].file : r->paths[k]);
+            cJSON_AddStringToObject(o, "error", r->results[k].error);
+            cJSON_AddItemToArray(failed, o);
+        }
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s)
+        return -1;
+    size_t len = strlen(s);
+    s[len] = '\0';
+    char *withnl = malloc(len + 2);
+    int rc = -1;
+    if (withnl) {
+        memcpy(withnl, s, len);
+        withnl[len] = '\n';
+        rc = write_file_atomic(path, withnl, len + 1, err, sizeof err);
+        if (rc != 0)
+            hostlog_error("%s", err);
+    }
+    free(withnl);
+    free(s);
+    return rc;
+}
+
+int cmd_transcribe(int argc, char **argv)
+{
+    enum { O_DIR = 256, O_SKIP, O_NOTS, O_BEAM, O_PHRASES, O_CHUNK, O_SUMMARY, O_PLUGIN };
+    static const struct option lo[] = {
+        {"model", required_argument, NULL, 'm'},        {"jobs", required_argument, NULL, 'j'},
+        {"output-format", required_argument, NULL, 'f'}, {"output-dir", required_argument, NULL, O_DIR},
+        {"output", required_argument, NULL, 'o'},       {"skip-existing", no_argument, NULL, O_SKIP},
+        {"no-timestamps", no_argument, NULL, O_NOTS},   {"beam-size", required_argument, NULL, O_BEAM},
+        {"phrases", required_argument, NULL, O_PHRASES}, {"chunk-seconds", required_argument, NULL, O_CHUNK},
+        {"summary", required_argument, NULL, O_SUMMARY}, {"quiet", no_argument, NULL, 'q'},
+        {"plugin-path", required_argument, NULL, O_PLUGIN}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *model = NULL, *phrases = NULL, *summary = NULL, *plugin_path = NULL, *fmt_list = "txt";
+    uint32_t jobs = 2, beam = 1;
+    double chunk = 30.0;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.timestamps = 1;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:j:f:o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'j':
+            if (cli_u32(&jobs, optarg, "--jobs", 1, 256) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'f': fmt_list = optarg; break;
+        case O_DIR: r.out_dir = optarg; break;
+        case 'o': r.output = optarg; break;
+        case O_SKIP: r.skip_existing = 1; break;
+        case O_NOTS: r.timestamps = 0; break;
+        case O_BEAM:
+            if (cli_u32(&beam, optarg, "--beam-size", 1, 4096) != 0)
+                return EXIT_USAGE;
+            break;
+        case O_PHRASES: phrases = optarg; break;
+        case O_CHUNK:
+            if (cli_double(&chunk, optarg, "--chunk-seconds") != 0)
+                return EXIT_USAGE;
+            if (chunk < 1 || chunk > 600) {
+                hostlog_usage("--chunk-seconds is between 1 and 600, not %s", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_SUMMARY: summary = optarg; break;
+        case 'q': r.quiet = 1; break;
+        case O_PLUGIN: plugin_path = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: hostlog_usage("transcribe: unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
+        }
+    }
+    char bad[64];
+    if (tx_parse_formats(&r.formats, fmt_list, bad, sizeof bad) != 0) {
+        hostlog_usage("--output-format: '%s' is not txt, json, jsonl, srt or vtt", bad);
+        return EXIT_USAGE;
+    }
+    if (!model || optind >= argc) {
+        hostlog_usage("transcribe: -m MODEL and at least one FILE, DIR or - are required");
+        return EXIT_USAGE;
+    }
+    if (!r.timestamps && (r.formats & (TX_SRT | TX_VTT))) {
+        hostlog_usage("--no-timestamps: srt and vtt subtitles are made of timestamps");
+        return EXIT_USAGE;
+    }
+    if (r.output && r.out_dir) {
+        hostlog_usage("-o and --output-dir exclude each other");
+        return EXIT_USAGE;
+    }
+    if (r.output && (r.formats & (r.formats - 1))) {
+        hostlog_usage("-o writes one format; use --output-dir for several");
+        return EXIT_USAGE;
+    }
+    int stdin_inputs = 0;
+    for (int i = optind; i < argc; i++)
+        stdin_inputs += strcmp(argv[i], "-") == 0;
+    if (stdin_inputs > 1) {
+        hostlog_usage("'-' (stdin) can be given once");
+        return EXIT_USAGE;
+    }
+
+    /* inputs */
+    int rc = EXIT_FAIL;
+    plugin_registry reg;
+    asr_model m;
+    rh_ctc_phrases ph = {0};
+    memset(&m, 0, sizeof m);
+    memset(&reg, 0, sizeof reg);
+    int have_reg = 0;
+    for (int i = optind; i < argc; i++) {
+        struct stat st;
+        const char *a = argv[i];
+        if (strcmp(a, "-") != 0 && stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+            size_t before = r.n;
+            char *trimmed = strdup(a);
+            if (!trimmed)
+                goto oom;
+            for (size_t k = strlen(trimmed); k > 1 && trimmed[k - 1] == '/'; k--)
+                trimmed[k - 1] = '\0';
+            int arc = add_dir(&r, trimmed, "", 0);
+            free(trimmed);
+            if (arc != 0)
+                goto oom;
+            if (r.n == before)
+                fprintf(stderr, "rnnhost: %s: no sound files in this folder\n", a);
+        } else {
+            /* a missing or unreadable file is a failed file of the batch, reported like any other */
+            const char *slash = strrchr(a, '/');
+            if (add_job(&r, a, slash ? slash + 1 : a) != 0)
+                goto oom;
+        }
+    }
+    if (r.n == 0) {
+        hostlog_error("nothing to transcribe");
+        goto done;
+    }
+    if (r.output && strcmp(r.output, "-") != 0 && r.n > 1) {
+        hostlog_usage("-o FILE takes one input; use --output-dir or -o - for %zu", r.n);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+
+    /* the model */
+    char path[4096], why[1024];
+    if (registry_init(&reg, plugin_path) != 0) {
+        hostlog_error("cannot set up the plugin search path");
+        goto done;
+    }
+    have_reg = 1;
+    if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
+        asr_open(&m, &reg, path, why, sizeof why) != EXIT_OK) {
+        hostlog_error("%s", why);
+        rc = EXIT_LOAD;
+        goto done;
+    }
+    if (phrases && asr_phrases_read(&ph, &m, phrases, why, sizeof why) != 0) {
+        hostlog_error("%s", why);
+        goto done;
+    }
+
+    /* what is left to do */
+    r.results = calloc(r.n, sizeof *r.results);
+    r.paths = calloc(r.n, sizeof *r.paths);
+    r.which = calloc(r.n, sizeof *r.which);
+    r.finished = calloc(r.n, 1);
+    if (!r.results || !r.paths || !r.which || !r.finished)
+        goto oom;
+    for (size_t i = 0; i < r.n; i++) {
+        job *j = &r.jobs[i];
+        if (r.skip_existing && !to_stdout(&r, j)) {
+            int all = 1;
+            for (unsigned fmt = 1; fmt <= TX_VTT && all; fmt <<= 1)
+                if (r.formats & fmt) {
+                    char *p = out_path(&r, j, fmt);
+                    all = p && access(p, F_OK) == 0;
+                    free(p);
+                }
+            if (all) {
+                j->skipped = 1;
+                continue;
+            }
+        }
+        r.paths[r.n_todo] = j->path;
+        r.which[r.n_todo++] = i;
+    }
+    if (!r.quiet && r.n_todo < r.n)
+        fprintf(stderr, "rnnhost: %zu of %zu files already have their outputs (--skip-existing)\n", r.n - r.n_todo,
+                r.n);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    r.start = now_seconds();
+    asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
+    if (asr_run_files(r.results, r.paths, r.n_todo, &m, &o, (int)jobs, on_done, &r, &stop_requested, why,
+                      sizeof why) != 0) {
+        hostlog_error("%s", why);
+        goto done;
+    }
+    const double wall = now_seconds() - r.start;
+    if (r.n_todo)
+        print_progress(&r, 1);
+    if (summary && write_summary(&r, summary, wall, stop_requested) != 0)
+        r.write_error = 1;
+    if (stop_requested) {
+        fprintf(stderr, "rnnhost: interrupted: %zu of %zu files done and written; --skip-existing continues\n",
+                r.done, r.n_todo);
+        rc = EXIT_INTERRUPTED;
+    } else if (r.write_error) {
+        rc = EXIT_FAIL;
+    } else if (r.failed) {
+        rc = r.failed == r.n_todo ? EXIT_FAIL : EXIT_PARTIAL;
+        if (!r.quiet)
+            fprintf(stderr, "rnnhost: %zu of %zu files could not be transcribed (the others are written)\n", r.failed,
+                    r.n_todo);
+    } else {
+        rc = EXIT_OK;
+    }
+    goto done;
+oom:
+    hostlog_error("out of memory");
+    rc = EXIT_FAIL;
+done:
+    for (size_t i = 0; r.results && i < r.n; i++)
+        tx_result_free(&r.results[i]);
+    for (size_t i = 0; i < r.n; i++)
+        free(r.jobs[i].path), free(r.jobs[i].stem);
+    free(r.jobs), free(r.results), free(r.paths), free(r.which), free(r.finished);
+    asr_phrases_free(&ph);
+    asr_close(&m);
+    if (have_reg)
+        registry_free(&reg);
+    return rc;
+}
