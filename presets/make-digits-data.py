@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Builds the spoken-digits training data for the speech preset.
+
+Usage: presets/make-digits-data.py OUT_DIR [--fsdd DIR] [--seed N] [--holdout SPEAKER] [--scale F]
+
+Writes into OUT_DIR 8 kHz mono 16-bit WAVs and TSV manifests (`path<TAB>transcript`, paths relative
+to OUT_DIR):
+  fsdd-isolated-<speaker>.tsv   that speaker's 500 FSDD clips (symlinked under fsdd/)
+  connected-<speaker>.tsv       3-7 digit strings joined from that speaker's clips only
+  espeak-isolated.tsv           single digits from espeak-ng, varied voice/speed/pitch/amplitude
+  espeak-connected.tsv          3-7 digit strings from espeak-ng
+  train.tsv, valid.tsv          everything but the held-out speaker; valid is 5 % moved out of train
+  heldout-isolated.tsv, heldout-connected.tsv   the held-out speaker (only with --holdout)
+  example.wav, example.txt      one 5-6 digit espeak-ng string for the README's quick start
+Needs Python 3 (standard library) and the programs espeak-ng and sox. The same seed gives the same
+files: every random choice is drawn up front, in a fixed order, before any parallel work starts.
+"""
+
+import argparse
+import array
+import os
+import random
+import shutil
+import subprocess
+import sys
+import wave
+from concurrent.futures import ThreadPoolExecutor
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+SPEAKERS = ["george", "jackson", "lucas", "nicolas"]
+RATE = 8000
+
+# Accents espeak-ng ships as real voices (the mbrola ones need separate data and are left out).
+ESPEAK_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+                 "en-029", "en-us-nyc"]
+# Variants that still sound like a speaker: the novelty ones (whisper, croak, robots) would teach the
+# model sounds it never meets in real recordings.
+ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5",
+                   "klatt", "klatt2", "klatt3", "klatt4", "Andy", "Annie", "adam", "anika", "belinda",
+                   "benjamin", "david", "ed", "edward", "john", "linda", "max", "paul", "quincy",
+                   "rob", "robert", "steph", "travis", "victor", "grandma", "grandpa"]
+
+
+def die(msg):
+    print("make-digits-data: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def read_pcm(path):
+    """Returns the 16-bit samples of an 8 kHz mono WAV as bytes."""
+    with wave.open(path, "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != RATE:
+            die(f"{path}: expected 8 kHz mono 16-bit, got {w.getframerate()} Hz, "
+                f"{w.getnchannels()} channels, {8 * w.getsampwidth()} bits")
+        return w.readframes(w.getnframes())
+
+
+def write_pcm(path, pcm):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm)
+
+
+def duration(path):
+    with wave.open(path, "rb") as w:
+        return w.getnframes() / w.getframerate()
+
+
+def write_manifest(out, name, rows):
+    with open(os.path.join(out, name), "w") as f:
+        for path, text in rows:
+            f.write(f"{path}\t{text}\n")
+
+
+def fsdd_isolated(out, fsdd, speaker):
+    """Symlinks the speaker's clips under OUT/fsdd/ so the manifests stay relative and nothing is
+    copied; the links are absolute so OUT_DIR can live anywhere."""
+    rows = []
+    for d in range(10):
+        for k in range(50):
+            name = f"{d}_{speaker}_{k}.wav"
+            src = os.path.abspath(os.path.join(fsdd, name))
+            if not os.path.isfile(src):
+                die(f"{src} not found")
+            dst = os.path.join(out, "fsdd", name)
+            if os.path.lexists(dst):
+                os.remove(dst)
+            os.symlink(src, dst)
+            rows.append((f"fsdd/{name}", DIGITS[d]))
+    return rows
+
+
+def noise_tables(rng):
+    """A few seconds of Gaussian noise at several low levels, as 16-bit PCM. Gaps are slices of
+    these, which is far faster than drawing every gap sample afresh and still never digital zero."""
+    tables = []
+    for sigma in (2.0, 4.0, 8.0, 16.0):
+        a = array.array("h", (max(-32768, min(32767, round(rng.gauss(0.0, sigma))))
+                              for _ in range(3 * RATE)))
+        if sys.byteorder != "little":
+            a.byteswap()
+        tables.append(a.tobytes())
+    return tables
+
+
+def gap(rng, tables, level, seconds):
+    n = int(seconds * RATE)
+    t = tables[level]
+    start = rng.randrange(len(t) // 2 - n) if n < len(t) // 2 else 0
+    return t[2 * start:2 * (start + n)]
+
+
+def fsdd_connected(out, fsdd, speaker, count, rng, tables):
+    # Cached per digit: each speaker has 50 takes of each digit, 500 clips in all.
+    clips = [[read_pcm(os.path.join(fsdd, f"{d}_{speaker}_{k}.wav")) for k in range(50)]
+             for d in range(10)]
+    rows = []
+    for i in range(count):
+        digits = [rng.randrange(10) for _ in range(rng.randint(3, 7))]
+        level = rng.randrange(len(tables))
+        parts = [gap(rng, tables, level, rng.uniform(0.10, 0.30))]
+        for j, d in enumerate(digits):
+            if j:
+                parts.append(gap(rng, tables, level, rng.uniform(0.05, 0.40)))
+            parts.append(clips[d][rng.randrange(50)])
+        parts.append(gap(rng, tables, level, rng.uniform(0.10, 0.30)))
+        rel = f"connected/{speaker}/{speaker}-c{i:05d}.wav"
+        write_pcm(os.path.join(out, rel), b"".join(parts))
+        rows.append((rel, " ".join(DIGITS[d] for d in digits)))
+    return rows
+
+
+def espeak_job(rng, digits):
+    """Every random choice of one espeak-ng utterance, drawn now so the pool's order cannot matter."""
+    voice = rng.choice(ESPEAK_VOICES)
+    variant = rng.choice(ESPEAK_VARIANTS)
+    words = [DIGITS[d] for d in digits]
+    # Commas make espeak-ng pause between some digits, as people do when reading numbers out.
+    text = words[0] + "".join((", " if rng.random() < 0.25 else " ") + w for w in words[1:])
+    return {
+        "voice": voice + ("+" + variant if variant else ""),
+        "speed": rng.randint(120, 220),
+        "pitch": rng.randint(20, 80),
+        # Above about 115 espeak-ng clips its own output; quiet speech is as real as loud.
+        "amp": rng.randint(25, 110),
+        "wordgap": rng.randint(0, 12) if len(digits) > 1 else 0,
+        "lead": round(rng.uniform(0.0, 0.2), 3),
+        "tail": round(rng.uniform(0.0, 0.2), 3),
+        "text": text,
+        "transcript": " ".join(words),
+    }
+
+
+def run_espeak(job, path):
+    synth = subprocess.Popen(
+        ["espeak-ng", "-v", job["voice"], "-s", str(job["speed"]), "-p", str(job["pitch"]),
+         "-a", str(job["amp"]), "-g", str(job["wordgap"]), "--stdout", job["text"]],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # -R keeps sox's dither repeatable; the padding varies where speech starts in the file.
+    conv = subprocess.run(
+        ["sox", "-R", "-t", "wav", "-", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
+         path, "pad", str(job["lead"]), str(job["tail"])],
+        stdin=synth.stdout, stderr=subprocess.PIPE)
+    synth.stdout.close()
+    if synth.wait() != 0 or conv.returncode != 0:
+        raise RuntimeError(f"espeak-ng/sox failed for {path} ({job['voice']}): "
+                           + conv.stderr.decode(errors="replace").strip())
+
+
+def espeak_set(out, sub, prefix, jobs, pool):
+    paths = [f"espeak/{sub}/{prefix}{i:05d}.wav" for i in range(len(jobs))]
+    list(pool.map(lambda a: run_espeak(a[0], os.path.join(out, a[1])), zip(jobs, paths)))
+    return [(p, j["transcript"]) for p, j in zip(paths, jobs)]
+
+
+def hours(out, rows):
+    return sum(duration(os.path.join(out, p)) for p, _ in rows) / 3600.0
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description="Make the spoken-digits manifests.")
+    ap.add_argument("out_dir")
+    ap.add_argument("--fsdd", default=os.path.join(root, "..", "shared", "data", "fsdd"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--holdout", choices=SPEAKERS)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies the number of joined and synthesised utterances")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel espeak-ng/sox pipelines")
+    args = ap.parse_args()
+    if args.scale <= 0:
+        die("--scale must be positive")
+    for prog in ("espeak-ng", "sox"):
+        if shutil.which(prog) is None:
+            die(f"{prog} not found (Debian package {prog})")
+    if not os.path.isdir(args.fsdd):
+        die(f"{args.fsdd}: FSDD folder not found (use --fsdd)")
+
+    out = args.out_dir
+    for sub in ["fsdd", "espeak/iso", "espeak/conn"] + [f"connected/{s}" for s in SPEAKERS]:
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+
+    n_connected = max(1, round(600 * args.scale))
+    n_espeak = max(1, round(1500 * args.scale))
+    rng = random.Random(args.seed)
+    tables = noise_tables(rng)
+
+    manifests = {}
+    for s in SPEAKERS:
+        manifests[f"fsdd-isolated-{s}.tsv"] = fsdd_isolated(out, args.fsdd, s)
+    for s in SPEAKERS:
+        manifests[f"connected-{s}.tsv"] = fsdd_connected(out, args.fsdd, s, n_connected,
+                                                         random.Random(f"{args.seed}/{s}"), tables)
+
+    # Balanced digits for the isolated set so no word is rarer than the others by chance.
+    iso_digits = [i % 10 for i in range(n_espeak)]
+    rng.shuffle(iso_digits)
+    iso_jobs = [espeak_job(rng, [d]) for d in iso_digits]
+    conn_jobs = [espeak_job(rng, [rng.randrange(10) for _ in range(rng.randint(3, 7))])
+                 for _ in range(n_espeak)]
+    example = espeak_job(rng, [rng.randrange(10) for _ in range(rng.randint(5, 6))])
+    example.update(voice="en-us", speed=150, pitch=50, amp=100, wordgap=2, lead=0.1, tail=0.1,
+                   text=example["transcript"])
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        manifests["espeak-isolated.tsv"] = espeak_set(out, "iso", "e-i", iso_jobs, pool)
+        manifests["espeak-connected.tsv"] = espeak_set(out, "conn", "e-c", conn_jobs, pool)
+    run_espeak(example, os.path.join(out, "example.wav"))
+    with open(os.path.join(out, "example.txt"), "w") as f:
+        f.write(example["transcript"] + "\n")
+
+    train = []
+    for name, rows in manifests.items():
+        if args.holdout and name.endswith(f"-{args.holdout}.tsv"):
+            continue
+        train.extend(rows)
+    rng.shuffle(train)
+    n_valid = max(1, round(0.05 * len(train)))
+    manifests["valid.tsv"] = sorted(train[:n_valid])
+    manifests["train.tsv"] = train[n_valid:]
+    if args.holdout:
+        manifests["heldout-isolated.tsv"] = manifests[f"fsdd-isolated-{args.holdout}.tsv"]
+        manifests["heldout-connected.tsv"] = manifests[f"connected-{args.holdout}.tsv"]
+
+    print(f"{'manifest':28s} {'utts':>6s} {'hours':>7s}")
+    for name, rows in manifests.items():
+        write_manifest(out, name, rows)
+        print(f"{name:28s} {len(rows):6d} {hours(out, rows):7.3f}")
+    print(f"example.wav: {example['transcript']}")
+
+
+if __name__ == "__main__":
+    main()
