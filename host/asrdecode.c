@@ -10,6 +10,9 @@
 #include "hostlog.h"
 
 #define READ_BLOCK 8192
+/* A phrase less likely than the best unrestricted answer by this many nats (a factor of about 150) is
+ * rejected. */
+#define ASR_REJECT_NATS 5.0
 
 struct asr_session {
     const asr_model *m;
@@ -54,7 +57,7 @@ asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char 
         s->ws[d] = malloc(asr_workspace_size(m, s->Tcap, 1) * sizeof(float));
     s->scratch = malloc(asr_scratch_size(m, s->Tcap, 1) * sizeof(float));
     s->align = malloc(rh_ctc_align_scratch_size(s->Tcap, s->Tcap, (uint32_t)K) * sizeof(double));
-    s->labels = malloc(((size_t)s->Tcap + 1) * sizeof *s->labels);
+    s->labels = malloc(2 * ((size_t)s->Tcap + 1) * sizeof *s->labels); /* the second half for the unrestricted beam */
     s->starts = malloc(((size_t)s->Tcap + 1) * sizeof *s->starts);
     s->ends = malloc(((size_t)s->Tcap + 1) * sizeof *s->ends);
     s->conf = malloc(((size_t)s->Tcap + 1) * sizeof *s->conf);
@@ -108,9 +111,17 @@ static int decode_chunk(asr_session *s, tx_result *r, uint32_t *cap, uint32_t T,
     const uint32_t K = m->spec.output_dim;
     uint32_t L = 0;
     if (s->o.beam_size > 1 || s->o.phrases) {
-        double lp;
-        rh_status st = rh_ctc_beam(s->labels, &L, &lp, s->logits, s->o.phrases, s->o.beam_size ? s->o.beam_size : 1,
-                                   T + 1, T, K, 0);
+        const uint32_t beam = s->o.beam_size ? s->o.beam_size : 1;
+        double lp, lp_free;
+        rh_status st = rh_ctc_beam(s->labels, &L, &lp, s->logits, s->o.phrases, beam, T + 1, T, K, 0);
+        if (st == RH_OK && s->o.phrases && L > 0) {
+            /* the best allowed phrase must be about as likely as the best answer overall: otherwise the
+             * recording says something else, and it is rejected rather than forced into a phrase */
+            uint32_t Lf;
+            st = rh_ctc_beam(s->labels + T + 1, &Lf, &lp_free, s->logits, NULL, beam, T + 1, T, K, 0);
+            if (st == RH_OK && lp < lp_free - ASR_REJECT_NATS)
+                L = 0;
+        }
         if (st != RH_OK) {
             host_fmt(r->error, sizeof r->error, "beam search failed: %s", rh_strerror(st));
             return -1;

@@ -1,4 +1,4 @@
-/* Scoring transcripts, and running many files through a speech model on several threads. */
+/* Running many files through a speech model on several threads. */
 #ifndef RNNHOST_ASREVAL_H
 #define RNNHOST_ASREVAL_H
 
@@ -6,15 +6,6 @@
 #include <stdint.h>
 
 #include "asrdecode.h"
-
-/* Levenshtein distance between label sequences a (n) and b (m): substitutions, insertions, deletions. */
-uint64_t asr_edit_distance(const int32_t *a, uint32_t n, const int32_t *b, uint32_t m);
-
-/* Word edits between hyp and ref (space-separated words) and *ref_words, the reference's word count. */
-uint64_t asr_word_edits(const char *hyp, const char *ref, uint64_t *ref_words);
-
-/* Character edits (UTF-8 characters, spaces included) and *ref_chars. */
-uint64_t asr_char_edits(const char *hyp, const char *ref, uint64_t *ref_chars);
 
 /* Transcribes paths[0..n) with `jobs` threads (one session each; BLAS is set to one thread while they
  * run). results (n) is filled in input order whatever the scheduling, so output does not depend on -j.

@@ -55,7 +55,8 @@ static void usage(FILE *f)
             "      --no-timestamps       JSON without segments and times (srt and vtt need times)\n"
             "      --beam-size N         prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
             "      --phrases FILE        only these phrases (one per line) may be the answer; a recording\n"
-            "                            that fits none gets an empty transcript\n"
+            "                            whose best phrase is far less likely (e^-5) than the best answer\n"
+            "                            overall is rejected: an empty transcript\n"
             "      --chunk-seconds S     long recordings are decoded in chunks of at most S seconds, cut in\n"
             "                            pauses (default: 30)\n"
             "      --summary FILE        a JSON summary: counts, failures with reasons, speed\n"
@@ -275,8 +276,14 @@ static void write_result(run *r, size_t k)
             }
         } else {
             char *p = out_path(r, j, fmt);
-            if (!p || mkdirs_for(p) != 0 || write_file_atomic(p, s, len, err, sizeof err) != 0) {
-                hostlog_error("%s", p ? err : "out of memory");
+            if (!p) {
+                hostlog_error("out of memory");
+                r->write_error = 1;
+            } else if (mkdirs_for(p) != 0) {
+                hostlog_error("%s: cannot create its folder: %s", p, strerror(errno));
+                r->write_error = 1;
+            } else if (write_file_atomic(p, s, len, err, sizeof err) != 0) {
+                hostlog_error("%s", err);
                 r->write_error = 1;
             }
             free(p);

@@ -22,7 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "asr.h"
-#include "asreval.h"
+#include "wer.h"
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Speech end to end on fixtures made here (make_tones.py: three tone "words"): training with CTC,
+# eval, and transcribe's outputs, failures, resumption and long files. One case per invocation.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cases.sh"
+R=${RNNHOST:?}
+PY=${PYTHON3:-python3}
+
+fixtures() { "$PY" "$here/make_tones.py" data --count "${1:-240}" || fail "make_tones.py"; }
+
+# A small bidirectional model that learns the tones in about a second.
+train_small() { # OUT [extra options]
+    local out=$1; shift
+    "$R" train --task ctc --manifest data/train.tsv --units words --sample-rate 8000 --rnn-size 32 \
+        --num-layers 1 --bidirectional --batch-size 8 --learning-rate 0.01 --threads 1 -q -o "$out" "$@"
+}
+
+last_value() { tail -n 1 "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+
+case_train_eval() {
+    fixtures
+    run train_small untrained.safetensors --max-steps 1 --checkpoint-dir ck1
+    expect_rc 0 "train 1 step"
+    run train_small tones.safetensors --max-steps 150 --augment-noise 20 --augment-gain 3 --augment-speed 1.05 \
+        --augment-mask 1 --checkpoint-dir ck
+    expect_rc 0 "train 150 steps"
+    [ -f tones.safetensors ] || fail "no model written"
+    run "$R" eval -m untrained.safetensors --manifest data/test.tsv
+    expect_rc 0 "eval untrained"
+    local w0; w0=$(last_value "$tmp/out" wer)
+    run "$R" eval -m tones.safetensors --manifest data/test.tsv --json
+    expect_rc 0 "eval --json"
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["files"]==40 and "cer" in d' "$tmp/out" ||
+        fail "eval --json is not the expected object"
+    run "$R" eval -m tones.safetensors --manifest data/test.tsv
+    local w1; w1=$(last_value "$tmp/out" wer)
+    awk -v a="$w0" -v b="$w1" 'BEGIN { exit !(a > 0.5 && b < 0.1) }' ||
+        fail "wer untrained $w0 (expected > 0.5), trained $w1 (expected < 0.1)"
+}
+
+case_transcribe_batch() {
+    fixtures
+    train_small m.safetensors --max-steps 150 --checkpoint-dir ck || fail "train"
+    mkdir -p in/sub
+    cut -f1 data/test.tsv | head -20 | while read -r f; do cp "data/$f" in/; done
+    cut -f1 data/test.tsv | tail -n +21 | while read -r f; do cp "data/$f" in/sub/; done
+    head -c 3000 data/clips/u0000.wav > in/truncated.wav
+    printf 'RIFF\x10\x00\x00\x00WAVEjunkjunkjunk' > in/garbage.wav
+    run "$R" transcribe -m m.safetensors -f jsonl -o - -j 2 in
+    expect_rc 4 "a batch with two bad files"
+    cp "$tmp/out" j2.jsonl
+    [ "$(wc -l < j2.jsonl)" -eq 42 ] || fail "expected 42 lines (40 good + 2 errors), got $(wc -l < j2.jsonl)"
+    expect_in "$tmp/err" "truncated" "the truncated file is reported"
+    expect_in "$tmp/err" "2 of 42 files could not be transcribed" "the summary line"
+    run "$R" transcribe -m m.safetensors -f jsonl -o - -j 1 -q in
+    expect_rc 4 "the same batch with -j 1"
+    cmp -s "$tmp/out" j2.jsonl || fail "-j 1 and -j 2 give different output"
+    "$PY" - j2.jsonl data/test.tsv <<'PY' || fail "transcripts below 90% exact, or a malformed line"
+import json, os, sys
+ref = {os.path.basename(l.split("\t")[0]): l.rstrip("\n").split("\t")[1] for l in open(sys.argv[2])}
+good = bad = errors = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    assert d["version"] == 1
+    if "error" in d:
+        errors += 1
+        continue
+    assert d["duration"] > 0
+    for s in d["segments"]:
+        assert 0 <= s["start"] <= s["end"] <= d["duration"] * 1000 + 1, s
+        assert 0 <= s["confidence"] <= 1
+        for w in s["words"]:
+            assert s["start"] <= w["start"] <= w["end"] <= s["end"], (s, w)
+    if d["text"] == ref[os.path.basename(d["file"])]:
+        good += 1
+    else:
+        bad += 1
+assert errors == 2, errors
+print(good, bad)
+sys.exit(0 if good >= 0.9 * (good + bad) else 1)
+PY
+    run "$R" transcribe -m m.safetensors -q --summary summary.json --output-dir res in/truncated.wav data/clips/u0201.wav
+    expect_rc 4 "summary run"
+    "$PY" -c 'import json,sys; d=json.load(open("summary.json")); assert d["files"]==2 and d["transcribed"]==1 and len(d["failed"])==1 and "truncated" in d["failed"][0]["error"]' ||
+        fail "the JSON summary does not name the failed file"
+    [ ! -e res/truncated.txt ] || fail "a failed file left an output behind"
+    run "$R" transcribe -m m.safetensors -q in/truncated.wav
+    expect_rc 1 "the only file fails"
+}
+
+case_outputs() {
+    fixtures 60
+    train_small m.safetensors --max-steps 60 --checkpoint-dir ck || fail "train"
+    mkdir -p in/a/b
+    cp data/clips/u0001.wav in/one.wav
+    cp data/clips/u0002.wav in/a/b/two.wav
+    echo "not audio" > in/a/notes.md
+    run "$R" transcribe -m m.safetensors -q -f txt,json,srt,vtt --output-dir res in
+    expect_rc 0 "four formats"
+    for f in res/one res/a/b/two; do
+        for e in txt json srt vtt; do [ -s "$f.$e" ] || fail "missing $f.$e"; done
+    done
+    [ ! -e res/a/notes.txt ] || fail "a non-audio file was transcribed"
+    "$PY" -c 'import json; d=json.load(open("res/a/b/two.json")); assert d["version"]==1 and d["file"].endswith("two.wav")' ||
+        fail "json output"
+    head -1 res/one.vtt | grep -qx WEBVTT || fail "vtt header"
+    grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} --> [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3}$' res/one.srt || fail "srt times"
+    touch -d '2001-01-01' res/one.txt
+    run "$R" transcribe -m m.safetensors -f txt,json,srt,vtt --output-dir res --skip-existing in
+    expect_rc 0 "skip-existing"
+    expect_in "$tmp/err" "2 of 2 files already have their outputs" "skip-existing says so"
+    [ "$(stat -c %Y res/one.txt)" = "$(date -d 2001-01-01 +%s)" ] || fail "skip-existing rewrote an output"
+    rm res/a/b/two.srt
+    run "$R" transcribe -m m.safetensors -f txt,json,srt,vtt --output-dir res --skip-existing in
+    expect_in "$tmp/err" "1 of 2 files already have their outputs" "a file with a missing output is redone"
+    [ -s res/a/b/two.srt ] || fail "the missing output was not rewritten"
+    cp data/clips/u0003.wav beside.wav
+    run "$R" transcribe -m m.safetensors -q beside.wav
+    expect_rc 0 "default output beside the input"
+    [ -s beside.txt ] || fail "beside.txt not written"
+    run "$R" transcribe -m m.safetensors -q - < data/clips/u0003.wav
+    expect_rc 0 "stdin"
+    cmp -s "$tmp/out" beside.txt || fail "stdin gives another transcript than the file"
+    run "$R" transcribe -m m.safetensors -f txt,json -o - in
+    expect_rc 2 "-o - with two formats"
+    run "$R" transcribe -m m.safetensors -f srt --no-timestamps in
+    expect_rc 2 "srt without timestamps"
+    run "$R" transcribe -m m.safetensors -f doc in
+    expect_rc 2 "unknown format"
+    run "$R" transcribe -m m.safetensors -q -f json --no-timestamps -o - in/one.wav
+    expect_rc 0 "--no-timestamps"
+    grep -q segments "$tmp/out" && fail "--no-timestamps still wrote segments"
+    run "$R" transcribe -m missing.safetensors in
+    expect_rc 3 "a missing model"
+    run "$R" transcribe -m dinos in
+    expect_rc 3 "a language model is not a speech model"
+    expect_in "$tmp/err" "ctc" "the message says what kind of model is needed"
+    run "$R" transcribe --help
+    expect_rc 0 "--help"
+    expect_in "$tmp/out" "(default: 2)" "--help shows defaults"
+}
+
+case_long() {
+    fixtures 120
+    train_small m.safetensors --max-steps 150 --checkpoint-dir ck || fail "train"
+    run "$R" transcribe -m m.safetensors -q -f json --chunk-seconds 10 -o - data/long.wav
+    expect_rc 0 "a 100 s file in 10 s chunks"
+    "$PY" - "$tmp/out" data/long.txt <<'PY' || fail "long file: times not in order, or too many word errors"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ref = open(sys.argv[2]).read().split()
+hyp = d["text"].split()
+assert d["duration"] >= 100, d["duration"]
+last = -1
+for s in d["segments"]:
+    for w in s["words"]:
+        assert w["start"] >= last, (w, last)
+        last = w["start"]
+assert last > 90000, last
+# word edit distance
+prev = list(range(len(ref) + 1))
+for i, h in enumerate(hyp, 1):
+    cur = [i] + [0] * len(ref)
+    for j, r in enumerate(ref, 1):
+        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (h != r))
+    prev = cur
+wer = prev[-1] / len(ref)
+print("wer", wer, "words", len(ref))
+sys.exit(0 if wer < 0.25 else 1)  # 10 s chunks cut some sentences: a little worse than whole ones
+PY
+}
+
+case_phrases() {
+    fixtures 120
+    train_small m.safetensors --max-steps 150 --checkpoint-dir ck || fail "train"
+    printf 'low\nhigh\n\n' > allowed.txt
+    run "$R" transcribe -m m.safetensors -q -f jsonl -o - --phrases allowed.txt --beam-size 8 data/clips
+    expect_rc 0 "phrases"
+    "$PY" -c '
+import json, sys
+texts = [json.loads(l)["text"] for l in open(sys.argv[1])]
+assert len(texts) == 120
+assert set(texts) <= {"low", "high", ""}, set(texts)
+assert "" in texts and "low" in texts and "high" in texts, set(texts)
+' "$tmp/out" || fail "--phrases allowed other answers, or rejected everything"
+    printf 'low\nloud\n' > unknown.txt
+    run "$R" transcribe -m m.safetensors --phrases unknown.txt data/clips/u0001.wav
+    expect_rc 1 "a phrase with a word the model does not know"
+    expect_in "$tmp/err" "unknown.txt:2" "the phrase's line is named"
+}
+
+case_resume() {
+    fixtures 120
+    run train_small straight.safetensors --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
+        --checkpoint-dir a
+    expect_rc 0 "40 steps"
+    run train_small half.safetensors --max-steps 20 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
+        --checkpoint-dir b
+    expect_rc 0 "20 steps"
+    run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --max-steps 40 \
+        --threads 1 -q -o resumed.safetensors --checkpoint-dir b
+    expect_rc 0 "resume to 40"
+    cmp -s straight.safetensors resumed.safetensors || fail "resumed training differs from the straight run"
+    run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --rnn-size 64
+    expect_rc 2 "architecture options with --resume"
+    head -n 50 data/train.tsv > other.tsv
+    run "$R" train --task ctc --manifest other.tsv --resume b/ctc_step0000020.safetensors -q
+    expect_rc 1 "resume on other data"
+}
+
+case_interrupt() {
+    fixtures 120
+    # rnnhost itself in the background (not a function's subshell), so the signal reaches it
+    "$R" train --task ctc --manifest data/train.tsv --units words --sample-rate 8000 --rnn-size 32 --num-layers 1 \
+        --batch-size 8 --threads 1 --max-steps 100000 --checkpoint-dir ck -o m.safetensors > /dev/null 2> err.txt &
+    local pid=$!
+    sleep 2
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    [ "$rc" -eq 130 ] || fail "Ctrl-C: exit code $rc, expected 130"
+    grep -q "interrupted at step" err.txt || fail "no message on interrupt"
+    local ck; ck=$(ls ck/ctc_step*.safetensors 2>/dev/null | tail -n 1)
+    [ -n "$ck" ] || fail "no checkpoint after Ctrl-C"
+    [ -z "$ck" ] || { run "$R" eval -m "$ck" --manifest data/test.tsv; expect_rc 0 "the checkpoint is a usable model"; }
+}
+
+case_bad_data() {
+    fixtures 60
+    printf 'clips/u0000.wav\tlow\nclips/missing.wav\thigh\n' > data/bad.tsv
+    run train_small m.safetensors --max-steps 1 --checkpoint-dir ck
+    run "$R" train --task ctc --manifest data/bad.tsv --units words --sample-rate 8000 -q
+    expect_rc 1 "a missing recording"
+    expect_in "$tmp/err" "bad.tsv:2" "the manifest line is named"
+    printf 'clips/u0000.wav\tlow loud\n' > data/unknown.tsv
+    run "$R" eval -m m.safetensors --manifest data/unknown.tsv
+    expect_rc 0 "eval counts an unknown word as an error, it does not stop"
+    printf 'clips/u0000.wav low\n' > data/notab.tsv
+    run "$R" train --task ctc --manifest data/notab.tsv -q
+    expect_rc 1 "no tab"
+    expect_in "$tmp/err" "notab.tsv:1" "the line is named"
+    run "$R" train --task ctc --manifest data/train.tsv --augment-speed 3
+    expect_rc 2 "speed out of range"
+    run "$R" train --task ctc
+    expect_rc 2 "no manifest"
+}
+
+case_preset_digits() {
+    local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
+    [ -d "$fsdd" ] || { echo "skip: $fsdd not present"; exit 77; }
+    run "$R" transcribe -m digits -q "$SOURCE_ROOT/presets/digits-example.wav" -o -
+    expect_rc 0 "the example recording"
+    [ "$(cat "$tmp/out")" = "$(cat "$SOURCE_ROOT/presets/digits-example.txt")" ] ||
+        fail "example: '$(cat "$tmp/out")', expected '$(cat "$SOURCE_ROOT/presets/digits-example.txt")'"
+    # every 10th take of every digit and speaker: 200 recordings
+    local names=(zero one two three four five six seven eight nine)
+    : > test.tsv
+    for f in "$fsdd"/*_[0-9]0.wav "$fsdd"/*_[0-9].wav; do
+        [ -e "$f" ] || continue
+        local b; b=$(basename "$f"); local d=${b%%_*}
+        printf '%s\t%s\n' "$f" "${names[$d]}" >> test.tsv
+    done
+    run "$R" eval -m digits --manifest test.tsv
+    expect_rc 0 "eval digits"
+    local exact; exact=$(awk '$1 == "exact" { print $2 }' "$tmp/out")
+    awk -v e="$exact" 'BEGIN { exit !(e >= 0.9) }' || fail "digits: $exact of FSDD recordings exactly right, expected >= 0.9"
+}
+
+finish "$1"
