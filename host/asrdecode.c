@@ -206,11 +206,17 @@ static void widen_words(tx_result *r)
     int64_t prev_end = 0;
     for (uint32_t i = 0; i < r->n_words; i++) {
         tx_word *w = &r->words[i];
-        const int64_t core_end = w->end_ms, next = i + 1 < r->n_words ? r->words[i + 1].start_ms : total;
-        int64_t a = w->start_ms - 100, b = w->end_ms + 250;
-        w->start_ms = a < prev_end ? (prev_end < w->start_ms ? prev_end : w->start_ms) : a;
-        w->end_ms = b > next ? (next > core_end ? next : core_end) : b;
-        prev_end = core_end;
+        const int64_t next = i + 1 < r->n_words ? r->words[i + 1].start_ms : total;
+        const int64_t a = w->start_ms - 100, b = w->end_ms + 250;
+        if (a > prev_end)
+            w->start_ms = a;
+        else if (prev_end < w->start_ms)
+            w->start_ms = prev_end;
+        if (b < next)
+            w->end_ms = b;
+        else if (next > w->end_ms)
+            w->end_ms = next;
+        prev_end = w->end_ms;
     }
 }
 

@@ -548,7 +548,7 @@ int cmd_transcribe(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    r.start = now_seconds();
+    r.start = r.last_print = now_seconds();
     asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
     if (asr_run_files(r.results, r.paths, r.n_todo, &m, &o, (int)jobs, on_done, &r, &stop_requested, why,
                       sizeof why) != 0) {
