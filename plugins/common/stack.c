@@ -210,13 +210,109 @@ static void fill_bias(float *z, const float *bias, size_t N, size_t GH)
         memcpy(z + i * GH, bias, GH * sizeof(float));
 }
 
+void stack_gemm_nt(float *z, size_t ldz, const float *a, size_t lda, const float *W, size_t M, size_t N,
+                   size_t K)
+{
+    if (M == 0)
+        return;
+    if (M == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, a, 1, 1.0f, z, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, W, (int)K,
+                    1.0f, z, (int)ldz);
+}
+
+void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t M, size_t N,
+                   size_t K)
+{
+    if (M == 0)
+        return;
+    if (M == 1) {
+        // beta 0 must overwrite whatever d holds, NaN included, which a scaling by 0 need not do.
+        if (beta == 0.0f)
+            memset(d, 0, K * sizeof(float));
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)N, (int)K, 1.0f, W, (int)K, dz, 1, beta == 0.0f ? 1.0f : beta,
+                    d, 1);
+    }
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, dz, (int)lddz, W,
+                    (int)K, beta, d, (int)K);
+}
+
+/* ---- gate nonlinearities ------------------------------------------------------------------------ */
+
+/* Each loop below is compiled for AVX-512, AVX2 and plain x86-64, picked at load time, where the
+ * toolchain can do it (an ifunc: GCC, or clang 14 and later, on x86-64 Linux); elsewhere it is plain C.
+ * GCC's -O2 vectorises only loops whose trip count it knows, so these few ask for its full vectoriser. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && (!defined(__clang__) || __clang_major__ >= 14)
+#define STACK_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define STACK_VECTOR
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+#endif
+
+/* e^x for x in [-87, 88] (clamped): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial to
+ * r^6 (relative error below 2e-7), 2^n built in the exponent bits. Rounding to n uses the 1.5*2^23 trick
+ * so that no libm call (and no rounding-mode instruction older targets lack) stops vectorisation. */
+static inline float exp_poly(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float shifter = 12582912.0f; // 1.5 * 2^23
+    float n = (x * 1.44269504f + shifter) - shifter;
+    float r = x - n * 0.693145752f - n * 1.42860677e-6f; // ln 2 split in two for an exact n ln2
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
+                                                                            r * (8.33333377e-3f + r * 1.38888892e-3f)))));
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+STACK_VECTOR static void sigmoid_loop(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + exp_poly(-x[i]));
+}
+
+/* tanh from e = e^{-2|x|} as (1-e)/(1+e), except near 0 where 1-e cancels: there its odd Taylor series to
+ * x^11 (error below 1e-10 for |x| < 1/4). Both are computed and one is kept, so the loop has no branch. */
+STACK_VECTOR static void tanh_loop(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], a = v < 0 ? -v : v;
+        float e = exp_poly(-2.0f * a);
+        float big = (1.0f - e) / (1.0f + e);
+        float s = a * a;
+        float small = a * (1.0f + s * (-3.33333343e-1f + s * (1.33333340e-1f + s * (-5.39682545e-2f +
+                                                                                 s * (2.18694880e-2f - s * 8.86323553e-3f)))));
+        float t = a < 0.25f ? small : big;
+        x[i] = v < 0 ? -t : t;
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/* Callable from the cells' files: clang 14 resolves a target_clones function only within its own file. */
+void stack_sigmoid(float *x, size_t n)
+{
+    sigmoid_loop(x, n);
+}
+
+void stack_tanh(float *x, size_t n)
+{
+    tanh_loop(x, n);
+}
+
 /* z (N,GH) += in (N,K, row stride ld) W^T, W (GH,K). */
 static void add_input_proj(float *z, const float *in, size_t ld, const float *W, size_t N, size_t K, size_t GH)
 {
-    if (N == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)GH, (int)K, 1.0f, in, (int)ld, W, (int)K,
-                1.0f, z, (int)GH);
+    stack_gemm_nt(z, GH, in, ld, W, N, GH, K);
 }
 
 /* dst (n) += src (n) */
@@ -399,14 +495,22 @@ static void add_weight_grad(float *dW, const float *dz, size_t ld, const float *
                 1.0f, dW, (int)K);
 }
 
-/* db (n) += column sums of d (N,n), accumulated in double so long sequences do not lose small terms. */
+/* db (n) += column sums of d (N,n), accumulated in double so long sequences do not lose small terms. The
+ * columns go in blocks, each summed down all rows at once, so d is read row by row (a column at a time
+ * strides a whole row per element) and the inner loop vectorises. */
 static void add_bias_grad(float *db, const float *d, size_t N, size_t n)
 {
-    for (size_t j = 0; j < n; j++) {
-        double s = 0.0;
-        for (size_t i = 0; i < N; i++)
-            s += d[i * n + j];
-        db[j] += (float)s;
+    enum { BLOCK = 64 };
+    for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+        size_t w = n - j0 < BLOCK ? n - j0 : BLOCK;
+        double s[BLOCK] = {0};
+        for (size_t i = 0; i < N; i++) {
+            const float *row = d + i * n + j0;
+            for (size_t j = 0; j < w; j++)
+                s[j] += row[j];
+        }
+        for (size_t j = 0; j < w; j++)
+            db[j0 + j] += (float)s[j];
     }
 }
 
@@ -452,8 +556,7 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
         add_weight_grad(grad_ptr(m, grads, wi), dym, O, top.hs + B * H, TB, O, H);
         add_bias_grad(grad_ptr(m, grads, wi + 1), dym, TB, O);
         // da (TB,H) = dym (TB,O) Wy (O,H)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)H, (int)O, 1.0f, dym, (int)O,
-                    tensor_ptr(m, params, wi), (int)H, 0.0f, da, (int)H);
+        stack_gemm_nn(da, 0.0f, dym, O, tensor_ptr(m, params, wi), TB, O, H);
     } else {
         memcpy(da, dym, TB * H * sizeof(float));
     }
@@ -500,14 +603,12 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
             stack_ws below = ws_layer(m, workspace, l - 1, TB, B);
             add_weight_grad(dW_x, w.z, GH, below.hs + B * H, TB, GH, H);
             // da (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)H, (int)GH, 1.0f, w.z, (int)GH,
-                        W_x, (int)H, 0.0f, da, (int)H);
+            stack_gemm_nn(da, 0.0f, w.z, GH, W_x, TB, GH, H);
         } else if (m->kind == RH_INPUT_DENSE) {
             size_t D = m->D;
             add_weight_grad(dW_x, w.z, GH, batch->x, TB, GH, D);
             if (dx != NULL)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)D, (int)GH, 1.0f, w.z,
-                            (int)GH, W_x, (int)D, 0.0f, dx, (int)D);
+                stack_gemm_nn(dx, 0.0f, w.z, GH, W_x, TB, GH, D);
         } else {
             // The one-hot input's weight gradient is a scatter-add into the rows of the tokens seen.
             for (size_t b = 0; b < B; b++)

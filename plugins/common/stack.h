@@ -10,6 +10,7 @@
 #ifndef RNNHOST_PLUGINS_STACK_H
 #define RNNHOST_PLUGINS_STACK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rnnhost/host.h"
@@ -36,6 +37,24 @@ typedef struct stack_cell {
     void (*backward)(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
                      const float *h_prev, const float *W_h, uint32_t B, uint32_t H);
 } stack_cell;
+
+/* The two matrix products every cell and the stack make, row-major. Both route a single row (streaming at
+ * batch 1) through gemv: OpenBLAS's sgemm packs the whole weight matrix on every call, which at one row
+ * costs more than the product, and its gemv streams the weights once at memory speed.
+ *
+ * z (M,N, row stride ldz) += a (M,K, row stride lda) W^T, W (N,K) */
+void stack_gemm_nt(float *z, size_t ldz, const float *a, size_t lda, const float *W, size_t M, size_t N,
+                   size_t K);
+/* d (M,K) = beta d + dz (M,N, row stride lddz) W, W (N,K) */
+void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t M, size_t N,
+                   size_t K);
+
+/* x (n) = σ(x) and x (n) = tanh(x) in place, for the gate code of the cells. Branch-free polynomial forms
+ * that the compiler vectorises (libm's expf and tanhf are scalar calls, and a quarter of the GRU's time
+ * went into them); within a few ulp of libm, and the same function serves forward and step, so step still
+ * equals forward. */
+void stack_sigmoid(float *x, size_t n);
+void stack_tanh(float *x, size_t n);
 
 /* Validates config, builds the tensor table and the model. Logs through host on failure. */
 rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_config *config, rh_model **out);

@@ -4,42 +4,32 @@
  * Gates are packed u, r, c in W_x (3H,D), W_h (3H,H) and b (3H). Γr scales c<t-1> before the candidate's
  * recurrent product, so that product waits for Γr: one GEMM for the u and r rows, then one for the c rows.
  * The stack, padding and projections live in ../common/stack.c. */
-#include <cblas.h>
-#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "rnnhost/plugin.h"
 #include "stack.h"
 
-static float sigmoidf(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
 // h (B,H) may alias h_prev (B,H); z (B,3H) input part on entry, [Γu, Γr, c̃] on exit; rh (B,H) = Γr * c<t-1>
 static void gru_cell_forward(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
                              uint32_t H)
 {
     size_t G3 = 3 * (size_t)H;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)(2 * H), (int)H, 1.0f, h_prev, (int)H, W_h,
-                (int)H, 1.0f, z, (int)G3);
+    stack_gemm_nt(z, G3, h_prev, H, W_h, B, 2 * (size_t)H, H);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3;
         const float *hp = h_prev + b * H;
-        for (size_t i = 0; i < 2 * (size_t)H; i++)
-            zb[i] = sigmoidf(zb[i]);
+        stack_sigmoid(zb, 2 * (size_t)H);
         for (size_t i = 0; i < H; i++)
             rh[b * H + i] = zb[H + i] * hp[i];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, rh, (int)H,
-                W_h + 2 * (size_t)H * H, (int)H, 1.0f, z + 2 * (size_t)H, (int)G3);
+    stack_gemm_nt(z + 2 * (size_t)H, G3, rh, H, W_h + 2 * (size_t)H * H, B, H, H);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *hb = h + b * H;
         const float *hp = h_prev + b * H;
+        stack_tanh(zb + 2 * (size_t)H, H);
         for (size_t i = 0; i < H; i++) {
-            float u = zb[i], c = tanhf(zb[2 * H + i]);
-            zb[2 * H + i] = c;
+            float u = zb[i], c = zb[2 * H + i];
             hb[i] = u * c + (1.0f - u) * hp[i];
         }
     }
@@ -62,8 +52,7 @@ static void gru_cell_backward(float *dh_prev, float *z, float *scratch, const fl
         }
     }
     // scratch (B,H) = dpre_c (B,H) Wc_h (H,H)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, z + 2 * (size_t)H,
-                (int)G3, W_h + 2 * (size_t)H * H, (int)H, 0.0f, scratch, (int)H);
+    stack_gemm_nn(scratch, 0.0f, z + 2 * (size_t)H, G3, W_h + 2 * (size_t)H * H, B, H, H);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *dhb = dh_prev + b * H;
         const float *drh = scratch + b * H, *hp = h_prev + b * H;
@@ -74,8 +63,7 @@ static void gru_cell_backward(float *dh_prev, float *z, float *scratch, const fl
         }
     }
     // dh_prev (B,H) += [dpre_u, dpre_r] (B,2H) W_h[u,r] (2H,H)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)(2 * H), 1.0f, z, (int)G3, W_h,
-                (int)H, 1.0f, dh_prev, (int)H);
+    stack_gemm_nn(dh_prev, 1.0f, z, G3, W_h, B, 2 * (size_t)H, H);
 }
 
 static const stack_cell gru_cell = {"gru", 3, 1, gru_cell_forward, gru_cell_backward};

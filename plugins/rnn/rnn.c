@@ -1,7 +1,5 @@
 /* The vanilla RNN plugin: a<t> = tanh(Waa a<t-1> + Wax x<t> + ba), stacked, with an optional linear
  * output projection. The stack, padding and projections live in ../common/stack.c; this file is the cell. */
-#include <cblas.h>
-#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -14,10 +12,8 @@ static void rnn_cell_forward(float *h, float *z, float *rh, const float *h_prev,
 {
     (void)rh;
     size_t n = (size_t)B * H;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, h_prev, (int)H, W_h, (int)H,
-                1.0f, z, (int)H);
-    for (size_t i = 0; i < n; i++)
-        z[i] = tanhf(z[i]);
+    stack_gemm_nt(z, H, h_prev, H, W_h, B, H, H);
+    stack_tanh(z, n);
     memcpy(h, z, n * sizeof(float));
 }
 
@@ -31,8 +27,7 @@ static void rnn_cell_backward(float *dh_prev, float *z, float *scratch, const fl
     size_t n = (size_t)B * H;
     for (size_t i = 0; i < n; i++)
         z[i] = g[i] * (1.0f - z[i] * z[i]);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, z, (int)H, W_h, (int)H,
-                0.0f, dh_prev, (int)H);
+    stack_gemm_nn(dh_prev, 0.0f, z, H, W_h, B, H, H);
 }
 
 static const stack_cell rnn_cell = {"rnn", 1, 0, rnn_cell_forward, rnn_cell_backward};

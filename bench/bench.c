@@ -1,0 +1,619 @@
+/* The measuring half of bench/run: trains, samples and multiplies, and prints raw samples, one line per
+ * figure and run set:
+ *
+ *     raw NAME QUANTITY UNIT v1 v2 ... vR
+ *
+ * bench/report.py turns these (and bench/torch_bench.py's, in the same form) into medians, ratios and the
+ * table. Nothing here judges a number; it only measures honestly:
+ *   - training is the exact loop of `rnnhost train` in stream mode (forward, softmax cross-entropy,
+ *     backward, global-norm clipping at 5, Adam) on the rnn or gru plugin with one-hot input over 65
+ *     symbols and a 65-wide output projection, loaded by path like the host loads it;
+ *   - "sgemm on the same shapes" runs, with OpenBLAS alone, every matrix product one training step
+ *     needs, at the sizes the step needs them, so its GFLOP/s is the ceiling a BLAS-based trainer has;
+ *   - sampling times one step plus one draw at batch 1, each step timed on its own for the percentiles;
+ *   - memory reads the kernel's peak resident set (VmHWM) after resetting it, so the program and the
+ *     BLAS buffers do not count, and compares it with the analytic minimum of the same training step.
+ *
+ * usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] CONFIG...
+ *        bench square N
+ * A CONFIG is CELL:H:L:B (cell rnn or gru, hidden units, layers, batch); the sequence length is --seq (64).
+ */
+#define _GNU_SOURCE /* clock_gettime, getline: POSIX on top of C11 */
+#include <cblas.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rnnhost/rnnhost.h"
+
+enum { VOCAB = 65 };
+
+typedef struct bench_opts {
+    const char *plugins; /* the build's plugins directory */
+    const char *tokens;  /* an int32 token file to share with the PyTorch side, or NULL */
+    uint32_t runs, seq;
+    double min_time; /* seconds each timed run lasts at least */
+} bench_opts;
+
+typedef struct config {
+    char cell[8];
+    uint32_t H, L, B;
+} config;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL) {
+        fprintf(stderr, "bench: out of memory (%zu x %zu bytes)\n", n, size);
+        exit(1);
+    }
+    return p;
+}
+
+static int parse_config(config *c, const char *s)
+{
+    memset(c, 0, sizeof *c);
+    char cell[8];
+    unsigned H, L, B;
+    char tail;
+    if (sscanf(s, "%7[a-z]:%u:%u:%u%c", cell, &H, &L, &B, &tail) != 4 || H == 0 || L == 0 || B == 0 ||
+        (strcmp(cell, "rnn") != 0 && strcmp(cell, "gru") != 0)) {
+        fprintf(stderr, "bench: '%s' is not a config CELL:H:L:B (cell rnn or gru)\n", s);
+        return -1;
+    }
+    snprintf(c->cell, sizeof c->cell, "%s", cell);
+    c->H = H, c->L = L, c->B = B;
+    return 0;
+}
+
+static uint32_t gates(const config *c)
+{
+    return strcmp(c->cell, "gru") == 0 ? 3 : 1;
+}
+
+/* ---- the plugin, loaded as the host loads it --------------------------------------------------------- */
+
+typedef struct loaded {
+    void *handle;
+    const rh_plugin_entry *entry;
+    rh_host host;
+    rh_model *model;
+    const rh_model_vtable *vt;
+    rh_model_info info;
+} loaded;
+
+static void bench_log(const rh_host *host, int32_t level, const char *message)
+{
+    (void)host;
+    (void)level;
+    fprintf(stderr, "bench: plugin says: %s\n", message);
+}
+
+static int load_model(loaded *ld, const bench_opts *o, const config *c)
+{
+    memset(ld, 0, sizeof *ld);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s.so", o->plugins, c->cell, c->cell);
+    ld->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (ld->handle == NULL) {
+        fprintf(stderr, "bench: %s\n", dlerror());
+        return -1;
+    }
+    ld->entry = (const rh_plugin_entry *)dlsym(ld->handle, RH_ENTRY_SYMBOL);
+    if (ld->entry == NULL || ld->entry->abi_version != RH_ABI_VERSION) {
+        fprintf(stderr, "bench: %s has no entry of ABI version %u\n", path, RH_ABI_VERSION);
+        return -1;
+    }
+    ld->host.struct_size = sizeof ld->host;
+    ld->host.log = bench_log;
+    rh_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.struct_size = sizeof cfg;
+    cfg.input_kind = RH_INPUT_TOKENS;
+    cfg.input_dim = VOCAB;
+    cfg.hidden_size = c->H;
+    cfg.num_layers = c->L;
+    cfg.output_dim = VOCAB;
+    if (ld->entry->create_model(&ld->host, c->cell, &cfg, &ld->model) != RH_OK)
+        return -1;
+    ld->vt = ld->model->vtable;
+    ld->info.struct_size = sizeof ld->info;
+    ld->vt->get_info(ld->model, &ld->info);
+    return 0;
+}
+
+static void unload_model(loaded *ld)
+{
+    if (ld->model != NULL)
+        ld->vt->destroy(ld->model);
+    if (ld->handle != NULL)
+        dlclose(ld->handle);
+    memset(ld, 0, sizeof *ld);
+}
+
+static float *init_params(const loaded *ld, uint64_t seed)
+{
+    float *p = xcalloc(ld->info.num_params, sizeof(float));
+    rh_tensor *table = xcalloc(ld->info.num_tensors, sizeof *table);
+    for (uint32_t i = 0; i < ld->info.num_tensors; i++)
+        ld->vt->get_tensor(ld->model, i, &table[i]);
+    rh_rng rng;
+    rh_rng_seed(&rng, seed);
+    rh_params_init(p, table, ld->info.num_tensors, &rng);
+    free(table);
+    return p;
+}
+
+/* ---- the FLOPs of one training step ------------------------------------------------------------------ */
+
+/* One matrix product C (M,N) += A (M,K) B (K,N), `count` times in a step. */
+typedef struct product {
+    uint32_t M, N, K, count;
+    int ta, tb; /* A and B are stored transposed */
+} product;
+
+/* The matrix products of one training step in the stack's own order and layout; returns how many.
+ * The one-hot input projection and its gradient are row gathers and scatters, not products, so they
+ * count no FLOPs: the figure is the useful arithmetic any implementation must do. */
+static size_t step_products(product *out, const config *c, uint32_t T)
+{
+    uint32_t H = c->H, GH = gates(c) * c->H, TB = T * c->B, B = c->B;
+    size_t n = 0;
+    for (uint32_t l = 0; l < c->L; l++) {
+        if (l > 0) {
+            out[n++] = (product){TB, GH, H, 1, 0, 1};  // forward input projection
+            out[n++] = (product){GH, H, TB, 1, 1, 0};  // dW_x
+            out[n++] = (product){TB, H, GH, 1, 0, 0};  // gradient to the layer below
+        }
+        out[n++] = (product){B, GH, H, T, 0, 1}; // forward recurrent product, each step
+        out[n++] = (product){B, H, GH, T, 0, 0}; // backward recurrent product, each step
+        out[n++] = (product){GH, H, TB, 1, 1, 0}; // dW_h
+    }
+    out[n++] = (product){TB, VOCAB, H, 1, 0, 1}; // logits
+    out[n++] = (product){VOCAB, H, TB, 1, 1, 0}; // dW_out
+    out[n++] = (product){TB, H, VOCAB, 1, 0, 0}; // gradient into the top layer
+    return n;
+}
+
+static double step_flops(const config *c, uint32_t T)
+{
+    product p[16];
+    size_t n = step_products(p, c, T);
+    double f = 0;
+    for (size_t i = 0; i < n; i++)
+        f += 2.0 * p[i].M * p[i].N * p[i].K * p[i].count;
+    return f;
+}
+
+/* ---- reporting ---------------------------------------------------------------------------------------- */
+
+static void config_name(char *s, size_t n, const config *c)
+{
+    snprintf(s, n, "%s.h%u.l%u.b%u", c->cell, c->H, c->L, c->B);
+}
+
+static void print_raw(const char *name, const char *quantity, const char *unit, const double *v, uint32_t n)
+{
+    printf("raw %s %s %s", name, quantity, unit);
+    for (uint32_t i = 0; i < n; i++)
+        printf(" %.6g", v[i]);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* ---- training ----------------------------------------------------------------------------------------- */
+
+/* The corpus both sides train on: uniform symbols from a fixed seed (speed does not depend on the text),
+ * written to o->tokens so the PyTorch side reads the very same ids. */
+static int32_t *make_tokens(size_t n, const bench_opts *o)
+{
+    int32_t *ids = xcalloc(n, sizeof *ids);
+    rh_rng rng;
+    rh_rng_seed(&rng, 20240601);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)rh_rng_below(&rng, VOCAB);
+    if (o->tokens != NULL) {
+        FILE *f = fopen(o->tokens, "wb");
+        if (f == NULL || fwrite(ids, sizeof *ids, n, f) != n || fclose(f) != 0) {
+            fprintf(stderr, "bench: cannot write %s\n", o->tokens);
+            exit(1);
+        }
+    }
+    return ids;
+}
+
+typedef struct trainer {
+    loaded ld;
+    uint32_t T, B;
+    float *params, *grads, *opt_state, *ws, *y, *dy, *state, *next_state;
+    int32_t *tokens, *targets;
+    rh_optimizer opt;
+    const int32_t *corpus;
+    size_t corpus_len, seg, pos;
+} trainer;
+
+static uint64_t workspace_floats(const trainer *tr)
+{
+    return tr->ld.vt->workspace_size(tr->ld.model, tr->T, tr->B);
+}
+
+static int trainer_init(trainer *tr, const bench_opts *o, const config *c, const int32_t *corpus, size_t n)
+{
+    memset(tr, 0, sizeof *tr);
+    if (load_model(&tr->ld, o, c) != 0)
+        return -1;
+    tr->T = o->seq, tr->B = c->B;
+    size_t P = tr->ld.info.num_params, TB = (size_t)tr->T * tr->B, S = tr->ld.info.state_size;
+    tr->params = init_params(&tr->ld, 1);
+    tr->grads = xcalloc(P, sizeof(float));
+    tr->opt_state = xcalloc(2 * P, sizeof(float));
+    tr->ws = xcalloc(workspace_floats(tr), sizeof(float));
+    tr->y = xcalloc(TB * VOCAB, sizeof(float));
+    tr->dy = xcalloc(TB * VOCAB, sizeof(float));
+    tr->state = xcalloc((size_t)tr->B * S, sizeof(float));
+    tr->next_state = xcalloc((size_t)tr->B * S, sizeof(float));
+    tr->tokens = xcalloc(TB, sizeof(int32_t));
+    tr->targets = xcalloc(TB, sizeof(int32_t));
+    rh_optimizer_init(&tr->opt, RH_OPT_ADAM, 2e-3f, P, tr->opt_state);
+    tr->corpus = corpus, tr->corpus_len = n;
+    tr->seg = n / tr->B; // B contiguous streams, as `rnnhost train` reads them
+    return 0;
+}
+
+static void trainer_free(trainer *tr)
+{
+    free(tr->params), free(tr->grads), free(tr->opt_state), free(tr->ws), free(tr->y), free(tr->dy);
+    free(tr->state), free(tr->next_state), free(tr->tokens), free(tr->targets);
+    unload_model(&tr->ld);
+}
+
+/* One step of truncated BPTT; returns the mean loss per symbol. */
+static double trainer_step(trainer *tr)
+{
+    size_t T = tr->T, B = tr->B, P = tr->ld.info.num_params;
+    if (tr->pos + T + 1 > tr->seg) {
+        tr->pos = 0;
+        memset(tr->state, 0, B * tr->ld.info.state_size * sizeof(float));
+    }
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++) {
+            const int32_t *s = tr->corpus + b * tr->seg + tr->pos + t;
+            tr->tokens[t * B + b] = s[0];
+            tr->targets[t * B + b] = s[1];
+        }
+    tr->pos += T;
+    rh_batch batch = {(uint32_t)T, (uint32_t)B, NULL, NULL, tr->tokens};
+    if (tr->ld.vt->forward(tr->ld.model, tr->y, tr->next_state, tr->ws, tr->params, &batch, tr->state) != RH_OK) {
+        fprintf(stderr, "bench: forward failed\n");
+        exit(1);
+    }
+    double nats = rh_softmax_xent(tr->dy, tr->y, tr->targets, NULL, (uint32_t)(T * B), VOCAB, 1.0f / (float)(T * B));
+    memset(tr->grads, 0, P * sizeof(float));
+    if (tr->ld.vt->backward(tr->ld.model, tr->grads, NULL, NULL, tr->ws, tr->params, &batch, tr->state, tr->dy,
+                            NULL) != RH_OK) {
+        fprintf(stderr, "bench: backward failed\n");
+        exit(1);
+    }
+    rh_clip_global_norm(tr->grads, P, 5.0);
+    rh_optimizer_step(&tr->opt, tr->params, tr->grads);
+    float *swap = tr->state;
+    tr->state = tr->next_state;
+    tr->next_state = swap;
+    return nats / (double)(T * B);
+}
+
+/* Steps per timed run so that a run lasts at least min_time, from one timed step after a warm-up one. */
+static uint32_t steps_for(trainer *tr, double min_time)
+{
+    trainer_step(tr);
+    double t0 = now();
+    trainer_step(tr);
+    double dt = now() - t0;
+    uint32_t n = (uint32_t)ceil(min_time / (dt > 1e-9 ? dt : 1e-9));
+    return n < 2 ? 2 : n;
+}
+
+static int cmd_train(const bench_opts *o, const config *cs, size_t nc)
+{
+    size_t n = (size_t)1 << 21;
+    int32_t *corpus = make_tokens(n, o);
+    for (size_t i = 0; i < nc; i++) {
+        trainer tr;
+        if (trainer_init(&tr, o, &cs[i], corpus, n) != 0)
+            return 1;
+        uint32_t steps = steps_for(&tr, o->min_time);
+        double *tps = xcalloc(o->runs, sizeof(double));
+        double loss = 0;
+        for (uint32_t r = 0; r < o->runs; r++) {
+            double t0 = now();
+            for (uint32_t s = 0; s < steps; s++)
+                loss = trainer_step(&tr);
+            tps[r] = (double)steps * tr.T * tr.B / (now() - t0);
+        }
+        if (!isfinite(loss)) {
+            fprintf(stderr, "bench: training diverged\n");
+            return 1;
+        }
+        char name[64];
+        config_name(name, sizeof name, &cs[i]);
+        double fpt = step_flops(&cs[i], o->seq) / ((double)o->seq * cs[i].B);
+        print_raw(name, "flop_per_token", "FLOP", &fpt, 1);
+        print_raw(name, "train", "tok/s", tps, o->runs);
+        free(tps);
+        trainer_free(&tr);
+    }
+    free(corpus);
+    return 0;
+}
+
+/* ---- sgemm -------------------------------------------------------------------------------------------- */
+
+static void run_products(float **bufs, const product *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int lda = p[i].ta ? (int)p[i].M : (int)p[i].K, ldb = p[i].tb ? (int)p[i].K : (int)p[i].N;
+        for (uint32_t k = 0; k < p[i].count; k++)
+            cblas_sgemm(CblasRowMajor, p[i].ta ? CblasTrans : CblasNoTrans, p[i].tb ? CblasTrans : CblasNoTrans,
+                        (int)p[i].M, (int)p[i].N, (int)p[i].K, 1.0f, bufs[0], lda, bufs[1], ldb, 1.0f, bufs[2],
+                        (int)p[i].N);
+    }
+}
+
+/* GFLOP/s of the given products run back to back, once per timed run. */
+static void time_products(double *gflops, const product *p, size_t n, const bench_opts *o)
+{
+    size_t big = 0;
+    double flops = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = (size_t)p[i].M * p[i].K, b = (size_t)p[i].K * p[i].N, c = (size_t)p[i].M * p[i].N;
+        big = a > big ? a : big, big = b > big ? b : big, big = c > big ? c : big;
+        flops += 2.0 * p[i].M * p[i].N * p[i].K * p[i].count;
+    }
+    float *bufs[3];
+    rh_rng rng;
+    rh_rng_seed(&rng, 7);
+    for (int k = 0; k < 3; k++) {
+        bufs[k] = xcalloc(big, sizeof(float));
+        for (size_t i = 0; i < big; i++)
+            bufs[k][i] = (float)(rh_rng_uniform(&rng) - 0.5) * 0.01f;
+    }
+    run_products(bufs, p, n);
+    double t0 = now();
+    run_products(bufs, p, n);
+    double dt = now() - t0;
+    uint32_t reps = (uint32_t)ceil(o->min_time / (dt > 1e-9 ? dt : 1e-9));
+    for (uint32_t r = 0; r < o->runs; r++) {
+        t0 = now();
+        for (uint32_t k = 0; k < reps; k++)
+            run_products(bufs, p, n);
+        gflops[r] = flops * reps / (now() - t0) * 1e-9;
+    }
+    for (int k = 0; k < 3; k++)
+        free(bufs[k]);
+}
+
+static int cmd_sgemm(const bench_opts *o, const config *cs, size_t nc)
+{
+    double *g = xcalloc(o->runs, sizeof(double));
+    for (size_t i = 0; i < nc; i++) {
+        product p[16];
+        size_t n = step_products(p, &cs[i], o->seq);
+        char name[64];
+        config_name(name, sizeof name, &cs[i]);
+        time_products(g, p, n, o);
+        print_raw(name, "sgemm", "GFLOP/s", g, o->runs);
+    }
+    free(g);
+    return 0;
+}
+
+static int cmd_square(const bench_opts *o, uint32_t N)
+{
+    product p = {N, N, N, 1, 0, 0};
+    double *g = xcalloc(o->runs, sizeof(double));
+    time_products(g, &p, 1, o);
+    char name[32];
+    snprintf(name, sizeof name, "sgemm%u", N);
+    print_raw(name, "sgemm", "GFLOP/s", g, o->runs);
+    free(g);
+    return 0;
+}
+
+/* ---- sampling ----------------------------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
+{
+    enum { STEPS = 4000, WARM = 300 };
+    double *lat = xcalloc(STEPS, sizeof(double));
+    double *med = xcalloc(o->runs, sizeof(double)), *p99 = xcalloc(o->runs, sizeof(double));
+    for (size_t i = 0; i < nc; i++) {
+        loaded ld;
+        if (load_model(&ld, o, &cs[i]) != 0)
+            return 1;
+        float *params = init_params(&ld, 1);
+        float *scratch = xcalloc(ld.vt->step_scratch_size(ld.model, 1), sizeof(float));
+        float *state = xcalloc(ld.info.state_size, sizeof(float)), *y = xcalloc(VOCAB, sizeof(float));
+        float *draw = xcalloc(VOCAB, sizeof(float));
+        rh_rng rng;
+        rh_rng_seed(&rng, 3);
+        int32_t tok = 0;
+        ld.vt->reset(ld.model, state, 1);
+        for (uint32_t r = 0; r < o->runs; r++) {
+            for (uint32_t s = 0; s < STEPS + WARM; s++) {
+                double t0 = now();
+                if (ld.vt->step(ld.model, y, state, scratch, params, NULL, &tok, 1) != RH_OK) {
+                    fprintf(stderr, "bench: step failed\n");
+                    return 1;
+                }
+                tok = rh_sample_logits(y, VOCAB, 1.0f, 0, draw, &rng);
+                if (s >= WARM)
+                    lat[s - WARM] = (now() - t0) * 1e6;
+            }
+            qsort(lat, STEPS, sizeof(double), cmp_double);
+            med[r] = lat[STEPS / 2];
+            p99[r] = lat[STEPS * 99 / 100];
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%s.h%u.l%u", cs[i].cell, cs[i].H, cs[i].L);
+        print_raw(name, "sample_median", "us", med, o->runs);
+        print_raw(name, "sample_p99", "us", p99, o->runs);
+        free(params), free(scratch), free(state), free(y), free(draw);
+        unload_model(&ld);
+    }
+    free(lat), free(med), free(p99);
+    return 0;
+}
+
+/* ---- memory ------------------------------------------------------------------------------------------- */
+
+/* A field of /proc/self/status in KiB, or -1. */
+static long proc_status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* Resets VmHWM to the current resident set; 0 when the kernel allowed it. */
+static int reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Floats a training step cannot do without: parameters, gradients and Adam's two moments; per step and
+ * sequence the tokens and targets, each layer's gate activations and output (what BPTT reads back), and
+ * the logits with their gradient. Everything else (workspace scratch, the carried state) is overhead. */
+static double analytic_floats(const trainer *tr, const config *c)
+{
+    double P = (double)tr->ld.info.num_params, TB = (double)tr->T * tr->B;
+    double per_token = 2 + c->L * (gates(c) + 1.0) * c->H + 2.0 * VOCAB;
+    return 4 * P + TB * per_token;
+}
+
+static int cmd_mem(const bench_opts *o, const config *cs, size_t nc)
+{
+    size_t n = (size_t)1 << 20;
+    int32_t *corpus = make_tokens(n, o);
+    // OpenBLAS maps its buffers on first use: warm it up so that they count as the program, not the model.
+    bench_opts warm = *o;
+    warm.min_time = 0.01, warm.runs = 1;
+    product p = {512, 512, 512, 1, 0, 0};
+    double g;
+    time_products(&g, &p, 1, &warm);
+    for (size_t i = 0; i < nc; i++) {
+        long base = proc_status_kib("VmRSS");
+        int reset = reset_peak();
+        trainer tr;
+        if (trainer_init(&tr, o, &cs[i], corpus, n) != 0)
+            return 1;
+        for (int s = 0; s < 3; s++)
+            trainer_step(&tr);
+        long peak = proc_status_kib("VmHWM");
+        double peak_mib = (double)(peak - base) / 1024.0, min_mib = analytic_floats(&tr, &cs[i]) * 4 / 1048576.0;
+        char name[64];
+        config_name(name, sizeof name, &cs[i]);
+        if (reset != 0 || base < 0 || peak < 0) {
+            fprintf(stderr, "bench: cannot read or reset the peak resident set; no memory figure\n");
+        } else {
+            print_raw(name, "train_peak_rss", "MiB", &peak_mib, 1);
+            print_raw(name, "train_analytic_min", "MiB", &min_mib, 1);
+        }
+        trainer_free(&tr);
+    }
+    free(corpus);
+    return 0;
+}
+
+/* ---- main --------------------------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--seq T]\n"
+               "                                    [--tokens FILE] CELL:H:L:B...\n"
+               "       bench square N [--runs R] [--min-time S]\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    bench_opts o = {BENCH_PLUGIN_DIR, NULL, 5, 64, 0.5};
+    config *cs = xcalloc((size_t)argc, sizeof *cs);
+    size_t nc = 0;
+    uint32_t square = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--plugins") == 0 && v)
+            o.plugins = v, i++;
+        else if (strcmp(a, "--tokens") == 0 && v)
+            o.tokens = v, i++;
+        else if (strcmp(a, "--runs") == 0 && v)
+            o.runs = (uint32_t)strtoul(v, NULL, 10), i++;
+        else if (strcmp(a, "--seq") == 0 && v)
+            o.seq = (uint32_t)strtoul(v, NULL, 10), i++;
+        else if (strcmp(a, "--min-time") == 0 && v)
+            o.min_time = strtod(v, NULL), i++;
+        else if (strcmp(argv[1], "square") == 0 && square == 0)
+            square = (uint32_t)strtoul(a, NULL, 10);
+        else if (a[0] != '-' && parse_config(&cs[nc], a) == 0)
+            nc++;
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.runs == 0 || o.seq == 0 || !(o.min_time >= 0)) {
+        usage(stderr);
+        return 2;
+    }
+    int rc;
+    if (strcmp(argv[1], "train") == 0)
+        rc = cmd_train(&o, cs, nc);
+    else if (strcmp(argv[1], "sgemm") == 0)
+        rc = cmd_sgemm(&o, cs, nc);
+    else if (strcmp(argv[1], "sample") == 0)
+        rc = cmd_sample(&o, cs, nc);
+    else if (strcmp(argv[1], "mem") == 0)
+        rc = cmd_mem(&o, cs, nc);
+    else if (strcmp(argv[1], "square") == 0 && square > 0)
+        rc = cmd_square(&o, square);
+    else {
+        usage(stderr);
+        rc = 2;
+    }
+    free(cs);
+    return rc;
+}
