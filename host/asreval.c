@@ -133,7 +133,7 @@ int cmd_eval_ctc(int argc, char **argv)
     uint32_t jobs = 2, beam = 1;
     int json = 0, show_errors = 0, c;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option ordering, so options may follow the files */
     while ((c = getopt_long(argc, argv, "m:j:h", lo, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

@@ -393,7 +393,7 @@ int cmd_transcribe(int argc, char **argv)
     r.timestamps = 1;
     int c;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option ordering, so options may follow the files */
     while ((c = getopt_long(argc, argv, "m:j:f:o:qh", lo, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

@@ -188,7 +188,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     uint32_t u32;
     int c;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc re-reads the option ordering, so options may follow the files */
     while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
         int bad = 0;
         switch (c) {
