@@ -241,13 +241,12 @@ void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const flo
 
 /* ---- gate nonlinearities ------------------------------------------------------------------------ */
 
-/* Each loop below is compiled for AVX-512, AVX2 and plain x86-64, picked at load time, where the
- * toolchain can do it (an ifunc: GCC, or clang 14 and later, on x86-64 Linux); elsewhere it is plain C.
- * GCC's -O2 vectorises only loops whose trip count it knows, so these few ask for its full vectoriser. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && (!defined(__clang__) || __clang_major__ >= 14)
-#define STACK_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define STACK_VECTOR
+/* Each loop below is compiled for AVX-512, AVX2 and plain x86-64, and the best the CPU has is picked once
+ * when the plugin loads (a constructor, not an ifunc: clang exports ifunc resolvers as extra dynamic
+ * symbols, and a plugin exports exactly one). Elsewhere it is plain C. GCC's -O2 vectorises only loops
+ * whose trip count it knows, so these few ask for its full vectoriser. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define STACK_DISPATCH 1
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
@@ -272,33 +271,53 @@ static inline float exp_poly(float x)
     return p * scale;
 }
 
-STACK_VECTOR static void sigmoid_loop(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = 1.0f / (1.0f + exp_poly(-x[i]));
-}
-
 /* tanh from e = e^{-2|x|} as (1-e)/(1+e), except near 0 where 1-e cancels: there its odd Taylor series to
  * x^11 (error below 1e-10 for |x| < 1/4). Both are computed and one is kept, so the loop has no branch. */
-STACK_VECTOR static void tanh_loop(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], a = v < 0 ? -v : v;
-        float e = exp_poly(-2.0f * a);
-        float big = (1.0f - e) / (1.0f + e);
-        float s = a * a;
-        float small = a * (1.0f + s * (-3.33333343e-1f + s * (1.33333340e-1f + s * (-5.39682545e-2f +
-                                                                                 s * (2.18694880e-2f - s * 8.86323553e-3f)))));
-        float t = a < 0.25f ? small : big;
-        x[i] = v < 0 ? -t : t;
-    }
+#define TANH_LOOP_BODY { \
+    for (size_t i = 0; i < n; i++) { \
+        float v = x[i], a = v < 0 ? -v : v; \
+        float e = exp_poly(-2.0f * a); \
+        float big = (1.0f - e) / (1.0f + e); \
+        float s = a * a; \
+        float small = a * (1.0f + s * (-3.33333343e-1f + s * (1.33333340e-1f + s * (-5.39682545e-2f + \
+                                                                                 s * (2.18694880e-2f - s * 8.86323553e-3f))))); \
+        float t = a < 0.25f ? small : big; \
+        x[i] = v < 0 ? -t : t; \
+    } \
 }
+
+#define SIGMOID_LOOP_BODY { \
+    for (size_t i = 0; i < n; i++) \
+        x[i] = 1.0f / (1.0f + exp_poly(-x[i])); \
+}
+
+#ifdef STACK_DISPATCH
+__attribute__((target("avx512f"))) static void sigmoid_avx512(float *x, size_t n) SIGMOID_LOOP_BODY
+__attribute__((target("avx512f"))) static void tanh_avx512(float *x, size_t n) TANH_LOOP_BODY
+__attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *x, size_t n) SIGMOID_LOOP_BODY
+__attribute__((target("avx2,fma"))) static void tanh_avx2(float *x, size_t n) TANH_LOOP_BODY
+#endif
+static void sigmoid_plain(float *x, size_t n) SIGMOID_LOOP_BODY
+static void tanh_plain(float *x, size_t n) TANH_LOOP_BODY
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
 
-/* Callable from the cells' files: clang 14 resolves a target_clones function only within its own file. */
+static void (*sigmoid_loop)(float *, size_t) = sigmoid_plain;
+static void (*tanh_loop)(float *, size_t) = tanh_plain;
+
+#ifdef STACK_DISPATCH
+__attribute__((constructor)) static void pick_loops(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        sigmoid_loop = sigmoid_avx512, tanh_loop = tanh_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        sigmoid_loop = sigmoid_avx2, tanh_loop = tanh_avx2;
+}
+#endif
+
 void stack_sigmoid(float *x, size_t n)
 {
     sigmoid_loop(x, n);
