@@ -375,6 +375,10 @@ int asr_phrases_read(rh_ctc_phrases *out, const asr_model *m, const char *path, 
     offsets[0] = 0;
     while (fgets(line, sizeof line, f)) {
         line_no++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            host_fmt(err, err_len, "%s:%zu: a phrase longer than %zu bytes", path, line_no, sizeof line - 2);
+            goto done;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[strspn(line, " \t")])
             continue;

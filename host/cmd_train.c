@@ -26,6 +26,7 @@
 
 #include "cliargs.h"
 #include "commands.h"
+#include "trainutil.h"
 #include "hostlog.h"
 #include "lm.h"
 #include "loader.h"
@@ -178,30 +179,14 @@ typedef struct trainer {
     char last_ckpt[4096];
 } trainer;
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
+/* The ids' little-endian bytes, whatever the machine's order, so a checkpoint's data hash travels. */
 static uint64_t fnv1a(const int32_t *ids, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = TRAIN_HASH_SEED;
     for (size_t i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)ids[i];
-        for (int k = 0; k < 4; k++) {
-            h ^= (v >> (8 * k)) & 0xff;
-            h *= 1099511628211ULL;
-        }
+        const uint32_t v = (uint32_t)ids[i];
+        const unsigned char le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
+        h = train_hash(h, le, 4);
     }
     return h;
 }
@@ -279,16 +264,6 @@ static int encode_or_explain(int32_t **ids, const text_buf *t, const vocab *v, c
 }
 
 
-static uint64_t fnv1a_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static int load_rolls(trainer *tr)
 {
     size_t cut = 0;
@@ -311,7 +286,7 @@ static int load_rolls(trainer *tr)
     for (size_t i = 0; i < tr->n_lines; i++)
         frames += tr->lines[i].len;
     tr->n = frames;
-    tr->data_hash = fnv1a_bytes(tr->frames, tr->lines[tr->n_lines - 1].start * ROLL_PITCHES +
+    tr->data_hash = train_hash(TRAIN_HASH_SEED, tr->frames, tr->lines[tr->n_lines - 1].start * ROLL_PITCHES +
                                                 (size_t)tr->lines[tr->n_lines - 1].len * ROLL_PITCHES);
     return 0;
 }
@@ -577,21 +552,9 @@ static int train_step(trainer *tr, step_result *r, char *why, size_t why_len)
         host_fmt(why, why_len, "backward failed: %s", rh_strerror(st));
         return -1;
     }
-    r->norm = rh_global_norm(hm->grads, hm->info.num_params);
-    if (!isfinite(r->norm)) {
-        host_fmt(why, why_len, "the gradient is %s", isnan(r->norm) ? "NaN" : "infinite");
+    if (train_update(&tr->opt, hm->params, hm->grads, hm->info.num_params, tr->o.clip_value, tr->o.grad_clip,
+                     current_lr(tr), &r->norm, why, why_len) != 0)
         return -1;
-    }
-    if (tr->o.clip_value > 0)
-        rh_clip_value(hm->grads, hm->info.num_params, (float)tr->o.clip_value);
-    if (tr->o.grad_clip > 0)
-        rh_clip_global_norm(hm->grads, hm->info.num_params, tr->o.grad_clip);
-    tr->opt.lr = (float)current_lr(tr);
-    rh_optimizer_step(&tr->opt, hm->params, hm->grads);
-    if (!rh_all_finite(hm->params, hm->info.num_params)) {
-        host_fmt(why, why_len, "the update made a weight non-finite");
-        return -1;
-    }
     tr->tokens_seen += r->symbols;
     advance(tr, B);
     tr->step++;
@@ -751,12 +714,7 @@ static int write_checkpoint(trainer *tr, double elapsed)
     const host_model *hm = &tr->m.hm;
     const uint32_t slots = rh_optimizer_slots(tr->opt.kind), nt = hm->info.num_tensors;
     char path[4096], err[512];
-    if (isfinite(tr->last_val))
-        snprintf(path, sizeof path, "%s/%s_step%07llu_val%.4f.safetensors", tr->o.ckpt_dir, tr->o.task,
-                 (unsigned long long)tr->step, tr->last_val);
-    else
-        snprintf(path, sizeof path, "%s/%s_step%07llu.safetensors", tr->o.ckpt_dir, tr->o.task,
-                 (unsigned long long)tr->step);
+    train_checkpoint_path(path, sizeof path, tr->o.ckpt_dir, tr->o.task, tr->step, tr->last_val);
 
     meta_list ml = {0};
     const size_t max_blobs = (size_t)nt * (1 + slots) + 3;
@@ -943,14 +901,10 @@ static int read_checkpoint_state(trainer *tr, const rh_weights *w, const char *p
             return -1;
         }
     }
-    rh_blob b;
-    int32_t i = rh_weights_find(w, "train.rng");
-    if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_U64 || b.ndim != 1 ||
-        b.shape[0] != 4) {
-        hostlog_error("%s: not a checkpoint (no train.rng of 4 U64)", path);
+    if (train_read_rng(&tr->rng, w, path) != 0)
         return -1;
-    }
-    memcpy(tr->rng.s, b.data, sizeof tr->rng.s);
+    rh_blob b;
+    int32_t i;
     if (tr->o.per_line) {
         i = rh_weights_find(w, "train.order");
         if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_I32 || b.ndim != 1 ||
@@ -1204,14 +1158,6 @@ static void trainer_free(trainer *tr)
         fclose(tr->log);
 }
 
-static int ensure_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0)
-        return S_ISDIR(st.st_mode) ? 0 : -1;
-    return mkdir(dir, 0777);
-}
-
 /* --task ctc has its own trainer: utterances and a CTC head rather than token streams. */
 static int wants_ctc(int argc, char **argv)
 {
@@ -1398,8 +1344,8 @@ int cmd_train(int argc, char **argv)
     rh_weights_close(from);
     from = NULL;
 
-    if (ensure_dir(tr->o.ckpt_dir) != 0) {
-        hostlog_error("cannot use checkpoint directory %s: %s", tr->o.ckpt_dir, strerror(errno ? errno : ENOTDIR));
+    if (train_ensure_dir(tr->o.ckpt_dir) != 0) {
+        hostlog_error("cannot use checkpoint directory %s: %s", tr->o.ckpt_dir, strerror(errno));
         goto done;
     }
     if (tr->o.log_json && !(tr->log = fopen(tr->o.log_json, tr->o.resume ? "a" : "w"))) {
@@ -1420,27 +1366,23 @@ int cmd_train(int argc, char **argv)
                 tr->o.per_line ? tr->n_val_lines : tr->n_val, tr->o.per_line ? "sequences" : "symbols",
                 (unsigned long long)per_epoch);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    train_catch_signals();
 
     progress pr;
     progress_init(&pr, tr->o.quiet, tr->o.print_every);
-    const double start = now_seconds();
+    const double start = train_now();
     const uint64_t first_step = tr->step;
     uint64_t checkpointed = UINT64_MAX; /* the step of the newest checkpoint */
     double window_start = start;
     uint64_t window_tokens = 0;
     double train_loss = NAN;
     for (;;) {
-        double elapsed = tr->elapsed_before + (now_seconds() - start);
+        double elapsed = tr->elapsed_before + (train_now() - start);
         if ((tr->o.max_steps && tr->step >= tr->o.max_steps) ||
             (tr->o.max_epochs && tr->epoch >= tr->o.max_epochs) ||
             (tr->o.time_budget > 0 && elapsed >= tr->o.time_budget))
             break;
-        if (interrupted) {
+        if (train_interrupted) {
             progress_end(&pr);
             if (write_checkpoint(tr, elapsed) != 0)
                 goto done;
@@ -1474,17 +1416,13 @@ int cmd_train(int argc, char **argv)
                 fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                         (unsigned long long)tr->step, tr->last_val, per_symbol);
         }
-        double now = now_seconds();
+        double now = train_now();
         elapsed = tr->elapsed_before + (now - start);
         if (now - window_start > 0.5 || tr->step % tr->o.print_every == 0) {
             progress_rate(&pr, window_tokens / (now - window_start));
             window_start = now, window_tokens = 0;
         }
-        double eta = NAN;
-        if (total && tr->step > first_step && total > tr->step)
-            eta = (now - start) / (double)(tr->step - first_step) * (double)(total - tr->step);
-        if (tr->o.time_budget > 0 && (!isfinite(eta) || tr->o.time_budget - elapsed < eta))
-            eta = tr->o.time_budget - elapsed;
+        const double eta = train_eta(now - start, first_step, tr->step, total, tr->o.time_budget, elapsed);
         progress_update(&pr, tr->step, total, tr->epoch + (double)tr->pos / (tr->o.per_line ? tr->n_lines : tr->seg),
                         train_loss, tr->last_val, eta);
         if (tr->o.ckpt_every && tr->step % tr->o.ckpt_every == 0) {
@@ -1503,13 +1441,13 @@ int cmd_train(int argc, char **argv)
             fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                     (unsigned long long)tr->step, tr->last_val, per_symbol);
     }
-    if ((checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (now_seconds() - start)) != 0) ||
+    if ((checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (train_now() - start)) != 0) ||
         write_model(tr, tr->o.out) != 0)
         goto done;
     if (!tr->o.quiet) {
         fprintf(stderr, "rnnhost: wrote %s after %llu steps (%.1f epochs, %.0f s)", tr->o.out,
                 (unsigned long long)tr->step, tr->epoch + (double)tr->pos / (tr->o.per_line ? tr->n_lines : tr->seg),
-                tr->elapsed_before + (now_seconds() - start));
+                tr->elapsed_before + (train_now() - start));
         if (isfinite(tr->last_val))
             fprintf(stderr, "; validation loss %.4f", tr->last_val);
         fprintf(stderr, "\n");

@@ -28,6 +28,7 @@
 #include "hostlog.h"
 #include "manifest.h"
 #include "progress.h"
+#include "trainutil.h"
 
 #define MAX_UTTERANCE_SECONDS 60.0
 
@@ -80,21 +81,6 @@ typedef struct ctc_trainer {
     FILE *log;
     char last_ckpt[4096];
 } ctc_trainer;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void usage(FILE *f)
 {
@@ -274,14 +260,6 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
 
 /* ---- data --------------------------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 static void uttset_free(uttset *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -301,9 +279,9 @@ static int load_set(uttset *s, const manifest *mf, const char *name, const asr_m
         hostlog_error("out of memory");
         return -1;
     }
-    s->hash = 0xcbf29ce484222325ULL;
+    s->hash = TRAIN_HASH_SEED;
     size_t dropped = 0;
-    double seconds = 0, shown = now_seconds();
+    double seconds = 0, shown = train_now();
     for (size_t i = 0; i < mf->n; i++) {
         const manifest_entry *e = &mf->v[i];
         float *x;
@@ -337,8 +315,8 @@ static int load_set(uttset *s, const manifest *mf, const char *name, const asr_m
         }
         u->n = n;
         free(x);
-        s->hash = fnv1a(s->hash, u->pcm, n * sizeof *u->pcm);
-        s->hash = fnv1a(s->hash, e->text, strlen(e->text) + 1);
+        s->hash = train_hash(s->hash, u->pcm, n * sizeof *u->pcm);
+        s->hash = train_hash(s->hash, e->text, strlen(e->text) + 1);
         if (asr_steps_for(m, n) < u->need || (u->need == 0 && asr_steps_for(m, n) == 0)) {
             free(u->pcm), free(u->labels);
             memset(u, 0, sizeof *u);
@@ -347,9 +325,9 @@ static int load_set(uttset *s, const manifest *mf, const char *name, const asr_m
         }
         seconds += (double)n / m->fe.sample_rate;
         s->n++;
-        if (!quiet && now_seconds() - shown > 2.0) {
+        if (!quiet && train_now() - shown > 2.0) {
             fprintf(stderr, "rnnhost: %s: read %zu of %zu recordings\n", name, i + 1, mf->n);
-            shown = now_seconds();
+            shown = train_now();
         }
     }
     if (dropped)
@@ -385,11 +363,6 @@ static void shuffle_batches(ctc_trainer *tr)
     }
 }
 
-static double uniform(rh_rng *r)
-{
-    return (double)(rh_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 /* The waveform of utterance u as the model will hear it this time: speed, gain and noise drawn from the
  * trainer's RNG (none for validation). Returns the sample count written into tr->wave. */
 static size_t render(ctc_trainer *tr, const utt *u, int augment)
@@ -402,7 +375,7 @@ static size_t render(ctc_trainer *tr, const utt *u, int augment)
         return n;
     const ctc_opts *o = &tr->o;
     if (o->speed > 1.0) {
-        const double s = exp((2.0 * uniform(&tr->rng) - 1.0) * log(o->speed)); /* log-uniform in [1/F, F] */
+        const double s = exp((2.0 * rh_rng_uniform(&tr->rng) - 1.0) * log(o->speed)); /* log-uniform in [1/F, F] */
         const size_t out_n = (size_t)((double)n / s);
         if (asr_steps_for(&tr->m, out_n) >= u->need) {
             SRC_DATA d;
@@ -418,17 +391,17 @@ static size_t render(ctc_trainer *tr, const utt *u, int augment)
         }
     }
     if (o->gain_db > 0) {
-        const float g = (float)pow(10.0, (2.0 * uniform(&tr->rng) - 1.0) * o->gain_db / 20.0);
+        const float g = (float)pow(10.0, (2.0 * rh_rng_uniform(&tr->rng) - 1.0) * o->gain_db / 20.0);
         for (size_t k = 0; k < n; k++)
             w[k] *= g;
     }
-    if (o->noise_snr > 0 && uniform(&tr->rng) < 0.5) {
+    if (o->noise_snr > 0 && rh_rng_uniform(&tr->rng) < 0.5) {
         double power = 0;
         for (size_t k = 0; k < n; k++)
             power += (double)w[k] * w[k];
         power = power / (double)(n ? n : 1) + 1e-12;
-        const double snr = o->noise_snr + 30.0 * uniform(&tr->rng);
-        const int pink = uniform(&tr->rng) < 0.5;
+        const double snr = o->noise_snr + 30.0 * rh_rng_uniform(&tr->rng);
+        const int pink = rh_rng_uniform(&tr->rng) < 0.5;
         /* pink noise by a leaky integrator over white: most energy low, like rooms and fans */
         const double sd = sqrt(power / pow(10.0, snr / 10.0)) * (pink ? 0.2 : 1.0);
         double state = 0;
@@ -517,19 +490,9 @@ static int train_step(ctc_trainer *tr, double *loss, double *norm, uint32_t *fra
         host_fmt(why, why_len, "backward failed: %s", rh_strerror(st));
         return -1;
     }
-    *norm = rh_global_norm(tr->grads, tr->P);
-    if (!isfinite(*norm)) {
-        host_fmt(why, why_len, "the gradient is %s", isnan(*norm) ? "NaN" : "infinite");
+    if (train_update(&tr->opt, tr->params, tr->grads, tr->P, 0, tr->o.grad_clip, current_lr(tr), norm, why,
+                     why_len) != 0)
         return -1;
-    }
-    if (tr->o.grad_clip > 0)
-        rh_clip_global_norm(tr->grads, tr->P, tr->o.grad_clip);
-    tr->opt.lr = (float)current_lr(tr);
-    rh_optimizer_step(&tr->opt, tr->params, tr->grads);
-    if (!rh_all_finite(tr->params, tr->P)) {
-        host_fmt(why, why_len, "the update made a weight non-finite");
-        return -1;
-    }
     *frames = 0;
     for (uint32_t b = 0; b < B; b++)
         *frames += tr->lengths[b];
@@ -612,15 +575,17 @@ static char *training_json(const ctc_trainer *tr)
 
 static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double elapsed)
 {
+    enum { MAX_SLOTS = 4 }; /* optimizer moments per parameter: Adam has 2 */
     meta_list ml = {0};
-    rh_blob *mb = NULL, *ob = NULL, *all = NULL;
-    char(*mn)[RH_MAX_NAME + 8] = NULL, (*on)[RH_MAX_NAME + 8] = NULL;
+    rh_blob *mb = NULL, *ob[MAX_SLOTS] = {NULL}, *all = NULL;
+    char(*mn)[RH_MAX_NAME + 8] = NULL, (*on[MAX_SLOTS])[RH_MAX_NAME + 8] = {NULL}; /* alive until the write */
     char err[512], prefix[16];
     char *train_s = training_json(tr);
     int rc = -1;
     const uint32_t slots = checkpoint ? rh_optimizer_slots(tr->opt.kind) : 0;
     uint32_t n = asr_blobs(&mb, &mn, &tr->m, tr->pdir, NULL), nb = 0;
-    if (!train_s || !n || asr_meta(&ml, &tr->m) != 0 || meta_add(&ml, "rnnhost.training", "%s", train_s) != 0 ||
+    if (!train_s || !n || slots > MAX_SLOTS || asr_meta(&ml, &tr->m) != 0 ||
+        meta_add(&ml, "rnnhost.training", "%s", train_s) != 0 ||
         meta_add(&ml, "rnnhost.trained_steps", "%llu", (unsigned long long)tr->step) != 0)
         goto oom;
     if (!(all = calloc((size_t)n * (1 + slots) + 2, sizeof *all)))
@@ -637,14 +602,10 @@ static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double 
             float *state = tr->opt_state + (size_t)k * tr->P;
             float *sd[2] = {state, state + tr->np[0]};
             snprintf(prefix, sizeof prefix, "opt.%u.", k);
-            free(ob), free(on);
-            if (asr_blobs(&ob, &on, &tr->m, sd, prefix) != n)
+            if (asr_blobs(&ob[k], &on[k], &tr->m, sd, prefix) != n)
                 goto oom;
-            memcpy(all + nb, ob, n * sizeof *all);
+            memcpy(all + nb, ob[k], n * sizeof *all);
             nb += n;
-            /* the names live in on: keep every slot's names alive until the write */
-            for (uint32_t i = 0; i < n; i++)
-                all[nb - n + i].name = strdup(on[i]);
         }
         rh_blob rng = {"train.rng", RH_DTYPE_U64, 1, {4, 0, 0, 0}, tr->rng.s};
         rh_blob order = {"train.batches", RH_DTYPE_I32, 1, {tr->n_batches, 0, 0, 0}, tr->batches};
@@ -660,22 +621,17 @@ static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double 
 oom:
     hostlog_error("out of memory writing %s", path);
 done:
-    if (all && checkpoint)
-        for (uint32_t i = n; i + 2 < nb; i++)
-            free((char *)all[i].name);
     meta_free(&ml);
-    free(train_s), free(mb), free(mn), free(ob), free(on), free(all);
+    for (uint32_t k = 0; k < MAX_SLOTS; k++)
+        free(ob[k]), free(on[k]);
+    free(train_s), free(mb), free(mn), free(all);
     return rc;
 }
 
 static int write_checkpoint(ctc_trainer *tr, double elapsed)
 {
     char path[4096];
-    if (isfinite(tr->last_val))
-        snprintf(path, sizeof path, "%s/ctc_step%07llu_val%.4f.safetensors", tr->o.ckpt_dir,
-                 (unsigned long long)tr->step, tr->last_val);
-    else
-        snprintf(path, sizeof path, "%s/ctc_step%07llu.safetensors", tr->o.ckpt_dir, (unsigned long long)tr->step);
+    train_checkpoint_path(path, sizeof path, tr->o.ckpt_dir, "ctc", tr->step, tr->last_val);
     if (write_file(tr, path, 1, elapsed) != 0)
         return -1;
     snprintf(tr->last_ckpt, sizeof tr->last_ckpt, "%s", path);
@@ -725,14 +681,10 @@ static int read_checkpoint(ctc_trainer *tr, const rh_weights *w, const char *pat
             return -1;
         }
     }
-    rh_blob b;
-    int32_t i = rh_weights_find(w, "train.rng");
-    if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_U64 || b.ndim != 1 ||
-        b.shape[0] != 4) {
-        hostlog_error("%s: not a checkpoint (no train.rng of 4 U64)", path);
+    if (train_read_rng(&tr->rng, w, path) != 0)
         return -1;
-    }
-    memcpy(tr->rng.s, b.data, sizeof tr->rng.s);
+    rh_blob b;
+    int32_t i;
     i = rh_weights_find(w, "train.batches");
     if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_I32 || b.ndim != 1 ||
         b.shape[0] != tr->n_batches) {
@@ -782,14 +734,6 @@ static void trainer_free(ctc_trainer *tr)
     free(tr->lengths);
     if (tr->log)
         fclose(tr->log);
-}
-
-static int ensure_dir(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) == 0)
-        return S_ISDIR(st.st_mode) ? 0 : -1;
-    return mkdir(dir, 0777);
 }
 
 /* Buffers for the longest utterance (with the fastest speed-up's worth of extra samples). */
@@ -975,8 +919,8 @@ int cmd_train_ctc(int argc, char **argv)
     rh_weights_close(from);
     from = NULL;
 
-    if (ensure_dir(o->ckpt_dir) != 0) {
-        hostlog_error("cannot use checkpoint directory %s: %s", o->ckpt_dir, strerror(errno ? errno : ENOTDIR));
+    if (train_ensure_dir(o->ckpt_dir) != 0) {
+        hostlog_error("cannot use checkpoint directory %s: %s", o->ckpt_dir, strerror(errno));
         goto done;
     }
     if (o->log_json && !(tr->log = fopen(o->log_json, o->resume ? "a" : "w"))) {
@@ -993,26 +937,22 @@ int cmd_train_ctc(int argc, char **argv)
                 tr->m.bidirectional ? "bidirectional " : "", o->cell, o->layers, o->hidden, tr->P, tr->m.n_units,
                 tr->m.words ? "words" : "characters", tr->train.n, tr->n_batches);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    train_catch_signals();
 
     progress pr;
     progress_init(&pr, o->quiet, o->print_every);
     pr.unit = "x real time";
-    const double start = now_seconds();
+    const double start = train_now();
     const uint64_t first_step = tr->step;
     uint64_t checkpointed = UINT64_MAX, frames_window = 0;
     double window_start = start, train_loss = NAN;
     int wrote_best = 0;
     for (;;) {
-        double elapsed = tr->elapsed_before + (now_seconds() - start);
+        double elapsed = tr->elapsed_before + (train_now() - start);
         if ((o->max_steps && tr->step >= o->max_steps) || (o->max_epochs && tr->epoch >= o->max_epochs) ||
             (o->time_budget > 0 && elapsed >= o->time_budget))
             break;
-        if (interrupted) {
+        if (train_interrupted) {
             progress_end(&pr);
             if (write_checkpoint(tr, elapsed) != 0)
                 goto done;
@@ -1052,18 +992,14 @@ int cmd_train_ctc(int argc, char **argv)
                 wrote_best = 1;
             }
         }
-        double now = now_seconds();
+        double now = train_now();
         elapsed = tr->elapsed_before + (now - start);
         if (now - window_start > 0.5) {
             progress_rate(&pr, frames_window * tr->m.stack * tr->m.fe.hop_length / (double)tr->m.fe.sample_rate /
                                    (now - window_start));
             window_start = now, frames_window = 0;
         }
-        double eta = NAN;
-        if (total && tr->step > first_step && total > tr->step)
-            eta = (now - start) / (double)(tr->step - first_step) * (double)(total - tr->step);
-        if (o->time_budget > 0 && (!isfinite(eta) || o->time_budget - elapsed < eta))
-            eta = o->time_budget - elapsed;
+        const double eta = train_eta(now - start, first_step, tr->step, total, o->time_budget, elapsed);
         progress_update(&pr, tr->step, total, tr->epoch + (double)tr->pos / tr->n_batches, train_loss, tr->last_val,
                         eta);
         if (o->ckpt_every && tr->step % o->ckpt_every == 0) {
@@ -1075,7 +1011,7 @@ int cmd_train_ctc(int argc, char **argv)
             fflush(tr->log);
     }
     progress_end(&pr);
-    if (checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (now_seconds() - start)) != 0)
+    if (checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (train_now() - start)) != 0)
         goto done;
     /* without validation the last weights are the model; a resumed run that found nothing better keeps
      * the best written before it */
@@ -1083,7 +1019,7 @@ int cmd_train_ctc(int argc, char **argv)
         goto done;
     if (!o->quiet) {
         fprintf(stderr, "rnnhost: %s after %llu steps (%.1f epochs, %.0f s)", o->out, (unsigned long long)tr->step,
-                tr->epoch + (double)tr->pos / tr->n_batches, tr->elapsed_before + (now_seconds() - start));
+                tr->epoch + (double)tr->pos / tr->n_batches, tr->elapsed_before + (train_now() - start));
         if (isfinite(tr->best_val) && tr->val.n)
             fprintf(stderr, "; best validation error rate %.4f (the model written)", tr->best_val);
         fprintf(stderr, "\n");

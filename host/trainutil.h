@@ -1,0 +1,44 @@
+/* What the trainers (cmd_train.c for token and piano-roll models, train_ctc.c for speech) share: the
+ * clock, the Ctrl-C flag, the update after backward, checkpoint names, the saved random generator and
+ * the data hash that ties a checkpoint to its data. */
+#ifndef RNNHOST_TRAINUTIL_H
+#define RNNHOST_TRAINUTIL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rnnhost/rnnhost.h"
+
+/* Set by SIGINT or SIGTERM once train_catch_signals has run: the loop checkpoints and exits 130. */
+extern volatile sig_atomic_t train_interrupted;
+void train_catch_signals(void);
+
+/* Monotonic seconds. */
+double train_now(void);
+
+/* dir exists as a folder, or is made (one level). 0, or -1 with errno. */
+int train_ensure_dir(const char *dir);
+
+/* FNV-1a over n bytes, continuing from h (start with TRAIN_HASH_SEED). */
+#define TRAIN_HASH_SEED 1469598103934665603ULL
+uint64_t train_hash(uint64_t h, const void *p, size_t n);
+
+/* After backward: the gradient norm into *norm (before clipping), clipping by value (clip_value > 0) and
+ * by global norm (grad_clip > 0), one optimizer step at rate lr, and the weights checked finite. 0, or -1
+ * with the reason in why (a non-finite gradient or weight). */
+int train_update(rh_optimizer *opt, float *params, float *grads, uint64_t n, double clip_value, double grad_clip,
+                 double lr, double *norm, char *why, size_t why_len);
+
+/* DIR/TASK_stepNNNNNNN[_valX.XXXX].safetensors (val NAN: without). */
+void train_checkpoint_path(char *out, size_t len, const char *dir, const char *task, uint64_t step, double val);
+
+/* The "train.rng" array of a checkpoint into rng. 0, or -1 after printing why. */
+int train_read_rng(rh_rng *rng, const rh_weights *w, const char *path);
+
+/* Seconds left: by the pace since first_step toward total (0: unknown), or the time budget's remainder
+ * when that comes first (budget 0: none). NAN when neither is known yet. */
+double train_eta(double since_start, uint64_t first_step, uint64_t step, uint64_t total, double budget,
+                 double elapsed);
+
+#endif /* RNNHOST_TRAINUTIL_H */
