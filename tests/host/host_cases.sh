@@ -262,6 +262,50 @@ case_validate_hang() {
     expect_in "$tmp/out" "17 passed, 2 failed" "hang summary"
 }
 
+# A crash inside step is reported by the plugin's name and the check, and the checks that never step still run.
+case_validate_crash_step() {
+    run "$RNNHOST" validate "$TINY_CRASH_STEP"
+    expect_rc 1 "a crash in step"
+    [ "$rc" -lt 128 ] || fail "the validator itself died"
+    expect_in "$tmp/out" "FAIL step-equals-forward (tiny_crash_step, dense D=5 H=6 L=2 O=4): crashed with SIGSEGV" \
+        "crash in step named"
+    expect_in "$tmp/out" "PASS gradients (tiny_crash_step, dense" "checks without step still pass"
+    expect_in "$tmp/out" "17 passed, 2 failed" "crash in step summary"
+}
+
+# A tensor table that reaches past the parameter buffer is refused before any buffer is used, in validate
+# and when a command builds a model on the plugin.
+case_validate_bad_table() {
+    run "$RNNHOST" validate "$TINY_BAD_TABLE"
+    expect_rc 1 "a tensor table past the end"
+    expect_in "$tmp/out" "FAIL create (tiny_bad_table, dense D=5 H=6 L=2 O=4): tensor table refused: tensor 'by':" \
+        "bad table named"
+    expect_in "$tmp/out" "lies past the end of 178 parameters" "bad table reason"
+    expect_in "$tmp/out" "PASS exports (plugin)" "checks that do not create still pass"
+    printf 'abcabcabcabc\n%.0s' $(seq 200) >"$tmp/corpus.txt"
+    run "$RNNHOST" train --plugin-path "$TINY_BAD_TABLE" --cell tiny_bad_table --rnn-size 8 --num-layers 1 \
+        --batch-size 4 --seq-length 16 --data "$tmp/corpus.txt" --max-steps 2 -o "$tmp/m.safetensors"
+    expect_rc 3 "train on a plugin with a bad tensor table"
+    expect_in "$tmp/err" "core 'tiny_bad_table': tensor 2 lies outside its 104 parameters" "train names the reason"
+    [ -e "$tmp/m.safetensors" ] && fail "train wrote a model from a refused plugin"
+}
+
+# Non-finite outputs on saturating inputs fail the finite check, and only it.
+case_validate_nan_output() {
+    run "$RNNHOST" validate "$TINY_NAN_OUTPUT"
+    expect_rc 1 "NaN outputs"
+    expect_in "$tmp/out" "FAIL finite (tiny_nan_output, dense D=5 H=6 L=2 O=4): forward gives non-finite outputs" \
+        "NaN outputs caught"
+    expect_in "$tmp/out" "18 passed, 1 failed" "only the finite check fails"
+}
+
+# A descriptor string that runs on past any sane length is refused with one line, not read to its end.
+case_long_name() {
+    expect_load_error "an overlong model name" \
+        "invalid descriptor: model 'tiny_long_name' has a name, version or description that is too long" \
+        "$TINY_LONG_NAME"
+}
+
 case_real_plugins_listed() {
     run "$RNNHOST" plugins --json
     expect_rc 0 "plugins from the build tree"
@@ -291,6 +335,10 @@ validate-wrong-grad) case_validate_wrong_grad ;;
 validate-crash-create) case_validate_crash_create ;;
 validate-two-exports) case_validate_two_exports ;;
 validate-hang) case_validate_hang ;;
+validate-crash-step) case_validate_crash_step ;;
+validate-bad-table) case_validate_bad_table ;;
+validate-nan-output) case_validate_nan_output ;;
+long-name) case_long_name ;;
 real-plugins-listed) case_real_plugins_listed ;;
 validate-rnn) case_validate_real rnn ;;
 validate-gru) case_validate_real gru ;;

@@ -61,6 +61,11 @@ static rh_status tiny_get_tensor(const rh_model *model, uint32_t index, rh_tenso
     if (index >= m->num_tensors)
         return RH_ERR_INVALID_ARGUMENT;
     *out = m->tensors[index];
+#ifdef TINY_BAD_TABLE
+    /* the last tensor claims room past the end of the parameter buffer */
+    if (index + 1 == m->num_tensors)
+        out->offset += 1;
+#endif
     return RH_OK;
 }
 
@@ -115,6 +120,11 @@ static void tiny_project(const tiny *m, float *y, const float *h, const float *p
             a += T_(m, params, 3 * m->L)[o * m->H + j] * top[j];
         y[o] = a;
     }
+#ifdef TINY_NAN_OUTPUT
+    /* overflows to a NaN only on large inputs, which random test inputs alone do not reach */
+    if (fabsf(h[0]) > 0.999f)
+        y[0] = NAN;
+#endif
 }
 
 static int tokens_ok(const tiny *m, const rh_batch *batch)
@@ -283,6 +293,12 @@ static rh_status tiny_step(const rh_model *model, float *y, float *state, float 
         }
     }
 #endif
+#ifdef TINY_CRASH_STEP
+    {
+        volatile uintptr_t wild = 16;
+        *(volatile int *)wild = 1;
+    }
+#endif
     if ((m->kind == RH_INPUT_DENSE) != (x != NULL) || (m->kind == RH_INPUT_TOKENS) != (tokens != NULL))
         return RH_ERR_INVALID_ARGUMENT;
     for (b = 0; b < B; b++)
@@ -309,8 +325,17 @@ static const rh_model_vtable tiny_vtable = {
     tiny_forward,            tiny_backward, tiny_step_scratch_size, tiny_step,       tiny_reset,
 };
 
+#ifdef TINY_LONG_NAME
+/* a name that runs on for 64 KiB: the host must bound what it reads */
+static char tiny_long_name[1 << 16];
+__attribute__((constructor)) static void tiny_fill_name(void) { memset(tiny_long_name, 'x', sizeof tiny_long_name - 1); }
+#define TINY_MODEL_NAME tiny_long_name
+#else
+#define TINY_MODEL_NAME "Tiny tanh RNN"
+#endif
+
 static const rh_model_descriptor tiny_descriptor = {
-    sizeof(rh_model_descriptor), TINY_MODEL_ID, "Tiny tanh RNN", "1.0.0",
+    sizeof(rh_model_descriptor), TINY_MODEL_ID, TINY_MODEL_NAME, "1.0.0",
     "test plugin: stacked tanh RNN with plain loops", RH_INPUT_DENSE | RH_INPUT_TOKENS, 0,
 };
 
