@@ -127,4 +127,51 @@ case_slow_train_100mb() {
     "$RNNHOST" sample -m ./b.safetensors -n 50 --seed 1 >sample.txt || fail "the 100 MB model does not sample"
 }
 
+# Peak RSS of one command, in KiB, into the named variable; its output in $tmp/out, stderr in $tmp/err.
+peak() { # VAR COMMAND...
+    local var=$1
+    shift
+    local kb
+    kb=$("$PYTHON3" "$here/peak_rss.py" "$tmp/out" "$tmp/err" -- "$@")
+    rc=$?
+    printf -v "$var" '%s' "${kb:-0}"
+}
+
+digits="$SOURCE_ROOT/presets/digits.safetensors"
+transcribe=("$RNNHOST" transcribe -q -m "$digits" -f jsonl -o -)
+
+# A folder of N short files: -j 2 writes what -j 1 writes, byte for byte, in no more memory than SMALL
+# files take plus a margin of MARGIN_KB.
+batch_case() { # N SMALL MARGIN_KB
+    "$PYTHON3" "$here/make_wavs.py" many "$1" 9 || exit 1
+    "$PYTHON3" "$here/make_wavs.py" few "$2" 9 || exit 1
+    local j1 j2 few
+    peak j1 "${transcribe[@]}" -j 1 many; expect_rc 0 "-j 1 over $1 files"; cp "$tmp/out" j1.jsonl
+    peak j2 "${transcribe[@]}" -j 2 many; expect_rc 0 "-j 2 over $1 files"; cp "$tmp/out" j2.jsonl
+    peak few "${transcribe[@]}" -j 2 few; expect_rc 0 "-j 2 over $2 files"
+    echo "peak RSS: $2 files -j 2 ${few} KiB; $1 files -j 1 ${j1} KiB, -j 2 ${j2} KiB"
+    [ "$(wc -l <j1.jsonl)" -eq "$1" ] || fail "$(wc -l <j1.jsonl) lines for $1 files"
+    [ "$(grep -c '"text":"[a-z]' j1.jsonl)" -ge $(($1 / 2)) ] || fail "fewer than half the files have words"
+    cmp -s j1.jsonl j2.jsonl || fail "-j 1 and -j 2 wrote different results"
+    "$PYTHON3" -c 'import json,sys; f=[json.loads(l)["file"] for l in open(sys.argv[1])]; sys.exit(0 if f == sorted(f) else 1)' \
+        j1.jsonl || fail "results not in input order"
+    [ "$j2" -lt $((few + $3)) ] || fail "$1 files peaked at ${j2} KiB, over $2 files' ${few} KiB + $3 KiB"
+}
+
+case_transcribe_500() { batch_case 500 20 2048; }
+case_slow_transcribe_10000() { batch_case 10000 100 2048; }
+
+# Suite slow: a 3-hour recording streams in the memory of a 1-hour one (the transcript itself, a few
+# hundred kilobytes of words an hour, is all that grows).
+case_slow_transcribe_hours() {
+    "$PYTHON3" "$here/make_long.py" 1h.wav 60 || exit 1
+    "$PYTHON3" "$here/make_long.py" 3h.wav 180 || exit 1
+    local one three
+    peak one "$RNNHOST" transcribe -q -m "$digits" -f txt -o - 1h.wav; expect_rc 0 "1 hour"; cp "$tmp/out" 1h.txt
+    peak three "$RNNHOST" transcribe -q -m "$digits" -f txt -o - 3h.wav; expect_rc 0 "3 hours"
+    echo "peak RSS: 1 hour ${one} KiB, 3 hours ${three} KiB"
+    [ "$(wc -w <"$tmp/out")" -gt $((2 * $(wc -w <1h.txt))) ] || fail "3 hours gave no more than twice 1 hour's words"
+    [ "$three" -lt $((one + 4096)) ] || fail "3 hours peaked at ${three} KiB, over 1 hour's ${one} KiB + 4 MiB"
+}
+
 finish "$1"
