@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "cliargs.h"
+#include "corpus.h"
 #include "commands.h"
 #include "trainutil.h"
 #include "hostlog.h"
@@ -80,7 +81,9 @@ static void usage(FILE *f)
             "Data\n"
             "  --task lm|midi-lm|pianoroll  what to train (default: lm): characters of text, Performance\n"
             "                            RNN event tokens of MIDI files, or multi-hot piano-roll frames\n"
-            "  --data FILE|DIR|-         lm: UTF-8 text (a file, every file below a directory, or stdin);\n"
+            "  --data FILE|DIR|-         lm: UTF-8 text (a file, every file below a directory, or stdin;\n"
+            "                            a file or directory is read from disk as training goes, stdin\n"
+            "                            and --per-line are held in memory);\n"
             "                            midi-lm: a MIDI file or a directory of them; pianoroll: a JSON\n"
             "                            piano-roll file ({\"train\": [[[pitch, ...], ...], ...], ...})\n"
             "                            or a MIDI file or directory (nine files in ten train, every tenth\n"
@@ -158,6 +161,12 @@ typedef struct trainer {
     size_t n_lines, n_val_lines, truncated;
     uint32_t *order; /* per-line: this epoch's order of lines */
     size_t seg;      /* streams: symbols per stream */
+    /* streams over a file or directory: the ids are read from disk on demand instead of held in ids */
+    corpus *cor, *val_cor; /* val_cor: a separate --val-data; otherwise validation is cor's tail */
+    size_t val_first;      /* where the validation symbols start in their corpus */
+    corpus_cursor *rows, *val_rows; /* one per training stream, one per validation stream */
+    uint32_t n_rows, n_val_rows;
+    int32_t *window; /* (T+1) one stream's symbols of a step */
 
     /* where training stands: all of it is checkpointed */
     uint64_t step, epoch, tokens_seen;
@@ -179,16 +188,21 @@ typedef struct trainer {
     char last_ckpt[4096];
 } trainer;
 
-/* The ids' little-endian bytes, whatever the machine's order, so a checkpoint's data hash travels. */
-static uint64_t fnv1a(const int32_t *ids, size_t n)
+/* The ids' little-endian bytes, whatever the machine's order, so a checkpoint's data hash travels;
+ * h is TRAIN_HASH_SEED, or the hash of the ids before these when they come in pieces. */
+static uint64_t fnv1a_more(uint64_t h, const int32_t *ids, size_t n)
 {
-    uint64_t h = TRAIN_HASH_SEED;
     for (size_t i = 0; i < n; i++) {
         const uint32_t v = (uint32_t)ids[i];
         const unsigned char le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
         h = train_hash(h, le, 4);
     }
     return h;
+}
+
+static uint64_t fnv1a(const int32_t *ids, size_t n)
+{
+    return fnv1a_more(TRAIN_HASH_SEED, ids, n);
 }
 
 /* Lines of ids[0..n) split at newline, empty ones skipped, each cut to max_len symbols. */
@@ -291,6 +305,126 @@ static int load_rolls(trainer *tr)
     return 0;
 }
 
+#define ROW_BUFFER ((size_t)16 * 1024)  /* per stream cursor: several steps of the longest UTF-8 */
+#define HASH_CHUNK ((size_t)64 * 1024) /* ids decoded at a time while hashing */
+
+/* 1 after explaining the first symbol of c outside the given vocabulary, 0 when there is none. */
+static int explain_vocab_fault(const corpus *c, const char *what)
+{
+    uint32_t cp;
+    size_t line, col;
+    char sym[32];
+    if (!c || !corpus_vocab_fault(c, &cp, &line, &col))
+        return 0;
+    symbol_describe(sym, sizeof sym, cp);
+    hostlog_error("%s: symbol %s at line %zu, column %zu is not in the model's vocabulary", what, sym, line, col);
+    return 1;
+}
+
+/* The hash fnv1a would give of symbols first .. first+n-1, decoded a chunk at a time. */
+static int corpus_hash(uint64_t *h, corpus *c, size_t first, size_t n)
+{
+    corpus_cursor cur;
+    int32_t *ids = malloc(HASH_CHUNK * sizeof *ids);
+    char err[512];
+    int rc = -1;
+    if (corpus_cursor_init(&cur, (size_t)1 << 20) != 0 || !ids) {
+        hostlog_error("out of memory");
+        goto done;
+    }
+    *h = TRAIN_HASH_SEED;
+    for (size_t at = 0; at < n; at += HASH_CHUNK) {
+        const size_t k = n - at < HASH_CHUNK ? n - at : HASH_CHUNK;
+        if (corpus_read(c, &cur, ids, first + at, k, err, sizeof err) != 0) {
+            hostlog_error("%s", err);
+            goto done;
+        }
+        *h = fnv1a_more(*h, ids, k);
+    }
+    rc = 0;
+done:
+    corpus_cursor_free(&cur);
+    free(ids);
+    return rc;
+}
+
+static corpus_cursor *cursors(uint32_t n)
+{
+    corpus_cursor *v = calloc(n, sizeof *v);
+    for (uint32_t i = 0; v && i < n; i++)
+        if (corpus_cursor_init(&v[i], ROW_BUFFER) != 0) {
+            while (i > 0)
+                corpus_cursor_free(&v[--i]);
+            free(v);
+            return NULL;
+        }
+    return v;
+}
+
+/* Streams over a file or a directory: the same symbols, vocabulary, split and hashes as load_data's
+ * in-memory path, with the text left on disk (see corpus.h). */
+static int load_stream(trainer *tr, const vocab *given_vocab)
+{
+    char err[512];
+    if (corpus_open(&tr->cor, tr->o.data, given_vocab, err, sizeof err) != 0 ||
+        (tr->o.val_data && corpus_open(&tr->val_cor, tr->o.val_data, given_vocab, err, sizeof err) != 0)) {
+        hostlog_error("%s", err);
+        return -1;
+    }
+    if (given_vocab) {
+        tr->m.voc.n = given_vocab->n;
+        tr->m.voc.cp = malloc(given_vocab->n * sizeof *tr->m.voc.cp);
+        if (!tr->m.voc.cp) {
+            hostlog_error("out of memory");
+            return -1;
+        }
+        memcpy(tr->m.voc.cp, given_vocab->cp, given_vocab->n * sizeof *tr->m.voc.cp);
+        if (explain_vocab_fault(tr->cor, tr->o.data) || explain_vocab_fault(tr->val_cor, tr->o.val_data))
+            return -1;
+    } else {
+        corpus *parts[2] = {tr->cor, tr->val_cor};
+        if (corpus_vocab(&tr->m.voc, parts, tr->val_cor ? 2 : 1, err, sizeof err) != 0) {
+            hostlog_error("%s: %s", tr->o.data, err);
+            return -1;
+        }
+    }
+    corpus_bind(tr->cor, &tr->m.voc);
+    if (tr->val_cor)
+        corpus_bind(tr->val_cor, &tr->m.voc);
+    tr->n = corpus_size(tr->cor);
+    if (tr->val_cor) {
+        tr->n_val = corpus_size(tr->val_cor);
+        tr->val_first = 0;
+    } else {
+        tr->n_val = (size_t)floor(tr->n * tr->o.val_frac);
+        tr->n -= tr->n_val;
+        tr->val_first = tr->n;
+    }
+    const size_t need = (size_t)tr->o.batch * (tr->o.seq_len + 1);
+    if (tr->n < need) {
+        hostlog_error("%s: %zu symbols to train on, fewer than one batch needs (--batch-size %u x "
+                      "(--seq-length %u + 1) = %zu)",
+                      tr->o.data, tr->n, tr->o.batch, tr->o.seq_len, need);
+        return -1;
+    }
+    tr->seg = tr->n / tr->o.batch;
+    if (corpus_hash(&tr->data_hash, tr->cor, 0, tr->n) != 0)
+        return -1;
+    tr->val_hash = 0;
+    if (tr->n_val && corpus_hash(&tr->val_hash, tr->val_cor ? tr->val_cor : tr->cor, tr->val_first, tr->n_val) != 0)
+        return -1;
+    tr->n_rows = tr->o.batch;
+    tr->n_val_rows = tr->o.eval_streams;
+    tr->rows = cursors(tr->n_rows);
+    tr->val_rows = cursors(tr->n_val_rows);
+    tr->window = malloc(((size_t)tr->o.seq_len + 1) * sizeof *tr->window);
+    if (!tr->rows || !tr->val_rows || !tr->window) {
+        hostlog_error("out of memory for %u corpus cursors", tr->n_rows + tr->n_val_rows);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads the corpus, takes or builds the vocabulary, encodes, and splits off validation. */
 static int load_data(trainer *tr, const vocab *given_vocab)
 {
@@ -299,6 +433,11 @@ static int load_data(trainer *tr, const vocab *given_vocab)
     int rc = -1;
     if (tr->kind == TASK_ROLL)
         return load_rolls(tr);
+    /* Standard input and FIFOs can be read only once, and --per-line needs every line's place: those
+     * are held in memory. */
+    if (tr->kind == TASK_LM && !tr->o.per_line && corpus_streamable(tr->o.data) &&
+        (!tr->o.val_data || corpus_streamable(tr->o.val_data)))
+        return load_stream(tr, given_vocab);
     if (tr->kind == TASK_MIDI) {
         if (midi_tokens(&tr->ids, &tr->n, tr->o.data, tr->o.transpose, tr->o.stretch, "--data") != 0)
             return -1;
@@ -429,20 +568,29 @@ static void roll_batch(trainer *tr, const uint8_t *frames, const span *lines, co
     }
 }
 
-/* Fills tokens/targets/lengths for the current position. Returns the batch's T and B. */
-static void make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out)
+/* Fills tokens/targets/lengths for the current position and gives the batch's T and B; -1 with why
+ * when a streamed corpus cannot be read. */
+static int make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out, char *why, size_t why_len)
 {
     const uint32_t B = tr->o.batch, T = tr->o.seq_len;
     if (!tr->o.per_line) {
         for (uint32_t b = 0; b < B; b++) {
-            const int32_t *src = tr->ids + b * tr->seg + tr->pos;
+            const int32_t *src;
+            if (tr->cor) {
+                if (corpus_read(tr->cor, &tr->rows[b], tr->window, b * tr->seg + tr->pos, (size_t)T + 1, why,
+                                why_len) != 0)
+                    return -1;
+                src = tr->window;
+            } else {
+                src = tr->ids + b * tr->seg + tr->pos;
+            }
             for (uint32_t t = 0; t < T; t++) {
                 tr->tokens[(size_t)t * B + b] = src[t];
                 tr->targets[(size_t)t * B + b] = src[t + 1];
             }
         }
         *T_out = T, *B_out = B;
-        return;
+        return 0;
     }
     if (tr->kind == TASK_ROLL) {
         uint32_t Bc = (uint32_t)(tr->n_lines - tr->pos < B ? tr->n_lines - tr->pos : B), Tc = 0;
@@ -451,7 +599,7 @@ static void make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out)
                 Tc = tr->lines[tr->order[tr->pos + b]].len;
         roll_batch(tr, tr->frames, tr->lines, tr->order + tr->pos, Bc, Tc);
         *T_out = Tc, *B_out = Bc;
-        return;
+        return 0;
     }
     uint32_t Bc = (uint32_t)(tr->n_lines - tr->pos < B ? tr->n_lines - tr->pos : B), Tc = 0;
     for (uint32_t b = 0; b < Bc; b++) {
@@ -474,6 +622,7 @@ static void make_batch(trainer *tr, uint32_t *T_out, uint32_t *B_out)
         }
     }
     *T_out = Tc, *B_out = Bc;
+    return 0;
 }
 
 static void advance(trainer *tr, uint32_t B)
@@ -515,7 +664,8 @@ static int train_step(trainer *tr, step_result *r, char *why, size_t why_len)
 {
     host_model *hm = &tr->m.hm;
     uint32_t T, B;
-    make_batch(tr, &T, &B);
+    if (make_batch(tr, &T, &B, why, why_len) != 0)
+        return -1;
     const size_t rows = (size_t)T * B;
     const int roll = tr->kind == TASK_ROLL;
     rh_batch batch = {T, B, tr->o.per_line ? tr->lengths : NULL, roll ? tr->x : NULL, roll ? NULL : tr->tokens};
@@ -561,6 +711,20 @@ static int train_step(trainer *tr, step_result *r, char *why, size_t why_len)
     return 0;
 }
 
+/* lm_reader over the validation symbols of a streamed corpus. */
+static int read_val(void *ctx, uint32_t stream, size_t first, size_t count, int32_t *ids)
+{
+    trainer *tr = ctx;
+    char err[512];
+    if (stream >= tr->n_val_rows ||
+        corpus_read(tr->val_cor ? tr->val_cor : tr->cor, &tr->val_rows[stream], ids, tr->val_first + first, count,
+                    err, sizeof err) != 0) {
+        hostlog_error("validation: %s", stream >= tr->n_val_rows ? "too many streams" : err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Validation loss in the units of the training loss; NAN when there is no validation text. */
 static double validate(trainer *tr, double *nats_per_symbol)
 {
@@ -569,8 +733,12 @@ static double validate(trainer *tr, double *nats_per_symbol)
     if (!tr->o.per_line) {
         double nll;
         uint64_t count;
-        if (tr->n_val < 2 || lm_nll(&nll, &count, hm, tr->val_ids, tr->n_val, tr->o.eval_streams, tr->o.seq_len) != 0 ||
-            count == 0)
+        const int failed = tr->n_val < 2 ||
+                           (tr->cor ? lm_nll_read(&nll, &count, hm, read_val, tr, tr->n_val, tr->o.eval_streams,
+                                                  tr->o.seq_len)
+                                    : lm_nll(&nll, &count, hm, tr->val_ids, tr->n_val, tr->o.eval_streams,
+                                             tr->o.seq_len)) != 0;
+        if (failed || count == 0)
             return NAN;
         *nats_per_symbol = nll / (double)count;
         return *nats_per_symbol;
@@ -1145,6 +1313,15 @@ static void trainer_free(trainer *tr)
     free(tr->x);
     free(tr->ftargets);
     free(tr->weights);
+    for (uint32_t i = 0; tr->rows && i < tr->n_rows; i++)
+        corpus_cursor_free(&tr->rows[i]);
+    for (uint32_t i = 0; tr->val_rows && i < tr->n_val_rows; i++)
+        corpus_cursor_free(&tr->val_rows[i]);
+    free(tr->rows);
+    free(tr->val_rows);
+    free(tr->window);
+    corpus_close(tr->cor);
+    corpus_close(tr->val_cor);
     free(tr->opt_state);
     free(tr->state);
     free(tr->next_state);

@@ -80,11 +80,15 @@ typedef struct run {
     const char *out_dir, *output;
     unsigned formats;
     int timestamps, skip_existing, quiet;
-    tx_result *results;
+    /* Results live only while their window of files runs: a result is over half a kilobyte, and a
+     * folder of 100,000 files should not hold them all. Failures are copied out for the summary. */
+    tx_result *results; /* (window) results[k] is file base + k */
+    size_t base, window;
     const char **paths; /* of the jobs transcribed */
-    size_t *which;      /* results index -> job index */
+    size_t *which;      /* index among them -> job index */
     size_t n_todo, next_write, done, failed, written_failed;
     unsigned char *finished;
+    char **fail_file, **fail_error; /* (failed) */
     int write_error;
     double audio, start, last_print;
     FILE *out; /* stdout when -o - */
@@ -249,10 +253,10 @@ static int to_stdout(const run *r, const job *j)
     return (r->output && strcmp(r->output, "-") == 0) || (!r->output && !r->out_dir && strcmp(j->path, "-") == 0);
 }
 
-/* Writes every output of result k (the job which[k]). */
+/* Writes every output of file k (the job which[k]), whose result is in the window. */
 static void write_result(run *r, size_t k)
 {
-    const tx_result *res = &r->results[k];
+    const tx_result *res = &r->results[k - r->base];
     const job *j = &r->jobs[r->which[k]];
     char err[1024];
     for (unsigned fmt = 1; fmt <= TX_VTT; fmt <<= 1) {
@@ -311,21 +315,22 @@ static void print_progress(run *r, int final)
 static void on_done(void *ctx, size_t i)
 {
     run *r = ctx;
-    r->finished[i] = 1;
+    const tx_result *res = &r->results[i];
+    r->finished[r->base + i] = 1;
     r->done++;
-    if (r->results[i].failed) {
-        r->failed++;
+    if (res->failed) {
         if (!r->quiet && isatty(2))
             fputs("\r\033[K", stderr);
-        hostlog_error("%s", r->results[i].error);
+        hostlog_error("%s", res->error);
+        r->fail_file[r->failed] = strdup(res->file ? res->file : r->paths[r->base + i]);
+        r->fail_error[r->failed] = strdup(res->error);
+        r->failed++;
     } else {
-        r->audio += r->results[i].duration;
+        r->audio += res->duration;
     }
-    while (r->next_write < r->n_todo && r->finished[r->next_write]) {
+    while (r->next_write < r->base + r->window && r->next_write < r->n_todo && r->finished[r->next_write]) {
         write_result(r, r->next_write);
-        tx_result *t = &r->results[r->next_write];
-        if (!t->failed) /* written: only failures are kept, for the summary */
-            tx_result_free(t);
+        tx_result_free(&r->results[r->next_write - r->base]);
         r->next_write++;
     }
     print_progress(r, 0);
@@ -346,13 +351,12 @@ static int write_summary(const run *r, const char *path, double wall, int interr
     cJSON_AddNumberToObject(j, "wall_seconds", wall);
     cJSON_AddNumberToObject(j, "real_time_factor", wall > 0 ? r->audio / wall : 0);
     failed = cJSON_AddArrayToObject(j, "failed");
-    for (size_t k = 0; k < r->n_todo; k++)
-        if (r->finished[k] && r->results[k].failed) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "file", r->results[k].file ? r->results[k].file : r->paths[k]);
-            cJSON_AddStringToObject(o, "error", r->results[k].error);
-            cJSON_AddItemToArray(failed, o);
-        }
+    for (size_t k = 0; k < r->failed; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", r->fail_file[k] ? r->fail_file[k] : "");
+        cJSON_AddStringToObject(o, "error", r->fail_error[k] ? r->fail_error[k] : "out of memory");
+        cJSON_AddItemToArray(failed, o);
+    }
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
     if (!s)
@@ -515,11 +519,15 @@ int cmd_transcribe(int argc, char **argv)
     }
 
     /* what is left to do */
-    r.results = calloc(r.n, sizeof *r.results);
+    /* a window of many files per job, so the pause at each window's end (the slowest file of it) is rare */
+    const size_t window = (size_t)jobs * 128;
+    r.results = calloc(r.n < window ? r.n : window, sizeof *r.results);
     r.paths = calloc(r.n, sizeof *r.paths);
     r.which = calloc(r.n, sizeof *r.which);
     r.finished = calloc(r.n, 1);
-    if (!r.results || !r.paths || !r.which || !r.finished)
+    r.fail_file = calloc(r.n, sizeof *r.fail_file);
+    r.fail_error = calloc(r.n, sizeof *r.fail_error);
+    if (!r.results || !r.paths || !r.which || !r.finished || !r.fail_file || !r.fail_error)
         goto oom;
     for (size_t i = 0; i < r.n; i++) {
         job *j = &r.jobs[i];
@@ -550,10 +558,15 @@ int cmd_transcribe(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     r.start = r.last_print = now_seconds();
     asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
-    if (asr_run_files(r.results, r.paths, r.n_todo, &m, &o, (int)jobs, on_done, &r, &stop_requested, why,
-                      sizeof why) != 0) {
-        hostlog_error("%s", why);
-        goto done;
+    for (r.base = 0; r.base < r.n_todo && !stop_requested; r.base += r.window) {
+        r.window = r.n_todo - r.base < window ? r.n_todo - r.base : window;
+        if (asr_run_files(r.results, r.paths + r.base, r.window, &m, &o, (int)jobs, on_done, &r, &stop_requested,
+                          why, sizeof why) != 0) {
+            hostlog_error("%s", why);
+            goto done;
+        }
+        for (size_t k = 0; k < r.window; k++) /* those an interruption left unwritten */
+            tx_result_free(&r.results[k]);
     }
     const double wall = now_seconds() - r.start;
     if (r.n_todo)
@@ -579,8 +592,11 @@ oom:
     hostlog_error("out of memory");
     rc = EXIT_FAIL;
 done:
-    for (size_t i = 0; r.results && i < r.n; i++)
+    for (size_t i = 0; r.results && i < r.window; i++)
         tx_result_free(&r.results[i]);
+    for (size_t i = 0; r.fail_file && i < r.failed; i++)
+        free(r.fail_file[i]), free(r.fail_error[i]);
+    free(r.fail_file), free(r.fail_error);
     for (size_t i = 0; i < r.n; i++)
         free(r.jobs[i].path), free(r.jobs[i].stem);
     free(r.jobs), free(r.results), free(r.paths), free(r.which), free(r.finished);

@@ -1,5 +1,6 @@
 #include "lm.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +55,21 @@ void lm_close(lm *m)
     memset(m, 0, sizeof *m);
 }
 
+static int read_array(void *ctx, uint32_t stream, size_t first, size_t count, int32_t *ids)
+{
+    (void)stream;
+    memcpy(ids, (const int32_t *)ctx + first, count * sizeof *ids);
+    return 0;
+}
+
 int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
            uint32_t T)
+{
+    return lm_nll_read(nll, count, hm, read_array, (void *)(uintptr_t)ids, n, streams, T);
+}
+
+int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
+                uint32_t streams, uint32_t T)
 {
     *nll = 0.0;
     *count = 0;
@@ -70,11 +84,12 @@ int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *id
     size_t *start = calloc(B, sizeof *start), *end = calloc(B, sizeof *end);
     uint32_t *lengths = calloc(B, sizeof *lengths);
     int32_t *tokens = calloc((size_t)T * B, sizeof *tokens);
+    int32_t *window = malloc(((size_t)T + 1) * B * sizeof *window); /* (B, T+1): inputs and the next target */
     float *y = malloc((size_t)T * B * V * sizeof *y), *state = malloc((size_t)B * S * sizeof *state);
     float *next = malloc((size_t)B * S * sizeof *next); /* the ABI does not let h_T alias h_0 */
     float *ws = malloc(hm->vt->workspace_size(hm->model, T, B) * sizeof(float) + sizeof(float));
     int rc = -1;
-    if (!start || !end || !lengths || !tokens || !y || !state || !next || !ws)
+    if (!start || !end || !lengths || !tokens || !window || !y || !state || !next || !ws)
         goto done;
     for (uint32_t b = 0; b < B; b++) {
         start[b] = b * seg;
@@ -87,9 +102,12 @@ int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *id
         uint32_t active = 0;
         for (uint32_t b = 0; b < B; b++) {
             size_t first = start[b] + chunk, remaining = first + 1 < end[b] ? end[b] - first - 1 : 0;
+            int32_t *w = window + (size_t)b * (T + 1);
             lengths[b] = remaining < T ? (uint32_t)remaining : T;
+            if (lengths[b] && read(ctx, b, first, (size_t)lengths[b] + 1, w) != 0)
+                goto done;
             for (uint32_t t = 0; t < lengths[b]; t++)
-                tokens[(size_t)t * B + b] = ids[first + t];
+                tokens[(size_t)t * B + b] = w[t];
             active += lengths[b] > 0;
         }
         if (!active)
@@ -101,13 +119,13 @@ int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *id
         state = next, next = swap;
         for (uint32_t b = 0; b < B; b++)
             for (uint32_t t = 0; t < lengths[b]; t++) {
-                int32_t target = ids[start[b] + chunk + t + 1];
+                int32_t target = window[(size_t)b * (T + 1) + t + 1];
                 *nll -= rh_log_softmax_at(y + ((size_t)t * B + b) * V, V, (uint32_t)target);
                 (*count)++;
             }
     }
     rc = 0;
 done:
-    free(start), free(end), free(lengths), free(tokens), free(y), free(state), free(next), free(ws);
+    free(start), free(end), free(lengths), free(tokens), free(window), free(y), free(state), free(next), free(ws);
     return rc;
 }

@@ -33,4 +33,14 @@ void lm_close(lm *m);
 int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
            uint32_t T);
 
+/* Where lm_nll_read gets its tokens: ids[0..count) = symbols first .. first+count-1 of the sequence, asked
+ * for by segment `stream` (each segment's reads move forward, a chunk's window starting on the last
+ * symbol of the one before). 0, or -1 to stop. */
+typedef int (*lm_reader)(void *ctx, uint32_t stream, size_t first, size_t count, int32_t *ids);
+
+/* lm_nll over a sequence of n symbols read through read(ctx, ...), for texts not held in memory; the same
+ * numbers as lm_nll over the same ids. */
+int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
+                uint32_t streams, uint32_t T);
+
 #endif /* RNNHOST_LM_H */

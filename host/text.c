@@ -403,17 +403,30 @@ static int cmp_path(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b); // strcmp compares as unsigned char: bytewise
 }
 
-static int read_directory(text_buf *acc, size_t *cap, const char *dir, char *err, size_t err_len)
+int text_list_files(char ***paths, size_t *n, const char *dir, char *err, size_t err_len)
 {
     path_list files = {NULL, 0, 0};
-    byte_buf b = {NULL, 0, 0};
     int rc = collect_files(&files, dir, err, err_len);
     if (rc == 0 && files.n == 0) {
         set_err(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
         rc = -1;
     }
-    if (rc == 0)
-        qsort(files.v, files.n, sizeof *files.v, cmp_path);
+    if (rc != 0) {
+        path_list_free(&files);
+        return -1;
+    }
+    qsort(files.v, files.n, sizeof *files.v, cmp_path);
+    *paths = files.v;
+    *n = files.n;
+    return 0;
+}
+
+static int read_directory(text_buf *acc, size_t *cap, const char *dir, char *err, size_t err_len)
+{
+    path_list files = {NULL, 0, 0};
+    byte_buf b = {NULL, 0, 0};
+    int rc = text_list_files(&files.v, &files.n, dir, err, err_len);
+    files.cap = files.n;
     for (size_t i = 0; rc == 0 && i < files.n; i++) {
         rc = read_path(&b, files.v[i], err, err_len);
         if (rc == 0)

@@ -32,6 +32,11 @@ typedef struct text_buf {
  * a FIFO or a character device (e.g. "<(zcat corpus.gz)"), read to its end like standard input. */
 int text_read(text_buf *out, const char *path, char *err, size_t err_len);
 
+/* The files text_read reads below directory dir, in the order it reads them (the same walk and rules).
+ * *paths is a malloc'd array of *n malloc'd paths (caller frees both); -1 with err when the walk fails or
+ * finds no file ("dir: no files in directory ..."). */
+int text_list_files(char ***paths, size_t *n, const char *dir, char *err, size_t err_len);
+
 /* The same decoding for bytes in memory; name is used in messages. Empty input is allowed here
  * (out->n = 0). A NUL byte is refused as binary here too. */
 int text_decode(text_buf *out, const char *bytes, size_t n, const char *name, char *err, size_t err_len);
