@@ -1348,7 +1348,11 @@ int cmd_train(int argc, char **argv)
         hostlog_error("cannot use checkpoint directory %s: %s", tr->o.ckpt_dir, strerror(errno));
         goto done;
     }
-    if (tr->o.log_json && !(tr->log = fopen(tr->o.log_json, tr->o.resume ? "a" : "w"))) {
+    const size_t stale = train_remove_stale_temps(tr->o.ckpt_dir, tr->o.task, tr->o.out);
+    if (stale && !tr->o.quiet)
+        fprintf(stderr, "rnnhost: removed %zu temporary file%s a killed run left unfinished\n", stale,
+                stale == 1 ? "" : "s");
+    if (tr->o.log_json && !(tr->log = train_open_log(tr->o.log_json, tr->o.resume != NULL))) {
         hostlog_error("cannot write %s: %s", tr->o.log_json, strerror(errno));
         goto done;
     }
