@@ -698,7 +698,7 @@ static int write_model(const trainer *tr, const char *path)
     for (uint32_t i = 0; i < hm->info.num_tensors; i++)
         blobs[i] = rh_blob_from_tensor(&hm->tensors[i], hm->params);
     if (rh_weights_write(path, ml.items, ml.n, blobs, hm->info.num_tensors, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write %s: %s", path, err);
+        hostlog_error("model not written: %s", err); /* err names the file */
         goto done;
     }
     rc = 0;
@@ -750,7 +750,7 @@ static int write_checkpoint(trainer *tr, double elapsed)
         blobs[nb++] = state;
     }
     if (rh_weights_write(path, ml.items, ml.n, blobs, nb, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write checkpoint %s: %s", path, err);
+        hostlog_error("checkpoint at step %llu not written: %s", (unsigned long long)tr->step, err);
         goto done;
     }
     snprintf(tr->last_ckpt, sizeof tr->last_ckpt, "%s", path);

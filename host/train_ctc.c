@@ -613,7 +613,7 @@ static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double 
         all[nb++] = order;
     }
     if (rh_weights_write(path, ml.items, ml.n, all, nb, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write %s: %s", path, err);
+        hostlog_error("%s not written: %s", checkpoint ? "checkpoint" : "model", err); /* err names the file */
         goto done;
     }
     rc = 0;
