@@ -381,6 +381,12 @@ int cmd_generate(int argc, char **argv)
             ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
                  generate_events(&notes, &n, g, &o) == 0;
         }
+        if (ok && interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
+            free(notes);
+            fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
+            rc = EXIT_INTERRUPTED;
+            goto done;
+        }
         smf_file f;
         memset(&f, 0, sizeof f);
         if (!ok || notes_to_smf(&f, notes, n, o.qpm, (uint8_t)program) != 0) {
