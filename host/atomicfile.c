@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,19 +34,48 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, char *err, size_t err_len)
+/* PATH.tmp.XXXXXX created beside path with the mode path has (0644 when new): the open descriptor, or -1
+ * with err. *tmp is the caller's to free (also on failure). */
+static int open_temp(char **tmp, const char *path, char *err, size_t err_len)
 {
-    const uint8_t *bytes = data;
     const size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    char *dir = malloc(plen + 2);
-    int rc = -1, fd = -1;
-    if (!tmp || !dir) {
+    *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
+    if (!*tmp) {
         put_err(err, err_len, "%s: out of memory writing it", path);
-        goto out;
+        return -1;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    memcpy(*tmp, path, plen);
+    memcpy(*tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    // Beside the target, so the rename stays on one filesystem and a reader sees the old file or the
+    // whole new one, never half of it.
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        put_err(err, err_len, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    const mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644; // mkstemp makes 0600
+    if (fchmod(fd, mode) != 0) {
+        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+        close(fd);
+        unlink(*tmp);
+        return -1;
+    }
+    return fd;
+}
+
+/* The temporary file, written and closed, becomes path; on failure it is removed. */
+static int publish(const char *tmp, const char *path, char *err, size_t err_len)
+{
+    if (rename(tmp, path) != 0) {
+        put_err(err, err_len, "%s: cannot rename %s onto it: %s", path, tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    const size_t plen = strlen(path);
+    char *dir = malloc(plen + 2);
+    if (!dir)
+        return 0; // the file is in place; only the directory's sync is skipped
     const char *slash = strrchr(path, '/');
     if (!slash)
         memcpy(dir, ".", 2);
@@ -57,48 +85,97 @@ int write_file_atomic(const char *path, const void *data, size_t size, char *err
         memcpy(dir, path, (size_t)(slash - path));
         dir[slash - path] = '\0';
     }
-    // Beside the target, so the rename stays on one filesystem and a reader sees the old file or the
-    // whole new one, never half of it.
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        put_err(err, err_len, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat sb;
-    const mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644; // mkstemp makes 0600
-    if (fchmod(fd, mode) != 0 || write_all(fd, bytes, size) != 0 || fsync(fd) != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
-        goto fail_unlink;
-    }
-    const int closed = close(fd);
-    fd = -1;
-    if (closed != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
-        goto fail_unlink;
-    }
-    if (rename(tmp, path) != 0) {
-        put_err(err, err_len, "%s: cannot rename %s onto it: %s", path, tmp, strerror(errno));
-        goto fail_unlink;
-    }
     // Without this the rename itself may be lost in a crash, bringing the old file back.
+    int rc = 0;
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL) {
             put_err(err, err_len, "%s: written, but cannot sync its directory: %s", path, strerror(errno));
-            close(dfd);
-            goto out;
+            rc = -1;
         }
         close(dfd);
     }
-    rc = 0;
-    goto out;
-fail_unlink:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-out:
-    free(tmp);
     free(dir);
     return rc;
 }
 
+int write_file_atomic(const char *path, const void *data, size_t size, char *err, size_t err_len)
+{
+    char *tmp = NULL;
+    int rc = -1;
+    const int fd = open_temp(&tmp, path, err, err_len);
+    if (fd < 0)
+        goto out;
+    if (write_all(fd, data, size) != 0 || fsync(fd) != 0) {
+        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = publish(tmp, path, err, err_len);
+out:
+    free(tmp);
+    return rc;
+}
+
+int atomic_out_open(atomic_out *a, const char *path, char *err, size_t err_len)
+{
+    memset(a, 0, sizeof *a);
+    a->path = strdup(path);
+    if (!a->path) {
+        put_err(err, err_len, "%s: out of memory writing it", path);
+        return -1;
+    }
+    const int fd = open_temp(&a->tmp, path, err, err_len);
+    if (fd < 0 || !(a->f = fdopen(fd, "wb"))) {
+        if (fd >= 0) {
+            put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+            close(fd);
+            unlink(a->tmp);
+        }
+        free(a->tmp), free(a->path);
+        memset(a, 0, sizeof *a);
+        return -1;
+    }
+    return 0;
+}
+
+int atomic_out_commit(atomic_out *a, char *err, size_t err_len)
+{
+    if (!a->f) {
+        put_err(err, err_len, "%s: not open for writing", a->path ? a->path : "?");
+        atomic_out_abort(a);
+        return -1;
+    }
+    // ferror catches a write that failed earlier inside a buffered fwrite whose result went unchecked.
+    errno = 0;
+    int bad = fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0;
+    const int saved = bad ? (errno ? errno : EIO) : 0;
+    const int closed = fclose(a->f);
+    a->f = NULL;
+    int rc = -1;
+    if (bad || closed != 0) {
+        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(bad ? saved : errno));
+        unlink(a->tmp);
+    } else {
+        rc = publish(a->tmp, a->path, err, err_len);
+    }
+    free(a->tmp), free(a->path);
+    memset(a, 0, sizeof *a);
+    return rc;
+}
+
+void atomic_out_abort(atomic_out *a)
+{
+    if (a->f) {
+        fclose(a->f);
+        unlink(a->tmp);
+    }
+    free(a->tmp), free(a->path);
+    memset(a, 0, sizeof *a);
+}

@@ -102,7 +102,7 @@ int cmd_export(int argc, char **argv)
         }
     }
     if (rh_weights_write(out, meta, kept, blobs, nt, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write %s: %s", out, err);
+        hostlog_error("export: %s", err); /* err names the file */
         goto done;
     }
     fprintf(stderr, "rnnhost: wrote %s (%s model, %llu parameters, %s)\n", out, spec.task,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,19 @@ static void usage(FILE *f)
                "      --program P            General MIDI program, 0-127 (default: 0, piano)\n"
                "      --wav OUT.wav          also render the first file with FluidSynth and a GM soundfont\n"
                "      --plugin-path PATH     colon-separated plugin directories searched first\n"
-               "  -h, --help                 this help\n");
+               "  -h, --help                 this help\n"
+               "\n"
+               "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
+               "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
+}
+
+/* Set by SIGINT or SIGTERM: generation stops at the next step and what it made is written. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
 }
 
 typedef struct gen_opts {
@@ -70,7 +83,7 @@ static int generate_events(note **notes, size_t *n, event_gen *g, const gen_opts
             t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
     }
     for (uint64_t step = 0;; step++) {
-        if (o->steps ? step >= o->steps : t >= o->seconds)
+        if ((o->steps ? step >= o->steps : t >= o->seconds) || interrupted)
             break;
         int32_t tok = event_gen_next(g);
         if (tok < 0)
@@ -126,6 +139,10 @@ static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t
         memcpy(roll.on, primer.on, (size_t)primer.T * P);
     hm->vt->reset(hm->model, state, 1);
     for (uint32_t t = 0; t < roll.T; t++) {
+        if (interrupted && t >= primer.T) { /* the frames so far are the piece */
+            roll.T = t;
+            break;
+        }
         /* input: the previous frame (silence before the first) */
         for (uint32_t p = 0; p < P; p++)
             x[p] = t ? roll.on[(size_t)(t - 1) * P + p] : 0.0f;
@@ -340,6 +357,13 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
 
+    /* SA_RESTART: a signal must not fail the file write in progress. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     for (unsigned long long i = 0; i < (num ? num : 1); i++) {
         char file[4096];
         if (num)
@@ -357,6 +381,12 @@ int cmd_generate(int argc, char **argv)
             ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
                  generate_events(&notes, &n, g, &o) == 0;
         }
+        if (ok && interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
+            free(notes);
+            fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
+            rc = EXIT_INTERRUPTED;
+            goto done;
+        }
         smf_file f;
         memset(&f, 0, sizeof f);
         if (!ok || notes_to_smf(&f, notes, n, o.qpm, (uint8_t)program) != 0) {
@@ -371,7 +401,11 @@ int cmd_generate(int argc, char **argv)
             hostlog_error("%s", err);
             goto done;
         }
-        fprintf(stderr, "rnnhost: wrote %s (%zu notes)\n", file, n);
+        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", file, n, interrupted ? "; interrupted" : "");
+        if (interrupted) {
+            rc = EXIT_INTERRUPTED;
+            goto done;
+        }
         if (wav && i == 0 && render_wav(file, wav) != 0)
             goto done;
     }

@@ -1,11 +1,13 @@
 /* rnnhost sample: novel text from a language model, one symbol at a time through the streaming step. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "lm.h"
@@ -27,9 +29,20 @@ static void usage(FILE *f)
                "  -s, --seed S             the same seed gives the same text (default: 1)\n"
                "      --num-samples N      independent samples, each from the primed state (default: 1)\n"
                "      --stop-at-newline    end a sample at its first newline (one line, e.g. one name)\n"
-               "  -o, --output FILE|-      where to write (default: - for standard output)\n"
+               "  -o, --output FILE|-      where to write (default: - for standard output); a file appears\n"
+               "                           whole when sampling ends\n"
                "      --plugin-path PATH   colon-separated plugin directories searched first\n"
-               "  -h, --help               this help\n");
+               "  -h, --help               this help\n"
+               "\n"
+               "Ctrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -134,11 +147,24 @@ int cmd_sample(int argc, char **argv)
     if (n_prime == 0 && newline >= 0)
         prime_ids[n_prime++] = newline; /* start as a line starts; not printed */
 
-    FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
-    if (!out) {
-        hostlog_error("cannot write %s: %s", out_path, strerror(errno));
-        goto done;
+    /* A file is written beside its target and renamed at the end, so a killed or failed run never leaves
+     * half a file where a whole one was (or was expected). */
+    atomic_out file = {0};
+    FILE *out = stdout;
+    if (strcmp(out_path, "-") != 0) {
+        if (atomic_out_open(&file, out_path, err, sizeof err) != 0) {
+            hostlog_error("%s", err);
+            goto done;
+        }
+        out = file.f;
     }
+    /* SA_RESTART: a signal must not cut a write to a pipe short and lose text already sampled. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     const int live = isatty(fileno(out));
     const host_model *hm = &m.hm;
     const uint32_t V = hm->info.output_dim;
@@ -151,7 +177,7 @@ int cmd_sample(int argc, char **argv)
         hostlog_error("out of memory");
         goto close;
     }
-    for (unsigned long long s = 0; s < num; s++) {
+    for (unsigned long long s = 0; s < num && !interrupted && !ferror(out); s++) {
         char utf8[4];
         hm->vt->reset(hm->model, state, 1);
         for (size_t i = 0; i < pt.n; i++)
@@ -172,7 +198,8 @@ int cmd_sample(int argc, char **argv)
                 goto close;
             length = length ? length - 1 : 0;
         }
-        for (unsigned long long i = 0; i < length; i++) {
+        /* a failed write (a full disk) stops here rather than sampling on into nowhere */
+        for (unsigned long long i = 0; i < length && !interrupted && !ferror(out); i++) {
             sym = rh_sample_logits(y, V, (float)temperature, (uint32_t)(top_k > V ? V : top_k), draw, &rng);
             if (sym < 0) {
                 hostlog_error("the model produced a NaN logit");
@@ -192,12 +219,21 @@ int cmd_sample(int argc, char **argv)
         if (sym != newline)
             fputc('\n', out); /* every sample ends its line */
     }
-    rc = EXIT_OK;
+    rc = interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 close:
-    if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
-        hostlog_error("cannot write %s: %s", out_path, strerror(errno));
+    if (out == stdout) {
+        if (fflush(out) != 0 || ferror(out)) {
+            hostlog_error("cannot write to standard output: %s", strerror(errno));
+            rc = EXIT_FAIL;
+        }
+    } else if (rc == EXIT_FAIL) {
+        atomic_out_abort(&file);
+    } else if (atomic_out_commit(&file, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
         rc = EXIT_FAIL;
     }
+    if (rc == EXIT_INTERRUPTED)
+        fprintf(stderr, "rnnhost: interrupted; the text sampled so far is written\n");
     free(state), free(y), free(scratch), free(draw);
 done:
     free(prime_ids);

@@ -866,7 +866,7 @@ static int write_model(const trainer *tr, const char *path)
     for (uint32_t i = 0; i < hm->info.num_tensors; i++)
         blobs[i] = rh_blob_from_tensor(&hm->tensors[i], hm->params);
     if (rh_weights_write(path, ml.items, ml.n, blobs, hm->info.num_tensors, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write %s: %s", path, err);
+        hostlog_error("model not written: %s", err); /* err names the file */
         goto done;
     }
     rc = 0;
@@ -918,7 +918,7 @@ static int write_checkpoint(trainer *tr, double elapsed)
         blobs[nb++] = state;
     }
     if (rh_weights_write(path, ml.items, ml.n, blobs, nb, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write checkpoint %s: %s", path, err);
+        hostlog_error("checkpoint at step %llu not written: %s", (unsigned long long)tr->step, err);
         goto done;
     }
     snprintf(tr->last_ckpt, sizeof tr->last_ckpt, "%s", path);
@@ -1525,7 +1525,11 @@ int cmd_train(int argc, char **argv)
         hostlog_error("cannot use checkpoint directory %s: %s", tr->o.ckpt_dir, strerror(errno));
         goto done;
     }
-    if (tr->o.log_json && !(tr->log = fopen(tr->o.log_json, tr->o.resume ? "a" : "w"))) {
+    const size_t stale = train_remove_stale_temps(tr->o.ckpt_dir, tr->o.task, tr->o.out);
+    if (stale && !tr->o.quiet)
+        fprintf(stderr, "rnnhost: removed %zu temporary file%s a killed run left unfinished\n", stale,
+                stale == 1 ? "" : "s");
+    if (tr->o.log_json && !(tr->log = train_open_log(tr->o.log_json, tr->o.resume != NULL))) {
         hostlog_error("cannot write %s: %s", tr->o.log_json, strerror(errno));
         goto done;
     }

@@ -613,7 +613,7 @@ static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double 
         all[nb++] = order;
     }
     if (rh_weights_write(path, ml.items, ml.n, all, nb, err, sizeof err) != RH_OK) {
-        hostlog_error("cannot write %s: %s", path, err);
+        hostlog_error("%s not written: %s", checkpoint ? "checkpoint" : "model", err); /* err names the file */
         goto done;
     }
     rc = 0;
@@ -923,7 +923,11 @@ int cmd_train_ctc(int argc, char **argv)
         hostlog_error("cannot use checkpoint directory %s: %s", o->ckpt_dir, strerror(errno));
         goto done;
     }
-    if (o->log_json && !(tr->log = fopen(o->log_json, o->resume ? "a" : "w"))) {
+    const size_t stale = train_remove_stale_temps(o->ckpt_dir, "ctc", o->out);
+    if (stale && !o->quiet)
+        fprintf(stderr, "rnnhost: removed %zu temporary file%s a killed run left unfinished\n", stale,
+                stale == 1 ? "" : "s");
+    if (o->log_json && !(tr->log = train_open_log(o->log_json, o->resume != NULL))) {
         hostlog_error("cannot write %s: %s", o->log_json, strerror(errno));
         goto done;
     }

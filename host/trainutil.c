@@ -1,10 +1,13 @@
 #include "trainutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hostlog.h"
 
@@ -79,6 +82,94 @@ void train_checkpoint_path(char *out, size_t len, const char *dir, const char *t
         host_fmt(out, len, "%s/%s_step%07llu_val%.4f.safetensors", dir, task, (unsigned long long)step, val);
     else
         host_fmt(out, len, "%s/%s_step%07llu.safetensors", dir, task, (unsigned long long)step);
+}
+
+/* name is PREFIX(anything when wild).tmp.XXXXXX, as mkstemp completes it. */
+static int is_temp_of(const char *name, const char *prefix, int wild)
+{
+    const size_t n = strlen(name), p = strlen(prefix), tail = sizeof ".tmp.XXXXXX" - 1;
+    if (n < p + tail || strncmp(name, prefix, p) != 0 || strncmp(name + n - tail, ".tmp.", 5) != 0)
+        return 0;
+    if (!wild && n != p + tail)
+        return 0;
+    for (size_t i = n - 6; i < n; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'z') ||
+              (name[i] >= 'A' && name[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
+static size_t remove_temps(const char *dir, const char *prefix, int wild, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    size_t removed = 0;
+    if (!d)
+        return 0;
+    const struct dirent *e;
+    while ((e = readdir(d))) {
+        const size_t n = strlen(e->d_name), s = strlen(suffix), tail = sizeof ".tmp.XXXXXX" - 1;
+        if (!is_temp_of(e->d_name, prefix, wild) || n < tail + s ||
+            strncmp(e->d_name + n - tail - s, suffix, s) != 0)
+            continue;
+        char path[4096];
+        host_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+size_t train_remove_stale_temps(const char *dir, const char *task, const char *out)
+{
+    char prefix[256];
+    host_fmt(prefix, sizeof prefix, "%s_step", task);
+    size_t removed = remove_temps(dir, prefix, 1, ".safetensors");
+    if (out) {
+        const char *slash = strrchr(out, '/');
+        char odir[4096];
+        if (!slash)
+            host_fmt(odir, sizeof odir, ".");
+        else
+            host_fmt(odir, sizeof odir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+        removed += remove_temps(odir, slash ? slash + 1 : out, 0, "");
+    }
+    return removed;
+}
+
+FILE *train_open_log(const char *path, int append)
+{
+    if (!append)
+        return fopen(path, "w");
+    FILE *f = fopen(path, "a+");
+    if (!f)
+        return NULL;
+    // Back from the end to the last newline: whatever follows it is a line cut short by a kill.
+    char buf[4096];
+    if (fseeko(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    off_t end = ftello(f), keep = 0;
+    for (off_t pos = end; pos > 0 && !keep;) {
+        const size_t n = (size_t)(pos < (off_t)sizeof buf ? pos : (off_t)sizeof buf);
+        pos -= (off_t)n;
+        if (fseeko(f, pos, SEEK_SET) != 0 || fread(buf, 1, n, f) != n) {
+            fclose(f);
+            errno = errno ? errno : EIO;
+            return NULL;
+        }
+        for (size_t i = n; i > 0; i--)
+            if (buf[i - 1] == '\n') {
+                keep = pos + (off_t)i;
+                break;
+            }
+    }
+    if ((keep != end && ftruncate(fileno(f), keep) != 0) || fseeko(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    return f; // "a+": every write goes to the (new) end
 }
 
 int train_read_rng(rh_rng *rng, const rh_weights *w, const char *path)

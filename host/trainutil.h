@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "rnnhost/rnnhost.h"
@@ -32,6 +33,17 @@ int train_update(rh_optimizer *opt, float *params, float *grads, uint64_t n, dou
 
 /* DIR/TASK_stepNNNNNNN[_valX.XXXX].safetensors (val NAN: without). */
 void train_checkpoint_path(char *out, size_t len, const char *dir, const char *task, uint64_t step, double val);
+
+/* Removes DIR/TASK_step*.safetensors.tmp.XXXXXX, the temporary files of checkpoint writes a killed run
+ * left behind (a finished write renames its file, a failed one removes it), and likewise out's own
+ * (out may be NULL). They are never read as checkpoints; this only keeps them from piling up. Two
+ * trainings sharing one checkpoint folder and task would remove each other's: they must not. Returns how
+ * many were removed. */
+size_t train_remove_stale_temps(const char *dir, const char *task, const char *out);
+
+/* The --log-json file: truncated, or for a resume appended to after cutting off a last line that a killed
+ * run left half written, so the file stays one JSON object per line. NULL with errno. */
+FILE *train_open_log(const char *path, int append);
 
 /* The "train.rng" array of a checkpoint into rng. 0, or -1 after printing why. */
 int train_read_rng(rh_rng *rng, const rh_weights *w, const char *path);
