@@ -216,6 +216,41 @@ done:
     return rc;
 }
 
+int asr_describe(asr_model *m, const rh_weights *w, const char *name, char *why, size_t why_len)
+{
+    char err[512];
+    memset(m, 0, sizeof *m);
+    const char *fe = rh_weights_meta(w, "rnnhost.frontend"), *un = rh_weights_meta(w, "rnnhost.units"),
+               *bi = rh_weights_meta(w, "rnnhost.bidirectional");
+    if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "%s: %s", name, err);
+        goto fail;
+    }
+    if (strcmp(m->spec.task, "ctc") != 0) {
+        host_fmt(why, why_len, "%s is a '%s' model; this command needs a 'ctc' (speech) model", name, m->spec.task);
+        goto fail;
+    }
+    if (!fe || !un || !bi || (strcmp(bi, "0") && strcmp(bi, "1"))) {
+        host_fmt(why, why_len, "%s: a ctc model needs rnnhost.frontend, rnnhost.units and rnnhost.bidirectional", name);
+        goto fail;
+    }
+    m->bidirectional = bi[0] == '1';
+    if (read_frontend(m, fe, err, sizeof err) != 0 || read_units(m, un, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "%s: %s", name, err);
+        goto fail;
+    }
+    if (m->spec.input_kind != RH_INPUT_DENSE || m->spec.input_dim != asr_input_dim(m) ||
+        m->spec.output_dim != m->n_units + 1) {
+        host_fmt(why, why_len, "%s: the model's input (%u) or output (%u) does not fit its front-end (%u) and units (%u + blank)",
+                 name, m->spec.input_dim, m->spec.output_dim, asr_input_dim(m), m->n_units);
+        goto fail;
+    }
+    return 0;
+fail:
+    asr_close(m);
+    return -1;
+}
+
 int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size_t why_len)
 {
     char err[512];
@@ -225,30 +260,9 @@ int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size
         host_fmt(why, why_len, "%s", err);
         return EXIT_LOAD;
     }
-    const char *fe = rh_weights_meta(w, "rnnhost.frontend"), *un = rh_weights_meta(w, "rnnhost.units"),
-               *bi = rh_weights_meta(w, "rnnhost.bidirectional");
-    if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0) {
-        host_fmt(why, why_len, "%s: %s", path, err);
-        goto fail;
-    }
-    if (strcmp(m->spec.task, "ctc") != 0) {
-        host_fmt(why, why_len, "%s is a '%s' model; this command needs a 'ctc' (speech) model", path, m->spec.task);
-        goto fail;
-    }
-    if (!fe || !un || !bi || (strcmp(bi, "0") && strcmp(bi, "1"))) {
-        host_fmt(why, why_len, "%s: a ctc model needs rnnhost.frontend, rnnhost.units and rnnhost.bidirectional", path);
-        goto fail;
-    }
-    m->bidirectional = bi[0] == '1';
-    if (read_frontend(m, fe, err, sizeof err) != 0 || read_units(m, un, err, sizeof err) != 0) {
-        host_fmt(why, why_len, "%s: %s", path, err);
-        goto fail;
-    }
-    if (m->spec.input_kind != RH_INPUT_DENSE || m->spec.input_dim != asr_input_dim(m) ||
-        m->spec.output_dim != m->n_units + 1) {
-        host_fmt(why, why_len, "%s: the model's input (%u) or output (%u) does not fit its front-end (%u) and units (%u + blank)",
-                 path, m->spec.input_dim, m->spec.output_dim, asr_input_dim(m), m->n_units);
-        goto fail;
+    if (asr_describe(m, w, path, why, why_len) != 0) {
+        rh_weights_close(w);
+        return EXIT_LOAD;
     }
     int rc = asr_create(m, r, err, sizeof err);
     if (rc != EXIT_OK) {

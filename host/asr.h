@@ -46,6 +46,10 @@ int asr_units_from_texts(asr_model *m, char *const *texts, size_t n, int words, 
  * m's front-end and units. EXIT_OK or EXIT_LOAD with why. */
 int asr_create(asr_model *m, plugin_registry *r, char *why, size_t why_len);
 
+/* Reads and checks a ctc model file's description (spec, front-end, units, directions) from its
+ * metadata, creating no model: 0, or -1 with one line in why (name is the file, for messages). Free with
+ * asr_close. */
+int asr_describe(asr_model *m, const rh_weights *w, const char *name, char *why, size_t why_len);
 /* Opens a ctc model file (a path; resolve names with model_resolve first). EXIT_OK or EXIT_LOAD. */
 int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size_t why_len);
 

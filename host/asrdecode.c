@@ -357,6 +357,48 @@ int asr_transcribe_samples(asr_session *s, tx_result *r, const float *x, size_t 
     return transcribe_source(s, r, read_memory, &src);
 }
 
+int asr_decode_logits(tx_result *r, const asr_model *m, const asr_decode_opts *o, const float *logits, uint32_t T)
+{
+    // A session holding only what decode_chunk and finish use: no spectrogram, no model workspaces.
+    asr_session s = {.m = m, .o = *o, .Tcap = T};
+    uint32_t cap = 0, first = 0;
+    int rc = -1;
+    if (!(s.o.segment_gap > 0))
+        s.o.segment_gap = 0.8;
+    if (T == 0 || T > UINT32_MAX / 2 - 1) {
+        host_fmt(r->error, sizeof r->error, "%u steps of logits", T);
+        r->failed = 1;
+        return -1;
+    }
+    s.logits = (float *)logits; /* only read */
+    s.align = malloc(rh_ctc_align_scratch_size(T, T, m->spec.output_dim) * sizeof(double));
+    s.labels = malloc(2 * ((size_t)T + 1) * sizeof *s.labels);
+    s.starts = malloc(((size_t)T + 1) * sizeof *s.starts);
+    s.ends = malloc(((size_t)T + 1) * sizeof *s.ends);
+    s.conf = malloc(((size_t)T + 1) * sizeof *s.conf);
+    if (!s.align || !s.labels || !s.starts || !s.ends || !s.conf) {
+        host_fmt(r->error, sizeof r->error, "out of memory");
+        goto done;
+    }
+    r->error[0] = '\0';
+    if (decode_chunk(&s, r, &cap, T, 0) != 0) {
+        if (!r->error[0])
+            host_fmt(r->error, sizeof r->error, "out of memory");
+        goto done;
+    }
+    r->duration = (double)T * m->stack * m->fe.hop_length / m->fe.sample_rate;
+    if (finish(&s, r, &first, 1) != 0) {
+        host_fmt(r->error, sizeof r->error, "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(s.align), free(s.labels), free(s.starts), free(s.ends), free(s.conf);
+    if (rc != 0)
+        r->failed = 1;
+    return rc;
+}
+
 int asr_phrases_read(rh_ctc_phrases *out, const asr_model *m, const char *path, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);

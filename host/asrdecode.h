@@ -59,6 +59,10 @@ int asr_transcribe(asr_session *s, tx_result *r, const char *path);
 /* The same for samples already in memory (mono, at the model's rate). */
 int asr_transcribe_samples(asr_session *s, tx_result *r, const float *x, size_t n);
 
+/* The words of logits (T steps of output_dim values, one chunk) as asr_transcribe would find them, with
+ * times from m's front-end: the decoding and alignment alone, without audio or a model. 0, or -1 with
+ * r->failed set and r->error holding one line. */
+int asr_decode_logits(tx_result *r, const asr_model *m, const asr_decode_opts *o, const float *logits, uint32_t T);
 void tx_result_free(tx_result *r);
 
 /* Phrases from a file, one per line, each encoded in the model's units; blank lines skipped. 0, or -1 with

@@ -6,6 +6,7 @@
 #include <samplerate.h>
 #include <sndfile.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,15 @@
 /* src_process counts frames in a long, and audio_read returns one. */
 #define LONG_MAX_SAMPLES (LONG_MAX / 2)
 
+/* A sound file held in memory, read through libsndfile's virtual I/O. */
+typedef struct mem_file {
+    const unsigned char *data;
+    sf_count_t size, pos;
+} mem_file;
+
 struct audio_reader {
     SNDFILE *file;
+    mem_file mem;         /* the bytes read by audio_open_memory (not owned) */
     SF_INFO info;
     SRC_STATE *src;       /* NULL when the file is already at the target rate */
     double ratio;         /* target rate / source rate */
@@ -52,19 +60,65 @@ static int truncated(audio_reader *r, char *err, size_t err_len)
     return 0;
 }
 
-audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len)
+static sf_count_t mem_length(void *user)
+{
+    return ((mem_file *)user)->size;
+}
+
+static sf_count_t mem_seek(sf_count_t offset, int whence, void *user)
+{
+    mem_file *m = user;
+    sf_count_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->size : 0;
+    // libsndfile seeks to offsets a header states: refuse what lies outside the bytes instead of wrapping
+    if ((whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) || offset < -base ||
+        offset > m->size - base)
+        return -1;
+    m->pos = base + offset;
+    return m->pos;
+}
+
+static sf_count_t mem_read(void *ptr, sf_count_t count, void *user)
+{
+    mem_file *m = user;
+    if (count < 0)
+        return 0;
+    sf_count_t k = m->size - m->pos < count ? m->size - m->pos : count;
+    if (k > 0)
+        memcpy(ptr, m->data + m->pos, (size_t)k);
+    m->pos += k;
+    return k;
+}
+
+static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user)
+{
+    (void)ptr, (void)count, (void)user;
+    return 0;
+}
+
+static sf_count_t mem_tell(void *user)
+{
+    return ((mem_file *)user)->pos;
+}
+
+static audio_reader *reader_new(const char *name, int target_rate, char *err, size_t err_len)
 {
     if (target_rate < MIN_RATE || target_rate > MAX_RATE) {
-        host_fmt(err, err_len, "%s: target sample rate %d Hz is outside %d..%d", path, target_rate, MIN_RATE, MAX_RATE);
+        host_fmt(err, err_len, "%s: target sample rate %d Hz is outside %d..%d", name, target_rate, MIN_RATE, MAX_RATE);
         return NULL;
     }
     audio_reader *r = calloc(1, sizeof *r);
     if (!r) {
-        host_fmt(err, err_len, "%s: out of memory", path);
+        host_fmt(err, err_len, "%s: out of memory", name);
         return NULL;
     }
-    host_fmt(r->path, sizeof r->path, "%s", path);
-    r->file = sf_open(path, SFM_READ, &r->info);
+    host_fmt(r->path, sizeof r->path, "%s", name);
+    return r;
+}
+
+/* Everything after libsndfile opened r->file (or failed to): the checks and buffers both openers share. */
+static audio_reader *reader_start(audio_reader *r, int target_rate, size_t block_frames, char *err, size_t err_len)
+{
+    const char *path = r->path;
     if (!r->file) {
         // sf_strerror(NULL) explains the last failed open: missing file, unknown format, broken header.
         host_fmt(err, err_len, "%s: not a sound file libsndfile can read (%s)", path, sf_strerror(NULL));
@@ -103,6 +157,31 @@ audio_reader *audio_open(const char *path, int target_rate, size_t block_frames,
         }
     }
     return r;
+}
+
+audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len)
+{
+    audio_reader *r = reader_new(path, target_rate, err, err_len);
+    if (!r)
+        return NULL;
+    r->file = sf_open(path, SFM_READ, &r->info);
+    return reader_start(r, target_rate, block_frames, err, err_len);
+}
+
+audio_reader *audio_open_memory(const void *data, size_t size, const char *name, int target_rate,
+                                size_t block_frames, char *err, size_t err_len)
+{
+    if (size > (size_t)INT64_MAX) {
+        host_fmt(err, err_len, "%s: too large", name);
+        return NULL;
+    }
+    audio_reader *r = reader_new(name, target_rate, err, err_len);
+    if (!r)
+        return NULL;
+    r->mem = (mem_file){data, (sf_count_t)size, 0};
+    SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
+    r->file = sf_open_virtual(&io, SFM_READ, &r->info, &r->mem);
+    return reader_start(r, target_rate, block_frames, err, err_len);
 }
 
 /* Decodes the next block into r->mono. Returns 0, or -1 with err set. */

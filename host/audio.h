@@ -15,6 +15,10 @@ typedef struct audio_reader audio_reader;
  * when the file is missing, unreadable or of an unknown format, or the rates are out of range. */
 audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len);
 
+/* The same for a sound file held in memory (data, size bytes; not copied: it must outlive the reader),
+ * read through libsndfile's virtual I/O; name is used in messages. */
+audio_reader *audio_open_memory(const void *data, size_t size, const char *name, int target_rate,
+                                size_t block_frames, char *err, size_t err_len);
 /* Writes up to max (> 0) samples at the target rate into out. Returns how many (fewer than max only at the end
  * of the file), 0 once everything has been read, or -1 with one line in err on a decode or resampling
  * error. Reading in many small calls or in one large call gives the same samples. */

@@ -371,7 +371,9 @@ int smf_read_memory(smf_file *out, const uint8_t *data, size_t size, const char 
             free(tmp);
             goto done;
         }
-        sink.events += again.events;
+        // a file whose tracks hold no events has no event array: no offset may be added to NULL
+        if (again.events)
+            sink.events += again.events;
         sink.meta_at += again.meta_bytes;
         if (format == 2)
             base = again.end_tick;

@@ -26,9 +26,11 @@ static void log_softmax_row(double *out, const float *z, uint32_t C)
     double sum = 0.0;
     for (uint32_t k = 0; k < C; k++)
         sum += exp((double)z[k] - zmax);
-    const double lse = zmax + log(sum);
+    // Subtracting zmax before the log term keeps it: with logits near 1e22, zmax + log(sum) rounds back
+    // to zmax, every symbol would get probability 1 and the loss would turn negative.
+    const double log_sum = log(sum);
     for (uint32_t k = 0; k < C; k++)
-        out[k] = (double)z[k] - lse;
+        out[k] = ((double)z[k] - zmax) - log_sum;
 }
 
 // Symbol of state s in the extended labelling (blank, l1, blank, l2, ..., blank).

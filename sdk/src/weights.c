@@ -630,6 +630,16 @@ static int read_exact(int fd, void *buf, size_t len, int *short_read)
     return 0;
 }
 
+/* Puts "path: " before a message about the file's contents: the caller's message should stand on its own. */
+static void name_file(char *err, size_t err_len, const char *path)
+{
+    if (err && err_len > 0) {
+        char inner[256];
+        snprintf(inner, sizeof inner, "%s", err);
+        snprintf(err, err_len, "%s: %s", path, inner);
+    }
+}
+
 rh_status rh_weights_open(rh_weights **out, const char *path, char *err, size_t err_len)
 {
     if (err && err_len > 0)
@@ -660,12 +670,7 @@ rh_status rh_weights_open(rh_weights **out, const char *path, char *err, size_t 
         goto read_error;
     uint64_t hl = 0, ds = 0;
     if ((st = check_lengths(&hl, &ds, prefix, size, err, err_len)) != RH_OK) {
-        // Say which file: the caller's message should stand on its own.
-        if (err && err_len > 0) {
-            char inner[256];
-            snprintf(inner, sizeof inner, "%s", err);
-            fail(st, err, err_len, "%s: %s", path, inner);
-        }
+        name_file(err, err_len, path);
         goto done;
     }
     // hl <= file size, so this allocation is justified by bytes that really exist.
@@ -676,10 +681,11 @@ rh_status rh_weights_open(rh_weights **out, const char *path, char *err, size_t 
     }
     if ((e = read_exact(fd, header, (size_t)hl, &shrt)) != 0)
         goto read_error;
-    if ((st = parse_header(&w, header, hl, ds, err, err_len)) != RH_OK)
+    if ((st = parse_header(&w, header, hl, ds, err, err_len)) != RH_OK ||
+        (st = allocate_data(w, err, err_len)) != RH_OK) {
+        name_file(err, err_len, path);
         goto done;
-    if ((st = allocate_data(w, err, err_len)) != RH_OK)
-        goto done;
+    }
     // Tensors tile the data section in this order, so the file is still read front to back.
     for (uint32_t i = 0; i < w->count; i++) {
         const entry *t = &w->entries[w->order[i]];
