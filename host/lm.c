@@ -33,7 +33,7 @@ int lm_open(lm *m, plugin_registry *r, const char *name, char *why, size_t why_l
         goto fail;
     }
     if (vocab_from_utf8(&m->voc, stored, err, sizeof err) != 0) {
-        host_fmt(why, why_len, "%s: vocabulary: %s", path, err);
+        host_fmt(why, why_len, "%s: %s", path, err); // err begins "vocabulary: "
         goto fail;
     }
     if (lm_check_spec(&m->spec, &m->voc, err, sizeof err) != 0) {

@@ -91,6 +91,7 @@ static int read_vlq(const reader *r, size_t *pos, size_t end, uint32_t *out, con
 {
     const size_t start = *pos;
     uint32_t v = 0;
+    *out = 0; // defined on failure too, which lets the compiler see every use is initialised
     for (int i = 0; i < 4; i++) {
         if (*pos >= end)
             return rfail(r, start, "%s runs past the end of the track", what);
