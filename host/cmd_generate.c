@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "modelfile.h"
 #include "music.h"
 #include "smf.h"
@@ -47,15 +47,6 @@ static void usage(FILE *f)
                "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
 }
 
-/* Set by SIGINT or SIGTERM: generation stops at the next step and what it made is written. */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 typedef struct gen_opts {
     double seconds;  /* > 0: stop after this much music */
     uint64_t steps;  /* > 0: stop after this many model steps */
@@ -83,7 +74,7 @@ static int generate_events(note **notes, size_t *n, event_gen *g, const gen_opts
             t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
     }
     for (uint64_t step = 0;; step++) {
-        if ((o->steps ? step >= o->steps : t >= o->seconds) || interrupted)
+        if ((o->steps ? step >= o->steps : t >= o->seconds) || host_interrupted)
             break;
         int32_t tok = event_gen_next(g);
         if (tok < 0)
@@ -139,7 +130,7 @@ static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t
         memcpy(roll.on, primer.on, (size_t)primer.T * P);
     hm->vt->reset(hm->model, state, 1);
     for (uint32_t t = 0; t < roll.T; t++) {
-        if (interrupted && t >= primer.T) { /* the frames so far are the piece */
+        if (host_interrupted && t >= primer.T) { /* the frames so far are the piece */
             roll.T = t;
             break;
         }
@@ -357,13 +348,7 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
 
-    /* SA_RESTART: a signal must not fail the file write in progress. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_interrupts();
     for (unsigned long long i = 0; i < (num ? num : 1); i++) {
         char file[4096];
         if (num)
@@ -381,7 +366,7 @@ int cmd_generate(int argc, char **argv)
             ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
                  generate_events(&notes, &n, g, &o) == 0;
         }
-        if (ok && interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
+        if (ok && host_interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
             free(notes);
             fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
             rc = EXIT_INTERRUPTED;
@@ -401,8 +386,8 @@ int cmd_generate(int argc, char **argv)
             hostlog_error("%s", err);
             goto done;
         }
-        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", file, n, interrupted ? "; interrupted" : "");
-        if (interrupted) {
+        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", file, n, host_interrupted ? "; interrupted" : "");
+        if (host_interrupted) {
             rc = EXIT_INTERRUPTED;
             goto done;
         }

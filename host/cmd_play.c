@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <portmidi.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "player.h"
 
 #define NO_PORTS_HINT                                                                                      \
@@ -47,14 +47,6 @@ static void usage(FILE *f)
                "Exit status: 0 done; 1 no such MIDI port, or no MIDI device on this machine (see\n"
                "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
                "or is not an event model; 130 interrupted.\n");
-}
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
 }
 
 static int32_t gen_next(void *ctx)
@@ -250,16 +242,12 @@ int cmd_play(int argc, char **argv)
     cfg.clock.now_us = midi_clock_now_us;
     cfg.clock.ctx = &clock;
     cfg.duration_us = duration_us;
-    cfg.stop = &interrupted;
+    cfg.stop = &host_interrupted;
     cfg.realtime = 1;
     /* a performance rarely passes 100 messages a second; a model that floods is cut off in the record */
     cfg.record_capacity = duration_us ? (size_t)(duration_us / 1000) + 1024 : (size_t)1 << 20;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_interrupts();
     if (player_run(&res, &cfg) != 0) {
         hostlog_error("play: out of memory or threads");
         goto done;

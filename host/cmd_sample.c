@@ -1,7 +1,6 @@
 /* rnnhost sample: novel text from a language model, one symbol at a time through the streaming step. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "atomicfile.h"
 #include "commands.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "lm.h"
 #include "text.h"
 
@@ -35,14 +35,6 @@ static void usage(FILE *f)
                "  -h, --help               this help\n"
                "\n"
                "Ctrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n");
-}
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -158,13 +150,7 @@ int cmd_sample(int argc, char **argv)
         }
         out = file.f;
     }
-    /* SA_RESTART: a signal must not cut a write to a pipe short and lose text already sampled. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_interrupts();
     const int live = isatty(fileno(out));
     const host_model *hm = &m.hm;
     const uint32_t V = hm->info.output_dim;
@@ -177,7 +163,7 @@ int cmd_sample(int argc, char **argv)
         hostlog_error("out of memory");
         goto close;
     }
-    for (unsigned long long s = 0; s < num && !interrupted && !ferror(out); s++) {
+    for (unsigned long long s = 0; s < num && !host_interrupted && !ferror(out); s++) {
         char utf8[4];
         hm->vt->reset(hm->model, state, 1);
         for (size_t i = 0; i < pt.n; i++)
@@ -199,7 +185,7 @@ int cmd_sample(int argc, char **argv)
             length = length ? length - 1 : 0;
         }
         /* a failed write (a full disk) stops here rather than sampling on into nowhere */
-        for (unsigned long long i = 0; i < length && !interrupted && !ferror(out); i++) {
+        for (unsigned long long i = 0; i < length && !host_interrupted && !ferror(out); i++) {
             sym = rh_sample_logits(y, V, (float)temperature, (uint32_t)(top_k > V ? V : top_k), draw, &rng);
             if (sym < 0) {
                 hostlog_error("the model produced a NaN logit");
@@ -219,7 +205,7 @@ int cmd_sample(int argc, char **argv)
         if (sym != newline)
             fputc('\n', out); /* every sample ends its line */
     }
-    rc = interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    rc = host_interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 close:
     if (out == stdout) {
         if (fflush(out) != 0 || ferror(out)) {

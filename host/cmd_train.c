@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "cliargs.h"
 #include "corpus.h"
 #include "commands.h"
+#include "interrupt.h"
 #include "trainutil.h"
 #include "hostlog.h"
 #include "lm.h"
@@ -1547,7 +1547,7 @@ int cmd_train(int argc, char **argv)
                 tr->o.per_line ? tr->n_val_lines : tr->n_val, tr->o.per_line ? "sequences" : "symbols",
                 (unsigned long long)per_epoch);
 
-    train_catch_signals();
+    host_catch_interrupts();
 
     progress pr;
     progress_init(&pr, tr->o.quiet, tr->o.print_every);
@@ -1563,7 +1563,7 @@ int cmd_train(int argc, char **argv)
             (tr->o.max_epochs && tr->epoch >= tr->o.max_epochs) ||
             (tr->o.time_budget > 0 && elapsed >= tr->o.time_budget))
             break;
-        if (train_interrupted) {
+        if (host_interrupted) {
             progress_end(&pr);
             if (write_checkpoint(tr, elapsed) != 0)
                 goto done;

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,12 @@
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "progress.h"
 #include "transcript.h"
 
 static const char *audio_exts[] = {"wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au",
                                    "snd", "caf", "w64", "rf64", "mp3", "voc", "sf", "htk", "paf", "mat"};
-
-static volatile int stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -551,16 +543,12 @@ int cmd_transcribe(int argc, char **argv)
         fprintf(stderr, "rnnhost: %zu of %zu files already have their outputs (--skip-existing)\n", r.n - r.n_todo,
                 r.n);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_catch_interrupts();
     r.start = r.last_print = now_seconds();
     asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
-    for (r.base = 0; r.base < r.n_todo && !stop_requested; r.base += r.window) {
+    for (r.base = 0; r.base < r.n_todo && !host_interrupted; r.base += r.window) {
         r.window = r.n_todo - r.base < window ? r.n_todo - r.base : window;
-        if (asr_run_files(r.results, r.paths + r.base, r.window, &m, &o, (int)jobs, on_done, &r, &stop_requested,
+        if (asr_run_files(r.results, r.paths + r.base, r.window, &m, &o, (int)jobs, on_done, &r, &host_interrupted,
                           why, sizeof why) != 0) {
             hostlog_error("%s", why);
             goto done;
@@ -571,9 +559,9 @@ int cmd_transcribe(int argc, char **argv)
     const double wall = now_seconds() - r.start;
     if (r.n_todo)
         print_progress(&r, 1);
-    if (summary && write_summary(&r, summary, wall, stop_requested) != 0)
+    if (summary && write_summary(&r, summary, wall, host_interrupted) != 0)
         r.write_error = 1;
-    if (stop_requested) {
+    if (host_interrupted) {
         fprintf(stderr, "rnnhost: interrupted: %zu of %zu files done and written; --skip-existing continues\n",
                 r.done, r.n_todo);
         rc = EXIT_INTERRUPTED;

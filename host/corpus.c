@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,29 +41,6 @@ struct corpus {
     const vocab *voc;
     int32_t ascii[128]; /* ids of ASCII symbols under voc, -1 when absent: most text needs no search */
 };
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
-/* Worded as text_read words it, so either reader gives the same message. */
-static void set_errno_err(char *err, size_t err_len, const char *name, int e)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s", strerror(e));
-    if (msg[0] >= 'A' && msg[0] <= 'Z' && msg[1] >= 'a' && msg[1] <= 'z')
-        msg[0] = (char)(msg[0] - 'A' + 'a');
-    set_err(err, err_len, "%s: %s", name, msg);
-}
 
 /* One UTF-8 sequence from s[0..avail), checked in the order text.c's decoder checks, so a fault gets the
  * same reason. Returns 1 with the code point and its length; 0 when the sequence runs past avail and
@@ -157,7 +133,7 @@ static int index_add(corpus *c, uint32_t file, uint64_t off, char *err, size_t e
         c->idx_file = malloc(INDEX_MAX * sizeof *c->idx_file);
         c->idx_off = malloc(INDEX_MAX * sizeof *c->idx_off);
         if (!c->idx_file || !c->idx_off) {
-            set_err(err, err_len, "out of memory for the corpus index");
+            text_set_err(err, err_len, "out of memory for the corpus index");
             return -1;
         }
     }
@@ -178,7 +154,7 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
     const char *name = c->paths[f];
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_errno_err(err, err_len, name, errno);
+        text_set_errno_err(err, err_len, name, errno);
         return -1;
     }
     uint64_t base = 0; /* file offset of buf[0] */
@@ -190,13 +166,13 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
     for (;;) {
         ssize_t got = read_full(fd, buf + have, SCAN_BUFFER - have);
         if (got < 0) {
-            set_errno_err(err, err_len, name, errno);
+            text_set_errno_err(err, err_len, name, errno);
             goto done;
         }
         const int eof = have + (size_t)got < SCAN_BUFFER;
         const unsigned char *nul = got > 0 ? memchr(buf + have, 0, (size_t)got) : NULL;
         if (nul) {
-            set_err(err, err_len, "%s: binary file (NUL byte at offset %llu)", name,
+            text_set_err(err, err_len, "%s: binary file (NUL byte at offset %llu)", name,
                     (unsigned long long)(base + (uint64_t)(nul - buf)));
             goto done;
         }
@@ -243,7 +219,7 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
         have = keep, i = 0;
     }
     if (bad) {
-        set_err(err, err_len, "%s: invalid UTF-8 at byte %llu (0x%02x): %s", name, (unsigned long long)bad_at,
+        text_set_err(err, err_len, "%s: invalid UTF-8 at byte %llu (0x%02x): %s", name, (unsigned long long)bad_at,
                 bad_byte, bad_why);
         goto done;
     }
@@ -267,13 +243,13 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     struct stat st;
     int is_dir = 0;
     if (!c) {
-        set_err(err, err_len, "out of memory");
+        text_set_err(err, err_len, "out of memory");
         return -1;
     }
     c->K = INDEX_FIRST_K;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        set_errno_err(err, err_len, path, errno);
+        text_set_errno_err(err, err_len, path, errno);
         if (fd >= 0)
             close(fd);
         goto fail;
@@ -286,7 +262,7 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     } else {
         c->paths = malloc(sizeof *c->paths);
         if (!c->paths || !(c->paths[0] = strdup(path))) {
-            set_err(err, err_len, "out of memory");
+            text_set_err(err, err_len, "out of memory");
             goto fail;
         }
         c->n_files = 1;
@@ -297,7 +273,7 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     if (!check)
         c->seen = calloc((MAX_SCALAR + 1) / 32, sizeof *c->seen);
     if (!c->begin || !c->end || !buf || (!check && !c->seen)) {
-        set_err(err, err_len, "out of memory");
+        text_set_err(err, err_len, "out of memory");
         goto fail;
     }
     scan_pos pos = {1, 1};
@@ -306,9 +282,9 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
             goto fail;
     if (c->n == 0) {
         if (is_dir)
-            set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", path, c->n_files);
+            text_set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", path, c->n_files);
         else
-            set_err(err, err_len, "%s: empty file", path);
+            text_set_err(err, err_len, "%s: empty file", path);
         goto fail;
     }
     free(buf);
@@ -353,12 +329,12 @@ int corpus_vocab(vocab *out, corpus *const *parts, size_t n, char *err, size_t e
         count += (uint32_t)__builtin_popcount(bits);
     }
     if (count == 0) {
-        set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
+        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
         return -1;
     }
     uint32_t *cp = malloc((size_t)count * sizeof *cp), k = 0;
     if (!cp) {
-        set_err(err, err_len, "out of memory building the vocabulary");
+        text_set_err(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
     for (size_t w = 0; w < words; w++) {
@@ -411,7 +387,7 @@ void corpus_cursor_free(corpus_cursor *cur)
 
 static void changed(const corpus *c, const corpus_cursor *cur, const char *what, char *err, size_t err_len)
 {
-    set_err(err, err_len, "%s: changed while in use (%s at byte %llu)", c->paths[cur->file], what,
+    text_set_err(err, err_len, "%s: changed while in use (%s at byte %llu)", c->paths[cur->file], what,
             (unsigned long long)cur->off);
 }
 
@@ -427,7 +403,7 @@ static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t er
             close(cur->fd);
         cur->fd = open(c->paths[cur->file], O_RDONLY | O_CLOEXEC);
         if (cur->fd < 0) {
-            set_errno_err(err, err_len, c->paths[cur->file], errno);
+            text_set_errno_err(err, err_len, c->paths[cur->file], errno);
             return -1;
         }
         cur->fd_file = cur->file;
@@ -438,7 +414,7 @@ static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t er
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            set_errno_err(err, err_len, c->paths[cur->file], errno);
+            text_set_errno_err(err, err_len, c->paths[cur->file], errno);
             cur->buf_len = 0;
             return -1;
         }
@@ -479,7 +455,7 @@ int corpus_read(corpus *c, corpus_cursor *cur, int32_t *ids, size_t first, size_
     if (count == 0)
         return 0;
     if (first > c->n || count > c->n - first) {
-        set_err(err, err_len, "%s: symbols %zu..%zu asked of a corpus of %zu", c->paths[0], first,
+        text_set_err(err, err_len, "%s: symbols %zu..%zu asked of a corpus of %zu", c->paths[0], first,
                 first + count - 1, c->n);
         return -1;
     }

@@ -20,10 +20,7 @@
 /* First buffer for a stream whose size we cannot know; it doubles from here. */
 #define STREAM_CHUNK ((size_t)64 * 1024)
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
+void text_set_err(char *err, size_t err_len, const char *fmt, ...)
 {
     va_list ap;
     if (!err || err_len == 0)
@@ -33,14 +30,14 @@ static void set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "name: no such file or directory": strerror's capital would look odd after the colon. */
-static void set_errno_err(char *err, size_t err_len, const char *name, int e)
+void text_set_errno_err(char *err, size_t err_len, const char *name, int e)
 {
     char msg[128];
     snprintf(msg, sizeof msg, "%s", strerror(e));
+    // strerror's capital would look odd after the colon: "name: no such file or directory"
     if (msg[0] >= 'A' && msg[0] <= 'Z' && msg[1] >= 'a' && msg[1] <= 'z')
         msg[0] = (char)(msg[0] - 'A' + 'a');
-    set_err(err, err_len, "%s: %s", name, msg);
+    text_set_err(err, err_len, "%s: %s", name, msg);
 }
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------------- */
@@ -160,14 +157,14 @@ static int append_decoded(text_buf *acc, size_t *cap, const char *bytes, size_t 
     const unsigned char *nul = memchr(s, 0, n);
     // Binary files usually hold invalid UTF-8 too; "binary file" is the more useful thing to say.
     if (nul) {
-        set_err(err, err_len, "%s: binary file (NUL byte at offset %zu)", name, (size_t)(nul - s));
+        text_set_err(err, err_len, "%s: binary file (NUL byte at offset %zu)", name, (size_t)(nul - s));
         return -1;
     }
     if (skip_bom && n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
         off = 3;
     if (utf8_scan(NULL, &count, s + off, n - off, &fault) != 0) {
         size_t at = off + fault.at;
-        set_err(err, err_len, "%s: invalid UTF-8 at byte %zu (0x%02x): %s", name, at, s[at], fault.why);
+        text_set_err(err, err_len, "%s: invalid UTF-8 at byte %zu (0x%02x): %s", name, at, s[at], fault.why);
         return -1;
     }
     if (count == 0)
@@ -178,12 +175,12 @@ static int append_decoded(text_buf *acc, size_t *cap, const char *bytes, size_t 
         if (*cap > 0 && grown > want)
             want = grown;
         if (want > SIZE_MAX / sizeof(uint32_t)) {
-            set_err(err, err_len, "%s: text too large", name);
+            text_set_err(err, err_len, "%s: text too large", name);
             return -1;
         }
         uint32_t *p = realloc(acc->cp, want * sizeof(uint32_t));
         if (!p) {
-            set_err(err, err_len, "%s: out of memory for %zu code points", name, want);
+            text_set_err(err, err_len, "%s: out of memory for %zu code points", name, want);
             return -1;
         }
         acc->cp = p;
@@ -230,7 +227,7 @@ static int byte_reserve(byte_buf *b, size_t cap, const char *name, char *err, si
         return 0;
     char *p = realloc(b->p, cap);
     if (!p) {
-        set_err(err, err_len, "%s: out of memory for %zu bytes", name, cap);
+        text_set_err(err, err_len, "%s: out of memory for %zu bytes", name, cap);
         return -1;
     }
     b->p = p;
@@ -246,16 +243,16 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
     size_t want = STREAM_CHUNK;
     b->n = 0;
     if (fstat(fd, &st) != 0) {
-        set_errno_err(err, err_len, name, errno);
+        text_set_errno_err(err, err_len, name, errno);
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        set_errno_err(err, err_len, name, EISDIR);
+        text_set_errno_err(err, err_len, name, EISDIR);
         return -1;
     }
     if (S_ISREG(st.st_mode)) {
         if ((unsigned long long)st.st_size >= SIZE_MAX / sizeof(uint32_t)) {
-            set_err(err, err_len, "%s: file too large", name);
+            text_set_err(err, err_len, "%s: file too large", name);
             return -1;
         }
         // Files like those in /proc report size 0 and still have content: they grow like a stream.
@@ -266,7 +263,7 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
     for (;;) {
         if (b->n == b->cap) {
             if (b->cap > SIZE_MAX / 2 / sizeof(uint32_t)) {
-                set_err(err, err_len, "%s: input too large", name);
+                text_set_err(err, err_len, "%s: input too large", name);
                 return -1;
             }
             if (byte_reserve(b, b->cap * 2, name, err, err_len) != 0)
@@ -276,7 +273,7 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            set_errno_err(err, err_len, name, errno);
+            text_set_errno_err(err, err_len, name, errno);
             return -1;
         }
         if (r == 0)
@@ -289,7 +286,7 @@ static int read_path(byte_buf *b, const char *path, char *err, size_t err_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_errno_err(err, err_len, path, errno);
+        text_set_errno_err(err, err_len, path, errno);
         return -1;
     }
     int rc = read_fd(b, fd, path, err, err_len);
@@ -331,7 +328,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
 {
     DIR *d = opendir(dir);
     if (!d) {
-        set_errno_err(err, err_len, dir, errno);
+        text_set_errno_err(err, err_len, dir, errno);
         return -1;
     }
     int rc = 0;
@@ -340,7 +337,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
         struct dirent *e = readdir(d);
         if (!e) {
             if (errno != 0) {
-                set_errno_err(err, err_len, dir, errno);
+                text_set_errno_err(err, err_len, dir, errno);
                 rc = -1;
             }
             break;
@@ -349,13 +346,13 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
             continue; // hidden, and also "." and ".."
         char *path = path_join(dir, e->d_name);
         if (!path) {
-            set_err(err, err_len, "%s: out of memory", dir);
+            text_set_err(err, err_len, "%s: out of memory", dir);
             rc = -1;
             break;
         }
         struct stat st;
         if (lstat(path, &st) != 0) {
-            set_errno_err(err, err_len, path, errno);
+            text_set_errno_err(err, err_len, path, errno);
             free(path);
             rc = -1;
             break;
@@ -370,7 +367,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
         if (S_ISLNK(st.st_mode)) {
             // A dangling link is reported: it is most likely a corpus file that went missing.
             if (stat(path, &st) != 0) {
-                set_errno_err(err, err_len, path, errno);
+                text_set_errno_err(err, err_len, path, errno);
                 free(path);
                 rc = -1;
                 break;
@@ -384,7 +381,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
             size_t cap = out->cap ? out->cap * 2 : 64;
             char **v = realloc(out->v, cap * sizeof *v);
             if (!v) {
-                set_err(err, err_len, "%s: out of memory", dir);
+                text_set_err(err, err_len, "%s: out of memory", dir);
                 free(path);
                 rc = -1;
                 break;
@@ -408,7 +405,7 @@ int text_list_files(char ***paths, size_t *n, const char *dir, char *err, size_t
     path_list files = {NULL, 0, 0};
     int rc = collect_files(&files, dir, err, err_len);
     if (rc == 0 && files.n == 0) {
-        set_err(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
+        text_set_err(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
         rc = -1;
     }
     if (rc != 0) {
@@ -433,7 +430,7 @@ static int read_directory(text_buf *acc, size_t *cap, const char *dir, char *err
             rc = append_decoded(acc, cap, b.p, b.n, files.v[i], 1, err, err_len);
     }
     if (rc == 0 && acc->n == 0) {
-        set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, files.n);
+        text_set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, files.n);
         rc = -1;
     }
     free(b.p);
@@ -448,7 +445,7 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
     size_t cap = 0;
     int rc;
     if (!path || !path[0]) {
-        set_err(err, err_len, "no corpus path given");
+        text_set_err(err, err_len, "no corpus path given");
         return -1;
     }
     if (strcmp(path, "-") == 0) {
@@ -456,18 +453,18 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
         if (rc == 0)
             rc = append_decoded(&acc, &cap, b.p, b.n, STDIN_NAME, 1, err, err_len);
         if (rc == 0 && acc.n == 0) {
-            set_err(err, err_len, "%s: empty file", STDIN_NAME);
+            text_set_err(err, err_len, "%s: empty file", STDIN_NAME);
             rc = -1;
         }
     } else {
         struct stat st;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            set_errno_err(err, err_len, path, errno);
+            text_set_errno_err(err, err_len, path, errno);
             return -1;
         }
         if (fstat(fd, &st) != 0) {
-            set_errno_err(err, err_len, path, errno);
+            text_set_errno_err(err, err_len, path, errno);
             close(fd);
             return -1;
         }
@@ -480,7 +477,7 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
             if (rc == 0)
                 rc = append_decoded(&acc, &cap, b.p, b.n, path, 1, err, err_len);
             if (rc == 0 && acc.n == 0) {
-                set_err(err, err_len, "%s: empty file", path);
+                text_set_err(err, err_len, "%s: empty file", path);
                 rc = -1;
             }
         }
@@ -504,20 +501,20 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
 int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len)
 {
     if (!t || t->n == 0) {
-        set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
+        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
         return -1;
     }
     // One bit per possible code point (136 KiB): linear in the text, and the ascending order comes free.
     uint32_t *seen = calloc((MAX_SCALAR + 1) / 32, sizeof(uint32_t));
     if (!seen) {
-        set_err(err, err_len, "out of memory building the vocabulary");
+        text_set_err(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
     uint32_t n = 0;
     for (size_t i = 0; i < t->n; i++) {
         uint32_t c = t->cp[i];
         if (c > MAX_SCALAR) {
-            set_err(err, err_len, "not a Unicode code point (0x%lx) at index %zu", (unsigned long)c, i);
+            text_set_err(err, err_len, "not a Unicode code point (0x%lx) at index %zu", (unsigned long)c, i);
             free(seen);
             return -1;
         }
@@ -529,7 +526,7 @@ int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len)
     }
     uint32_t *cp = malloc((size_t)n * sizeof(uint32_t));
     if (!cp) {
-        set_err(err, err_len, "out of memory building the vocabulary");
+        text_set_err(err, err_len, "out of memory building the vocabulary");
         free(seen);
         return -1;
     }
@@ -554,7 +551,7 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
     size_t cap = 0;
     char a[32], b[32];
     if (!s || !s[0]) {
-        set_err(err, err_len, "vocabulary: empty");
+        text_set_err(err, err_len, "vocabulary: empty");
         return -1;
     }
     // No BOM skipping: U+FEFF can be a real symbol, and the smallest one when the text is all emoji.
@@ -563,7 +560,7 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
         return -1;
     }
     if (t.n > (size_t)INT32_MAX) {
-        set_err(err, err_len, "vocabulary: too many symbols");
+        text_set_err(err, err_len, "vocabulary: too many symbols");
         free(t.cp);
         return -1;
     }
@@ -572,10 +569,10 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
             continue;
         symbol_describe(a, sizeof a, t.cp[i]);
         if (t.cp[i] == t.cp[i - 1]) {
-            set_err(err, err_len, "vocabulary: symbol %s repeated (at symbol %zu)", a, i);
+            text_set_err(err, err_len, "vocabulary: symbol %s repeated (at symbol %zu)", a, i);
         } else {
             symbol_describe(b, sizeof b, t.cp[i - 1]);
-            set_err(err, err_len, "vocabulary: not in ascending order (%s after %s at symbol %zu)", a, b, i);
+            text_set_err(err, err_len, "vocabulary: not in ascending order (%s after %s at symbol %zu)", a, b, i);
         }
         free(t.cp);
         return -1;

@@ -88,4 +88,12 @@ void text_position(const text_buf *t, size_t i, size_t *line, size_t *col);
 /* Frees v->cp and empties v; NULL is fine. */
 void vocab_free(vocab *v);
 
+/* The wording both corpus readers (this one and corpus.h's) give their one-line errors: text_set_err is a
+ * bounded printf into err (NULL or 0 bytes: nothing), text_set_errno_err words an errno after a name. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void text_set_err(char *err, size_t err_len, const char *fmt, ...);
+void text_set_errno_err(char *err, size_t err_len, const char *name, int e);
+
 #endif /* RNNHOST_TEXT_H */

@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <samplerate.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "hostlog.h"
 #include "manifest.h"
 #include "progress.h"
+#include "interrupt.h"
 #include "trainutil.h"
 
 #define MAX_UTTERANCE_SECONDS 60.0
@@ -941,7 +941,7 @@ int cmd_train_ctc(int argc, char **argv)
                 tr->m.bidirectional ? "bidirectional " : "", o->cell, o->layers, o->hidden, tr->P, tr->m.n_units,
                 tr->m.words ? "words" : "characters", tr->train.n, tr->n_batches);
 
-    train_catch_signals();
+    host_catch_interrupts();
 
     progress pr;
     progress_init(&pr, o->quiet, o->print_every);
@@ -956,7 +956,7 @@ int cmd_train_ctc(int argc, char **argv)
         if ((o->max_steps && tr->step >= o->max_steps) || (o->max_epochs && tr->epoch >= o->max_epochs) ||
             (o->time_budget > 0 && elapsed >= o->time_budget))
             break;
-        if (train_interrupted) {
+        if (host_interrupted) {
             progress_end(&pr);
             if (write_checkpoint(tr, elapsed) != 0)
                 goto done;

@@ -11,23 +11,6 @@
 
 #include "hostlog.h"
 
-volatile sig_atomic_t train_interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    train_interrupted = 1;
-}
-
-void train_catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 double train_now(void)
 {
     struct timespec ts;

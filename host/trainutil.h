@@ -11,9 +11,6 @@
 
 #include "rnnhost/rnnhost.h"
 
-/* Set by SIGINT or SIGTERM once train_catch_signals has run: the loop checkpoints and exits 130. */
-extern volatile sig_atomic_t train_interrupted;
-void train_catch_signals(void);
 
 /* Monotonic seconds. */
 double train_now(void);
