@@ -297,6 +297,8 @@ int cmd_generate(int argc, char **argv)
     char path[4096], why[1024], err[512];
     int rc = EXIT_FAIL, is_roll = 0;
     memset(&hm, 0, sizeof hm);
+    /* from here on, so that Ctrl-C while the model loads is also a clean stop (nothing written) */
+    host_catch_interrupts();
     if (registry_init(&reg, plugin_path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         return EXIT_FAIL;
@@ -348,7 +350,6 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
 
-    host_catch_interrupts();
     for (unsigned long long i = 0; i < (num ? num : 1); i++) {
         char file[4096];
         if (num)

@@ -106,6 +106,8 @@ int cmd_sample(int argc, char **argv)
     lm m;
     char why[1024], err[512];
     int rc = EXIT_FAIL;
+    /* from here on, so that Ctrl-C while a large model loads is also a clean stop */
+    host_catch_interrupts();
     if (registry_init(&reg, plugin_path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         return EXIT_FAIL;
@@ -114,6 +116,12 @@ int cmd_sample(int argc, char **argv)
         hostlog_error("%s", why);
         registry_free(&reg);
         return rc;
+    }
+    if (host_interrupted) {
+        fprintf(stderr, "rnnhost: interrupted before sampling; nothing is written\n");
+        lm_close(&m);
+        registry_free(&reg);
+        return EXIT_INTERRUPTED;
     }
     rc = EXIT_FAIL;
 
@@ -150,7 +158,6 @@ int cmd_sample(int argc, char **argv)
         }
         out = file.f;
     }
-    host_catch_interrupts();
     const int live = isatty(fileno(out));
     const host_model *hm = &m.hm;
     const uint32_t V = hm->info.output_dim;
