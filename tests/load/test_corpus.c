@@ -3,44 +3,16 @@
  * tiny scan buffer and index, so sequences cut by a buffer end, index compaction and seeks all happen on
  * texts of a few kilobytes. */
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../scratch.h"
 #include "../sdk/check.h"
 #include "corpus.h"
 #include "text.h"
-
-static char root[1024];
-
-static const char *at(const char *rel)
-{
-    static char bufs[4][4096];
-    static int next;
-    char *p = bufs[next++ % 4];
-    snprintf(p, sizeof bufs[0], "%s/%s", root, rel);
-    return p;
-}
-
-static void put(const char *rel, const char *bytes, size_t n)
-{
-    FILE *f = fopen(at(rel), "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", at(rel));
-        exit(1);
-    }
-}
-
-static void dir(const char *rel)
-{
-    if (mkdir(at(rel), 0755) != 0) {
-        fprintf(stderr, "cannot mkdir %s\n", at(rel));
-        exit(1);
-    }
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint32_t rnd(uint32_t below)
@@ -168,22 +140,22 @@ static void check_errors(void)
         {"bom.txt", "\xef\xbb\xbf", 3, "empty file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        put(cases[i].name, cases[i].bytes, cases[i].n);
-        check_refused(at(cases[i].name), cases[i].contains);
+        scratch_put(cases[i].name, cases[i].bytes, cases[i].n);
+        check_refused(scratch_at(cases[i].name), cases[i].contains);
     }
-    check_refused(at("missing.txt"), "no such file or directory");
-    dir("nofiles");
-    dir("nofiles/.hidden");
-    check_refused(at("nofiles"), "no files in directory");
-    dir("empties");
-    put("empties/a", "", 0);
-    put("empties/b", "\xef\xbb\xbf", 3);
-    check_refused(at("empties"), "empty corpus (all 2 files are empty)");
-    dir("badtree");
-    put("badtree/a.txt", "fine\n", 5);
-    put("badtree/b.txt", big, sizeof big);
-    put("badtree/c.txt", "x\x80", 2);
-    check_refused(at("badtree"), "c.txt: invalid UTF-8 at byte 1 (0x80)");
+    check_refused(scratch_at("missing.txt"), "no such file or directory");
+    scratch_dir("nofiles");
+    scratch_dir("nofiles/.hidden");
+    check_refused(scratch_at("nofiles"), "no files in directory");
+    scratch_dir("empties");
+    scratch_put("empties/a", "", 0);
+    scratch_put("empties/b", "\xef\xbb\xbf", 3);
+    check_refused(scratch_at("empties"), "empty corpus (all 2 files are empty)");
+    scratch_dir("badtree");
+    scratch_put("badtree/a.txt", "fine\n", 5);
+    scratch_put("badtree/b.txt", big, sizeof big);
+    scratch_put("badtree/c.txt", "x\x80", 2);
+    check_refused(scratch_at("badtree"), "c.txt: invalid UTF-8 at byte 1 (0x80)");
 }
 
 /* A given vocabulary: the first symbol outside it, where text_position puts it in the whole corpus. */
@@ -231,13 +203,13 @@ static void check_changed(void)
     char err[512] = "";
     corpus *c = NULL;
     vocab v = {NULL, 0};
-    put("changing.txt", "abcabcabc\n", 10);
-    if (corpus_open(&c, at("changing.txt"), NULL, err, sizeof err) != 0 || corpus_vocab(&v, &c, 1, err, sizeof err)) {
+    scratch_put("changing.txt", "abcabcabc\n", 10);
+    if (corpus_open(&c, scratch_at("changing.txt"), NULL, err, sizeof err) != 0 || corpus_vocab(&v, &c, 1, err, sizeof err)) {
         CHECK(0, "%s", err);
         return;
     }
     corpus_bind(c, &v);
-    put("changing.txt", "abcz", 4);
+    scratch_put("changing.txt", "abcz", 4);
     corpus_cursor cur;
     int32_t ids[10];
     if (corpus_cursor_init(&cur, 64) != 0)
@@ -249,49 +221,38 @@ static void check_changed(void)
     vocab_free(&v);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/rnnhost-corpus.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(root)) {
-        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
-        return 1;
-    }
+    scratch_init("corpus");
     char *text = malloc(4 * 3000);
     size_t m = random_text(text, 3000);
-    put("one.txt", text, m);
-    check_same(at("one.txt"));
-    check_vocab_fault(at("one.txt"), 0x1F600);
-    check_vocab_fault(at("one.txt"), '\n');
+    scratch_put("one.txt", text, m);
+    check_same(scratch_at("one.txt"));
+    check_vocab_fault(scratch_at("one.txt"), 0x1F600);
+    check_vocab_fault(scratch_at("one.txt"), '\n');
 
     /* a directory: BOMs, an empty file, a nested folder, a hidden file that does not count */
-    dir("tree");
-    dir("tree/sub");
+    scratch_dir("tree");
+    scratch_dir("tree/sub");
     memcpy(text, "\xef\xbb\xbf", 3);
     m = 3 + random_text(text + 3, 700);
-    put("tree/a.txt", text, m);
-    put("tree/b-empty.txt", "", 0);
+    scratch_put("tree/a.txt", text, m);
+    scratch_put("tree/b-empty.txt", "", 0);
     m = random_text(text, 900);
-    put("tree/sub/c.txt", text, m);
+    scratch_put("tree/sub/c.txt", text, m);
     memcpy(text, "\xef\xbb\xbf", 3);
     m = 3 + random_text(text + 3, 500);
-    put("tree/sub/d.txt", text, m);
-    put("tree/.hidden", "\xff", 1);
-    check_same(at("tree"));
-    check_vocab_fault(at("tree"), 0x10348);
+    scratch_put("tree/sub/d.txt", text, m);
+    scratch_put("tree/.hidden", "\xff", 1);
+    check_same(scratch_at("tree"));
+    check_vocab_fault(scratch_at("tree"), 0x10348);
 
-    put("tiny.txt", "ab", 2);
-    check_same(at("tiny.txt"));
+    scratch_put("tiny.txt", "ab", 2);
+    check_same(scratch_at("tiny.txt"));
     free(text);
 
     check_errors();
     check_changed();
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_remove();
     TEST_EXIT();
 }
