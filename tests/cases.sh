@@ -24,6 +24,16 @@ expect_in() { # FILE STRING WHAT
     grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $(basename "$1")"; sed 's/^/  | /' "$1" | head -20 >&2; }
 }
 
+# need_data PATH: skips the case (exit 77) when PATH, a part of ../shared/data, is not there at all. Anything
+# that is there, even a broken link, an empty folder or a directory where a file belongs, goes on to the
+# case and fails it: a skip must never stand for a fault.
+need_data() {
+    if [ ! -e "$1" ] && [ ! -L "$1" ]; then
+        echo "skip: $1 is absent"
+        exit 77
+    fi
+}
+
 # Runs case_NAME (dashes become underscores) and turns the failure count into the exit status.
 finish() {
     declare -F "case_${1//-/_}" >/dev/null || { echo "unknown case '$1'" >&2; exit 1; }

@@ -247,7 +247,7 @@ case_bad_data() {
 
 case_preset_digits() {
     local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
-    [ -d "$fsdd" ] || { echo "skip: $fsdd not present"; exit 77; }
+    need_data "$fsdd"
     run "$R" transcribe -m digits -q "$SOURCE_ROOT/presets/digits-example.wav" -o -
     expect_rc 0 "the example recording"
     [ "$(cat "$tmp/out")" = "$(cat "$SOURCE_ROOT/presets/digits-example.txt")" ] ||

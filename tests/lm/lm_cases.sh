@@ -232,7 +232,7 @@ case_preset_dinos() {
 # The shipped shakespeare preset on the held-out tail of tiny-shakespeare (needs ../shared/data).
 case_preset_shakespeare() {
     local data=$SOURCE_ROOT/../shared/data/tinyshakespeare/train.txt
-    [ -f "$data" ] || { echo "skip: $data is absent"; exit 77; }
+    need_data "$data"
     # the last 10 % (100,385 characters) was held out of training; 16 streams keep the test quick
     tail -c 100385 "$data" >heldout.txt
     run "$RNNHOST" score -m shakespeare --streams 16 heldout.txt

@@ -549,7 +549,7 @@ static void test_jsb(const char *dir)
 {
     char path[1024], err[512];
     snprintf(path, sizeof path, "%s/jsb-chorales-pianoroll.json", dir);
-    if (access(path, R_OK) != 0) {
+    if (access(path, F_OK) != 0 && errno == ENOENT) { // only a missing file skips; an unreadable one fails below
         printf("SKIP: %s is absent\n", path);
         exit(77);
     }

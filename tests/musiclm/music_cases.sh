@@ -119,7 +119,7 @@ case_music_errors() {
 # The shipped chorales preset on the JSB Chorales validation split (needs ../shared/data).
 case_preset_chorales() {
     local data=$SOURCE_ROOT/../shared/data/jsb-chorales/jsb-chorales-pianoroll.json
-    [ -f "$data" ] || { echo "skip: $data is absent"; exit 77; }
+    need_data "$data"
     run "$RNNHOST" eval -m chorales --data "$data" --split valid
     expect_rc 0 "eval -m chorales"
     local nll

@@ -2,6 +2,7 @@
  * argument) must parse, hold notes whose ons and offs pair up, and survive the writer unchanged.
  * Exits 77 (skipped) when the folder is absent. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,13 @@ int main(int argc, char **argv)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/../shared/data/nottingham-midi", argv[1]);
     DIR *d = opendir(dir);
-    if (!d) {
+    if (!d && errno == ENOENT) { // only a missing folder skips; one that cannot be read fails
         printf("%s is absent: skipped\n", dir);
         return 77;
+    }
+    if (!d) {
+        fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+        return 1;
     }
     char **names = NULL;
     size_t count = 0, cap = 0;
