@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_SCALAR 0x10FFFFu
 #ifndef SCAN_BUFFER
 #define SCAN_BUFFER ((size_t)1 << 20)
 #endif
@@ -41,65 +40,6 @@ struct corpus {
     const vocab *voc;
     int32_t ascii[128]; /* ids of ASCII symbols under voc, -1 when absent: most text needs no search */
 };
-
-/* One UTF-8 sequence from s[0..avail), checked in the order text.c's decoder checks, so a fault gets the
- * same reason. Returns 1 with the code point and its length; 0 when the sequence runs past avail and
- * more input may follow (eof 0); -1 with a reason when it is ill-formed. */
-static int utf8_next(const unsigned char *s, size_t avail, int eof, uint32_t *cp_out, size_t *len_out,
-                     const char **why)
-{
-    unsigned b = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (b < 0x80) {
-        *cp_out = b, *len_out = 1;
-        return 1;
-    }
-    if (b < 0xC0) {
-        *why = "unexpected continuation byte";
-        return -1;
-    } else if (b < 0xC2) {
-        *why = "byte never used in UTF-8";
-        return -1;
-    } else if (b < 0xE0) {
-        len = 2, cp = b & 0x1Fu, min = 0x80;
-    } else if (b < 0xF0) {
-        len = 3, cp = b & 0x0Fu, min = 0x800;
-    } else if (b < 0xF5) {
-        len = 4, cp = b & 0x07u, min = 0x10000;
-    } else {
-        *why = "byte never used in UTF-8";
-        return -1;
-    }
-    for (size_t j = 1; j < len; j++) {
-        if (j >= avail) {
-            if (!eof)
-                return 0;
-            *why = "truncated sequence at end of input";
-            return -1;
-        }
-        unsigned c = s[j];
-        if ((c & 0xC0u) != 0x80u) {
-            *why = "missing continuation byte";
-            return -1;
-        }
-        cp = (cp << 6) | (c & 0x3Fu);
-    }
-    if (cp < min) {
-        *why = "overlong encoding";
-        return -1;
-    }
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-        *why = "UTF-16 surrogate";
-        return -1;
-    }
-    if (cp > MAX_SCALAR) {
-        *why = "above U+10FFFF";
-        return -1;
-    }
-    *cp_out = cp, *len_out = len;
-    return 1;
-}
 
 /* Reads until buf is full or the file ends; the count read, or -1 with errno. */
 static ssize_t read_full(int fd, unsigned char *buf, size_t n)
@@ -271,7 +211,7 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     c->end = calloc(c->n_files, sizeof *c->end);
     buf = malloc(SCAN_BUFFER);
     if (!check)
-        c->seen = calloc((MAX_SCALAR + 1) / 32, sizeof *c->seen);
+        c->seen = calloc(VOCAB_BIT_WORDS, sizeof *c->seen);
     if (!c->begin || !c->end || !buf || (!check && !c->seen)) {
         text_set_err(err, err_len, "out of memory");
         goto fail;
@@ -320,33 +260,18 @@ size_t corpus_size(const corpus *c)
 
 int corpus_vocab(vocab *out, corpus *const *parts, size_t n, char *err, size_t err_len)
 {
-    const size_t words = (MAX_SCALAR + 1) / 32;
-    uint32_t count = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint32_t bits = 0;
-        for (size_t p = 0; p < n; p++)
-            bits |= parts[p]->seen ? parts[p]->seen[w] : 0;
-        count += (uint32_t)__builtin_popcount(bits);
-    }
-    if (count == 0) {
-        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
-        return -1;
-    }
-    uint32_t *cp = malloc((size_t)count * sizeof *cp), k = 0;
-    if (!cp) {
+    uint32_t *seen = calloc(VOCAB_BIT_WORDS, sizeof *seen);
+    if (!seen) {
         text_set_err(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
-    for (size_t w = 0; w < words; w++) {
-        uint32_t bits = 0;
-        for (size_t p = 0; p < n; p++)
-            bits |= parts[p]->seen ? parts[p]->seen[w] : 0;
-        for (; bits; bits &= bits - 1)
-            cp[k++] = (uint32_t)(w << 5) | (uint32_t)__builtin_ctz(bits);
-    }
-    out->cp = cp;
-    out->n = count;
-    return 0;
+    for (size_t p = 0; p < n; p++)
+        if (parts[p]->seen)
+            for (size_t w = 0; w < VOCAB_BIT_WORDS; w++)
+                seen[w] |= parts[p]->seen[w];
+    int rc = vocab_from_bits(out, seen, err, err_len);
+    free(seen);
+    return rc;
 }
 
 int corpus_vocab_fault(const corpus *c, uint32_t *cp, size_t *line, size_t *col)

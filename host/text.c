@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_SCALAR 0x10FFFFu
 #define STDIN_NAME "standard input"
 /* First buffer for a stream whose size we cannot know; it doubles from here. */
 #define STREAM_CHUNK ((size_t)64 * 1024)
@@ -47,6 +46,61 @@ typedef struct utf8_fault {
     const char *why; /* a few words for the message */
 } utf8_fault;
 
+int utf8_next(const unsigned char *s, size_t avail, int eof, uint32_t *cp_out, size_t *len_out, const char **why)
+{
+    unsigned b = s[0];
+    size_t len;
+    uint32_t cp, min;
+    if (b < 0x80) {
+        *cp_out = b, *len_out = 1;
+        return 1;
+    }
+    if (b < 0xC0) {
+        *why = "unexpected continuation byte";
+        return -1;
+    } else if (b < 0xC2) {
+        *why = "byte never used in UTF-8"; // C0 and C1 can only start overlongs
+        return -1;
+    } else if (b < 0xE0) {
+        len = 2, cp = b & 0x1Fu, min = 0x80;
+    } else if (b < 0xF0) {
+        len = 3, cp = b & 0x0Fu, min = 0x800;
+    } else if (b < 0xF5) {
+        len = 4, cp = b & 0x07u, min = 0x10000;
+    } else {
+        *why = "byte never used in UTF-8";
+        return -1;
+    }
+    for (size_t j = 1; j < len; j++) {
+        if (j >= avail) {
+            if (!eof)
+                return 0;
+            *why = "truncated sequence at end of input";
+            return -1;
+        }
+        unsigned c = s[j];
+        if ((c & 0xC0u) != 0x80u) {
+            *why = "missing continuation byte";
+            return -1;
+        }
+        cp = (cp << 6) | (c & 0x3Fu);
+    }
+    if (cp < min) {
+        *why = "overlong encoding";
+        return -1;
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+        *why = "UTF-16 surrogate";
+        return -1;
+    }
+    if (cp > UTF8_MAX_SCALAR) {
+        *why = "above U+10FFFF";
+        return -1;
+    }
+    *cp_out = cp, *len_out = len;
+    return 1;
+}
+
 /* Validates s and counts its code points; writes them too when out is not NULL, so the caller can count
  * first and allocate exactly. The offset reported is the start of the bad sequence, which is where a
  * user looking at the file in a hex editor wants to land. Returns 0 or -1 with *fault filled. */
@@ -54,55 +108,11 @@ static int utf8_scan(uint32_t *out, size_t *count, const unsigned char *s, size_
 {
     size_t i = 0, k = 0;
     while (i < n) {
-        unsigned b = s[i];
+        uint32_t cp;
         size_t len;
-        uint32_t cp, min;
-        if (b < 0x80) {
-            if (out)
-                out[k] = b;
-            k++;
-            i++;
-            continue;
-        }
-        if (b < 0xC0) {
-            fault->why = "unexpected continuation byte";
-            goto bad;
-        } else if (b < 0xC2) {
-            fault->why = "byte never used in UTF-8"; // C0 and C1 can only start overlongs
-            goto bad;
-        } else if (b < 0xE0) {
-            len = 2, cp = b & 0x1Fu, min = 0x80;
-        } else if (b < 0xF0) {
-            len = 3, cp = b & 0x0Fu, min = 0x800;
-        } else if (b < 0xF5) {
-            len = 4, cp = b & 0x07u, min = 0x10000;
-        } else {
-            fault->why = "byte never used in UTF-8";
-            goto bad;
-        }
-        for (size_t j = 1; j < len; j++) {
-            if (i + j >= n) {
-                fault->why = "truncated sequence at end of input";
-                goto bad;
-            }
-            unsigned c = s[i + j];
-            if ((c & 0xC0u) != 0x80u) {
-                fault->why = "missing continuation byte";
-                goto bad;
-            }
-            cp = (cp << 6) | (c & 0x3Fu);
-        }
-        if (cp < min) {
-            fault->why = "overlong encoding";
-            goto bad;
-        }
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-            fault->why = "UTF-16 surrogate";
-            goto bad;
-        }
-        if (cp > MAX_SCALAR) {
-            fault->why = "above U+10FFFF";
-            goto bad;
+        if (utf8_next(s + i, n - i, 1, &cp, &len, &fault->why) != 1) {
+            fault->at = i;
+            return -1;
         }
         if (out)
             out[k] = cp;
@@ -111,15 +121,12 @@ static int utf8_scan(uint32_t *out, size_t *count, const unsigned char *s, size_
     }
     *count = k;
     return 0;
-bad:
-    fault->at = i;
-    return -1;
 }
 
 size_t utf8_encode(char *out, uint32_t cp)
 {
     unsigned char *o = (unsigned char *)out;
-    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > MAX_SCALAR)
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > UTF8_MAX_SCALAR)
         cp = 0xFFFD;
     if (cp < 0x80) {
         o[0] = (unsigned char)cp;
@@ -498,6 +505,28 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
 
 /* ---- vocabulary --------------------------------------------------------------------------------------- */
 
+int vocab_from_bits(vocab *out, const uint32_t *seen, char *err, size_t err_len)
+{
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < VOCAB_BIT_WORDS; w++)
+        n += (uint32_t)__builtin_popcount(seen[w]);
+    if (n == 0) {
+        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
+        return -1;
+    }
+    uint32_t *cp = malloc((size_t)n * sizeof(uint32_t)), k = 0;
+    if (!cp) {
+        text_set_err(err, err_len, "out of memory building the vocabulary");
+        return -1;
+    }
+    for (uint32_t w = 0; w < VOCAB_BIT_WORDS; w++)
+        for (uint32_t bits = seen[w]; bits; bits &= bits - 1)
+            cp[k++] = (w << 5) | (uint32_t)__builtin_ctz(bits);
+    out->cp = cp;
+    out->n = n;
+    return 0;
+}
+
 int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len)
 {
     if (!t || t->n == 0) {
@@ -505,44 +534,23 @@ int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len)
         return -1;
     }
     // One bit per possible code point (136 KiB): linear in the text, and the ascending order comes free.
-    uint32_t *seen = calloc((MAX_SCALAR + 1) / 32, sizeof(uint32_t));
+    uint32_t *seen = calloc(VOCAB_BIT_WORDS, sizeof(uint32_t));
     if (!seen) {
         text_set_err(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
-    uint32_t n = 0;
     for (size_t i = 0; i < t->n; i++) {
         uint32_t c = t->cp[i];
-        if (c > MAX_SCALAR) {
+        if (c > UTF8_MAX_SCALAR) {
             text_set_err(err, err_len, "not a Unicode code point (0x%lx) at index %zu", (unsigned long)c, i);
             free(seen);
             return -1;
         }
-        uint32_t bit = 1u << (c & 31u);
-        if (!(seen[c >> 5] & bit)) {
-            seen[c >> 5] |= bit;
-            n++;
-        }
+        seen[c >> 5] |= 1u << (c & 31u);
     }
-    uint32_t *cp = malloc((size_t)n * sizeof(uint32_t));
-    if (!cp) {
-        text_set_err(err, err_len, "out of memory building the vocabulary");
-        free(seen);
-        return -1;
-    }
-    uint32_t k = 0;
-    for (uint32_t w = 0; w < (MAX_SCALAR + 1) / 32; w++) {
-        for (uint32_t bits = seen[w]; bits; bits &= bits - 1) {
-            uint32_t lowest = 0;
-            while (!(bits & (1u << lowest)))
-                lowest++;
-            cp[k++] = (w << 5) | lowest;
-        }
-    }
+    int rc = vocab_from_bits(out, seen, err, err_len);
     free(seen);
-    out->cp = cp;
-    out->n = n;
-    return 0;
+    return rc;
 }
 
 int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)

@@ -44,6 +44,15 @@ int text_decode(text_buf *out, const char *bytes, size_t n, const char *name, ch
 /* Frees t->cp and empties t; NULL and an already freed buffer are fine. */
 void text_free(text_buf *t);
 
+/* The largest Unicode scalar value. */
+#define UTF8_MAX_SCALAR 0x10FFFFu
+
+/* One UTF-8 sequence from s[0..avail) (avail >= 1) under the strict rules every text reader shares (no
+ * overlongs, surrogates or values above U+10FFFF). Returns 1 with the code point and its length in bytes;
+ * 0 when the sequence runs past avail and more input may follow (eof 0); -1 with a few words in *why when
+ * it is ill-formed (with eof set, a sequence cut short by the end is). */
+int utf8_next(const unsigned char *s, size_t avail, int eof, uint32_t *cp, size_t *len, const char **why);
+
 /* UTF-8 encoding of one code point into out (at least 4 bytes); returns the byte count (1..4). A value
  * that is not a Unicode scalar value (a surrogate, or above U+10FFFF) is written as U+FFFD. */
 size_t utf8_encode(char *out, uint32_t cp);
@@ -53,6 +62,13 @@ typedef struct vocab {
     uint32_t *cp; /* (n) ascending, distinct, owned */
     uint32_t n;
 } vocab;
+
+/* A set of code points as bits: word cp / 32, bit cp % 32. */
+#define VOCAB_BIT_WORDS ((UTF8_MAX_SCALAR + 1) / 32)
+
+/* The vocabulary of the code points set in seen (VOCAB_BIT_WORDS words), in ascending order; -1 with a
+ * message when none is set. */
+int vocab_from_bits(vocab *out, const uint32_t *seen, char *err, size_t err_len);
 
 /* Every distinct code point of t. -1 (with err) if t is empty or allocation fails. */
 int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len);
