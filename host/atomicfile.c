@@ -19,21 +19,6 @@ static void put_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* PATH.tmp.XXXXXX created beside path with the mode path has (0644 when new): the open descriptor, or -1
  * with err. *tmp is the caller's to free (also on failure). */
 static int open_temp(char **tmp, const char *path, char *err, size_t err_len)
@@ -99,30 +84,6 @@ static int publish(const char *tmp, const char *path, char *err, size_t err_len)
     return rc;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, char *err, size_t err_len)
-{
-    char *tmp = NULL;
-    int rc = -1;
-    const int fd = open_temp(&tmp, path, err, err_len);
-    if (fd < 0)
-        goto out;
-    if (write_all(fd, data, size) != 0 || fsync(fd) != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = publish(tmp, path, err, err_len);
-out:
-    free(tmp);
-    return rc;
-}
-
 int atomic_out_open(atomic_out *a, const char *path, char *err, size_t err_len)
 {
     memset(a, 0, sizeof *a);
@@ -178,4 +139,17 @@ void atomic_out_abort(atomic_out *a)
     }
     free(a->tmp), free(a->path);
     memset(a, 0, sizeof *a);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, char *err, size_t err_len)
+{
+    atomic_out a;
+    if (atomic_out_open(&a, path, err, err_len) != 0)
+        return -1;
+    if (size && fwrite(data, 1, size, a.f) != size) {
+        put_err(err, err_len, "%s: cannot write: %s", path, strerror(errno));
+        atomic_out_abort(&a);
+        return -1;
+    }
+    return atomic_out_commit(&a, err, err_len);
 }
