@@ -19,6 +19,18 @@ static void put_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+char *path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir)
+        return NULL;
+    memcpy(dir, !slash ? "." : slash == path ? "/" : path, n);
+    dir[n] = '\0';
+    return dir;
+}
+
 /* PATH.tmp.XXXXXX created beside path with the mode path has (0644 when new): the open descriptor, or -1
  * with err. *tmp is the caller's to free (also on failure). */
 static int open_temp(char **tmp, const char *path, char *err, size_t err_len)
@@ -57,19 +69,9 @@ static int publish(const char *tmp, const char *path, char *err, size_t err_len)
         unlink(tmp);
         return -1;
     }
-    const size_t plen = strlen(path);
-    char *dir = malloc(plen + 2);
+    char *dir = path_dir(path);
     if (!dir)
         return 0; // the file is in place; only the directory's sync is skipped
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (slash == path)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
     // Without this the rename itself may be lost in a crash, bringing the old file back.
     int rc = 0;
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY);

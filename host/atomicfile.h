@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stddef.h>
 
+/* The folder path is in ("." for a bare name, "/" at the root), malloc'd; NULL when out of memory. */
+char *path_dir(const char *path);
+
 /* Writes size bytes to path atomically. A new file gets mode 0644, a replaced one keeps its mode. On
  * failure returns -1, writes one line into err ("PATH: cannot write: No space left on device") and
  * leaves path as it was (no temporary file is left behind). */

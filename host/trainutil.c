@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "hostlog.h"
 
 double train_now(void)
@@ -108,14 +109,11 @@ size_t train_remove_stale_temps(const char *dir, const char *task, const char *o
     char prefix[256];
     host_fmt(prefix, sizeof prefix, "%s_step", task);
     size_t removed = remove_temps(dir, prefix, 1, ".safetensors");
-    if (out) {
+    char *odir = out ? path_dir(out) : NULL;
+    if (odir) {
         const char *slash = strrchr(out, '/');
-        char odir[4096];
-        if (!slash)
-            host_fmt(odir, sizeof odir, ".");
-        else
-            host_fmt(odir, sizeof odir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
         removed += remove_temps(odir, slash ? slash + 1 : out, 0, "");
+        free(odir);
     }
     return removed;
 }
