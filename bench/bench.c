@@ -100,6 +100,23 @@ static void bench_log(const rh_host *host, int32_t level, const char *message)
     fprintf(stderr, "bench: plugin says: %s\n", message);
 }
 
+/* The model gets the threads OpenBLAS was given (OPENBLAS_NUM_THREADS, which bench/run sets to THREADS),
+ * through the extension the host offers. */
+static uint32_t bench_threads(const rh_host *host)
+{
+    (void)host;
+    int n = openblas_get_num_threads();
+    return n < 1 ? 1u : (uint32_t)n;
+}
+
+static const rh_ext_threads bench_threads_ext = {sizeof(rh_ext_threads), bench_threads};
+
+static const void *bench_get_extension(const rh_host *host, const char *id)
+{
+    (void)host;
+    return strcmp(id, RH_EXT_THREADS) == 0 ? &bench_threads_ext : NULL;
+}
+
 static int load_model(loaded *ld, const bench_opts *o, const config *c)
 {
     memset(ld, 0, sizeof *ld);
@@ -117,6 +134,7 @@ static int load_model(loaded *ld, const bench_opts *o, const config *c)
     }
     ld->host.struct_size = sizeof ld->host;
     ld->host.log = bench_log;
+    ld->host.get_extension = bench_get_extension;
     rh_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.struct_size = sizeof cfg;

@@ -1,5 +1,6 @@
 /* rnnhost eval for speech models: word and character error rates over a manifest. Last line `wer X`. */
 #include "asreval.h"
+#include "loader.h"
 #include "wer.h"
 
 #include <cblas.h>
@@ -78,6 +79,9 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
     const int blas_threads = openblas_get_num_threads();
     if (jobs > 1) /* files in parallel, each product on one core: no oversubscription */
         openblas_set_num_threads(1);
+    /* Files are the unit of parallelism here, and one thread per call keeps -j 1 and -j N bit-identical. */
+    const uint32_t model_threads = host_model_threads();
+    host_set_model_threads(1);
     for (int k = 1; k < jobs; k++) {
         if (pthread_create(&th[k], NULL, work, &ws[k]) != 0)
             break;
@@ -88,6 +92,7 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
         pthread_join(th[k], NULL);
     if (jobs > 1)
         openblas_set_num_threads(blas_threads);
+    host_set_model_threads(model_threads);
     rc = 0;
 done:
     for (int k = 0; ws && k < jobs; k++)

@@ -117,7 +117,7 @@ static void usage(FILE *f)
             "  --grad-clip NORM          clip the global gradient norm; 0 is off (default: 5)\n"
             "  --clip-value V            clip each gradient to [-V, V]; 0 is off (default: 0)\n"
             "  --seed S                  initialisation and shuffling (default: 1)\n"
-            "  --threads N               BLAS threads; 0 leaves OpenBLAS's default (default: 0)\n"
+            "  --threads N               threads for the model and BLAS; 0: every core (default: 0)\n"
             "Stopping\n"
             "  --max-epochs N            (default: 50 when no other limit is given)\n"
             "  --max-steps N             (default: none)\n"
@@ -1373,8 +1373,10 @@ int cmd_train(int argc, char **argv)
         free(tr);
         return EXIT_FAIL;
     }
-    if (tr->o.threads > 0)
+    if (tr->o.threads > 0) {
         openblas_set_num_threads(tr->o.threads);
+        host_set_model_threads((uint32_t)tr->o.threads);
+    }
     tr->kind = strcmp(tr->o.task, "lm") == 0 ? TASK_LM : strcmp(tr->o.task, "midi-lm") == 0 ? TASK_MIDI : TASK_ROLL;
     if (tr->kind == TASK_ROLL)
         tr->o.per_line = 1; /* one sequence at a time, shuffled: the sequence machinery of --per-line */

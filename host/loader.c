@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -280,10 +281,39 @@ static rh_status service_create_model(const rh_host *host, const char *model_id,
     return registry_create_model(p->registry, id, config, out);
 }
 
+/* The threads one call of a model may use: every online CPU until a command says otherwise. 0 means not
+ * yet decided. */
+static _Atomic uint32_t model_threads;
+
+void host_set_model_threads(uint32_t n)
+{
+    atomic_store(&model_threads, n < 1 ? 1 : n);
+}
+
+uint32_t host_model_threads(void)
+{
+    uint32_t n = atomic_load(&model_threads);
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > 256 ? 256 : (uint32_t)cpus;
+        atomic_store(&model_threads, n);
+    }
+    return n;
+}
+
+static uint32_t service_threads(const rh_host *host)
+{
+    (void)host;
+    return host_model_threads();
+}
+
+static const rh_ext_threads threads_extension = {sizeof(rh_ext_threads), service_threads};
+
 static const void *service_get_extension(const rh_host *host, const char *extension_id)
 {
     (void)host;
-    (void)extension_id;
+    if (extension_id != NULL && strcmp(extension_id, RH_EXT_THREADS) == 0)
+        return &threads_extension;
     return NULL;
 }
 

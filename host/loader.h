@@ -85,6 +85,12 @@ rh_status registry_create_model(plugin_registry *r, const char *model_id, const 
  * plugins and presets instead of the installed ones. */
 int host_in_build_tree(void);
 
+/* The threads one call of forward, backward or step may use, which models read through the
+ * "rnnhost.threads/1" extension: every online CPU until a command sets it. A command that runs calls in
+ * parallel (files in transcription) sets 1 for as long as it does. */
+void host_set_model_threads(uint32_t n);
+uint32_t host_model_threads(void);
+
 /* "dense", "tokens" or "dense+tokens" for an input bitmask. */
 const char *input_kinds_name(uint32_t kinds);
 

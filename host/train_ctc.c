@@ -119,7 +119,7 @@ static void usage(FILE *f)
             "  --lr-decay F              multiply the rate by F after every epoch (default: 1)\n"
             "  --grad-clip NORM          clip the global gradient norm; 0 is off (default: 5)\n"
             "  --seed S                  initialisation, batch order and augmentation (default: 1)\n"
-            "  --threads N               BLAS threads; 0 leaves OpenBLAS's default (default: 0)\n"
+            "  --threads N               threads for the model and BLAS; 0: every core (default: 0)\n"
             "Stopping\n"
             "  --max-epochs N            (default: 30 when no other limit is given)\n"
             "  --max-steps N             (default: none)\n"
@@ -802,7 +802,7 @@ int cmd_train_ctc(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (o->threads > 0)
-        openblas_set_num_threads(o->threads);
+        openblas_set_num_threads(o->threads), host_set_model_threads((uint32_t)o->threads);
     if (manifest_read(&mf, o->manifest, err, sizeof err) != 0 ||
         (o->val_manifest && manifest_read(&vmf, o->val_manifest, err, sizeof err) != 0)) {
         hostlog_error("%s", err);

@@ -3,6 +3,7 @@
 #include "stack.h"
 
 #include <cblas.h>
+#include "pool.h"
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 /* 2^40 floats is 4 TiB of parameters before gradients and moments: past it a config is a typo or an
  * attack, and refusing it here gives a clear message instead of an allocation failure later. */
 #define STACK_MAX_PARAMS (1ull << 40)
+/* Past a few threads the steps' products are too small to share further. */
+#define STACK_MAX_THREADS 16u
 
 /* Tensors of layer l sit at 3l (W_x or embed), 3l+1 (W_h), 3l+2 (b); then out.W and out.b. */
 enum { T_WX = 0, T_WH = 1, T_B = 2, T_PER_LAYER = 3 };
@@ -32,6 +35,8 @@ typedef struct stack_model {
     uint64_t num_params;
     rh_tensor *tensors;
     char (*names)[RH_MAX_NAME];
+    stack_pool *pool;                 /* threads for one call, or NULL */
+    const rh_ext_threads *threads;    /* the host's grant per call, or NULL (one thread) */
 } stack_model;
 
 void stack_log(const rh_host *host, int32_t level, const char *fmt, ...)
@@ -95,7 +100,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 /* Per layer: z (T,B,GH) gate activations, later dz; hs (T+1,B,H) with hs[0] = h_0 and hs[t+1] = a<t>;
  * rh (T,B,H) when the cell has rh gates. Then shared backward scratch: da (T,B,H), dym (T,B,O) and four
- * (B,H) rows for the sweep. */
+ * (B,H) rows for the sweep; last the forward's packed copy of one layer's W_h (pack_floats). */
 typedef struct stack_ws {
     float *z, *hs, *rh; /* of the layer asked for */
 } stack_ws;
@@ -110,6 +115,12 @@ static uint64_t layer_floats(const stack_model *m, uint64_t TB, uint64_t B)
     return n;
 }
 
+static uint64_t pack_floats(const stack_model *m)
+{
+    uint64_t P = ((uint64_t)m->H + 31) / 32; /* panels of KNR = 32 units */
+    return sat_mul(sat_mul((uint64_t)m->G * P, 32), m->H);
+}
+
 static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
 {
     uint64_t TB = (uint64_t)T * B;
@@ -117,7 +128,7 @@ static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
     n = sat_add(n, sat_mul(TB, m->H));
     n = sat_add(n, sat_mul(TB, out_dim(m)));
     n = sat_add(n, sat_mul(4, sat_mul(B, m->H)));
-    return n;
+    return sat_add(n, pack_floats(m));
 }
 
 static stack_ws ws_layer(const stack_model *m, float *ws, uint32_t l, size_t TB, size_t B)
@@ -136,10 +147,17 @@ static float *ws_shared(const stack_model *m, float *ws, size_t TB, size_t B)
     return ws + (size_t)m->L * layer_floats(m, TB, B);
 }
 
+static float *ws_pack(const stack_model *m, float *ws, size_t TB, size_t B)
+{
+    return ws_shared(m, ws, TB, B) + TB * m->H + TB * out_dim(m) + 4 * B * m->H;
+}
+
 /* ---- vtable ---------------------------------------------------------------------------------------- */
 
 static void stack_destroy(rh_model *model)
 {
+    if (model != NULL)
+        pool_destroy(as_stack(model)->pool);
     free(model); /* one allocation holds the model, its tensor table and the names */
 }
 
@@ -183,8 +201,8 @@ static uint64_t stack_step_scratch_size(const rh_model *model, uint32_t B)
     if (model == NULL)
         return 0;
     const stack_model *m = as_stack(model);
-    // z (B,GH), rh (B,H), h (B,H)
-    return sat_mul(B, (uint64_t)m->G * m->H + 2ull * m->H);
+    // z (B,GH), rh (B,H), h_prev (B,H), h (B,H)
+    return sat_mul(B, (uint64_t)m->G * m->H + 3ull * m->H);
 }
 
 static rh_status stack_reset(const rh_model *model, float *state, uint32_t B)
@@ -210,20 +228,23 @@ static void fill_bias(float *z, const float *bias, size_t N, size_t GH)
         memcpy(z + i * GH, bias, GH * sizeof(float));
 }
 
-void stack_gemm_nt(float *z, size_t ldz, const float *a, size_t lda, const float *W, size_t M, size_t N,
-                   size_t K)
+/* z (M,N, row stride ldz) += a (M,K, row stride lda) W^T, W (N, row stride ldw). A single row goes through
+ * gemv: OpenBLAS's sgemm packs the whole weight matrix on every call, which at one row costs more than the
+ * product, and its gemv streams the weights once at memory speed. */
+static void gemm_nt(float *z, size_t ldz, const float *a, size_t lda, const float *W, size_t ldw, size_t M, size_t N,
+                    size_t K)
 {
-    if (M == 0)
+    if (M == 0 || N == 0)
         return;
     if (M == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, a, 1, 1.0f, z, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)ldw, a, 1, 1.0f, z, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, W, (int)K,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, W, (int)ldw,
                     1.0f, z, (int)ldz);
 }
 
-void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t M, size_t N,
-                   size_t K)
+/* d (M,K) = beta d + dz (M,N, row stride lddz) W, W (N,K) */
+static void gemm_nn(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t M, size_t N, size_t K)
 {
     if (M == 0)
         return;
@@ -239,7 +260,7 @@ void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const flo
                     (int)K, beta, d, (int)K);
 }
 
-/* ---- gate nonlinearities ------------------------------------------------------------------------ */
+/* ---- gate nonlinearities and the recurrent kernel ------------------------------------------------ */
 
 /* Each loop below is compiled for AVX-512, AVX2 and plain x86-64, and the best the CPU has is picked once
  * when the plugin loads (a constructor, not an ifunc: clang exports ifunc resolvers as extra dynamic
@@ -291,6 +312,58 @@ static inline float exp_poly(float x)
         x[i] = 1.0f / (1.0f + exp_poly(-x[i])); \
 }
 
+/* The recurrent kernel: c (mr,w, row stride ldc) += a (mr,K, row stride lda) p (K,w, row stride ldp) for
+ * mr <= KMR rows and w <= KNR columns. A full block keeps its KMR x KNR sums in registers (16 AVX-512
+ * registers) while p streams past once; the weights p are either the forward's packed panels of W_h^T or
+ * the rows of W_h itself for backward. Every element is summed over k in the same order whichever thread
+ * computes it, so a call gives the same bits on one thread or several. */
+enum { KMR = 8, KNR = 32 };
+
+#define KERN_FULL(MRV) { \
+    float acc[MRV][KNR]; \
+    memset(acc, 0, sizeof acc); \
+    for (size_t k = 0; k < K; k++) { \
+        const float *pk = p + k * ldp; \
+        for (size_t r = 0; r < (MRV); r++) { \
+            float x = a[r * lda + k]; \
+            for (size_t j = 0; j < KNR; j++) \
+                acc[r][j] += x * pk[j]; \
+        } \
+    } \
+    for (size_t r = 0; r < (MRV); r++) \
+        for (size_t j = 0; j < KNR; j++) \
+            c[r * ldc + j] += acc[r][j]; \
+}
+
+#define KERN_BODY { \
+    if (w == KNR) { \
+        switch (mr) { \
+        case 8: KERN_FULL(8) return; \
+        case 7: KERN_FULL(7) return; \
+        case 6: KERN_FULL(6) return; \
+        case 5: KERN_FULL(5) return; \
+        case 4: KERN_FULL(4) return; \
+        case 3: KERN_FULL(3) return; \
+        case 2: KERN_FULL(2) return; \
+        case 1: KERN_FULL(1) return; \
+        default: break; \
+        } \
+    } \
+    for (size_t r = 0; r < mr; r++) { \
+        float acc[KNR] = {0}; \
+        for (size_t k = 0; k < K; k++) { \
+            float x = a[r * lda + k]; \
+            for (size_t j = 0; j < w; j++) \
+                acc[j] += x * p[k * ldp + j]; \
+        } \
+        for (size_t j = 0; j < w; j++) \
+            c[r * ldc + j] += acc[j]; \
+    } \
+}
+
+#define KERN_ARGS (float *restrict c, size_t ldc, const float *restrict a, size_t lda, const float *restrict p, \
+                   size_t ldp, size_t K, size_t mr, size_t w)
+
 #ifdef STACK_DISPATCH
 __attribute__((target("avx512f"))) static void sigmoid_avx512(float *x, size_t n) SIGMOID_LOOP_BODY
 __attribute__((target("avx512f"))) static void tanh_avx512(float *x, size_t n) TANH_LOOP_BODY
@@ -300,21 +373,33 @@ __attribute__((target("avx2,fma"))) static void tanh_avx2(float *x, size_t n) TA
 static void sigmoid_plain(float *x, size_t n) SIGMOID_LOOP_BODY
 static void tanh_plain(float *x, size_t n) TANH_LOOP_BODY
 
+/* The kernel's sums are fused multiply-adds (ISO C mode forbids GCC to contract them by itself) and its
+ * row and column loops are unrolled, so that the block of sums lives in registers. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast", "unroll-loops")
+#endif
+#ifdef STACK_DISPATCH
+__attribute__((target("avx512f"))) static void kern_avx512 KERN_ARGS KERN_BODY
+__attribute__((target("avx2,fma"))) static void kern_avx2 KERN_ARGS KERN_BODY
+#endif
+static void kern_plain KERN_ARGS KERN_BODY
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
 
 static void (*sigmoid_loop)(float *, size_t) = sigmoid_plain;
 static void (*tanh_loop)(float *, size_t) = tanh_plain;
+static void (*kern) KERN_ARGS = kern_plain;
 
 #ifdef STACK_DISPATCH
 __attribute__((constructor)) static void pick_loops(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
-        sigmoid_loop = sigmoid_avx512, tanh_loop = tanh_avx512;
+        sigmoid_loop = sigmoid_avx512, tanh_loop = tanh_avx512, kern = kern_avx512;
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        sigmoid_loop = sigmoid_avx2, tanh_loop = tanh_avx2;
+        sigmoid_loop = sigmoid_avx2, tanh_loop = tanh_avx2, kern = kern_avx2;
 }
 #endif
 
@@ -328,10 +413,106 @@ void stack_tanh(float *x, size_t n)
     tanh_loop(x, n);
 }
 
+/* ---- splitting a call over threads ------------------------------------------------------------------ */
+
+static size_t panels(size_t H)
+{
+    return (H + KNR - 1) / KNR;
+}
+
+/* [*lo, *hi): thread id's share of n items */
+static void share(size_t n, uint32_t id, uint32_t threads, size_t *lo, size_t *hi)
+{
+    *lo = n * id / threads;
+    *hi = n * (id + 1) / threads;
+}
+
+/* Thread id's units: whole panels of KNR, so that no two threads write one panel. */
+static void own_units(const stack_model *m, uint32_t id, uint32_t n, uint32_t *u0, uint32_t *u1)
+{
+    size_t p0, p1, H = m->H;
+    share(panels(H), id, n, &p0, &p1);
+    *u0 = (uint32_t)(p0 * KNR < H ? p0 * KNR : H);
+    *u1 = (uint32_t)(p1 * KNR < H ? p1 * KNR : H);
+}
+
+void stack_sync(const stack_part *p)
+{
+    pool_sync((stack_pool *)p->pool, p->n);
+}
+
+/* Packs W_h (G*H,H) as G*P panels of KNR columns of W_h^T, each H rows of KNR floats (zeros past H), for the
+ * panels of units [u0,u1): each thread packs the panels it multiplies by, so they land in its own cache. */
+static void pack_panels(float *pack, const float *W_h, size_t G, size_t H, uint32_t u0, uint32_t u1)
+{
+    size_t P = panels(H);
+    for (size_t g = 0; g < G; g++)
+        for (size_t pi = u0 / KNR; pi * KNR < u1; pi++) {
+            float *dst = pack + ((g * P + pi) * H) * KNR;
+            for (size_t j = 0; j < KNR; j++) {
+                size_t unit = pi * KNR + j;
+                if (unit < H) {
+                    const float *row = W_h + (g * H + unit) * H;
+                    for (size_t k = 0; k < H; k++)
+                        dst[k * KNR + j] = row[k];
+                } else {
+                    for (size_t k = 0; k < H; k++)
+                        dst[k * KNR + j] = 0.0f;
+                }
+            }
+        }
+}
+
+void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32_t g0, uint32_t ng)
+{
+    size_t B = p->B, H = p->H, P = panels(H);
+    if (p->u1 <= p->u0)
+        return;
+    for (size_t g = g0; g < (size_t)g0 + ng; g++) {
+        if (p->pack == NULL) { // step: the rows of W_h as they are
+            gemm_nt(z + g * H + p->u0, ldz, a, H, p->W_h + (g * H + p->u0) * H, H, B, p->u1 - p->u0, H);
+            continue;
+        }
+        for (size_t pi = p->u0 / KNR; pi * KNR < p->u1; pi++) {
+            size_t col = pi * KNR, w = H - col < KNR ? H - col : KNR;
+            const float *panel = p->pack + ((g * P + pi) * H) * KNR;
+            for (size_t r = 0; r < B; r += KMR)
+                kern(z + r * ldz + g * H + col, ldz, a + r * H, H, panel, KNR, H, B - r < KMR ? B - r : KMR, w);
+        }
+    }
+}
+
+/* Reduction chunk of the backward product: KCHUNK rows of a panel (16 KiB) stay in L1 while every row
+ * block of the batch passes over them. */
+enum { KCHUNK = 128 };
+
+void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, size_t lddz, uint32_t g0,
+                    uint32_t ng)
+{
+    size_t B = p->B, H = p->H, N = (size_t)ng * H, u0 = p->u0, u1 = p->u1;
+    if (u1 <= u0)
+        return;
+    for (size_t b = 0; b < B; b++) {
+        float *db = d + b * H;
+        for (size_t i = u0; i < u1; i++)
+            db[i] = beta == 0.0f ? 0.0f : beta * db[i];
+    }
+    const float *W = p->W_h + (size_t)g0 * H * H;
+    for (size_t col = u0; col < u1; col += KNR) {
+        size_t w = u1 - col < KNR ? u1 - col : KNR;
+        for (size_t n0 = 0; n0 < N; n0 += KCHUNK) {
+            size_t nk = N - n0 < KCHUNK ? N - n0 : KCHUNK;
+            for (size_t r = 0; r < B; r += KMR)
+                kern(d + r * H + col, H, dz + r * lddz + n0, lddz, W + n0 * H + col, H, nk, B - r < KMR ? B - r : KMR,
+                     w);
+        }
+    }
+}
+
 /* z (N,GH) += in (N,K, row stride ld) W^T, W (GH,K). */
 static void add_input_proj(float *z, const float *in, size_t ld, const float *W, size_t N, size_t K, size_t GH)
 {
-    stack_gemm_nt(z, GH, in, ld, W, N, GH, K);
+    gemm_nt(z, GH, in, ld, W, K, N, GH, K);
 }
 
 /* dst (n) += src (n) */
@@ -339,26 +520,6 @@ static void add_row(float *dst, const float *src, size_t n)
 {
     for (size_t j = 0; j < n; j++)
         dst[j] += src[j];
-}
-
-/* z (GH) += embed[token] (GH): the one-hot input projection as a row read. */
-static void add_embed_row(float *z, const float *embed, int32_t token, size_t GH)
-{
-    add_row(z, embed + (size_t)token * GH, GH);
-}
-
-/* y (N,O) = by + a (N,H, row stride ld) Wy^T, or a copy of a when there is no projection. */
-static void output_proj(const stack_model *m, float *y, const float *a, size_t ld, const float *params, size_t N)
-{
-    size_t H = m->H;
-    if (m->O == 0) {
-        for (size_t i = 0; i < N; i++)
-            memcpy(y + i * H, a + i * ld, H * sizeof(float));
-        return;
-    }
-    uint32_t wi = m->L * T_PER_LAYER;
-    fill_bias(y, tensor_ptr(m, params, wi + 1), N, m->O);
-    add_input_proj(y, a, ld, tensor_ptr(m, params, wi), N, H, m->O);
 }
 
 /* Rejects what would make the batched paths read out of bounds. */
@@ -413,23 +574,23 @@ static rh_status check_batch(const stack_model *m, const char *what, const float
     return RH_OK;
 }
 
-/* Copies layer l's (B,H) block out of a (B,S) state, or zeros when state is NULL. */
-static void state_get(const stack_model *m, float *h, const float *state, uint32_t l, size_t B)
+/* Units [u0,u1) of layer l's (B,H) block out of a (B,S) state into h (B,H), or zeros when state is NULL. */
+static void state_get(const stack_model *m, float *h, const float *state, uint32_t l, size_t B, size_t u0, size_t u1)
 {
     size_t H = m->H, S = (size_t)m->L * H;
     for (size_t b = 0; b < B; b++) {
         if (state != NULL)
-            memcpy(h + b * H, state + b * S + l * H, H * sizeof(float));
+            memcpy(h + b * H + u0, state + b * S + l * H + u0, (u1 - u0) * sizeof(float));
         else
-            memset(h + b * H, 0, H * sizeof(float));
+            memset(h + b * H + u0, 0, (u1 - u0) * sizeof(float));
     }
 }
 
-static void state_put(const stack_model *m, float *state, const float *h, uint32_t l, size_t B)
+static void state_put(const stack_model *m, float *state, const float *h, uint32_t l, size_t B, size_t u0, size_t u1)
 {
     size_t H = m->H, S = (size_t)m->L * H;
     for (size_t b = 0; b < B; b++)
-        memcpy(state + b * S + l * H, h + b * H, H * sizeof(float));
+        memcpy(state + b * S + l * H + u0, h + b * H + u0, (u1 - u0) * sizeof(float));
 }
 
 /* dst (n) = src, or zeros when src is NULL (the reset state, or no gradient); nothing when dst is NULL. */
@@ -443,7 +604,105 @@ static void pass_through(float *dst, const float *src, size_t n)
         memset(dst, 0, n * sizeof(float));
 }
 
+/* Threads for a call whose every step multiplies `macs` weights: the host's grant, capped by the pool, and 1
+ * when the step is too small for the threads to pay for meeting each other. */
+enum { POOL_MIN_MACS = 1 << 17 };
+
+static uint32_t call_threads(const stack_model *m, uint64_t macs)
+{
+    if (m->pool == NULL || m->threads == NULL || macs < POOL_MIN_MACS)
+        return 1;
+    uint32_t n = m->threads->threads(m->host);
+    uint32_t size = pool_size(m->pool);
+    return n < 2 ? 1 : n < size ? n : size;
+}
+
+/* Runs task on n threads of the model's pool, with OpenBLAS on one thread meanwhile (each share makes its
+ * own BLAS calls, and BLAS threads of their own would fight the pool's for the cores), or on the caller
+ * alone when n is 1 or the pool is taken. */
+static void run_split(const stack_model *m, uint32_t n, pool_task task, void *arg)
+{
+    if (n > 1) {
+        int blas = openblas_get_num_threads();
+        if (blas != 1)
+            openblas_set_num_threads(1);
+        int ran = pool_run(m->pool, n, task, arg);
+        if (blas != 1)
+            openblas_set_num_threads(blas);
+        if (ran == 0)
+            return;
+    }
+    task(arg, 0, 1);
+}
+
 /* ---- forward --------------------------------------------------------------------------------------- */
+
+typedef struct fwd_call {
+    const stack_model *m;
+    float *y, *h_T, *ws;
+    const float *params, *h_0;
+    const rh_batch *batch;
+} fwd_call;
+
+static void forward_task(void *arg, uint32_t id, uint32_t n)
+{
+    const fwd_call *c = arg;
+    const stack_model *m = c->m;
+    const rh_batch *batch = c->batch;
+    const float *params = c->params;
+    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    size_t r0, r1; // this thread's rows of (T*B, ...) products
+    share(TB, id, n, &r0, &r1);
+    uint32_t u0, u1;
+    own_units(m, id, n, &u0, &u1);
+    float *pack = ws_pack(m, c->ws, TB, B);
+
+    for (uint32_t l = 0; l < m->L; l++) {
+        stack_ws w = ws_layer(m, c->ws, l, TB, B);
+        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        const float *W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
+        fill_bias(w.z + r0 * GH, tensor_ptr(m, params, l * T_PER_LAYER + T_B), r1 - r0, GH);
+        if (l > 0) {
+            stack_ws below = ws_layer(m, c->ws, l - 1, TB, B);
+            add_input_proj(w.z + r0 * GH, below.hs + (B + r0) * H, H, W_x, r1 - r0, H, GH);
+        } else if (m->kind == RH_INPUT_DENSE) {
+            add_input_proj(w.z + r0 * GH, batch->x + r0 * m->D, m->D, W_x, r1 - r0, m->D, GH);
+        } else {
+            // Padding positions are never read: their rows keep the bias and their outputs are discarded.
+            for (size_t r = r0; r < r1; r++)
+                if (r / B < seq_len(batch, (uint32_t)(r % B)))
+                    add_row(w.z + r * GH, W_x + (size_t)batch->tokens[r] * GH, GH);
+        }
+        pack_panels(pack, W_h, m->G, H, u0, u1);
+        state_get(m, w.hs, c->h_0, l, B, u0, u1);
+        stack_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, m->pool, n};
+        for (size_t t = 0; t < T; t++) {
+            stack_sync(&part); // h_prev whole, and (at t = 0) this layer's input projection done
+            float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
+            m->cell->forward(&part, h, w.z + t * B * GH, w.rh != NULL ? w.rh + t * B * H : NULL, h_prev);
+            for (size_t b = 0; b < B; b++)
+                if (t >= seq_len(batch, (uint32_t)b))
+                    memcpy(h + b * H + u0, h_prev + b * H + u0, (u1 - u0) * sizeof(float));
+        }
+        if (c->h_T != NULL)
+            state_put(m, c->h_T, w.hs + T * B * H, l, B, u0, u1);
+        stack_sync(&part); // the layer's outputs whole before the next layer or the projection reads them
+    }
+
+    stack_ws top = ws_layer(m, c->ws, m->L - 1, TB, B);
+    float *y = c->y + r0 * O;
+    const float *a = top.hs + (B + r0) * H;
+    if (m->O == 0) {
+        memcpy(y, a, (r1 - r0) * H * sizeof(float));
+    } else {
+        uint32_t wi = m->L * T_PER_LAYER;
+        fill_bias(y, tensor_ptr(m, params, wi + 1), r1 - r0, O);
+        add_input_proj(y, a, H, tensor_ptr(m, params, wi), r1 - r0, H, O);
+    }
+    for (size_t r = r0; r < r1; r++)
+        if (r / B >= seq_len(batch, (uint32_t)(r % B)))
+            memset(c->y + r * O, 0, O * sizeof(float));
+}
 
 // y is (T,B,O), h_T and h_0 are (B,S), workspace is ws_floats(T,B)
 static rh_status stack_forward(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
@@ -455,81 +714,160 @@ static rh_status stack_forward(const rh_model *model, float *y, float *h_T, floa
     rh_status st = check_batch(m, "forward", params, workspace, batch);
     if (st != RH_OK)
         return st;
-    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    size_t B = batch->B;
     if (B == 0)
         return RH_OK;
-    if (T == 0) { /* nothing happens: the state passes through */
-        pass_through(h_T, h_0, B * m->L * H);
+    if (batch->T == 0) { /* nothing happens: the state passes through */
+        pass_through(h_T, h_0, B * m->L * m->H);
         return RH_OK;
     }
     if (y == NULL) {
         stack_log(m->host, RH_LOG_ERROR, "forward: y is NULL");
         return RH_ERR_INVALID_ARGUMENT;
     }
-
-    for (uint32_t l = 0; l < m->L; l++) {
-        stack_ws w = ws_layer(m, workspace, l, TB, B);
-        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
-        const float *W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
-        state_get(m, w.hs, h_0, l, B);
-        fill_bias(w.z, tensor_ptr(m, params, l * T_PER_LAYER + T_B), TB, GH);
-        if (l > 0) {
-            stack_ws below = ws_layer(m, workspace, l - 1, TB, B);
-            add_input_proj(w.z, below.hs + B * H, H, W_x, TB, H, GH);
-        } else if (m->kind == RH_INPUT_DENSE) {
-            add_input_proj(w.z, batch->x, m->D, W_x, TB, m->D, GH);
-        } else {
-            // Padding positions are never read: their rows keep the bias and their outputs are discarded.
-            for (size_t b = 0; b < B; b++)
-                for (size_t t = 0, len = seq_len(batch, (uint32_t)b); t < len; t++)
-                    add_embed_row(w.z + (t * B + b) * GH, W_x, batch->tokens[t * B + b], GH);
-        }
-        for (size_t t = 0; t < T; t++) {
-            float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
-            m->cell->forward(h, w.z + t * B * GH, w.rh != NULL ? w.rh + t * B * H : NULL, h_prev, W_h,
-                             (uint32_t)B, m->H);
-            for (size_t b = 0; b < B; b++)
-                if (t >= seq_len(batch, (uint32_t)b))
-                    memcpy(h + b * H, h_prev + b * H, H * sizeof(float));
-        }
-        if (h_T != NULL)
-            state_put(m, h_T, w.hs + T * B * H, l, B);
-    }
-
-    stack_ws top = ws_layer(m, workspace, m->L - 1, TB, B);
-    output_proj(m, y, top.hs + B * H, H, params, TB);
-    for (size_t b = 0; b < B; b++)
-        for (size_t t = seq_len(batch, (uint32_t)b); t < T; t++)
-            memset(y + (t * B + b) * O, 0, O * sizeof(float));
+    fwd_call c = {m, y, h_T, workspace, params, h_0, batch};
+    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * m->H), forward_task, &c);
     return RH_OK;
 }
 
 /* ---- backward -------------------------------------------------------------------------------------- */
 
-/* dW (rows,K) += dz[:, col0:col0+rows]^T (N rows, stride ld) in (N,K). */
-static void add_weight_grad(float *dW, const float *dz, size_t ld, const float *in, size_t N, size_t rows,
-                            size_t K)
+/* dW (rows,K) += dz[:, 0:rows]^T (N rows, stride ld) in (N,K, row stride ldin). */
+static void add_weight_grad(float *dW, const float *dz, size_t ld, const float *in, size_t ldin, size_t N,
+                            size_t rows, size_t K)
 {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)K, (int)N, 1.0f, dz, (int)ld, in, (int)K,
+    if (rows == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)K, (int)N, 1.0f, dz, (int)ld, in, (int)ldin,
                 1.0f, dW, (int)K);
 }
 
-/* db (n) += column sums of d (N,n), accumulated in double so long sequences do not lose small terms. The
- * columns go in blocks, each summed down all rows at once, so d is read row by row (a column at a time
- * strides a whole row per element) and the inner loop vectorises. */
-static void add_bias_grad(float *db, const float *d, size_t N, size_t n)
+/* db (n) += column sums of d (N,n, row stride ld), accumulated in double so long sequences do not lose
+ * small terms. The columns go in blocks, each summed down all rows at once, so d is read row by row (a
+ * column at a time strides a whole row per element) and the inner loop vectorises. */
+static void add_bias_grad(float *db, const float *d, size_t ld, size_t N, size_t n)
 {
     enum { BLOCK = 64 };
     for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
         size_t w = n - j0 < BLOCK ? n - j0 : BLOCK;
         double s[BLOCK] = {0};
         for (size_t i = 0; i < N; i++) {
-            const float *row = d + i * n + j0;
+            const float *row = d + i * ld + j0;
             for (size_t j = 0; j < w; j++)
                 s[j] += row[j];
         }
         for (size_t j = 0; j < w; j++)
             db[j0 + j] += (float)s[j];
+    }
+}
+
+typedef struct bwd_call {
+    const stack_model *m;
+    float *grads, *dx, *dh_0, *ws;
+    const float *params, *dy, *dh_T;
+    const rh_batch *batch;
+} bwd_call;
+
+static void backward_task(void *arg, uint32_t id, uint32_t n)
+{
+    const bwd_call *c = arg;
+    const stack_model *m = c->m;
+    const rh_batch *batch = c->batch;
+    const float *params = c->params;
+    float *grads = c->grads;
+    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    size_t r0, r1, q0, q1;
+    share(TB, id, n, &r0, &r1);
+    share(GH, id, n, &q0, &q1); // rows of the layer's weight gradients, columns of its bias gradient
+    uint32_t u0, u1;
+    own_units(m, id, n, &u0, &u1);
+    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n};
+
+    float *da = ws_shared(m, c->ws, TB, B); // (T,B,H) dLoss/d a<t> from above, per layer
+    float *dym = da + TB * H;               // (T,B,O) dy with padding zeroed
+    float *dh = dym + TB * O, *dhp = dh + B * H, *g = dhp + B * H, *scratch = g + B * H; // (B,H) each
+
+    for (size_t r = r0; r < r1; r++) {
+        float *row = dym + r * O;
+        if (r / B < seq_len(batch, (uint32_t)(r % B)))
+            memcpy(row, c->dy + r * O, O * sizeof(float));
+        else
+            memset(row, 0, O * sizeof(float));
+    }
+    stack_sync(&part);
+    stack_ws top = ws_layer(m, c->ws, m->L - 1, TB, B);
+    if (m->O > 0) {
+        uint32_t wi = m->L * T_PER_LAYER;
+        size_t o0, o1;
+        share(O, id, n, &o0, &o1);
+        add_weight_grad(grad_ptr(m, grads, wi) + o0 * H, dym + o0, O, top.hs + B * H, H, TB, o1 - o0, H);
+        add_bias_grad(grad_ptr(m, grads, wi + 1) + o0, dym + o0, O, TB, o1 - o0);
+        // da (TB,H) = dym (TB,O) Wy (O,H)
+        gemm_nn(da + r0 * H, 0.0f, dym + r0 * O, O, tensor_ptr(m, params, wi), r1 - r0, O, H);
+    } else {
+        memcpy(da + r0 * H, dym + r0 * O, (r1 - r0) * H * sizeof(float));
+    }
+
+    for (uint32_t l = m->L; l-- > 0;) {
+        stack_ws w = ws_layer(m, c->ws, l, TB, B);
+        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        part.W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
+        state_get(m, dh, c->dh_T, l, B, u0, u1);
+        for (size_t t = T; t-- > 0;) {
+            stack_sync(&part); // da whole (at the top step) and the step above done with dh and g
+            const float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
+            for (size_t b = 0; b < B; b++) {
+                float *gb = g + b * H;
+                if (t < seq_len(batch, (uint32_t)b)) {
+                    const float *dab = da + (t * B + b) * H, *dhb = dh + b * H;
+                    for (size_t i = u0; i < u1; i++)
+                        gb[i] = dhb[i] + dab[i];
+                } else {
+                    memset(gb + u0, 0, (u1 - u0) * sizeof(float));
+                }
+            }
+            m->cell->backward(&part, dhp, w.z + t * B * GH, scratch, g, h, h_prev);
+            // A padded step passed the state through unchanged, so its gradient passes through too.
+            for (size_t b = 0; b < B; b++)
+                if (t >= seq_len(batch, (uint32_t)b))
+                    memcpy(dhp + b * H + u0, dh + b * H + u0, (u1 - u0) * sizeof(float));
+            float *swap = dh;
+            dh = dhp;
+            dhp = swap;
+        }
+        if (c->dh_0 != NULL)
+            state_put(m, c->dh_0, dh, l, B, u0, u1);
+        stack_sync(&part); // every step's dz whole
+
+        // Weight gradients over all steps at once; padded rows of dz are zero and add nothing. Each thread
+        // takes rows [q0,q1) of dW and the same columns of db.
+        float *dW_h = grad_ptr(m, grads, l * T_PER_LAYER + T_WH);
+        size_t plain = (size_t)(m->G - m->cell->rh_gates) * H;
+        if (q0 < plain)
+            add_weight_grad(dW_h + q0 * H, w.z + q0, GH, w.hs, H, TB, (q1 < plain ? q1 : plain) - q0, H);
+        if (m->cell->rh_gates > 0 && q1 > plain) {
+            size_t a0 = q0 > plain ? q0 : plain;
+            add_weight_grad(dW_h + a0 * H, w.z + a0, GH, w.rh, H, TB, q1 - a0, H);
+        }
+        add_bias_grad(grad_ptr(m, grads, l * T_PER_LAYER + T_B) + q0, w.z + q0, GH, TB, q1 - q0);
+        float *dW_x = grad_ptr(m, grads, l * T_PER_LAYER + T_WX);
+        if (l > 0) {
+            stack_ws below = ws_layer(m, c->ws, l - 1, TB, B);
+            add_weight_grad(dW_x + q0 * H, w.z + q0, GH, below.hs + B * H, H, TB, q1 - q0, H);
+            // da (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
+            gemm_nn(da + r0 * H, 0.0f, w.z + r0 * GH, GH, W_x, r1 - r0, GH, H);
+        } else if (m->kind == RH_INPUT_DENSE) {
+            size_t D = m->D;
+            add_weight_grad(dW_x + q0 * D, w.z + q0, GH, batch->x, D, TB, q1 - q0, D);
+            if (c->dx != NULL)
+                gemm_nn(c->dx + r0 * D, 0.0f, w.z + r0 * GH, GH, W_x, r1 - r0, GH, D);
+        } else {
+            // The one-hot input's weight gradient is a scatter-add into the rows of the tokens seen; each
+            // thread adds its columns [q0,q1) of every row.
+            for (size_t r = 0; r < TB; r++)
+                if (r / B < seq_len(batch, (uint32_t)(r % B)))
+                    add_row(dW_x + (size_t)batch->tokens[r] * GH + q0, w.z + r * GH + q0, q1 - q0);
+        }
     }
 }
 
@@ -545,100 +883,78 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
     rh_status st = check_batch(m, "backward", params, workspace, batch);
     if (st != RH_OK)
         return st;
-    size_t T = batch->T, B = batch->B, TB = T * B, H = m->H, GH = (size_t)m->G * H, O = out_dim(m);
+    size_t B = batch->B;
     if (B == 0)
         return RH_OK;
-    if (T == 0) { /* nothing happened: the gradient passes through */
-        pass_through(dh_0, dh_T, B * m->L * H);
+    if (batch->T == 0) { /* nothing happened: the gradient passes through */
+        pass_through(dh_0, dh_T, B * m->L * m->H);
         return RH_OK;
     }
     if (grads == NULL || dy == NULL) {
         stack_log(m->host, RH_LOG_ERROR, "backward: %s is NULL", grads == NULL ? "grads" : "dy");
         return RH_ERR_INVALID_ARGUMENT;
     }
-
-    float *da = ws_shared(m, workspace, TB, B); // (T,B,H) dLoss/d a<t> from above, per layer
-    float *dym = da + TB * H;                   // (T,B,O) dy with padding zeroed
-    float *dh = dym + TB * O, *dhp = dh + B * H, *g = dhp + B * H, *scratch = g + B * H; // (B,H) each
-
-    for (size_t t = 0; t < T; t++)
-        for (size_t b = 0; b < B; b++) {
-            float *row = dym + (t * B + b) * O;
-            if (t < seq_len(batch, (uint32_t)b))
-                memcpy(row, dy + (t * B + b) * O, O * sizeof(float));
-            else
-                memset(row, 0, O * sizeof(float));
-        }
-    stack_ws top = ws_layer(m, workspace, m->L - 1, TB, B);
-    if (m->O > 0) {
-        uint32_t wi = m->L * T_PER_LAYER;
-        add_weight_grad(grad_ptr(m, grads, wi), dym, O, top.hs + B * H, TB, O, H);
-        add_bias_grad(grad_ptr(m, grads, wi + 1), dym, TB, O);
-        // da (TB,H) = dym (TB,O) Wy (O,H)
-        stack_gemm_nn(da, 0.0f, dym, O, tensor_ptr(m, params, wi), TB, O, H);
-    } else {
-        memcpy(da, dym, TB * H * sizeof(float));
-    }
-
-    for (uint32_t l = m->L; l-- > 0;) {
-        stack_ws w = ws_layer(m, workspace, l, TB, B);
-        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
-        const float *W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
-        state_get(m, dh, dh_T, l, B);
-        for (size_t t = T; t-- > 0;) {
-            const float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
-            for (size_t b = 0; b < B; b++) {
-                float *gb = g + b * H;
-                if (t < seq_len(batch, (uint32_t)b)) {
-                    const float *dab = da + (t * B + b) * H, *dhb = dh + b * H;
-                    for (size_t i = 0; i < H; i++)
-                        gb[i] = dhb[i] + dab[i];
-                } else {
-                    memset(gb, 0, H * sizeof(float));
-                }
-            }
-            m->cell->backward(dhp, w.z + t * B * GH, scratch, g, h, h_prev, W_h, (uint32_t)B, m->H);
-            // A padded step passed the state through unchanged, so its gradient passes through too.
-            for (size_t b = 0; b < B; b++)
-                if (t >= seq_len(batch, (uint32_t)b))
-                    memcpy(dhp + b * H, dh + b * H, H * sizeof(float));
-            float *swap = dh;
-            dh = dhp;
-            dhp = swap;
-        }
-        if (dh_0 != NULL)
-            state_put(m, dh_0, dh, l, B);
-
-        // Weight gradients over all steps at once; padded rows of dz are zero and add nothing.
-        float *dW_h = grad_ptr(m, grads, l * T_PER_LAYER + T_WH);
-        size_t plain = (size_t)(m->G - m->cell->rh_gates) * H;
-        if (plain > 0)
-            add_weight_grad(dW_h, w.z, GH, w.hs, TB, plain, H);
-        if (m->cell->rh_gates > 0)
-            add_weight_grad(dW_h + plain * H, w.z + plain, GH, w.rh, TB, GH - plain, H);
-        add_bias_grad(grad_ptr(m, grads, l * T_PER_LAYER + T_B), w.z, TB, GH);
-        float *dW_x = grad_ptr(m, grads, l * T_PER_LAYER + T_WX);
-        if (l > 0) {
-            stack_ws below = ws_layer(m, workspace, l - 1, TB, B);
-            add_weight_grad(dW_x, w.z, GH, below.hs + B * H, TB, GH, H);
-            // da (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
-            stack_gemm_nn(da, 0.0f, w.z, GH, W_x, TB, GH, H);
-        } else if (m->kind == RH_INPUT_DENSE) {
-            size_t D = m->D;
-            add_weight_grad(dW_x, w.z, GH, batch->x, TB, GH, D);
-            if (dx != NULL)
-                stack_gemm_nn(dx, 0.0f, w.z, GH, W_x, TB, GH, D);
-        } else {
-            // The one-hot input's weight gradient is a scatter-add into the rows of the tokens seen.
-            for (size_t b = 0; b < B; b++)
-                for (size_t t = 0, len = seq_len(batch, (uint32_t)b); t < len; t++)
-                    add_row(dW_x + (size_t)batch->tokens[t * B + b] * GH, w.z + (t * B + b) * GH, GH);
-        }
-    }
+    bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch};
+    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * m->H), backward_task, &c);
     return RH_OK;
 }
 
 /* ---- step ------------------------------------------------------------------------------------------ */
+
+typedef struct step_call {
+    const stack_model *m;
+    float *y, *state, *scratch;
+    const float *params, *x;
+    const int32_t *tokens;
+    uint32_t B;
+} step_call;
+
+static void step_task(void *arg, uint32_t id, uint32_t n)
+{
+    const step_call *c = arg;
+    const stack_model *m = c->m;
+    size_t B = c->B, H = m->H, G = m->G, GH = G * H, S = (size_t)m->L * H;
+    float *z = c->scratch, *rh = z + B * GH, *hp = rh + B * H, *h = hp + B * H;
+    uint32_t u0, u1;
+    own_units(m, id, n, &u0, &u1);
+    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n};
+    for (uint32_t l = 0; l < m->L; l++) {
+        const float *W_x = tensor_ptr(m, c->params, l * T_PER_LAYER + T_WX);
+        const float *bias = tensor_ptr(m, c->params, l * T_PER_LAYER + T_B);
+        part.W_h = tensor_ptr(m, c->params, l * T_PER_LAYER + T_WH);
+        for (size_t g = 0; g < G; g++) {
+            size_t col = g * H + u0, w = u1 - u0;
+            for (size_t b = 0; b < B; b++)
+                memcpy(z + b * GH + col, bias + col, w * sizeof(float));
+            if (l > 0)
+                gemm_nt(z + col, GH, c->state + (l - 1) * H, S, W_x + col * H, H, B, w, H);
+            else if (c->x != NULL)
+                gemm_nt(z + col, GH, c->x, m->D, W_x + col * m->D, m->D, B, w, m->D);
+            else
+                for (size_t b = 0; b < B; b++)
+                    add_row(z + b * GH + col, W_x + (size_t)c->tokens[b] * GH + col, w);
+        }
+        state_get(m, hp, c->state, l, B, u0, u1);
+        stack_sync(&part); // the state of layer l whole before the cell reads it
+        m->cell->forward(&part, h, z, rh, hp);
+        state_put(m, c->state, h, l, B, u0, u1);
+        stack_sync(&part); // the new state whole before the layer above reads it
+    }
+    if (c->y == NULL)
+        return;
+    size_t O = out_dim(m), o0, o1;
+    share(O, id, n, &o0, &o1);
+    const float *a = c->state + (m->L - 1) * H;
+    for (size_t b = 0; b < B; b++) {
+        if (m->O == 0)
+            memcpy(c->y + b * O + o0, a + b * S + o0, (o1 - o0) * sizeof(float));
+        else
+            memcpy(c->y + b * O + o0, tensor_ptr(m, c->params, m->L * T_PER_LAYER + 1) + o0,
+                   (o1 - o0) * sizeof(float));
+    }
+    if (m->O > 0)
+        gemm_nt(c->y + o0, O, a, S, tensor_ptr(m, c->params, m->L * T_PER_LAYER) + o0 * H, H, B, o1 - o0, H);
+}
 
 // y is (B,O) or NULL, state is (B,S), x is (B,D) or tokens is (B)
 static rh_status stack_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
@@ -659,25 +975,9 @@ static rh_status stack_step(const rh_model *model, float *y, float *state, float
         for (uint32_t b = 0; b < B; b++)
             if (tokens[b] < 0 || (uint32_t)tokens[b] >= m->D)
                 return RH_ERR_INVALID_ARGUMENT;
-
-    size_t H = m->H, GH = (size_t)m->G * H, S = (size_t)m->L * H;
-    float *z = scratch, *rh = z + B * GH, *h = rh + B * H;
-    for (uint32_t l = 0; l < m->L; l++) {
-        const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
-        fill_bias(z, tensor_ptr(m, params, l * T_PER_LAYER + T_B), B, GH);
-        if (l > 0)
-            add_input_proj(z, state + (l - 1) * H, S, W_x, B, H, GH);
-        else if (x != NULL)
-            add_input_proj(z, x, m->D, W_x, B, m->D, GH);
-        else
-            for (size_t b = 0; b < B; b++)
-                add_embed_row(z + b * GH, W_x, tokens[b], GH);
-        state_get(m, h, state, l, B);
-        m->cell->forward(h, z, rh, h, tensor_ptr(m, params, l * T_PER_LAYER + T_WH), B, m->H);
-        state_put(m, state, h, l, B);
-    }
-    if (y != NULL)
-        output_proj(m, y, state + (m->L - 1) * H, S, params, B);
+    step_call c = {m, y, state, scratch, params, x, tokens, B};
+    uint64_t in = m->L > 1 ? m->H : m->kind == RH_INPUT_DENSE ? m->D : 0;
+    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * (m->H + in)), step_task, &c);
     return RH_OK;
 }
 
@@ -800,6 +1100,16 @@ rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_con
         return RH_ERR_INVALID_ARGUMENT;
     }
     m->num_params = offset;
+    if (host != NULL && host->struct_size >= offsetof(rh_host, get_extension) + sizeof host->get_extension &&
+        host->get_extension != NULL) {
+        const rh_ext_threads *ext = host->get_extension(host, RH_EXT_THREADS);
+        if (ext != NULL && ext->struct_size >= offsetof(rh_ext_threads, threads) + sizeof ext->threads &&
+            ext->threads != NULL) {
+            uint32_t n = ext->threads(host);
+            m->threads = ext;
+            m->pool = pool_create(n > STACK_MAX_THREADS ? STACK_MAX_THREADS : n);
+        }
+    }
     *out = &m->base;
     return RH_OK;
 }

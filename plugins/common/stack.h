@@ -17,6 +17,20 @@
 #include "rnnhost/model.h"
 #include "rnnhost/plugin.h"
 
+/* One thread's share of one call: the hidden units [u0, u1) of every gate block, whose columns of z, h and
+ * the gradients this thread computes. A cell reads whole rows of its inputs but writes only its own
+ * columns, and calls stack_sync between a phase that writes columns and one that reads whole rows. With
+ * one thread u0 = 0, u1 = H and stack_sync does nothing. */
+typedef struct stack_part {
+    uint32_t u0, u1; /* the units this thread owns */
+    uint32_t B, H;
+    /* private to stack.c */
+    const float *W_h;  /* (G*H,H) */
+    const float *pack; /* W_h^T in column panels for the batched forward, or NULL */
+    void *pool;
+    uint32_t n;
+} stack_part;
+
 typedef struct stack_cell {
     const char *model_id;
     uint32_t gates; /* G: packed gate blocks of H rows in W_x, W_h and b */
@@ -25,29 +39,27 @@ typedef struct stack_cell {
      * dz^T rh, so forward keeps rh for every step. */
     uint32_t rh_gates;
 
-    /* One step. z (B,G*H): input projection plus bias on entry, the cell's activations on exit (kept for
-     * backward). h (B,H) written, may alias h_prev (B,H). rh (B,H) written when rh_gates > 0.
-     * W_h is (G*H,H). */
-    void (*forward)(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
-                    uint32_t H);
+    /* One step, own columns. z (B,G*H): input projection plus bias on entry, the cell's activations on
+     * exit (kept for backward). h (B,H) written; it never aliases h_prev (B,H). rh (B,H) written when
+     * rh_gates > 0. */
+    void (*forward)(const stack_part *p, float *h, float *z, float *rh, const float *h_prev);
 
-    /* The same step backwards. g (B,H) is dLoss/dh. z (B,G*H) holds the activations from forward on
-     * entry and dLoss/dz on exit. dh_prev (B,H) written. h (B,H) is the step's output, h_prev its input.
-     * scratch holds B*H floats. A zero row of g must give zero rows of dz and dh_prev. */
-    void (*backward)(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
-                     const float *h_prev, const float *W_h, uint32_t B, uint32_t H);
+    /* The same step backwards, own columns. g (B,H) is dLoss/dh. z (B,G*H) holds the activations from
+     * forward on entry and dLoss/dz on exit. dh_prev (B,H) written. h (B,H) is the step's output, h_prev its
+     * input. scratch holds B*H floats. A zero row of g must give zero rows of dz and dh_prev. */
+    void (*backward)(const stack_part *p, float *dh_prev, float *z, float *scratch, const float *g,
+                     const float *h, const float *h_prev);
 } stack_cell;
 
-/* The two matrix products every cell and the stack make, row-major. Both route a single row (streaming at
- * batch 1) through gemv: OpenBLAS's sgemm packs the whole weight matrix on every call, which at one row
- * costs more than the product, and its gemv streams the weights once at memory speed.
- *
- * z (M,N, row stride ldz) += a (M,K, row stride lda) W^T, W (N,K) */
-void stack_gemm_nt(float *z, size_t ldz, const float *a, size_t lda, const float *W, size_t M, size_t N,
-                   size_t K);
-/* d (M,K) = beta d + dz (M,N, row stride lddz) W, W (N,K) */
-void stack_gemm_nn(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t M, size_t N,
-                   size_t K);
+/* The recurrent products of a cell, on the calling thread's own units.
+ * z (B, row stride ldz), columns g*H + [u0,u1) for the gate blocks g in [g0, g0+ng):
+ *     += a (B,H) W_h[those rows]^T */
+void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32_t g0, uint32_t ng);
+/* d (B,H), columns [u0,u1): = beta d + dz (B, ng*H, row stride lddz) W_h[rows of blocks g0 .. g0+ng) */
+void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, size_t lddz, uint32_t g0,
+                    uint32_t ng);
+/* Waits for the other threads of the call. */
+void stack_sync(const stack_part *p);
 
 /* x (n) = σ(x) and x (n) = tanh(x) in place, for the gate code of the cells. Branch-free polynomial forms
  * that the compiler vectorises (libm's expf and tanhf are scalar calls, and a quarter of the GRU's time

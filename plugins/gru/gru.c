@@ -10,60 +10,63 @@
 #include "rnnhost/plugin.h"
 #include "stack.h"
 
-// h (B,H) may alias h_prev (B,H); z (B,3H) input part on entry, [Γu, Γr, c̃] on exit; rh (B,H) = Γr * c<t-1>
-static void gru_cell_forward(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
-                             uint32_t H)
+// Own columns [u0,u1) of: z (B,3H) input part on entry, [Γu, Γr, c̃] on exit; rh (B,H) = Γr * c<t-1>; h (B,H)
+static void gru_cell_forward(const stack_part *p, float *h, float *z, float *rh, const float *h_prev)
 {
-    size_t G3 = 3 * (size_t)H;
-    stack_gemm_nt(z, G3, h_prev, H, W_h, B, 2 * (size_t)H, H);
+    size_t B = p->B, H = p->H, G3 = 3 * H, u0 = p->u0, w = p->u1 - p->u0;
+    stack_rec(p, z, G3, h_prev, 0, 2);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3;
         const float *hp = h_prev + b * H;
-        stack_sigmoid(zb, 2 * (size_t)H);
-        for (size_t i = 0; i < H; i++)
+        stack_sigmoid(zb + u0, w);
+        stack_sigmoid(zb + H + u0, w);
+        for (size_t i = u0; i < u0 + w; i++)
             rh[b * H + i] = zb[H + i] * hp[i];
     }
-    stack_gemm_nt(z + 2 * (size_t)H, G3, rh, H, W_h + 2 * (size_t)H * H, B, H, H);
+    stack_sync(p); // the candidate's product reads every unit of rh
+    stack_rec(p, z, G3, rh, 2, 1);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *hb = h + b * H;
         const float *hp = h_prev + b * H;
-        stack_tanh(zb + 2 * (size_t)H, H);
-        for (size_t i = 0; i < H; i++) {
+        stack_tanh(zb + 2 * H + u0, w);
+        for (size_t i = u0; i < u0 + w; i++) {
             float u = zb[i], c = zb[2 * H + i];
             hb[i] = u * c + (1.0f - u) * hp[i];
         }
     }
 }
 
-// dh_prev (B,H); z (B,3H) [Γu, Γr, c̃] on entry, dLoss/dpre on exit; g (B,H); scratch (B,H) holds dLoss/d(Γr*c)
-static void gru_cell_backward(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
-                              const float *h_prev, const float *W_h, uint32_t B, uint32_t H)
+// Own columns of: dh_prev (B,H); z (B,3H) [Γu, Γr, c̃] on entry, dLoss/dpre on exit; scratch (B,H) dLoss/d(Γr*c)
+static void gru_cell_backward(const stack_part *p, float *dh_prev, float *z, float *scratch, const float *g,
+                              const float *h, const float *h_prev)
 {
     (void)h;
-    size_t G3 = 3 * (size_t)H;
+    size_t B = p->B, H = p->H, G3 = 3 * H, u0 = p->u0, u1 = p->u1;
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *dhb = dh_prev + b * H;
         const float *gb = g + b * H, *hp = h_prev + b * H;
-        for (size_t i = 0; i < H; i++) {
+        for (size_t i = u0; i < u1; i++) {
             float u = zb[i], c = zb[2 * H + i];
             zb[2 * H + i] = gb[i] * u * (1.0f - c * c);
             zb[i] = gb[i] * (c - hp[i]) * u * (1.0f - u);
             dhb[i] = gb[i] * (1.0f - u);
         }
     }
+    stack_sync(p); // every unit's dpre_c feeds each unit of the product below
     // scratch (B,H) = dpre_c (B,H) Wc_h (H,H)
-    stack_gemm_nn(scratch, 0.0f, z + 2 * (size_t)H, G3, W_h + 2 * (size_t)H * H, B, H, H);
+    stack_rec_back(p, scratch, 0.0f, z + 2 * H, G3, 2, 1);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *dhb = dh_prev + b * H;
         const float *drh = scratch + b * H, *hp = h_prev + b * H;
-        for (size_t i = 0; i < H; i++) {
+        for (size_t i = u0; i < u1; i++) {
             float r = zb[H + i];
             zb[H + i] = drh[i] * hp[i] * r * (1.0f - r);
             dhb[i] += drh[i] * r;
         }
     }
+    stack_sync(p);
     // dh_prev (B,H) += [dpre_u, dpre_r] (B,2H) W_h[u,r] (2H,H)
-    stack_gemm_nn(dh_prev, 1.0f, z, G3, W_h, B, 2 * (size_t)H, H);
+    stack_rec_back(p, dh_prev, 1.0f, z, G3, 0, 2);
 }
 
 static const stack_cell gru_cell = {"gru", 3, 1, gru_cell_forward, gru_cell_backward};

@@ -6,28 +6,31 @@
 #include "rnnhost/plugin.h"
 #include "stack.h"
 
-// h is (B,H) and may alias h_prev (B,H); z is (B,H) on entry Wax x + ba, on exit a<t>; W_h is (H,H)
-static void rnn_cell_forward(float *h, float *z, float *rh, const float *h_prev, const float *W_h, uint32_t B,
-                             uint32_t H)
+// Own columns of: h (B,H); z (B,H) Wax x + ba on entry, a<t> on exit
+static void rnn_cell_forward(const stack_part *p, float *h, float *z, float *rh, const float *h_prev)
 {
     (void)rh;
-    size_t n = (size_t)B * H;
-    stack_gemm_nt(z, H, h_prev, H, W_h, B, H, H);
-    stack_tanh(z, n);
-    memcpy(h, z, n * sizeof(float));
+    size_t B = p->B, H = p->H, u0 = p->u0, w = p->u1 - p->u0;
+    stack_rec(p, z, H, h_prev, 0, 1);
+    for (size_t b = 0; b < B; b++) {
+        stack_tanh(z + b * H + u0, w);
+        memcpy(h + b * H + u0, z + b * H + u0, w * sizeof(float));
+    }
 }
 
-// dh_prev is (B,H); z is (B,H) a<t> on entry, dLoss/dpre on exit; g is (B,H)
-static void rnn_cell_backward(float *dh_prev, float *z, float *scratch, const float *g, const float *h,
-                              const float *h_prev, const float *W_h, uint32_t B, uint32_t H)
+// Own columns of: dh_prev (B,H); z (B,H) a<t> on entry, dLoss/dpre on exit; g (B,H)
+static void rnn_cell_backward(const stack_part *p, float *dh_prev, float *z, float *scratch, const float *g,
+                              const float *h, const float *h_prev)
 {
     (void)scratch;
     (void)h;
     (void)h_prev;
-    size_t n = (size_t)B * H;
-    for (size_t i = 0; i < n; i++)
-        z[i] = g[i] * (1.0f - z[i] * z[i]);
-    stack_gemm_nn(dh_prev, 0.0f, z, H, W_h, B, H, H);
+    size_t B = p->B, H = p->H;
+    for (size_t b = 0; b < B; b++)
+        for (size_t i = p->u0; i < p->u1; i++)
+            z[b * H + i] = g[b * H + i] * (1.0f - z[b * H + i] * z[b * H + i]);
+    stack_sync(p); // each unit of dh_prev reads every unit of dz
+    stack_rec_back(p, dh_prev, 0.0f, z, H, 0, 1);
 }
 
 static const stack_cell rnn_cell = {"rnn", 1, 0, rnn_cell_forward, rnn_cell_backward};

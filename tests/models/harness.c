@@ -13,11 +13,35 @@ static void test_log(const rh_host *host, int32_t level, const char *message)
     fprintf(stderr, "  [plugin %s] %s\n", level >= 0 && level <= 3 ? names[level] : "?", message);
 }
 
+/* The "rnnhost.threads/1" grant: harness_set_threads changes what models created and called afterwards
+ * may use; 1 (no threads of their own) until a test says otherwise. */
+static uint32_t granted_threads = 1;
+
+void harness_set_threads(uint32_t n)
+{
+    granted_threads = n;
+}
+
+static uint32_t test_threads(const rh_host *host)
+{
+    (void)host;
+    return granted_threads;
+}
+
+static const rh_ext_threads threads_ext = {sizeof(rh_ext_threads), test_threads};
+
+static const void *test_get_extension(const rh_host *host, const char *id)
+{
+    (void)host;
+    return strcmp(id, RH_EXT_THREADS) == 0 ? &threads_ext : NULL;
+}
+
 int harness_open(harness *h, const char *path)
 {
     memset(h, 0, sizeof *h);
     h->host.struct_size = sizeof h->host;
     h->host.log = test_log;
+    h->host.get_extension = test_get_extension;
     h->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h->handle == NULL) {
         fprintf(stderr, "dlopen %s: %s\n", path, dlerror());

@@ -27,6 +27,10 @@ rh_model *harness_create(harness *h, uint32_t kind, uint32_t input_dim, uint32_t
 
 rh_model_info harness_info(const rh_model *m);
 
+/* The threads a model may use per call ("rnnhost.threads/1"), read at creation and at each call; 1 until
+ * set. */
+void harness_set_threads(uint32_t n);
+
 /* Fills n floats uniformly in [-scale, scale]. */
 void fill_uniform(float *x, uint64_t n, float scale, rh_rng *rng);
 

@@ -246,13 +246,18 @@ int main(int argc, char **argv)
     if (harness_open(&h, argv[1]) != 0)
         return 1;
     int gru = strcmp(harness_model_id(&h), "gru") == 0;
+    // The wide ones run the recurrent kernel's full 32-unit panels (and a partial one); the last is large
+    // enough that the model spreads its steps over the two threads it is granted.
     struct {
-        uint32_t kind, D, H, L, O;
-    } cfg[] = {{RH_INPUT_DENSE, 5, 6, 2, 3}, {RH_INPUT_TOKENS, 9, 5, 2, 0}, {RH_INPUT_TOKENS, 4, 7, 3, 4}};
+        uint32_t kind, D, H, L, O, threads;
+    } cfg[] = {{RH_INPUT_DENSE, 5, 6, 2, 3, 1},   {RH_INPUT_TOKENS, 9, 5, 2, 0, 1}, {RH_INPUT_TOKENS, 4, 7, 3, 4, 1},
+               {RH_INPUT_TOKENS, 9, 40, 2, 3, 1}, {RH_INPUT_DENSE, 5, 64, 1, 0, 1}, {RH_INPUT_TOKENS, 9, 210, 2, 5, 2}};
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         setup s;
-        printf("  %s: %s D=%u H=%u L=%u O=%u\n", harness_model_id(&h),
-               cfg[i].kind == RH_INPUT_DENSE ? "dense" : "tokens", cfg[i].D, cfg[i].H, cfg[i].L, cfg[i].O);
+        harness_set_threads(cfg[i].threads);
+        printf("  %s: %s D=%u H=%u L=%u O=%u, %u thread(s)\n", harness_model_id(&h),
+               cfg[i].kind == RH_INPUT_DENSE ? "dense" : "tokens", cfg[i].D, cfg[i].H, cfg[i].L, cfg[i].O,
+               cfg[i].threads);
         if (make_setup(&h, &s, cfg[i].kind, cfg[i].D, cfg[i].H, cfg[i].L, cfg[i].O, 77 + i)) {
             check_step(&h, &s);
             check_padding(&h, &s);

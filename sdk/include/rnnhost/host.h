@@ -40,6 +40,18 @@ struct rh_host {
     const void *(*get_extension)(const rh_host *host, const char *extension_id);
 };
 
+/* Extension "rnnhost.threads/1": how many threads a model may use for one call of forward, backward or
+ * step, the calling thread included. A host that runs several models or files at once says 1; one that
+ * gives a single model the machine says how many cores that is. The value may change between calls, so a
+ * model reads it at each call (it is cheap) and sizes any threads of its own when it is created. A host
+ * without the extension means 1. */
+#define RH_EXT_THREADS "rnnhost.threads/1"
+
+typedef struct rh_ext_threads {
+    uint32_t struct_size; /* sizeof(rh_ext_threads) as the host compiled it */
+    uint32_t (*threads)(const rh_host *host);
+} rh_ext_threads;
+
 #ifdef __cplusplus
 }
 #endif

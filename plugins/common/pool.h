@@ -1,0 +1,37 @@
+/* A small pool of threads that one call of forward, backward or step spreads its work over: the caller is
+ * thread 0 and the pool's workers are 1..n-1. Every thread runs the same task on its own share (a block of
+ * hidden units, or of rows) and meets the others at pool_sync where a result of another share is needed
+ * next. Workers spin for a short while after a task, so that the steps of a sequence or of sampling find
+ * them awake, and then sleep on a condition variable.
+ *
+ * The pool is created with the model (nothing else allocates) and serves one call at a time: a second call
+ * that arrives while the pool is busy, or a call in a child process after fork (where the workers do not
+ * exist), gets pool_run's -1 and runs the task alone with n = 1. Compiled into each plugin, hidden. */
+#ifndef RNNHOST_PLUGINS_POOL_H
+#define RNNHOST_PLUGINS_POOL_H
+
+#include <stdint.h>
+
+typedef struct stack_pool stack_pool;
+
+/* The work of one call: thread id of n (0 is the caller). */
+typedef void (*pool_task)(void *arg, uint32_t id, uint32_t n);
+
+/* A pool of `threads` threads in all, the caller included; NULL when threads < 2 or the workers cannot be
+ * started (the model then runs on the caller's thread alone). */
+stack_pool *pool_create(uint32_t threads);
+void pool_destroy(stack_pool *pool);
+
+/* Threads the pool has, the caller included (1 for NULL). */
+uint32_t pool_size(const stack_pool *pool);
+
+/* Runs task on n threads (2 <= n <= pool_size), the caller as thread 0, and returns 0 once all have
+ * finished. Returns -1 and runs nothing when the pool is NULL, busy with another call, or was created by
+ * another process. */
+int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg);
+
+/* Inside a task: waits until every thread of the run has arrived. Nothing when pool is NULL or the run
+ * has one thread. */
+void pool_sync(stack_pool *pool, uint32_t n);
+
+#endif /* RNNHOST_PLUGINS_POOL_H */
