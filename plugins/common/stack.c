@@ -98,9 +98,11 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 /* ---- workspace layout ------------------------------------------------------------------------------ */
 
-/* Per layer: z (T,B,GH) gate activations, later dz; hs (T+1,B,H) with hs[0] = h_0 and hs[t+1] = a<t>;
- * rh (T,B,H) when the cell has rh gates. Then shared backward scratch: da (T,B,H), dym (T,B,O) and four
- * (B,H) rows for the sweep; last the forward's packed copy of one layer's W_h (pack_floats). */
+/* Per layer: z (T,B,GH) gate activations, later dz; hs (T+1,B,H) with hs[0] = h_0 and hs[t+1] = a<t>
+ * (backward reuses a layer's hs, once its weight gradients are done, for the gradient it sends to the layer
+ * below); rh (T,B,H) when the cell has rh gates. Then shared backward scratch: dym (T,B,O), four (B,H)
+ * rows for the sweep and the top layer's dy Wy for a chunk of steps (top_chunk); last the forward's packed
+ * copy of one layer's W_h (pack_floats). */
 typedef struct stack_ws {
     float *z, *hs, *rh; /* of the layer asked for */
 } stack_ws;
@@ -121,13 +123,24 @@ static uint64_t pack_floats(const stack_model *m)
     return sat_mul(sat_mul((uint64_t)m->G * P, 32), m->H);
 }
 
+/* Steps of dy Wy the top layer's backward makes at once: about 512 rows, one efficient GEMM, in a buffer a
+ * quarter of the size of all T steps at the usual T = 64, B = 32. */
+static uint64_t top_chunk(uint32_t T, uint32_t B)
+{
+    if (T == 0 || B == 0)
+        return 0;
+    uint64_t steps = B >= 512 ? 1 : 512 / B;
+    return steps < T ? steps : T;
+}
+
 static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
 {
     uint64_t TB = (uint64_t)T * B;
     uint64_t n = sat_mul(layer_floats(m, TB, B), m->L);
-    n = sat_add(n, sat_mul(TB, m->H));
     n = sat_add(n, sat_mul(TB, out_dim(m)));
     n = sat_add(n, sat_mul(4, sat_mul(B, m->H)));
+    if (m->O > 0)
+        n = sat_add(n, sat_mul(sat_mul(top_chunk(T, B), B), m->H));
     return sat_add(n, pack_floats(m));
 }
 
@@ -147,9 +160,10 @@ static float *ws_shared(const stack_model *m, float *ws, size_t TB, size_t B)
     return ws + (size_t)m->L * layer_floats(m, TB, B);
 }
 
-static float *ws_pack(const stack_model *m, float *ws, size_t TB, size_t B)
+static float *ws_pack(const stack_model *m, float *ws, size_t T, size_t B)
 {
-    return ws_shared(m, ws, TB, B) + TB * m->H + TB * out_dim(m) + 4 * B * m->H;
+    size_t TB = T * B, chunk = m->O > 0 ? (size_t)top_chunk((uint32_t)T, (uint32_t)B) * B * m->H : 0;
+    return ws_shared(m, ws, TB, B) + TB * out_dim(m) + 4 * B * m->H + chunk;
 }
 
 /* ---- vtable ---------------------------------------------------------------------------------------- */
@@ -486,10 +500,10 @@ void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32
  * block of the batch passes over them. */
 enum { KCHUNK = 128 };
 
-void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, size_t lddz, uint32_t g0,
-                    uint32_t ng)
+/* d (B,H), columns [u0,u1): = beta d + dz (B,N, row stride lddz) W (N,H) */
+static void rows_back(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t N, size_t B,
+                      size_t H, size_t u0, size_t u1)
 {
-    size_t B = p->B, H = p->H, N = (size_t)ng * H, u0 = p->u0, u1 = p->u1;
     if (u1 <= u0)
         return;
     for (size_t b = 0; b < B; b++) {
@@ -497,7 +511,6 @@ void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, 
         for (size_t i = u0; i < u1; i++)
             db[i] = beta == 0.0f ? 0.0f : beta * db[i];
     }
-    const float *W = p->W_h + (size_t)g0 * H * H;
     for (size_t col = u0; col < u1; col += KNR) {
         size_t w = u1 - col < KNR ? u1 - col : KNR;
         for (size_t n0 = 0; n0 < N; n0 += KCHUNK) {
@@ -507,6 +520,13 @@ void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, 
                      w);
         }
     }
+}
+
+void stack_rec_back(const stack_part *p, float *d, float beta, const float *dz, size_t lddz, uint32_t g0,
+                    uint32_t ng)
+{
+    size_t H = p->H;
+    rows_back(d, beta, dz, lddz, p->W_h + (size_t)g0 * H * H, (size_t)ng * H, p->B, H, p->u0, p->u1);
 }
 
 /* z (N,GH) += in (N,K, row stride ld) W^T, W (GH,K). */
@@ -655,7 +675,7 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
     share(TB, id, n, &r0, &r1);
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    float *pack = ws_pack(m, c->ws, TB, B);
+    float *pack = ws_pack(m, c->ws, T, B);
 
     for (uint32_t l = 0; l < m->L; l++) {
         stack_ws w = ws_layer(m, c->ws, l, TB, B);
@@ -783,45 +803,67 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     own_units(m, id, n, &u0, &u1);
     stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n};
 
-    float *da = ws_shared(m, c->ws, TB, B); // (T,B,H) dLoss/d a<t> from above, per layer
-    float *dym = da + TB * H;               // (T,B,O) dy with padding zeroed
+    float *dym = ws_shared(m, c->ws, TB, B); // (T,B,O) dy with padding zeroed, when there is padding
     float *dh = dym + TB * O, *dhp = dh + B * H, *g = dhp + B * H, *scratch = g + B * H; // (B,H) each
+    float *dychunk = scratch + B * H; // (top_chunk,B,H) dy Wy
+    size_t TC = (size_t)top_chunk((uint32_t)T, (uint32_t)B), t0 = 0;
+    const float *Wy = m->O > 0 ? tensor_ptr(m, params, m->L * T_PER_LAYER) : NULL;
 
-    for (size_t r = r0; r < r1; r++) {
-        float *row = dym + r * O;
-        if (r / B < seq_len(batch, (uint32_t)(r % B)))
-            memcpy(row, c->dy + r * O, O * sizeof(float));
-        else
-            memset(row, 0, O * sizeof(float));
+    const float *dyz = c->dy; // dy with zeros at padding
+    if (batch->lengths != NULL) {
+        for (size_t r = r0; r < r1; r++) {
+            float *row = dym + r * O;
+            if (r / B < seq_len(batch, (uint32_t)(r % B)))
+                memcpy(row, c->dy + r * O, O * sizeof(float));
+            else
+                memset(row, 0, O * sizeof(float));
+        }
+        dyz = dym;
+        stack_sync(&part);
     }
-    stack_sync(&part);
     stack_ws top = ws_layer(m, c->ws, m->L - 1, TB, B);
     if (m->O > 0) {
         uint32_t wi = m->L * T_PER_LAYER;
         size_t o0, o1;
         share(O, id, n, &o0, &o1);
-        add_weight_grad(grad_ptr(m, grads, wi) + o0 * H, dym + o0, O, top.hs + B * H, H, TB, o1 - o0, H);
-        add_bias_grad(grad_ptr(m, grads, wi + 1) + o0, dym + o0, O, TB, o1 - o0);
-        // da (TB,H) = dym (TB,O) Wy (O,H)
-        gemm_nn(da + r0 * H, 0.0f, dym + r0 * O, O, tensor_ptr(m, params, wi), r1 - r0, O, H);
-    } else {
-        memcpy(da + r0 * H, dym + r0 * O, (r1 - r0) * H * sizeof(float));
+        add_weight_grad(grad_ptr(m, grads, wi) + o0 * H, dyz + o0, O, top.hs + B * H, H, TB, o1 - o0, H);
+        add_bias_grad(grad_ptr(m, grads, wi + 1) + o0, dyz + o0, O, TB, o1 - o0);
     }
 
     for (uint32_t l = m->L; l-- > 0;) {
         stack_ws w = ws_layer(m, c->ws, l, TB, B);
         const float *W_x = tensor_ptr(m, params, l * T_PER_LAYER + T_WX);
+        // dLoss/d a<t> from above (T,B,H): the layer above left it in its hs; the top layer makes it from
+        // dy step by step (dy Wy when there is a projection, dy itself when not).
+        const float *da = l + 1 < m->L ? ws_layer(m, c->ws, l + 1, TB, B).hs : NULL;
         part.W_h = tensor_ptr(m, params, l * T_PER_LAYER + T_WH);
         state_get(m, dh, c->dh_T, l, B, u0, u1);
         for (size_t t = T; t-- > 0;) {
             stack_sync(&part); // da whole (at the top step) and the step above done with dh and g
             const float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
+            if (da == NULL && Wy != NULL && (t == T - 1 || t % TC == TC - 1)) {
+                // The chunk of steps [t0, t], own columns only, so no other thread waits for it.
+                t0 = t - t % TC;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)((t - t0 + 1) * B), (int)(u1 - u0), (int)O,
+                            1.0f, dyz + t0 * B * O, (int)O, Wy + u0, (int)H, 0.0f, dychunk + u0, (int)H);
+            }
             for (size_t b = 0; b < B; b++) {
                 float *gb = g + b * H;
                 if (t < seq_len(batch, (uint32_t)b)) {
-                    const float *dab = da + (t * B + b) * H, *dhb = dh + b * H;
-                    for (size_t i = u0; i < u1; i++)
-                        gb[i] = dhb[i] + dab[i];
+                    const float *dhb = dh + b * H;
+                    if (da != NULL) {
+                        const float *dab = da + (t * B + b) * H;
+                        for (size_t i = u0; i < u1; i++)
+                            gb[i] = dhb[i] + dab[i];
+                    } else if (Wy != NULL) {
+                        const float *dcb = dychunk + ((t - t0) * B + b) * H;
+                        for (size_t i = u0; i < u1; i++)
+                            gb[i] = dhb[i] + dcb[i];
+                    } else {
+                        const float *dyb = dyz + (t * B + b) * O;
+                        for (size_t i = u0; i < u1; i++)
+                            gb[i] = dhb[i] + dyb[i];
+                    }
                 } else {
                     memset(gb + u0, 0, (u1 - u0) * sizeof(float));
                 }
@@ -854,8 +896,9 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
         if (l > 0) {
             stack_ws below = ws_layer(m, c->ws, l - 1, TB, B);
             add_weight_grad(dW_x + q0 * H, w.z + q0, GH, below.hs + B * H, H, TB, q1 - q0, H);
-            // da (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
-            gemm_nn(da + r0 * H, 0.0f, w.z + r0 * GH, GH, W_x, r1 - r0, GH, H);
+            stack_sync(&part); // every thread done reading this layer's hs
+            // hs (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
+            gemm_nn(w.hs + r0 * H, 0.0f, w.z + r0 * GH, GH, W_x, r1 - r0, GH, H);
         } else if (m->kind == RH_INPUT_DENSE) {
             size_t D = m->D;
             add_weight_grad(dW_x + q0 * D, w.z + q0, GH, batch->x, D, TB, q1 - q0, D);
