@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the raw samples of bench.c and torch_bench.py into figures: the median of each set of runs, a
-noisy flag when the runs disagree, ratios against the references measured in the same run, the targets
-of issue 6, a table for people and one line per figure for machines:
+noisy flag when the runs disagree, ratios against the references measured in the same run, the speed
+targets, a table for people and one line per figure for machines:
 
     metric value unit ratio reference
 
@@ -194,7 +194,7 @@ def render(rep, sections, markdown):
             out += heading(title, markdown) + table(head, rows, markdown)
     if rep.targets:
         rows = [[w, v, g, "yes" if ok else ("no" if ok is not None else "-")] for w, v, g, ok in rep.targets]
-        out += heading("targets of issue 6", markdown) + table(["target", "measured", "goal", "met"], rows, markdown)
+        out += heading("speed targets", markdown) + table(["target", "measured", "goal", "met"], rows, markdown)
     return out
 
 

@@ -6,7 +6,7 @@ with torch_.
 Training: nn.RNN(tanh) or nn.GRU over one-hot inputs of 65 symbols, a Linear(H, 65) head, mean
 cross-entropy, clip_grad_norm_(5), Adam(lr 2e-3), B contiguous streams with the state carried (detached)
 from one chunk to the next, as `rnnhost train` does. Sampling: one step at batch 1 plus one draw from the
-softmax, under no_grad. torch.set_num_threads(2), as the reference figures in issue 6 were taken.
+softmax, under no_grad. torch.set_num_threads(2), as the published reference figures were taken.
 
 usage: torch_bench.py train|sample [--tokens FILE] [--runs R] [--min-time S] [--seq T] CELL:H:L:B...
 """
