@@ -624,6 +624,22 @@ static void pass_through(float *dst, const float *src, size_t n)
         memset(dst, 0, n * sizeof(float));
 }
 
+/* The checks and empty cases forward and backward share: 1 when the call has work to do, else 0 with the
+ * call's result in *st. With no steps nothing happens, so the state (forward) or its gradient (backward)
+ * passes from src to dst unchanged. */
+static int call_needed(const stack_model *m, const char *what, const float *params, const float *ws,
+                       const rh_batch *batch, float *dst, const float *src, rh_status *st)
+{
+    *st = check_batch(m, what, params, ws, batch);
+    if (*st != RH_OK || batch->B == 0)
+        return 0;
+    if (batch->T == 0) {
+        pass_through(dst, src, (size_t)batch->B * m->L * m->H);
+        return 0;
+    }
+    return 1;
+}
+
 /* Threads for a call whose every step multiplies `macs` weights: the host's grant, capped by the pool, and 1
  * when the step is too small for the threads to pay for meeting each other. */
 enum { POOL_MIN_MACS = 1 << 17 };
@@ -731,22 +747,15 @@ static rh_status stack_forward(const rh_model *model, float *y, float *h_T, floa
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
     const stack_model *m = as_stack(model);
-    rh_status st = check_batch(m, "forward", params, workspace, batch);
-    if (st != RH_OK)
+    rh_status st;
+    if (!call_needed(m, "forward", params, workspace, batch, h_T, h_0, &st))
         return st;
-    size_t B = batch->B;
-    if (B == 0)
-        return RH_OK;
-    if (batch->T == 0) { /* nothing happens: the state passes through */
-        pass_through(h_T, h_0, B * m->L * m->H);
-        return RH_OK;
-    }
     if (y == NULL) {
         stack_log(m->host, RH_LOG_ERROR, "forward: y is NULL");
         return RH_ERR_INVALID_ARGUMENT;
     }
     fwd_call c = {m, y, h_T, workspace, params, h_0, batch};
-    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * m->H), forward_task, &c);
+    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), forward_task, &c);
     return RH_OK;
 }
 
@@ -923,22 +932,15 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
     const stack_model *m = as_stack(model);
-    rh_status st = check_batch(m, "backward", params, workspace, batch);
-    if (st != RH_OK)
+    rh_status st;
+    if (!call_needed(m, "backward", params, workspace, batch, dh_0, dh_T, &st))
         return st;
-    size_t B = batch->B;
-    if (B == 0)
-        return RH_OK;
-    if (batch->T == 0) { /* nothing happened: the gradient passes through */
-        pass_through(dh_0, dh_T, B * m->L * m->H);
-        return RH_OK;
-    }
     if (grads == NULL || dy == NULL) {
         stack_log(m->host, RH_LOG_ERROR, "backward: %s is NULL", grads == NULL ? "grads" : "dy");
         return RH_ERR_INVALID_ARGUMENT;
     }
     bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch};
-    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * m->H), backward_task, &c);
+    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), backward_task, &c);
     return RH_OK;
 }
 
