@@ -3,6 +3,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,7 +11,11 @@
 /* How long an idle worker keeps spinning before it sleeps, in pause instructions (a few hundred
  * microseconds): long enough to span the host's work between two steps of sampling or between forward
  * and backward, short enough not to hold a core through a pause. */
-#define POOL_SPIN 20000u
+#define POOL_SPIN 4000u
+/* How long a thread waiting for the others of a run spins before it yields its core at every further look:
+ * when the machine has more runnable threads than cores (another program, or a host that calls models
+ * from several threads), the thread waited for may be the one that needs the core. */
+#define POOL_SPIN_YIELD 2000u
 
 struct stack_pool {
     uint32_t size; /* threads in all, caller included */
@@ -37,6 +42,17 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* One look of a wait within a run: pause while the wait is short, then give the core away. */
+static inline void wait_a_little(uint32_t *spins)
+{
+    if (*spins < POOL_SPIN_YIELD) {
+        ++*spins;
+        cpu_relax();
+    } else {
+        sched_yield();
+    }
+}
+
 typedef struct worker_arg {
     stack_pool *pool;
     uint32_t id;
@@ -53,8 +69,9 @@ static void *worker_main(void *p)
         uint32_t spin = 0;
         while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->quit, memory_order_relaxed)) {
-            if (spin++ < POOL_SPIN) {
-                cpu_relax();
+            if (spin < POOL_SPIN) {
+                wait_a_little(&spin);
+                spin += spin >= POOL_SPIN_YIELD; /* counts the yields too */
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
@@ -154,8 +171,9 @@ int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     task(arg, 0, n);
+    uint32_t spins = 0;
     while (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->size - 1)
-        cpu_relax();
+        wait_a_little(&spins);
     atomic_flag_clear_explicit(&pool->busy, memory_order_release);
     return 0;
 }
@@ -169,7 +187,8 @@ void pool_sync(stack_pool *pool, uint32_t n)
         atomic_store_explicit(&pool->bar_count, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&pool->bar_gen, 1, memory_order_release);
     } else {
+        uint32_t spins = 0;
         while (atomic_load_explicit(&pool->bar_gen, memory_order_acquire) == g)
-            cpu_relax();
+            wait_a_little(&spins);
     }
 }
