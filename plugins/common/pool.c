@@ -8,14 +8,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* How long an idle worker keeps spinning before it sleeps, in pause instructions (a few hundred
- * microseconds): long enough to span the host's work between two steps of sampling or between forward
- * and backward, short enough not to hold a core through a pause. */
-#define POOL_SPIN 4000u
-/* How long a thread waiting for the others of a run spins before it yields its core at every further look:
- * when the machine has more runnable threads than cores (another program, or a host that calls models
- * from several threads), the thread waited for may be the one that needs the core. */
+/* Every wait looks at its flag again and again: the first POOL_SPIN_YIELD looks pause, the later ones
+ * yield the core, since when the machine has more runnable threads than cores (another program, or a host
+ * that calls models from several threads) the thread waited for may be the one that needs it. An idle
+ * worker sleeps after POOL_SPIN looks (a millisecond or two): long enough to span the host's work between
+ * two steps of sampling, short enough not to hold a core through a pause. */
 #define POOL_SPIN_YIELD 2000u
+#define POOL_SPIN 4000u
 
 struct stack_pool {
     uint32_t size; /* threads in all, caller included */
@@ -42,15 +41,13 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* One look of a wait within a run: pause while the wait is short, then give the core away. */
-static inline void wait_a_little(uint32_t *spins)
+/* One more look of a wait: pause while the wait is short, then give the core away. */
+static inline void wait_a_little(uint32_t *looks)
 {
-    if (*spins < POOL_SPIN_YIELD) {
-        ++*spins;
+    if ((*looks)++ < POOL_SPIN_YIELD)
         cpu_relax();
-    } else {
+    else
         sched_yield();
-    }
 }
 
 typedef struct worker_arg {
@@ -66,12 +63,11 @@ static void *worker_main(void *p)
     unsigned seen = 0;
     for (;;) {
         unsigned g;
-        uint32_t spin = 0;
+        uint32_t looks = 0;
         while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->quit, memory_order_relaxed)) {
-            if (spin < POOL_SPIN) {
-                wait_a_little(&spin);
-                spin += spin >= POOL_SPIN_YIELD; /* counts the yields too */
+            if (looks < POOL_SPIN) {
+                wait_a_little(&looks);
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
@@ -171,9 +167,9 @@ int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     task(arg, 0, n);
-    uint32_t spins = 0;
+    uint32_t looks = 0;
     while (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->size - 1)
-        wait_a_little(&spins);
+        wait_a_little(&looks);
     atomic_flag_clear_explicit(&pool->busy, memory_order_release);
     return 0;
 }
@@ -187,8 +183,8 @@ void pool_sync(stack_pool *pool, uint32_t n)
         atomic_store_explicit(&pool->bar_count, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&pool->bar_gen, 1, memory_order_release);
     } else {
-        uint32_t spins = 0;
+        uint32_t looks = 0;
         while (atomic_load_explicit(&pool->bar_gen, memory_order_acquire) == g)
-            wait_a_little(&spins);
+            wait_a_little(&looks);
     }
 }

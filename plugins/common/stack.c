@@ -117,10 +117,17 @@ static uint64_t layer_floats(const stack_model *m, uint64_t TB, uint64_t B)
     return n;
 }
 
+/* The recurrent kernel's block: KMR rows of the batch by KNR units (see kern below). */
+enum { KMR = 8, KNR = 32 };
+
+static size_t panels(size_t H)
+{
+    return (H + KNR - 1) / KNR;
+}
+
 static uint64_t pack_floats(const stack_model *m)
 {
-    uint64_t P = ((uint64_t)m->H + 31) / 32; /* panels of KNR = 32 units */
-    return sat_mul(sat_mul((uint64_t)m->G * P, 32), m->H);
+    return sat_mul(sat_mul((uint64_t)m->G * panels(m->H), KNR), m->H);
 }
 
 /* Steps of dy Wy the top layer's backward makes at once: about 512 rows, one efficient GEMM, in a buffer a
@@ -331,7 +338,6 @@ static inline float exp_poly(float x)
  * registers) while p streams past once; the weights p are either the forward's packed panels of W_h^T or
  * the rows of W_h itself for backward. Every element is summed over k in the same order whichever thread
  * computes it, so a call gives the same bits on one thread or several. */
-enum { KMR = 8, KNR = 32 };
 
 #define KERN_FULL(MRV) { \
     float acc[MRV][KNR]; \
@@ -428,11 +434,6 @@ void stack_tanh(float *x, size_t n)
 }
 
 /* ---- splitting a call over threads ------------------------------------------------------------------ */
-
-static size_t panels(size_t H)
-{
-    return (H + KNR - 1) / KNR;
-}
 
 /* [*lo, *hi): thread id's share of n items */
 static void share(size_t n, uint32_t id, uint32_t threads, size_t *lo, size_t *hi)
