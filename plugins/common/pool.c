@@ -1,29 +1,43 @@
-/* The worker pool of pool.h: a generation counter hands out tasks, a counting barrier separates phases. */
+/* The worker pool of pool.h: a generation counter hands out tasks, a counting barrier separates phases.
+ * Nothing a call does takes a lock: a sleeping worker waits on a semaphore, which the call posts (a
+ * semaphore post is the wake-up that real-time audio code is allowed to make). */
 #define _GNU_SOURCE /* getpid */
 #include "pool.h"
 
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Every wait looks at its flag again and again: the first POOL_SPIN_YIELD looks pause, the later ones
  * yield the core, since when the machine has more runnable threads than cores (another program, or a host
  * that calls models from several threads) the thread waited for may be the one that needs it. An idle
- * worker sleeps after POOL_SPIN looks (a millisecond or two): long enough to span the host's work between
- * two steps of sampling, short enough not to hold a core through a pause. */
+ * worker sleeps after POOL_SPIN looks or POOL_IDLE_NS, whichever comes first (a millisecond or two): long
+ * enough to span the host's work between two steps of sampling, short enough not to hold a core through a
+ * pause; the time bound matters on a loaded machine, where every yielding look can last a time slice.
+ *
+ * Going to sleep: a worker counts itself in `sleepers`, then looks at the generation once more, then waits
+ * on the semaphore; a call bumps the generation, then takes the count (setting it to 0) and posts that many
+ * times. All of it sequentially consistent, so either the worker sees the new generation or the call sees
+ * the sleeper: a wake-up is never lost. A worker that sees the new generation takes its count back; if a
+ * call took it first, a token is on its way and the worker collects it, so tokens never pile up. `away`
+ * counts workers from the moment they start going to sleep until they are spinning again. */
 #define POOL_SPIN_YIELD 2000u
 #define POOL_SPIN 4000u
+#define POOL_IDLE_NS 2000000
 
 struct stack_pool {
     uint32_t size; /* threads in all, caller included */
     pid_t owner;
     atomic_flag busy;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    atomic_uint gen;  /* bumped once per run */
-    atomic_uint done; /* workers finished with the current run */
+    sem_t wake;
+    atomic_uint sleepers; /* workers owed a token */
+    atomic_uint away;     /* workers asleep or on their way to or from sleep */
+    atomic_uint gen;      /* bumped once per run */
+    atomic_uint done;     /* workers finished with the current run */
     atomic_int quit;
     uint32_t n; /* threads of the current run */
     pool_task task;
@@ -50,6 +64,30 @@ static inline void wait_a_little(uint32_t *looks)
         sched_yield();
 }
 
+/* Takes one back from a count that a call may have taken (set to 0) meanwhile: 0 if it had. */
+static int take_back(atomic_uint *count)
+{
+    unsigned k = atomic_load(count);
+    while (k > 0)
+        if (atomic_compare_exchange_weak(count, &k, k - 1))
+            return 1;
+    return 0;
+}
+
+/* Wakes every worker counted asleep. */
+static void wake_sleepers(stack_pool *pool)
+{
+    for (unsigned k = atomic_exchange(&pool->sleepers, 0); k > 0; k--)
+        sem_post(&pool->wake);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 typedef struct worker_arg {
     stack_pool *pool;
     uint32_t id;
@@ -64,16 +102,21 @@ static void *worker_main(void *p)
     for (;;) {
         unsigned g;
         uint32_t looks = 0;
+        int64_t idle_from = now_ns();
         while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->quit, memory_order_relaxed)) {
-            if (looks < POOL_SPIN) {
+            if (looks < POOL_SPIN_YIELD || (looks < POOL_SPIN && now_ns() - idle_from < POOL_IDLE_NS)) {
                 wait_a_little(&looks);
                 continue;
             }
-            pthread_mutex_lock(&pool->mu);
-            while (atomic_load(&pool->gen) == seen && !atomic_load(&pool->quit))
-                pthread_cond_wait(&pool->wake, &pool->mu);
-            pthread_mutex_unlock(&pool->mu);
+            atomic_fetch_add(&pool->away, 1);
+            atomic_fetch_add(&pool->sleepers, 1);
+            if ((atomic_load(&pool->gen) == seen && !atomic_load(&pool->quit)) || !take_back(&pool->sleepers))
+                while (sem_wait(&pool->wake) != 0) /* EINTR: a signal for the process, not for us */
+                    ;
+            atomic_fetch_sub(&pool->away, 1);
+            looks = 0;
+            idle_from = now_ns();
         }
         if (atomic_load(&pool->quit))
             return NULL;
@@ -92,13 +135,7 @@ stack_pool *pool_create(uint32_t threads)
     if (pool == NULL)
         return NULL;
     pool->workers = calloc(threads - 1, sizeof *pool->workers);
-    if (pool->workers == NULL || pthread_mutex_init(&pool->mu, NULL) != 0) {
-        free(pool->workers);
-        free(pool);
-        return NULL;
-    }
-    if (pthread_cond_init(&pool->wake, NULL) != 0) {
-        pthread_mutex_destroy(&pool->mu);
+    if (pool->workers == NULL || sem_init(&pool->wake, 0, 0) != 0) {
         free(pool->workers);
         free(pool);
         return NULL;
@@ -133,15 +170,12 @@ void pool_destroy(stack_pool *pool)
     if (pool == NULL)
         return;
     if (getpid() == pool->owner) {
-        pthread_mutex_lock(&pool->mu);
         atomic_store(&pool->quit, 1);
-        pthread_cond_broadcast(&pool->wake);
-        pthread_mutex_unlock(&pool->mu);
+        wake_sleepers(pool);
         for (uint32_t i = 0; i < pool->started; i++)
             pthread_join(pool->workers[i], NULL);
     }
-    pthread_cond_destroy(&pool->wake);
-    pthread_mutex_destroy(&pool->mu);
+    sem_destroy(&pool->wake);
     free(pool->workers);
     free(pool);
 }
@@ -151,10 +185,19 @@ uint32_t pool_size(const stack_pool *pool)
     return pool == NULL ? 1 : pool->size;
 }
 
-int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg)
+uint32_t pool_away(stack_pool *pool)
+{
+    return pool == NULL ? 0 : atomic_load(&pool->away);
+}
+
+int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg, int if_awake)
 {
     if (pool == NULL || n < 2 || n > pool->size || getpid() != pool->owner)
         return -1;
+    if (if_awake && atomic_load(&pool->away) > 0) {
+        wake_sleepers(pool); /* for the next call; this one does not wait for them */
+        return -1;
+    }
     if (atomic_flag_test_and_set_explicit(&pool->busy, memory_order_acquire))
         return -1;
     pool->n = n;
@@ -162,10 +205,8 @@ int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg)
     pool->arg = arg;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     atomic_store_explicit(&pool->bar_count, 0, memory_order_relaxed);
-    pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mu);
+    atomic_fetch_add(&pool->gen, 1);
+    wake_sleepers(pool);
     task(arg, 0, n);
     uint32_t looks = 0;
     while (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->size - 1)

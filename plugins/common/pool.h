@@ -2,7 +2,7 @@
  * thread 0 and the pool's workers are 1..n-1. Every thread runs the same task on its own share (a block of
  * hidden units, or of rows) and meets the others at pool_sync where a result of another share is needed
  * next. Workers spin for a short while after a task, so that the steps of a sequence or of sampling find
- * them awake, and then sleep on a condition variable.
+ * them awake, and then sleep on a semaphore. No call takes a lock.
  *
  * The pool is created with the model (nothing else allocates) and serves one call at a time: a second call
  * that arrives while the pool is busy, or a call in a child process after fork (where the workers do not
@@ -25,10 +25,14 @@ void pool_destroy(stack_pool *pool);
 /* Threads the pool has, the caller included (1 for NULL). */
 uint32_t pool_size(const stack_pool *pool);
 
+/* Workers asleep, or on their way to or from sleep (for tests). */
+uint32_t pool_away(stack_pool *pool);
+
 /* Runs task on n threads (2 <= n <= pool_size), the caller as thread 0, and returns 0 once all have
  * finished. Returns -1 and runs nothing when the pool is NULL, busy with another call, or was created by
- * another process. */
-int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg);
+ * another process. With if_awake (the streaming step, which must not wait for a thread to be scheduled),
+ * it also returns -1 when a worker has gone to sleep, after waking it for the calls that follow. */
+int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg, int if_awake);
 
 /* Inside a task: waits until every thread of the run has arrived. Nothing when pool is NULL or the run
  * has one thread. */

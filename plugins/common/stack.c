@@ -656,14 +656,15 @@ static uint32_t call_threads(const stack_model *m, uint64_t macs)
 
 /* Runs task on n threads of the model's pool, with OpenBLAS on one thread meanwhile (each share makes its
  * own BLAS calls, and BLAS threads of their own would fight the pool's for the cores), or on the caller
- * alone when n is 1 or the pool is taken. */
-static void run_split(const stack_model *m, uint32_t n, pool_task task, void *arg)
+ * alone when n is 1 or the pool is taken. `step` runs alone too while the workers sleep (it wakes them for
+ * the next step): one step is short, and the real-time path must not wait for a thread to be scheduled. */
+static void run_split(const stack_model *m, uint32_t n, pool_task task, void *arg, int step)
 {
     if (n > 1) {
         int blas = openblas_get_num_threads();
         if (blas != 1)
             openblas_set_num_threads(1);
-        int ran = pool_run(m->pool, n, task, arg);
+        int ran = pool_run(m->pool, n, task, arg, step);
         if (blas != 1)
             openblas_set_num_threads(blas);
         if (ran == 0)
@@ -756,7 +757,7 @@ static rh_status stack_forward(const rh_model *model, float *y, float *h_T, floa
         return RH_ERR_INVALID_ARGUMENT;
     }
     fwd_call c = {m, y, h_T, workspace, params, h_0, batch};
-    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), forward_task, &c);
+    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), forward_task, &c, 0);
     return RH_OK;
 }
 
@@ -941,7 +942,7 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
         return RH_ERR_INVALID_ARGUMENT;
     }
     bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch};
-    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), backward_task, &c);
+    run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), backward_task, &c, 0);
     return RH_OK;
 }
 
@@ -1023,7 +1024,7 @@ static rh_status stack_step(const rh_model *model, float *y, float *state, float
                 return RH_ERR_INVALID_ARGUMENT;
     step_call c = {m, y, state, scratch, params, x, tokens, B};
     uint64_t in = m->L > 1 ? m->H : m->kind == RH_INPUT_DENSE ? m->D : 0;
-    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * (m->H + in)), step_task, &c);
+    run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * (m->H + in)), step_task, &c, 1);
     return RH_OK;
 }
 
