@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asr.h"
 #include "atomicfile.h"
 #include "audio.h"
 #include "commands.h"
@@ -30,6 +31,9 @@ static void print_help(const spec_settings *d)
            "Options:\n"
            "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here)\n"
            "  -f, --format FMT      npy or pgm (default: from the output's extension, else npy)\n"
+           "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings and\n"
+           "                        its normalisation, exactly what it sees (the settings below are then not\n"
+           "                        taken)\n"
            "      --sample-rate HZ  rate the audio is resampled to (default %d)\n"
            "      --n-fft N         FFT size (default %d)\n"
            "      --win-length N    Hann window, in samples (default %d)\n"
@@ -41,7 +45,8 @@ static void print_help(const spec_settings *d)
            "  -h, --help            this help\n"
            "\n"
            "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
-           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error.\n",
+           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error, 3 a model that\n"
+           "cannot be read.\n",
            d->sample_rate, d->n_fft, d->win_length, d->hop_length, d->n_mels, d->fmin, d->fmax);
 }
 
@@ -212,18 +217,21 @@ int cmd_features(int argc, char **argv)
         {"win-length", required_argument, NULL, OPT_WIN},   {"hop-length", required_argument, NULL, OPT_HOP},
         {"n-mels", required_argument, NULL, OPT_MELS},      {"fmin", required_argument, NULL, OPT_FMIN},
         {"fmax", required_argument, NULL, OPT_FMAX},        {"cmvn", no_argument, NULL, OPT_CMVN},
-        {"help", no_argument, NULL, 'h'},                   {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const spec_settings defaults = spec_default_settings();
     spec_settings s = defaults;
-    const char *out = NULL, *format = NULL;
-    int cmvn = 0, fmax_given = 0, c;
+    const char *out = NULL, *format = NULL, *model = NULL;
+    int cmvn = 0, fmax_given = 0, settings_given = 0, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:f:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:m:h", long_options, NULL)) != -1) {
         int bad = 0;
+        settings_given |= c >= OPT_RATE && c <= OPT_CMVN;
         switch (c) {
         case 'o': out = optarg; break;
         case 'f': format = optarg; break;
+        case 'm': model = optarg; break;
         case OPT_RATE: bad = parse_int(optarg, "--sample-rate", &s.sample_rate); break;
         case OPT_NFFT: bad = parse_int(optarg, "--n-fft", &s.n_fft); break;
         case OPT_WIN: bad = parse_int(optarg, "--win-length", &s.win_length); break;
@@ -245,15 +253,43 @@ int cmd_features(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *in = argv[optind];
-    // A lower rate without --fmax would put the default 8 kHz above Nyquist; follow the rate down instead.
-    if (!fmax_given && s.fmax > s.sample_rate / 2.0)
-        s.fmax = s.sample_rate / 2.0;
-    // A smaller --n-fft alone shrinks the window with it, so one option is enough for a quick change.
-    if (s.win_length > s.n_fft && s.win_length == defaults.win_length)
-        s.win_length = s.n_fft;
-    if (s.hop_length > s.win_length && s.hop_length == defaults.hop_length)
-        s.hop_length = s.win_length;
     char err[768];
+    if (model) {
+        if (settings_given) {
+            hostlog_usage("--model takes every front-end setting from the model; give either, not both");
+            return EXIT_USAGE;
+        }
+        char path[4096], why[768];
+        rh_weights *w = NULL;
+        asr_model am;
+        if (model_resolve(path, sizeof path, model, why, sizeof why) != 0) {
+            hostlog_error("%s", why);
+            return EXIT_LOAD;
+        }
+        if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
+            hostlog_error("%s", err);
+            return EXIT_LOAD;
+        }
+        int bad = asr_describe(&am, w, path, why, sizeof why);
+        rh_weights_close(w);
+        if (bad) {
+            hostlog_error("%s", why);
+            return EXIT_LOAD;
+        }
+        s = am.fe;
+        cmvn = 1; // the model's features are normalised per file (asr_features)
+        asr_close(&am);
+    }
+    if (!model) {
+        // A lower rate without --fmax would put the default 8 kHz above Nyquist; follow the rate down instead.
+        if (!fmax_given && s.fmax > s.sample_rate / 2.0)
+            s.fmax = s.sample_rate / 2.0;
+        // A smaller --n-fft alone shrinks the window with it, so one option is enough for a quick change.
+        if (s.win_length > s.n_fft && s.win_length == defaults.win_length)
+            s.win_length = s.n_fft;
+        if (s.hop_length > s.win_length && s.hop_length == defaults.hop_length)
+            s.hop_length = s.win_length;
+    }
     if (spec_check_settings(&s, err, sizeof err) != 0) {
         hostlog_usage("%s", err);
         return EXIT_USAGE;

@@ -109,6 +109,19 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(os.path.join(tmp, "missing.wav"))
     check(r.returncode == 1 and "missing.wav" in r.stderr.decode(), "missing file: %d %r" % (r.returncode, r.stderr))
 
+    # -m: the digits preset's own front-end (8 kHz, 256-point FFT, 200-sample window, hop 80, 40 mels from
+    # 20 Hz to 4 kHz) and its per-file normalisation, the same numbers as those settings given by hand.
+    r = run(wav, "-o", "-", "-m", "digits")
+    by_hand = run(wav, "-o", "-", "--sample-rate", "8000", "--n-fft", "256", "--win-length", "200",
+                  "--hop-length", "80", "--n-mels", "40", "--fmin", "20", "--fmax", "4000", "--cmvn")
+    check(r.returncode == 0 and by_hand.returncode == 0, "-m digits exit %d %r" % (r.returncode, r.stderr))
+    rows_m, cols_m, _ = parse_npy(r.stdout)
+    check((rows_m, cols_m) == (1 + (8000 - 200) // 80, 40), "-m digits shape (%d, %d)" % (rows_m, cols_m))
+    check(r.stdout == by_hand.stdout, "-m digits differs from its settings given by hand")
+    check(run(wav, "-m", "digits", "--n-mels", "20").returncode == 2, "-m with a setting is a usage error")
+    r = run(wav, "-o", os.path.join(tmp, "lm.npy"), "-m", "shakespeare")
+    check(r.returncode == 3 and b"ctc" in r.stderr, "-m with a language model: %d %r" % (r.returncode, r.stderr))
+
     # Usage and help.
     r = run("--help")
     check(r.returncode == 0 and b"16000" in r.stdout and b"--hop-length" in r.stdout, "--help")
