@@ -11,6 +11,9 @@
  *   - "sgemm on the same shapes" runs, with OpenBLAS alone, every matrix product one training step
  *     needs, at the sizes the step needs them, so its GFLOP/s is the ceiling a BLAS-based trainer has;
  *   - sampling times one step plus one draw at batch 1, each step timed on its own for the percentiles;
+ *     beside it, the floor such a step cannot beat on this machine: the time the same threads take to
+ *     read as many bytes as the step's weights once, from where they stay between steps (a step at batch
+ *     1 does about two flops per weight it reads, so memory, not arithmetic, sets its pace);
  *   - memory reads the kernel's peak resident set (VmHWM) after resetting it, so the program and the
  *     BLAS buffers do not count, and compares it with the analytic minimum of the same training step.
  *
@@ -22,6 +25,8 @@
 #include <cblas.h>
 #include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +461,76 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The read floor: `threads` threads each sum their share of n floats (OpenBLAS sasum, on one thread, the
+ * fastest read of memory this program has at hand), meet at a spinning barrier, and do it again; the
+ * median time of a sweep over all n. The buffer is read over and over, so it sits in the caches as far as
+ * they hold it, as a model's weights do between two steps of sampling. */
+typedef struct floor_share {
+    const float *p;
+    size_t n;
+    uint32_t sweeps, threads;
+    atomic_uint *arrived;
+    double *lat; /* thread 0 only */
+} floor_share;
+
+static void floor_meet(atomic_uint *arrived, uint32_t threads, unsigned round)
+{
+    atomic_fetch_add(arrived, 1);
+    while (atomic_load(arrived) < round * threads)
+        ;
+}
+
+static void *floor_sweeps(void *arg)
+{
+    floor_share *f = arg;
+    volatile float sink = 0.0f;
+    unsigned round = 0;
+    for (uint32_t s = 0; s < f->sweeps; s++) {
+        floor_meet(f->arrived, f->threads, ++round);
+        double t0 = now();
+        sink += cblas_sasum((blasint)f->n, f->p, 1);
+        floor_meet(f->arrived, f->threads, ++round);
+        if (f->lat)
+            f->lat[s] = (now() - t0) * 1e6;
+    }
+    (void)sink;
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+static double read_floor_us(const float *p, size_t n, uint32_t threads)
+{
+    enum { SWEEPS = 3000, MAX_THREADS = 64 };
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    double *lat = xcalloc(SWEEPS, sizeof(double));
+    atomic_uint arrived = 0;
+    floor_share f[MAX_THREADS];
+    pthread_t t[MAX_THREADS];
+    size_t per = (n + threads - 1) / threads;
+    uint32_t started = 1;
+    for (uint32_t i = 0; i < threads; i++) {
+        size_t a = i * per < n ? i * per : n, b = a + per < n ? a + per : n;
+        f[i] = (floor_share){p + a, b - a, SWEEPS, threads, &arrived, i == 0 ? lat : NULL};
+    }
+    for (; started < threads; started++)
+        if (pthread_create(&t[started], NULL, floor_sweeps, &f[started]) != 0) {
+            fprintf(stderr, "bench: cannot start a thread for the read floor\n");
+            exit(1);
+        }
+    floor_sweeps(&f[0]);
+    for (uint32_t i = 1; i < threads; i++)
+        pthread_join(t[i], NULL);
+    openblas_set_num_threads(blas);
+    qsort(lat + SWEEPS / 10, SWEEPS - SWEEPS / 10, sizeof(double), cmp_double);
+    double med = lat[SWEEPS / 10 + (SWEEPS - SWEEPS / 10) / 2];
+    free(lat);
+    return med;
+}
+
 static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
 {
     enum { STEPS = 4000, WARM = 300 };
@@ -492,6 +567,13 @@ static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
         snprintf(name, sizeof name, "%s.h%u.l%u", cs[i].cell, cs[i].H, cs[i].L);
         print_raw(name, "sample_median", "us", med, o->runs);
         print_raw(name, "sample_p99", "us", p99, o->runs);
+        /* The weights a step reads: every parameter but the rows of the first layer's input matrix that
+         * one token does not pick (D - 1 of them, G*H wide). */
+        size_t read = ld.info.num_params - (size_t)(VOCAB - 1) * gates(&cs[i]) * cs[i].H;
+        uint32_t threads = bench_threads(&ld.host);
+        for (uint32_t r = 0; r < o->runs; r++)
+            med[r] = read_floor_us(params, read, threads);
+        print_raw(name, "sample_read_floor", "us", med, o->runs);
         free(params), free(scratch), free(state), free(y), free(draw);
         unload_model(&ld);
     }
