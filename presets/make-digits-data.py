@@ -7,12 +7,19 @@ Writes into OUT_DIR 8 kHz mono 16-bit WAVs and TSV manifests (`path<TAB>transcri
 to OUT_DIR):
   fsdd-isolated-<speaker>.tsv   that speaker's 500 FSDD clips (symlinked under fsdd/)
   connected-<speaker>.tsv       3-7 digit strings joined from that speaker's clips only
+  quick-<speaker>.tsv           that speaker's clips cut close to the word, most of them into it (the
+                                first 0-80 ms and last 0-60 ms of the word gone, as an eager silence
+                                trimmer leaves them), and made 0-35 % faster without a change of pitch
   espeak-isolated.tsv           single digits from espeak-ng, varied voice/speed/pitch/amplitude
   espeak-connected.tsv          3-7 digit strings from espeak-ng
+  tts-isolated.tsv              single digits from flite and festival voices (recorded speakers), with
+                                varied speed, intonation and a pitch and formant shift
+  tts-connected.tsv             3-7 digit strings from the same voices
   train.tsv, valid.tsv          everything but the held-out speaker; valid is 5 % moved out of train
   heldout-isolated.tsv, heldout-connected.tsv   the held-out speaker (only with --holdout)
   example.wav, example.txt      one 5-6 digit espeak-ng string for the README's quick start
-Needs Python 3 (standard library) and the programs espeak-ng and sox. The same seed gives the same
+Needs Python 3 (standard library) and the programs espeak-ng, flite, festival (with the voices
+festvox-kallpc16k, festvox-kdlpc16k and festvox-us-slt-hts) and sox. The same seed gives the same
 files: every random choice is drawn up front, in a fixed order, before any parallel work starts.
 """
 
@@ -39,6 +46,12 @@ ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2
                    "klatt", "klatt2", "klatt3", "klatt4", "Andy", "Annie", "adam", "anika", "belinda",
                    "benjamin", "david", "ed", "edward", "john", "linda", "max", "paul", "quincy",
                    "rob", "robert", "steph", "travis", "victor", "grandma", "grandpa"]
+
+# Voices built from recordings of real speakers (CMU ARCTIC and the diphone sets): each is a person the
+# FSDD speakers are not. (engine, voice, its natural mean pitch in Hz or None when the engine cannot set it)
+TTS_VOICES = [("flite", "kal16", 105), ("flite", "awb", 110), ("flite", "rms", 100),
+              ("flite", "slt", 175), ("festival", "kal_diphone", None),
+              ("festival", "ked_diphone", None), ("festival", "cmu_us_slt_arctic_hts", None)]
 
 
 def die(msg):
@@ -132,6 +145,50 @@ def fsdd_connected(out, fsdd, speaker, count, rng, tables):
     return rows
 
 
+def trim(pcm, rng):
+    """Cuts a clip to its word: from the first to the last 10 ms frame within 30 dB of the loudest,
+    keeping 0-20 ms either side or, seven times in ten, cutting 0-80 ms into its start and 0-60 ms into
+    its end (never below 100 ms of word)."""
+    a = array.array("h", pcm)
+    if sys.byteorder != "little":
+        a.byteswap()
+    hop = RATE // 100
+    energy = [sum(x * x for x in a[i:i + hop]) / hop for i in range(0, len(a) - hop + 1, hop)]
+    if not energy:
+        return pcm
+    floor = max(energy) * 10 ** (-30 / 10)
+    loud = [i for i, e in enumerate(energy) if e >= floor]
+    start, end = loud[0] * hop, (loud[-1] + 1) * hop
+    if rng.random() < 0.7:
+        cut_start, cut_end = int(rng.uniform(0.0, 0.08) * RATE), int(rng.uniform(0.0, 0.06) * RATE)
+        if end - start - cut_start - cut_end >= RATE // 10:
+            start, end = start + cut_start, end - cut_end
+    else:
+        start = max(0, start - int(rng.uniform(0.0, 0.02) * RATE))
+        end = min(len(a), end + int(rng.uniform(0.0, 0.02) * RATE))
+    return pcm[2 * start:2 * end]
+
+
+def quick_jobs(fsdd, speaker, rng):
+    jobs = []
+    for d in range(10):
+        for k in range(50):
+            jobs.append({"src": os.path.join(fsdd, f"{d}_{speaker}_{k}.wav"),
+                         "tempo": round(rng.uniform(1.0, 1.35), 3), "rng": random.Random(rng.random()),
+                         "transcript": DIGITS[d]})
+    return jobs
+
+
+def run_quick(job, path):
+    raw = path + ".trim.wav"
+    write_pcm(raw, trim(read_pcm(job["src"]), job["rng"]))
+    conv = subprocess.run(["sox", "-R", raw, path, "tempo", "-s", str(job["tempo"])],
+                          stderr=subprocess.PIPE)
+    os.remove(raw)
+    if conv.returncode != 0:
+        raise RuntimeError(f"sox failed for {path}: " + conv.stderr.decode(errors="replace").strip())
+
+
 def espeak_job(rng, digits):
     """Every random choice of one espeak-ng utterance, drawn now so the pool's order cannot matter."""
     voice = rng.choice(ESPEAK_VOICES)
@@ -169,9 +226,79 @@ def run_espeak(job, path):
                            + conv.stderr.decode(errors="replace").strip())
 
 
-def espeak_set(out, sub, prefix, jobs, pool):
-    paths = [f"espeak/{sub}/{prefix}{i:05d}.wav" for i in range(len(jobs))]
-    list(pool.map(lambda a: run_espeak(a[0], os.path.join(out, a[1])), zip(jobs, paths)))
+def tts_job(rng, digits):
+    """Every random choice of one flite or festival utterance, drawn up front like espeak_job's."""
+    engine, voice, f0 = rng.choice(TTS_VOICES)
+    words = [DIGITS[d] for d in digits]
+    return {
+        "engine": engine,
+        "voice": voice,
+        "stretch": round(rng.uniform(0.8, 1.35), 3),
+        "f0": round(f0 * rng.uniform(0.8, 1.3)) if f0 else None,
+        # sox's pitch shift moves the formants with the pitch: a shorter or longer vocal tract, so one
+        # recorded voice stands for many speakers.
+        "cents": rng.randint(-300, 300),
+        "peak": round(rng.uniform(-18.0, -1.0), 1),
+        "lead": round(rng.uniform(0.0, 0.2), 3),
+        "tail": round(rng.uniform(0.0, 0.2), 3),
+        "text": words[0] + "".join((", " if rng.random() < 0.25 else " ") + w for w in words[1:]),
+        "transcript": " ".join(words),
+    }
+
+
+def festival_batch(items):
+    """Synthesises festival jobs [(job, path)] of one voice in one festival process: loading a voice
+    takes far longer than saying a few digits. Each writes PATH.synth.wav for run_tts to convert."""
+    lines = [f"(voice_{items[0][0]['voice']})"]
+    for job, path in items:
+        lines.append(f"(Parameter.set 'Duration_Stretch {job['stretch']})")
+        lines.append(f"(utt.save.wave (utt.synth (Utterance Text \"{job['text']}\")) "
+                     f"\"{path}.synth.wav\" 'riff)")
+    script = items[0][1] + ".scm"
+    with open(script, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    synth = subprocess.run(["festival", "-b", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.remove(script)
+    missing = [p for _, p in items if not os.path.isfile(p + ".synth.wav")]
+    if synth.returncode != 0 or missing:
+        raise RuntimeError(f"festival failed for {len(missing)} of {len(items)} files "
+                           f"({items[0][0]['voice']}): " + synth.stdout.decode(errors="replace").strip())
+
+
+def run_tts(job, path):
+    raw = path + ".synth.wav"
+    if job["engine"] == "flite":
+        cmd = ["flite", "-voice", job["voice"], "--setf", f"duration_stretch={job['stretch']}"]
+        if job["f0"]:
+            cmd += ["--setf", f"int_f0_target_mean={job['f0']}"]
+        synth = subprocess.run(cmd + ["-t", job["text"], "-o", raw], stderr=subprocess.PIPE)
+        if synth.returncode != 0:
+            raise RuntimeError(f"flite failed for {path} ({job['voice']}): "
+                               + synth.stderr.decode(errors="replace").strip())
+    # festival's files were made beforehand, in batches (festival_batch)
+    conv = subprocess.run(
+        ["sox", "-R", raw, "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", path,
+         "pitch", str(job["cents"]), "norm", str(job["peak"]), "pad", str(job["lead"]),
+         str(job["tail"])], stderr=subprocess.PIPE)
+    os.remove(raw)
+    if conv.returncode != 0:
+        raise RuntimeError(f"sox failed for {path}: " + conv.stderr.decode(errors="replace").strip())
+
+
+def tts_set(out, sub, prefix, jobs, pool):
+    """Like synth_set, with festival's jobs synthesised first, in batches of one voice."""
+    batches = {}
+    for i, job in enumerate(jobs):
+        if job["engine"] == "festival":
+            batches.setdefault(job["voice"], []).append((job, os.path.join(out, f"{sub}/{prefix}{i:05d}.wav")))
+    chunks = [items[k:k + 50] for items in batches.values() for k in range(0, len(items), 50)]
+    list(pool.map(festival_batch, chunks))
+    return synth_set(out, sub, prefix, jobs, run_tts, pool)
+
+
+def synth_set(out, sub, prefix, jobs, run, pool):
+    paths = [f"{sub}/{prefix}{i:05d}.wav" for i in range(len(jobs))]
+    list(pool.map(lambda a: run(a[0], os.path.join(out, a[1])), zip(jobs, paths)))
     return [(p, j["transcript"]) for p, j in zip(paths, jobs)]
 
 
@@ -192,14 +319,20 @@ def main():
     args = ap.parse_args()
     if args.scale <= 0:
         die("--scale must be positive")
-    for prog in ("espeak-ng", "sox"):
+    for prog, package in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("festival", "festival"),
+                          ("sox", "sox")):
         if shutil.which(prog) is None:
-            die(f"{prog} not found (Debian package {prog})")
+            die(f"{prog} not found (Debian package {package})")
+    for voice, package in (("english/kal_diphone", "festvox-kallpc16k"),
+                           ("english/ked_diphone", "festvox-kdlpc16k"),
+                           ("us/cmu_us_slt_arctic_hts", "festvox-us-slt-hts")):
+        if not os.path.isdir(os.path.join("/usr/share/festival/voices", voice)):
+            die(f"festival voice {voice} not found (Debian package {package})")
     if not os.path.isdir(args.fsdd):
         die(f"{args.fsdd}: FSDD folder not found (use --fsdd)")
 
     out = args.out_dir
-    for sub in ["fsdd", "espeak/iso", "espeak/conn"] + [f"connected/{s}" for s in SPEAKERS]:
+    for sub in ["fsdd", "espeak/iso", "espeak/conn", "tts/iso", "tts/conn"] + [f"quick/{s}" for s in SPEAKERS] + [f"connected/{s}" for s in SPEAKERS]:
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     n_connected = max(1, round(600 * args.scale))
@@ -223,9 +356,23 @@ def main():
     example = espeak_job(rng, [rng.randrange(10) for _ in range(rng.randint(5, 6))])
     example.update(voice="en-us", speed=150, pitch=50, amp=100, wordgap=2, lead=0.1, tail=0.1,
                    text=example["transcript"])
+    # Drawn after the example so that the espeak-ng sets and the example stay what they were.
+    tts_iso_digits = [i % 10 for i in range(n_espeak)]
+    rng.shuffle(tts_iso_digits)
+    tts_iso_jobs = [tts_job(rng, [d]) for d in tts_iso_digits]
+    tts_conn_jobs = [tts_job(rng, [rng.randrange(10) for _ in range(rng.randint(3, 7))])
+                     for _ in range(n_espeak)]
+    quick = {s: quick_jobs(args.fsdd, s, random.Random(f"{args.seed}/quick/{s}")) for s in SPEAKERS}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        manifests["espeak-isolated.tsv"] = espeak_set(out, "iso", "e-i", iso_jobs, pool)
-        manifests["espeak-connected.tsv"] = espeak_set(out, "conn", "e-c", conn_jobs, pool)
+        for s in SPEAKERS:
+            manifests[f"quick-{s}.tsv"] = synth_set(out, f"quick/{s}", f"{s}-q", quick[s], run_quick,
+                                                    pool)
+        manifests["espeak-isolated.tsv"] = synth_set(out, "espeak/iso", "e-i", iso_jobs, run_espeak,
+                                                     pool)
+        manifests["espeak-connected.tsv"] = synth_set(out, "espeak/conn", "e-c", conn_jobs,
+                                                      run_espeak, pool)
+        manifests["tts-isolated.tsv"] = tts_set(out, "tts/iso", "t-i", tts_iso_jobs, pool)
+        manifests["tts-connected.tsv"] = tts_set(out, "tts/conn", "t-c", tts_conn_jobs, pool)
     run_espeak(example, os.path.join(out, "example.wav"))
     with open(os.path.join(out, "example.txt"), "w") as f:
         f.write(example["transcript"] + "\n")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Trains the `digits` preset: spoken English digit strings ("zero" ... "nine"), isolated or connected.
 # Data: the four FSDD speakers of ../shared/data/fsdd, their clips joined into strings of 3-7 digits with
-# random pauses, and espeak-ng speech with 8 accents and 39 voice variants at varied speed and pitch
-# (presets/make-digits-data.py; needs espeak-ng and sox). Model: a bidirectional GRU, 2 layers of 128,
+# random pauses, their clips cut close to (or into) the word and made up to 35 % faster, espeak-ng speech
+# with 8 accents and 39 voice variants, and flite and festival voices of recorded speakers, at varied
+# speed, pitch and formants (presets/make-digits-data.py; needs espeak-ng, flite, festival and its voices,
+# and sox, which .ci/install-deps installs). Model: a bidirectional GRU, 2 layers of 128,
 # over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, with CTC over the ten words. Augmentation:
 # speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
 #
