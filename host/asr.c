@@ -1,5 +1,6 @@
 #include "asr.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,44 @@ int asr_create(asr_model *m, plugin_registry *r, char *why, size_t why_len)
     return EXIT_OK;
 }
 
+/* Reads an array of n numbers, each finite and (positive) as asked, into a new buffer; NULL if not. */
+static float *read_floats(const cJSON *a, size_t n, int positive)
+{
+    if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) != n || n == 0)
+        return NULL;
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; v && i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, (int)i);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > 1e6 ||
+            (positive && !(x->valuedouble > 0))) {
+            free(v);
+            return NULL;
+        }
+        v[i] = (float)x->valuedouble;
+    }
+    return v;
+}
+
+static int read_norm(asr_model *m, const cJSON *norm, size_t n_mels, char *why, size_t why_len)
+{
+    const cJSON *prior = cJSON_GetObjectItemCaseSensitive(norm, "prior_frames");
+    if (!cJSON_IsNumber(prior) || !(prior->valuedouble > 0 && prior->valuedouble <= 1e7)) {
+        host_fmt(why, why_len, "metadata rnnhost.frontend: norm needs prior_frames in (0, 1e7]");
+        return -1;
+    }
+    m->norm_mean = read_floats(cJSON_GetObjectItemCaseSensitive(norm, "mean"), n_mels, 0);
+    m->norm_var = read_floats(cJSON_GetObjectItemCaseSensitive(norm, "var"), n_mels, 1);
+    if (!m->norm_mean || !m->norm_var) {
+        free(m->norm_mean), free(m->norm_var);
+        m->norm_mean = m->norm_var = NULL;
+        host_fmt(why, why_len, "metadata rnnhost.frontend: norm needs mean and var, %zu finite numbers each "
+                 "(var positive)", n_mels);
+        return -1;
+    }
+    m->norm_prior = prior->valuedouble;
+    return 0;
+}
+
 static int read_frontend(asr_model *m, const char *json, char *why, size_t why_len)
 {
     cJSON *j = cJSON_Parse(json);
@@ -161,6 +200,9 @@ static int read_frontend(asr_model *m, const char *json, char *why, size_t why_l
         else
             host_fmt(why, why_len, "metadata rnnhost.frontend: '%s' missing or out of range", keys[i]);
     }
+    const cJSON *norm = ok ? cJSON_GetObjectItemCaseSensitive(j, "norm") : NULL;
+    if (ok && norm && read_norm(m, norm, (size_t)v[4], why, why_len) != 0)
+        ok = 0;
     cJSON_Delete(j);
     if (!j)
         host_fmt(why, why_len, "metadata rnnhost.frontend is not JSON");
@@ -318,6 +360,13 @@ int asr_meta(meta_list *ml, const asr_model *m)
     cJSON_AddNumberToObject(fe, "fmin", m->fe.fmin);
     cJSON_AddNumberToObject(fe, "fmax", m->fe.fmax);
     cJSON_AddNumberToObject(fe, "stack", m->stack);
+    if (m->norm_prior > 0) {
+        cJSON *norm = cJSON_AddObjectToObject(fe, "norm");
+        if (!norm || !cJSON_AddNumberToObject(norm, "prior_frames", m->norm_prior) ||
+            !cJSON_AddItemToObject(norm, "mean", cJSON_CreateFloatArray(m->norm_mean, m->fe.n_mels)) ||
+            !cJSON_AddItemToObject(norm, "var", cJSON_CreateFloatArray(m->norm_var, m->fe.n_mels)))
+            goto done;
+    }
     cJSON_AddStringToObject(un, "kind", m->words ? "words" : "chars");
     for (uint32_t i = 0; i < m->n_units; i++)
         cJSON_AddItemToArray(sym, cJSON_CreateString(m->units[i]));
@@ -371,6 +420,8 @@ void asr_close(asr_model *m)
         free(m->units ? m->units[i] : NULL);
     free(m->units);
     m->units = NULL, m->n_units = 0;
+    free(m->norm_mean), free(m->norm_var);
+    m->norm_mean = m->norm_var = NULL, m->norm_prior = 0;
 }
 
 typedef struct encode_ctx {
@@ -426,7 +477,10 @@ size_t asr_features(float *x, float *mel, spectrogram *sp, const asr_model *m, c
     const size_t M = (size_t)m->fe.n_mels, S = m->stack;
     spec_reset(sp);
     size_t frames = spec_feed(sp, mel, samples, n);
-    spec_cmvn(mel, frames, M);
+    if (m->norm_prior > 0)
+        spec_norm_prior(mel, frames, M, m->norm_mean, m->norm_var, m->norm_prior);
+    else
+        spec_cmvn(mel, frames, M);
     const size_t steps = frames / S;
     // step t is frames t*S .. t*S+S-1 side by side: the rows are already contiguous
     memcpy(x, mel, steps * S * M * sizeof *x);

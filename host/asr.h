@@ -5,7 +5,10 @@
  * Model file (task "ctc"): the rnnhost.* spec keys describe each direction's model (dense input of
  * n_mels * stack, output units + 1 with the blank at 0), and
  *   rnnhost.frontend       {"sample_rate":8000,"n_fft":256,"win_length":200,"hop_length":80,"n_mels":40,
- *                           "fmin":20,"fmax":4000,"stack":3}
+ *                           "fmin":20,"fmax":4000,"stack":3,
+ *                           "norm":{"prior_frames":300,"mean":[...n_mels],"var":[...n_mels]}}
+ *                          "norm" is optional: without it each file is normalised alone (spec_cmvn), with
+ *                          it by spec_norm_prior and the training set's statistics
  *   rnnhost.units          {"kind":"words"|"chars","symbols":["eight","five",...]}   symbol i is output i+1
  *   rnnhost.bidirectional  "0" | "1"
  * Tensors are the direction models' own, prefixed "fw." and "bw.".
@@ -31,6 +34,8 @@ typedef struct asr_model {
     int bidirectional;
     spec_settings fe;    /* front-end */
     uint32_t stack;      /* feature frames concatenated into one model step (a stride in time) */
+    double norm_prior;   /* frames of training-set statistics pooled with each file's; 0: per-file CMVN */
+    float *norm_mean, *norm_var; /* (n_mels) when norm_prior > 0 */
     int words;           /* units are words (1) or characters (0) */
     uint32_t n_units;    /* output symbols besides the blank */
     char **units;        /* (n_units) UTF-8; units[i] is output i + 1 */

@@ -223,6 +223,8 @@ int cmd_features(int argc, char **argv)
     const spec_settings defaults = spec_default_settings();
     spec_settings s = defaults;
     const char *out = NULL, *format = NULL, *model = NULL;
+    float *norm_mean = NULL, *norm_var = NULL; // a model's training-set statistics (--model, norm_prior > 0)
+    double prior = 0;
     int cmvn = 0, fmax_given = 0, settings_given = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:m:h", long_options, NULL)) != -1) {
@@ -277,7 +279,12 @@ int cmd_features(int argc, char **argv)
             return EXIT_LOAD;
         }
         s = am.fe;
-        cmvn = 1; // the model's features are normalised per file (asr_features)
+        cmvn = 1; // the model's features are normalised as asr_features does
+        prior = am.norm_prior;
+        if (prior > 0) { // keep the model's statistics, the model itself is not needed
+            norm_mean = am.norm_mean, norm_var = am.norm_var;
+            am.norm_mean = am.norm_var = NULL;
+        }
         asr_close(&am);
     }
     if (!model) {
@@ -292,6 +299,7 @@ int cmd_features(int argc, char **argv)
     }
     if (spec_check_settings(&s, err, sizeof err) != 0) {
         hostlog_usage("%s", err);
+        free(norm_mean), free(norm_var);
         return EXIT_USAGE;
     }
     char default_out[512];
@@ -305,6 +313,7 @@ int cmd_features(int argc, char **argv)
             fmt = FORMAT_PGM;
         else if (strcmp(format, "npy") != 0) {
             hostlog_usage("--format is npy or pgm, not '%s'", format);
+            free(norm_mean), free(norm_var);
             return EXIT_USAGE;
         }
     } else if (ends_with(out, ".pgm")) {
@@ -315,10 +324,15 @@ int cmd_features(int argc, char **argv)
     if (compute(&mx, in, &s, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         free(mx.data);
+        free(norm_mean), free(norm_var);
         return EXIT_FAIL;
     }
-    if (cmvn)
+    if (prior > 0)
+        spec_norm_prior(mx.data, mx.frames, (size_t)s.n_mels, norm_mean, norm_var, prior);
+    else if (cmvn)
         spec_cmvn(mx.data, mx.frames, (size_t)s.n_mels);
+    free(norm_mean), free(norm_var);
+    norm_mean = norm_var = NULL;
     if (fmt == FORMAT_PGM && mx.frames == 0) {
         hostlog_error("%s: shorter than one window (%d samples at %d Hz): no image to draw", in, s.win_length,
                       s.sample_rate);

@@ -268,3 +268,37 @@ void spec_cmvn(float *x, size_t frames, size_t n_mels)
             x[t * n_mels + m] = (float)((x[t * n_mels + m] - mean) * inv);
     }
 }
+
+double spec_level(const float *x, size_t frames, size_t n_mels)
+{
+    double level = 0;
+    for (size_t t = 0; t < frames; t++) {
+        double e = 0;
+        for (size_t m = 0; m < n_mels; m++)
+            e += x[t * n_mels + m];
+        e /= (double)n_mels;
+        if (t == 0 || e > level)
+            level = e;
+    }
+    return level;
+}
+
+void spec_norm_prior(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior)
+{
+    const double level = spec_level(x, frames, n_mels), n = (double)frames;
+    for (size_t m = 0; m < n_mels; m++) {
+        double own = 0, sq = 0;
+        for (size_t t = 0; t < frames; t++)
+            own += x[t * n_mels + m] - level;
+        const double mu = (own + prior * mean[m]) / (n + prior);
+        for (size_t t = 0; t < frames; t++) {
+            const double d = x[t * n_mels + m] - level - mu;
+            sq += d * d;
+        }
+        // the prior's frames scatter around mu by their variance plus the distance of their mean from mu
+        const double dm = mean[m] - mu, v = (sq + prior * (var[m] + dm * dm)) / (n + prior);
+        const double inv = v > 1e-12 ? 1.0 / sqrt(v) : 0.0;
+        for (size_t t = 0; t < frames; t++)
+            x[t * n_mels + m] = (float)((x[t * n_mels + m] - level - mu) * inv);
+    }
+}

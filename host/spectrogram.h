@@ -67,4 +67,15 @@ void spec_logmel(const spectrogram *sp, float *logmel, const float *power);
  * variance 1 over the frames (a constant channel becomes 0). */
 void spec_cmvn(float *x, size_t frames, size_t n_mels);
 
+/* The level of x (frames, n_mels): the largest mean over the channels of one frame. A file's loudness,
+ * whatever its share of silence. 0 when frames is 0. */
+double spec_level(const float *x, size_t frames, size_t n_mels);
+
+/* Normalisation with a prior, in place: the file's level is subtracted from every value, then each channel
+ * is standardised with a mean and variance that pool the file's own frames with `prior` frames of the
+ * training set's statistics (mean[c], var[c], of level-free features). A one-word clip is normalised
+ * mostly by the training set's statistics, so its own spectrum is not subtracted away; hours of audio by
+ * their own, as spec_cmvn would. */
+void spec_norm_prior(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior);
+
 #endif /* RNNHOST_SPECTROGRAM_H */

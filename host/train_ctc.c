@@ -35,7 +35,7 @@
 typedef struct ctc_opts {
     const char *manifest, *val_manifest, *units, *cell, *optimizer, *out, *ckpt_dir, *resume, *init_from, *log_json,
         *plugin_path;
-    uint32_t hidden, layers, batch, sample_rate, n_mels, stack;
+    uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior;
     int bidirectional, threads, quiet;
     double lr, lr_decay, grad_clip, time_budget, noise_snr, gain_db, speed;
     uint32_t masks; /* SpecAugment: this many frequency and time masks */
@@ -99,6 +99,9 @@ static void usage(FILE *f)
             "  --sample-rate HZ          audio is resampled to this rate (default: 16000)\n"
             "  --n-mels N                mel channels (default: 40); window 25 ms, hop 10 ms\n"
             "  --stack N                 feature frames per model step (default: 3, 30 ms steps)\n"
+            "  --norm-prior FRAMES       normalise each file with the training set's mel statistics pooled as\n"
+            "                            this many frames with its own (300: a short clip keeps its spectrum;\n"
+            "                            default 0: each file alone, mean 0 and variance 1 per channel)\n"
             "Model\n"
             "  --cell ID                 rnn, gru or any plugin's model id (default: gru)\n"
             "  --rnn-size N              hidden units per layer (default: 128)\n"
@@ -146,13 +149,14 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     enum {
         O_TASK = 256, O_MANIFEST, O_VAL, O_UNITS, O_RATE, O_MELS, O_STACK, O_CELL, O_SIZE, O_LAYERS, O_BI, O_INIT,
         O_NOISE, O_GAIN, O_SPEED, O_MASK, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_CLIP, O_SEED, O_THREADS, O_EPOCHS, O_STEPS,
-        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN
+        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM
     };
     static const struct option lo[] = {
         {"task", required_argument, NULL, O_TASK},         {"manifest", required_argument, NULL, O_MANIFEST},
         {"val-manifest", required_argument, NULL, O_VAL},  {"units", required_argument, NULL, O_UNITS},
         {"sample-rate", required_argument, NULL, O_RATE},  {"n-mels", required_argument, NULL, O_MELS},
         {"stack", required_argument, NULL, O_STACK},       {"cell", required_argument, NULL, O_CELL},
+        {"norm-prior", required_argument, NULL, O_NORM},
         {"rnn-size", required_argument, NULL, O_SIZE},     {"num-layers", required_argument, NULL, O_LAYERS},
         {"bidirectional", no_argument, NULL, O_BI},        {"init-from", required_argument, NULL, O_INIT},
         {"augment-noise", required_argument, NULL, O_NOISE}, {"augment-gain", required_argument, NULL, O_GAIN},
@@ -192,6 +196,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         case O_RATE: bad = cli_u32(&o->sample_rate, optarg, "--sample-rate", 4000, 192000); o->given_arch = 1; break;
         case O_MELS: bad = cli_u32(&o->n_mels, optarg, "--n-mels", 1, 256); o->given_arch = 1; break;
         case O_STACK: bad = cli_u32(&o->stack, optarg, "--stack", 1, ASR_MAX_STACK); o->given_arch = 1; break;
+        case O_NORM: bad = cli_u32(&o->norm_prior, optarg, "--norm-prior", 0, 10000000); o->given_arch = 1; break;
         case O_CELL: o->cell = optarg; o->given_arch = 1; break;
         case O_SIZE: bad = cli_u32(&o->hidden, optarg, "--rnn-size", 1, 1u << 16); o->given_arch = 1; break;
         case O_LAYERS: bad = cli_u32(&o->layers, optarg, "--num-layers", 1, 64); o->given_arch = 1; break;
@@ -430,6 +435,43 @@ static void mask_features(ctc_trainer *tr, float *x, size_t steps)
         const size_t t0 = (size_t)(rh_rng_next(&tr->rng) % (steps - span + 1));
         memset(x + t0 * D, 0, span * D * sizeof *x);
     }
+}
+
+/* The training set's mel statistics for --norm-prior: mean and variance per channel of the level-free
+ * features (spec_norm_prior) of every training recording, without augmentation. */
+static int norm_stats(ctc_trainer *tr, uint32_t prior, int quiet)
+{
+    const size_t M = (size_t)tr->m.fe.n_mels;
+    double *sum = calloc(2 * M, sizeof *sum), *sq = sum + M;
+    tr->m.norm_mean = malloc(M * sizeof(float));
+    tr->m.norm_var = malloc(M * sizeof(float));
+    if (!sum || !tr->m.norm_mean || !tr->m.norm_var) {
+        free(sum);
+        return -1;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < tr->train.n; i++) {
+        const size_t n = render(tr, &tr->train.v[i], 0);
+        spec_reset(tr->sp);
+        const size_t frames = spec_feed(tr->sp, tr->mel, tr->wave, n);
+        const double level = spec_level(tr->mel, frames, M);
+        for (size_t t = 0; t < frames; t++)
+            for (size_t m = 0; m < M; m++) {
+                const double v = tr->mel[t * M + m] - level;
+                sum[m] += v, sq[m] += v * v;
+            }
+        count += frames;
+    }
+    for (size_t m = 0; m < M; m++) {
+        const double mean = count ? sum[m] / (double)count : 0.0, var = count ? sq[m] / (double)count - mean * mean : 1.0;
+        tr->m.norm_mean[m] = (float)mean;
+        tr->m.norm_var[m] = (float)(var > 1e-6 ? var : 1e-6);
+    }
+    tr->m.norm_prior = prior;
+    free(sum);
+    if (!quiet)
+        fprintf(stderr, "rnnhost: normalisation: mel statistics of %zu frames, pooled as %u frames with each file's\n", count, prior);
+    return 0;
 }
 
 /* Features and labels of utterances idx[0..B) of set into the batch buffers; returns T. */
@@ -875,6 +917,10 @@ int cmd_train_ctc(int argc, char **argv)
     tr->grads = malloc(tr->P * sizeof(float));
     tr->opt_state = calloc((size_t)rh_optimizer_slots((uint32_t)kind) * tr->P + 1, sizeof(float));
     if (!tr->params || !tr->grads || !tr->opt_state || alloc_buffers(tr) != 0) {
+        hostlog_error("out of memory");
+        goto done;
+    }
+    if (!from_name && o->norm_prior > 0 && norm_stats(tr, o->norm_prior, o->quiet) != 0) {
         hostlog_error("out of memory");
         goto done;
     }

@@ -245,6 +245,46 @@ case_bad_data() {
     expect_rc 2 "no manifest"
 }
 
+# --norm-prior: the training set's statistics travel in the model file, transcription and `features -m`
+# use them, and a model file whose statistics are broken is refused.
+case_norm_prior() {
+    fixtures
+    run train_small np.safetensors --max-steps 150 --norm-prior 300
+    expect_rc 0 "train with --norm-prior"
+    run "$R" eval -m np.safetensors --manifest data/test.tsv
+    expect_rc 0 "eval"
+    local w; w=$(last_value "$tmp/out" wer)
+    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --norm-prior (expected < 0.1)"
+    "$PY" - np.safetensors bad.safetensors <<'PY' || fail "the model's norm statistics are missing or wrong"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+norm = fe["norm"]
+assert norm["prior_frames"] == 300, norm["prior_frames"]
+assert len(norm["mean"]) == fe["n_mels"] == len(norm["var"]) and all(v > 0 for v in norm["var"])
+assert len(set(norm["mean"])) > 1, "every channel has the same mean"
+norm["var"][0] = -1.0  # a hostile copy: a negative variance
+head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PY
+    local clip; clip=data/$(head -n 1 data/test.tsv | cut -f1)
+    run "$R" features -m np.safetensors "$clip" -o -
+    expect_rc 0 "features -m"
+    cp "$tmp/out" prior.npy
+    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
+        --fmin 20 --fmax 4000 --cmvn
+    cmp -s "$tmp/out" prior.npy && fail "features -m of a --norm-prior model equals plain per-file normalisation"
+    run "$R" transcribe -m bad.safetensors -o - "$clip"
+    expect_rc 3 "a model with a negative variance"
+    expect_in "$tmp/err" "norm" "the message names the broken setting"
+    run "$R" train --task ctc --manifest data/train.tsv --resume np.safetensors --norm-prior 100
+    expect_rc 2 "--norm-prior with --resume"
+}
+
 case_preset_digits() {
     local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
     need_data "$fsdd"

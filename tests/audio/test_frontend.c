@@ -442,13 +442,82 @@ static void case_cmvn(void)
           "fmax above Nyquist accepted or unexplained: '%s'", err);
 }
 
+/* spec_norm_prior: a file's gain does not matter; with almost no prior it is spec_cmvn after the level; with
+ * an overwhelming prior every channel is (x - level - mean) / sqrt(var); in between, the pooled formula
+ * computed here in double from its definition. */
+static void case_norm_prior(void)
+{
+    const size_t T = 40, M = 5;
+    float *x = malloc(T * M * sizeof *x), *y = malloc(T * M * sizeof *y), *z = malloc(T * M * sizeof *z);
+    const float mean[5] = {-3.0f, -2.0f, -4.5f, -1.0f, -6.0f}, var[5] = {2.0f, 1.5f, 3.0f, 0.5f, 4.0f};
+    for (size_t i = 0; i < T * M; i++)
+        x[i] = (float)(-8.0 + 6.0 * uniform());
+    double level = -1e300;
+    for (size_t t = 0; t < T; t++) {
+        double e = 0;
+        for (size_t m = 0; m < M; m++)
+            e += x[t * M + m];
+        level = e / M > level ? e / M : level;
+    }
+    CHECK(fabs(spec_level(x, T, M) - level) < 1e-9, "level %g, want %g", spec_level(x, T, M), level);
+
+    /* gain: log-mels of a file 20 dB louder are all larger by ln(100) */
+    for (size_t i = 0; i < T * M; i++)
+        y[i] = x[i], z[i] = x[i] + (float)log(100.0);
+    spec_norm_prior(y, T, M, mean, var, 300);
+    spec_norm_prior(z, T, M, mean, var, 300);
+    double worst = 0;
+    for (size_t i = 0; i < T * M; i++)
+        worst = fmax(worst, fabs(y[i] - z[i]));
+    CHECK(worst < 1e-4, "a louder copy normalises differently by %g", worst);
+
+    /* the pooled formula, in double */
+    const double prior = 30;
+    worst = 0;
+    for (size_t m = 0; m < M; m++) {
+        double own = 0, sq = 0;
+        for (size_t t = 0; t < T; t++)
+            own += x[t * M + m] - level;
+        const double mu = (own + prior * mean[m]) / (T + prior);
+        for (size_t t = 0; t < T; t++)
+            sq += (x[t * M + m] - level - mu) * (x[t * M + m] - level - mu);
+        const double v = (sq + prior * (var[m] + (mean[m] - mu) * (mean[m] - mu))) / (T + prior);
+        for (size_t t = 0; t < T; t++)
+            z[t * M + m] = (float)((x[t * M + m] - level - mu) / sqrt(v));
+    }
+    memcpy(y, x, T * M * sizeof *y);
+    spec_norm_prior(y, T, M, mean, var, prior);
+    for (size_t i = 0; i < T * M; i++)
+        worst = fmax(worst, fabs(y[i] - z[i]));
+    CHECK(worst < 1e-5, "pooled statistics off by %g", worst);
+
+    /* the two ends */
+    memcpy(y, x, T * M * sizeof *y);
+    memcpy(z, x, T * M * sizeof *z);
+    spec_norm_prior(y, T, M, mean, var, 1e-9);
+    spec_cmvn(z, T, M);
+    worst = 0;
+    for (size_t i = 0; i < T * M; i++)
+        worst = fmax(worst, fabs(y[i] - z[i]));
+    CHECK(worst < 1e-4, "a vanishing prior differs from spec_cmvn by %g", worst);
+    memcpy(y, x, T * M * sizeof *y);
+    spec_norm_prior(y, T, M, mean, var, 1e9);
+    worst = 0;
+    for (size_t t = 0; t < T; t++)
+        for (size_t m = 0; m < M; m++)
+            worst = fmax(worst, fabs(y[t * M + m] - (x[t * M + m] - level - mean[m]) / sqrt(var[m])));
+    CHECK(worst < 1e-4, "an overwhelming prior differs from the training statistics by %g", worst);
+    free(x), free(y), free(z);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         void (*run)(void);
     } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
-                 {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn}};
+                 {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn},
+                 {"norm_prior", case_norm_prior}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_frontend CASE\n");
         return 1;
