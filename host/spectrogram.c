@@ -29,6 +29,7 @@ struct spectrogram {
     float *pending;        /* (win_length): samples waiting to complete a frame */
     size_t fill;
     float *power;          /* (n_bins): scratch for spec_feed */
+    double warp;           /* spec_set_warp's factor; 1 is none */
 };
 
 spec_settings spec_default_settings(void)
@@ -79,6 +80,18 @@ double spec_mel_centre_hz(const spec_settings *s, int m)
     return mel_point_hz(s, m + 1);
 }
 
+/* Where frequency f is read from under warp a (Jaitly and Hinton's VTLP): f * a up to a knee, then a
+ * straight line that takes fmax to fmax, so the warped axis covers the same range. */
+static double warped_hz(const spec_settings *s, double a, double f)
+{
+    if (a == 1.0)
+        return f;
+    const double knee = 0.85 * s->fmax * (a < 1.0 ? 1.0 : 1.0 / a);
+    if (f <= knee)
+        return f * a;
+    return knee * a + (f - knee) * (s->fmax - knee * a) / (s->fmax - knee);
+}
+
 static int build_filterbank(spectrogram *sp)
 {
     const spec_settings *s = &sp->s;
@@ -97,7 +110,7 @@ static int build_filterbank(spectrogram *sp)
             const double left = mel_point_hz(s, m), centre = mel_point_hz(s, m + 1), right = mel_point_hz(s, m + 2);
             int first = -1, count = 0;
             for (int k = 0; k < sp->n_bins; k++) {
-                const double f = k * bin_hz;
+                const double f = warped_hz(s, sp->warp, k * bin_hz);
                 double w = 0;
                 if (f > left && f < centre)
                     w = (f - left) / (centre - left);
@@ -137,6 +150,7 @@ spectrogram *spec_new(const spec_settings *s, char *err, size_t err_len)
     }
     sp->s = *s;
     sp->n_bins = s->n_fft / 2 + 1;
+    sp->warp = 1.0;
     sp->window = malloc((size_t)s->win_length * sizeof *sp->window);
     sp->pending = malloc((size_t)s->win_length * sizeof *sp->pending);
     sp->power = malloc((size_t)sp->n_bins * sizeof *sp->power);
@@ -182,6 +196,28 @@ void spec_free(spectrogram *sp)
     free(sp->mel_offset);
     free(sp->mel_weight);
     free(sp);
+}
+
+int spec_set_warp(spectrogram *sp, double a)
+{
+    if (!(a >= 0.5 && a <= 2.0))
+        return -1;
+    if (a == sp->warp)
+        return 0;
+    int *first = sp->mel_first, *count = sp->mel_count;
+    size_t *offset = sp->mel_offset;
+    float *weight = sp->mel_weight;
+    const double was = sp->warp;
+    sp->mel_first = NULL, sp->mel_count = NULL, sp->mel_offset = NULL, sp->mel_weight = NULL;
+    sp->warp = a;
+    if (build_filterbank(sp) != 0) { /* keep the filterbank it had */
+        free(sp->mel_first), free(sp->mel_count), free(sp->mel_offset), free(sp->mel_weight);
+        sp->mel_first = first, sp->mel_count = count, sp->mel_offset = offset, sp->mel_weight = weight;
+        sp->warp = was;
+        return -1;
+    }
+    free(first), free(count), free(offset), free(weight);
+    return 0;
 }
 
 const spec_settings *spec_settings_of(const spectrogram *sp)

@@ -45,6 +45,13 @@ void spec_free(spectrogram *sp);
 
 const spec_settings *spec_settings_of(const spectrogram *sp);
 
+/* Vocal tract length perturbation, for training: from now on the filterbank takes frequency f for f * a,
+ * so a tone at f lands in the band of f * a, as from a shorter (a > 1) or longer vocal tract. Above a knee
+ * (85 % of fmax, or of fmax / a when a > 1) a straight line takes fmax to fmax. 1 is no warp. 0, or -1 when a
+ * is outside 0.5..2 or memory runs out (the filterbank is then the one before). Allocates: not for the
+ * real-time path. */
+int spec_set_warp(spectrogram *sp, double a);
+
 /* How many frames the next spec_feed of n samples will produce: the row count out must have room for. */
 size_t spec_frames_for(const spectrogram *sp, size_t n);
 

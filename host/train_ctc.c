@@ -37,7 +37,7 @@ typedef struct ctc_opts {
         *plugin_path;
     uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior;
     int bidirectional, threads, quiet;
-    double lr, lr_decay, grad_clip, time_budget, noise_snr, gain_db, speed;
+    double lr, lr_decay, grad_clip, time_budget, noise_snr, gain_db, speed, warp;
     uint32_t masks; /* SpecAugment: this many frequency and time masks */
     uint64_t max_epochs, max_steps, eval_every, ckpt_every, print_every, seed;
     int given_arch; /* an architecture or front-end option was given (refused with --resume/--init-from) */
@@ -77,7 +77,7 @@ typedef struct ctc_trainer {
     double *ctc_scratch;
     int32_t *labels;
     uint32_t *label_offsets, *lengths;
-    spectrogram *sp;
+    spectrogram *sp, *sp_warp; /* sp_warp: --augment-warp's, rebuilt per utterance; sp stays unwarped */
     FILE *log;
     char last_ckpt[4096];
 } ctc_trainer;
@@ -113,6 +113,8 @@ static void usage(FILE *f)
             "                            (default: off)\n"
             "  --augment-gain DB         random gain within +-DB (default: 0)\n"
             "  --augment-speed F         random speed between 1/F and F (default: 1, off)\n"
+            "  --augment-warp A          warp each utterance's frequency axis by a factor in 1-A..1+A\n"
+            "                            (vocal tract length perturbation; default: 0, off)\n"
             "  --augment-mask N          N bands of up to a fifth of the mel channels and N spans of up to\n"
             "                            a tenth of the steps set to the mean (default: 0, off)\n"
             "Optimisation\n"
@@ -148,7 +150,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
 {
     enum {
         O_TASK = 256, O_MANIFEST, O_VAL, O_UNITS, O_RATE, O_MELS, O_STACK, O_CELL, O_SIZE, O_LAYERS, O_BI, O_INIT,
-        O_NOISE, O_GAIN, O_SPEED, O_MASK, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_CLIP, O_SEED, O_THREADS, O_EPOCHS, O_STEPS,
+        O_NOISE, O_GAIN, O_SPEED, O_WARP, O_MASK, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_CLIP, O_SEED, O_THREADS, O_EPOCHS, O_STEPS,
         O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM
     };
     static const struct option lo[] = {
@@ -160,7 +162,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         {"rnn-size", required_argument, NULL, O_SIZE},     {"num-layers", required_argument, NULL, O_LAYERS},
         {"bidirectional", no_argument, NULL, O_BI},        {"init-from", required_argument, NULL, O_INIT},
         {"augment-noise", required_argument, NULL, O_NOISE}, {"augment-gain", required_argument, NULL, O_GAIN},
-        {"augment-speed", required_argument, NULL, O_SPEED},
+        {"augment-speed", required_argument, NULL, O_SPEED}, {"augment-warp", required_argument, NULL, O_WARP},
         {"augment-mask", required_argument, NULL, O_MASK}, {"batch-size", required_argument, NULL, O_BATCH},
         {"optimizer", required_argument, NULL, O_OPTIM},   {"learning-rate", required_argument, NULL, O_LR},
         {"lr-decay", required_argument, NULL, O_DECAY},    {"grad-clip", required_argument, NULL, O_CLIP},
@@ -208,6 +210,12 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
             bad = cli_double(&o->speed, optarg, "--augment-speed");
             if (!bad && (o->speed < 1.0 || o->speed > 2.0))
                 return hostlog_usage("--augment-speed is between 1 and 2, not %s", optarg), -1;
+            o->given_train = 1;
+            break;
+        case O_WARP:
+            bad = cli_double(&o->warp, optarg, "--augment-warp");
+            if (!bad && !(o->warp >= 0.0 && o->warp <= 0.3))
+                return hostlog_usage("--augment-warp is between 0 and 0.3, not %s", optarg), -1;
             o->given_train = 1;
             break;
         case O_MASK: bad = cli_u32(&o->masks, optarg, "--augment-mask", 0, 16); o->given_train = 1; break;
@@ -483,7 +491,12 @@ static uint32_t make_batch(ctc_trainer *tr, const uttset *set, const uint32_t *i
     for (uint32_t b = 0; b < B; b++) {
         const utt *u = &set->v[idx[b]];
         const size_t n = render(tr, u, augment);
-        const size_t steps = asr_features(tr->one, tr->mel, tr->sp, &tr->m, tr->wave, n);
+        spectrogram *sp = tr->sp;
+        /* a failed rebuild keeps the previous factor: one utterance warped as the last, no harm */
+        if (augment && tr->sp_warp &&
+            spec_set_warp(tr->sp_warp, 1.0 + (2.0 * rh_rng_uniform(&tr->rng) - 1.0) * tr->o.warp) == 0)
+            sp = tr->sp_warp;
+        const size_t steps = asr_features(tr->one, tr->mel, sp, &tr->m, tr->wave, n);
         tr->lengths[b] = (uint32_t)steps;
         if (augment && tr->o.masks)
             mask_features(tr, tr->one, steps);
@@ -609,6 +622,7 @@ static char *training_json(const ctc_trainer *tr)
     cJSON_AddNumberToObject(j, "augment_gain", o->gain_db);
     cJSON_AddNumberToObject(j, "augment_speed", o->speed);
     cJSON_AddNumberToObject(j, "augment_mask", o->masks);
+    cJSON_AddNumberToObject(j, "augment_warp", o->warp);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -703,6 +717,8 @@ static int adopt_training(ctc_trainer *tr, const char *json, const char *from)
         tr->o.batch = (uint32_t)v[0], tr->o.lr = v[1], tr->o.lr_decay = v[2], tr->o.grad_clip = v[3];
         tr->o.noise_snr = v[4], tr->o.gain_db = v[5], tr->o.speed = v[6] < 1 ? 1 : v[6], tr->o.seed = (uint64_t)v[7];
         tr->o.masks = v[8] > 16 ? 16 : (uint32_t)v[8];
+        const cJSON *warp = cJSON_GetObjectItemCaseSensitive(j, "augment_warp"); /* absent before it existed */
+        tr->o.warp = cJSON_IsNumber(warp) && warp->valuedouble > 0 && warp->valuedouble <= 0.3 ? warp->valuedouble : 0;
     }
     cJSON_Delete(j);
     if (!ok)
@@ -770,6 +786,7 @@ static void trainer_free(ctc_trainer *tr)
     uttset_free(&tr->train);
     uttset_free(&tr->val);
     spec_free(tr->sp);
+    spec_free(tr->sp_warp);
     free(tr->order), free(tr->batches), free(tr->params), free(tr->grads), free(tr->opt_state);
     free(tr->x), free(tr->logits), free(tr->dlogits), free(tr->ws[0]), free(tr->ws[1]), free(tr->scratch);
     free(tr->mel), free(tr->wave), free(tr->one), free(tr->ctc_scratch), free(tr->labels), free(tr->label_offsets);
@@ -799,6 +816,8 @@ static int alloc_buffers(ctc_trainer *tr)
     const size_t one = max_n > T * (tr->D > tr->K ? tr->D : tr->K) ? max_n : T * (tr->D > tr->K ? tr->D : tr->K);
     char err[256];
     tr->sp = spec_new(&tr->m.fe, err, sizeof err);
+    if (tr->o.warp > 0)
+        tr->sp_warp = spec_new(&tr->m.fe, err, sizeof err);
     tr->x = malloc(T * B * tr->D * sizeof(float));
     tr->logits = malloc(T * B * tr->K * sizeof(float));
     tr->dlogits = malloc(T * B * tr->K * sizeof(float));
@@ -812,7 +831,7 @@ static int alloc_buffers(ctc_trainer *tr)
     tr->labels = malloc((size_t)max_L * B * sizeof *tr->labels);
     tr->label_offsets = malloc((B + 1) * sizeof *tr->label_offsets);
     tr->lengths = malloc(B * sizeof *tr->lengths);
-    int ok = tr->sp && tr->x && tr->logits && tr->dlogits && tr->ws[0] && (!tr->m.bidirectional || tr->ws[1]) &&
+    int ok = tr->sp && (tr->o.warp == 0 || tr->sp_warp) && tr->x && tr->logits && tr->dlogits && tr->ws[0] && (!tr->m.bidirectional || tr->ws[1]) &&
              tr->scratch && tr->mel && tr->wave && tr->one && tr->ctc_scratch && tr->labels && tr->label_offsets &&
              tr->lengths;
     if (!ok)

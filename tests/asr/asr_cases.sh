@@ -192,15 +192,20 @@ assert "" in texts and "low" in texts and "high" in texts, set(texts)
 case_resume() {
     fixtures 120
     run train_small straight.safetensors --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
-        --checkpoint-dir a
+        --augment-warp 0.1 --checkpoint-dir a
     expect_rc 0 "40 steps"
     run train_small half.safetensors --max-steps 20 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
-        --checkpoint-dir b
+        --augment-warp 0.1 --checkpoint-dir b
     expect_rc 0 "20 steps"
     run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --max-steps 40 \
         --threads 1 -q -o resumed.safetensors --checkpoint-dir b
     expect_rc 0 "resume to 40"
     cmp -s straight.safetensors resumed.safetensors || fail "resumed training differs from the straight run"
+    run train_small nowarp.safetensors --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
+        --checkpoint-dir c
+    cmp -s straight.safetensors nowarp.safetensors && fail "--augment-warp changed nothing"
+    run train_small x.safetensors --max-steps 1 --augment-warp 0.5
+    expect_rc 2 "--augment-warp beyond 0.3"
     run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --rnn-size 64
     expect_rc 2 "architecture options with --resume"
     head -n 50 data/train.tsv > other.tsv

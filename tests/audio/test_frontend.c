@@ -510,6 +510,57 @@ static void case_norm_prior(void)
     free(x), free(y), free(z);
 }
 
+/* ---- vocal tract length perturbation ------------------------------------------------------------------ */
+
+/* The loudest mel band of one frame of a tone at hz, under warp a. */
+static int tone_band(spectrogram *sp, double hz)
+{
+    const spec_settings *s = spec_settings_of(sp);
+    float frame[400], power[201], mel[40];
+    for (int i = 0; i < s->win_length; i++)
+        frame[i] = (float)(0.5 * sin(2 * PI * hz * i / s->sample_rate));
+    spec_power(sp, power, frame);
+    spec_logmel(sp, mel, power);
+    int band = 0;
+    for (int m = 1; m < s->n_mels; m++)
+        if (mel[m] > mel[band])
+            band = m;
+    return band;
+}
+
+static void case_warp(void)
+{
+    spec_settings s = spec_default_settings();
+    char err[256];
+    spectrogram *sp = spec_new(&s, err, sizeof err), *plain = spec_new(&s, err, sizeof err);
+    /* below the knee a tone at f lands in the band of a * f; each of these moves a band or more */
+    const double tones[] = {1000, 2000, 3000, 5000};
+    const double warps[] = {0.9, 1.1, 0.8, 1.2};
+    for (size_t i = 0; i < sizeof tones / sizeof *tones; i++)
+        for (size_t k = 0; k < sizeof warps / sizeof *warps; k++) {
+            CHECK(spec_set_warp(sp, warps[k]) == 0, "warp %g refused", warps[k]);
+            const int got = tone_band(sp, tones[i]), want = nearest_band(&s, tones[i] * warps[k]);
+            const int unwarped = tone_band(plain, tones[i]);
+            CHECK(got == want && got != unwarped, "%g Hz under warp %g: band %d, want %d (unwarped %d)", tones[i],
+                  warps[k], got, want, unwarped);
+        }
+    /* above the knee the line ends at fmax: the top band still hears a tone just below fmax */
+    CHECK(spec_set_warp(sp, 1.2) == 0, "warp 1.2 refused");
+    CHECK(tone_band(sp, 7900) == s.n_mels - 1, "7900 Hz under warp 1.2 left the top band for %d", tone_band(sp, 7900));
+    /* out of range is refused and keeps the filterbank; back to 1 is exactly the plain front-end */
+    const double bad[] = {0.4, 2.5, NAN, 0};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+        CHECK(spec_set_warp(sp, bad[k]) == -1, "warp %g accepted", bad[k]);
+    CHECK(tone_band(sp, 1000) == nearest_band(&s, 1200), "a refused warp changed the filterbank");
+    CHECK(spec_set_warp(sp, 1.0) == 0, "warp 1 refused");
+    float *x = multitone(16000, 16000);
+    float *a = malloc(spec_frames_for(sp, 16000) * 40 * sizeof *a), *b = malloc(spec_frames_for(plain, 16000) * 40 * sizeof *b);
+    const size_t na = spec_feed(sp, a, x, 16000), nb = spec_feed(plain, b, x, 16000);
+    CHECK(na == nb && memcmp(a, b, na * 40 * sizeof *a) == 0, "warp 1 after 1.2 differs from no warp");
+    free(x), free(a), free(b);
+    spec_free(sp), spec_free(plain);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -517,7 +568,7 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
                  {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn},
-                 {"norm_prior", case_norm_prior}};
+                 {"norm_prior", case_norm_prior}, {"warp", case_warp}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_frontend CASE\n");
         return 1;
