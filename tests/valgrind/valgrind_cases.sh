@@ -37,7 +37,7 @@ case_train() {
     "$PY" "$here/../asr/make_tones.py" data --count 24 || fail "make_tones.py"
     vg 0 "train ctc" "$R" train --task ctc --manifest data/train.tsv --units words --sample-rate 8000 \
         --rnn-size 8 --num-layers 1 --bidirectional --batch-size 4 --threads 1 --max-steps 4 --augment-noise 20 \
-        --augment-speed 1.05 --augment-mask 1 --checkpoint-dir ckc -o ctc.safetensors -q
+        --augment-speed 1.05 --augment-mask 1 --augment-warp 0.1 --checkpoint-dir ckc -o ctc.safetensors -q
 }
 
 case_sample() {
