@@ -5,7 +5,8 @@
 # with 8 accents and 39 voice variants, and flite and festival voices of recorded speakers, at varied
 # speed, pitch and formants (presets/make-digits-data.py; needs espeak-ng, flite, festival and its voices,
 # and sox, which .ci/install-deps installs). Model: a bidirectional GRU, 2 layers of 128,
-# over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, with CTC over the ten words. Augmentation:
+# over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, normalised with the training set's statistics
+# pooled as 300 frames with each file's own, with CTC over the ten words. Augmentation:
 # speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
 #
 # Usage: presets/train-digits.sh [RNNHOST] [WORKDIR] [HOLDOUT]
@@ -22,7 +23,7 @@ mkdir -p "$work"
 python3 "$root/presets/make-digits-data.py" "$work/data" ${holdout:+--holdout "$holdout"}
 start=$(date +%s)
 "$rnnhost" train --task ctc --manifest "$work/data/train.tsv" --val-manifest "$work/data/valid.tsv" \
-  --units words --sample-rate 8000 --rnn-size 128 --num-layers 2 --bidirectional --batch-size 32 \
+  --units words --sample-rate 8000 --norm-prior 300 --rnn-size 128 --num-layers 2 --bidirectional --batch-size 32 \
   --learning-rate 0.002 --augment-speed 1.15 --augment-gain 6 --augment-noise 10 --augment-mask 2 \
   --time-budget "$budget" --threads 1 --seed 1 --print-every 200 --checkpoint-every 200 \
   --checkpoint-dir "$work/ckpt" -o "$work/digits.safetensors"
