@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rnnhost/halfstep.h"
 #include "rnnhost/plugin.h"
 
 #define CHARLM_ID "charlm"
@@ -38,6 +39,7 @@ typedef struct charlm_model {
     const rh_host *host;
     rh_model *core;
     const rh_model_vtable *cv; /* the core's vtable, read once so every call goes through the same one */
+    const rh_ext_half_step *core_half; /* the core's half-step extension, or NULL: ours is the core's */
     uint32_t V, H, N;          /* vocabulary, core hidden size, embedding width (0: tokens straight in) */
     uint32_t S;                /* the core's state size, which is ours too */
     uint64_t core_offset;      /* first float of the core's parameters in our buffer */
@@ -391,9 +393,10 @@ static rh_status charlm_backward(const rh_model *model, float *grads, float *dx,
 
 /* ---- step ------------------------------------------------------------------------------------------ */
 
-// y is (B,V) or NULL, state is (B,S), tokens is (B); x must be NULL (token input)
-static rh_status charlm_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
-                             const float *x, const int32_t *tokens, uint32_t B)
+// y is (B,V) or NULL, state is (B,S), tokens is (B); x must be NULL (token input); copy is the core's half-step
+// copy or NULL
+static rh_status step_with(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                           const void *copy, const float *x, const int32_t *tokens, uint32_t B)
 {
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
@@ -411,8 +414,11 @@ static rh_status charlm_step(const rh_model *model, float *y, float *state, floa
     for (size_t b = 0; b < B && N > 0; b++)
         memcpy(emb + b * N, params + (size_t)tokens[b] * N, N * sizeof(float));
     // Without y the core skips its own output too, but its state still advances.
-    rh_status st = m->cv->step(m->core, y != NULL ? hid : NULL, state, core_scratch, params + m->core_offset,
-                               N > 0 ? emb : NULL, N > 0 ? NULL : tokens, B);
+    rh_status st =
+        copy != NULL ? m->core_half->step(m->core, y != NULL ? hid : NULL, state, core_scratch, params + m->core_offset,
+                                          copy, N > 0 ? emb : NULL, N > 0 ? NULL : tokens, B)
+                     : m->cv->step(m->core, y != NULL ? hid : NULL, state, core_scratch, params + m->core_offset,
+                                   N > 0 ? emb : NULL, N > 0 ? NULL : tokens, B);
     if (st != RH_OK)
         return st;
     if (y != NULL)
@@ -420,9 +426,56 @@ static rh_status charlm_step(const rh_model *model, float *y, float *state, floa
     return RH_OK;
 }
 
+static rh_status charlm_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                             const float *x, const int32_t *tokens, uint32_t B)
+{
+    return step_with(model, y, state, scratch, params, NULL, x, tokens, B);
+}
+
+/* ---- the half-step copy (halfstep.h) ----------------------------------------------------------------- */
+
+/* Ours is the core's copy: the core's matrices are nearly all of the bytes a step reads. The embedding
+ * gives one row a step, and the output projection stays in floats, the same product in both steps. */
+static uint64_t charlm_half_copy_size(const rh_model *model)
+{
+    const charlm_model *m = as_charlm(model);
+    return model == NULL ? 0 : m->core_half->copy_size(m->core);
+}
+
+static rh_status charlm_half_make_copy(const rh_model *model, void *copy, const float *params)
+{
+    if (model == NULL || copy == NULL || params == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const charlm_model *m = as_charlm(model);
+    return m->core_half->make_copy(m->core, copy, params + m->core_offset);
+}
+
+static rh_status charlm_half_step(const rh_model *model, float *y, float *state, float *scratch,
+                                  const float *params, const void *copy, const float *x, const int32_t *tokens,
+                                  uint32_t B)
+{
+    if (copy == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return step_with(model, y, state, scratch, params, copy, x, tokens, B);
+}
+
+static const rh_ext_half_step charlm_half_ext = {
+    sizeof(rh_ext_half_step), charlm_half_copy_size, charlm_half_make_copy, charlm_half_step,
+};
+
+static const void *charlm_get_extension(const rh_model *model, const char *extension_id)
+{
+    if (model == NULL || extension_id == NULL)
+        return NULL;
+    if (strcmp(extension_id, RH_EXT_HALF_STEP) == 0)
+        return as_charlm(model)->core_half != NULL ? &charlm_half_ext : NULL;
+    return NULL;
+}
+
 static const rh_model_vtable charlm_vtable = {
     sizeof(rh_model_vtable), charlm_destroy,  charlm_get_info,          charlm_get_tensor, charlm_workspace_size,
     charlm_forward,          charlm_backward, charlm_step_scratch_size, charlm_step,       charlm_reset,
+    charlm_get_extension,
 };
 
 /* ---- create ---------------------------------------------------------------------------------------- */
@@ -485,7 +538,7 @@ static rh_status check_core(const rh_host *host, const char *core_id, rh_model *
 {
     const rh_model_vtable *cv = core->vtable;
     char why[200];
-    if (cv == NULL || cv->struct_size < sizeof(rh_model_vtable) || cv->destroy == NULL || cv->get_info == NULL ||
+    if (cv == NULL || cv->struct_size < RH_MODEL_VTABLE_V1_SIZE || cv->destroy == NULL || cv->get_info == NULL ||
         cv->get_tensor == NULL || cv->workspace_size == NULL || cv->forward == NULL || cv->backward == NULL ||
         cv->step_scratch_size == NULL || cv->step == NULL || cv->reset == NULL) {
         snprintf(why, sizeof why, "core '%s' has a NULL, too small or incomplete vtable", core_id);
@@ -563,6 +616,12 @@ static rh_status build(const rh_host *host, const char *core_id, rh_model *core,
     m->host = host;
     m->core = core;
     m->cv = core->vtable;
+    if (RH_VTABLE_HAS(m->cv, get_extension)) {
+        const rh_ext_half_step *hx = m->cv->get_extension(core, RH_EXT_HALF_STEP);
+        if (hx != NULL && hx->struct_size >= offsetof(rh_ext_half_step, step) + sizeof hx->step &&
+            hx->copy_size != NULL && hx->make_copy != NULL && hx->step != NULL)
+            m->core_half = hx;
+    }
     m->V = V, m->H = H, m->N = N, m->S = ci->state_size;
     m->num_tensors = nt;
     m->tensors = (rh_tensor *)(m + 1);

@@ -3,6 +3,7 @@
 #include "stack.h"
 
 #include <cblas.h>
+#include "rnnhost/halfstep.h"
 #include "pool.h"
 #include <limits.h>
 #include <math.h>
@@ -11,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 /* A table of 2^32 tensors is not a model anyone means; the bound keeps the allocation and the u32 counts sane. */
 #define STACK_MAX_LAYERS 4096u
@@ -37,7 +42,12 @@ typedef struct stack_model {
     char (*names)[RH_MAX_NAME];
     stack_pool *pool;                 /* threads for one call, or NULL */
     const rh_ext_threads *threads;    /* the host's grant per call, or NULL (one thread) */
+    uint64_t *half_off;               /* (num_tensors) where each tensor starts in the half-step copy, in
+                                         halves, or NO_HALF for tensors the copy leaves out */
+    uint64_t half_count;              /* halves in the copy */
 } stack_model;
+
+#define NO_HALF UINT64_MAX
 
 void stack_log(const rh_host *host, int32_t level, const char *fmt, ...)
 {
@@ -404,6 +414,97 @@ __attribute__((target("avx2,fma"))) static void kern_avx2 KERN_ARGS KERN_BODY
 #endif
 static void kern_plain KERN_ARGS KERN_BODY
 
+/* The step's products at small batches: z (B, row stride ldz) += a (B,K, row stride lda) W^T for the N
+ * rows of W (N,K), the weights as floats or as the halves of the half-step copy (halfstep.h). A batch-1 step
+ * reads each weight once for two flops, so these stream W once (a block of rows stays in L1 while every
+ * row of a passes over it) and are written for the bytes they read, not the flops. Each dot is summed in
+ * the vector's lanes, k ascending, then the lanes are folded in a fixed order; the float and the half
+ * version of a level do the same arithmetic on the same values, so they give the same bits, whichever
+ * block a row falls in. */
+#define DOTS_ARGS(WT) (float *restrict z, size_t ldz, const float *restrict a, size_t lda, const WT *restrict W, \
+                       size_t N, size_t K, size_t B)
+
+/* Plain C: 8 lanes in an array. WLD(p, i) is element i of weights p as a float. */
+#define DOTS_PLAIN_BODY(WLD) { \
+    for (size_t n = 0; n < N; n++) \
+        for (size_t b = 0; b < B; b++) { \
+            const float *x = a + b * lda; \
+            float lane[8] = {0}; \
+            for (size_t k = 0; k < K; k += 8) \
+                for (size_t j = 0; j < 8 && k + j < K; j++) \
+                    lane[j] += WLD(W + n * K, k + j) * x[k + j]; \
+            z[b * ldz + n] += ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7])); \
+        } \
+}
+#define WLD_FLOAT(p, i) ((p)[i])
+#define WLD_HALF(p, i) rh_half_to_float((p)[i])
+static void dots_float_plain DOTS_ARGS(float) DOTS_PLAIN_BODY(WLD_FLOAT)
+static void dots_half_plain DOTS_ARGS(uint16_t) DOTS_PLAIN_BODY(WLD_HALF)
+
+#ifdef STACK_DISPATCH
+/* AVX-512 and AVX2: four rows at a time (four sums in registers, one load of x for four weights), the
+ * last K % VL elements through a zero-padded copy. VL lanes of type VEC; LD loads VL weights as floats;
+ * FOLD adds the lanes. */
+#define DOTS_VEC_BODY(WT, VL, VEC, ZERO, LDX, LD, FMA, FOLD) { \
+    size_t kf = K - K % (VL); \
+    for (size_t n = 0; n < N;) { \
+        size_t nr = N - n >= 4 ? 4 : 1; \
+        for (size_t b = 0; b < B; b++) { \
+            const float *x = a + b * lda; \
+            const WT *w = W + n * K; \
+            VEC s[4] = {ZERO, ZERO, ZERO, ZERO}; \
+            if (nr == 4) \
+                for (size_t k = 0; k < kf; k += (VL)) { \
+                    VEC xv = LDX(x + k); \
+                    s[0] = FMA(LD(w + k), xv, s[0]); \
+                    s[1] = FMA(LD(w + K + k), xv, s[1]); \
+                    s[2] = FMA(LD(w + 2 * K + k), xv, s[2]); \
+                    s[3] = FMA(LD(w + 3 * K + k), xv, s[3]); \
+                } \
+            else \
+                for (size_t k = 0; k < kf; k += (VL)) \
+                    s[0] = FMA(LD(w + k), LDX(x + k), s[0]); \
+            for (size_t r = 0; r < nr; r++) { \
+                if (kf < K) { \
+                    WT wt[VL]; \
+                    float xt[VL]; \
+                    memset(wt, 0, sizeof wt); \
+                    memset(xt, 0, sizeof xt); \
+                    memcpy(wt, w + r * K + kf, (K - kf) * sizeof(WT)); \
+                    memcpy(xt, x + kf, (K - kf) * sizeof(float)); \
+                    s[r] = FMA(LD(wt), LDX(xt), s[r]); \
+                } \
+                z[b * ldz + n + r] += FOLD(s[r]); \
+            } \
+        } \
+        n += nr; \
+    } \
+}
+
+#define LD512_FLOAT(p) _mm512_loadu_ps(p)
+#define LD512_HALF(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+__attribute__((target("avx512f"))) static void dots_float_avx512 DOTS_ARGS(float)
+    DOTS_VEC_BODY(float, 16, __m512, _mm512_setzero_ps(), _mm512_loadu_ps, LD512_FLOAT, _mm512_fmadd_ps,
+                  _mm512_reduce_add_ps)
+__attribute__((target("avx512f"))) static void dots_half_avx512 DOTS_ARGS(uint16_t)
+    DOTS_VEC_BODY(uint16_t, 16, __m512, _mm512_setzero_ps(), _mm512_loadu_ps, LD512_HALF, _mm512_fmadd_ps,
+                  _mm512_reduce_add_ps)
+
+__attribute__((target("avx2,fma,f16c"))) static inline float fold256(__m256 v)
+{
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+    return _mm_cvtss_f32(q);
+}
+#define LD256_FLOAT(p) _mm256_loadu_ps(p)
+#define LD256_HALF(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+__attribute__((target("avx2,fma,f16c"))) static void dots_float_avx2 DOTS_ARGS(float)
+    DOTS_VEC_BODY(float, 8, __m256, _mm256_setzero_ps(), _mm256_loadu_ps, LD256_FLOAT, _mm256_fmadd_ps, fold256)
+__attribute__((target("avx2,fma,f16c"))) static void dots_half_avx2 DOTS_ARGS(uint16_t)
+    DOTS_VEC_BODY(uint16_t, 8, __m256, _mm256_setzero_ps(), _mm256_loadu_ps, LD256_HALF, _mm256_fmadd_ps, fold256)
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -411,15 +512,22 @@ static void kern_plain KERN_ARGS KERN_BODY
 static void (*sigmoid_loop)(float *, size_t) = sigmoid_plain;
 static void (*tanh_loop)(float *, size_t) = tanh_plain;
 static void (*kern) KERN_ARGS = kern_plain;
+/* Picked together, so that the float and the half products stay the same arithmetic. */
+static void (*dots_float) DOTS_ARGS(float) = dots_float_plain;
+static void (*dots_half) DOTS_ARGS(uint16_t) = dots_half_plain;
 
 #ifdef STACK_DISPATCH
 __attribute__((constructor)) static void pick_loops(void)
 {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    if (__builtin_cpu_supports("avx512f")) {
         sigmoid_loop = sigmoid_avx512, tanh_loop = tanh_avx512, kern = kern_avx512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        dots_float = dots_float_avx512, dots_half = dots_half_avx512;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         sigmoid_loop = sigmoid_avx2, tanh_loop = tanh_avx2, kern = kern_avx2;
+        if (__builtin_cpu_supports("f16c"))
+            dots_float = dots_float_avx2, dots_half = dots_half_avx2;
+    }
 }
 #endif
 
@@ -478,6 +586,22 @@ static void pack_panels(float *pack, const float *W_h, size_t G, size_t H, uint3
         }
 }
 
+/* The step's product z (B, row stride ldz) += a (B,K, row stride lda) W^T over the N rows of W (N,K): from
+ * the half-step copy Wh when there is one; at batch 1 by the dot kernel, which the copy's step shares, so
+ * that the two give the same bits; else one GEMM. */
+static void step_product(float *z, size_t ldz, const float *a, size_t lda, const float *W, const uint16_t *Wh,
+                         size_t N, size_t K, size_t B)
+{
+    if (N == 0 || B == 0)
+        return;
+    if (Wh != NULL)
+        dots_half(z, ldz, a, lda, Wh, N, K, B);
+    else if (B == 1)
+        dots_float(z, ldz, a, lda, W, N, K, B);
+    else
+        gemm_nt(z, ldz, a, lda, W, K, B, N, K);
+}
+
 void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32_t g0, uint32_t ng)
 {
     size_t B = p->B, H = p->H, P = panels(H);
@@ -485,7 +609,9 @@ void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32
         return;
     for (size_t g = g0; g < (size_t)g0 + ng; g++) {
         if (p->pack == NULL) { // step: the rows of W_h as they are
-            gemm_nt(z + g * H + p->u0, ldz, a, H, p->W_h + (g * H + p->u0) * H, H, B, p->u1 - p->u0, H);
+            size_t row = g * H + p->u0;
+            step_product(z + g * H + p->u0, ldz, a, H, p->W_h + row * H,
+                         p->W_h_half != NULL ? p->W_h_half + row * H : NULL, p->u1 - p->u0, H, B);
             continue;
         }
         for (size_t pi = p->u0 / KNR; pi * KNR < p->u1; pi++) {
@@ -713,7 +839,7 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
         }
         pack_panels(pack, W_h, m->G, H, u0, u1);
         state_get(m, w.hs, c->h_0, l, B, u0, u1);
-        stack_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, m->pool, n};
+        stack_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, m->pool, n, NULL};
         for (size_t t = 0; t < T; t++) {
             stack_sync(&part); // h_prev whole, and (at t = 0) this layer's input projection done
             float *h_prev = w.hs + t * B * H, *h = h_prev + B * H;
@@ -812,7 +938,7 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     share(GH, id, n, &q0, &q1); // rows of the layer's weight gradients, columns of its bias gradient
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n};
+    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n, NULL};
 
     float *dym = ws_shared(m, c->ws, TB, B); // (T,B,O) dy with padding zeroed, when there is padding
     float *dh = dym + TB * O, *dhp = dh + B * H, *g = dhp + B * H, *scratch = g + B * H; // (B,H) each
@@ -954,7 +1080,14 @@ typedef struct step_call {
     const float *params, *x;
     const int32_t *tokens;
     uint32_t B;
+    const uint16_t *half; /* the half-step copy, or NULL for the float weights */
 } step_call;
+
+/* Tensor k's weights in the half-step copy, or NULL when the step reads floats. */
+static const uint16_t *half_ptr(const stack_model *m, const uint16_t *half, uint32_t k)
+{
+    return half != NULL && m->half_off[k] != NO_HALF ? half + m->half_off[k] : NULL;
+}
 
 static void step_task(void *arg, uint32_t id, uint32_t n)
 {
@@ -964,19 +1097,23 @@ static void step_task(void *arg, uint32_t id, uint32_t n)
     float *z = c->scratch, *rh = z + B * GH, *hp = rh + B * H, *h = hp + B * H;
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n};
+    stack_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, m->pool, n, NULL};
     for (uint32_t l = 0; l < m->L; l++) {
         const float *W_x = tensor_ptr(m, c->params, l * T_PER_LAYER + T_WX);
         const float *bias = tensor_ptr(m, c->params, l * T_PER_LAYER + T_B);
+        const uint16_t *W_x_half = half_ptr(m, c->half, l * T_PER_LAYER + T_WX);
         part.W_h = tensor_ptr(m, c->params, l * T_PER_LAYER + T_WH);
+        part.W_h_half = half_ptr(m, c->half, l * T_PER_LAYER + T_WH);
         for (size_t g = 0; g < G; g++) {
             size_t col = g * H + u0, w = u1 - u0;
             for (size_t b = 0; b < B; b++)
                 memcpy(z + b * GH + col, bias + col, w * sizeof(float));
             if (l > 0)
-                gemm_nt(z + col, GH, c->state + (l - 1) * H, S, W_x + col * H, H, B, w, H);
+                step_product(z + col, GH, c->state + (l - 1) * H, S, W_x + col * H,
+                             W_x_half != NULL ? W_x_half + col * H : NULL, w, H, B);
             else if (c->x != NULL)
-                gemm_nt(z + col, GH, c->x, m->D, W_x + col * m->D, m->D, B, w, m->D);
+                step_product(z + col, GH, c->x, m->D, W_x + col * m->D,
+                             W_x_half != NULL ? W_x_half + col * m->D : NULL, w, m->D, B);
             else
                 for (size_t b = 0; b < B; b++)
                     add_row(z + b * GH + col, W_x + (size_t)c->tokens[b] * GH + col, w);
@@ -999,13 +1136,16 @@ static void step_task(void *arg, uint32_t id, uint32_t n)
             memcpy(c->y + b * O + o0, tensor_ptr(m, c->params, m->L * T_PER_LAYER + 1) + o0,
                    (o1 - o0) * sizeof(float));
     }
-    if (m->O > 0)
-        gemm_nt(c->y + o0, O, a, S, tensor_ptr(m, c->params, m->L * T_PER_LAYER) + o0 * H, H, B, o1 - o0, H);
+    if (m->O > 0) {
+        const uint16_t *W_half = half_ptr(m, c->half, m->L * T_PER_LAYER);
+        step_product(c->y + o0, O, a, S, tensor_ptr(m, c->params, m->L * T_PER_LAYER) + o0 * H,
+                     W_half != NULL ? W_half + o0 * H : NULL, o1 - o0, H, B);
+    }
 }
 
-// y is (B,O) or NULL, state is (B,S), x is (B,D) or tokens is (B)
-static rh_status stack_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
-                            const float *x, const int32_t *tokens, uint32_t B)
+// y is (B,O) or NULL, state is (B,S), x is (B,D) or tokens is (B), half is the half-step copy or NULL
+static rh_status step_with(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                           const uint16_t *half, const float *x, const int32_t *tokens, uint32_t B)
 {
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
@@ -1022,15 +1162,87 @@ static rh_status stack_step(const rh_model *model, float *y, float *state, float
         for (uint32_t b = 0; b < B; b++)
             if (tokens[b] < 0 || (uint32_t)tokens[b] >= m->D)
                 return RH_ERR_INVALID_ARGUMENT;
-    step_call c = {m, y, state, scratch, params, x, tokens, B};
+    step_call c = {m, y, state, scratch, params, x, tokens, B, half};
     uint64_t in = m->L > 1 ? m->H : m->kind == RH_INPUT_DENSE ? m->D : 0;
     run_split(m, call_threads(m, (uint64_t)B * m->G * m->H * (m->H + in)), step_task, &c, 1);
     return RH_OK;
 }
 
+static rh_status stack_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                            const float *x, const int32_t *tokens, uint32_t B)
+{
+    return step_with(model, y, state, scratch, params, NULL, x, tokens, B);
+}
+
+/* ---- the half-step copy (halfstep.h) --------------------------------------------------------------- */
+
+/* The copy holds, as halves, every matrix a step reads whole: W_x (but a token layer's embedding, of
+ * which a step reads one row) and W_h of every layer, and out.W; each starts on 64 bytes. */
+static void half_layout(stack_model *m)
+{
+    uint64_t at = 0;
+    for (uint32_t k = 0; k < m->num_tensors; k++) {
+        const rh_tensor *t = &m->tensors[k];
+        int embed = k == T_WX && m->kind == RH_INPUT_TOKENS;
+        if (t->ndim != 2 || embed) {
+            m->half_off[k] = NO_HALF;
+            continue;
+        }
+        m->half_off[k] = at;
+        at = sat_add(at, (t->size + 31) / 32 * 32);
+    }
+    m->half_count = at;
+}
+
+static uint64_t stack_half_copy_size(const rh_model *model)
+{
+    return model == NULL ? 0 : sat_mul(as_stack(model)->half_count, sizeof(uint16_t));
+}
+
+static rh_status stack_half_make_copy(const rh_model *model, void *copy, const float *params)
+{
+    if (model == NULL || copy == NULL || params == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    const stack_model *m = as_stack(model);
+    uint16_t *half = copy;
+    for (uint32_t k = 0; k < m->num_tensors; k++) {
+        if (m->half_off[k] == NO_HALF)
+            continue;
+        const rh_tensor *t = &m->tensors[k];
+        const float *src = params + t->offset;
+        uint16_t *dst = half + m->half_off[k];
+        for (uint64_t i = 0; i < t->size; i++)
+            if (!rh_half_from_float_exact(src[i], &dst[i]))
+                return RH_ERR_UNSUPPORTED; // a float model: the caller keeps to step, nothing to explain
+        for (uint64_t i = t->size; i % 32 != 0; i++)
+            dst[i] = 0;
+    }
+    return RH_OK;
+}
+
+static rh_status stack_half_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                                 const void *copy, const float *x, const int32_t *tokens, uint32_t B)
+{
+    if (copy == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return step_with(model, y, state, scratch, params, copy, x, tokens, B);
+}
+
+static const rh_ext_half_step stack_half_ext = {
+    sizeof(rh_ext_half_step), stack_half_copy_size, stack_half_make_copy, stack_half_step,
+};
+
+static const void *stack_get_extension(const rh_model *model, const char *extension_id)
+{
+    if (model == NULL || extension_id == NULL)
+        return NULL;
+    return strcmp(extension_id, RH_EXT_HALF_STEP) == 0 ? &stack_half_ext : NULL;
+}
+
 static const rh_model_vtable stack_vtable = {
-    sizeof(rh_model_vtable), stack_destroy, stack_get_info,          stack_get_tensor, stack_workspace_size,
+    sizeof(rh_model_vtable), stack_destroy,  stack_get_info,          stack_get_tensor, stack_workspace_size,
     stack_forward,           stack_backward, stack_step_scratch_size, stack_step,       stack_reset,
+    stack_get_extension,
 };
 
 /* ---- create ---------------------------------------------------------------------------------------- */
@@ -1073,7 +1285,7 @@ rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_con
     }
 
     uint32_t num_tensors = (uint32_t)(L * T_PER_LAYER + (O > 0 ? 2 : 0));
-    size_t bytes = sizeof(stack_model) + num_tensors * (sizeof(rh_tensor) + RH_MAX_NAME);
+    size_t bytes = sizeof(stack_model) + num_tensors * (sizeof(rh_tensor) + sizeof(uint64_t) + RH_MAX_NAME);
     stack_model *m = calloc(1, bytes);
     if (m == NULL) {
         stack_log(host, RH_LOG_ERROR, "%s: out of memory for the tensor table", id);
@@ -1091,7 +1303,8 @@ rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_con
     m->O = (uint32_t)O;
     m->num_tensors = num_tensors;
     m->tensors = (rh_tensor *)(m + 1);
-    m->names = (char(*)[RH_MAX_NAME])(m->tensors + num_tensors);
+    m->half_off = (uint64_t *)(m->tensors + num_tensors);
+    m->names = (char(*)[RH_MAX_NAME])(m->half_off + num_tensors);
 
     uint64_t offset = 0;
     int ok = 1;
@@ -1147,6 +1360,7 @@ rh_status stack_create(const rh_host *host, const stack_cell *cell, const rh_con
         return RH_ERR_INVALID_ARGUMENT;
     }
     m->num_params = offset;
+    half_layout(m);
     if (host != NULL && host->struct_size >= offsetof(rh_host, get_extension) + sizeof host->get_extension &&
         host->get_extension != NULL) {
         const rh_ext_threads *ext = host->get_extension(host, RH_EXT_THREADS);

@@ -29,6 +29,7 @@ typedef struct stack_part {
     const float *pack; /* W_h^T in column panels for the batched forward, or NULL */
     void *pool;
     uint32_t n;
+    const uint16_t *W_h_half; /* step over the half-step copy: W_h there, or NULL */
 } stack_part;
 
 typedef struct stack_cell {

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "rnnhost/halfstep.h"
 #include "rnnhost/weights.h"
 
 #define MAX_HEADER_BYTES (100u * 1000u * 1000u) // the limit the safetensors reference reader uses
@@ -110,28 +111,7 @@ uint16_t rh_f32_to_f16(float x)
 
 float rh_f16_to_f32(uint16_t h)
 {
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    uint32_t f;
-    if (exp == 0x1fu)
-        f = sign | 0x7f800000u | (man << 13);
-    else if (exp != 0)
-        f = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    else if (man == 0)
-        f = sign;
-    else {
-        // Subnormal half, normal float: shift the leading one up to the implicit bit.
-        uint32_t e = 127 - 15 + 1;
-        while (!(man & 0x400u)) {
-            man <<= 1;
-            e--;
-        }
-        f = sign | (e << 23) | ((man & 0x3ffu) << 13);
-    }
-    float x;
-    memcpy(&x, &f, sizeof x);
-    return x;
+    return rh_half_to_float(h);
 }
 
 /* ---- small helpers ---- */

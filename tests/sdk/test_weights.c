@@ -576,6 +576,30 @@ static uint32_t float_to_bits(float f)
     return u;
 }
 
+/* rh_half_from_float_exact (halfstep.h): every finite half is found exactly, with its own bits; a float
+ * between two halves, past the largest, below the smallest or not finite is not one. */
+static void test_half_exact(void)
+{
+    int bad = 0;
+    uint16_t h;
+    for (uint32_t i = 0; i < 65536; i++) {
+        const float f = rh_f16_to_f32((uint16_t)i);
+        if (!isfinite(f))
+            continue;
+        bad += !rh_half_from_float_exact(f, &h) || h != i;
+        // The next float up is never a half: halves lie 2^13 float steps apart (at least).
+        bad += rh_half_from_float_exact(nextafterf(f, INFINITY), &h) != 0;
+    }
+    CHECK(bad == 0, "%d halves are not recognised exactly", bad);
+    const float not_halves[] = {0.1f, 1.0f + 0x1p-11f, 65505.0f, 65536.0f, 1e10f, 0x1p-25f, 1.5f * 0x1p-24f, 1e-40f,
+                                INFINITY, -INFINITY, NAN};
+    for (size_t i = 0; i < sizeof not_halves / sizeof *not_halves; i++)
+        CHECK(!rh_half_from_float_exact(not_halves[i], &h), "%g taken for a half", (double)not_halves[i]);
+    CHECK(rh_half_from_float_exact(-0.0f, &h) && h == 0x8000, "-0 gives 0x%04x", h);
+    CHECK(rh_half_from_float_exact(0x3ffp-24f, &h) && h == 0x03ff, "the largest subnormal gives 0x%04x", h);
+    CHECK(rh_half_from_float_exact(-65504.0f, &h) && h == 0xfbff, "-65504 gives 0x%04x", h);
+}
+
 static void test_f16_conversions(void)
 {
     // Every half widens exactly and narrows back to itself; NaNs stay NaN both ways.
@@ -832,6 +856,7 @@ int main(void)
     test_load_tensors();
     test_atomic();
     test_f16_conversions();
+    test_half_exact();
     test_f16_file();
     cleanup();
     TEST_EXIT();

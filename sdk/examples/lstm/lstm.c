@@ -363,6 +363,7 @@ static void lstm_destroy(rh_model *m) { free(m ? m->plugin_data : NULL); }
 static const rh_model_vtable lstm_vtable = {
     sizeof(rh_model_vtable), lstm_destroy,     lstm_get_info,          lstm_get_tensor, lstm_workspace_size,
     lstm_forward,            lstm_backward,    lstm_step_scratch_size, lstm_step,       lstm_reset,
+    NULL, /* get_extension: this model offers none */
 };
 
 /* ---- the entry ------------------------------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #ifndef RNNHOST_MODEL_H
 #define RNNHOST_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -130,7 +131,20 @@ typedef struct rh_model_vtable {
 
     /* Writes the initial state of B sequences into state (B,S). Real-time safe. */
     rh_status (*reset)(const rh_model *model, float *state, uint32_t B);
+
+    /* Appended after ABI version 1 was first published: read it only when struct_size reaches past it
+     * (RH_VTABLE_HAS). A model extension by versioned string id (e.g. RH_EXT_HALF_STEP, halfstep.h), or
+     * NULL when the model has none; the returned struct belongs to the plugin and stays valid while the
+     * model lives. May itself be NULL. Any thread. */
+    const void *(*get_extension)(const rh_model *model, const char *extension_id);
 } rh_model_vtable;
+
+/* The size of the vtable as ABI version 1 first published it, the least a host accepts. */
+#define RH_MODEL_VTABLE_V1_SIZE offsetof(rh_model_vtable, get_extension)
+
+/* Whether a vtable, by its struct_size, has the member `member` (appended after the first release). */
+#define RH_VTABLE_HAS(vt, member) \
+    ((vt)->struct_size >= offsetof(rh_model_vtable, member) + sizeof((vt)->member) && (vt)->member != NULL)
 
 /* Made by the plugin's create_model; the plugin may embed it as the first member of its own struct. */
 struct rh_model {
