@@ -137,7 +137,7 @@ static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t
         /* input: the previous frame (silence before the first) */
         for (uint32_t p = 0; p < P; p++)
             x[p] = t ? roll.on[(size_t)(t - 1) * P + p] : 0.0f;
-        if (hm->vt->step(hm->model, y, state, scratch, hm->params, x, NULL, 1) != RH_OK)
+        if (host_model_step(hm, y, state, scratch, x, NULL, 1) != RH_OK)
             goto done;
         if (t < primer.T)
             continue;
@@ -350,6 +350,8 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
 
+    if (is_roll)
+        host_model_prepare_step(&hm);
     for (unsigned long long i = 0; i < (num ? num : 1); i++) {
         char file[4096];
         if (num)

@@ -124,6 +124,7 @@ int cmd_sample(int argc, char **argv)
         return EXIT_INTERRUPTED;
     }
     rc = EXIT_FAIL;
+    host_model_prepare_step(&m.hm);
 
     /* the priming text, encoded before anything is written, so an unknown symbol costs nothing */
     text_buf pt = {0};
@@ -178,7 +179,7 @@ int cmd_sample(int argc, char **argv)
         int32_t sym = -1;
         for (size_t i = 0; i < n_prime; i++) {
             sym = prime_ids[i];
-            if (hm->vt->step(hm->model, i + 1 == n_prime ? y : NULL, state, scratch, hm->params, NULL, &sym, 1) !=
+            if (host_model_step(hm, i + 1 == n_prime ? y : NULL, state, scratch, NULL, &sym, 1) !=
                 RH_OK) {
                 hostlog_error("the model's step failed");
                 goto close;
@@ -187,7 +188,7 @@ int cmd_sample(int argc, char **argv)
         if (sym < 0) { /* nothing to condition on: the first symbol is drawn uniformly */
             sym = (int32_t)rh_rng_below(&rng, V);
             fwrite(utf8, 1, utf8_encode(utf8, m.voc.cp[sym]), out);
-            if (hm->vt->step(hm->model, y, state, scratch, hm->params, NULL, &sym, 1) != RH_OK)
+            if (host_model_step(hm, y, state, scratch, NULL, &sym, 1) != RH_OK)
                 goto close;
             length = length ? length - 1 : 0;
         }
@@ -204,7 +205,7 @@ int cmd_sample(int argc, char **argv)
             if (stop_at_newline && sym == newline)
                 break;
             if (i + 1 < length &&
-                hm->vt->step(hm->model, y, state, scratch, hm->params, NULL, &sym, 1) != RH_OK) {
+                host_model_step(hm, y, state, scratch, NULL, &sym, 1) != RH_OK) {
                 hostlog_error("the model's step failed");
                 goto close;
             }

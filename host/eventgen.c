@@ -45,6 +45,7 @@ int event_gen_open(event_gen **out, plugin_registry *r, const char *model, uint6
         event_gen_close(g);
         return EXIT_LOAD;
     }
+    host_model_prepare_step(&g->hm);
     g->state = malloc(hm->info.state_size * sizeof(float));
     g->y = malloc(EV_VOCAB * sizeof(float));
     g->draw = malloc(EV_VOCAB * sizeof(float));
@@ -73,7 +74,7 @@ int event_gen_feed(event_gen *g, int32_t token)
 {
     if (token < 0 || token >= EV_VOCAB)
         return -1;
-    if (g->hm.vt->step(g->hm.model, g->y, g->state, g->scratch, g->hm.params, NULL, &token, 1) != RH_OK)
+    if (host_model_step(&g->hm, g->y, g->state, g->scratch, NULL, &token, 1) != RH_OK)
         return -1;
     g->have_logits = 1;
     return 0;

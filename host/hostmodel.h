@@ -15,6 +15,8 @@ typedef struct host_model {
     char (*names)[RH_MAX_NAME];
     float *params;             /* (num_params) */
     float *grads;              /* (num_params) */
+    const rh_ext_half_step *half; /* the model's half-step extension while its copy is in use, else NULL */
+    void *half_copy;              /* the copy of params it steps over (halfstep.h) */
 } host_model;
 
 /* Creates model_id from plugin p with config, fetches get_info and the whole tensor table and checks
@@ -25,6 +27,17 @@ rh_status host_model_create(host_model *hm, host_plugin *p, const char *model_id
 
 /* Initialises params from the tensor table's init kinds, seeded. */
 void host_model_init_params(host_model *hm, uint64_t seed);
+
+/* For sampling and generation, once params are final: when the model offers the half-step extension and
+ * every weight it would copy is a half (as in files exported with --dtype f16), makes the copy and keeps
+ * it if a short trial finds stepping over it faster here (on models whose weights fit in the caches it
+ * need not be). Either way host_model_step gives the same bits at batch 1, so this changes speed only.
+ * Returns 1 when the copy is in use, 0 when steps read params. Not for the real-time path. */
+int host_model_prepare_step(host_model *hm);
+
+/* The model's step over params, or over the half-step copy when host_model_prepare_step kept one. */
+rh_status host_model_step(const host_model *hm, float *y, float *state, float *scratch, const float *x,
+                          const int32_t *tokens, uint32_t B);
 
 void host_model_destroy(host_model *hm);
 

@@ -561,6 +561,107 @@ done:
     return rc;
 }
 
+/* ---- half-step --------------------------------------------------------------------------------------- */
+
+/* Steps T steps at batch 1 from the reset state over params, or over the half-step copy; y (T,O) and the
+ * states (T,S) after each step. */
+static rh_status steps_b1(const host_model *hm, const rh_ext_half_step *hx, const void *copy, const float *params,
+                          const owned_batch *ob, uint32_t T, float *y, float *states, float *scratch)
+{
+    uint64_t O = hm->info.output_dim, S = hm->info.state_size, D = hm->info.input_dim;
+    rh_status st = hm->vt->reset(hm->model, states, 1);
+    for (uint32_t t = 0; t < T && st == RH_OK; t++) {
+        float *state = states + (size_t)t * S;
+        if (t > 0)
+            memcpy(state, state - S, (size_t)S * sizeof *state);
+        const float *x = ob->x ? ob->x + (size_t)t * D : NULL;
+        const int32_t *tok = ob->tokens ? ob->tokens + t : NULL;
+        st = copy ? hx->step(hm->model, y + (size_t)t * O, state, scratch, params, copy, x, tok, 1)
+                  : hm->vt->step(hm->model, y + (size_t)t * O, state, scratch, params, x, tok, 1);
+    }
+    return st;
+}
+
+/* The optional half-step extension (halfstep.h), where the model offers it: over parameters that are all
+ * halves, stepping over the copy gives the bits step gives at batch 1; over parameters that are not, the
+ * copy is either refused or still gives those bits (a copy may never change a result). */
+static int check_half_step(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, char *detail, size_t len)
+{
+    const uint32_t T = 7;
+    host_model hm;
+    owned_batch ob;
+    float *y = NULL, *yh = NULL, *st1 = NULL, *sth = NULL, *scratch = NULL;
+    void *copy = NULL;
+    rh_status st;
+    int rc = 1;
+
+    memset(&ob, 0, sizeof ob);
+    if (create(ctx, vc, &hm, detail, len) != 0)
+        return 1;
+    const rh_ext_half_step *hx =
+        RH_VTABLE_HAS(hm.vt, get_extension) ? hm.vt->get_extension(hm.model, RH_EXT_HALF_STEP) : NULL;
+    if (hx == NULL) {
+        host_fmt(detail, len, "not offered (optional)");
+        rc = 0;
+        goto done;
+    }
+    if (hx->struct_size < offsetof(rh_ext_half_step, step) + sizeof hx->step || !hx->copy_size || !hx->make_copy ||
+        !hx->step) {
+        host_fmt(detail, len, "the extension is too small or has NULL functions");
+        goto done;
+    }
+    uint64_t O = hm.info.output_dim, S = hm.info.state_size, bytes = hx->copy_size(hm.model);
+    if (bytes == 0 || bytes > hm.info.num_params * sizeof(float)) {
+        host_fmt(detail, len, "copy_size %llu for %llu parameters", (unsigned long long)bytes,
+                 (unsigned long long)hm.info.num_params);
+        goto done;
+    }
+    y = alloc_floats(T * O, 0), yh = alloc_floats(T * O, 0), st1 = alloc_floats(T * S, 0);
+    sth = alloc_floats(T * S, 0), scratch = alloc_floats(hm.vt->step_scratch_size(hm.model, 1), NAN);
+    copy = aligned_alloc(64, (size_t)(bytes + 63) / 64 * 64);
+    if (!y || !yh || !st1 || !sth || !scratch || !copy || batch_make(&ob, &hm.info, T, 1, NULL, 1.0, rng) != 0) {
+        host_fmt(detail, len, "out of memory");
+        goto done;
+    }
+    for (int halves = 1; halves >= 0; halves--) {
+        const char *what = halves ? "half" : "float";
+        host_model_init_params(&hm, rh_rng_next(rng));
+        for (uint64_t i = 0; halves && i < hm.info.num_params; i++)
+            hm.params[i] = rh_f16_to_f32(rh_f32_to_f16(hm.params[i]));
+        memset(copy, 0xff, (size_t)bytes); // NaN halves: a copy that make_copy did not fill shows
+        st = hx->make_copy(hm.model, copy, hm.params);
+        if (!halves && st != RH_OK)
+            break; // refusing parameters that are no halves is right
+        if (st != RH_OK) {
+            host_fmt(detail, len, "make_copy over half parameters failed: %s", rh_strerror(st));
+            goto done;
+        }
+        if ((st = steps_b1(&hm, hx, NULL, hm.params, &ob, T, y, st1, scratch)) != RH_OK ||
+            (st = steps_b1(&hm, hx, copy, hm.params, &ob, T, yh, sth, scratch)) != RH_OK) {
+            host_fmt(detail, len, "step failed: %s", rh_strerror(st));
+            goto done;
+        }
+        for (uint64_t i = 0; i < T * O; i++)
+            if (memcmp(&y[i], &yh[i], sizeof *y) != 0) {
+                host_fmt(detail, len, "%s parameters: step %llu: y[%llu] = %.9g over the copy, %.9g over params",
+                         what, (unsigned long long)(i / O), (unsigned long long)(i % O), yh[i], y[i]);
+                goto done;
+            }
+        if (memcmp(st1, sth, (size_t)(T * S) * sizeof *st1) != 0) {
+            host_fmt(detail, len, "%s parameters: the state over the copy differs from step's", what);
+            goto done;
+        }
+    }
+    host_fmt(detail, len, "%u steps over the half copy give step's bits (y and state), %llu bytes", T,
+             (unsigned long long)bytes);
+    rc = 0;
+done:
+    free(y), free(yh), free(st1), free(sth), free(scratch), free(copy);
+    batch_free(&ob);
+    host_model_destroy(&hm);
+    return rc;
+}
+
 /* ---- determinism ------------------------------------------------------------------------------------ */
 
 static int check_determinism(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, char *detail,
@@ -1119,6 +1220,7 @@ const check_def validate_checks[] = {
     {"create", CHECK_PER_CONFIG, check_create},
     {"gradients", CHECK_PER_CONFIG, check_gradients},
     {"step-equals-forward", CHECK_PER_CONFIG, check_step_equals_forward},
+    {"half-step", CHECK_PER_CONFIG, check_half_step},
     {"determinism", CHECK_PER_CONFIG, check_determinism},
     {"finite", CHECK_PER_CONFIG, check_finite},
     {"batch-shapes", CHECK_PER_CONFIG, check_batch_shapes},

@@ -320,10 +320,57 @@ static rh_status tiny_reset(const rh_model *model, float *state, uint32_t B)
     return RH_OK;
 }
 
+#ifdef TINY_BAD_HALF
+/* A half-step copy that rounds: float parameters cut to half precision (the low 13 bits of the fraction
+ * dropped) and always accepted. Over parameters that are halves it changes nothing; over others it changes
+ * the results, which the extension forbids and validate's half-step check must catch. */
+static uint64_t bad_half_size(const rh_model *model)
+{
+    return ((const tiny *)model)->num_params * sizeof(float);
+}
+
+static rh_status bad_half_make_copy(const rh_model *model, void *copy, const float *params)
+{
+    float *dst = copy;
+    for (uint64_t i = 0; i < ((const tiny *)model)->num_params; i++) {
+        uint32_t u;
+        memcpy(&u, &params[i], sizeof u);
+        u &= ~0x1fffu;
+        memcpy(&dst[i], &u, sizeof u);
+    }
+    return RH_OK;
+}
+
+static rh_status bad_half_step(const rh_model *model, float *y, float *state, float *scratch, const float *params,
+                               const void *copy, const float *x, const int32_t *tokens, uint32_t B)
+{
+    (void)params;
+    return tiny_step(model, y, state, scratch, (const float *)copy, x, tokens, B);
+}
+
+static const rh_ext_half_step bad_half_ext = {sizeof(rh_ext_half_step), bad_half_size, bad_half_make_copy,
+                                              bad_half_step};
+
+static const void *tiny_get_extension(const rh_model *model, const char *id)
+{
+    (void)model;
+    return strcmp(id, RH_EXT_HALF_STEP) == 0 ? &bad_half_ext : NULL;
+}
+
 static const rh_model_vtable tiny_vtable = {
     sizeof(rh_model_vtable), tiny_destroy,  tiny_get_info,          tiny_get_tensor, tiny_workspace_size,
     tiny_forward,            tiny_backward, tiny_step_scratch_size, tiny_step,       tiny_reset,
+    tiny_get_extension,
 };
+#else
+/* The vtable as ABI version 1 first published it, without the appended get_extension: a host must keep
+ * accepting plugins built before members were appended. */
+static const rh_model_vtable tiny_vtable = {
+    RH_MODEL_VTABLE_V1_SIZE, tiny_destroy,  tiny_get_info,          tiny_get_tensor, tiny_workspace_size,
+    tiny_forward,            tiny_backward, tiny_step_scratch_size, tiny_step,       tiny_reset,
+    NULL, /* past struct_size: never read */
+};
+#endif
 
 #ifdef TINY_LONG_NAME
 /* a name that runs on for 64 KiB: the host must bound what it reads */
