@@ -531,40 +531,58 @@ static double read_floor_us(const float *p, size_t n, uint32_t threads)
     return med;
 }
 
-static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
+/* Times `runs` runs of STEPS steps (one step plus one draw each, at batch 1) after a warm-up, over the float
+ * parameters or, with hx and copy, over the half-step copy; med and p99 (runs) in microseconds. */
+static int time_sampling(const loaded *ld, const bench_opts *o, const float *params, const rh_ext_half_step *hx,
+                         const void *copy, double *med, double *p99)
 {
     enum { STEPS = 4000, WARM = 300 };
     double *lat = xcalloc(STEPS, sizeof(double));
+    float *scratch = xcalloc(ld->vt->step_scratch_size(ld->model, 1), sizeof(float));
+    float *state = xcalloc(ld->info.state_size, sizeof(float)), *y = xcalloc(VOCAB, sizeof(float));
+    float *draw = xcalloc(VOCAB, sizeof(float));
+    rh_rng rng;
+    rh_rng_seed(&rng, 3);
+    int32_t tok = 0;
+    int rc = 0;
+    ld->vt->reset(ld->model, state, 1);
+    for (uint32_t r = 0; r < o->runs && rc == 0; r++) {
+        for (uint32_t s = 0; s < STEPS + WARM; s++) {
+            double t0 = now();
+            rh_status st = hx != NULL ? hx->step(ld->model, y, state, scratch, params, copy, NULL, &tok, 1)
+                                      : ld->vt->step(ld->model, y, state, scratch, params, NULL, &tok, 1);
+            if (st != RH_OK) {
+                fprintf(stderr, "bench: step failed\n");
+                rc = 1;
+                break;
+            }
+            tok = rh_sample_logits(y, VOCAB, 1.0f, 0, draw, &rng);
+            if (s >= WARM)
+                lat[s - WARM] = (now() - t0) * 1e6;
+        }
+        qsort(lat, STEPS, sizeof(double), cmp_double);
+        med[r] = lat[STEPS / 2];
+        p99[r] = lat[STEPS * 99 / 100];
+    }
+    free(lat), free(scratch), free(state), free(y), free(draw);
+    return rc;
+}
+
+/* Sampling over float weights, then over the same weights rounded to halves (as `rnnhost export --dtype f16`
+ * writes them and the presets ship) through the model's half-step copy (halfstep.h); each beside its read
+ * floor: the half copy's is the time to read half as many bytes. */
+static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
+{
     double *med = xcalloc(o->runs, sizeof(double)), *p99 = xcalloc(o->runs, sizeof(double));
     for (size_t i = 0; i < nc; i++) {
         loaded ld;
         if (load_model(&ld, o, &cs[i]) != 0)
             return 1;
         float *params = init_params(&ld, 1);
-        float *scratch = xcalloc(ld.vt->step_scratch_size(ld.model, 1), sizeof(float));
-        float *state = xcalloc(ld.info.state_size, sizeof(float)), *y = xcalloc(VOCAB, sizeof(float));
-        float *draw = xcalloc(VOCAB, sizeof(float));
-        rh_rng rng;
-        rh_rng_seed(&rng, 3);
-        int32_t tok = 0;
-        ld.vt->reset(ld.model, state, 1);
-        for (uint32_t r = 0; r < o->runs; r++) {
-            for (uint32_t s = 0; s < STEPS + WARM; s++) {
-                double t0 = now();
-                if (ld.vt->step(ld.model, y, state, scratch, params, NULL, &tok, 1) != RH_OK) {
-                    fprintf(stderr, "bench: step failed\n");
-                    return 1;
-                }
-                tok = rh_sample_logits(y, VOCAB, 1.0f, 0, draw, &rng);
-                if (s >= WARM)
-                    lat[s - WARM] = (now() - t0) * 1e6;
-            }
-            qsort(lat, STEPS, sizeof(double), cmp_double);
-            med[r] = lat[STEPS / 2];
-            p99[r] = lat[STEPS * 99 / 100];
-        }
         char name[64];
         snprintf(name, sizeof name, "%s.h%u.l%u", cs[i].cell, cs[i].H, cs[i].L);
+        if (time_sampling(&ld, o, params, NULL, NULL, med, p99) != 0)
+            return 1;
         print_raw(name, "sample_median", "us", med, o->runs);
         print_raw(name, "sample_p99", "us", p99, o->runs);
         /* The weights a step reads: every parameter but the rows of the first layer's input matrix that
@@ -574,10 +592,31 @@ static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
         for (uint32_t r = 0; r < o->runs; r++)
             med[r] = read_floor_us(params, read, threads);
         print_raw(name, "sample_read_floor", "us", med, o->runs);
-        free(params), free(scratch), free(state), free(y), free(draw);
+
+        const rh_ext_half_step *hx =
+            RH_VTABLE_HAS(ld.vt, get_extension) ? ld.vt->get_extension(ld.model, RH_EXT_HALF_STEP) : NULL;
+        if (hx != NULL) {
+            for (uint64_t k = 0; k < ld.info.num_params; k++)
+                params[k] = rh_f16_to_f32(rh_f32_to_f16(params[k]));
+            size_t bytes = (size_t)hx->copy_size(ld.model);
+            void *copy = aligned_alloc(64, (bytes + 63) / 64 * 64);
+            if (copy == NULL || hx->make_copy(ld.model, copy, params) != RH_OK) {
+                fprintf(stderr, "bench: no half-step copy of %s\n", name);
+                return 1;
+            }
+            if (time_sampling(&ld, o, params, hx, copy, med, p99) != 0)
+                return 1;
+            print_raw(name, "sample_half_median", "us", med, o->runs);
+            print_raw(name, "sample_half_p99", "us", p99, o->runs);
+            for (uint32_t r = 0; r < o->runs; r++)
+                med[r] = read_floor_us(params, read / 2, threads);
+            print_raw(name, "sample_half_read_floor", "us", med, o->runs);
+            free(copy);
+        }
+        free(params);
         unload_model(&ld);
     }
-    free(lat), free(med), free(p99);
+    free(med), free(p99);
     return 0;
 }
 
