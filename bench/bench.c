@@ -593,8 +593,7 @@ static int cmd_sample(const bench_opts *o, const config *cs, size_t nc)
             med[r] = read_floor_us(params, read, threads);
         print_raw(name, "sample_read_floor", "us", med, o->runs);
 
-        const rh_ext_half_step *hx =
-            RH_VTABLE_HAS(ld.vt, get_extension) ? ld.vt->get_extension(ld.model, RH_EXT_HALF_STEP) : NULL;
+        const rh_ext_half_step *hx = rh_half_step_of(ld.model);
         if (hx != NULL) {
             for (uint64_t k = 0; k < ld.info.num_params; k++)
                 params[k] = rh_f16_to_f32(rh_f32_to_f16(params[k]));

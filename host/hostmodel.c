@@ -1,6 +1,5 @@
 #include "hostmodel.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,11 +142,8 @@ int host_model_prepare_step(host_model *hm)
     enum { ROUNDS = 5, STEPS = 16 };
     if (hm->half != NULL)
         return 1;
-    const rh_ext_half_step *half = RH_VTABLE_HAS(hm->vt, get_extension)
-                                       ? hm->vt->get_extension(hm->model, RH_EXT_HALF_STEP)
-                                       : NULL;
-    if (half == NULL || half->struct_size < offsetof(rh_ext_half_step, step) + sizeof half->step ||
-        half->copy_size == NULL || half->make_copy == NULL || half->step == NULL)
+    const rh_ext_half_step *half = rh_half_step_of(hm->model);
+    if (half == NULL)
         return 0;
     uint64_t bytes = half->copy_size(hm->model);
     if (bytes == 0 || bytes > (uint64_t)MAX_PARAMS * sizeof(float))

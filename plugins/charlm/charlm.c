@@ -616,12 +616,7 @@ static rh_status build(const rh_host *host, const char *core_id, rh_model *core,
     m->host = host;
     m->core = core;
     m->cv = core->vtable;
-    if (RH_VTABLE_HAS(m->cv, get_extension)) {
-        const rh_ext_half_step *hx = m->cv->get_extension(core, RH_EXT_HALF_STEP);
-        if (hx != NULL && hx->struct_size >= offsetof(rh_ext_half_step, step) + sizeof hx->step &&
-            hx->copy_size != NULL && hx->make_copy != NULL && hx->step != NULL)
-            m->core_half = hx;
-    }
+    m->core_half = rh_half_step_of(core);
     m->V = V, m->H = H, m->N = N, m->S = ci->state_size;
     m->num_tensors = nt;
     m->tensors = (rh_tensor *)(m + 1);

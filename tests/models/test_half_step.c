@@ -84,7 +84,7 @@ static void check_case(harness *h, const half_case *c, uint64_t seed)
         return;
     rh_model_info info = harness_info(m);
     const rh_model_vtable *vt = m->vtable;
-    const rh_ext_half_step *hx = RH_VTABLE_HAS(vt, get_extension) ? vt->get_extension(m, RH_EXT_HALF_STEP) : NULL;
+    const rh_ext_half_step *hx = rh_half_step_of(m);
     if (!check(h, hx != NULL, "%s: no %s extension", label, RH_EXT_HALF_STEP)) {
         vt->destroy(m);
         return;

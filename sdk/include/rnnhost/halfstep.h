@@ -44,6 +44,20 @@ typedef struct rh_ext_half_step {
                       const void *copy, const float *x, const int32_t *tokens, uint32_t B);
 } rh_ext_half_step;
 
+/* The model's half-step extension when it offers a usable one (its vtable reaches get_extension, the
+ * struct reaches step, no function is NULL), else NULL. What a caller checks before using it, in one place. */
+static inline const rh_ext_half_step *rh_half_step_of(const rh_model *model)
+{
+    const rh_model_vtable *vt = model != NULL ? model->vtable : NULL;
+    if (vt == NULL || !RH_VTABLE_HAS(vt, get_extension))
+        return NULL;
+    const rh_ext_half_step *hx = (const rh_ext_half_step *)vt->get_extension(model, RH_EXT_HALF_STEP);
+    if (hx == NULL || hx->struct_size < offsetof(rh_ext_half_step, step) + sizeof hx->step || hx->copy_size == NULL ||
+        hx->make_copy == NULL || hx->step == NULL)
+        return NULL;
+    return hx;
+}
+
 /* Writes into *h the IEEE half equal to x and returns 1, or returns 0 when no half equals x (too fine a
  * fraction, too large, too small, not finite). -0 stays -0. For plugins that make the copy. */
 static inline int rh_half_from_float_exact(float x, uint16_t *h)
