@@ -111,8 +111,12 @@ static void test_schedule(void)
     fprintf(stderr, "schedule: %zu events, lateness median %.1f us, p99 %.1f us, max %.1f us\n", lt.count,
             lt.median_us, lt.p99_us, lt.max_us);
     CHECK(lt.count == 80, "lateness over %zu events", lt.count);
-    /* p99 is well under 1 ms on an idle machine; 5 ms leaves room for a loaded one and sanitizers */
-    CHECK(lt.p99_us < 5000, "lateness p99 %.1f us", lt.p99_us);
+    /* On an idle machine the median is ~50 us and p99 well under 1 ms: the figures `rnnhost play`
+     * reports after each run. Here: the typical message is on time (a player that polls or sleeps in
+     * coarse slices fails the median), and no message waits for a lookahead or a generator step (a
+     * scheduling hiccup of a loaded machine or a sanitizer build stays far below 50 ms). */
+    CHECK(lt.median_us < 2000, "lateness median %.1f us", lt.median_us);
+    CHECK(lt.p99_us < 50000, "lateness p99 %.1f us", lt.p99_us);
     CHECK(lt.median_us <= lt.p99_us && lt.p99_us <= lt.max_us, "median %.1f, p99 %.1f, max %.1f", lt.median_us,
           lt.p99_us, lt.max_us);
 
@@ -258,13 +262,14 @@ static void test_underrun(void)
     const double took = (double)(wall_us() - t0) / 1e6;
     CHECK(res.n_sent == 24, "%zu messages", res.n_sent);
     CHECK(res.underruns >= 1, "no underrun counted for a 400 ms stall with 100 ms of lookahead");
-    /* kept the clock: the messages before the stall were on time, the ones after it late, and the
-     * performance did not stretch by replaying the gap */
+    /* kept the clock: the messages before the stall were not held up by it (a stall of 400 ms against
+     * a bound of 50 ms, room for a loaded machine), the ones after it late, and the performance did
+     * not stretch by replaying the gap */
     for (size_t i = 0; i < res.n_sent && i < 10; i++)
-        CHECK(res.sent[i].sent_us - res.sent[i].due_us < 5000, "message %zu before the stall %lld us late", i,
+        CHECK(res.sent[i].sent_us - res.sent[i].due_us < 50000, "message %zu before the stall %lld us late", i,
               (long long)(res.sent[i].sent_us - res.sent[i].due_us));
     if (res.n_sent == 24)
-        CHECK(res.sent[10].sent_us - res.sent[10].due_us > 50000, "message after the stall only %lld us late",
+        CHECK(res.sent[10].sent_us - res.sent[10].due_us > 100000, "message after the stall only %lld us late",
               (long long)(res.sent[10].sent_us - res.sent[10].due_us));
     CHECK(took < 1.5, "took %.3f s", took);
     player_result_free(&res);
