@@ -200,6 +200,12 @@ static int read_frontend(asr_model *m, const char *json, char *why, size_t why_l
         else
             host_fmt(why, why_len, "metadata rnnhost.frontend: '%s' missing or out of range", keys[i]);
     }
+    const cJSON *pad = ok ? cJSON_GetObjectItemCaseSensitive(j, "pad_ms") : NULL;
+    if (pad && !(cJSON_IsNumber(pad) && pad->valuedouble >= 0 && pad->valuedouble <= ASR_MAX_PAD_MS)) {
+        host_fmt(why, why_len, "metadata rnnhost.frontend: 'pad_ms' out of range (0..%d)", ASR_MAX_PAD_MS);
+        ok = 0;
+    }
+    m->pad_ms = pad && ok ? (uint32_t)pad->valuedouble : 0;
     const cJSON *norm = ok ? cJSON_GetObjectItemCaseSensitive(j, "norm") : NULL;
     if (ok && norm && read_norm(m, norm, (size_t)v[4], why, why_len) != 0)
         ok = 0;
@@ -360,6 +366,8 @@ int asr_meta(meta_list *ml, const asr_model *m)
     cJSON_AddNumberToObject(fe, "fmin", m->fe.fmin);
     cJSON_AddNumberToObject(fe, "fmax", m->fe.fmax);
     cJSON_AddNumberToObject(fe, "stack", m->stack);
+    if (m->pad_ms > 0)
+        cJSON_AddNumberToObject(fe, "pad_ms", m->pad_ms);
     if (m->norm_prior > 0) {
         cJSON *norm = cJSON_AddObjectToObject(fe, "norm");
         if (!norm || !cJSON_AddNumberToObject(norm, "prior_frames", m->norm_prior) ||
@@ -466,8 +474,55 @@ long asr_encode(int32_t *labels, size_t cap, const asr_model *m, const char *tex
     return (long)c.n;
 }
 
+size_t asr_pad_length(const asr_model *m)
+{
+    return (size_t)m->pad_ms * (size_t)m->fe.sample_rate / 1000;
+}
+
+float asr_pad_sample(size_t k)
+{
+    /* a hash of the position (splitmix64's finaliser): the same noise however the padding is fed */
+    uint64_t z = (uint64_t)k + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (float)((double)(z >> 11) * (2.0 / 9007199254740992.0) - 1.0) * (1.0f / 32768.0f);
+}
+
+static size_t feed_pad(spectrogram *sp, float *mel, size_t n)
+{
+    float block[256];
+    size_t frames = 0;
+    const size_t M = (size_t)spec_settings_of(sp)->n_mels;
+    for (size_t at = 0; at < n; at += 256) {
+        const size_t k = n - at < 256 ? n - at : 256;
+        for (size_t i = 0; i < k; i++)
+            block[i] = asr_pad_sample(at + i);
+        frames += spec_feed(sp, mel + frames * M, block, k);
+    }
+    return frames;
+}
+
+size_t asr_mel(float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n)
+{
+    const size_t pad = asr_pad_length(m), M = (size_t)m->fe.n_mels;
+    spec_reset(sp);
+    size_t frames = feed_pad(sp, mel, pad);
+    frames += spec_feed(sp, mel + frames * M, samples, n);
+    return frames + feed_pad(sp, mel + frames * M, pad);
+}
+
+void asr_mel_recording(const asr_model *m, size_t frames, size_t *from, size_t *to)
+{
+    const size_t pf = asr_pad_length(m) / (size_t)m->fe.hop_length;
+    *from = 0, *to = frames;
+    if (frames > 2 * pf)
+        *from = pf, *to = frames - pf;
+}
+
 size_t asr_steps_for(const asr_model *m, size_t n_samples)
 {
+    n_samples += 2 * asr_pad_length(m);
     size_t frames = n_samples < (size_t)m->fe.win_length ? 0 : 1 + (n_samples - (size_t)m->fe.win_length) / (size_t)m->fe.hop_length;
     return frames / m->stack;
 }
@@ -475,12 +530,13 @@ size_t asr_steps_for(const asr_model *m, size_t n_samples)
 size_t asr_features(float *x, float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n)
 {
     const size_t M = (size_t)m->fe.n_mels, S = m->stack;
-    spec_reset(sp);
-    size_t frames = spec_feed(sp, mel, samples, n);
+    const size_t frames = asr_mel(mel, sp, m, samples, n);
+    size_t from, to;
+    asr_mel_recording(m, frames, &from, &to);
     if (m->norm_prior > 0)
-        spec_norm_prior(mel, frames, M, m->norm_mean, m->norm_var, m->norm_prior);
+        spec_norm_prior_over(mel, frames, M, m->norm_mean, m->norm_var, m->norm_prior, from, to);
     else
-        spec_cmvn(mel, frames, M);
+        spec_cmvn_over(mel, frames, M, from, to);
     const size_t steps = frames / S;
     // step t is frames t*S .. t*S+S-1 side by side: the rows are already contiguous
     memcpy(x, mel, steps * S * M * sizeof *x);

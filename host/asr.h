@@ -27,6 +27,7 @@
 
 #define ASR_MAX_UNITS 4096u
 #define ASR_MAX_STACK 16u
+#define ASR_MAX_PAD_MS 1000 /* a front-end's padding at most a second at each end */
 
 typedef struct asr_model {
     model_spec spec;     /* of each direction's model */
@@ -36,6 +37,7 @@ typedef struct asr_model {
     uint32_t stack;      /* feature frames concatenated into one model step (a stride in time) */
     double norm_prior;   /* frames of training-set statistics pooled with each file's; 0: per-file CMVN */
     float *norm_mean, *norm_var; /* (n_mels) when norm_prior > 0 */
+    uint32_t pad_ms;     /* near-silence (asr_pad_sample) heard before and after every utterance; 0: none */
     int words;           /* units are words (1) or characters (0) */
     uint32_t n_units;    /* output symbols besides the blank */
     char **units;        /* (n_units) UTF-8; units[i] is output i + 1 */
@@ -82,6 +84,23 @@ uint32_t asr_input_dim(const asr_model *m);
 
 /* Model steps the features of n samples make. */
 size_t asr_steps_for(const asr_model *m, size_t n_samples);
+
+/* Samples of padding at each end of an utterance: pad_ms at the model's rate. */
+size_t asr_pad_length(const asr_model *m);
+
+/* The k-th sample of the padding: noise uniform within one step of 16-bit audio (about -100 dBFS), the
+ * quiet of a pause in a recording rather than digital zero, the same at every call. */
+float asr_pad_sample(size_t k);
+
+/* Log-mel frames of one utterance as the model hears it, before normalisation: the padding, the n
+ * samples, the padding again, through sp (reset first). mel has room for the frames of
+ * n + 2 * asr_pad_length samples. Returns the frames written. Allocates nothing. */
+size_t asr_mel(float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n);
+
+/* The frames of asr_mel's output (frames in all) that the recording made: those starting inside the
+ * padding are left out, so [*from, *to) is what normalisation statistics are taken over. All frames when
+ * there is no padding. */
+void asr_mel_recording(const asr_model *m, size_t frames, size_t *from, size_t *to);
 
 /* Features of one utterance: x is (asr_steps_for(n), asr_input_dim) written into caller memory; mel is
  * scratch of (frames, n_mels) with frames = spec_frames_for of a fresh spectrogram. sp must be a

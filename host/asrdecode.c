@@ -105,7 +105,7 @@ static int add_word(tx_result *r, uint32_t *cap, char *text, int64_t start, int6
 }
 
 /* Words of one chunk's logits (T steps), times offset by the chunk's first sample. */
-static int decode_chunk(asr_session *s, tx_result *r, uint32_t *cap, uint32_t T, size_t offset)
+static int decode_chunk(asr_session *s, tx_result *r, uint32_t *cap, uint32_t T, size_t n, size_t offset)
 {
     const asr_model *m = s->m;
     const uint32_t K = m->spec.output_dim;
@@ -135,8 +135,9 @@ static int decode_chunk(asr_session *s, tx_result *r, uint32_t *cap, uint32_t T,
         host_fmt(r->error, sizeof r->error, "internal error: no alignment for the decoded labels");
         return -1;
     }
-    const double rate = m->fe.sample_rate, step = (double)m->stack * m->fe.hop_length;
-#define MS(samples) ((int64_t)llround(((double)offset + (samples)) * 1000.0 / rate))
+    const double rate = m->fe.sample_rate, step = (double)m->stack * m->fe.hop_length, pad = (double)asr_pad_length(m);
+    /* a position in the padded chunk, in ms of the recording: the padding is outside it */
+#define MS(samples) ((int64_t)llround(((double)offset + fmin(fmax((samples) - pad, 0.0), (double)n)) * 1000.0 / rate))
     for (uint32_t i = 0; i < L;) {
         /* a word: one unit (word units), or a run of characters up to a space */
         uint32_t j = i + 1;
@@ -195,7 +196,7 @@ static int run_chunk(asr_session *s, tx_result *r, uint32_t *cap, size_t n, size
         host_fmt(r->error, sizeof r->error, "the model failed: %s", rh_strerror(st));
         return -1;
     }
-    return decode_chunk(s, r, cap, (uint32_t)T, offset);
+    return decode_chunk(s, r, cap, (uint32_t)T, n, offset);
 }
 
 /* CTC puts a word on one or two frames (a spike), well inside the word: each word is widened by up to
@@ -381,12 +382,15 @@ int asr_decode_logits(tx_result *r, const asr_model *m, const asr_decode_opts *o
         goto done;
     }
     r->error[0] = '\0';
-    if (decode_chunk(&s, r, &cap, T, 0) != 0) {
+    /* the recording the logits stand for: their steps less the front-end's padding */
+    const size_t span = (size_t)T * m->stack * (size_t)m->fe.hop_length, pad = 2 * asr_pad_length(m);
+    const size_t n = span > pad ? span - pad : 0;
+    if (decode_chunk(&s, r, &cap, T, n, 0) != 0) {
         if (!r->error[0])
             host_fmt(r->error, sizeof r->error, "out of memory");
         goto done;
     }
-    r->duration = (double)T * m->stack * m->fe.hop_length / m->fe.sample_rate;
+    r->duration = (double)n / m->fe.sample_rate;
     if (finish(&s, r, &first, 1) != 0) {
         host_fmt(r->error, sizeof r->error, "out of memory");
         goto done;

@@ -31,9 +31,9 @@ static void print_help(const spec_settings *d)
            "Options:\n"
            "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here)\n"
            "  -f, --format FMT      npy or pgm (default: from the output's extension, else npy)\n"
-           "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings and\n"
-           "                        its normalisation, exactly what it sees (the settings below are then not\n"
-           "                        taken)\n"
+           "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings,\n"
+           "                        padding and normalisation, exactly what it sees (the settings below are\n"
+           "                        then not taken)\n"
            "      --sample-rate HZ  rate the audio is resampled to (default %d)\n"
            "      --n-fft N         FFT size (default %d)\n"
            "      --win-length N    Hann window, in samples (default %d)\n"
@@ -98,7 +98,45 @@ typedef struct matrix {
     size_t frames, cap;
 } matrix;
 
-static int compute(matrix *mx, const char *path, const spec_settings *s, char *err, size_t err_len)
+/* Appends the frames of k more samples. */
+static int append(matrix *mx, spectrogram *sp, float *rows, const float *block, size_t k, const char *path, char *err,
+                  size_t err_len)
+{
+    const size_t M = (size_t)spec_settings_of(sp)->n_mels;
+    size_t f = spec_feed(sp, rows, block, k);
+    if (mx->frames + f > mx->cap) {
+        size_t c = mx->cap ? mx->cap : 1024;
+        while (c < mx->frames + f)
+            c *= 2;
+        float *grown = realloc(mx->data, c * M * sizeof *grown);
+        if (!grown) {
+            host_fmt(err, err_len, "%s: out of memory for %zu frames", path, c);
+            return -1;
+        }
+        mx->data = grown;
+        mx->cap = c;
+    }
+    memcpy(mx->data + mx->frames * M, rows, f * M * sizeof *rows);
+    mx->frames += f;
+    return 0;
+}
+
+/* Appends pad samples of the model front-end's padding (asr_pad_sample), using block as room. */
+static int append_pad(matrix *mx, spectrogram *sp, float *rows, float *block, size_t pad, const char *path, char *err,
+                      size_t err_len)
+{
+    for (size_t at = 0; at < pad; at += READ_BLOCK) {
+        const size_t k = pad - at < READ_BLOCK ? pad - at : READ_BLOCK;
+        for (size_t i = 0; i < k; i++)
+            block[i] = asr_pad_sample(at + i);
+        if (append(mx, sp, rows, block, k, path, err, err_len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The frames of the file at path, between pad samples of padding at each end (a model's front-end). */
+static int compute(matrix *mx, const char *path, const spec_settings *s, size_t pad, char *err, size_t err_len)
 {
     int rc = -1;
     float *block = malloc(READ_BLOCK * sizeof *block);
@@ -120,28 +158,19 @@ static int compute(matrix *mx, const char *path, const spec_settings *s, char *e
         host_fmt(err, err_len, "out of memory");
         goto done;
     }
+    if (append_pad(mx, sp, rows, block, pad, path, err, err_len) != 0)
+        goto done;
     for (;;) {
         long got = audio_read(ar, block, READ_BLOCK, err, err_len);
         if (got < 0)
             goto done;
         if (got == 0)
             break;
-        size_t f = spec_feed(sp, rows, block, (size_t)got);
-        if (mx->frames + f > mx->cap) {
-            size_t c = mx->cap ? mx->cap : 1024;
-            while (c < mx->frames + f)
-                c *= 2;
-            float *grown = realloc(mx->data, c * M * sizeof *grown);
-            if (!grown) {
-                host_fmt(err, err_len, "%s: out of memory for %zu frames", path, c);
-                goto done;
-            }
-            mx->data = grown;
-            mx->cap = c;
-        }
-        memcpy(mx->data + mx->frames * M, rows, f * M * sizeof *rows);
-        mx->frames += f;
+        if (append(mx, sp, rows, block, (size_t)got, path, err, err_len) != 0)
+            goto done;
     }
+    if (append_pad(mx, sp, rows, block, pad, path, err, err_len) != 0)
+        goto done;
     rc = 0;
 done:
     audio_close(ar);
@@ -225,6 +254,7 @@ int cmd_features(int argc, char **argv)
     const char *out = NULL, *format = NULL, *model = NULL;
     float *norm_mean = NULL, *norm_var = NULL; // a model's training-set statistics (--model, norm_prior > 0)
     double prior = 0;
+    size_t pad = 0; // a model's padding, in samples at each end
     int cmvn = 0, fmax_given = 0, settings_given = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:m:h", long_options, NULL)) != -1) {
@@ -281,6 +311,7 @@ int cmd_features(int argc, char **argv)
         s = am.fe;
         cmvn = 1; // the model's features are normalised as asr_features does
         prior = am.norm_prior;
+        pad = asr_pad_length(&am);
         if (prior > 0) { // keep the model's statistics, the model itself is not needed
             norm_mean = am.norm_mean, norm_var = am.norm_var;
             am.norm_mean = am.norm_var = NULL;
@@ -321,7 +352,7 @@ int cmd_features(int argc, char **argv)
     }
 
     matrix mx = {0};
-    if (compute(&mx, in, &s, err, sizeof err) != 0) {
+    if (compute(&mx, in, &s, pad, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         free(mx.data);
         free(norm_mean), free(norm_var);

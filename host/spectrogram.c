@@ -286,19 +286,27 @@ void spec_reset(spectrogram *sp)
 
 void spec_cmvn(float *x, size_t frames, size_t n_mels)
 {
+    spec_cmvn_over(x, frames, n_mels, 0, frames);
+}
+
+void spec_cmvn_over(float *x, size_t frames, size_t n_mels, size_t from, size_t to)
+{
+    if (from >= to || to > frames)
+        from = 0, to = frames;
     if (frames == 0)
         return;
+    const double n = (double)(to - from);
     for (size_t m = 0; m < n_mels; m++) {
         // Two passes in double: the mean first, so the variance does not cancel catastrophically.
         double mean = 0, var = 0;
-        for (size_t t = 0; t < frames; t++)
+        for (size_t t = from; t < to; t++)
             mean += x[t * n_mels + m];
-        mean /= (double)frames;
-        for (size_t t = 0; t < frames; t++) {
+        mean /= n;
+        for (size_t t = from; t < to; t++) {
             const double d = x[t * n_mels + m] - mean;
             var += d * d;
         }
-        var /= (double)frames;
+        var /= n;
         const double inv = var > 1e-12 ? 1.0 / sqrt(var) : 0.0;
         for (size_t t = 0; t < frames; t++)
             x[t * n_mels + m] = (float)((x[t * n_mels + m] - mean) * inv);
@@ -321,13 +329,21 @@ double spec_level(const float *x, size_t frames, size_t n_mels)
 
 void spec_norm_prior(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior)
 {
-    const double level = spec_level(x, frames, n_mels), n = (double)frames;
+    spec_norm_prior_over(x, frames, n_mels, mean, var, prior, 0, frames);
+}
+
+void spec_norm_prior_over(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior,
+                          size_t from, size_t to)
+{
+    if (from >= to || to > frames)
+        from = 0, to = frames;
+    const double level = spec_level(x + from * n_mels, to - from, n_mels), n = (double)(to - from);
     for (size_t m = 0; m < n_mels; m++) {
         double own = 0, sq = 0;
-        for (size_t t = 0; t < frames; t++)
+        for (size_t t = from; t < to; t++)
             own += x[t * n_mels + m] - level;
         const double mu = (own + prior * mean[m]) / (n + prior);
-        for (size_t t = 0; t < frames; t++) {
+        for (size_t t = from; t < to; t++) {
             const double d = x[t * n_mels + m] - level - mu;
             sq += d * d;
         }

@@ -74,6 +74,10 @@ void spec_logmel(const spectrogram *sp, float *logmel, const float *power);
  * variance 1 over the frames (a constant channel becomes 0). */
 void spec_cmvn(float *x, size_t frames, size_t n_mels);
 
+/* spec_cmvn with the mean and variance taken over frames [from, to) only, then applied to every frame
+ * (all frames when the range is empty or past the end). */
+void spec_cmvn_over(float *x, size_t frames, size_t n_mels, size_t from, size_t to);
+
 /* The level of x (frames, n_mels): the largest mean over the channels of one frame. A file's loudness,
  * whatever its share of silence. 0 when frames is 0. */
 double spec_level(const float *x, size_t frames, size_t n_mels);
@@ -84,5 +88,10 @@ double spec_level(const float *x, size_t frames, size_t n_mels);
  * mostly by the training set's statistics, so its own spectrum is not subtracted away; hours of audio by
  * their own, as spec_cmvn would. */
 void spec_norm_prior(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior);
+
+/* spec_norm_prior with the level and the file's own statistics taken over frames [from, to) only, then
+ * applied to every frame (all frames when the range is empty or past the end). */
+void spec_norm_prior_over(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior,
+                          size_t from, size_t to);
 
 #endif /* RNNHOST_SPECTROGRAM_H */

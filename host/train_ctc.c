@@ -35,7 +35,7 @@
 typedef struct ctc_opts {
     const char *manifest, *val_manifest, *units, *cell, *optimizer, *out, *ckpt_dir, *resume, *init_from, *log_json,
         *plugin_path;
-    uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior;
+    uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior, pad_ms;
     int bidirectional, threads, quiet;
     double lr, lr_decay, grad_clip, time_budget, noise_snr, gain_db, speed, warp;
     uint32_t masks; /* SpecAugment: this many frequency and time masks */
@@ -102,6 +102,8 @@ static void usage(FILE *f)
             "  --norm-prior FRAMES       normalise each file with the training set's mel statistics pooled as\n"
             "                            this many frames with its own (300: a short clip keeps its spectrum;\n"
             "                            default 0: each file alone, mean 0 and variance 1 per channel)\n"
+            "  --pad-ms MS               hear every recording with MS ms of near-silence before and after it,\n"
+            "                            so a clip trimmed to the word sounds like one in a pause (default: 0)\n"
             "Model\n"
             "  --cell ID                 rnn, gru or any plugin's model id (default: gru)\n"
             "  --rnn-size N              hidden units per layer (default: 128)\n"
@@ -151,14 +153,14 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     enum {
         O_TASK = 256, O_MANIFEST, O_VAL, O_UNITS, O_RATE, O_MELS, O_STACK, O_CELL, O_SIZE, O_LAYERS, O_BI, O_INIT,
         O_NOISE, O_GAIN, O_SPEED, O_WARP, O_MASK, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_CLIP, O_SEED, O_THREADS, O_EPOCHS, O_STEPS,
-        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM
+        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM, O_PAD
     };
     static const struct option lo[] = {
         {"task", required_argument, NULL, O_TASK},         {"manifest", required_argument, NULL, O_MANIFEST},
         {"val-manifest", required_argument, NULL, O_VAL},  {"units", required_argument, NULL, O_UNITS},
         {"sample-rate", required_argument, NULL, O_RATE},  {"n-mels", required_argument, NULL, O_MELS},
         {"stack", required_argument, NULL, O_STACK},       {"cell", required_argument, NULL, O_CELL},
-        {"norm-prior", required_argument, NULL, O_NORM},
+        {"norm-prior", required_argument, NULL, O_NORM},  {"pad-ms", required_argument, NULL, O_PAD},
         {"rnn-size", required_argument, NULL, O_SIZE},     {"num-layers", required_argument, NULL, O_LAYERS},
         {"bidirectional", no_argument, NULL, O_BI},        {"init-from", required_argument, NULL, O_INIT},
         {"augment-noise", required_argument, NULL, O_NOISE}, {"augment-gain", required_argument, NULL, O_GAIN},
@@ -199,6 +201,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         case O_MELS: bad = cli_u32(&o->n_mels, optarg, "--n-mels", 1, 256); o->given_arch = 1; break;
         case O_STACK: bad = cli_u32(&o->stack, optarg, "--stack", 1, ASR_MAX_STACK); o->given_arch = 1; break;
         case O_NORM: bad = cli_u32(&o->norm_prior, optarg, "--norm-prior", 0, 10000000); o->given_arch = 1; break;
+        case O_PAD: bad = cli_u32(&o->pad_ms, optarg, "--pad-ms", 0, ASR_MAX_PAD_MS); o->given_arch = 1; break;
         case O_CELL: o->cell = optarg; o->given_arch = 1; break;
         case O_SIZE: bad = cli_u32(&o->hidden, optarg, "--rnn-size", 1, 1u << 16); o->given_arch = 1; break;
         case O_LAYERS: bad = cli_u32(&o->layers, optarg, "--num-layers", 1, 64); o->given_arch = 1; break;
@@ -460,15 +463,16 @@ static int norm_stats(ctc_trainer *tr, uint32_t prior, int quiet)
     size_t count = 0;
     for (size_t i = 0; i < tr->train.n; i++) {
         const size_t n = render(tr, &tr->train.v[i], 0);
-        spec_reset(tr->sp);
-        const size_t frames = spec_feed(tr->sp, tr->mel, tr->wave, n);
-        const double level = spec_level(tr->mel, frames, M);
-        for (size_t t = 0; t < frames; t++)
+        const size_t frames = asr_mel(tr->mel, tr->sp, &tr->m, tr->wave, n);
+        size_t from, to; /* the recording's frames, not the padding's */
+        asr_mel_recording(&tr->m, frames, &from, &to);
+        const double level = spec_level(tr->mel + from * M, to - from, M);
+        for (size_t t = from; t < to; t++)
             for (size_t m = 0; m < M; m++) {
                 const double v = tr->mel[t * M + m] - level;
                 sum[m] += v, sq[m] += v * v;
             }
-        count += frames;
+        count += to - from;
     }
     for (size_t m = 0; m < M; m++) {
         const double mean = count ? sum[m] / (double)count : 0.0, var = count ? sq[m] / (double)count - mean * mean : 1.0;
@@ -911,6 +915,7 @@ int cmd_train_ctc(int argc, char **argv)
         asr_default_frontend(&tr->m.fe, &tr->m.stack, (int)o->sample_rate);
         tr->m.fe.n_mels = (int)o->n_mels;
         tr->m.stack = o->stack;
+        tr->m.pad_ms = o->pad_ms;
         tr->m.bidirectional = o->bidirectional;
         snprintf(tr->m.spec.model_id, sizeof tr->m.spec.model_id, "%s", o->cell);
         tr->m.spec.hidden_size = o->hidden, tr->m.spec.num_layers = o->layers;

@@ -290,6 +290,84 @@ PY
     expect_rc 2 "--norm-prior with --resume"
 }
 
+# --pad-ms: the padding travels in the model file; times stay those of the recording, features -m shows
+# the padded frames, and a model file asking for too much padding is refused.
+case_pad() {
+    fixtures
+    run train_small plain.safetensors --max-steps 150
+    expect_rc 0 "train without padding"
+    run train_small pad.safetensors --max-steps 150 --pad-ms 200
+    expect_rc 0 "train with --pad-ms 200"
+    run "$R" eval -m pad.safetensors --manifest data/test.tsv
+    local w; w=$(last_value "$tmp/out" wer)
+    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --pad-ms (expected < 0.1)"
+    cut -f1 data/test.tsv | head -20 | sed 's|^|data/|' > clips.txt
+    run "$R" transcribe -m plain.safetensors -f jsonl -o - -q $(cat clips.txt)
+    expect_rc 0 "transcribe, no padding"
+    cp "$tmp/out" plain.jsonl
+    run "$R" transcribe -m pad.safetensors -f jsonl -o - -q $(cat clips.txt)
+    expect_rc 0 "transcribe with padding"
+    cp "$tmp/out" pad.jsonl
+    # the same words at about the same times: 200 ms of padding left in would move every start by 200
+    "$PY" - plain.jsonl pad.jsonl pad.safetensors <<'PY' || fail "padded model: times or metadata wrong"
+import json, struct, sys, wave
+plain = {d["file"]: d for d in map(json.loads, open(sys.argv[1]))}
+pad = {d["file"]: d for d in map(json.loads, open(sys.argv[2]))}
+shifts = []
+for f, d in pad.items():
+    with wave.open(f) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert abs(d["duration"] - seconds) < 0.002, (f, d["duration"], seconds)
+    words = [w for s in d["segments"] for w in s["words"]]
+    for w in words:
+        assert 0 <= w["start"] <= w["end"] <= d["duration"] * 1000 + 1, (f, w)
+    ref = [w for s in plain[f]["segments"] for w in s["words"]]
+    if [w["word"] if "word" in w else w["text"] for w in words] == [w["word"] if "word" in w else w["text"] for w in ref]:
+        shifts += [a["start"] - b["start"] for a, b in zip(words, ref)]
+assert len(shifts) >= 20, len(shifts)
+mean = sum(shifts) / len(shifts)
+print("word starts, padded model minus plain: mean %.1f ms over %d words" % (mean, len(shifts)))
+assert abs(mean) < 80, mean
+raw = open(sys.argv[3], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+fe = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["rnnhost.frontend"])
+assert fe["pad_ms"] == 200, fe
+PY
+    local clip; clip=$(head -n 1 clips.txt)
+    run "$R" features -m plain.safetensors "$clip" -o plain.npy
+    expect_rc 0 "features -m, no padding"
+    run "$R" features -m pad.safetensors "$clip" -o pad.npy
+    expect_rc 0 "features -m with padding"
+    "$PY" - plain.npy pad.npy <<'PY' || fail "features -m does not show the padding"
+import struct, sys
+def shape(p):
+    raw = open(p, "rb").read()
+    n = struct.unpack("<H", raw[8:10])[0]
+    return eval(raw[10:10 + n].decode())["shape"]
+a, b = shape(sys.argv[1]), shape(sys.argv[2])
+assert b[0] == a[0] + 40 and b[1] == a[1], (a, b)  # 2 x 200 ms of 10 ms frames
+PY
+    "$PY" - pad.safetensors hostile.safetensors <<'PY' || fail "could not write the hostile model"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+fe["pad_ms"] = 3600000  # an hour of padding around every file
+head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PY
+    run "$R" transcribe -m hostile.safetensors -o - "$clip"
+    expect_rc 3 "a model asking for an hour of padding"
+    expect_in "$tmp/err" "pad_ms" "the message names the setting"
+    run "$R" train --task ctc --manifest data/train.tsv --pad-ms 1001
+    expect_rc 2 "--pad-ms above a second"
+    run "$R" train --task ctc --manifest data/train.tsv --resume pad.safetensors --pad-ms 100
+    expect_rc 2 "--pad-ms with --resume"
+}
+
 case_preset_digits() {
     local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
     need_data "$fsdd"
