@@ -103,8 +103,9 @@ size_t asr_mel(float *mel, spectrogram *sp, const asr_model *m, const float *sam
 void asr_mel_recording(const asr_model *m, size_t frames, size_t *from, size_t *to);
 
 /* Features of one utterance: x is (asr_steps_for(n), asr_input_dim) written into caller memory; mel is
- * scratch of (frames, n_mels) with frames = spec_frames_for of a fresh spectrogram. sp must be a
- * spectrogram of m->fe; it is reset first. Returns the steps written. */
+ * scratch of (frames, n_mels) with frames = spec_frames_for of a fresh spectrogram fed the n samples and
+ * the padding (2 * asr_pad_length). sp must be a spectrogram of m->fe; it is reset first. Returns the
+ * steps written. */
 size_t asr_features(float *x, float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n);
 
 /* Per-direction workspace floats for a batch of T steps and B sequences. */
