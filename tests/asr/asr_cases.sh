@@ -291,7 +291,7 @@ PY
 }
 
 # --pad-ms: the padding travels in the model file; times stay those of the recording, features -m shows
-# the padded frames, and a model file asking for too much padding is refused.
+# the padded frames, export sets it, and a model file asking for too much padding is refused.
 case_pad() {
     fixtures
     run train_small plain.safetensors --max-steps 150
@@ -362,6 +362,30 @@ PY
     run "$R" transcribe -m hostile.safetensors -o - "$clip"
     expect_rc 3 "a model asking for an hour of padding"
     expect_in "$tmp/err" "pad_ms" "the message names the setting"
+    # export keeps a speech model as it is, or sets its padding: there and back again gives the same file
+    run "$R" export plain.safetensors -o same.safetensors
+    expect_rc 0 "export a speech model"
+    cmp -s same.safetensors plain.safetensors || fail "export changed a speech model"
+    run "$R" export plain.safetensors --pad-ms 200 --dtype f16 -o padded.safetensors
+    expect_rc 0 "export --pad-ms 200 --dtype f16"
+    run "$R" features -m padded.safetensors "$clip" -o padded.npy
+    expect_rc 0 "features -m of the exported model"
+    "$PY" - plain.npy padded.npy <<'PY' || fail "export --pad-ms did not set the padding"
+import struct, sys
+def shape(p):
+    raw = open(p, "rb").read()
+    n = struct.unpack("<H", raw[8:10])[0]
+    return eval(raw[10:10 + n].decode())["shape"]
+a, b = shape(sys.argv[1]), shape(sys.argv[2])
+assert b[0] == a[0] + 40 and b[1] == a[1], (a, b)
+PY
+    run "$R" export padded.safetensors --pad-ms 0 --dtype f16 -o unpadded.safetensors
+    expect_rc 0 "export --pad-ms 0"
+    run "$R" export plain.safetensors --dtype f16 -o plain16.safetensors
+    cmp -s unpadded.safetensors plain16.safetensors || fail "padding set and removed again is not the model it was"
+    run "$R" export "$SOURCE_ROOT/presets/dinos.safetensors" --pad-ms 100 -o x.safetensors
+    expect_rc 2 "--pad-ms for a language model"
+    [ -e x.safetensors ] && fail "a refused export wrote its output"
     run "$R" train --task ctc --manifest data/train.tsv --pad-ms 1001
     expect_rc 2 "--pad-ms above a second"
     run "$R" train --task ctc --manifest data/train.tsv --resume pad.safetensors --pad-ms 100
