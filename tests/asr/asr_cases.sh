@@ -292,6 +292,19 @@ PY
 
 # --pad-ms: the padding travels in the model file; times stay those of the recording, features -m shows
 # the padded frames, export sets it, and a model file asking for too much padding is refused.
+# padded_by_200ms PLAIN.npy PADDED.npy: the second has 2 x 200 ms of 10 ms frames more, as many mels.
+padded_by_200ms() {
+    "$PY" - "$1" "$2" <<'PY'
+import struct, sys
+def shape(p):
+    raw = open(p, "rb").read()
+    n = struct.unpack("<H", raw[8:10])[0]
+    return eval(raw[10:10 + n].decode())["shape"]
+a, b = shape(sys.argv[1]), shape(sys.argv[2])
+assert b[0] == a[0] + 40 and b[1] == a[1], (a, b)
+PY
+}
+
 case_pad() {
     fixtures
     run train_small plain.safetensors --max-steps 150
@@ -338,15 +351,7 @@ PY
     expect_rc 0 "features -m, no padding"
     run "$R" features -m pad.safetensors "$clip" -o pad.npy
     expect_rc 0 "features -m with padding"
-    "$PY" - plain.npy pad.npy <<'PY' || fail "features -m does not show the padding"
-import struct, sys
-def shape(p):
-    raw = open(p, "rb").read()
-    n = struct.unpack("<H", raw[8:10])[0]
-    return eval(raw[10:10 + n].decode())["shape"]
-a, b = shape(sys.argv[1]), shape(sys.argv[2])
-assert b[0] == a[0] + 40 and b[1] == a[1], (a, b)  # 2 x 200 ms of 10 ms frames
-PY
+    padded_by_200ms plain.npy pad.npy || fail "features -m does not show the padding"
     "$PY" - pad.safetensors hostile.safetensors <<'PY' || fail "could not write the hostile model"
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read()
@@ -370,15 +375,7 @@ PY
     expect_rc 0 "export --pad-ms 200 --dtype f16"
     run "$R" features -m padded.safetensors "$clip" -o padded.npy
     expect_rc 0 "features -m of the exported model"
-    "$PY" - plain.npy padded.npy <<'PY' || fail "export --pad-ms did not set the padding"
-import struct, sys
-def shape(p):
-    raw = open(p, "rb").read()
-    n = struct.unpack("<H", raw[8:10])[0]
-    return eval(raw[10:10 + n].decode())["shape"]
-a, b = shape(sys.argv[1]), shape(sys.argv[2])
-assert b[0] == a[0] + 40 and b[1] == a[1], (a, b)
-PY
+    padded_by_200ms plain.npy padded.npy || fail "export --pad-ms did not set the padding"
     run "$R" export padded.safetensors --pad-ms 0 --dtype f16 -o unpadded.safetensors
     expect_rc 0 "export --pad-ms 0"
     run "$R" export plain.safetensors --dtype f16 -o plain16.safetensors
