@@ -216,16 +216,10 @@ int cmd_export(int argc, char **argv)
             meta[kept++].value = v;
         }
     }
-    for (uint32_t i = 0; i < nt; i++) {
+    for (uint32_t i = 0; i < nt; i++)
         blobs[i] = rh_blob_from_tensor(&hm.tensors[i], hm.params);
-        if (half) {
-            uint16_t *dst = halves + hm.tensors[i].offset;
-            for (uint64_t k = 0; k < hm.tensors[i].size; k++)
-                dst[k] = rh_f32_to_f16(hm.params[hm.tensors[i].offset + k]);
-            blobs[i].dtype = RH_DTYPE_F16;
-            blobs[i].data = dst;
-        }
-    }
+    if (half)
+        to_half(blobs, nt, halves);
     if (rh_weights_write(out, meta, kept, blobs, nt, err, sizeof err) != RH_OK) {
         hostlog_error("export: %s", err); /* err names the file */
         goto done;
