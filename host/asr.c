@@ -206,6 +206,12 @@ static int read_frontend(asr_model *m, const char *json, char *why, size_t why_l
         ok = 0;
     }
     m->pad_ms = pad && ok ? (uint32_t)pad->valuedouble : 0;
+    const cJSON *cep = ok ? cJSON_GetObjectItemCaseSensitive(j, "cepstra") : NULL;
+    if (cep && !(cJSON_IsNumber(cep) && cep->valuedouble >= 0 && cep->valuedouble <= 1024)) {
+        host_fmt(why, why_len, "metadata rnnhost.frontend: 'cepstra' out of range (0..n_mels)");
+        ok = 0;
+    }
+    m->fe.n_cepstra = cep && ok ? (int)cep->valuedouble : 0;
     const cJSON *norm = ok ? cJSON_GetObjectItemCaseSensitive(j, "norm") : NULL;
     if (ok && norm && read_norm(m, norm, (size_t)v[4], why, why_len) != 0)
         ok = 0;
@@ -368,6 +374,8 @@ int asr_meta(meta_list *ml, const asr_model *m)
     cJSON_AddNumberToObject(fe, "stack", m->stack);
     if (m->pad_ms > 0)
         cJSON_AddNumberToObject(fe, "pad_ms", m->pad_ms);
+    if (m->fe.n_cepstra > 0)
+        cJSON_AddNumberToObject(fe, "cepstra", m->fe.n_cepstra);
     if (m->norm_prior > 0) {
         cJSON *norm = cJSON_AddObjectToObject(fe, "norm");
         if (!norm || !cJSON_AddNumberToObject(norm, "prior_frames", m->norm_prior) ||

@@ -5,7 +5,7 @@
  * Model file (task "ctc"): the rnnhost.* spec keys describe each direction's model (dense input of
  * n_mels * stack, output units + 1 with the blank at 0), and
  *   rnnhost.frontend       {"sample_rate":8000,"n_fft":256,"win_length":200,"hop_length":80,"n_mels":40,
- *                           "fmin":20,"fmax":4000,"stack":3,
+ *                           "fmin":20,"fmax":4000,"stack":3,"pad_ms":100,"cepstra":20,
  *                           "norm":{"prior_frames":300,"mean":[...n_mels],"var":[...n_mels]}}
  *                          "norm" is optional: without it each file is normalised alone (spec_cmvn), with
  *                          it by spec_norm_prior and the training set's statistics

@@ -41,6 +41,7 @@ static void print_help(const spec_settings *d)
            "      --n-mels N        mel channels, HTK mel scale (default %d)\n"
            "      --fmin HZ         lowest mel edge (default %g)\n"
            "      --fmax HZ         highest mel edge (default %g; at most half the sample rate)\n"
+           "      --cepstra K       smooth every frame to its first K cepstral coefficients (default 0, off)\n"
            "      --cmvn            normalise every mel channel to mean 0, variance 1 over the file\n"
            "  -h, --help            this help\n"
            "\n"
@@ -239,13 +240,14 @@ static uint8_t *encode_pgm(const matrix *mx, size_t n_mels, size_t *size)
 
 int cmd_features(int argc, char **argv)
 {
-    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CMVN };
+    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CEP, OPT_CMVN };
     static const struct option long_options[] = {
         {"output", required_argument, NULL, 'o'},     {"format", required_argument, NULL, 'f'},
         {"sample-rate", required_argument, NULL, OPT_RATE}, {"n-fft", required_argument, NULL, OPT_NFFT},
         {"win-length", required_argument, NULL, OPT_WIN},   {"hop-length", required_argument, NULL, OPT_HOP},
         {"n-mels", required_argument, NULL, OPT_MELS},      {"fmin", required_argument, NULL, OPT_FMIN},
         {"fmax", required_argument, NULL, OPT_FMAX},        {"cmvn", no_argument, NULL, OPT_CMVN},
+        {"cepstra", required_argument, NULL, OPT_CEP},
         {"model", required_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -271,6 +273,7 @@ int cmd_features(int argc, char **argv)
         case OPT_MELS: bad = parse_int(optarg, "--n-mels", &s.n_mels); break;
         case OPT_FMIN: bad = parse_hz(optarg, "--fmin", &s.fmin); break;
         case OPT_FMAX: bad = parse_hz(optarg, "--fmax", &s.fmax), fmax_given = 1; break;
+        case OPT_CEP: bad = parse_int(optarg, "--cepstra", &s.n_cepstra); break;
         case OPT_CMVN: cmvn = 1; break;
         case 'h': print_help(&defaults); return EXIT_OK;
         default:

@@ -30,6 +30,8 @@ struct spectrogram {
     size_t fill;
     float *power;          /* (n_bins): scratch for spec_feed */
     double warp;           /* spec_set_warp's factor; 1 is none */
+    float *smooth;         /* (n_mels, n_mels) C_K^T C_K when cepstral smoothing is on, else NULL */
+    float *raw;            /* (n_mels): a frame before smoothing */
 };
 
 spec_settings spec_default_settings(void)
@@ -50,6 +52,8 @@ int spec_check_settings(const spec_settings *s, char *err, size_t err_len)
         host_fmt(err, err_len, "hop length %d is outside 1..window length (%d)", s->hop_length, s->win_length);
     else if (s->n_mels < 1 || s->n_mels > 1024)
         host_fmt(err, err_len, "n_mels %d is outside 1..1024", s->n_mels);
+    else if (s->n_cepstra < 0 || s->n_cepstra > s->n_mels)
+        host_fmt(err, err_len, "cepstra %d is outside 0..n_mels (%d)", s->n_cepstra, s->n_mels);
     else if (!(s->fmin >= 0) || !(s->fmax > s->fmin) || s->fmax > s->sample_rate / 2.0 + 1e-9)
         host_fmt(err, err_len, "mel range %g..%g Hz must satisfy 0 <= fmin < fmax <= sample rate / 2 (%g)", s->fmin,
                  s->fmax, s->sample_rate / 2.0);
@@ -139,6 +143,34 @@ static int build_filterbank(spectrogram *sp)
     return 0;
 }
 
+/* The smoothing matrix C_K^T C_K (symmetric) for K = n_cepstra of M channels: 0, or -1 out of memory. */
+static int build_smoothing(spectrogram *sp)
+{
+    const int M = sp->s.n_mels, K = sp->s.n_cepstra;
+    if (K <= 0 || K >= M)
+        return 0; /* off, or keeping every coefficient: the identity */
+    sp->smooth = malloc((size_t)M * (size_t)M * sizeof *sp->smooth);
+    sp->raw = malloc((size_t)M * sizeof *sp->raw);
+    double *c = malloc((size_t)K * (size_t)M * sizeof *c);
+    if (!sp->smooth || !sp->raw || !c) {
+        free(c);
+        return -1;
+    }
+    const double pi = 3.14159265358979323846;
+    for (int k = 0; k < K; k++)
+        for (int m = 0; m < M; m++)
+            c[(size_t)k * M + m] = sqrt((k ? 2.0 : 1.0) / M) * cos(pi * k * (m + 0.5) / M);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < M; j++) {
+            double sum = 0;
+            for (int k = 0; k < K; k++)
+                sum += c[(size_t)k * M + i] * c[(size_t)k * M + j];
+            sp->smooth[(size_t)i * M + j] = (float)sum;
+        }
+    free(c);
+    return 0;
+}
+
 spectrogram *spec_new(const spec_settings *s, char *err, size_t err_len)
 {
     if (spec_check_settings(s, err, err_len) != 0)
@@ -156,7 +188,8 @@ spectrogram *spec_new(const spec_settings *s, char *err, size_t err_len)
     sp->power = malloc((size_t)sp->n_bins * sizeof *sp->power);
     sp->fft_in = fftwf_malloc((size_t)s->n_fft * sizeof *sp->fft_in);
     sp->fft_out = fftwf_malloc((size_t)sp->n_bins * sizeof *sp->fft_out);
-    if (!sp->window || !sp->pending || !sp->power || !sp->fft_in || !sp->fft_out || build_filterbank(sp) != 0) {
+    if (!sp->window || !sp->pending || !sp->power || !sp->fft_in || !sp->fft_out || build_filterbank(sp) != 0 ||
+        build_smoothing(sp) != 0) {
         host_fmt(err, err_len, "out of memory");
         spec_free(sp);
         return NULL;
@@ -195,6 +228,8 @@ void spec_free(spectrogram *sp)
     free(sp->mel_count);
     free(sp->mel_offset);
     free(sp->mel_weight);
+    free(sp->smooth);
+    free(sp->raw);
     free(sp);
 }
 
@@ -240,13 +275,24 @@ void spec_power(spectrogram *sp, float *power, const float *frame)
 
 void spec_logmel(const spectrogram *sp, float *logmel, const float *power)
 {
-    for (int m = 0; m < sp->s.n_mels; m++) {
+    const int M = sp->s.n_mels;
+    float *x = sp->smooth ? sp->raw : logmel;
+    for (int m = 0; m < M; m++) {
         const float *w = sp->mel_weight + sp->mel_offset[m];
         const float *p = power + sp->mel_first[m];
         double sum = 0;
         for (int j = 0; j < sp->mel_count[m]; j++)
             sum += (double)w[j] * p[j];
-        logmel[m] = logf((float)sum + LOG_FLOOR);
+        x[m] = logf((float)sum + LOG_FLOOR);
+    }
+    if (!sp->smooth)
+        return;
+    for (int i = 0; i < M; i++) {
+        const float *row = sp->smooth + (size_t)i * M;
+        double sum = 0;
+        for (int j = 0; j < M; j++)
+            sum += (double)row[j] * x[j];
+        logmel[i] = (float)sum;
     }
 }
 

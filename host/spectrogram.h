@@ -9,7 +9,10 @@
  * Mel scale (HTK): mel(f) = 2595 * log10(1 + f / 700). n_mels + 2 points equally spaced in mel from
  * fmin to fmax are the edges and centres of n_mels triangles; each triangle is 1 at its centre and 0 at
  * its neighbours' centres, evaluated at the FFT bin frequencies k * sample_rate / n_fft (no area
- * normalisation). A log-mel value is log(sum of power * weight + 1e-6). */
+ * normalisation). A log-mel value is log(sum of power * weight + 1e-6).
+ *
+ * Cepstral smoothing (n_cepstra > 0): each frame of log-mels x becomes C_K^T C_K x, where C_K is the first
+ * n_cepstra rows of the orthonormal DCT-II over the n_mels channels; n_cepstra = n_mels changes nothing. */
 #ifndef RNNHOST_SPECTROGRAM_H
 #define RNNHOST_SPECTROGRAM_H
 
@@ -23,9 +26,12 @@ typedef struct spec_settings {
     int n_mels;      /* filterbank channels */
     double fmin;     /* Hz, lower edge of the first triangle */
     double fmax;     /* Hz, upper edge of the last triangle, at most sample_rate / 2 */
+    int n_cepstra;   /* 0: off; else every log-mel frame keeps only its first n_cepstra cepstral coefficients
+                      * (DCT-II over the channels, orthonormal), taken back to n_mels channels: the
+                      * spectral envelope without the ripple of resolved pitch harmonics */
 } spec_settings;
 
-/* 16 kHz, n_fft 400, window 400 (25 ms), hop 160 (10 ms), 40 mels from 20 Hz to 8 kHz. */
+/* 16 kHz, n_fft 400, window 400 (25 ms), hop 160 (10 ms), 40 mels from 20 Hz to 8 kHz, no smoothing. */
 spec_settings spec_default_settings(void);
 
 /* 0, or -1 with one line in err saying which setting is wrong. */
@@ -67,7 +73,8 @@ void spec_reset(spectrogram *sp);
  * transformed. power is (n_fft / 2 + 1). Allocates nothing. */
 void spec_power(spectrogram *sp, float *power, const float *frame);
 
-/* Log-mel of one power spectrum: logmel is (n_mels), power is (n_fft / 2 + 1). */
+/* Log-mel of one power spectrum, smoothed when n_cepstra is set: logmel is (n_mels), power is
+ * (n_fft / 2 + 1). Uses sp's scratch: one call at a time per spectrogram. */
 void spec_logmel(const spectrogram *sp, float *logmel, const float *power);
 
 /* Per-utterance normalisation in place: every channel of x, which is (frames, n_mels), gets mean 0 and

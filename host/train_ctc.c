@@ -35,7 +35,7 @@
 typedef struct ctc_opts {
     const char *manifest, *val_manifest, *units, *cell, *optimizer, *out, *ckpt_dir, *resume, *init_from, *log_json,
         *plugin_path;
-    uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior, pad_ms;
+    uint32_t hidden, layers, batch, sample_rate, n_mels, stack, norm_prior, pad_ms, cepstra, fmin;
     int bidirectional, threads, quiet;
     double lr, lr_decay, grad_clip, time_budget, noise_snr, gain_db, speed, warp;
     uint32_t masks; /* SpecAugment: this many frequency and time masks */
@@ -98,7 +98,10 @@ static void usage(FILE *f)
             "Front-end (stored in the model file)\n"
             "  --sample-rate HZ          audio is resampled to this rate (default: 16000)\n"
             "  --n-mels N                mel channels (default: 40); window 25 ms, hop 10 ms\n"
+            "  --fmin HZ                 lower edge of the lowest mel channel (default: 20)\n"
             "  --stack N                 feature frames per model step (default: 3, 30 ms steps)\n"
+            "  --cepstra K               smooth every frame to its first K cepstral coefficients, dropping\n"
+            "                            the ripple of the voice's pitch (default: 0, off)\n"
             "  --norm-prior FRAMES       normalise each file with the training set's mel statistics pooled as\n"
             "                            this many frames with its own (300: a short clip keeps its spectrum;\n"
             "                            default 0: each file alone, mean 0 and variance 1 per channel)\n"
@@ -153,7 +156,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     enum {
         O_TASK = 256, O_MANIFEST, O_VAL, O_UNITS, O_RATE, O_MELS, O_STACK, O_CELL, O_SIZE, O_LAYERS, O_BI, O_INIT,
         O_NOISE, O_GAIN, O_SPEED, O_WARP, O_MASK, O_BATCH, O_OPTIM, O_LR, O_DECAY, O_CLIP, O_SEED, O_THREADS, O_EPOCHS, O_STEPS,
-        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM, O_PAD
+        O_BUDGET, O_CKPT_DIR, O_CKPT_EVERY, O_EVAL, O_RESUME, O_LOG, O_PRINT, O_PLUGIN, O_NORM, O_PAD, O_CEP, O_FMIN
     };
     static const struct option lo[] = {
         {"task", required_argument, NULL, O_TASK},         {"manifest", required_argument, NULL, O_MANIFEST},
@@ -161,6 +164,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         {"sample-rate", required_argument, NULL, O_RATE},  {"n-mels", required_argument, NULL, O_MELS},
         {"stack", required_argument, NULL, O_STACK},       {"cell", required_argument, NULL, O_CELL},
         {"norm-prior", required_argument, NULL, O_NORM},  {"pad-ms", required_argument, NULL, O_PAD},
+        {"cepstra", required_argument, NULL, O_CEP},       {"fmin", required_argument, NULL, O_FMIN},
         {"rnn-size", required_argument, NULL, O_SIZE},     {"num-layers", required_argument, NULL, O_LAYERS},
         {"bidirectional", no_argument, NULL, O_BI},        {"init-from", required_argument, NULL, O_INIT},
         {"augment-noise", required_argument, NULL, O_NOISE}, {"augment-gain", required_argument, NULL, O_GAIN},
@@ -177,7 +181,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         {"out", required_argument, NULL, 'o'},             {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0}};
     o->units = "chars", o->cell = "gru", o->optimizer = "adam", o->out = "ctc.safetensors", o->ckpt_dir = "checkpoints";
-    o->hidden = 128, o->layers = 2, o->batch = 16, o->sample_rate = 16000, o->n_mels = 40, o->stack = 3;
+    o->hidden = 128, o->layers = 2, o->batch = 16, o->sample_rate = 16000, o->n_mels = 40, o->stack = 3, o->fmin = 20;
     o->lr = 0.001, o->lr_decay = 1.0, o->grad_clip = 5.0, o->speed = 1.0, o->seed = 1, o->print_every = 50;
     uint32_t u32;
     int c;
@@ -202,6 +206,8 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         case O_STACK: bad = cli_u32(&o->stack, optarg, "--stack", 1, ASR_MAX_STACK); o->given_arch = 1; break;
         case O_NORM: bad = cli_u32(&o->norm_prior, optarg, "--norm-prior", 0, 10000000); o->given_arch = 1; break;
         case O_PAD: bad = cli_u32(&o->pad_ms, optarg, "--pad-ms", 0, ASR_MAX_PAD_MS); o->given_arch = 1; break;
+        case O_FMIN: bad = cli_u32(&o->fmin, optarg, "--fmin", 0, 96000); o->given_arch = 1; break;
+        case O_CEP: bad = cli_u32(&o->cepstra, optarg, "--cepstra", 0, 256); o->given_arch = 1; break;
         case O_CELL: o->cell = optarg; o->given_arch = 1; break;
         case O_SIZE: bad = cli_u32(&o->hidden, optarg, "--rnn-size", 1, 1u << 16); o->given_arch = 1; break;
         case O_LAYERS: bad = cli_u32(&o->layers, optarg, "--num-layers", 1, 64); o->given_arch = 1; break;
@@ -261,6 +267,10 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         return hostlog_usage("unexpected argument '%s'", argv[optind]), -1;
     if (!o->manifest)
         return hostlog_usage("--manifest FILE is required"), -1;
+    if (o->fmin * 2 >= o->sample_rate)
+        return hostlog_usage("--fmin %u Hz is not below half the sample rate (%u Hz)", o->fmin, o->sample_rate / 2), -1;
+    if (o->cepstra > o->n_mels)
+        return hostlog_usage("--cepstra %u is more than the %u mel channels", o->cepstra, o->n_mels), -1;
     if (o->resume && o->init_from)
         return hostlog_usage("--resume and --init-from exclude each other"), -1;
     if ((o->resume || o->init_from) && o->given_arch)
@@ -914,6 +924,8 @@ int cmd_train_ctc(int argc, char **argv)
         }
         asr_default_frontend(&tr->m.fe, &tr->m.stack, (int)o->sample_rate);
         tr->m.fe.n_mels = (int)o->n_mels;
+        tr->m.fe.n_cepstra = (int)o->cepstra;
+        tr->m.fe.fmin = o->fmin;
         tr->m.stack = o->stack;
         tr->m.pad_ms = o->pad_ms;
         tr->m.bidirectional = o->bidirectional;

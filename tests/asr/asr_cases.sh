@@ -389,6 +389,47 @@ PY
     expect_rc 2 "--pad-ms with --resume"
 }
 
+# --fmin and --cepstra: the model file carries them, features -m computes what features computes with the
+# same settings by hand, the tones are still learnt, and settings out of range are refused.
+case_frontend() {
+    fixtures
+    run train_small cep.safetensors --max-steps 150 --fmin 100 --cepstra 12
+    expect_rc 0 "train with --fmin 100 --cepstra 12"
+    run "$R" eval -m cep.safetensors --manifest data/test.tsv
+    local w; w=$(last_value "$tmp/out" wer)
+    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --cepstra (expected < 0.1)"
+    "$PY" - cep.safetensors hostile.safetensors <<'PY' || fail "the front-end settings are not in the model file"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+assert fe["cepstra"] == 12 and fe["fmin"] == 100, fe
+fe["cepstra"] = fe["n_mels"] + 1  # a hostile copy: more coefficients than channels
+head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PY
+    local clip; clip=data/$(head -n 1 data/test.tsv | cut -f1)
+    run "$R" features -m cep.safetensors "$clip" -o - ; expect_rc 0 "features -m"
+    cp "$tmp/out" model.npy
+    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
+        --fmin 100 --fmax 4000 --cepstra 12 --cmvn
+    expect_rc 0 "features --cepstra 12"
+    cmp -s "$tmp/out" model.npy || fail "features -m differs from features with the model's settings"
+    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
+        --fmin 100 --fmax 4000 --cmvn
+    cmp -s "$tmp/out" model.npy && fail "--cepstra 12 changed nothing"
+    run "$R" transcribe -m hostile.safetensors -o - "$clip"
+    expect_rc 3 "a model with more cepstra than mels"
+    expect_in "$tmp/err" "cepstra" "the message names the setting"
+    run "$R" train --task ctc --manifest data/train.tsv --n-mels 20 --cepstra 21
+    expect_rc 2 "--cepstra above --n-mels"
+    run "$R" train --task ctc --manifest data/train.tsv --sample-rate 8000 --fmin 4000
+    expect_rc 2 "--fmin at half the sample rate"
+}
+
 case_preset_digits() {
     local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
     need_data "$fsdd"

@@ -561,6 +561,107 @@ static void case_warp(void)
     spec_free(sp), spec_free(plain);
 }
 
+/* ---- cepstral smoothing ----------------------------------------------------------------------------- */
+
+/* A voiced sound: harmonics of f0 up to 3.8 kHz under a fixed envelope of two formants (700, 1800 Hz),
+ * n samples at 8 kHz. Its envelope, not its pitch, says which vowel it is. */
+static float *vowel(double f0, int n)
+{
+    float *x = calloc((size_t)n, sizeof *x);
+    for (int h = 1; h * f0 < 3800; h++) {
+        const double f = h * f0, a = 1.0 / (1.0 + pow((f - 700) / 150, 2)) + 0.5 / (1.0 + pow((f - 1800) / 200, 2));
+        for (int i = 0; i < n; i++)
+            x[i] += (float)(0.3 * a * sin(2 * PI * f * i / 8000 + h));
+    }
+    return x;
+}
+
+/* The mean over frames of a signal's features, each frame's own channel mean removed. */
+static void mean_shape(const spec_settings *s, const float *x, int n, double *shape)
+{
+    size_t frames;
+    float *f = features(s, x, (size_t)n, (size_t)n, &frames);
+    const int M = s->n_mels;
+    for (int m = 0; m < M; m++)
+        shape[m] = 0;
+    for (size_t t = 0; t < frames; t++) {
+        double mu = 0;
+        for (int m = 0; m < M; m++)
+            mu += f[t * M + m];
+        for (int m = 0; m < M; m++)
+            shape[m] += (f[t * M + m] - mu / M) / (double)frames;
+    }
+    free(f);
+}
+
+static double distance(const double *a, const double *b, int n)
+{
+    double d = 0;
+    for (int i = 0; i < n; i++)
+        d += (a[i] - b[i]) * (a[i] - b[i]);
+    return sqrt(d);
+}
+
+static void case_cepstra(void)
+{
+    spec_settings plain = spec_default_settings();
+    plain.sample_rate = 8000, plain.n_fft = 256, plain.win_length = 200, plain.hop_length = 80, plain.fmax = 4000, plain.fmin = 100;
+    const int M = plain.n_mels, K = 16, n = 8000;
+    spec_settings smooth = plain;
+    smooth.n_cepstra = K;
+    /* each frame is its log-mels with the cepstral coefficients from K on set to zero, computed here as a
+     * DCT-II and its inverse in double precision */
+    float *x = multitone(8000, n);
+    size_t nf, ns;
+    float *a = features(&plain, x, (size_t)n, 777, &nf), *b = features(&smooth, x, (size_t)n, 777, &ns);
+    CHECK(nf == ns && nf > 90, "%zu and %zu frames", nf, ns);
+    double worst = 0, mean_moved = 0;
+    for (size_t t = 0; t < nf && nf == ns; t++) {
+        double c[40], mu_a = 0, mu_b = 0;
+        for (int k = 0; k < M; k++) {
+            c[k] = 0;
+            for (int m = 0; m < M; m++)
+                c[k] += a[t * M + m] * cos(PI * k * (2 * m + 1) / (2.0 * M));
+            c[k] *= k ? sqrt(2.0 / M) : sqrt(1.0 / M);
+        }
+        for (int m = 0; m < M; m++) {
+            double y = c[0] * sqrt(1.0 / M);
+            for (int k = 1; k < K; k++)
+                y += c[k] * sqrt(2.0 / M) * cos(PI * k * (2 * m + 1) / (2.0 * M));
+            worst = fmax(worst, fabs(y - b[t * M + m]));
+            mu_a += a[t * M + m], mu_b += b[t * M + m];
+        }
+        mean_moved = fmax(mean_moved, fabs(mu_a - mu_b) / M);
+    }
+    CHECK(worst < 1e-4, "smoothed frames differ from the truncated DCT by up to %g", worst);
+    CHECK(mean_moved < 1e-4, "smoothing moved a frame's mean by %g", mean_moved);
+    free(a), free(b), free(x);
+    /* what it is for: one vowel at two pitches. Above the first harmonics, plain log-mels see the
+     * harmonics move through the bands; the smoothed ones see mostly the same envelope */
+    double p100[40], p130[40], s100[40], s130[40];
+    float *v100 = vowel(100, n), *v130 = vowel(130, n);
+    mean_shape(&plain, v100, n, p100), mean_shape(&plain, v130, n, p130);
+    mean_shape(&smooth, v100, n, s100), mean_shape(&smooth, v130, n, s130);
+    int low = 0;
+    while (spec_mel_centre_hz(&plain, low) < 300)
+        low++;
+    const double dp = distance(p100 + low, p130 + low, M - low), ds = distance(s100 + low, s130 + low, M - low);
+    CHECK(ds < 0.5 * dp, "pitch 100 vs 130 Hz: smoothed features %.3f apart, plain %.3f", ds, dp);
+    free(v100), free(v130);
+    /* keeping every coefficient is the plain front-end, bit for bit; more than n_mels is refused */
+    spec_settings all = plain;
+    all.n_cepstra = M;
+    x = multitone(8000, n);
+    a = features(&plain, x, (size_t)n, (size_t)n, &nf), b = features(&all, x, (size_t)n, (size_t)n, &ns);
+    CHECK(nf == ns && memcmp(a, b, nf * (size_t)M * sizeof *a) == 0, "cepstra = n_mels changed the features");
+    free(a), free(b), free(x);
+    char err[256];
+    all.n_cepstra = M + 1;
+    CHECK(spec_check_settings(&all, err, sizeof err) == -1 && strstr(err, "cepstra"), "cepstra %d of %d accepted", M + 1, M);
+    all.n_cepstra = -1;
+    CHECK(spec_check_settings(&all, err, sizeof err) == -1, "cepstra -1 accepted");
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -568,7 +669,7 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
                  {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn},
-                 {"norm_prior", case_norm_prior}, {"warp", case_warp}};
+                 {"norm_prior", case_norm_prior}, {"warp", case_warp}, {"cepstra", case_cepstra}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_frontend CASE\n");
         return 1;
