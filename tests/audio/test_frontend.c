@@ -605,7 +605,8 @@ static double distance(const double *a, const double *b, int n)
 static void case_cepstra(void)
 {
     spec_settings plain = spec_default_settings();
-    plain.sample_rate = 8000, plain.n_fft = 256, plain.win_length = 200, plain.hop_length = 80, plain.fmax = 4000, plain.fmin = 100;
+    plain.sample_rate = 8000, plain.n_fft = 256, plain.win_length = 200, plain.hop_length = 80;
+    plain.fmin = 100, plain.fmax = 4000;
     const int M = plain.n_mels, K = 16, n = 8000;
     spec_settings smooth = plain;
     smooth.n_cepstra = K;
