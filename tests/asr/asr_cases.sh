@@ -17,6 +17,39 @@ train_small() { # OUT [extra options]
 
 last_value() { tail -n 1 "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
+# expect_wer_below MODEL LIMIT WHAT: eval on the test fixtures gives a word error rate below LIMIT.
+expect_wer_below() {
+    run "$R" eval -m "$1" --manifest data/test.tsv
+    expect_rc 0 "eval, $3"
+    local w; w=$(last_value "$tmp/out" wer)
+    awk -v w="$w" -v l="$2" 'BEGIN { exit !(w < l) }' || fail "wer $w $3 (expected < $2)"
+}
+
+# features_8k CLIP [options]: features of CLIP on stdout with the front-end train_small's models have
+# (8 kHz, 25 ms window, 10 ms hop, 40 mels up to 4 kHz), per-file normalisation.
+features_8k() {
+    local clip=$1; shift
+    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
+        --fmax 4000 --cmvn "$@"
+}
+
+# frontend_edit IN OUT CODE: OUT is the model file IN with its front-end description (the dict fe) put
+# through CODE, Python statements; an assert in CODE that fails makes the helper fail.
+frontend_edit() {
+    "$PY" - "$@" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+exec(sys.argv[3])
+head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PY
+}
+
 case_train_eval() {
     fixtures
     run train_small untrained.safetensors --max-steps 1 --checkpoint-dir ck1
@@ -256,32 +289,19 @@ case_norm_prior() {
     fixtures
     run train_small np.safetensors --max-steps 150 --norm-prior 300
     expect_rc 0 "train with --norm-prior"
-    run "$R" eval -m np.safetensors --manifest data/test.tsv
-    expect_rc 0 "eval"
-    local w; w=$(last_value "$tmp/out" wer)
-    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --norm-prior (expected < 0.1)"
-    "$PY" - np.safetensors bad.safetensors <<'PY' || fail "the model's norm statistics are missing or wrong"
-import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-head = json.loads(raw[8:8 + n])
-fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+    expect_wer_below np.safetensors 0.1 "with --norm-prior"
+    frontend_edit np.safetensors bad.safetensors '
 norm = fe["norm"]
 assert norm["prior_frames"] == 300, norm["prior_frames"]
 assert len(norm["mean"]) == fe["n_mels"] == len(norm["var"]) and all(v > 0 for v in norm["var"])
 assert len(set(norm["mean"])) > 1, "every channel has the same mean"
 norm["var"][0] = -1.0  # a hostile copy: a negative variance
-head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
-h = json.dumps(head).encode()
-h += b" " * (-len(h) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
-PY
+' || fail "the model's norm statistics are missing or wrong"
     local clip; clip=data/$(head -n 1 data/test.tsv | cut -f1)
     run "$R" features -m np.safetensors "$clip" -o -
     expect_rc 0 "features -m"
     cp "$tmp/out" prior.npy
-    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
-        --fmin 20 --fmax 4000 --cmvn
+    features_8k "$clip" --fmin 20
     cmp -s "$tmp/out" prior.npy && fail "features -m of a --norm-prior model equals plain per-file normalisation"
     run "$R" transcribe -m bad.safetensors -o - "$clip"
     expect_rc 3 "a model with a negative variance"
@@ -311,9 +331,7 @@ case_pad() {
     expect_rc 0 "train without padding"
     run train_small pad.safetensors --max-steps 150 --pad-ms 200
     expect_rc 0 "train with --pad-ms 200"
-    run "$R" eval -m pad.safetensors --manifest data/test.tsv
-    local w; w=$(last_value "$tmp/out" wer)
-    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --pad-ms (expected < 0.1)"
+    expect_wer_below pad.safetensors 0.1 "with --pad-ms"
     cut -f1 data/test.tsv | head -20 | sed 's|^|data/|' > clips.txt
     run "$R" transcribe -m plain.safetensors -f jsonl -o - -q $(cat clips.txt)
     expect_rc 0 "transcribe, no padding"
@@ -352,18 +370,8 @@ PY
     run "$R" features -m pad.safetensors "$clip" -o pad.npy
     expect_rc 0 "features -m with padding"
     padded_by_200ms plain.npy pad.npy || fail "features -m does not show the padding"
-    "$PY" - pad.safetensors hostile.safetensors <<'PY' || fail "could not write the hostile model"
-import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-head = json.loads(raw[8:8 + n])
-fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
-fe["pad_ms"] = 3600000  # an hour of padding around every file
-head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
-h = json.dumps(head).encode()
-h += b" " * (-len(h) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
-PY
+    frontend_edit pad.safetensors hostile.safetensors 'fe["pad_ms"] = 3600000  # an hour around every file' ||
+        fail "could not write the hostile model"
     run "$R" transcribe -m hostile.safetensors -o - "$clip"
     expect_rc 3 "a model asking for an hour of padding"
     expect_in "$tmp/err" "pad_ms" "the message names the setting"
@@ -395,31 +403,19 @@ case_frontend() {
     fixtures
     run train_small cep.safetensors --max-steps 150 --fmin 100 --cepstra 12
     expect_rc 0 "train with --fmin 100 --cepstra 12"
-    run "$R" eval -m cep.safetensors --manifest data/test.tsv
-    local w; w=$(last_value "$tmp/out" wer)
-    awk -v w="$w" 'BEGIN { exit !(w < 0.1) }' || fail "wer $w with --cepstra (expected < 0.1)"
-    "$PY" - cep.safetensors hostile.safetensors <<'PY' || fail "the front-end settings are not in the model file"
-import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-head = json.loads(raw[8:8 + n])
-fe = json.loads(head["__metadata__"]["rnnhost.frontend"])
+    expect_wer_below cep.safetensors 0.1 "with --cepstra"
+    frontend_edit cep.safetensors hostile.safetensors '
 assert fe["cepstra"] == 12 and fe["fmin"] == 100, fe
 fe["cepstra"] = fe["n_mels"] + 1  # a hostile copy: more coefficients than channels
-head["__metadata__"]["rnnhost.frontend"] = json.dumps(fe)
-h = json.dumps(head).encode()
-h += b" " * (-len(h) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
-PY
+' || fail "the front-end settings are not in the model file"
     local clip; clip=data/$(head -n 1 data/test.tsv | cut -f1)
-    run "$R" features -m cep.safetensors "$clip" -o - ; expect_rc 0 "features -m"
+    run "$R" features -m cep.safetensors "$clip" -o -
+    expect_rc 0 "features -m"
     cp "$tmp/out" model.npy
-    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
-        --fmin 100 --fmax 4000 --cepstra 12 --cmvn
+    features_8k "$clip" --fmin 100 --cepstra 12
     expect_rc 0 "features --cepstra 12"
     cmp -s "$tmp/out" model.npy || fail "features -m differs from features with the model's settings"
-    run "$R" features "$clip" -o - --sample-rate 8000 --n-fft 256 --win-length 200 --hop-length 80 --n-mels 40 \
-        --fmin 100 --fmax 4000 --cmvn
+    features_8k "$clip" --fmin 100
     cmp -s "$tmp/out" model.npy && fail "--cepstra 12 changed nothing"
     run "$R" transcribe -m hostile.safetensors -o - "$clip"
     expect_rc 3 "a model with more cepstra than mels"
