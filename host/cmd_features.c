@@ -41,7 +41,7 @@ static void print_help(const spec_settings *d)
            "      --n-mels N        mel channels, HTK mel scale (default %d)\n"
            "      --fmin HZ         lowest mel edge (default %g)\n"
            "      --fmax HZ         highest mel edge (default %g; at most half the sample rate)\n"
-           "      --cepstra K       smooth every frame to its first K cepstral coefficients (default 0, off)\n"
+           "      --cepstra K       smooth every frame to its first K cepstral coefficients (default: off)\n"
            "      --cmvn            normalise every mel channel to mean 0, variance 1 over the file\n"
            "  -h, --help            this help\n"
            "\n"
