@@ -3,9 +3,11 @@
 
 Usage: presets/make-digits-data.py OUT_DIR [--fsdd DIR] [--seed N] [--holdout SPEAKER] [--scale F]
 
-Writes into OUT_DIR 8 kHz mono 16-bit WAVs and TSV manifests (`path<TAB>transcript`, paths relative
-to OUT_DIR):
-  fsdd-isolated-<speaker>.tsv   that speaker's 500 FSDD clips (symlinked under fsdd/)
+The speakers are those of the FSDD folder: every `{digit}_{speaker}_{take}.wav` in it (8 kHz mono
+16-bit), each speaker with every digit at least once, so recordings of more speakers in that layout
+join the training by being put there. Writes into OUT_DIR 8 kHz mono 16-bit WAVs and TSV manifests
+(`path<TAB>transcript`, paths relative to OUT_DIR):
+  fsdd-isolated-<speaker>.tsv   that speaker's clips (FSDD: 500; symlinked under fsdd/)
   connected-<speaker>.tsv       3-7 digit strings joined from that speaker's clips only
   quick-<speaker>.tsv           that speaker's clips cut close to the word, most of them into it (the
                                 first 0-80 ms and last 0-60 ms of the word gone, as an eager silence
@@ -27,6 +29,7 @@ import argparse
 import array
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +37,6 @@ import wave
 from concurrent.futures import ThreadPoolExecutor
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-SPEAKERS = ["george", "jackson", "lucas", "nicolas"]
 RATE = 8000
 
 # Accents espeak-ng ships as real voices (the mbrola ones need separate data and are left out).
@@ -87,16 +89,34 @@ def write_manifest(out, name, rows):
             f.write(f"{path}\t{text}\n")
 
 
-def fsdd_isolated(out, fsdd, speaker):
+def fsdd_speakers(fsdd):
+    """The speakers of an FSDD-layout folder ({digit}_{speaker}_{take}.wav) and their takes:
+    {speaker: [[take, ...] for each digit 0-9]}, names and takes in order. Every speaker must have
+    said every digit at least once."""
+    found = {}
+    for name in os.listdir(fsdd):
+        m = re.fullmatch(r"([0-9])_([A-Za-z0-9-]+)_([0-9]+)\.wav", name)
+        if m:
+            found.setdefault(m.group(2), [[] for _ in range(10)])[int(m.group(1))].append(int(m.group(3)))
+    if not found:
+        die(f"{fsdd}: no recordings named {{digit}}_{{speaker}}_{{take}}.wav")
+    for speaker, takes in found.items():
+        missing = [DIGITS[d] for d in range(10) if not takes[d]]
+        if missing:
+            die(f"{fsdd}: speaker {speaker} has no recording of " + ", ".join(missing))
+        for t in takes:
+            t.sort()
+    return {s: found[s] for s in sorted(found)}
+
+
+def fsdd_isolated(out, fsdd, speaker, takes):
     """Symlinks the speaker's clips under OUT/fsdd/ so the manifests stay relative and nothing is
     copied; the links are absolute so OUT_DIR can live anywhere."""
     rows = []
     for d in range(10):
-        for k in range(50):
+        for k in takes[d]:
             name = f"{d}_{speaker}_{k}.wav"
             src = os.path.abspath(os.path.join(fsdd, name))
-            if not os.path.isfile(src):
-                die(f"{src} not found")
             dst = os.path.join(out, "fsdd", name)
             if os.path.lexists(dst):
                 os.remove(dst)
@@ -125,9 +145,9 @@ def gap(rng, tables, level, seconds):
     return t[2 * start:2 * (start + n)]
 
 
-def fsdd_connected(out, fsdd, speaker, count, rng, tables):
-    # Cached per digit: each speaker has 50 takes of each digit, 500 clips in all.
-    clips = [[read_pcm(os.path.join(fsdd, f"{d}_{speaker}_{k}.wav")) for k in range(50)]
+def fsdd_connected(out, fsdd, speaker, takes, count, rng, tables):
+    # Cached per digit (FSDD: 50 takes of each digit, 500 clips per speaker).
+    clips = [[read_pcm(os.path.join(fsdd, f"{d}_{speaker}_{k}.wav")) for k in takes[d]]
              for d in range(10)]
     rows = []
     for i in range(count):
@@ -137,7 +157,7 @@ def fsdd_connected(out, fsdd, speaker, count, rng, tables):
         for j, d in enumerate(digits):
             if j:
                 parts.append(gap(rng, tables, level, rng.uniform(0.05, 0.40)))
-            parts.append(clips[d][rng.randrange(50)])
+            parts.append(clips[d][rng.randrange(len(clips[d]))])
         parts.append(gap(rng, tables, level, rng.uniform(0.10, 0.30)))
         rel = f"connected/{speaker}/{speaker}-c{i:05d}.wav"
         write_pcm(os.path.join(out, rel), b"".join(parts))
@@ -169,10 +189,10 @@ def trim(pcm, rng):
     return pcm[2 * start:2 * end]
 
 
-def quick_jobs(fsdd, speaker, rng):
+def quick_jobs(fsdd, speaker, takes, rng):
     jobs = []
     for d in range(10):
-        for k in range(50):
+        for k in takes[d]:
             jobs.append({"src": os.path.join(fsdd, f"{d}_{speaker}_{k}.wav"),
                          "tempo": round(rng.uniform(1.0, 1.35), 3), "rng": random.Random(rng.random()),
                          "transcript": DIGITS[d]})
@@ -312,7 +332,8 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--fsdd", default=os.path.join(root, "..", "shared", "data", "fsdd"))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--holdout", choices=SPEAKERS)
+    ap.add_argument("--holdout", metavar="SPEAKER",
+                    help="leave this speaker of the FSDD folder out of training and validation")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiplies the number of joined and synthesised utterances")
     ap.add_argument("--jobs", type=int, default=2, help="parallel espeak-ng/sox pipelines")
@@ -330,9 +351,12 @@ def main():
             die(f"festival voice {voice} not found (Debian package {package})")
     if not os.path.isdir(args.fsdd):
         die(f"{args.fsdd}: FSDD folder not found (use --fsdd)")
+    speakers = fsdd_speakers(args.fsdd)
+    if args.holdout and args.holdout not in speakers:
+        die(f"--holdout {args.holdout}: not a speaker of {args.fsdd} ({', '.join(speakers)})")
 
     out = args.out_dir
-    for sub in ["fsdd", "espeak/iso", "espeak/conn", "tts/iso", "tts/conn"] + [f"quick/{s}" for s in SPEAKERS] + [f"connected/{s}" for s in SPEAKERS]:
+    for sub in ["fsdd", "espeak/iso", "espeak/conn", "tts/iso", "tts/conn"] + [f"quick/{s}" for s in speakers] + [f"connected/{s}" for s in speakers]:
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     n_connected = max(1, round(600 * args.scale))
@@ -341,10 +365,10 @@ def main():
     tables = noise_tables(rng)
 
     manifests = {}
-    for s in SPEAKERS:
-        manifests[f"fsdd-isolated-{s}.tsv"] = fsdd_isolated(out, args.fsdd, s)
-    for s in SPEAKERS:
-        manifests[f"connected-{s}.tsv"] = fsdd_connected(out, args.fsdd, s, n_connected,
+    for s, takes in speakers.items():
+        manifests[f"fsdd-isolated-{s}.tsv"] = fsdd_isolated(out, args.fsdd, s, takes)
+    for s, takes in speakers.items():
+        manifests[f"connected-{s}.tsv"] = fsdd_connected(out, args.fsdd, s, takes, n_connected,
                                                          random.Random(f"{args.seed}/{s}"), tables)
 
     # Balanced digits for the isolated set so no word is rarer than the others by chance.
@@ -362,9 +386,10 @@ def main():
     tts_iso_jobs = [tts_job(rng, [d]) for d in tts_iso_digits]
     tts_conn_jobs = [tts_job(rng, [rng.randrange(10) for _ in range(rng.randint(3, 7))])
                      for _ in range(n_espeak)]
-    quick = {s: quick_jobs(args.fsdd, s, random.Random(f"{args.seed}/quick/{s}")) for s in SPEAKERS}
+    quick = {s: quick_jobs(args.fsdd, s, takes, random.Random(f"{args.seed}/quick/{s}"))
+             for s, takes in speakers.items()}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for s in SPEAKERS:
+        for s in speakers:
             manifests[f"quick-{s}.tsv"] = synth_set(out, f"quick/{s}", f"{s}-q", quick[s], run_quick,
                                                     pool)
         manifests["espeak-isolated.tsv"] = synth_set(out, "espeak/iso", "e-i", iso_jobs, run_espeak,

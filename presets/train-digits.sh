@@ -10,9 +10,10 @@
 # speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
 #
 # Usage: presets/train-digits.sh [RNNHOST] [WORKDIR] [HOLDOUT]
-#   HOLDOUT: a speaker (george, jackson, lucas or nicolas) left out of training entirely; the script then
-#   reports the error rates on that speaker's isolated clips and connected strings instead of writing the
-#   preset. Without it, all four speakers train the preset.
+#   HOLDOUT: a speaker (george, jackson, lucas, nicolas, or another whose recordings were added to the
+#   FSDD folder in its layout) left out of training entirely; the script then reports the error rates
+#   on that speaker's isolated clips and connected strings instead of writing the preset. Without it,
+#   every speaker of the folder trains the preset.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rnnhost=${1:-$root/build/host/rnnhost}
