@@ -95,7 +95,7 @@ def fsdd_speakers(fsdd):
     said every digit at least once."""
     found = {}
     for name in os.listdir(fsdd):
-        m = re.fullmatch(r"([0-9])_([A-Za-z0-9-]+)_([0-9]+)\.wav", name)
+        m = re.fullmatch(r"([0-9])_([A-Za-z0-9]+)_([0-9]+)\.wav", name)
         if m:
             found.setdefault(m.group(2), [[] for _ in range(10)])[int(m.group(1))].append(int(m.group(3)))
     if not found:
@@ -403,8 +403,9 @@ def main():
         f.write(example["transcript"] + "\n")
 
     train = []
+    held = {f"{kind}-{args.holdout}.tsv" for kind in ("fsdd-isolated", "connected", "quick")}
     for name, rows in manifests.items():
-        if args.holdout and name.endswith(f"-{args.holdout}.tsv"):
+        if args.holdout and name in held:
             continue
         train.extend(rows)
     rng.shuffle(train)
