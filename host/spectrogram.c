@@ -273,7 +273,7 @@ void spec_power(spectrogram *sp, float *power, const float *frame)
     }
 }
 
-void spec_logmel(const spectrogram *sp, float *logmel, const float *power)
+void spec_logmel(spectrogram *sp, float *logmel, const float *power)
 {
     const int M = sp->s.n_mels;
     float *x = sp->smooth ? sp->raw : logmel;

@@ -75,7 +75,7 @@ void spec_power(spectrogram *sp, float *power, const float *frame);
 
 /* Log-mel of one power spectrum, smoothed when n_cepstra is set: logmel is (n_mels), power is
  * (n_fft / 2 + 1). Uses sp's scratch: one call at a time per spectrogram. */
-void spec_logmel(const spectrogram *sp, float *logmel, const float *power);
+void spec_logmel(spectrogram *sp, float *logmel, const float *power);
 
 /* Per-utterance normalisation in place: every channel of x, which is (frames, n_mels), gets mean 0 and
  * variance 1 over the frames (a constant channel becomes 0). */
