@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "cpulevel.h"
 #include "hostlog.h"
 #include "rnnhost/rnnhost.h"
 
@@ -50,6 +51,9 @@ static void print_help(void)
            "Plugins are searched in --plugin-path, then $RNNHOST_PLUGIN_PATH (colon-separated directories\n"
            "or .so files), then the installed plugin directory (%s); never the current directory.\n"
            "\n"
+           "The shipped plugins run the best CPU kernels the machine has (plain, avx2 or avx512);\n"
+           "$RNNHOST_CPU=LEVEL forces one of those (--version names the level in use).\n"
+           "\n"
            "Exit status:\n"
            "  0    success\n"
            "  1    failure\n"
@@ -58,6 +62,32 @@ static void print_help(void)
            "  4    a batch partly failed (the rest was written)\n"
            "  130  interrupted\n",
            RH_PLUGIN_DIR);
+}
+
+/* Two lines: the versions, then the CPU kernel level in use and every level this CPU runs (the levels
+ * .ci/run runs the models suite at). */
+static void print_version(void)
+{
+    printf("rnnhost %s (plugin ABI %u, SDK %s)\nCPU kernels: %s (this CPU runs:", RH_VERSION, RH_ABI_VERSION,
+           RNNHOST_SDK_VERSION, cpu_level_name(cpu_level_chosen()));
+    for (int l = CPU_PLAIN; l < CPU_LEVELS; l++)
+        if (cpu_level_supported((cpu_level)l))
+            printf(" %s", cpu_level_name((cpu_level)l));
+    printf(")\n");
+}
+
+/* A forced kernel level (cpulevel.h) must be one this CPU runs: a run that silently used another level would
+ * test or measure what nobody asked for. 0, or -1 after one line. */
+static int check_cpu_level(void)
+{
+    cpu_level level;
+    int r = cpu_level_request(&level);
+    if (r == -1)
+        hostlog_error("%s='%s' is not a kernel level; use plain, avx2 or avx512", CPU_LEVEL_ENV, getenv(CPU_LEVEL_ENV));
+    else if (r == -2)
+        hostlog_error("%s=%s: this CPU cannot run the %s kernels (the best it runs is %s)", CPU_LEVEL_ENV,
+                      cpu_level_name(level), cpu_level_name(level), cpu_level_name(cpu_level_best()));
+    return r < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -78,13 +108,15 @@ int main(int argc, char **argv)
             print_help();
             return EXIT_OK;
         case 'V':
-            printf("rnnhost %s (plugin ABI %u, SDK %s)\n", RH_VERSION, RH_ABI_VERSION, RNNHOST_SDK_VERSION);
+            print_version();
             return EXIT_OK;
         default:
             hostlog_usage("unknown option '%s'", argv[optind - 1]);
             return EXIT_USAGE;
         }
     }
+    if (check_cpu_level() != 0)
+        return EXIT_USAGE;
     if (optind >= argc) {
         hostlog_usage("no command given");
         return EXIT_USAGE;

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include "rnnhost/halfstep.h"
+#include "cpulevel.h"
 #include "pool.h"
 #include <limits.h>
 #include <math.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -518,23 +518,20 @@ static void (*dots_float) DOTS_ARGS(float) = dots_float_plain;
 static void (*dots_half) DOTS_ARGS(uint16_t) = dots_half_plain;
 
 #ifdef STACK_DISPATCH
-/* CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c"). */
-static int cpu_has_f16c(void)
-{
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
-}
-
+/* The level comes from cpulevel.h: the best the CPU has, or the one RNNHOST_CPU forces. */
 __attribute__((constructor)) static void pick_loops(void)
 {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    switch (cpu_level_chosen()) {
+    case CPU_AVX512:
         sigmoid_loop = sigmoid_avx512, tanh_loop = tanh_avx512, kern = kern_avx512;
         dots_float = dots_float_avx512, dots_half = dots_half_avx512;
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        break;
+    case CPU_AVX2:
         sigmoid_loop = sigmoid_avx2, tanh_loop = tanh_avx2, kern = kern_avx2;
-        if (cpu_has_f16c())
-            dots_float = dots_float_avx2, dots_half = dots_half_avx2;
+        dots_float = dots_float_avx2, dots_half = dots_half_avx2;
+        break;
+    default:
+        break;
     }
 }
 #endif

@@ -71,6 +71,25 @@ case_cli() {
     expect_rc 0 "--version"
     expect_in "$tmp/out" "rnnhost 0." "--version"
     expect_in "$tmp/out" "plugin ABI 1" "--version"
+    # RNNHOST_CPU forces a kernel level the CPU runs; one it lacks, or no level at all, is a usage error.
+    local runs level
+    runs=$(sed -n 's/^CPU kernels: .* (this CPU runs: \(.*\))$/\1/p' "$tmp/out")
+    case " $runs " in *" plain "*) ;; *) fail "--version: the CPU levels line lacks plain: '$runs'" ;; esac
+    for level in plain avx2 avx512; do
+        RNNHOST_CPU=$level run "$RNNHOST" plugins
+        case " $runs " in
+        *" $level "*)
+            expect_rc 0 "RNNHOST_CPU=$level (this CPU runs it)"
+            RNNHOST_CPU=$level run "$RNNHOST" --version
+            expect_in "$tmp/out" "CPU kernels: $level " "RNNHOST_CPU=$level --version" ;;
+        *)
+            expect_rc 2 "RNNHOST_CPU=$level (this CPU lacks it)"
+            expect_in "$tmp/err" "RNNHOST_CPU=$level: this CPU cannot run the $level kernels" "RNNHOST_CPU=$level" ;;
+        esac
+    done
+    RNNHOST_CPU=sse9 run "$RNNHOST" plugins
+    expect_rc 2 "RNNHOST_CPU=sse9"
+    expect_in "$tmp/err" "RNNHOST_CPU='sse9' is not a kernel level; use plain, avx2 or avx512" "RNNHOST_CPU=sse9"
     run "$RNNHOST" --no-such-option
     expect_rc 2 "bad global option"
     expect_in "$tmp/err" "try 'rnnhost --help'" "bad global option"

@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "cpulevel.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -39,6 +40,16 @@ static const void *test_get_extension(const rh_host *host, const char *id)
 int harness_open(harness *h, const char *path)
 {
     memset(h, 0, sizeof *h);
+    // A forced kernel level the CPU lacks would quietly test another one: refuse it, as the host does.
+    cpu_level level;
+    int r = cpu_level_request(&level);
+    if (r < 0) {
+        fprintf(stderr, "%s=%s: %s\n", CPU_LEVEL_ENV, getenv(CPU_LEVEL_ENV),
+                r == -1 ? "not a kernel level (plain, avx2, avx512)" : "this CPU cannot run that level");
+        return -1;
+    }
+    if (r == 1)
+        fprintf(stderr, "kernel level forced: %s\n", cpu_level_name(level));
     h->host.struct_size = sizeof h->host;
     h->host.log = test_log;
     h->host.get_extension = test_get_extension;

@@ -1,6 +1,6 @@
 /* The half-step extension (halfstep.h) of one plugin: over parameters that are all halves, stepping over
  * the half-precision copy gives the very bits of step at batch 1 (outputs and state, step after step, on
- * one thread and on two) and the same numbers up to summation order at batch 3; the copy refuses
+ * one thread and on two) and the same numbers up to summation order at batch 3, step by step; the copy refuses
  * parameters it cannot hold exactly, and leaves out what a step reads one row of (a token layer's
  * embedding). Usage: test_half_step MODULE.so */
 #include <math.h>
@@ -56,13 +56,41 @@ static size_t differing(const float *a, const float *b, size_t n)
     return d;
 }
 
-/* Float sums in another order (the batched step's GEMM), carried through nine steps of saturating gates. */
+/* Float sums in another order (the batched float step's GEMM against the half step's dots), over one step. */
 static size_t not_close(const float *a, const float *b, size_t n)
 {
     size_t d = 0;
     for (size_t i = 0; i < n; i++)
-        d += !(fabs((double)a[i] - b[i]) <= 1e-4 + 1e-4 * fabs((double)b[i]));
+        d += !(fabs((double)a[i] - b[i]) <= 1e-5 + 1e-5 * fabs((double)b[i]));
     return d;
+}
+
+/* At B > 1 the float step sums in another order than the half step, and a tanh RNN with these weights is
+ * chaotic: a last-bit difference doubles with every step, so nine steps run apart can differ anywhere on
+ * any CPU. What the extension promises is the same numbers up to that order, step by step: so each half
+ * step here starts from the float run's state (yf, sf its outputs and states, (T,B,O) and (T,B,S)) and its
+ * output and new state must be that step's up to rounding. Returns the values that are not. */
+static size_t one_step_apart(harness *h, rh_model *m, const rh_ext_half_step *hx, const void *copy,
+                             const float *params, const rh_model_info *info, const float *x, const int32_t *tokens,
+                             uint32_t B, const float *yf, const float *sf)
+{
+    size_t O = info->output_dim, S = info->state_size, D = info->input_dim, apart = 0;
+    float *scratch = xcalloc(m->vtable->step_scratch_size(m, B), sizeof(float));
+    float *state = xcalloc((uint64_t)B * S, sizeof(float)), *y = xcalloc((uint64_t)B * O, sizeof(float));
+    for (uint32_t t = 0; t < T; t++) {
+        if (t == 0)
+            m->vtable->reset(m, state, B);
+        else
+            memcpy(state, sf + (size_t)(t - 1) * B * S, (size_t)B * S * sizeof(float));
+        const float *xt = info->input_kind == RH_INPUT_DENSE ? x + (size_t)t * B * D : NULL;
+        const int32_t *tt = info->input_kind == RH_INPUT_TOKENS ? tokens + (size_t)t * B : NULL;
+        if (!check(h, hx->step(m, y, state, scratch, params, copy, xt, tt, B) == RH_OK, "half step %u failed", t))
+            break;
+        apart += not_close(y, yf + (size_t)t * B * O, (size_t)B * O) +
+                 not_close(state, sf + (size_t)t * B * S, (size_t)B * S);
+    }
+    free(scratch), free(state), free(y);
+    return apart;
 }
 
 /* Sequence b of a (T,B,W) array as (T,1,W). */
@@ -119,9 +147,9 @@ static void check_case(harness *h, const half_case *c, uint64_t seed)
                 check(h, dy == 0 && ds == 0, "%s B=1: half step differs from step in %zu of %zu outputs and %zu of "
                       "%zu state values (must be the same bits)", label, dy, ny, ds, ns);
             } else {
-                size_t dy = not_close(yh, yf, ny), ds = not_close(sh, sf, ns);
-                check(h, dy == 0 && ds == 0, "%s B=%u: half step differs from step in %zu outputs, %zu state values",
-                      label, B, dy, ds);
+                size_t apart = one_step_apart(h, m, hx, copy, params, &info, x, tokens, B, yf, sf);
+                check(h, apart == 0, "%s B=%u: one half step from the float step's state differs from it in %zu "
+                      "values, past rounding", label, B, apart);
                 // Each sequence of the batch gets the very bits it gets stepped alone.
                 float *x1 = xcalloc((uint64_t)T * D, sizeof(float)), *y1 = xcalloc((uint64_t)T * O, sizeof(float));
                 float *s1 = xcalloc((uint64_t)T * S, sizeof(float)), *yb = xcalloc((uint64_t)T * O, sizeof(float));
