@@ -19,6 +19,7 @@
  *
  * usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] CONFIG...
  *        bench square N
+ *        bench level    (the CPU kernel level the plugins run here, as "info cpu_level LEVEL")
  * A CONFIG is CELL:H:L:B (cell rnn or gru, hidden units, layers, batch); the sequence length is --seq (64).
  */
 #define _GNU_SOURCE /* clock_gettime, getline: POSIX on top of C11 */
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpulevel.h"
 #include "rnnhost/rnnhost.h"
 
 enum { VOCAB = 65 };
@@ -699,7 +701,23 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--seq T]\n"
                "                                    [--tokens FILE] CELL:H:L:B...\n"
-               "       bench square N [--runs R] [--min-time S]\n");
+               "       bench square N [--runs R] [--min-time S]\n"
+               "       bench level\n");
+}
+
+/* The kernel level the plugins will run (cpulevel.h), for the report; a forced level this CPU lacks is
+ * refused, so that no figure is labelled with a level it was not measured at. */
+static int cmd_level(void)
+{
+    cpu_level level;
+    int r = cpu_level_request(&level);
+    if (r < 0) {
+        fprintf(stderr, "bench: %s=%s: %s\n", CPU_LEVEL_ENV, getenv(CPU_LEVEL_ENV),
+                r == -1 ? "not a kernel level (plain, avx2, avx512)" : "this CPU cannot run that level");
+        return 2;
+    }
+    printf("info cpu_level %s\n", cpu_level_name(level));
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -708,6 +726,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "level") == 0 && argc == 2)
+        return cmd_level();
     bench_opts o = {BENCH_PLUGIN_DIR, NULL, 5, 64, 0.5};
     config *cs = xcalloc((size_t)argc, sizeof *cs);
     size_t nc = 0;

@@ -344,11 +344,13 @@ static inline float exp_poly(float x)
         x[i] = 1.0f / (1.0f + exp_poly(-x[i])); \
 }
 
-/* The recurrent kernel: c (mr,w, row stride ldc) += a (mr,K, row stride lda) p (K,w, row stride ldp) for
- * mr <= KMR rows and w <= KNR columns. A full block keeps its KMR x KNR sums in registers (16 AVX-512
- * registers) while p streams past once; the weights p are either the forward's packed panels of W_h^T or
- * the rows of W_h itself for backward. Every element is summed over k in the same order whichever thread
- * computes it, so a call gives the same bits on one thread or several. */
+/* The recurrent kernel: c (M,w, row stride ldc) += a (M,K, row stride lda) p (K,w, row stride ldp) for any
+ * M rows and w <= KNR columns; the weights p are either the forward's packed panels of W_h^T or the rows of
+ * W_h itself for backward. Every element is summed over k in the same order whichever thread computes it
+ * and whichever block of rows it falls in, so a call gives the same bits on one thread or several.
+ *
+ * Plain C and AVX-512 take KMR rows at a time, whose KMR x KNR sums fill 16 AVX-512 registers while p
+ * streams past once. AVX2 has 16 registers of 8 floats, which hold 6 rows of 16 columns (kern_avx2 below). */
 
 #define KERN_FULL(MRV) { \
     float acc[MRV][KNR]; \
@@ -394,6 +396,13 @@ static inline float exp_poly(float x)
 
 #define KERN_ARGS (float *restrict c, size_t ldc, const float *restrict a, size_t lda, const float *restrict p, \
                    size_t ldp, size_t K, size_t mr, size_t w)
+#define KERN_ROWS_ARGS (float *restrict c, size_t ldc, const float *restrict a, size_t lda, \
+                        const float *restrict p, size_t ldp, size_t K, size_t M, size_t w)
+/* Every M rows as blocks of KMR through BLOCK. */
+#define KERN_ROWS_BODY(BLOCK) { \
+    for (size_t r = 0; r < M; r += KMR) \
+        BLOCK(c + r * ldc, ldc, a + r * lda, lda, p, ldp, K, M - r < KMR ? M - r : KMR, w); \
+}
 
 #ifdef STACK_DISPATCH
 __attribute__((target("avx512f"))) static void sigmoid_avx512(float *x, size_t n) SIGMOID_LOOP_BODY
@@ -410,10 +419,11 @@ static void tanh_plain(float *x, size_t n) TANH_LOOP_BODY
 #pragma GCC optimize("fp-contract=fast", "unroll-loops")
 #endif
 #ifdef STACK_DISPATCH
-__attribute__((target("avx512f"))) static void kern_avx512 KERN_ARGS KERN_BODY
-__attribute__((target("avx2,fma"))) static void kern_avx2 KERN_ARGS KERN_BODY
+__attribute__((target("avx512f"))) static void kern_block_avx512 KERN_ARGS KERN_BODY
+__attribute__((target("avx512f"))) static void kern_avx512 KERN_ROWS_ARGS KERN_ROWS_BODY(kern_block_avx512)
 #endif
-static void kern_plain KERN_ARGS KERN_BODY
+static void kern_block_plain KERN_ARGS KERN_BODY
+static void kern_plain KERN_ROWS_ARGS KERN_ROWS_BODY(kern_block_plain)
 
 /* The step's products at small batches: z (B, row stride ldz) += a (B,K, row stride lda) W^T for the N
  * rows of W (N,K), the weights as floats or as the halves of the half-step copy (halfstep.h). A batch-1 step
@@ -510,9 +520,93 @@ __attribute__((target("avx2,fma,f16c"))) static void dots_half_avx2 DOTS_ARGS(ui
 #pragma GCC pop_options
 #endif
 
+#ifdef STACK_DISPATCH
+/* The recurrent kernel at AVX2, in intrinsics and outside the unrolling above (which doubles the loop over
+ * k and spills the sums). The 32 columns of a panel are two strips of 16 (two registers a row), taken 6
+ * rows at a time, so that the 12 sums, the strip's two vectors of p and the broadcast of a fit the 16
+ * registers. k runs in chunks of KCHUNK2, each strip's chunk of p (16 KiB) staying in L1 while every block
+ * of rows passes over it; a chunk's sums are added to c, so an element's order is the same in every block.
+ * Columns past w are masked, with the same arithmetic. */
+enum { KCHUNK2 = 256, AVX2_ROWS = 6 };
+
+/* The first n (0 to 8) lanes. */
+__attribute__((target("avx2,fma"))) static inline __m256i lanes_upto(size_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define AVX2_ROW(r) \
+    if (R > (r)) { \
+        __m256 x = _mm256_broadcast_ss(a + (r) * lda + k); \
+        s[r][0] = _mm256_fmadd_ps(x, p0, s[r][0]); \
+        s[r][1] = _mm256_fmadd_ps(x, p1, s[r][1]); \
+    }
+
+/* c row r += its sums */
+#define AVX2_ADD(r) \
+    if (R > (r)) { \
+        float *cr = c + (r) * ldc; \
+        if (full) { \
+            _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), s[r][0])); \
+            _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), s[r][1])); \
+        } else { \
+            _mm256_maskstore_ps(cr, m0, _mm256_add_ps(_mm256_maskload_ps(cr, m0), s[r][0])); \
+            _mm256_maskstore_ps(cr + 8, m1, _mm256_add_ps(_mm256_maskload_ps(cr + 8, m1), s[r][1])); \
+        } \
+    }
+
+/* c (R,16 or fewer: masks m0 m1 unless full) += a (R,[k0,k1)) p ([k0,k1),16); R and full are constants
+ * wherever this is inlined. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void avx2_block(
+    float *restrict c, size_t ldc, const float *restrict a, size_t lda, const float *restrict p, size_t ldp, size_t k0,
+    size_t k1, const int R, const int full, __m256i m0, __m256i m1)
+{
+    // Every index of s is a constant (no loop over rows), so that the compiler keeps s in registers.
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 s[AVX2_ROWS][2] = {{zero, zero}, {zero, zero}, {zero, zero}, {zero, zero}, {zero, zero}, {zero, zero}};
+    for (size_t k = k0; k < k1; k++) {
+        const float *pk = p + k * ldp;
+        __m256 p0 = full ? _mm256_loadu_ps(pk) : _mm256_maskload_ps(pk, m0);
+        __m256 p1 = full ? _mm256_loadu_ps(pk + 8) : _mm256_maskload_ps(pk + 8, m1);
+        AVX2_ROW(0) AVX2_ROW(1) AVX2_ROW(2) AVX2_ROW(3) AVX2_ROW(4) AVX2_ROW(5)
+    }
+    AVX2_ADD(0) AVX2_ADD(1) AVX2_ADD(2) AVX2_ADD(3) AVX2_ADD(4) AVX2_ADD(5)
+}
+
+/* Every block of rows of one strip and chunk, with R and full known to the compiler in each call. */
+#define AVX2_STRIP(FULL) { \
+    size_t r = 0; \
+    for (; r + AVX2_ROWS <= M; r += AVX2_ROWS) \
+        avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, AVX2_ROWS, FULL, m0, m1); \
+    switch (M - r) { \
+    case 5: avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, 5, FULL, m0, m1); break; \
+    case 4: avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, 4, FULL, m0, m1); break; \
+    case 3: avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, 3, FULL, m0, m1); break; \
+    case 2: avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, 2, FULL, m0, m1); break; \
+    case 1: avx2_block(c + r * ldc + j0, ldc, a + r * lda, lda, p + j0, ldp, k0, k1, 1, FULL, m0, m1); break; \
+    default: break; \
+    } \
+}
+
+__attribute__((target("avx2,fma"))) static void kern_avx2 KERN_ROWS_ARGS
+{
+    for (size_t k0 = 0; k0 < K; k0 += KCHUNK2) {
+        size_t k1 = K - k0 < KCHUNK2 ? K : k0 + KCHUNK2;
+        for (size_t j0 = 0; j0 < w; j0 += 16) {
+            size_t cw = w - j0 < 16 ? w - j0 : 16;
+            __m256i m0 = lanes_upto(cw < 8 ? cw : 8), m1 = lanes_upto(cw > 8 ? cw - 8 : 0);
+            if (cw == 16)
+                AVX2_STRIP(1)
+            else
+                AVX2_STRIP(0)
+        }
+    }
+}
+#endif
+
 static void (*sigmoid_loop)(float *, size_t) = sigmoid_plain;
 static void (*tanh_loop)(float *, size_t) = tanh_plain;
-static void (*kern) KERN_ARGS = kern_plain;
+static void (*kern) KERN_ROWS_ARGS = kern_plain;
 /* Picked together, so that the float and the half products stay the same arithmetic. */
 static void (*dots_float) DOTS_ARGS(float) = dots_float_plain;
 static void (*dots_half) DOTS_ARGS(uint16_t) = dots_half_plain;
@@ -622,8 +716,7 @@ void stack_rec(const stack_part *p, float *z, size_t ldz, const float *a, uint32
         for (size_t pi = p->u0 / KNR; pi * KNR < p->u1; pi++) {
             size_t col = pi * KNR, w = H - col < KNR ? H - col : KNR;
             const float *panel = p->pack + ((g * P + pi) * H) * KNR;
-            for (size_t r = 0; r < B; r += KMR)
-                kern(z + r * ldz + g * H + col, ldz, a + r * H, H, panel, KNR, H, B - r < KMR ? B - r : KMR, w);
+            kern(z + g * H + col, ldz, a, H, panel, KNR, H, B, w);
         }
     }
 }
@@ -647,9 +740,7 @@ static void rows_back(float *d, float beta, const float *dz, size_t lddz, const 
         size_t w = u1 - col < KNR ? u1 - col : KNR;
         for (size_t n0 = 0; n0 < N; n0 += KCHUNK) {
             size_t nk = N - n0 < KCHUNK ? N - n0 : KCHUNK;
-            for (size_t r = 0; r < B; r += KMR)
-                kern(d + r * H + col, H, dz + r * lddz + n0, lddz, W + n0 * H + col, H, nk, B - r < KMR ? B - r : KMR,
-                     w);
+            kern(d + col, H, dz + n0, lddz, W + n0 * H + col, H, nk, B, w);
         }
     }
 }
