@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "asr.h"
+#include "atomicfile.h"
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
@@ -16,12 +17,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: rnnhost export MODEL -o OUT.safetensors [OPTIONS]\n"
+    fprintf(f, "usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n"
                "\n"
                "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
-               "state. The file is written atomically.\n"
+               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
                "\n"
-               "  -o, --output FILE       where to write (required)\n"
+               "  -o, --output FILE|-     where to write, '-' for stdout (required)\n"
                "      --dtype f32|f16     storage precision of the weights (default: f32)\n"
                "      --pad-ms MS         speech models: the near-silence the front-end hears before and after\n"
                "                          every recording, 0 for none (default: the model's own)\n"
@@ -100,11 +101,11 @@ static int export_ctc(const char *path, const char *out, plugin_registry *reg, i
     }
     if (half)
         to_half(blobs, n, halves);
-    if (rh_weights_write(out, meta, kept, blobs, n, err, sizeof err) != RH_OK) {
+    if (model_write(out, meta, kept, blobs, n, err, sizeof err) != 0) {
         hostlog_error("export: %s", err); /* err names the file */
         goto done;
     }
-    fprintf(stderr, "rnnhost: wrote %s (ctc model, %llu parameters, %s, padding %u ms)\n", out,
+    fprintf(stderr, "rnnhost: wrote %s (ctc model, %llu parameters, %s, padding %u ms)\n", output_name(out),
             (unsigned long long)params, half ? "f16" : "f32", pad_ms >= 0 ? (unsigned)pad_ms : m.pad_ms);
     rc = EXIT_OK;
     goto done;
@@ -220,11 +221,11 @@ int cmd_export(int argc, char **argv)
         blobs[i] = rh_blob_from_tensor(&hm.tensors[i], hm.params);
     if (half)
         to_half(blobs, nt, halves);
-    if (rh_weights_write(out, meta, kept, blobs, nt, err, sizeof err) != RH_OK) {
+    if (model_write(out, meta, kept, blobs, nt, err, sizeof err) != 0) {
         hostlog_error("export: %s", err); /* err names the file */
         goto done;
     }
-    fprintf(stderr, "rnnhost: wrote %s (%s model, %llu parameters, %s)\n", out, spec.task,
+    fprintf(stderr, "rnnhost: wrote %s (%s model, %llu parameters, %s)\n", output_name(out), spec.task,
             (unsigned long long)hm.info.num_params, half ? "f16" : "f32");
     rc = EXIT_OK;
 done:

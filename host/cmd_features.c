@@ -379,13 +379,10 @@ int cmd_features(int argc, char **argv)
     int rc = EXIT_FAIL;
     if (!bytes) {
         hostlog_error("out of memory encoding %s", out);
-    } else if (strcmp(out, "-") == 0) {
-        if (fwrite(bytes, 1, size, stdout) != size || fflush(stdout) != 0)
-            hostlog_error("cannot write to stdout: %s", strerror(errno));
-        else
-            rc = EXIT_OK;
     } else if (write_file_atomic(out, bytes, size, err, sizeof err) != 0) {
         hostlog_error("%s", err);
+    } else if (strcmp(out, "-") == 0) {
+        rc = EXIT_OK;
     } else {
         fprintf(stderr, "rnnhost: wrote %s (%zu frames x %d mels, %.2f s at %d Hz)\n", out, mx.frames, s.n_mels,
                 mx.frames ? ((double)(mx.frames - 1) * s.hop_length + s.win_length) / s.sample_rate : 0.0,

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
@@ -28,7 +29,7 @@ static void usage(FILE *f)
                "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
                "\n"
                "  -m, --model MODEL          a model file or preset name (e.g. folk, chorales)\n"
-               "  -o, --output FILE.mid      the file to write\n"
+               "  -o, --output FILE.mid|-    the file to write, '-' for stdout\n"
                "      --num-outputs N        write N files gen_001.mid ... into --output-dir, seeds S, S+1, ...\n"
                "      --output-dir DIR       (default: .)\n"
                "      --length L             30s (seconds of music) or a number of model steps (default: 30s)\n"
@@ -39,10 +40,11 @@ static void usage(FILE *f)
                "      --primer-pitches P,... start from this chord, a quarter note long\n"
                "      --qpm Q                tempo written to the file, and the piano-roll grid (default: 120)\n"
                "      --program P            General MIDI program, 0-127 (default: 0, piano)\n"
-               "      --wav OUT.wav          also render the first file with FluidSynth and a GM soundfont\n"
+               "      --wav OUT.wav|-        also render the first file with FluidSynth and a GM soundfont\n"
                "      --plugin-path PATH     colon-separated plugin directories searched first\n"
                "  -h, --help                 this help\n"
                "\n"
+               "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
                "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
                "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
 }
@@ -153,7 +155,43 @@ done:
     return rc;
 }
 
-static int render_wav(const char *mid, const char *wav)
+/* The whole of a file into memory; NULL with errno. */
+static uint8_t *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 1 << 20;
+            uint8_t *g = realloc(buf, cap);
+            if (!g)
+                break;
+            buf = g;
+        }
+        const size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                break;
+            fclose(f);
+            *size = len;
+            return buf;
+        }
+    }
+    const int e = errno ? errno : EIO;
+    fclose(f);
+    free(buf);
+    errno = e;
+    return NULL;
+}
+
+/* Renders f with FluidSynth and a General MIDI soundfont into wav, which is written as every output is
+ * (atomicfile.h: a file atomically, a link through, '-' or a FIFO as a stream). FluidSynth works in a
+ * private temporary folder, so it never sees the names the user gave. */
+static int render_wav(const smf_file *f, const char *wav, const char *mid_name)
 {
     static const char *fonts[] = {"/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
                                   "/usr/share/soundfonts/default.sf2"};
@@ -164,21 +202,48 @@ static int render_wav(const char *mid, const char *wav)
             font = fonts[i];
     if (!font) {
         hostlog_error("--wav needs FluidSynth and a General MIDI soundfont (Debian: apt install fluidsynth "
-                      "fluid-soundfont-gm); the MIDI file %s was written", mid);
+                      "fluid-soundfont-gm); the MIDI file %s was written", mid_name);
         return -1;
     }
-    char *args[] = {"fluidsynth", "-ni", "-q", "-F", (char *)wav, "-r", "44100", (char *)font, (char *)mid, NULL};
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[4096], mid[4200], out[4200], err[1024];
+    host_fmt(dir, sizeof dir, "%s/rnnhost-wav.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir)) {
+        hostlog_error("--wav: cannot make a temporary folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    host_fmt(mid, sizeof mid, "%s/in.mid", dir);
+    host_fmt(out, sizeof out, "%s/out.wav", dir);
+    int rc = -1;
+    if (smf_write(mid, f, 1, err, sizeof err) != 0) {
+        hostlog_error("--wav: %s", err);
+        goto done;
+    }
+    char *args[] = {"fluidsynth", "-ni", "-q", "-F", out, "-r", "44100", (char *)font, mid, NULL};
     pid_t pid;
     int status;
     if (posix_spawnp(&pid, "fluidsynth", NULL, NULL, args, environ) != 0) {
-        hostlog_error("--wav needs FluidSynth (Debian: apt install fluidsynth); the MIDI file %s was written", mid);
-        return -1;
+        hostlog_error("--wav needs FluidSynth (Debian: apt install fluidsynth); the MIDI file %s was written",
+                      mid_name);
+        goto done;
     }
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || stat(wav, &st) != 0) {
-        hostlog_error("fluidsynth could not render %s to %s", mid, wav);
-        return -1;
+    size_t size = 0;
+    uint8_t *bytes = NULL;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        !(bytes = slurp(out, &size))) {
+        hostlog_error("fluidsynth could not render %s to %s", mid_name, output_name(wav));
+        goto done;
     }
-    return 0;
+    if (write_file_atomic(wav, bytes, size, err, sizeof err) != 0)
+        hostlog_error("%s", err);
+    else
+        rc = 0;
+    free(bytes);
+done:
+    unlink(mid);
+    unlink(out);
+    rmdir(dir);
+    return rc;
 }
 
 static int parse_pitches(note **out, size_t *n, const char *s)
@@ -286,6 +351,10 @@ int cmd_generate(int argc, char **argv)
                       primer_midi && primer_pitches ? " (and one primer at most)" : "");
         return EXIT_USAGE;
     }
+    if (out && wav && strcmp(out, "-") == 0 && strcmp(wav, "-") == 0) {
+        hostlog_usage("generate: -o - and --wav - would both write to standard output");
+        return EXIT_USAGE;
+    }
     o.top_k = (uint32_t)(top_k > EV_VOCAB ? EV_VOCAB : top_k);
 
     plugin_registry reg;
@@ -383,18 +452,20 @@ int cmd_generate(int argc, char **argv)
             goto done;
         }
         free(notes);
-        ok = smf_write(file, &f, 1, err, sizeof err) == 0;
-        smf_free(&f);
-        if (!ok) {
+        if (smf_write(file, &f, 1, err, sizeof err) != 0) {
+            smf_free(&f);
             hostlog_error("%s", err);
             goto done;
         }
-        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", file, n, host_interrupted ? "; interrupted" : "");
+        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", output_name(file), n,
+                host_interrupted ? "; interrupted" : "");
+        ok = host_interrupted || !wav || i > 0 || render_wav(&f, wav, output_name(file)) == 0;
+        smf_free(&f);
         if (host_interrupted) {
             rc = EXIT_INTERRUPTED;
             goto done;
         }
-        if (wav && i == 0 && render_wav(file, wav) != 0)
+        if (!ok)
             goto done;
     }
     rc = EXIT_OK;

@@ -431,7 +431,7 @@ static void usage(FILE *f)
             "Draws a piano roll of a Standard MIDI File: time from left to right, pitch upwards (the range\n"
             "the notes use, in whole octaves, with a line under every C), one rectangle per note, coloured\n"
             "by channel and paler the softer it is played. The format follows OUT's extension; SVG carries\n"
-            "labels and a tooltip per note. The file is written atomically.\n"
+            "labels and a tooltip per note. A file is written atomically (a link is written through).\n"
             "\n"
             "  -o, --output FILE   where to write, ending in .svg or .png (required)\n"
             "      --width N       width in pixels, %d..%d (default: %d)\n"
@@ -538,7 +538,7 @@ int cmd_pianoroll(int argc, char **argv)
     double end = 0;
     for (size_t i = 0; i < n; i++)
         end = notes[i].end > end ? notes[i].end : end;
-    fprintf(stderr, "rnnhost: wrote %s (%d x %d, %zu note%s, %.1f s)\n", out, width, height, n, n == 1 ? "" : "s",
+    fprintf(stderr, "rnnhost: wrote %s (%d x %d, %zu note%s, %.1f s)\n", output_name(out), width, height, n, n == 1 ? "" : "s",
             end);
     rc = EXIT_OK;
 done:

@@ -39,7 +39,8 @@ static void usage(FILE *f)
                "  -k, --top-k K              draw only among the K likeliest tokens; 0 is all (default: 0)\n"
                "  -s, --seed S               the seed of the sampler (default: 1)\n"
                "  -d, --duration D           stop after D: 20s, 1.5m, 500ms (default: until Ctrl-C)\n"
-               "      --record FILE.mid      write exactly what was sent, when it was sent (written at the end)\n"
+               "      --record FILE.mid|-    write exactly what was sent, when it was sent (written at the end;\n"
+               "                             '-' for stdout, a link is written through)\n"
                "      --json                 the timing statistics as one JSON object on standard output\n"
                "      --plugin-path PATH     colon-separated plugin directories searched first\n"
                "  -h, --help                 this help\n"
@@ -158,6 +159,10 @@ int cmd_play(int argc, char **argv)
     }
     if (optind < argc) {
         hostlog_usage("play: unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (record && json && strcmp(record, "-") == 0) {
+        hostlog_usage("play: --record - and --json would both write to standard output");
         return EXIT_USAGE;
     }
 

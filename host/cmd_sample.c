@@ -30,7 +30,8 @@ static void usage(FILE *f)
                "      --num-samples N      independent samples, each from the primed state (default: 1)\n"
                "      --stop-at-newline    end a sample at its first newline (one line, e.g. one name)\n"
                "  -o, --output FILE|-      where to write (default: - for standard output); a file appears\n"
-               "                           whole when sampling ends\n"
+               "                           whole when sampling ends, a link is written through, a FIFO\n"
+               "                           or device is a stream\n"
                "      --plugin-path PATH   colon-separated plugin directories searched first\n"
                "  -h, --help               this help\n"
                "\n"
@@ -149,16 +150,13 @@ int cmd_sample(int argc, char **argv)
         prime_ids[n_prime++] = newline; /* start as a line starts; not printed */
 
     /* A file is written beside its target and renamed at the end, so a killed or failed run never leaves
-     * half a file where a whole one was (or was expected). */
+     * half a file where a whole one was (or was expected); stdout, a device or a FIFO is a stream. */
     atomic_out file = {0};
-    FILE *out = stdout;
-    if (strcmp(out_path, "-") != 0) {
-        if (atomic_out_open(&file, out_path, err, sizeof err) != 0) {
-            hostlog_error("%s", err);
-            goto done;
-        }
-        out = file.f;
+    if (atomic_out_open(&file, out_path, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
+        goto done;
     }
+    FILE *out = file.f;
     const int live = isatty(fileno(out));
     const host_model *hm = &m.hm;
     const uint32_t V = hm->info.output_dim;
@@ -215,12 +213,7 @@ int cmd_sample(int argc, char **argv)
     }
     rc = host_interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 close:
-    if (out == stdout) {
-        if (fflush(out) != 0 || ferror(out)) {
-            hostlog_error("cannot write to standard output: %s", strerror(errno));
-            rc = EXIT_FAIL;
-        }
-    } else if (rc == EXIT_FAIL) {
+    if (rc == EXIT_FAIL) {
         atomic_out_abort(&file);
     } else if (atomic_out_commit(&file, err, sizeof err) != 0) {
         hostlog_error("%s", err);

@@ -127,11 +127,13 @@ static void usage(FILE *f)
             "  --eval-streams N          streams the validation text is cut into (default: 8)\n"
             "  --print-every N           a progress line every N steps (default: 100; every step on a\n"
             "                            terminal, updated in place)\n"
-            "  --log-json FILE           one JSON object per step and per validation (default: none)\n"
+            "  --log-json FILE|-         one JSON object per step and per validation, '-' for stdout\n"
+            "                            (default: none)\n"
             "  --checkpoint-every N      (default: the same as --eval-every)\n"
             "  --checkpoint-dir DIR      (default: checkpoints)\n"
             "  --resume CKPT             continue a checkpoint exactly where it stopped\n"
-            "  -o, --output FILE         the trained model (default: lm.safetensors)\n"
+            "  -o, --output FILE         the trained model (default: lm.safetensors); a file: '-', a device\n"
+            "                            or a FIFO is refused (a link is written through)\n"
             "  --plugin-path PATH        colon-separated plugin directories searched first\n"
             "  -q, --quiet               no progress lines\n"
             "  -h, --help                this help\n"
@@ -865,7 +867,7 @@ static int write_model(const trainer *tr, const char *path)
     }
     for (uint32_t i = 0; i < hm->info.num_tensors; i++)
         blobs[i] = rh_blob_from_tensor(&hm->tensors[i], hm->params);
-    if (rh_weights_write(path, ml.items, ml.n, blobs, hm->info.num_tensors, err, sizeof err) != RH_OK) {
+    if (model_write(path, ml.items, ml.n, blobs, hm->info.num_tensors, err, sizeof err) != 0) {
         hostlog_error("model not written: %s", err); /* err names the file */
         goto done;
     }
@@ -917,7 +919,7 @@ static int write_checkpoint(trainer *tr, double elapsed)
         rh_blob state = {"train.state", RH_DTYPE_F32, 2, {tr->o.batch, tr->S, 0, 0}, tr->state};
         blobs[nb++] = state;
     }
-    if (rh_weights_write(path, ml.items, ml.n, blobs, nb, err, sizeof err) != RH_OK) {
+    if (model_write(path, ml.items, ml.n, blobs, nb, err, sizeof err) != 0) {
         hostlog_error("checkpoint at step %llu not written: %s", (unsigned long long)tr->step, err);
         goto done;
     }
@@ -1286,6 +1288,8 @@ static int parse_options(train_opts *o, int argc, char **argv)
         hostlog_usage("train: --resume and --init-from exclude each other");
         return -1;
     }
+    if (train_check_output(o->out) != 0)
+        return -1;
     if (!epochs_given && (o->max_steps || o->time_budget > 0))
         o->max_epochs = 0; /* the given limit alone decides */
     if (!ckpt_every_given)

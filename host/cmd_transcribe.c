@@ -40,9 +40,10 @@ static void usage(FILE *f)
             "  -f, --output-format LIST  comma-separated: txt, json, jsonl, srt, vtt (default: txt)\n"
             "      --output-dir DIR      write DIR/NAME.EXT for each input (the folder structure below a\n"
             "                            given folder is kept)\n"
-            "  -o, --output FILE|-       one output file, or '-' for stdout (one format only); without -o\n"
-            "                            and --output-dir outputs go beside the inputs (NAME.EXT), and for\n"
-            "                            stdin input to stdout\n"
+            "  -o, --output FILE|-       one output file, or '-' for stdout (one format only; '-', a FIFO or\n"
+            "                            a device takes any number of inputs); without -o and --output-dir\n"
+            "                            outputs go beside the inputs (NAME.EXT), and for stdin input to\n"
+            "                            stdout\n"
             "      --skip-existing       leave inputs whose outputs all exist (resume a batch)\n"
             "      --no-timestamps       JSON without segments and times (srt and vtt need times)\n"
             "      --beam-size N         prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
@@ -51,7 +52,7 @@ static void usage(FILE *f)
             "                            overall is rejected: an empty transcript\n"
             "      --chunk-seconds S     long recordings are decoded in chunks of at most S seconds, cut in\n"
             "                            pauses (default: 30)\n"
-            "      --summary FILE        a JSON summary: counts, failures with reasons, speed\n"
+            "      --summary FILE|-      a JSON summary: counts, failures with reasons, speed\n"
             "  -q, --quiet               no progress on stderr\n"
             "      --plugin-path PATH    colon-separated plugin directories searched first\n"
             "  -h, --help                this help\n"
@@ -83,7 +84,8 @@ typedef struct run {
     char **fail_file, **fail_error; /* (failed) */
     int write_error;
     double audio, start, last_print;
-    FILE *out; /* stdout when -o - */
+    int output_stream; /* -o names a stream ('-', /dev/stdout, a FIFO, ...): every transcript goes there */
+    atomic_out sink;   /* that stream, or stdout for stdin input without -o or --output-dir; open for the run */
 } run;
 
 static double now_seconds(void)
@@ -240,9 +242,10 @@ static char *out_path(const run *r, const job *j, unsigned fmt)
     return p;
 }
 
-static int to_stdout(const run *r, const job *j)
+/* The job's outputs go to the run's stream rather than to files of their own. */
+static int to_stream(const run *r, const job *j)
 {
-    return (r->output && strcmp(r->output, "-") == 0) || (!r->output && !r->out_dir && strcmp(j->path, "-") == 0);
+    return r->output ? r->output_stream : !r->out_dir && strcmp(j->path, "-") == 0;
 }
 
 /* Writes every output of file k (the job which[k]), whose result is in the window. */
@@ -257,7 +260,7 @@ static void write_result(run *r, size_t k)
         size_t len;
         if (res->failed && !(fmt & (TX_JSON | TX_JSONL)))
             continue; /* a failed file leaves no empty transcript behind to be mistaken for silence */
-        if (res->failed && !to_stdout(r, j))
+        if (res->failed && !to_stream(r, j))
             continue; /* ... nor a file: --skip-existing will try it again */
         char *s = tx_render(res, fmt, r->timestamps, &len);
         if (!s) {
@@ -265,9 +268,9 @@ static void write_result(run *r, size_t k)
             r->write_error = 1;
             continue;
         }
-        if (to_stdout(r, j)) {
-            if (fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) {
-                hostlog_error("cannot write to stdout: %s", strerror(errno));
+        if (to_stream(r, j)) {
+            if (fwrite(s, 1, len, r->sink.f) != len || fflush(r->sink.f) != 0) {
+                hostlog_error("%s: cannot write: %s", r->sink.path, strerror(errno));
                 r->write_error = 1;
             }
         } else {
@@ -450,6 +453,11 @@ int cmd_transcribe(int argc, char **argv)
         hostlog_usage("'-' (stdin) can be given once");
         return EXIT_USAGE;
     }
+    if (summary && strcmp(summary, "-") == 0 &&
+        (r.output ? strcmp(r.output, "-") == 0 : !r.out_dir && stdin_inputs)) {
+        hostlog_usage("--summary - and the transcripts would both go to standard output");
+        return EXIT_USAGE;
+    }
 
     /* inputs */
     int rc = EXIT_FAIL;
@@ -486,7 +494,8 @@ int cmd_transcribe(int argc, char **argv)
         hostlog_error("nothing to transcribe");
         goto done;
     }
-    if (r.output && strcmp(r.output, "-") != 0 && r.n > 1) {
+    r.output_stream = r.output && output_is_stream(r.output);
+    if (r.output && !r.output_stream && r.n > 1) {
         hostlog_usage("-o FILE takes one input; use --output-dir or -o - for %zu", r.n);
         rc = EXIT_USAGE;
         goto done;
@@ -523,7 +532,7 @@ int cmd_transcribe(int argc, char **argv)
         goto oom;
     for (size_t i = 0; i < r.n; i++) {
         job *j = &r.jobs[i];
-        if (r.skip_existing && !to_stdout(&r, j)) {
+        if (r.skip_existing && !to_stream(&r, j)) {
             int all = 1;
             for (unsigned fmt = 1; fmt <= TX_VTT && all; fmt <<= 1)
                 if (r.formats & fmt) {
@@ -543,6 +552,12 @@ int cmd_transcribe(int argc, char **argv)
         fprintf(stderr, "rnnhost: %zu of %zu files already have their outputs (--skip-existing)\n", r.n - r.n_todo,
                 r.n);
 
+    /* one stream for the whole run: a FIFO's reader sees one end, after the last transcript */
+    if ((r.output_stream || (!r.output && !r.out_dir && stdin_inputs)) &&
+        atomic_out_open(&r.sink, r.output ? r.output : "-", why, sizeof why) != 0) {
+        hostlog_error("%s", why);
+        goto done;
+    }
     host_catch_interrupts();
     r.start = r.last_print = now_seconds();
     asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
@@ -557,6 +572,10 @@ int cmd_transcribe(int argc, char **argv)
             tx_result_free(&r.results[k]);
     }
     const double wall = now_seconds() - r.start;
+    if (r.sink.f && atomic_out_commit(&r.sink, why, sizeof why) != 0) {
+        hostlog_error("%s", why);
+        r.write_error = 1;
+    }
     if (r.n_todo)
         print_progress(&r, 1);
     if (summary && write_summary(&r, summary, wall, host_interrupted) != 0)
@@ -580,6 +599,7 @@ oom:
     hostlog_error("out of memory");
     rc = EXIT_FAIL;
 done:
+    atomic_out_abort(&r.sink);
     for (size_t i = 0; r.results && i < r.window; i++)
         tx_result_free(&r.results[i]);
     for (size_t i = 0; r.fail_file && i < r.failed; i++)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "atomicfile.h"
 #include "hostlog.h"
 
 #ifndef RH_SOURCE_ROOT
@@ -152,6 +153,28 @@ int model_spec_from_weights(model_spec *s, const rh_weights *w, char *why, size_
         return -1;
     }
     return 0;
+}
+
+int model_write(const char *path, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs, uint32_t num_blobs,
+                char *err, size_t err_len)
+{
+    atomic_out a;
+    char why[512];
+    if (atomic_out_open(&a, path, err, err_len) != 0)
+        return -1;
+    // the SDK writes to the descriptor itself: nothing may wait in the stream's buffer before it
+    if (fflush(a.f) != 0) {
+        host_fmt(err, err_len, "%s: cannot write: %s", a.path, strerror(errno));
+        atomic_out_abort(&a);
+        return -1;
+    }
+    const rh_status st = rh_weights_write_fd(fileno(a.f), meta, num_meta, blobs, num_blobs, why, sizeof why);
+    if (st != RH_OK) {
+        host_fmt(err, err_len, "%s: %s", a.path, why);
+        atomic_out_abort(&a);
+        return -1;
+    }
+    return atomic_out_commit(&a, err, err_len);
 }
 
 static int is_file(const char *path)

@@ -49,6 +49,12 @@ int model_spec_to_meta(meta_list *m, const model_spec *spec);
 /* Reads and checks the spec's keys from a file's metadata; -1 with one line in why. */
 int model_spec_from_weights(model_spec *spec, const rh_weights *w, char *why, size_t why_len);
 
+/* Writes a model file (or checkpoint) to path by the rule every output follows (atomicfile.h): a file is
+ * replaced atomically, a link written through, '-', a device or a FIFO streamed. 0, or -1 with one line in
+ * err naming path ("PATH: cannot write: No space left on device"). */
+int model_write(const char *path, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs, uint32_t num_blobs,
+                char *err, size_t err_len);
+
 /* Where -m NAME points: NAME itself when it contains a '/' or ends in ".safetensors"; otherwise the
  * preset NAME.safetensors from $RNNHOST_PRESET_PATH, then the build tree's presets (for the rnnhost of a
  * build tree) or the installed preset directory. -1 with why when no preset has that name. */

@@ -136,12 +136,12 @@ static void usage(FILE *f)
             "  --time-budget D           wall time, e.g. 90s, 10m, 2h (default: none)\n"
             "Reporting and files\n"
             "  -o, --out FILE            the model: the best on validation, else the last (default:\n"
-            "                            ctc.safetensors)\n"
+            "                            ctc.safetensors); a file: '-', a device or a FIFO is refused\n"
             "  --checkpoint-dir DIR      (default: checkpoints)\n"
             "  --checkpoint-every N      steps between checkpoints; 0: only at the end (default: 0)\n"
             "  --eval-every N            steps between validations; 0: every epoch (default: 0)\n"
             "  --resume CKPT             continue a training exactly where the checkpoint left it\n"
-            "  --log-json FILE           one JSON object per step and per validation\n"
+            "  --log-json FILE|-         one JSON object per step and per validation ('-': stdout)\n"
             "  --print-every N           progress line every N steps when stderr is not a terminal\n"
             "                            (default: 50)\n"
             "  -q, --quiet               no progress\n"
@@ -273,6 +273,8 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         return hostlog_usage("--cepstra %u is more than the %u mel channels", o->cepstra, o->n_mels), -1;
     if (o->resume && o->init_from)
         return hostlog_usage("--resume and --init-from exclude each other"), -1;
+    if (train_check_output(o->out) != 0)
+        return -1;
     if ((o->resume || o->init_from) && o->given_arch)
         return hostlog_usage("the model comes from %s: drop the architecture and front-end options",
                              o->resume ? "--resume" : "--init-from"), -1;
@@ -682,7 +684,7 @@ static int write_file(ctc_trainer *tr, const char *path, int checkpoint, double 
         all[nb++] = rng;
         all[nb++] = order;
     }
-    if (rh_weights_write(path, ml.items, ml.n, all, nb, err, sizeof err) != RH_OK) {
+    if (model_write(path, ml.items, ml.n, all, nb, err, sizeof err) != 0) {
         hostlog_error("%s not written: %s", checkpoint ? "checkpoint" : "model", err); /* err names the file */
         goto done;
     }

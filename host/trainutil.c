@@ -109,17 +109,31 @@ size_t train_remove_stale_temps(const char *dir, const char *task, const char *o
     char prefix[256];
     host_fmt(prefix, sizeof prefix, "%s_step", task);
     size_t removed = remove_temps(dir, prefix, 1, ".safetensors");
-    char *odir = out ? path_dir(out) : NULL;
+    // out's temporary files lie beside the file it replaces, which is out itself unless out is a link
+    char *target = out ? output_target(out) : NULL;
+    char *odir = target ? path_dir(target) : NULL;
     if (odir) {
-        const char *slash = strrchr(out, '/');
-        removed += remove_temps(odir, slash ? slash + 1 : out, 0, "");
-        free(odir);
+        const char *slash = strrchr(target, '/');
+        removed += remove_temps(odir, slash ? slash + 1 : target, 0, "");
     }
+    free(odir);
+    free(target);
     return removed;
+}
+
+int train_check_output(const char *out)
+{
+    if (!output_is_stream(out))
+        return 0;
+    hostlog_usage("train: -o needs a model file, not %s (a model is written whole, and a speech model is rewritten "
+                  "as validation improves): write a file and copy it", strcmp(out, "-") == 0 ? "'-'" : out);
+    return -1;
 }
 
 FILE *train_open_log(const char *path, int append)
 {
+    if (output_is_stream(path))
+        return output_stream_open(path);
     if (!append)
         return fopen(path, "w");
     FILE *f = fopen(path, "a+");

@@ -39,8 +39,13 @@ void train_checkpoint_path(char *out, size_t len, const char *dir, const char *t
 size_t train_remove_stale_temps(const char *dir, const char *task, const char *out);
 
 /* The --log-json file: truncated, or for a resume appended to after cutting off a last line that a killed
- * run left half written, so the file stays one JSON object per line. NULL with errno. */
+ * run left half written, so the file stays one JSON object per line. '-', a device or a FIFO (atomicfile.h)
+ * is written as a stream. NULL with errno. */
 FILE *train_open_log(const char *path, int append);
+
+/* -o names a file the trainer can write and rewrite: standard output, a device or a FIFO is refused with
+ * a usage line (the caller returns EXIT_USAGE). 0 or -1. */
+int train_check_output(const char *out);
 
 /* The "train.rng" array of a checkpoint into rng. 0, or -1 after printing why. */
 int train_read_rng(rh_rng *rng, const rh_weights *w, const char *path);

@@ -979,66 +979,15 @@ static char *build_header(rh_status *st, const rh_meta *meta, uint32_t num_meta,
     return text;
 }
 
-rh_status rh_weights_write(const char *path, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
-                           uint32_t num_blobs, char *err, size_t err_len)
+/* The whole file through wr: the 8-byte header length, the header padded with spaces so the data section
+ * starts at a multiple of 8 bytes from the start of the file, then every array little-endian. */
+static void put_file(writer *wr, const char *header, const rh_blob *blobs, uint32_t num_blobs)
 {
-    if (err && err_len > 0)
-        err[0] = '\0';
-    if (!path || !*path || (num_meta > 0 && !meta) || (num_blobs > 0 && !blobs))
-        return fail(RH_ERR_INVALID_ARGUMENT, err, err_len, "missing path, metadata or arrays");
-    rh_status st = RH_OK;
-    char *header = build_header(&st, meta, num_meta, blobs, num_blobs, err, err_len);
-    if (!header)
-        return st;
-
-    const size_t path_len = strlen(path);
-    char *tmp = malloc(path_len + sizeof ".tmp.XXXXXX");
-    char *dir = malloc(path_len + 2);
-    writer *wr = malloc(sizeof *wr);
-    if (!tmp || !dir || !wr) {
-        free(tmp);
-        free(dir);
-        free(wr);
-        free(header);
-        return fail(RH_ERR_NO_MEMORY, err, err_len, "out of memory writing %s", path);
-    }
-    memcpy(tmp, path, path_len);
-    memcpy(tmp + path_len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (slash == path)
-        memcpy(dir, "/", 2);
-    else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
-    }
-
-    char et[128];
-    // The temp file lives beside the target so rename stays within one filesystem and is atomic.
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = fail(RH_ERR_IO, err, err_len, "cannot create a temporary file for %s: %s", path,
-                  errno_text(et, sizeof et, errno));
-        goto out;
-    }
-    // mkstemp makes 0600; an overwritten file keeps its mode, a new one gets the usual 0644.
-    struct stat sb;
-    mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644;
-    if (fchmod(fd, mode) != 0) {
-        st = fail(RH_ERR_IO, err, err_len, "cannot set the mode of %s: %s", tmp, errno_text(et, sizeof et, errno));
-        goto fail_unlink;
-    }
-
-    // Space padding puts the data section at a multiple of 8 bytes from the start of the file.
     size_t hl = strlen(header);
     const size_t padded = (hl + 7) / 8 * 8;
     uint8_t prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    wr->fd = fd;
-    wr->error = 0;
-    wr->used = 0;
     writer_put(wr, prefix, 8);
     writer_put(wr, header, hl);
     writer_put(wr, "       ", padded - hl);
@@ -1048,10 +997,152 @@ rh_status rh_weights_write(const char *path, const rh_meta *meta, uint32_t num_m
         writer_put_le(wr, blobs[i].data, blob_bytes(&blobs[i], &ok) / es, es);
     }
     writer_flush(wr);
-    if (wr->error == 0 && fsync(fd) != 0)
-        wr->error = errno;
-    if (wr->error != 0) {
-        st = fail(RH_ERR_IO, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, wr->error));
+}
+
+/* The file for the arrays onto fd. RH_OK; RH_ERR_IO with the write's errno in *io_error (err untouched); or
+ * another status with err saying what is wrong with the arguments. */
+static rh_status write_to(int fd, int *io_error, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
+                          uint32_t num_blobs, char *err, size_t err_len)
+{
+    rh_status st = RH_OK;
+    char *header = build_header(&st, meta, num_meta, blobs, num_blobs, err, err_len);
+    if (!header)
+        return st;
+    writer *wr = malloc(sizeof *wr);
+    if (!wr) {
+        free(header);
+        return fail(RH_ERR_NO_MEMORY, err, err_len, "out of memory writing the weights");
+    }
+    wr->fd = fd;
+    wr->error = 0;
+    wr->used = 0;
+    put_file(wr, header, blobs, num_blobs);
+    *io_error = wr->error;
+    free(wr);
+    free(header);
+    return *io_error ? RH_ERR_IO : RH_OK;
+}
+
+rh_status rh_weights_write_fd(int fd, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
+                              uint32_t num_blobs, char *err, size_t err_len)
+{
+    if (err && err_len > 0)
+        err[0] = '\0';
+    if (fd < 0 || (num_meta > 0 && !meta) || (num_blobs > 0 && !blobs))
+        return fail(RH_ERR_INVALID_ARGUMENT, err, err_len, "missing descriptor, metadata or arrays");
+    int code = 0;
+    char et[128];
+    const rh_status st = write_to(fd, &code, meta, num_meta, blobs, num_blobs, err, err_len);
+    if (st == RH_ERR_IO)
+        fail(st, err, err_len, "cannot write: %s", errno_text(et, sizeof et, code));
+    return st;
+}
+
+/* A symbolic link at path is followed (a chain of them too): the link stays and its target is written.
+ * The malloc'd path of the file to write, NULL with *code (ELOOP, ENOMEM, or readlink's errno). */
+static char *follow_links(const char *path, int *code)
+{
+    char *cur = strdup(path);
+    for (int hop = 0; cur; hop++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+            return cur;
+        char link[4096];
+        const ssize_t n = hop < 40 ? readlink(cur, link, sizeof link - 1) : -1;
+        if (n < 0) {
+            *code = hop < 40 ? errno : ELOOP;
+            free(cur);
+            return NULL;
+        }
+        link[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        const size_t dl = link[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1; // keep "dir/"
+        char *next = malloc(dl + (size_t)n + 1);
+        if (next) {
+            memcpy(next, cur, dl);
+            memcpy(next + dl, link, (size_t)n + 1);
+        }
+        free(cur);
+        cur = next;
+    }
+    *code = ENOMEM;
+    return NULL;
+}
+
+rh_status rh_weights_write(const char *path, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
+                           uint32_t num_blobs, char *err, size_t err_len)
+{
+    if (err && err_len > 0)
+        err[0] = '\0';
+    if (!path || !*path || (num_meta > 0 && !meta) || (num_blobs > 0 && !blobs))
+        return fail(RH_ERR_INVALID_ARGUMENT, err, err_len, "missing path, metadata or arrays");
+    rh_status st = RH_OK;
+    char et[128];
+    int code = 0;
+    char *target = follow_links(path, &code);
+    if (!target)
+        return fail(code == ENOMEM ? RH_ERR_NO_MEMORY : RH_ERR_IO, err, err_len, "cannot write %s: %s", path,
+                    errno_text(et, sizeof et, code));
+    struct stat sb;
+    const int exists = stat(target, &sb) == 0;
+    if (exists && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        // A device or a FIFO cannot be replaced, only written to.
+        int fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            st = fail(RH_ERR_IO, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, errno));
+        } else {
+            st = write_to(fd, &code, meta, num_meta, blobs, num_blobs, err, err_len);
+            if (close(fd) != 0 && st == RH_OK)
+                st = RH_ERR_IO, code = errno;
+            if (st == RH_ERR_IO)
+                fail(st, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, code));
+        }
+        free(target);
+        return st;
+    }
+
+    const size_t target_len = strlen(target);
+    char *tmp = malloc(target_len + sizeof ".tmp.XXXXXX");
+    char *dir = malloc(target_len + 2);
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        free(target);
+        return fail(RH_ERR_NO_MEMORY, err, err_len, "out of memory writing %s", path);
+    }
+    memcpy(tmp, target, target_len);
+    memcpy(tmp + target_len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    const char *slash = strrchr(target, '/');
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (slash == target)
+        memcpy(dir, "/", 2);
+    else {
+        memcpy(dir, target, (size_t)(slash - target));
+        dir[slash - target] = '\0';
+    }
+
+    // The temp file lives beside the target so rename stays within one filesystem and is atomic.
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = fail(RH_ERR_IO, err, err_len, "cannot create a temporary file for %s: %s", path,
+                  errno_text(et, sizeof et, errno));
+        goto out;
+    }
+    // mkstemp makes 0600; an overwritten file keeps its mode, a new one gets the usual 0644.
+    mode_t mode = exists ? (sb.st_mode & 07777) : 0644;
+    if (fchmod(fd, mode) != 0) {
+        st = fail(RH_ERR_IO, err, err_len, "cannot set the mode of %s: %s", tmp, errno_text(et, sizeof et, errno));
+        goto fail_unlink;
+    }
+    st = write_to(fd, &code, meta, num_meta, blobs, num_blobs, err, err_len);
+    if (st != RH_OK) {
+        if (st == RH_ERR_IO)
+            fail(st, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, code));
+        goto fail_unlink;
+    }
+    if (fsync(fd) != 0) {
+        st = fail(RH_ERR_IO, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, errno));
         goto fail_unlink;
     }
     int closed = close(fd);
@@ -1060,8 +1151,8 @@ rh_status rh_weights_write(const char *path, const rh_meta *meta, uint32_t num_m
         st = fail(RH_ERR_IO, err, err_len, "cannot write %s: %s", path, errno_text(et, sizeof et, errno));
         goto fail_unlink;
     }
-    if (rename(tmp, path) != 0) {
-        st = fail(RH_ERR_IO, err, err_len, "cannot rename %s to %s: %s", tmp, path, errno_text(et, sizeof et, errno));
+    if (rename(tmp, target) != 0) {
+        st = fail(RH_ERR_IO, err, err_len, "cannot rename %s to %s: %s", tmp, target, errno_text(et, sizeof et, errno));
         goto fail_unlink;
     }
     // Without this the rename itself may not survive a crash, and the old file could come back.
@@ -1081,7 +1172,6 @@ fail_unlink:
 out:
     free(tmp);
     free(dir);
-    free(wr);
-    free(header);
+    free(target);
     return st;
 }

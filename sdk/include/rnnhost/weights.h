@@ -4,7 +4,8 @@
  *
  * Weights are data, never code: the reader checks every length, offset, dtype and shape before use and
  * allocates nothing larger than the file itself justifies. The writer is atomic: a temp file in the same
- * directory, fsync, rename over the target, fsync of the directory; on failure the target is untouched. */
+ * directory, fsync, rename over the target, fsync of the directory; on failure the target is untouched.
+ * rh_weights_write_fd writes the same bytes to a descriptor, for a caller with its own rule for outputs. */
 #ifndef RNNHOST_WEIGHTS_H
 #define RNNHOST_WEIGHTS_H
 
@@ -57,10 +58,19 @@ float rh_f16_to_f32(uint16_t h);
 /* The blob describing tensor t of a parameter-layout buffer (params, gradients or a moment slot). */
 rh_blob rh_blob_from_tensor(const rh_tensor *t, const float *buffer);
 
-/* Writes a safetensors file atomically. On failure returns RH_ERR_IO (with errno's text) or
- * RH_ERR_INVALID_ARGUMENT and writes one line into err; the file at path is then as it was before. */
+/* Writes a safetensors file atomically. A symbolic link at path is followed: the link stays and the file
+ * it points to is replaced. A device or FIFO (after the links) cannot be replaced and is written directly.
+ * On failure returns RH_ERR_IO (with errno's text) or RH_ERR_INVALID_ARGUMENT and writes one line into err;
+ * a regular file at path is then as it was before. */
 rh_status rh_weights_write(const char *path, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
                            uint32_t num_blobs, char *err, size_t err_len);
+
+/* The same file written to fd from its current position, for a caller that decides itself where weights go
+ * (a temporary file it renames, a pipe, standard output). The caller owns fd: it is neither synced nor
+ * closed. On failure returns RH_ERR_IO ("cannot write: REASON") or RH_ERR_INVALID_ARGUMENT with one line
+ * in err; what was written before a failed write stays written. */
+rh_status rh_weights_write_fd(int fd, const rh_meta *meta, uint32_t num_meta, const rh_blob *blobs,
+                              uint32_t num_blobs, char *err, size_t err_len);
 
 typedef struct rh_weights rh_weights; /* a validated file in memory */
 
