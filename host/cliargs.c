@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hostlog.h"
 
@@ -73,5 +75,62 @@ int cli_optimizer_kind(const char *name)
     for (int i = 0; i < 4; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
+    return -1;
+}
+
+/* "npy or pgm", "svg, png or pdf": the names for a message. */
+static void list_names(char *dst, size_t len, const char *prefix, const char *const *names, int n)
+{
+    size_t at = 0;
+    dst[0] = '\0';
+    for (int i = 0; i < n && at < len; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int k = snprintf(dst + at, len - at, "%s%s%s", sep, prefix, names[i]);
+        if (k < 0)
+            break;
+        at += (size_t)k;
+    }
+}
+
+int cli_output_format(const char *out, const char *given, const char *const *names, int n, int fallback,
+                      const char *cmd)
+{
+    char known[128];
+    int g = -1, e = -1;
+    if (given) {
+        for (int i = 0; i < n && g < 0; i++)
+            if (strcasecmp(given, names[i]) == 0)
+                g = i;
+        if (g < 0) {
+            list_names(known, sizeof known, "", names, n);
+            hostlog_usage("%s: --format is %s, not '%s'", cmd, known, given);
+            return -1;
+        }
+    }
+    // the extension of the last path component; '-' and names without one have none
+    const char *base = strrchr(out, '/');
+    base = base ? base + 1 : out;
+    const char *dot = strcmp(out, "-") == 0 ? NULL : strrchr(base, '.');
+    if (dot == base)
+        dot = NULL; // a hidden file's name, not an extension
+    if (dot)
+        for (int i = 0; i < n && e < 0; i++)
+            if (strcasecmp(dot + 1, names[i]) == 0)
+                e = i;
+    if (e >= 0 && g >= 0 && e != g) {
+        hostlog_usage("%s: --format %s, but %s ends in .%s", cmd, names[g], out, names[e]);
+        return -1;
+    }
+    if (e >= 0 || g >= 0)
+        return e >= 0 ? e : g;
+    if (!dot && fallback >= 0)
+        return fallback;
+    list_names(known, sizeof known, ".", names, n);
+    if (dot)
+        hostlog_usage("%s: the format follows the output's extension, %s; '%s' is none of them (or give --format)",
+                      cmd, known, out);
+    else
+        hostlog_usage("%s: the format follows the output's extension, %s; '%s' has none: give --format", cmd, known,
+                      out);
     return -1;
 }

@@ -12,6 +12,13 @@ int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_
 int cli_double(double *out, const char *s, const char *name);
 /* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget). */
 int cli_duration(double *out, const char *s);
+/* The format of an output file, one of names[0..n): the one --format gave (given, NULL when not), else the
+ * one out's extension names (case aside), else fallback (-1: none, and out needs an extension or
+ * --format). An extension of a known format that disagrees with --format, or an unknown extension without
+ * --format, is a usage error listing the known ones. The index, or -1 after the usage line. */
+int cli_output_format(const char *out, const char *given, const char *const *names, int n, int fallback,
+                      const char *cmd);
+
 /* sgd 0, momentum 1, rmsprop 2, adam 3 (RH_OPT_*), or -1. */
 int cli_optimizer_kind(const char *name);
 

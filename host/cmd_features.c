@@ -12,6 +12,7 @@
 #include "asr.h"
 #include "atomicfile.h"
 #include "audio.h"
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "spectrogram.h"
@@ -30,7 +31,8 @@ static void print_help(const spec_settings *d)
            "\n"
            "Options:\n"
            "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here)\n"
-           "  -f, --format FMT      npy or pgm (default: from the output's extension, else npy)\n"
+           "  -f, --format FMT      npy or pgm (default: the output's extension, .npy or .pgm; npy for '-' or\n"
+           "                        a name without one; another extension needs --format)\n"
            "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings,\n"
            "                        padding and normalisation, exactly what it sees (the settings below are\n"
            "                        then not taken)\n"
@@ -75,12 +77,6 @@ static int parse_hz(const char *arg, const char *name, double *out)
     }
     *out = v;
     return 0;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 /* FILE's base name with its extension replaced by .npy, in the current directory. */
@@ -341,18 +337,13 @@ int cmd_features(int argc, char **argv)
         default_output(default_out, sizeof default_out, in);
         out = default_out;
     }
-    enum out_format fmt = FORMAT_NPY;
-    if (format) {
-        if (strcmp(format, "pgm") == 0)
-            fmt = FORMAT_PGM;
-        else if (strcmp(format, "npy") != 0) {
-            hostlog_usage("--format is npy or pgm, not '%s'", format);
-            free(norm_mean), free(norm_var);
-            return EXIT_USAGE;
-        }
-    } else if (ends_with(out, ".pgm")) {
-        fmt = FORMAT_PGM;
+    static const char *const format_names[] = {"npy", "pgm"}; /* in enum out_format's order */
+    const int f = cli_output_format(out, format, format_names, 2, FORMAT_NPY, "features");
+    if (f < 0) {
+        free(norm_mean), free(norm_var);
+        return EXIT_USAGE;
     }
+    const enum out_format fmt = (enum out_format)f;
 
     matrix mx = {0};
     if (compute(&mx, in, &s, pad, err, sizeof err) != 0) {

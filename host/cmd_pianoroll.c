@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "music.h"
@@ -426,14 +426,15 @@ static int render_png(buffer *b, const picture *pic)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rnnhost pianoroll IN.mid -o OUT.svg|OUT.png [OPTIONS]\n"
+            "usage: rnnhost pianoroll IN.mid -o OUT.svg|OUT.png|- [OPTIONS]\n"
             "\n"
             "Draws a piano roll of a Standard MIDI File: time from left to right, pitch upwards (the range\n"
             "the notes use, in whole octaves, with a line under every C), one rectangle per note, coloured\n"
             "by channel and paler the softer it is played. The format follows OUT's extension; SVG carries\n"
             "labels and a tooltip per note. A file is written atomically (a link is written through).\n"
             "\n"
-            "  -o, --output FILE   where to write, ending in .svg or .png (required)\n"
+            "  -o, --output FILE   where to write, ending in .svg or .png, or '-' for stdout (required)\n"
+            "  -f, --format FMT    svg or png (default: OUT's extension; needed for '-' or a name without one)\n"
             "      --width N       width in pixels, %d..%d (default: %d)\n"
             "      --height N      height in pixels, %d..%d (default: %d)\n"
             "  -h, --help          this help\n",
@@ -454,28 +455,24 @@ static int parse_side(int *out, const char *opt, const char *text)
     return 0;
 }
 
-static int has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 int cmd_pianoroll(int argc, char **argv)
 {
     enum { O_WIDTH = 256, O_HEIGHT };
     static const struct option long_options[] = {
         {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
         {"width", required_argument, NULL, O_WIDTH},
         {"height", required_argument, NULL, O_HEIGHT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL;
+    const char *out = NULL, *format = NULL;
     int width = DEFAULT_WIDTH, height = DEFAULT_HEIGHT, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:h", long_options, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'f': format = optarg; break;
         case O_WIDTH:
             if (parse_side(&width, "--width", optarg) != 0)
                 return EXIT_USAGE;
@@ -494,11 +491,11 @@ int cmd_pianoroll(int argc, char **argv)
         hostlog_usage("pianoroll: needs one IN.mid and -o OUT");
         return EXIT_USAGE;
     }
-    const int svg = has_suffix(out, ".svg");
-    if (!svg && !has_suffix(out, ".png")) {
-        hostlog_usage("pianoroll: OUT must end in .svg or .png, not '%s'", out);
+    static const char *const format_names[] = {"svg", "png"};
+    const int fmt = cli_output_format(out, format, format_names, 2, -1, "pianoroll");
+    if (fmt < 0)
         return EXIT_USAGE;
-    }
+    const int svg = fmt == 0;
 
     const char *in = argv[optind];
     smf_file f;

@@ -159,6 +159,28 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(wav, "-o", os.path.join(tmp, "lm.npy"), "-m", "shakespeare")
     check(r.returncode == 3 and b"ctc" in r.stderr, "-m with a language model: %d %r" % (r.returncode, r.stderr))
 
+    # The format follows the output's extension; an unknown one is a usage error naming the known ones,
+    # and nothing is written (x.png used to receive a NumPy array).
+    png = os.path.join(tmp, "x.png")
+    r = run(wav, "-o", png)
+    check(r.returncode == 2 and b".npy or .pgm" in r.stderr, "-o x.png: exit %d %r" % (r.returncode, r.stderr))
+    check(not os.path.exists(png), "-o x.png wrote a file")
+    r = run(wav, "-o", os.path.join(tmp, "upper.PGM"))
+    check(r.returncode == 0 and open(os.path.join(tmp, "upper.PGM"), "rb").read(2) == b"P5", "-o upper.PGM is a PGM")
+    r = run(wav, "-o", os.path.join(tmp, "plain"))
+    check(r.returncode == 0 and open(os.path.join(tmp, "plain"), "rb").read(6) == b"\x93NUMPY",
+          "a name without an extension is .npy")
+    r = run(wav, "-o", os.path.join(tmp, "given.dat"), "-f", "pgm")
+    check(r.returncode == 0 and open(os.path.join(tmp, "given.dat"), "rb").read(2) == b"P5",
+          "--format pgm decides for an unknown extension")
+    r = run(wav, "-o", os.path.join(tmp, "clash.npy"), "-f", "pgm")
+    check(r.returncode == 2 and b".npy" in r.stderr, "--format pgm with x.npy: exit %d %r" % (r.returncode, r.stderr))
+    check(not os.path.exists(os.path.join(tmp, "clash.npy")), "a format clash wrote a file")
+    r = run(wav, "-o", "-", "-f", "pgm")
+    check(r.returncode == 0 and r.stdout[:2] == b"P5", "-o - -f pgm")
+    r = run(wav, "-o", "-", "-f", "png")
+    check(r.returncode == 2 and b"npy or pgm" in r.stderr, "--format png: exit %d %r" % (r.returncode, r.stderr))
+
     # Usage and help.
     r = run("--help")
     check(r.returncode == 0 and b"16000" in r.stdout and b"--hop-length" in r.stdout, "--help")

@@ -209,6 +209,12 @@ def main():
             fail(f"a failed run wrote {bad}")
     expect(["in.mid"], 2, "-o", "no output")
     expect(["in.mid", "-o", "x.jpg"], 2, ".svg or .png", "unknown format")
+    expect(["in.mid", "-o", "-"], 2, ".svg or .png", "stdout without --format")
+    expect(["in.mid", "-o", "x.svg", "--format", "png"], 2, "x.svg", "--format against the extension")
+    expect(["in.mid", "-o", "x.png", "--format", "gif"], 2, "svg or png", "an unknown --format")
+    rc, out, err = run("in.mid", "-o", "-", "--format", "svg")
+    if rc != 0 or not out.lstrip().startswith("<?xml") or "<svg" not in out:
+        fail(f"-o - --format svg: exit {rc}: {err.strip()}")
     expect(["in.mid", "-o", "x.png", "--width", "5"], 2, "--width", "width too small")
     expect(["in.mid", "-o", "x.png", "--height", "12x"], 2, "--height", "height not a number")
     expect(["in.mid", "other.mid", "-o", "x.png"], 2, "one IN.mid", "two inputs")
