@@ -212,6 +212,148 @@ static int add_dir(run *r, const char *dir, const char *rel, int depth)
     return rc;
 }
 
+/* The job's outputs go to the run's stream rather than to files of their own. */
+static int to_stream(const run *r, const job *j)
+{
+    return r->output ? r->output_stream : !r->out_dir && strcmp(j->path, "-") == 0;
+}
+
+/* The extension of the first of the formats (for messages). */
+static const char *first_extension(unsigned formats)
+{
+    unsigned fmt = 1;
+    while (fmt < TX_VTT && !(formats & fmt))
+        fmt <<= 1;
+    return tx_extension(fmt);
+}
+
+/* What two outputs collide on: the stem, its folder made canonical when it exists (so "d/a" and "d/./a"
+ * meet). malloc'd; NULL when out of memory. */
+static char *stem_key(const char *stem)
+{
+    char *dir = path_dir(stem), *real = dir ? realpath(dir, NULL) : NULL, *key;
+    const char *base = strrchr(stem, '/');
+    base = base ? base + 1 : stem;
+    if (real) {
+        const size_t len = strlen(real) + strlen(base) + 2;
+        if ((key = malloc(len)))
+            snprintf(key, len, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base);
+    } else {
+        key = strdup(stem);
+    }
+    free(dir), free(real);
+    return key;
+}
+
+typedef struct stem_ref {
+    char *key;
+    size_t job;
+} stem_ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const stem_ref *x = a, *y = b;
+    const int c = strcmp(x->key, y->key);
+    return c ? c : (x->job > y->job) - (x->job < y->job);
+}
+
+/* The jobs that write files, sorted by stem_key; NULL when out of memory (*n is then 0). */
+static stem_ref *stem_refs(const run *r, size_t *n)
+{
+    stem_ref *refs = calloc(r->n + 1, sizeof *refs);
+    *n = 0;
+    for (size_t i = 0; refs && i < r->n; i++) {
+        if (to_stream(r, &r->jobs[i]))
+            continue;
+        if (!(refs[*n].key = stem_key(r->jobs[i].stem))) {
+            for (size_t k = 0; k < *n; k++)
+                free(refs[k].key);
+            free(refs);
+            *n = 0;
+            return NULL;
+        }
+        refs[(*n)++].job = i;
+    }
+    if (refs)
+        qsort(refs, *n, sizeof *refs, cmp_ref);
+    return refs;
+}
+
+static void refs_free(stem_ref *refs, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(refs[k].key);
+    free(refs);
+}
+
+/* Two inputs would write the same outputs: a usage line naming both. */
+static void collision(const run *r, const job *x, const job *y)
+{
+    hostlog_usage("transcribe: %s and %s would both write %s.%s (an output never replaces another input's): "
+                  "give them different --output-dir folders, or rename one", x->path, y->path, x->stem,
+                  first_extension(r->formats));
+}
+
+/* The extension of the input (".wav"), or "" without one. */
+static const char *input_ext(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    return dot && (!slash || dot > slash + 1) ? dot : "";
+}
+
+/* No input's outputs may overwrite another's. Inputs whose outputs would share a name but whose own
+ * extensions differ keep their extension in it (a.wav and a.flac write a.wav.txt and a.flac.txt); inputs
+ * that collide otherwise (one file given twice, or two folders holding e01.wav with one --output-dir) are
+ * a usage error naming both. 0, -1 after the usage line, -2 when out of memory. */
+static int outputs_apart(run *r)
+{
+    size_t n;
+    stem_ref *refs = stem_refs(r, &n);
+    int rc = 0;
+    if (!refs)
+        return -2;
+    for (size_t a = 0, b; a < n && rc == 0; a = b) {
+        for (b = a + 1; b < n && strcmp(refs[b].key, refs[a].key) == 0; b++)
+            ;
+        for (size_t k = a; k < b && rc == 0; k++) /* the extension tells them apart only if it differs */
+            for (size_t m = a; m < k && rc == 0; m++)
+                if (strcmp(input_ext(r->jobs[refs[k].job].path), input_ext(r->jobs[refs[m].job].path)) == 0) {
+                    collision(r, &r->jobs[refs[m].job], &r->jobs[refs[k].job]);
+                    rc = -1;
+                }
+        for (size_t k = a; k < b && b - a > 1 && rc == 0; k++) {
+            job *j = &r->jobs[refs[k].job];
+            const char *ext = input_ext(j->path);
+            const size_t len = strlen(j->stem) + strlen(ext) + 1;
+            char *stem = malloc(len);
+            if (!stem) {
+                rc = -2;
+                break;
+            }
+            snprintf(stem, len, "%s%s", j->stem, ext);
+            free(j->stem);
+            j->stem = stem;
+        }
+        if (rc == 0 && b - a > 1 && !r->quiet)
+            fprintf(stderr, "rnnhost: %s and %zu more input%s differ only in extension; each output keeps its "
+                    "input's (%s.%s)\n", r->jobs[refs[a].job].path, b - a - 1, b - a > 2 ? "s" : "",
+                    r->jobs[refs[a].job].stem, first_extension(r->formats));
+    }
+    refs_free(refs, n);
+    if (rc != 0)
+        return rc;
+    /* a kept extension may meet another input's name (a.wav beside a.wav.wav) */
+    if (!(refs = stem_refs(r, &n)))
+        return -2;
+    for (size_t k = 1; k < n && rc == 0; k++)
+        if (strcmp(refs[k].key, refs[k - 1].key) == 0) {
+            collision(r, &r->jobs[refs[k - 1].job], &r->jobs[refs[k].job]);
+            rc = -1;
+        }
+    refs_free(refs, n);
+    return rc;
+}
+
 static int mkdirs_for(const char *file)
 {
     char *d = strdup(file);
@@ -240,12 +382,6 @@ static char *out_path(const run *r, const job *j, unsigned fmt)
     if (p)
         snprintf(p, len, "%s.%s", j->stem, tx_extension(fmt));
     return p;
-}
-
-/* The job's outputs go to the run's stream rather than to files of their own. */
-static int to_stream(const run *r, const job *j)
-{
-    return r->output ? r->output_stream : !r->out_dir && strcmp(j->path, "-") == 0;
 }
 
 /* Writes every output of file k (the job which[k]), whose result is in the window. */
@@ -499,6 +635,15 @@ int cmd_transcribe(int argc, char **argv)
         hostlog_usage("-o FILE takes one input; use --output-dir or -o - for %zu", r.n);
         rc = EXIT_USAGE;
         goto done;
+    }
+    if (!r.output) {
+        const int apart = outputs_apart(&r);
+        if (apart == -2)
+            goto oom;
+        if (apart != 0) {
+            rc = EXIT_USAGE;
+            goto done;
+        }
     }
 
     /* the model */
