@@ -5,11 +5,15 @@
 
 #include <samplerate.h>
 #include <sndfile.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hostlog.h"
 
@@ -28,7 +32,9 @@ typedef struct mem_file {
 
 struct audio_reader {
     SNDFILE *file;
-    mem_file mem;         /* the bytes read by audio_open_memory (not owned) */
+    mem_file mem;         /* the bytes read by audio_open_memory (not owned), or a stream's (owned) */
+    unsigned char *owned; /* a stream read whole, freed on close */
+    int fd;               /* the descriptor libsndfile reads, closed on close; -1 for none or stdin */
     SF_INFO info;
     SRC_STATE *src;       /* NULL when the file is already at the target rate */
     double ratio;         /* target rate / source rate */
@@ -112,6 +118,7 @@ static audio_reader *reader_new(const char *name, int target_rate, char *err, si
         return NULL;
     }
     host_fmt(r->path, sizeof r->path, "%s", name);
+    r->fd = -1;
     return r;
 }
 
@@ -120,9 +127,9 @@ static audio_reader *reader_start(audio_reader *r, int target_rate, size_t block
 {
     const char *path = r->path;
     if (!r->file) {
-        // sf_strerror(NULL) explains the last failed open: missing file, unknown format, broken header.
+        // sf_strerror(NULL) explains the last failed open: an unknown format or a broken header.
         host_fmt(err, err_len, "%s: not a sound file libsndfile can read (%s)", path, sf_strerror(NULL));
-        free(r);
+        audio_close(r);
         return NULL;
     }
     if (r->info.channels < 1 || r->info.channels > 256 || r->info.samplerate < MIN_RATE ||
@@ -159,12 +166,81 @@ static audio_reader *reader_start(audio_reader *r, int target_rate, size_t block
     return r;
 }
 
+/* Everything fd gives until its end, at most max bytes, into r->owned and r->mem. 0, or -1 with err. */
+static int read_stream(audio_reader *r, int fd, size_t max, char *err, size_t err_len)
+{
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                host_fmt(err, err_len, "%s: more than %zu MB through a pipe; give it as a file", r->path,
+                         max >> 20 ? max >> 20 : 1);
+                return -1;
+            }
+            size_t c = cap ? 2 * cap : 1 << 16;
+            c = c > max + 1 ? max + 1 : c; // one byte past the bound tells a stream that is too long
+            unsigned char *g = realloc(r->owned, c);
+            if (!g) {
+                host_fmt(err, err_len, "%s: out of memory reading it", r->path);
+                return -1;
+            }
+            r->owned = g, cap = c;
+        }
+        const ssize_t got = read(fd, r->owned + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            host_fmt(err, err_len, "%s: cannot read: %s", r->path, strerror(errno));
+            return -1;
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+        if (len > max) {
+            host_fmt(err, err_len, "%s: more than %zu MB through a pipe; give it as a file", r->path,
+                     max >> 20 ? max >> 20 : 1);
+            return -1;
+        }
+    }
+    r->mem = (mem_file){r->owned, (sf_count_t)len, 0};
+    return 0;
+}
+
 audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len)
+{
+    return audio_open_bounded(path, target_rate, block_frames, AUDIO_STREAM_MAX, err, err_len);
+}
+
+audio_reader *audio_open_bounded(const char *path, int target_rate, size_t block_frames, size_t stream_max,
+                                 char *err, size_t err_len)
 {
     audio_reader *r = reader_new(path, target_rate, err, err_len);
     if (!r)
         return NULL;
-    r->file = sf_open(path, SFM_READ, &r->info);
+    const int is_stdin = strcmp(path, "-") == 0;
+    const int fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        const int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
+        host_fmt(err, err_len, "%s: %s", path, e == ENOENT ? "no such file" : e == EISDIR ? "is a folder, not a sound file"
+                                                                                     : strerror(e));
+        if (fd > 0)
+            close(fd);
+        free(r);
+        return NULL;
+    }
+    r->fd = is_stdin ? -1 : fd;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+        // libsndfile reads from the descriptor's position on, which for stdin may be past 0
+        r->file = sf_open_fd(fd, SFM_READ, &r->info, SF_FALSE);
+    } else {
+        if (read_stream(r, fd, stream_max, err, err_len) != 0) {
+            audio_close(r);
+            return NULL;
+        }
+        SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
+        r->file = sf_open_virtual(&io, SFM_READ, &r->info, &r->mem);
+    }
     return reader_start(r, target_rate, block_frames, err, err_len);
 }
 
@@ -275,6 +351,9 @@ void audio_close(audio_reader *r)
         src_delete(r->src);
     if (r->file)
         sf_close(r->file);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->owned);
     free(r->interleaved);
     free(r->mono);
     free(r);

@@ -9,11 +9,21 @@
 
 typedef struct audio_reader audio_reader;
 
-/* Opens path for reading mono float samples (about -1..1) at target_rate Hz. block_frames is how many
- * source frames are decoded at a time (0: a default of 4096); it changes memory use, not the samples.
- * Returns NULL with one line in err naming the file ("x.wav: not a sound file libsndfile can read (...)")
- * when the file is missing, unreadable or of an unknown format, or the rates are out of range. */
+/* Input that cannot seek (a pipe on stdin, a FIFO, a character device) is read whole into memory first,
+ * at most this many bytes, and then decoded exactly as a file would be: FLAC and some other formats need
+ * to seek while decoding. 1 GiB holds over nine hours of 16 kHz 16-bit mono WAV. */
+#define AUDIO_STREAM_MAX ((size_t)1 << 30)
+
+/* Opens path ("-" is stdin) for reading mono float samples (about -1..1) at target_rate Hz. block_frames is
+ * how many source frames are decoded at a time (0: a default of 4096); it changes memory use, not the
+ * samples. Returns NULL with one line in err naming the file ("x.wav: no such file", "x.wav: not a sound
+ * file libsndfile can read (...)") when the file is missing, unreadable or of an unknown format, a stream
+ * is longer than AUDIO_STREAM_MAX, or the rates are out of range. */
 audio_reader *audio_open(const char *path, int target_rate, size_t block_frames, char *err, size_t err_len);
+
+/* audio_open with another bound for input that cannot seek (tests use a small one). */
+audio_reader *audio_open_bounded(const char *path, int target_rate, size_t block_frames, size_t stream_max,
+                                 char *err, size_t err_len);
 
 /* The same for a sound file held in memory (data, size bytes; not copied: it must outlive the reader),
  * read through libsndfile's virtual I/O; name is used in messages. */

@@ -426,6 +426,35 @@ fe["cepstra"] = fe["n_mels"] + 1  # a hostile copy: more coefficients than chann
     expect_rc 2 "--fmin at half the sample rate"
 }
 
+# A sound file through a pipe, a FIFO or stdin decodes as the file itself does, FLAC included (its decoder
+# seeks, so a stream is read whole into memory first).
+case_pipes() {
+    local ex=$SOURCE_ROOT/presets/digits-example.wav want e
+    want=$(cat "$SOURCE_ROOT/presets/digits-example.txt")
+    for e in flac ogg wav; do
+        sox "$ex" "v.$e" || { fail "sox cannot make v.$e"; continue; }
+        run "$R" transcribe -m digits -q "v.$e" -o -
+        [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = "$want" ] || fail "$e as a file: exit $rc, '$(cat "$tmp/out")'"
+        cat "v.$e" | "$R" transcribe -m digits -q - >"$tmp/out" 2>"$tmp/err"
+        rc=$?
+        expect_rc 0 "$e through a pipe"
+        [ "$(cat "$tmp/out")" = "$want" ] || fail "$e through a pipe: '$(cat "$tmp/out")'"
+        run "$R" transcribe -m digits -q - <"v.$e"
+        [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = "$want" ] || fail "$e on stdin from a file: exit $rc"
+    done
+    mkfifo fifo.flac
+    { cat v.flac >fifo.flac & } 2>/dev/null
+    run timeout 60 "$R" transcribe -m digits -q -o - fifo.flac
+    expect_rc 0 "FLAC from a FIFO named as a file"
+    [ "$(cat "$tmp/out")" = "$want" ] || fail "FLAC from a FIFO: '$(cat "$tmp/out")'"
+    cat v.flac | "$R" features - -o - --sample-rate 8000 >pipe.npy 2>"$tmp/err" || fail "features of FLAC through a pipe"
+    "$R" features v.flac -o file.npy --sample-rate 8000 2>/dev/null || fail "features of the FLAC file"
+    cmp -s pipe.npy file.npy || fail "features: FLAC through a pipe differs from the file"
+    run "$R" transcribe -m digits -q missing.flac
+    expect_rc 1 "a missing file"
+    expect_in "$tmp/err" "missing.flac: no such file" "a missing file is called so"
+}
+
 case_preset_digits() {
     local fsdd="$SOURCE_ROOT/../shared/data/fsdd"
     need_data "$fsdd"

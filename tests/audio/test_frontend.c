@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audio.h"
@@ -312,13 +315,13 @@ static void write_bytes(const char *path, const void *p, size_t n)
     }
 }
 
-static void expect_refused(const char *path, const char *what)
+static void expect_refused(const char *path, const char *what, const char *why)
 {
     char err[600] = "";
     audio_reader *r = audio_open(path, 16000, 0, err, sizeof err);
     CHECK(!r, "%s was opened", what);
     CHECK(strstr(err, path) == err, "%s: the error does not start with the file name: '%s'", what, err);
-    CHECK(strstr(err, "not a sound file libsndfile can read"), "%s: unclear error '%s'", what, err);
+    CHECK(strstr(err, why), "%s: '%s' is not in the error '%s'", what, why, err);
     CHECK(!strchr(err, '\n'), "%s: error is more than one line", what);
     audio_close(r);
 }
@@ -340,17 +343,17 @@ static void case_corrupt(void)
 
     path_in_tmp(path, sizeof path, "header.wav");
     write_bytes(path, bytes, 30); // cut inside the fmt chunk
-    expect_refused(path, "a truncated header");
+    expect_refused(path, "a truncated header", "not a sound file libsndfile can read");
     path_in_tmp(path, sizeof path, "random.wav");
     for (int i = 0; i < 4096; i++)
         bytes[i] = (unsigned char)(uniform() * 256);
     write_bytes(path, bytes, 4096);
-    expect_refused(path, "random bytes");
+    expect_refused(path, "random bytes", "not a sound file libsndfile can read");
     path_in_tmp(path, sizeof path, "empty.wav");
     write_bytes(path, "", 0);
-    expect_refused(path, "an empty file");
+    expect_refused(path, "an empty file", "not a sound file libsndfile can read");
     path_in_tmp(path, sizeof path, "missing.wav");
-    expect_refused(path, "a missing file");
+    expect_refused(path, "a missing file", ": no such file");
 
     // A valid header over data cut short (a copy or download stopped half way) is refused, so half a
     // recording is never transcribed or trained on as if it were whole.
@@ -365,6 +368,69 @@ static void case_corrupt(void)
     CHECK(ar == NULL && strstr(err, "truncated"), "a WAV with its data cut short: '%s'", err);
     audio_close(ar);
     free(bytes);
+}
+
+/* ---- input that cannot seek ---------------------------------------------------------------------------- */
+
+/* A child process writes the file at src into the FIFO at fifo, then exits; its pid. */
+static pid_t feed_fifo(const char *src, const char *fifo)
+{
+    const pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    signal(SIGPIPE, SIG_DFL); // a reader that stops early ends the child, as it would end `cat`
+    FILE *in = fopen(src, "rb"), *out = fopen(fifo, "wb");
+    char buf[4096];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            break;
+    if (out)
+        fclose(out);
+    _exit(0);
+}
+
+static void case_pipe(void)
+{
+    // FLAC decoding seeks; through a pipe it failed ("flac decoder lost sync") where WAV worked.
+    const int n = 3 * 16000;
+    float *x = multitone(16000, n);
+    char flac[512], fifo[512];
+    path_in_tmp(flac, sizeof flac, "tones.flac");
+    path_in_tmp(fifo, sizeof fifo, "pipe");
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = 16000, info.channels = 1, info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+    SNDFILE *f = sf_open(flac, SFM_WRITE, &info);
+    CHECK(f && sf_writef_float(f, x, n) == n, "writing %s: %s", flac, sf_strerror(f));
+    sf_close(f);
+    free(x);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    size_t nf = 0, np = 0;
+    float *from_file = read_all(flac, 8000, 0, 1000, &nf);
+    pid_t child = feed_fifo(flac, fifo);
+    float *from_pipe = read_all(fifo, 8000, 0, 1000, &np);
+    waitpid(child, NULL, 0);
+    CHECK(from_file && nf > 20000, "the FLAC file gives %zu samples", nf);
+    CHECK(from_pipe && np == nf && memcmp(from_file, from_pipe, nf * sizeof *from_file) == 0,
+          "the FLAC file through a FIFO: %zu samples (from the file %zu), %s", np, nf,
+          from_pipe && np == nf ? "different" : "");
+    free(from_file), free(from_pipe);
+
+    // The whole stream is held in memory, so it has a bound; a longer one is refused, saying so.
+    struct stat st;
+    CHECK(stat(flac, &st) == 0, "stat %s", flac);
+    char err[600] = "";
+    child = feed_fifo(flac, fifo);
+    audio_reader *r = audio_open_bounded(fifo, 8000, 0, (size_t)st.st_size - 1, err, sizeof err);
+    waitpid(child, NULL, 0);
+    CHECK(!r && strstr(err, "through a pipe"), "a stream one byte over the bound: '%s'", err);
+    audio_close(r);
+    child = feed_fifo(flac, fifo);
+    r = audio_open_bounded(fifo, 8000, 0, (size_t)st.st_size, err, sizeof err);
+    waitpid(child, NULL, 0);
+    CHECK(r != NULL, "a stream exactly at the bound: '%s'", err);
+    audio_close(r);
 }
 
 /* ---- block-wise reading ------------------------------------------------------------------------------- */
@@ -670,7 +736,8 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
                  {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn},
-                 {"norm_prior", case_norm_prior}, {"warp", case_warp}, {"cepstra", case_cepstra}};
+                 {"norm_prior", case_norm_prior}, {"warp", case_warp}, {"cepstra", case_cepstra},
+                 {"pipe", case_pipe}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_frontend CASE\n");
         return 1;
