@@ -426,6 +426,47 @@ fe["cepstra"] = fe["n_mels"] + 1  # a hostile copy: more coefficients than chann
     expect_rc 2 "--fmin at half the sample rate"
 }
 
+# Inputs whose outputs would share a name: told apart by their extension, or refused naming both; never
+# one output silently standing for two inputs.
+case_collisions() {
+    local ex=$SOURCE_ROOT/presets/digits-example.wav want f
+    want=$(cat "$SOURCE_ROOT/presets/digits-example.txt")
+    mkdir -p same d1 d2
+    cp "$ex" same/a.wav
+    sox "$ex" same/a.flac && sox "$ex" same/a.ogg || { fail "sox cannot make the FLAC and OGG fixtures"; return; }
+    cp "$ex" same/b.wav
+    run "$R" transcribe -m digits -f txt,json same
+    expect_rc 0 "a.wav, a.flac and a.ogg in one folder"
+    expect_in "$tmp/err" "differ only in extension" "the renaming is said"
+    for f in a.wav a.flac a.ogg; do
+        [ "$(cat "same/$f.txt" 2>/dev/null)" = "$want" ] || fail "same/$f.txt: '$(cat "same/$f.txt" 2>/dev/null)'"
+        [ -s "same/$f.json" ] || fail "same/$f.json missing"
+    done
+    [ -e same/a.txt ] && fail "a.txt written for three inputs"
+    [ -s same/b.txt ] || fail "b.wav, which collides with nothing, keeps the plain name b.txt"
+    # the same through --output-dir, with --skip-existing finding the kept names again
+    run "$R" transcribe -m digits -q --output-dir res same
+    expect_rc 0 "the same folder into --output-dir"
+    for f in a.wav a.flac a.ogg; do [ -s "res/$f.txt" ] || fail "res/$f.txt missing"; done
+    run "$R" transcribe -m digits --output-dir res --skip-existing same
+    expect_rc 0 "--skip-existing"
+    expect_in "$tmp/err" "4 of 4 files already have their outputs" "--skip-existing finds the kept names"
+    # two folders each holding e01.wav, one --output-dir: refused before anything is written
+    cp "$ex" d1/e01.wav
+    cp "$ex" d2/e01.wav
+    run "$R" transcribe -m digits --output-dir both d1 d2
+    expect_rc 2 "two folders' e01.wav into one --output-dir"
+    expect_in "$tmp/err" "d1/e01.wav and d2/e01.wav" "both inputs are named"
+    expect_in "$tmp/err" "both/e01.txt" "the output they would share is named"
+    [ -e both ] && fail "a refused batch wrote something"
+    run "$R" transcribe -m digits -q same/b.wav same/b.wav
+    expect_rc 2 "one file given twice"
+    # -o - (one stream for every input) has nothing to collide
+    run "$R" transcribe -m digits -q -f jsonl -o - d1 d2
+    expect_rc 0 "two folders' e01.wav into -o -"
+    [ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "-o -: $(wc -l <"$tmp/out") lines for two inputs"
+}
+
 # A sound file through a pipe, a FIFO or stdin decodes as the file itself does, FLAC included (its decoder
 # seeks, so a stream is read whole into memory first).
 case_pipes() {
