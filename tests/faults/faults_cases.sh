@@ -246,6 +246,132 @@ case_unwritable() {
     [ -z "$(ls -A . | grep -v -e '^file$' -e '^ck$' -e '\.txt$' -e '^out$' -e '^err$')" ] || fail "stray files: $(ls -A)"
 }
 
+# Output paths: every command that writes a file follows one rule. A link is written through (it stays a
+# link, its target gets the content atomically); '-', /dev/stdout and a FIFO are streamed, never replaced.
+# write_with CMD OUT runs CMD writing its output to OUT (run: stdout in $tmp/out); the outputs of
+# out_cmds are the same bytes every time, so each path's content is compared with a plain file's
+# (pianoroll draws generate's, so generate comes first).
+out_cmds=(generate transcribe pianoroll export features sample)
+write_with() { # CMD OUT
+    local ex=$src/presets/digits-example.wav
+    case $1 in
+    generate) run "$R" generate -m folk --length 60 --seed 3 -o "$2" ;;
+    transcribe) run "$R" transcribe -m digits -q -f json -o "$2" "$ex" ;;
+    pianoroll) run "$R" pianoroll plain/generate -o "$2" --format svg ;; # generate's plain output
+    export) run "$R" export dinos -o "$2" --dtype f16 ;;
+    features) run "$R" features "$ex" -o "$2" --format pgm ;;
+    sample) run "$R" sample -m dinos -n 300 --seed 4 -o "$2" ;;
+    esac
+}
+plain_outputs() {
+    local c
+    mkdir -p plain
+    for c in "${out_cmds[@]}"; do
+        write_with "$c" "plain/$c"
+        expect_rc 0 "$c into a plain file"
+        [ -s "plain/$c" ] || fail "$c wrote nothing into plain/$c"
+    done
+}
+
+case_output_links() {
+    plain_outputs
+    mkdir real links
+    local c
+    for c in "${out_cmds[@]}"; do
+        # a link whose target does not exist yet, relative to the link's own folder
+        ln -s "../real/$c" "links/$c"
+        write_with "$c" "links/$c"
+        expect_rc 0 "$c -o through a link to a new file"
+        [ -L "links/$c" ] || fail "$c -o replaced the link with a file"
+        cmp -s "real/$c" "plain/$c" || fail "$c -o through a link: its target does not hold the output"
+        # a chain of two links onto an existing file, whose mode is kept
+        echo old >"real/$c"
+        chmod 600 "real/$c"
+        ln -s "$c" "links/$c.chain"
+        write_with "$c" "links/$c.chain"
+        expect_rc 0 "$c -o through two links"
+        [ -L "links/$c.chain" ] && [ -L "links/$c" ] || fail "$c -o replaced a link of the chain"
+        cmp -s "real/$c" "plain/$c" || fail "$c -o through two links: the file at the end does not hold the output"
+        [ "$(stat -c %a "real/$c")" = 600 ] || fail "$c -o through a link: the target's mode changed"
+    done
+    # the outputs whose content differs run to run: a model, a log, a record, a summary
+    "$PY" "$src/tests/lm/make_corpus.py" . || { fail "make_corpus.py"; return; }
+    ln -s ../real/m.safetensors links/m.safetensors
+    ln -s ../real/log.jsonl links/log.jsonl
+    run "$R" train "${small[@]}" --data corpus.txt --max-steps 4 --checkpoint-dir ck -o links/m.safetensors \
+        --log-json links/log.jsonl
+    expect_rc 0 "train -o and --log-json through links"
+    [ -L links/m.safetensors ] && [ -L links/log.jsonl ] || fail "train replaced a link"
+    run "$R" sample -m ./real/m.safetensors -n 5
+    expect_rc 0 "the model written through a link loads"
+    [ "$(grep -c '"step"' real/log.jsonl)" -ge 4 ] || fail "the log written through a link lacks its steps"
+    ln -s ../real/r.mid links/r.mid
+    run "$R" play -m folk --record links/r.mid --duration 0.3s
+    expect_rc 0 "play --record through a link"
+    [ -L links/r.mid ] && midi_ok real/r.mid || fail "play --record through a link"
+    ln -s ../real/summary.json links/summary.json
+    run "$R" transcribe -m digits -q --output-dir tx --summary links/summary.json "$src/presets/digits-example.wav"
+    expect_rc 0 "transcribe --summary through a link"
+    [ -L links/summary.json ] && "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["files"] == 1' \
+        real/summary.json || fail "transcribe --summary through a link"
+    no_temps . "writing through links"
+}
+
+# Reads FIFO in the background into GOT for up to 30 s; $reader is its pid.
+read_fifo() { # FIFO GOT
+    timeout 30 cat "$1" >"$2" &
+    reader=$!
+}
+
+case_output_streams() {
+    plain_outputs
+    local c kind before reader
+    before=$(stat -c '%F %i' /dev/stdout)
+    ln -s /dev/stdout to-stdout
+    for c in "${out_cmds[@]}"; do
+        for kind in - /dev/stdout /dev/fd/1 to-stdout; do
+            write_with "$c" "$kind"
+            expect_rc 0 "$c -o $kind"
+            cmp -s "$tmp/out" "plain/$c" || fail "$c -o $kind: standard output does not hold the output"
+        done
+        [ "$(stat -c '%F %i' /dev/stdout)" = "$before" ] || fail "$c -o /dev/stdout replaced /dev/stdout"
+        [ -L to-stdout ] || fail "$c -o to-stdout replaced the link"
+        mkfifo "fifo.$c"
+        read_fifo "fifo.$c" "got.$c"
+        write_with "$c" "fifo.$c"
+        expect_rc 0 "$c -o FIFO"
+        wait "$reader" || fail "$c -o FIFO: the reader saw no end ($?)"
+        [ -p "fifo.$c" ] || fail "$c -o FIFO replaced the FIFO with a file"
+        cmp -s "got.$c" "plain/$c" || fail "$c -o FIFO: the reader did not get the output"
+    done
+    [ -e ./- ] && fail "a file named '-' was written"
+    # several transcripts into one stream: one open and one end for the reader
+    mkfifo fifo.jsonl
+    read_fifo fifo.jsonl got.jsonl
+    run "$R" transcribe -m digits -q -f jsonl -o fifo.jsonl "$src/presets/digits-example.wav" \
+        "$src/presets/digits-example.wav"
+    wait "$reader"
+    [ "$(wc -l <got.jsonl)" -eq 2 ] || fail "transcribe -o FIFO with two inputs: $(wc -l <got.jsonl) lines"
+    run "$R" play -m folk --record - --duration 0.3s
+    expect_rc 0 "play --record -"
+    [ "$(head -c 4 "$tmp/out")" = MThd ] || fail "play --record -: no MIDI file on standard output"
+    run "$R" play -m folk --record - --json --duration 0.3s
+    expect_rc 2 "play --record - with --json"
+    run "$R" generate -m folk -o - --wav -
+    expect_rc 2 "generate -o - --wav -"
+    # a model is a file: train refuses a stream for -o, but its log may be one
+    "$PY" "$src/tests/lm/make_corpus.py" . || { fail "make_corpus.py"; return; }
+    for kind in - /dev/stdout fifo.generate; do
+        run "$R" train "${small[@]}" --data corpus.txt --max-steps 2 -o "$kind"
+        expect_rc 2 "train -o $kind"
+    done
+    run "$R" train "${small[@]}" --data corpus.txt --max-steps 3 --checkpoint-dir ck -o m.safetensors --log-json -
+    expect_rc 0 "train --log-json -"
+    [ "$(grep -c '"step"' "$tmp/out")" -ge 3 ] || fail "train --log-json -: the steps are not on standard output"
+    [ -e ./- ] && fail "a file named '-' was written"
+    no_temps . "streams"
+}
+
 # Sends SIG to PID, waits, and checks exit code 130.
 stop_with() { # SIG PID WHAT
     kill "-$1" "$2"
