@@ -81,8 +81,10 @@ typedef struct run {
     size_t *which;      /* index among them -> job index */
     size_t n_todo, next_write, done, failed, written_failed;
     unsigned char *finished;
-    char **fail_file, **fail_error; /* (failed) */
-    int write_error;
+    size_t unwritten;                /* files transcribed whose outputs could not all be written */
+    char **fail_file, **fail_error; /* (failed + unwritten): each file that failed either way, once */
+    int write_error;                /* an output shared by the run (the stream, --summary) failed */
+    int sink_failed;                /* the stream failed: later files are not tried on it, only counted */
     double audio, start, last_print;
     int output_stream; /* -o names a stream ('-', /dev/stdout, a FIFO, ...): every transcript goes there */
     atomic_out sink;   /* that stream, or stdout for stdin input without -o or --output-dir; open for the run */
@@ -384,12 +386,21 @@ static char *out_path(const run *r, const job *j, unsigned fmt)
     return p;
 }
 
-/* Writes every output of file k (the job which[k]), whose result is in the window. */
+/* Notes that file k's outputs are not all written: the first reason, in the list of failures. */
+static void lost_output(run *r, size_t k, const char *why)
+{
+    const size_t at = r->failed + r->unwritten++;
+    r->fail_file[at] = strdup(r->paths[k]);
+    r->fail_error[at] = strdup(why);
+}
+
+/* Writes every output of file k (the job which[k]), whose result is in the window. A file whose outputs
+ * cannot all be written is counted apart from those that could not be transcribed, never as done. */
 static void write_result(run *r, size_t k)
 {
     const tx_result *res = &r->results[k - r->base];
     const job *j = &r->jobs[r->which[k]];
-    char err[1024];
+    char err[1024], first[1024] = "";
     for (unsigned fmt = 1; fmt <= TX_VTT; fmt <<= 1) {
         if (!(r->formats & fmt))
             continue;
@@ -398,33 +409,40 @@ static void write_result(run *r, size_t k)
             continue; /* a failed file leaves no empty transcript behind to be mistaken for silence */
         if (res->failed && !to_stream(r, j))
             continue; /* ... nor a file: --skip-existing will try it again */
-        char *s = tx_render(res, fmt, r->timestamps, &len);
-        if (!s) {
-            hostlog_error("%s: out of memory", j->path);
-            r->write_error = 1;
+        if (to_stream(r, j) && r->sink_failed) {
+            host_fmt(first, sizeof first, "%s: not written, the output failed before", r->sink.path);
             continue;
         }
-        if (to_stream(r, j)) {
+        char *s = tx_render(res, fmt, r->timestamps, &len);
+        err[0] = '\0';
+        if (!s) {
+            host_fmt(err, sizeof err, "%s: out of memory", j->path);
+        } else if (to_stream(r, j)) {
             if (fwrite(s, 1, len, r->sink.f) != len || fflush(r->sink.f) != 0) {
-                hostlog_error("%s: cannot write: %s", r->sink.path, strerror(errno));
-                r->write_error = 1;
+                host_fmt(err, sizeof err, "%s: cannot write: %s", r->sink.path, strerror(errno));
+                r->sink_failed = r->write_error = 1;
             }
         } else {
             char *p = out_path(r, j, fmt);
-            if (!p) {
-                hostlog_error("out of memory");
-                r->write_error = 1;
-            } else if (mkdirs_for(p) != 0) {
-                hostlog_error("%s: cannot create its folder: %s", p, strerror(errno));
-                r->write_error = 1;
-            } else if (write_file_atomic(p, s, len, err, sizeof err) != 0) {
-                hostlog_error("%s", err);
-                r->write_error = 1;
-            }
+            if (!p)
+                host_fmt(err, sizeof err, "out of memory");
+            else if (mkdirs_for(p) != 0)
+                host_fmt(err, sizeof err, "%s: cannot create its folder: %s", p, strerror(errno));
+            else
+                write_file_atomic(p, s, len, err, sizeof err);
             free(p);
         }
         free(s);
+        if (err[0]) {
+            if (!r->quiet && isatty(2))
+                fputs("\r\033[K", stderr);
+            hostlog_error("%s", err);
+            if (!first[0])
+                host_fmt(first, sizeof first, "%s", err);
+        }
     }
+    if (first[0] && !res->failed)
+        lost_output(r, k, first);
 }
 
 static void print_progress(run *r, int final)
@@ -439,6 +457,8 @@ static void print_progress(run *r, int final)
             r->done, r->n_todo, r->audio, wall > 0 ? r->audio / wall : 0.0);
     if (r->failed)
         fprintf(stderr, " | %zu failed", r->failed);
+    if (r->unwritten)
+        fprintf(stderr, " | %zu not written", r->unwritten);
     fputs(isatty(2) && !final ? "" : "\n", stderr);
 }
 
@@ -453,8 +473,8 @@ static void on_done(void *ctx, size_t i)
         if (!r->quiet && isatty(2))
             fputs("\r\033[K", stderr);
         hostlog_error("%s", res->error);
-        r->fail_file[r->failed] = strdup(res->file ? res->file : r->paths[r->base + i]);
-        r->fail_error[r->failed] = strdup(res->error);
+        r->fail_file[r->failed + r->unwritten] = strdup(res->file ? res->file : r->paths[r->base + i]);
+        r->fail_error[r->failed + r->unwritten] = strdup(res->error);
         r->failed++;
     } else {
         r->audio += res->duration;
@@ -475,14 +495,15 @@ static int write_summary(const run *r, const char *path, double wall, int interr
         return -1;
     cJSON_AddNumberToObject(j, "version", TX_SCHEMA_VERSION);
     cJSON_AddNumberToObject(j, "files", (double)r->n);
-    cJSON_AddNumberToObject(j, "transcribed", (double)(r->done - r->failed));
+    cJSON_AddNumberToObject(j, "transcribed", (double)(r->done - r->failed - r->unwritten));
+    cJSON_AddNumberToObject(j, "not_written", (double)r->unwritten);
     cJSON_AddNumberToObject(j, "skipped", (double)(r->n - r->n_todo));
     cJSON_AddBoolToObject(j, "interrupted", interrupted);
     cJSON_AddNumberToObject(j, "audio_seconds", r->audio);
     cJSON_AddNumberToObject(j, "wall_seconds", wall);
     cJSON_AddNumberToObject(j, "real_time_factor", wall > 0 ? r->audio / wall : 0);
     failed = cJSON_AddArrayToObject(j, "failed");
-    for (size_t k = 0; k < r->failed; k++) {
+    for (size_t k = 0; k < r->failed + r->unwritten; k++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "file", r->fail_file[k] ? r->fail_file[k] : "");
         cJSON_AddStringToObject(o, "error", r->fail_error[k] ? r->fail_error[k] : "out of memory");
@@ -717,7 +738,9 @@ int cmd_transcribe(int argc, char **argv)
             tx_result_free(&r.results[k]);
     }
     const double wall = now_seconds() - r.start;
-    if (r.sink.f && atomic_out_commit(&r.sink, why, sizeof why) != 0) {
+    if (r.sink_failed) /* said once already */
+        atomic_out_abort(&r.sink);
+    else if (r.sink.f && atomic_out_commit(&r.sink, why, sizeof why) != 0) {
         hostlog_error("%s", why);
         r.write_error = 1;
     }
@@ -725,19 +748,24 @@ int cmd_transcribe(int argc, char **argv)
         print_progress(&r, 1);
     if (summary && write_summary(&r, summary, wall, host_interrupted) != 0)
         r.write_error = 1;
+    const size_t lost = r.failed + r.unwritten;
     if (host_interrupted) {
         fprintf(stderr, "rnnhost: interrupted: %zu of %zu files done and written; --skip-existing continues\n",
-                r.done, r.n_todo);
+                r.done - lost, r.n_todo);
         rc = EXIT_INTERRUPTED;
-    } else if (r.write_error) {
-        rc = EXIT_FAIL;
-    } else if (r.failed) {
-        rc = r.failed == r.n_todo ? EXIT_FAIL : EXIT_PARTIAL;
-        if (!r.quiet)
-            fprintf(stderr, "rnnhost: %zu of %zu files could not be transcribed (the others are written)\n", r.failed,
-                    r.n_todo);
+    } else if (lost) {
+        rc = r.write_error || lost == r.n_todo ? EXIT_FAIL : EXIT_PARTIAL;
+        if (!r.quiet) {
+            char what[256] = "";
+            if (r.failed)
+                host_fmt(what, sizeof what, "%zu of %zu files could not be transcribed", r.failed, r.n_todo);
+            if (r.unwritten)
+                host_fmt(what + strlen(what), sizeof what - strlen(what), "%s%zu of %zu files could not be written",
+                         r.failed ? "; " : "", r.unwritten, r.n_todo);
+            fprintf(stderr, "rnnhost: %s%s\n", what, lost < r.n_todo ? " (the others are written)" : "");
+        }
     } else {
-        rc = EXIT_OK;
+        rc = r.write_error ? EXIT_FAIL : EXIT_OK;
     }
     goto done;
 oom:
@@ -747,7 +775,7 @@ done:
     atomic_out_abort(&r.sink);
     for (size_t i = 0; r.results && i < r.window; i++)
         tx_result_free(&r.results[i]);
-    for (size_t i = 0; r.fail_file && i < r.failed; i++)
+    for (size_t i = 0; r.fail_file && i < r.failed + r.unwritten; i++)
         free(r.fail_file[i]), free(r.fail_error[i]);
     free(r.fail_file), free(r.fail_error);
     for (size_t i = 0; i < r.n; i++)

@@ -244,6 +244,30 @@ case_unwritable() {
         expect_in "$tmp/err" "Not a directory" "${what%% *} error"
     done
     [ -z "$(ls -A . | grep -v -e '^file$' -e '^ck$' -e '\.txt$' -e '^out$' -e '^err$')" ] || fail "stray files: $(ls -A)"
+
+    # a transcription that could not be written is not reported as done
+    local ex=$src/presets/digits-example.wav
+    run "$R" transcribe -m digits -f json -o file/x.json "$ex"
+    expect_rc 1 "transcribe, its output unwritable"
+    expect_in "$tmp/err" "| 1 not written" "the progress line counts the file not written"
+    expect_in "$tmp/err" "1 of 1 files could not be written" "the last line says what failed"
+    # one output of two unwritable (a folder where b's transcript belongs): the batch partly failed
+    mkdir -p batch/out/b.txt
+    cp "$ex" batch/a.wav
+    cp "$ex" batch/b.wav
+    run "$R" transcribe -m digits --output-dir batch/out --summary batch/summary.json batch/a.wav batch/b.wav
+    expect_rc 4 "a batch with one output unwritable"
+    expect_in "$tmp/err" "batch/out/b.txt: cannot write" "the output that failed is named"
+    expect_in "$tmp/err" "1 of 2 files could not be written (the others are written)" "the last line"
+    [ -s batch/out/a.txt ] || fail "the writable output of the batch is missing"
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["transcribed"] == 1 and d["not_written"] == 1 \
+and [f["file"] for f in d["failed"]] == ["batch/b.wav"], d' batch/summary.json || fail "the summary does not name b.wav"
+    # standard output on a full device: said once, not once per file
+    "$R" transcribe -m digits -q -f jsonl -o - "$ex" "$ex" "$ex" >/dev/full 2>"$tmp/err"
+    rc=$?
+    expect_rc 1 "transcripts onto a full device"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "a full standard output: not one line: $(cat "$tmp/err")"
+    expect_in "$tmp/err" "standard output: cannot write" "a full standard output is named"
 }
 
 # Output paths: every command that writes a file follows one rule. A link is written through (it stays a
