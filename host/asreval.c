@@ -16,6 +16,7 @@
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "manifest.h"
 
 /* ---- the worker pool ------------------------------------------------------------------------------------ */
@@ -173,6 +174,8 @@ int cmd_eval_ctc(int argc, char **argv)
     char path[4096], why[1024];
     int rc = EXIT_FAIL;
     memset(&m, 0, sizeof m);
+    /* from here on, so that Ctrl-C while the model loads is also a clean stop */
+    host_catch_interrupts();
     if (registry_init(&reg, plugin_path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         return EXIT_FAIL;
@@ -197,8 +200,13 @@ int cmd_eval_ctc(int argc, char **argv)
     for (size_t i = 0; i < mf.n; i++)
         paths[i] = mf.v[i].path;
     asr_decode_opts o = {beam, phrases ? &ph : NULL, 0, 0};
-    if (asr_run_files(res, paths, mf.n, &m, &o, (int)jobs, NULL, NULL, NULL, why, sizeof why) != 0) {
+    if (asr_run_files(res, paths, mf.n, &m, &o, (int)jobs, NULL, NULL, &host_interrupted, why, sizeof why) != 0) {
         hostlog_error("%s", why);
+        goto done;
+    }
+    if (host_interrupted) {
+        fprintf(stderr, "rnnhost: interrupted; %s is not evaluated\n", mpath);
+        rc = EXIT_INTERRUPTED;
         goto done;
     }
     uint64_t we = 0, wn = 0, ce = 0, cn = 0, exact = 0, failed = 0;

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "lm.h"
 #include "modelfile.h"
 #include "music.h"
@@ -50,7 +51,7 @@ static int roll_nll(double *total, uint64_t *steps, const host_model *hm, const 
     *total = 0, *steps = 0;
     if (!x || !tg || !w || !y || !ws)
         goto done;
-    for (size_t first = 0; first < count; first += B) {
+    for (size_t first = 0; first < count && !host_interrupted; first += B) {
         uint32_t Bc = (uint32_t)(count - first < B ? count - first : B), Tc = 0;
         for (uint32_t b = 0; b < Bc; b++)
             if (seqs[first + b].len > Tc)
@@ -127,6 +128,8 @@ int cmd_eval(int argc, char **argv)
     rh_weights *w = NULL;
     char path[4096], why[1024];
     int rc;
+    /* from here on, so that Ctrl-C while the model or the data loads is also a clean stop */
+    host_catch_interrupts();
     if (registry_init(&reg, plugin_path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         return EXIT_FAIL;
@@ -161,7 +164,7 @@ int cmd_eval(int argc, char **argv)
         size_t n = 0;
         if (midi_tokens(&ids, &n, data, 0, 1.0, "--data") != 0)
             goto done;
-        if (lm_nll(&total, &count, &hm, ids, n, (uint32_t)streams, 256) != 0) {
+        if (lm_nll_until(&total, &count, &hm, ids, n, (uint32_t)streams, 256, &host_interrupted) < 0) {
             free(ids);
             hostlog_error("evaluation failed (out of memory or a model error)");
             goto done;
@@ -172,6 +175,11 @@ int cmd_eval(int argc, char **argv)
         hostlog_error("%s is a '%s' model; eval measures music models (pianoroll, midi-lm): use 'score' for text",
                       path, spec.task);
         rc = EXIT_LOAD;
+        goto done;
+    }
+    if (host_interrupted) {
+        fprintf(stderr, "rnnhost: interrupted; %s is not evaluated\n", data);
+        rc = EXIT_INTERRUPTED;
         goto done;
     }
     if (count == 0) {

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "lm.h"
 #include "text.h"
 
@@ -29,7 +30,8 @@ static void usage(FILE *f)
                "      --plugin-path PATH colon-separated plugin directories searched first\n"
                "  -h, --help             this help\n"
                "\n"
-               "A symbol the model's vocabulary lacks is an error naming its line and column.\n");
+               "A symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
+               "SIGTERM) stops, prints nothing on standard output and exits 130.\n");
 }
 
 int cmd_score(int argc, char **argv)
@@ -88,6 +90,8 @@ int cmd_score(int argc, char **argv)
     int32_t *ids = NULL;
     char why[1024], err[512];
     int rc;
+    /* from here on, so that Ctrl-C while the model or the text loads is also a clean stop */
+    host_catch_interrupts();
     if (registry_init(&reg, plugin_path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         return EXIT_FAIL;
@@ -123,7 +127,14 @@ int cmd_score(int argc, char **argv)
     }
     double nll;
     uint64_t count;
-    if (lm_nll(&nll, &count, &m.hm, ids, text.n, (uint32_t)streams, (uint32_t)seq) != 0 || count == 0) {
+    const int scored = host_interrupted ? 1 : lm_nll_until(&nll, &count, &m.hm, ids, text.n, (uint32_t)streams,
+                                                           (uint32_t)seq, &host_interrupted);
+    if (scored == 1) {
+        fprintf(stderr, "rnnhost: interrupted; %s is not scored\n", path);
+        rc = EXIT_INTERRUPTED;
+        goto done;
+    }
+    if (scored != 0 || count == 0) {
         hostlog_error("scoring failed (out of memory or a model error)");
         goto done;
     }

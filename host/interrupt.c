@@ -1,12 +1,18 @@
 #include "interrupt.h"
 
 #include <string.h>
+#include <unistd.h>
 
 volatile sig_atomic_t host_interrupted;
 
+static void on_signal_fallback(int sig);
+
+/* The first signal asks for a clean stop; a second one, for a command stuck where it cannot look at the
+ * flag (opening a FIFO no one writes, say), stops at once. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (host_interrupted)
+        on_signal_fallback(sig);
     host_interrupted = 1;
 }
 
@@ -16,6 +22,31 @@ void host_catch_interrupts(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void on_signal_fallback(int sig)
+{
+    static const char line[] = "rnnhost: interrupted\n", again[] = "rnnhost: interrupted again: stopped at once\n";
+    (void)sig;
+    if (host_interrupted) {
+        const ssize_t w = write(STDERR_FILENO, again, sizeof again - 1);
+        (void)w;
+        _exit(130);
+    }
+    // write and _exit are async-signal-safe; stdio is not
+    const ssize_t w = write(STDERR_FILENO, line, sizeof line - 1);
+    (void)w;
+    _exit(130);
+}
+
+void host_interrupt_fallback(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_fallback;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -1,6 +1,7 @@
 /* Ctrl-C and SIGTERM ask a long-running command to stop cleanly: the command polls the flag between units
  * of work (a training step, a file, a sampled symbol, a generated event), finishes writing what it has and
- * exits 130. Every command that runs long uses this one flag and handler. */
+ * exits 130. Every command that runs long uses this one flag and handler; every command, long or short,
+ * says in one line that it was interrupted. */
 #ifndef RNNHOST_INTERRUPT_H
 #define RNNHOST_INTERRUPT_H
 
@@ -10,7 +11,13 @@
 extern volatile sig_atomic_t host_interrupted;
 
 /* Installs the handler for SIGINT and SIGTERM. System calls in progress are restarted (SA_RESTART), so a
- * signal never fails the write it lands in; sleeps still return early. */
+ * signal never fails the write it lands in; sleeps still return early. A second signal, for a command
+ * blocked where it cannot poll the flag, ends the process at once with one line and exit code 130. */
 void host_catch_interrupts(void);
+
+/* Until a command calls host_catch_interrupts (a short one never does), SIGINT or SIGTERM ends the process
+ * at once with the line "rnnhost: interrupted" on stderr and exit code 130: nothing has been written yet
+ * but, at most, a temporary file that is never taken for its target. main installs this first. */
+void host_interrupt_fallback(void);
 
 #endif /* RNNHOST_INTERRUPT_H */

@@ -68,6 +68,27 @@ int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *id
     return lm_nll_read(nll, count, hm, read_array, (void *)(uintptr_t)ids, n, streams, T);
 }
 
+typedef struct stoppable {
+    const int32_t *ids;
+    const volatile sig_atomic_t *stop;
+} stoppable;
+
+static int read_until(void *ctx, uint32_t stream, size_t first, size_t count, int32_t *ids)
+{
+    const stoppable *s = ctx;
+    if (s->stop && *s->stop)
+        return -1;
+    return read_array((void *)(uintptr_t)s->ids, stream, first, count, ids);
+}
+
+int lm_nll_until(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
+                 uint32_t T, const volatile sig_atomic_t *stop)
+{
+    stoppable s = {ids, stop};
+    const int rc = lm_nll_read(nll, count, hm, read_until, &s, n, streams, T);
+    return rc != 0 && stop && *stop ? 1 : rc;
+}
+
 int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
                 uint32_t streams, uint32_t T)
 {

@@ -4,6 +4,7 @@
 #ifndef RNNHOST_LM_H
 #define RNNHOST_LM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,11 @@ void lm_close(lm *m);
  * -1 on allocation or model failure. */
 int lm_nll(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
            uint32_t T);
+
+/* lm_nll that stops between chunks once *stop is set (stop may be NULL): 0, 1 when stopped (the sums then
+ * cover part of the text), -1 on allocation or model failure. */
+int lm_nll_until(double *nll, uint64_t *count, const host_model *hm, const int32_t *ids, size_t n, uint32_t streams,
+                 uint32_t T, const volatile sig_atomic_t *stop);
 
 /* Where lm_nll_read gets its tokens: ids[0..count) = symbols first .. first+count-1 of the sequence, asked
  * for by segment `stream` (each segment's reads move forward, a chunk's window starting on the last

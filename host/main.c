@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "cpulevel.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "rnnhost/rnnhost.h"
 
 #ifndef RH_VERSION
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
         hostlog_usage("no command given");
         return EXIT_USAGE;
     }
+    host_interrupt_fallback();
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[optind], commands[i].name) == 0) {
             int sub_argc = argc - optind;

@@ -536,4 +536,73 @@ case_signal_sample() {
     no_temps . "sample"
 }
 
+# score and eval stop between pieces of work: one line on stderr, nothing on stdout, exit 130.
+interrupted_quietly() { # PID WHAT
+    stop_with INT "$1" "$2"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^rnnhost: interrupted" "$tmp/err" ||
+        { fail "$2: not one line saying it was interrupted"; sed 's/^/  | /' "$tmp/err" >&2; }
+    [ -s "$tmp/out" ] && fail "$2: printed figures after Ctrl-C: $(head -n 3 "$tmp/out")"
+}
+
+case_signal_score() {
+    local pid
+    # a text the shakespeare preset takes many seconds to score
+    "$PY" -c "
+import random
+random.seed(1)
+w = ['the', 'king', 'and', 'queen', 'of', 'love', 'my', 'lord']
+print('\n'.join(' '.join(random.choice(w) for _ in range(10)) for _ in range(3000)))" >long.txt
+    "$R" score -m shakespeare long.txt >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1.5
+    interrupted_quietly "$pid" "score"
+    expect_in "$tmp/err" "long.txt is not scored" "score says what it did not do"
+    "$R" score -m shakespeare --streams 4 - <long.txt >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1.5
+    interrupted_quietly "$pid" "score from stdin"
+}
+
+case_signal_eval() {
+    local pid i
+    # speech: a manifest of many copies of the example recording, one at a time
+    for i in $(seq 400); do printf '%s\tnine seven eight zero four zero\n' "$src/presets/digits-example.wav"; done >test.tsv
+    "$R" eval -m digits --manifest test.tsv -j 1 >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1.5
+    interrupted_quietly "$pid" "eval --manifest"
+    expect_in "$tmp/err" "test.tsv is not evaluated" "eval --manifest says what it did not do"
+    # music: many links to a few generated pieces, scored by the event model
+    "$R" generate -m folk --num-outputs 3 --length 60s --output-dir pieces 2>/dev/null || fail "generate the pieces"
+    mkdir many
+    for i in $(seq 100); do ln -s "../pieces/gen_00$((i % 3 + 1)).mid" "many/p$i.mid"; done
+    "$R" eval -m folk --data many --streams 1 >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1.5
+    interrupted_quietly "$pid" "eval --data"
+    expect_in "$tmp/err" "many is not evaluated" "eval --data says what it did not do"
+}
+
+# A command with nothing to stop cleanly still says it was interrupted: here blocked opening a FIFO that
+# no one writes. One that stops cleanly but is stuck where it cannot look (transcribe's workers opening
+# that FIFO) stops at once on a second signal.
+case_signal_short() {
+    local pid what
+    mkfifo in.wav in.mid
+    for what in "features in.wav -o x.npy" "pianoroll in.mid -o x.svg"; do
+        "$R" $what >"$tmp/out" 2>"$tmp/err" &
+        pid=$!
+        sleep 1
+        interrupted_quietly "$pid" "${what%% *}"
+    done
+    "$R" transcribe -m digits -q in.wav >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    sleep 1
+    kill -INT "$pid"
+    sleep 0.5
+    interrupted_quietly "$pid" "transcribe stuck on a FIFO, a second Ctrl-C"
+    [ -e x.npy ] || [ -e x.svg ] || [ -e in.txt ] && fail "an interrupted command wrote its output"
+    no_temps . "short commands"
+}
+
 finish "${1:-}"
