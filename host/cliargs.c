@@ -9,26 +9,42 @@
 
 #include "hostlog.h"
 
-int cli_u64(uint64_t *out, const char *s, const char *name)
+const char *cli_opt_name(int c, const struct option *lo, int longindex)
+{
+    static char name[64];
+    if (longindex >= 0)
+        snprintf(name, sizeof name, "--%s", lo[longindex].name);
+    else
+        snprintf(name, sizeof name, "-%c", c);
+    return name;
+}
+
+/* s as a whole number >= 0 (no sign, nothing after it); 0 or -1. */
+static int parse_u64(uint64_t *out, const char *s)
 {
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') {
-        hostlog_usage("%s needs a whole number, not '%s'", name, s);
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] < '0' || s[0] > '9') // no sign, no blank before it
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_u64(uint64_t *out, const char *s, const char *name)
+{
+    if (parse_u64(out, s) != 0) {
+        hostlog_usage("%s needs a whole number >= 0, not '%s'", name, s);
         return -1;
     }
-    *out = v;
     return 0;
 }
 
 int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi)
 {
     uint64_t v;
-    if (cli_u64(&v, s, name) != 0)
-        return -1;
-    if (v < lo || v > hi) {
-        hostlog_usage("%s must be between %u and %u, not %s", name, lo, hi, s);
+    if (parse_u64(&v, s) != 0 || v < lo || v > hi) {
+        hostlog_usage("%s needs a whole number from %u to %u, not '%s'", name, lo, hi, s);
         return -1;
     }
     *out = (uint32_t)v;

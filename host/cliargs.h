@@ -3,8 +3,15 @@
 #ifndef RNNHOST_CLIARGS_H
 #define RNNHOST_CLIARGS_H
 
+#include <getopt.h>
 #include <stdint.h>
 
+/* The option getopt_long just returned, as the user wrote it: "--length" when it matched the long name
+ * (longindex >= 0), else "-n". For messages about its value: argv[optind - 1] is the value itself when it
+ * was a separate argument ("-n -5"). The text lives until the next call. */
+const char *cli_opt_name(int c, const struct option *lo, int longindex);
+
+/* A whole number >= 0. */
 int cli_u64(uint64_t *out, const char *s, const char *name);
 /* A whole number in [lo, hi]. */
 int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi);

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "interrupt.h"
@@ -95,7 +96,6 @@ int cmd_eval(int argc, char **argv)
     const char *model = NULL, *data = NULL, *split = "valid", *plugin_path = NULL;
     unsigned long streams = 8;
     int json = 0, c;
-    char *end;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "m:h", long_options, NULL)) != -1) {
         switch (c) {
@@ -104,14 +104,13 @@ int cmd_eval(int argc, char **argv)
         case O_SPLIT: split = optarg; break;
         case O_JSON: json = 1; break;
         case O_PLUGIN: plugin_path = optarg; break;
-        case O_STREAMS:
-            errno = 0;
-            streams = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || streams == 0 || streams > 65536) {
-                hostlog_usage("eval: --streams needs a whole number from 1 to 65536, not '%s'", optarg);
+        case O_STREAMS: {
+            uint32_t v;
+            if (cli_u32(&v, optarg, "--streams", 1, 65536) != 0)
                 return EXIT_USAGE;
-            }
+            streams = v;
             break;
+        }
         case 'h': usage(stdout); return EXIT_OK;
         default: hostlog_usage("eval: unknown or incomplete option '%s'", argv[optind - 1]); return EXIT_USAGE;
         }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "cliargs.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
@@ -295,10 +296,12 @@ int cmd_generate(int argc, char **argv)
                *plugin_path = NULL;
     unsigned long long num = 0, seed = 1, top_k = 0, program = 0;
     gen_opts o = {30.0, 0, 1.0f, 0, 120.0, 1, NULL, 0};
-    int c;
+    int c, li = -1;
     char *end;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:o:t:k:s:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:o:t:k:s:h", long_options, &li)) != -1) {
+        const char *opt = cli_opt_name(c, long_options, li);
+        li = -1;
         errno = 0;
         switch (c) {
         case 'm': model = optarg; break;
@@ -324,7 +327,7 @@ int cmd_generate(int argc, char **argv)
         case 't': case O_QPM: {
             double v = strtod(optarg, &end);
             if (errno || end == optarg || *end || v < 0 || v > 1000 || (c == O_QPM && v < 1)) {
-                hostlog_usage("generate: %s needs a number, not '%s'", argv[optind - 1], optarg);
+                hostlog_usage("generate: %s needs a number from %d to 1000, not '%s'", opt, c == O_QPM, optarg);
                 return EXIT_USAGE;
             }
             if (c == 't')
@@ -334,10 +337,13 @@ int cmd_generate(int argc, char **argv)
             break;
         }
         case 'k': case 's': case O_NUM: case O_PROGRAM: {
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-' || (c == O_PROGRAM && v > 127) ||
-                (c == O_NUM && (v == 0 || v > 100000))) {
-                hostlog_usage("generate: %s needs a whole number, not '%s'", argv[optind - 1], optarg);
+            uint64_t v;
+            uint32_t v32;
+            if (c == O_PROGRAM || c == O_NUM) {
+                if (cli_u32(&v32, optarg, opt, c == O_NUM, c == O_NUM ? 100000 : 127) != 0)
+                    return EXIT_USAGE;
+                v = v32;
+            } else if (cli_u64(&v, optarg, opt) != 0) {
                 return EXIT_USAGE;
             }
             *(c == 'k' ? &top_k : c == 's' ? &seed : c == O_NUM ? &num : &program) = v;

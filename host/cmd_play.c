@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cliargs.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
@@ -113,11 +114,13 @@ int cmd_play(int argc, char **argv)
     unsigned long long seed = 1, top_k = 0, latency_ms = 10;
     double temperature = 1.0;
     int64_t duration_us = 0;
-    int json = 0, c;
+    int json = 0, c, li = -1;
     char *end;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:t:k:s:d:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:k:s:d:h", long_options, &li)) != -1) {
+        const char *opt = cli_opt_name(c, long_options, li);
+        li = -1;
         errno = 0;
         switch (c) {
         case 'm': model = optarg; break;
@@ -128,13 +131,17 @@ int cmd_play(int argc, char **argv)
         case O_PLUGIN: plugin_path = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'k': case 's': case O_LATENCY: {
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-' || (c == O_LATENCY && v > 10000) ||
-                (c == 'k' && v > UINT32_MAX)) {
-                hostlog_usage("play: %s needs a whole number%s, not '%s'", argv[optind - 1],
-                              c == O_LATENCY ? " of milliseconds up to 10000" : "", optarg);
+            uint64_t v;
+            uint32_t v32;
+            if (c == O_LATENCY) {
+                if (cli_u32(&v32, optarg, opt, 0, 10000) != 0)
+                    return EXIT_USAGE;
+                v = v32;
+            } else if (cli_u64(&v, optarg, opt) != 0) {
                 return EXIT_USAGE;
             }
+            if (c == 'k' && v > UINT32_MAX) /* more than every token is every token */
+                v = UINT32_MAX;
             *(c == 'k' ? &top_k : c == 's' ? &seed : &latency_ms) = v;
             break;
         }

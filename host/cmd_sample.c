@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "interrupt.h"
@@ -59,11 +60,13 @@ int cmd_sample(int argc, char **argv)
     const char *model = NULL, *prime = NULL, *out_path = "-", *plugin_path = NULL;
     unsigned long long length = 2000, num = 1, seed = 1, top_k = 0;
     double temperature = 1.0;
-    int stop_at_newline = 0, c;
+    int stop_at_newline = 0, c, li = -1;
     char *end;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:n:t:k:p:s:o:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:n:t:k:p:s:o:h", long_options, &li)) != -1) {
+        const char *opt = cli_opt_name(c, long_options, li);
+        li = -1;
         errno = 0;
         switch (c) {
         case 'm': model = optarg; break;
@@ -74,11 +77,9 @@ int cmd_sample(int argc, char **argv)
         case O_STOP: stop_at_newline = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'n': case 'k': case 's': case O_NUM: {
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-') {
-                hostlog_usage("sample: %s needs a whole number, not '%s'", argv[optind - 1], optarg);
+            uint64_t v;
+            if (cli_u64(&v, optarg, opt) != 0)
                 return EXIT_USAGE;
-            }
             *(c == 'n' ? &length : c == 'k' ? &top_k : c == 's' ? &seed : &num) = v;
             break;
         }

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "interrupt.h"
@@ -48,23 +49,21 @@ int cmd_score(int argc, char **argv)
     };
     const char *model = NULL, *plugin_path = NULL, *path = "-";
     unsigned long streams = 1, seq = 256;
-    int json = 0, c;
-    char *end;
+    int json = 0, c, li = -1;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:h", long_options, &li)) != -1) {
+        const char *opt = cli_opt_name(c, long_options, li);
+        li = -1;
         switch (c) {
         case 'm': model = optarg; break;
         case O_JSON: json = 1; break;
         case O_PLUGIN: plugin_path = optarg; break;
         case 'h': usage(stdout); return EXIT_OK;
         case O_STREAMS: case O_SEQ: {
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || v == 0 || v > 65536) {
-                hostlog_usage("score: %s needs a whole number from 1 to 65536, not '%s'", argv[optind - 1], optarg);
+            uint32_t v;
+            if (cli_u32(&v, optarg, opt, 1, 65536) != 0)
                 return EXIT_USAGE;
-            }
             *(c == O_STREAMS ? &streams : &seq) = v;
             break;
         }

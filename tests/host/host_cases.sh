@@ -116,6 +116,26 @@ case_cli() {
     expect_rc 2 "validate without a plugin"
     run "$RNNHOST" plugins --plugin-path
     expect_rc 2 "plugins option missing its argument"
+    # a bad value names its option as it was written, never the value in its place
+    local args want
+    while IFS='|' read -r args want; do
+        run "$RNNHOST" $args
+        expect_rc 2 "$args"
+        expect_in "$tmp/err" "$want" "$args"
+        [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$args: not one line"
+    done <<'LIST'
+sample -m dinos -n -5|-n needs a whole number >= 0, not '-5'
+sample -m dinos --length=-5|--length needs a whole number >= 0, not '-5'
+sample -m dinos --num-samples x|--num-samples needs a whole number >= 0, not 'x'
+generate -m folk -o x.mid -s -1|-s needs a whole number >= 0, not '-1'
+generate -m folk -o x.mid --program 200|--program needs a whole number from 0 to 127, not '200'
+generate -m folk -o x.mid -t -1|-t needs a number from 0 to 1000, not '-1'
+score -m dinos --streams -1|--streams needs a whole number from 1 to 65536, not '-1'
+eval -m folk --data x --streams 0|--streams needs a whole number from 1 to 65536, not '0'
+play -m folk --record x.mid --latency-ms -3|--latency-ms needs a whole number from 0 to 10000, not '-3'
+transcribe -m digits -j -1 x.wav|--jobs needs a whole number from 1 to 256, not '-1'
+train --data x.txt --max-steps -3|--max-steps needs a whole number >= 0, not '-3'
+LIST
 }
 
 case_load_errors() {
