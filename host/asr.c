@@ -281,7 +281,8 @@ int asr_describe(asr_model *m, const rh_weights *w, const char *name, char *why,
         goto fail;
     }
     if (strcmp(m->spec.task, "ctc") != 0) {
-        host_fmt(why, why_len, "%s is a '%s' model; this command needs a 'ctc' (speech) model", name, m->spec.task);
+        host_fmt(why, why_len, "%s is a '%s' model; %s needs a 'ctc' (speech) model", name, m->spec.task,
+                 hostlog_command());
         goto fail;
     }
     if (!fe || !un || !bi || (strcmp(bi, "0") && strcmp(bi, "1"))) {

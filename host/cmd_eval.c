@@ -134,7 +134,7 @@ int cmd_eval(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
-        (rc = model_open(&hm, &spec, &w, &reg, path, NULL, why, sizeof why)) != EXIT_OK) {
+        (rc = model_open(&hm, &spec, &w, &reg, path, "pianoroll|midi-lm", why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         registry_free(&reg);
         return EXIT_LOAD;
@@ -171,8 +171,7 @@ int cmd_eval(int argc, char **argv)
         free(ids);
         unit = "event";
     } else {
-        hostlog_error("%s is a '%s' model; eval measures music models (pianoroll, midi-lm): use 'score' for text",
-                      path, spec.task);
+        hostlog_error("%s: eval has no measure for '%s' models", path, spec.task); /* model_open let it pass */
         rc = EXIT_LOAD;
         goto done;
     }

@@ -379,7 +379,7 @@ int cmd_generate(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
-        model_open(&hm, &spec, &w, &reg, path, NULL, why, sizeof why) != EXIT_OK) {
+        model_open(&hm, &spec, &w, &reg, path, "midi-lm|pianoroll", why, sizeof why) != EXIT_OK) {
         hostlog_error("%s", why);
         registry_free(&reg);
         return EXIT_LOAD;
@@ -389,17 +389,13 @@ int cmd_generate(int argc, char **argv)
     rh_weights_close(w);
     if (strcmp(spec.task, "pianoroll") == 0) {
         is_roll = 1;
-    } else if (strcmp(spec.task, "midi-lm") == 0) {
+    } else { /* midi-lm */
         host_model_destroy(&hm); /* event_gen opens its own */
         if ((rc = event_gen_open(&g, &reg, path, seed, o.temperature, o.top_k, why, sizeof why)) != EXIT_OK) {
             hostlog_error("%s", why);
             goto done;
         }
         rc = EXIT_FAIL;
-    } else {
-        hostlog_error("%s is a '%s' model; generate needs a music model (midi-lm or pianoroll)", path, spec.task);
-        rc = EXIT_LOAD;
-        goto done;
     }
 
     if (primer_pitches && parse_pitches(&primer, &o.n_primer, primer_pitches) != 0) {

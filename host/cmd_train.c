@@ -1405,7 +1405,8 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         if (strcmp(from_spec.task, tr->o.task) != 0) {
-            hostlog_error("%s is a '%s' model, not a '%s' model", path, from_spec.task, tr->o.task);
+            hostlog_error("%s is a '%s' model; train --task %s needs a '%s' model (or give --task %s)", path,
+                          from_spec.task, tr->o.task, tr->o.task, from_spec.task);
             rc = EXIT_LOAD;
             goto done;
         }

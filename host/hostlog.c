@@ -2,6 +2,18 @@
 
 #include <stdio.h>
 
+static const char *command = "rnnhost";
+
+void hostlog_set_command(const char *name)
+{
+    command = name;
+}
+
+const char *hostlog_command(void)
+{
+    return command;
+}
+
 void hostlog_error(const char *fmt, ...)
 {
     va_list ap;

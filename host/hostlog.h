@@ -26,6 +26,10 @@ void hostlog_error(const char *fmt, ...) HOST_PRINTF(1, 2);
 /* A usage error: the message, then the hint to read --help. The caller returns EXIT_USAGE. */
 void hostlog_usage(const char *fmt, ...) HOST_PRINTF(1, 2);
 
+/* The command being run ("generate"), for messages that name it; "rnnhost" until main sets it. */
+void hostlog_set_command(const char *name);
+const char *hostlog_command(void);
+
 /* snprintf that never overflows and always terminates, for the many fixed "why" buffers. */
 void host_fmt(char *dst, unsigned long len, const char *fmt, ...) HOST_PRINTF(3, 4);
 

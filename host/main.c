@@ -128,6 +128,7 @@ int main(int argc, char **argv)
             int sub_argc = argc - optind;
             char **sub_argv = argv + optind;
             optind = 0; /* a full getopt reset for the command's own parsing */
+            hostlog_set_command(commands[i].name);
             return commands[i].run(sub_argc, sub_argv);
         }
     hostlog_usage("unknown command '%s'", argv[optind]);

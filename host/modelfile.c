@@ -244,6 +244,33 @@ int model_create(host_model *hm, plugin_registry *r, const model_spec *spec, cha
     return EXIT_OK;
 }
 
+/* task is one of the '|'-separated tasks. */
+static int task_in(const char *task, const char *tasks)
+{
+    const size_t n = strlen(task);
+    for (const char *p = tasks; *p;) {
+        const size_t k = strcspn(p, "|");
+        if (k == n && strncmp(p, task, n) == 0)
+            return 1;
+        p += k + (p[k] == '|');
+    }
+    return 0;
+}
+
+/* "a|b" as "a 'a' or 'b'" for a message ("an" before a vowel sound is not worth the trouble: every task
+ * name is quoted). */
+static void task_list(char *dst, size_t len, const char *tasks)
+{
+    host_fmt(dst, len, "a");
+    size_t at = strlen(dst);
+    for (const char *p = tasks; *p && at < len;) {
+        const size_t k = strcspn(p, "|");
+        host_fmt(dst + at, len - at, "%s'%.*s'", p == tasks ? " " : " or ", (int)k, p);
+        at += strlen(dst + at);
+        p += k + (p[k] == '|');
+    }
+}
+
 int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry *r, const char *path,
                const char *task, char *why, size_t why_len)
 {
@@ -258,8 +285,10 @@ int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry
         host_fmt(why, why_len, "%s: %s", path, err);
         goto fail;
     }
-    if (task && strcmp(spec->task, task) != 0) {
-        host_fmt(why, why_len, "%s is a '%s' model; this command needs a '%s' model", path, spec->task, task);
+    if (task && !task_in(spec->task, task)) {
+        char wanted[128];
+        task_list(wanted, sizeof wanted, task);
+        host_fmt(why, why_len, "%s is a '%s' model; %s needs %s model", path, spec->task, hostlog_command(), wanted);
         goto fail;
     }
     if (model_create(hm, r, spec, err, sizeof err) != EXIT_OK) {

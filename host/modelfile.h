@@ -63,8 +63,9 @@ int model_resolve(char *path, size_t path_len, const char *name, char *why, size
 /* The preset directory this rnnhost uses (for messages). */
 const char *model_preset_dir(void);
 
-/* Opens a model file of the given task (NULL: any), creates its model through the registry and loads its
- * weights. Returns EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
+/* Opens a model file of the given task (NULL: any; "a|b": either), creates its model through the registry
+ * and loads its weights. The task is checked before anything else is read, so a model of another task
+ * is refused by name ("x is a 'ctc' model; generate needs a 'midi-lm' or 'pianoroll' model"). Returns EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
  * missing plugin, shapes that disagree). *w stays open for task-specific metadata; close it when done. */
 int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry *r, const char *path,
                const char *task, char *why, size_t why_len);

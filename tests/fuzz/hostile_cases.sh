@@ -71,6 +71,24 @@ sys.stdout.buffer.write(b'RIFF'+struct.pack('<I',36+len(d))+b'WAVEfmt '+struct.p
     refused "sample given a speech model" "ctc" "$RNNHOST" sample -m "$presets/digits.safetensors" -n 5
     refused "sample given a music model" "pianoroll" "$RNNHOST" sample -m "$presets/chorales.safetensors" -n 5
     refused "transcribe given a music model" "ctc" "$RNNHOST" transcribe -m "$presets/chorales.safetensors" x.wav
+    # every command says which task the model is and which it needs, before reading any weights
+    refused "generate given a speech model" "is a 'ctc' model; generate needs a 'midi-lm' or 'pianoroll' model" \
+        "$RNNHOST" generate -m "$presets/digits.safetensors" -o out.mid
+    refused "eval --data given a speech model" "is a 'ctc' model; eval needs a 'pianoroll' or 'midi-lm' model" \
+        "$RNNHOST" eval -m "$presets/digits.safetensors" --data x.json
+    refused "eval --data given a text model" "is a 'lm' model; eval needs" \
+        "$RNNHOST" eval -m "$presets/dinos.safetensors" --data x.json
+    refused "eval --manifest given a music model" "is a 'midi-lm' model; eval needs a 'ctc'" \
+        "$RNNHOST" eval -m "$presets/folk.safetensors" --manifest x.tsv
+    refused "play given a speech model" "is a 'ctc' model; play needs a 'midi-lm' model" \
+        "$RNNHOST" play -m "$presets/digits.safetensors" --record out.mid --duration 1s
+    refused "score given a music model" "is a 'pianoroll' model; score needs a 'lm' model" \
+        "$RNNHOST" score -m "$presets/chorales.safetensors" x.wav
+    refused "sample given a speech model, by name" "sample needs a 'lm' model" \
+        "$RNNHOST" sample -m "$presets/digits.safetensors" -n 5
+    refused "features given a music model" "features needs a 'ctc' (speech) model" \
+        "$RNNHOST" features -m "$presets/folk.safetensors" x.wav
+    [ -e out.mid ] && fail "a refused command wrote its output"
     # a speech model whose front-end does not fit its input width, one with weights missing, one whose
     # output count disagrees with its units, and a text model whose vocabulary is not sorted
     local fe='{"sample_rate":8000,"n_fft":256,"win_length":200,"hop_length":80,"n_mels":20,"fmin":20,"fmax":4000,"stack":3}'
