@@ -530,6 +530,83 @@ static void test_atomic(void)
     free(after);
 }
 
+/* rh_weights_write follows a link (the link stays, its target is replaced) and writes a FIFO directly;
+ * rh_weights_write_fd puts the same bytes on any descriptor. */
+static void test_links_and_fd(void)
+{
+    char plain[128], target[128], link[128], chain[128], fifo[128], err[256] = "";
+    float v[5] = {1, 2, 3, 4, 5};
+    const rh_blob b = {"v", RH_DTYPE_F32, 1, {5, 0, 0, 0}, v};
+    const rh_meta m = {"k", "value"};
+    path_in_dir(plain, sizeof plain, "plain.safetensors");
+    CHECK(rh_weights_write(plain, &m, 1, &b, 1, err, sizeof err) == RH_OK, "plain write: %s", err);
+    size_t want_len = 0, got_len = 0;
+    uint8_t *want = read_all(plain, &want_len), *got;
+
+    // a link to a file that does not exist yet, then a chain of two links onto it
+    path_in_dir(target, sizeof target, "target.safetensors");
+    path_in_dir(link, sizeof link, "link.safetensors");
+    path_in_dir(chain, sizeof chain, "chain.safetensors");
+    CHECK(symlink("target.safetensors", link) == 0 && symlink("link.safetensors", chain) == 0, "symlink");
+    for (int round = 0; round < 2; round++) {
+        const char *through = round ? chain : link;
+        CHECK(rh_weights_write(through, &m, 1, &b, 1, err, sizeof err) == RH_OK, "write through %s: %s", through, err);
+        struct stat st;
+        CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "round %d: the link was replaced", round);
+        CHECK(lstat(chain, &st) == 0 && S_ISLNK(st.st_mode), "round %d: the chain's first link was replaced", round);
+        got = read_all(target, &got_len);
+        CHECK(got && got_len == want_len && memcmp(got, want, want_len) == 0, "round %d: the target's bytes", round);
+        free(got);
+    }
+    CHECK(count_temp_files(dir) == 0, "temp file left after writing through links");
+
+    // a descriptor: the same bytes from where it stands
+    char fdpath[128];
+    path_in_dir(fdpath, sizeof fdpath, "by-fd.bin");
+    FILE *f = fopen(fdpath, "wb");
+    CHECK(f && fputs("head", f) >= 0 && fflush(f) == 0, "by-fd.bin");
+    CHECK(f && rh_weights_write_fd(fileno(f), &m, 1, &b, 1, err, sizeof err) == RH_OK, "write_fd: %s", err);
+    if (f)
+        fclose(f);
+    got = read_all(fdpath, &got_len);
+    CHECK(got && got_len == want_len + 4 && memcmp(got, "head", 4) == 0 && memcmp(got + 4, want, want_len) == 0,
+          "write_fd wrote other bytes (%zu, want 4 + %zu)", got_len, want_len);
+    free(got);
+    CHECK(rh_weights_write_fd(-1, &m, 1, &b, 1, err, sizeof err) == RH_ERR_INVALID_ARGUMENT, "write_fd(-1)");
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    rh_status st = rh_weights_write_fd(fds[1], &m, 1, &b, 1, err, sizeof err);
+    CHECK(st == RH_ERR_IO && strstr(err, "cannot write: ") == err && one_line(err), "a closed pipe: %d '%s'", st, err);
+    signal(SIGPIPE, SIG_DFL);
+    close(fds[1]);
+
+    // a FIFO is written, not replaced: a child reads it into a file
+    path_in_dir(fifo, sizeof fifo, "fifo");
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char out[160];
+        snprintf(out, sizeof out, "%s.out", fifo);
+        size_t n = 0;
+        uint8_t *all = read_all(fifo, &n);
+        _exit(all && write_bytes(out, all, n) ? 0 : 1);
+    }
+    CHECK(rh_weights_write(fifo, &m, 1, &b, 1, err, sizeof err) == RH_OK, "write into a FIFO: %s", err);
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "FIFO reader");
+    struct stat fst;
+    CHECK(lstat(fifo, &fst) == 0 && S_ISFIFO(fst.st_mode), "the FIFO was replaced by a file");
+    char out[160];
+    snprintf(out, sizeof out, "%s.out", fifo);
+    got = read_all(out, &got_len);
+    CHECK(got && got_len == want_len && memcmp(got, want, want_len) == 0, "the FIFO's reader got other bytes");
+    free(got);
+    free(want);
+}
+
 // The half that bits h stands for, computed independently of the SDK from the binary16 definition.
 static double half_value(uint16_t h)
 {
@@ -855,6 +932,7 @@ int main(void)
     test_hostile();
     test_load_tensors();
     test_atomic();
+    test_links_and_fd();
     test_f16_conversions();
     test_half_exact();
     test_f16_file();
