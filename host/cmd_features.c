@@ -23,14 +23,16 @@ enum out_format { FORMAT_NPY, FORMAT_PGM };
 
 static void print_help(const spec_settings *d)
 {
-    printf("usage: rnnhost features [OPTIONS] FILE\n"
+    printf("usage: rnnhost features [OPTIONS] FILE|-\n"
            "\n"
-           "Writes the log-mel spectrogram of a sound file (any format libsndfile reads; mixed down to mono and\n"
-           "resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale PGM image with\n"
-           "time across and low mels at the bottom, scaled from the matrix's minimum (black) to maximum (white).\n"
+           "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
+           "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
+           "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
+           "to maximum (white).\n"
            "\n"
            "Options:\n"
-           "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here)\n"
+           "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here;\n"
+           "                        stdout for '-')\n"
            "  -f, --format FMT      npy or pgm (default: the output's extension, .npy or .pgm; npy for '-' or\n"
            "                        a name without one; another extension needs --format)\n"
            "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings,\n"
@@ -48,8 +50,9 @@ static void print_help(const spec_settings *d)
            "  -h, --help            this help\n"
            "\n"
            "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
-           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error, 3 a model that\n"
-           "cannot be read.\n",
+           "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
+           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
+           "extension among them), 3 a model that cannot be read, 130 interrupted.\n",
            d->sample_rate, d->n_fft, d->win_length, d->hop_length, d->n_mels, d->fmin, d->fmax);
 }
 
@@ -333,7 +336,9 @@ int cmd_features(int argc, char **argv)
         return EXIT_USAGE;
     }
     char default_out[512];
-    if (!out) {
+    if (!out && strcmp(in, "-") == 0) {
+        out = "-"; /* stdin's features go to stdout, as transcribe's transcripts do */
+    } else if (!out) {
         default_output(default_out, sizeof default_out, in);
         out = default_out;
     }

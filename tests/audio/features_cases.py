@@ -181,6 +181,12 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(wav, "-o", "-", "-f", "png")
     check(r.returncode == 2 and b"npy or pgm" in r.stderr, "--format png: exit %d %r" % (r.returncode, r.stderr))
 
+    # '-' reads the sound file from stdin, here through a pipe, and writes to stdout unless -o says else.
+    whole = run(wav, "-o", "-")
+    piped = subprocess.run([exe, "features", "-"], input=open(wav, "rb").read(), capture_output=True, timeout=60)
+    check(whole.returncode == 0 and piped.returncode == 0 and piped.stdout == whole.stdout,
+          "features of stdin: exit %d %r" % (piped.returncode, piped.stderr))
+
     # Usage and help.
     r = run("--help")
     check(r.returncode == 0 and b"16000" in r.stdout and b"--hop-length" in r.stdout, "--help")
