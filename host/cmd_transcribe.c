@@ -17,6 +17,7 @@
 
 #include "asreval.h"
 #include "atomicfile.h"
+#include "audio.h"
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
@@ -33,7 +34,13 @@ static void usage(FILE *f)
             "usage: rnnhost transcribe -m MODEL [OPTIONS] FILE|DIR|- ...\n"
             "\n"
             "Speech to text with a speech (ctc) model. Folders are searched recursively for sound files\n"
-            "(wav, flac, ogg, aiff, ...); '-' reads one sound file from stdin.\n"
+            "(wav, flac, ogg, aiff, ...); '-' reads one sound file from stdin. Input that cannot seek (a pipe,\n"
+            "a FIFO) is read whole into memory first, at most %zu MB.\n"
+            "\n"
+            "An output is named after its input without the extension (a.wav -> a.txt). Inputs that differ\n"
+            "only in extension keep it (a.wav.txt, a.flac.txt); inputs that would still write the same output\n"
+            "(one file twice, two folders' e01.wav into one --output-dir) are refused, naming both (exit 2).\n"
+            "A file is written atomically, a link is written through, a FIFO or device is a stream.\n"
             "\n"
             "  -m, --model MODEL         a model file or preset name (e.g. digits)\n"
             "  -j, --jobs N              files transcribed in parallel (default: 2)\n"
@@ -57,8 +64,10 @@ static void usage(FILE *f)
             "      --plugin-path PATH    colon-separated plugin directories searched first\n"
             "  -h, --help                this help\n"
             "\n"
-            "Exit codes: 0 all transcribed, 1 nothing could be, 2 usage, 3 model not loadable, 4 some files\n"
-            "failed (the others are written), 130 interrupted (files finished so far are written).\n");
+            "Exit codes: 0 all transcribed, 1 nothing could be transcribed and written, 2 usage, 3 model not\n"
+            "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
+            "(files finished so far are written).\n",
+            AUDIO_STREAM_MAX >> 20);
 }
 
 typedef struct job {
