@@ -129,7 +129,7 @@ int cmd_score(int argc, char **argv)
     const int scored = host_interrupted ? 1 : lm_nll_until(&nll, &count, &m.hm, ids, text.n, (uint32_t)streams,
                                                            (uint32_t)seq, &host_interrupted);
     if (scored == 1) {
-        fprintf(stderr, "rnnhost: interrupted; %s is not scored\n", path);
+        fprintf(stderr, "rnnhost: interrupted; %s is not scored\n", strcmp(path, "-") == 0 ? "standard input" : path);
         rc = EXIT_INTERRUPTED;
         goto done;
     }
