@@ -536,6 +536,19 @@ case_signal_sample() {
     no_temps . "sample"
 }
 
+# watchdog PID: kills PID after 30 s unless stopped first with `kill $watchdog_pid`, which ends its sleep
+# too, so nothing outlives the case.
+watchdog() {
+    (
+        trap 'kill "$s" 2>/dev/null; exit 0' TERM
+        sleep 30 &
+        s=$!
+        wait "$s"
+        kill -KILL "$1" 2>/dev/null
+    ) >/dev/null 2>&1 &
+    watchdog_pid=$!
+}
+
 # score and eval stop between pieces of work: one line on stderr, nothing on stdout, exit 130.
 interrupted_quietly() { # PID WHAT
     stop_with INT "$1" "$2"
@@ -589,18 +602,23 @@ case_signal_eval() {
 case_signal_short() {
     local pid what
     mkfifo in.wav in.mid
+    # a command that ignores the signal would wait on its FIFO for ever: it is killed after 30 s (exit 137)
     for what in "features in.wav -o x.npy" "pianoroll in.mid -o x.svg"; do
         "$R" $what >"$tmp/out" 2>"$tmp/err" &
         pid=$!
+        watchdog "$pid"
         sleep 1
         interrupted_quietly "$pid" "${what%% *}"
+        kill "$watchdog_pid" 2>/dev/null
     done
     "$R" transcribe -m digits -q in.wav >"$tmp/out" 2>"$tmp/err" &
     pid=$!
+    watchdog "$pid"
     sleep 1
     kill -INT "$pid"
     sleep 0.5
     interrupted_quietly "$pid" "transcribe stuck on a FIFO, a second Ctrl-C"
+    kill "$watchdog_pid" 2>/dev/null
     [ -e x.npy ] || [ -e x.svg ] || [ -e in.txt ] && fail "an interrupted command wrote its output"
     no_temps . "short commands"
 }
