@@ -4,7 +4,7 @@
 # random pauses, their clips cut close to (or into) the word and made up to 35 % faster, espeak-ng speech
 # with 8 accents and 39 voice variants, and flite and festival voices of recorded speakers, at varied
 # speed, pitch and formants (presets/make-digits-data.py; needs espeak-ng, flite, festival and its voices,
-# and sox, which .ci/install-deps installs). Model: a bidirectional GRU, 2 layers of 128,
+# and sox, which `.ci/install-deps --recipes` installs). Model: a bidirectional GRU, 2 layers of 128,
 # over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, normalised with the training set's statistics
 # pooled as 300 frames with each file's own, with CTC over the ten words. Augmentation:
 # speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
