@@ -7,6 +7,7 @@
  *   rnnhost.model  plugin model id      rnnhost.core composite core id, "" for none
  *   rnnhost.input  dense | tokens       rnnhost.input_dim, hidden_size, num_layers, output_dim  decimal
  *   rnnhost.options config.options      rnnhost.vocab (lm) the symbols, ascending, as UTF-8
+ *   rnnhost.description (optional) one line saying what the model is, for `rnnhost presets`
  */
 #ifndef RNNHOST_MODELFILE_H
 #define RNNHOST_MODELFILE_H
