@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "modelfile.h"
 #include "rnnhost/rnnhost.h"
 
 #ifndef RH_VERSION
@@ -31,6 +32,7 @@ static const command commands[] = {
     {"pianoroll", cmd_pianoroll, "draw a MIDI file as a piano roll (SVG or PNG)"},
     {"transcribe", cmd_transcribe, "speech to text for sound files and folders (txt, json, jsonl, srt, vtt)"},
     {"features", cmd_features, "the log-mel spectrogram of a sound file (.npy array or PGM image)"},
+    {"presets", cmd_presets, "list the presets (models -m NAME opens by name): task, size, description"},
 };
 
 static void print_help(void)
@@ -49,6 +51,9 @@ static void print_help(void)
            "\n"
            "Plugins are searched in --plugin-path, then $RNNHOST_PLUGIN_PATH (colon-separated directories\n"
            "or .so files), then the installed plugin directory (%s); never the current directory.\n"
+           "-m NAME opens a model file when NAME contains a '/' or ends in .safetensors, otherwise the preset\n"
+           "NAME.safetensors from $RNNHOST_PRESET_PATH (colon-separated directories, searched first), then\n"
+           "from the built-in preset directory (%s); 'rnnhost presets' lists them.\n"
            "\n"
            "Exit status:\n"
            "  0    success\n"
@@ -57,7 +62,7 @@ static void print_help(void)
            "  3    a model or plugin could not be loaded\n"
            "  4    a batch partly failed (the rest was written)\n"
            "  130  interrupted\n",
-           RH_PLUGIN_DIR);
+           RH_PLUGIN_DIR, model_preset_dir());
 }
 
 int main(int argc, char **argv)

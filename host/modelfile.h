@@ -51,12 +51,30 @@ int model_spec_to_meta(meta_list *m, const model_spec *spec);
 int model_spec_from_weights(model_spec *spec, const rh_weights *w, char *why, size_t why_len);
 
 /* Where -m NAME points: NAME itself when it contains a '/' or ends in ".safetensors"; otherwise the
- * preset NAME.safetensors from $RNNHOST_PRESET_PATH, then the build tree's presets (for the rnnhost of a
- * build tree) or the installed preset directory. -1 with why when no preset has that name. */
+ * preset NAME.safetensors in the first folder of the preset path (model_preset_dirs) that has it. -1 with
+ * why when no preset has that name; why then lists the presets there are. */
 int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len);
 
-/* The preset directory this rnnhost uses (for messages). */
+/* The built-in preset directory: the build tree's presets (for the rnnhost of a build tree) or the
+ * installed one. */
 const char *model_preset_dir(void);
+
+/* The preset path, the folders -m NAME searches in order: each folder of $RNNHOST_PRESET_PATH
+ * (colon-separated; an empty element is skipped, never the current directory), then model_preset_dir().
+ * *dirs and its strings are malloc'd (model_strings_free). -1 when memory runs out. */
+int model_preset_dirs(char ***dirs, size_t *n);
+
+/* One preset: its name (the file name less ".safetensors") and its file. */
+typedef struct preset_entry {
+    char *name, *path;
+} preset_entry;
+
+/* Every preset on the preset path, sorted by name, each name once: the file -m NAME would open (a file of
+ * an earlier folder hides one of the same name in a later folder). Hidden files are left out. -1 when
+ * memory runs out. */
+int model_presets(preset_entry **presets, size_t *n);
+void model_presets_free(preset_entry *presets, size_t n);
+void model_strings_free(char **strings, size_t n);
 
 /* Opens a model file of the given task (NULL: any), creates its model through the registry and loads its
  * weights. Returns EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
