@@ -345,12 +345,13 @@ case_presets() {
         "shakespeare  lm"; do
         expect_in "$tmp/out" "$line" "presets: name and task"
     done
+    expect_in "$tmp/out" "Dinosaur names, one per line" "presets: the file's own description"
     expect_in "$tmp/out" "searched: " "presets: the folders searched"
     run env RNNHOST_PRESET_PATH= "$RNNHOST" presets --json
     expect_rc 0 "presets --json"
     json 'd["schema"] == 1 and d["errors"] == [] and len(d["search_path"]) == 1' "presets --json: the envelope"
     json "[p['name'] for p in d['presets']] == $shipped" "presets --json: every shipped preset, sorted"
-    json 'all(p["parameters"] > 0 and p["bytes"] > 0 and p["description"] and p["description_from"] in ("metadata", "derived")
+    json 'all(p["parameters"] > 0 and p["bytes"] > 0 and p["description"] and p["description_from"] == "metadata"
               and p["path"].endswith("/" + p["name"] + ".safetensors") for p in d["presets"])' \
         "presets --json: sizes and descriptions"
     json '{p["name"]: (p["task"], p["parameters"], p["dtype"]) for p in d["presets"]}["dinos"] == ("lm", 5277, "f32")' \
