@@ -103,22 +103,27 @@ done:
 
 /* ---- rnnhost eval -m SPEECH_MODEL --manifest FILE ------------------------------------------------------ */
 
+void eval_ctc_options(FILE *f)
+{
+    fprintf(f, "  -m, --model MODEL      a model file or preset name (task ctc)\n"
+               "      --manifest FILE    the test utterances, path<TAB>transcript per line\n"
+               "  -j, --jobs N           files transcribed in parallel, 1-256 (default: 2)\n"
+               "      --beam-size N      prefix beam search with N prefixes; 1: greedy (default: 1)\n"
+               "      --phrases FILE     only these phrases (one per line) are allowed\n"
+               "      --errors           print every utterance that is not exactly right\n"
+               "      --json             one JSON object instead of text (its fields: README, 'JSON output')\n"
+               "      --plugin-path PATH colon-separated plugin directories searched first\n"
+               "  -h, --help             this help\n");
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rnnhost eval -m MODEL --manifest FILE [OPTIONS]\n"
                "\n"
                "Word and character error rates of a speech (ctc) model over a manifest (path<TAB>transcript).\n"
-               "The last line is 'wer X'.\n"
-               "\n"
-               "  -m, --model MODEL      a model file or preset name (task ctc)\n"
-               "      --manifest FILE    the test utterances\n"
-               "  -j, --jobs N           files transcribed in parallel (default: 2)\n"
-               "      --beam-size N      prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
-               "      --phrases FILE     only these phrases (one per line) are allowed\n"
-               "      --errors           print every utterance that is not exactly right\n"
-               "      --json             one JSON object instead of text\n"
-               "      --plugin-path PATH colon-separated plugin directories searched first\n"
-               "  -h, --help             this help\n");
+               "The last line is 'wer X'. (Music models: 'rnnhost eval --help'.)\n"
+               "\n");
+    eval_ctc_options(f);
 }
 
 int cmd_eval_ctc(int argc, char **argv)

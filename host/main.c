@@ -21,7 +21,7 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
     {"validate", cmd_validate, "run the conformance checks on a plugin"},
-    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm) or piano rolls (pianoroll)"},
+    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm), piano rolls (pianoroll) or speech (ctc)"},
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
     {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
@@ -45,7 +45,7 @@ static void print_help(void)
            "Commands:\n",
            RH_ABI_VERSION);
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
     printf("\n"
            "Run 'rnnhost COMMAND --help' for a command's options.\n"
            "\n"
