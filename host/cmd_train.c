@@ -1597,7 +1597,7 @@ int cmd_train(int argc, char **argv)
         window_tokens += r.symbols;
         if (tr->log)
             fprintf(tr->log,
-                    "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"nats_per_symbol\":%.6f,"
+                    "{\"schema\":1,\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"nats_per_symbol\":%.6f,"
                     "\"grad_norm\":%.4f,\"lr\":%.6g}\n",
                     (unsigned long long)tr->step, tr->epoch + (double)tr->pos / (tr->o.per_line ? tr->n_lines : tr->seg),
                     r.loss, r.nats / (double)r.symbols, r.norm, (double)tr->opt.lr);
@@ -1607,7 +1607,7 @@ int cmd_train(int argc, char **argv)
             double per_symbol;
             tr->last_val = validate(tr, &per_symbol);
             if (tr->log && isfinite(tr->last_val))
-                fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
+                fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                         (unsigned long long)tr->step, tr->last_val, per_symbol);
         }
         double now = train_now();
@@ -1632,7 +1632,7 @@ int cmd_train(int argc, char **argv)
         double per_symbol;
         tr->last_val = validate(tr, &per_symbol);
         if (tr->log && isfinite(tr->last_val))
-            fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
+            fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                     (unsigned long long)tr->step, tr->last_val, per_symbol);
     }
     if ((checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (train_now() - start)) != 0) ||

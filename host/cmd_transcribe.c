@@ -335,13 +335,18 @@ static int write_summary(const run *r, const char *path, double wall, int interr
     if (!j)
         return -1;
     cJSON_AddNumberToObject(j, "version", TX_SCHEMA_VERSION);
+    cJSON_AddNumberToObject(j, "schema", TX_SCHEMA_VERSION);
     cJSON_AddNumberToObject(j, "files", (double)r->n);
     cJSON_AddNumberToObject(j, "transcribed", (double)(r->done - r->failed));
     cJSON_AddNumberToObject(j, "skipped", (double)(r->n - r->n_todo));
     cJSON_AddBoolToObject(j, "interrupted", interrupted);
     cJSON_AddNumberToObject(j, "audio_seconds", r->audio);
     cJSON_AddNumberToObject(j, "wall_seconds", wall);
+    /* real_time_factor (version 1) is audio over wall time, "times faster than real time", the inverse of
+     * the usual meaning; rtf is the usual one (processing time over audio time, below 1 is faster) */
     cJSON_AddNumberToObject(j, "real_time_factor", wall > 0 ? r->audio / wall : 0);
+    cJSON_AddNumberToObject(j, "speed_vs_real_time", wall > 0 ? r->audio / wall : 0);
+    cJSON_AddNumberToObject(j, "rtf", r->audio > 0 ? wall / r->audio : 0);
     failed = cJSON_AddArrayToObject(j, "failed");
     for (size_t k = 0; k < r->failed; k++) {
         cJSON *o = cJSON_CreateObject();

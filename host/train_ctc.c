@@ -1065,7 +1065,7 @@ int cmd_train_ctc(int argc, char **argv)
         train_loss = isfinite(train_loss) ? 0.95 * train_loss + 0.05 * loss : loss;
         frames_window += frames;
         if (tr->log)
-            fprintf(tr->log, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"grad_norm\":%.4f,\"lr\":%.6g}\n",
+            fprintf(tr->log, "{\"schema\":1,\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"grad_norm\":%.4f,\"lr\":%.6g}\n",
                     (unsigned long long)tr->step, tr->epoch + (double)tr->pos / tr->n_batches, loss, norm,
                     (double)tr->opt.lr);
         const int last = (o->max_steps && tr->step >= o->max_steps) || (o->max_epochs && tr->epoch >= o->max_epochs);
@@ -1074,7 +1074,7 @@ int cmd_train_ctc(int argc, char **argv)
             double vloss;
             tr->last_val = validate(tr, &vloss);
             if (tr->log)
-                fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"error_rate\":%.6f,\"loss\":%.6f}\n",
+                fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"error_rate\":%.6f,\"loss\":%.6f}\n",
                         (unsigned long long)tr->step, tr->last_val, vloss);
             if (tr->last_val < tr->best_val) { /* the model written is the best on validation */
                 tr->best_val = tr->last_val;

@@ -288,4 +288,18 @@ case_help_special_values() {
     expect_rc 0 "train --max-steps 0 --max-epochs 1"
 }
 
+# --log-json: one record per step and per validation, each with the schema key of every JSON output.
+case_log_json() {
+    train --data corpus.txt --max-steps 6 --eval-every 3 --checkpoint-dir ck --log-json log.jsonl -o a.safetensors
+    expect_rc 0 "train --log-json"
+    "$PYTHON3" - log.jsonl <<'PY' || fail "--log-json records"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert all(x["schema"] == 1 for x in r), r
+assert [x["step"] for x in r if x["type"] == "train"] == [1, 2, 3, 4, 5, 6], r
+assert [x["step"] for x in r if x["type"] == "val"] == [3, 6], r
+assert all(k in x for x in r if x["type"] == "train" for k in ("epoch", "loss", "nats_per_symbol", "grad_norm", "lr")), r
+PY
+}
+
 finish "$1"
