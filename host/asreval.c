@@ -4,6 +4,7 @@
 #include "wer.h"
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -104,22 +105,27 @@ done:
 
 /* ---- rnnhost eval -m SPEECH_MODEL --manifest FILE ------------------------------------------------------ */
 
+void eval_ctc_options(FILE *f)
+{
+    fprintf(f, "  -m, --model MODEL      a model file or preset name (task ctc)\n"
+               "      --manifest FILE    the test utterances, path<TAB>transcript per line\n"
+               "  -j, --jobs N           files transcribed in parallel, 1-256 (default: 2)\n"
+               "      --beam-size N      prefix beam search with N prefixes; 1: greedy (default: 1)\n"
+               "      --phrases FILE     only these phrases (one per line) are allowed\n"
+               "      --errors           print every utterance that is not exactly right\n"
+               "      --json             one JSON object instead of text (its fields: README, 'JSON output')\n"
+               "      --plugin-path PATH colon-separated plugin directories searched first\n"
+               "  -h, --help             this help\n");
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rnnhost eval -m MODEL --manifest FILE [OPTIONS]\n"
                "\n"
                "Word and character error rates of a speech (ctc) model over a manifest (path<TAB>transcript).\n"
-               "The last line is 'wer X'.\n"
-               "\n"
-               "  -m, --model MODEL      a model file or preset name (task ctc)\n"
-               "      --manifest FILE    the test utterances\n"
-               "  -j, --jobs N           files transcribed in parallel (default: 2)\n"
-               "      --beam-size N      prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
-               "      --phrases FILE     only these phrases (one per line) are allowed\n"
-               "      --errors           print every utterance that is not exactly right\n"
-               "      --json             one JSON object instead of text\n"
-               "      --plugin-path PATH colon-separated plugin directories searched first\n"
-               "  -h, --help             this help\n");
+               "The last line is 'wer X'. (Music models: 'rnnhost eval --help'.)\n"
+               "\n");
+    eval_ctc_options(f);
 }
 
 int cmd_eval_ctc(int argc, char **argv)
@@ -230,15 +236,32 @@ int cmd_eval_ctc(int argc, char **argv)
         hostlog_error("%llu of %zu files could not be read; the rates cover the others", (unsigned long long)failed, mf.n);
     }
     const double wer = wn ? (double)we / (double)wn : 0, cer = cn ? (double)ce / (double)cn : 0;
+    const double exact_fraction = mf.n - failed ? (double)exact / (double)(mf.n - failed) : 0.0;
     if (json) {
-        printf("{\"files\":%zu,\"failed\":%llu,\"exact\":%llu,\"audio_seconds\":%.3f,\"word_errors\":%llu,"
-               "\"words\":%llu,\"char_errors\":%llu,\"chars\":%llu,\"cer\":%.6f,\"wer\":%.6f}\n",
-               mf.n, (unsigned long long)failed, (unsigned long long)exact, audio, (unsigned long long)we,
-               (unsigned long long)wn, (unsigned long long)ce, (unsigned long long)cn, cer, wer);
+        /* the first ten fields as they always were ("exact" a count); the envelope and the fraction that
+         * the text output calls "exact" added */
+        cJSON *j = cJSON_CreateObject();
+        char *text = NULL;
+        if (j && cJSON_AddNumberToObject(j, "files", (double)mf.n) && cJSON_AddNumberToObject(j, "failed", (double)failed) &&
+            cJSON_AddNumberToObject(j, "exact", (double)exact) &&
+            cJSON_AddNumberToObject(j, "audio_seconds", (double)(int64_t)(audio * 1000.0 + 0.5) / 1000.0) &&
+            cJSON_AddNumberToObject(j, "word_errors", (double)we) && cJSON_AddNumberToObject(j, "words", (double)wn) &&
+            cJSON_AddNumberToObject(j, "char_errors", (double)ce) && cJSON_AddNumberToObject(j, "chars", (double)cn) &&
+            cJSON_AddNumberToObject(j, "cer", cer) && cJSON_AddNumberToObject(j, "wer", wer) &&
+            cJSON_AddNumberToObject(j, "schema", 1) && cJSON_AddStringToObject(j, "model", path) &&
+            cJSON_AddStringToObject(j, "task", "ctc") && cJSON_AddStringToObject(j, "manifest", mpath) &&
+            cJSON_AddNumberToObject(j, "exact_fraction", exact_fraction))
+            text = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (!text) {
+            hostlog_error("out of memory");
+            goto done;
+        }
+        printf("%s\n", text);
+        cJSON_free(text);
     } else {
         printf("files %zu\nfailed %llu\nexact %.4f\naudio_seconds %.1f\ncer %.4f\nwer %.4f\n", mf.n,
-               (unsigned long long)failed, mf.n - failed ? (double)exact / (double)(mf.n - failed) : 0.0, audio, cer,
-               wer);
+               (unsigned long long)failed, exact_fraction, audio, cer, wer);
     }
     rc = failed ? EXIT_PARTIAL : EXIT_OK;
 done:

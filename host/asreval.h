@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "asrdecode.h"
 
@@ -15,5 +16,8 @@
 int asr_run_files(tx_result *results, const char *const *paths, size_t n, const asr_model *m,
                   const asr_decode_opts *o, int jobs, void (*done)(void *ctx, size_t i), void *ctx,
                   volatile int *stop, char *err, size_t err_len);
+
+/* The options of 'rnnhost eval --manifest' (speech models), for both help texts of eval. */
+void eval_ctc_options(FILE *f);
 
 #endif /* RNNHOST_ASREVAL_H */

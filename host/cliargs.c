@@ -77,7 +77,7 @@ int cli_duration(double *out, const char *s)
         unit = 60, end++;
     else if (*end == 'h')
         unit = 3600, end++;
-    if (errno || end == s || *end || !(v > 0) || !isfinite(v)) {
+    if (errno || end == s || *end || !(v >= 0) || !isfinite(v)) { /* 0: no limit */
         hostlog_usage("--time-budget needs a duration such as 90s, 10m or 2h, not '%s'", s);
         return -1;
     }

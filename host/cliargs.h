@@ -17,7 +17,7 @@ int cli_u64(uint64_t *out, const char *s, const char *name);
 int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi);
 /* A finite number >= 0. */
 int cli_double(double *out, const char *s, const char *name);
-/* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget). */
+/* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget); "0" is 0, no limit. */
 int cli_duration(double *out, const char *s);
 /* The format of an output file, one of names[0..n): the one --format gave (given, NULL when not), else the
  * one out's extension names (case aside), else fallback (-1: none, and out needs an extension or

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cliargs.h"
+#include "asreval.h"
 #include "commands.h"
 #include "hostlog.h"
 #include "interrupt.h"
@@ -21,18 +22,26 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: rnnhost eval -m MODEL --data FILE.json|DIR [OPTIONS]\n"
+    fprintf(f, "usage: rnnhost eval -m MODEL --data FILE.json|DIR [OPTIONS]    music models\n"
+               "       rnnhost eval -m MODEL --manifest FILE [OPTIONS]         speech models\n"
                "\n"
-               "Average negative log-likelihood (nats) of data under a music model. The last line is 'nll X'.\n"
+               "Music models (task pianoroll or midi-lm): the average negative log-likelihood (nats) of the data\n"
+               "under the model, per time step summed over the 88 pitches (pianoroll) or per event (midi-lm).\n"
+               "The last line is 'nll X'.\n"
                "\n"
                "  -m, --model MODEL      a model file or preset name (task pianoroll or midi-lm)\n"
                "      --data PATH        pianoroll: a JSON piano-roll file or MIDI files; midi-lm: a MIDI file or\n"
                "                         folder\n"
                "      --split NAME       pianoroll: the split to evaluate (default: valid)\n"
-               "      --streams N        midi-lm: event streams scored side by side (default: 8)\n"
-               "      --json             one JSON object instead of text\n"
+               "      --streams N        midi-lm: event streams scored side by side, 1-65536 (default: 8)\n"
+               "      --json             one JSON object instead of text (its fields: README, 'JSON output')\n"
                "      --plugin-path PATH colon-separated plugin directories searched first\n"
-               "  -h, --help             this help\n");
+               "  -h, --help             this help\n"
+               "\n"
+               "Speech models (task ctc, given --manifest): word and character error rates of the model's\n"
+               "transcripts against a manifest of recordings and their transcripts. The last line is 'wer X'.\n"
+               "\n");
+    eval_ctc_options(f);
 }
 
 /* Sum of BCE over pitches and the number of time steps, every sequence from the reset state. */

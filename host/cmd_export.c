@@ -26,8 +26,26 @@ static void usage(FILE *f)
                "      --dtype f32|f16     storage precision of the weights (default: f32)\n"
                "      --pad-ms MS         speech models: the near-silence the front-end hears before and after\n"
                "                          every recording, 0 for none (default: the model's own)\n"
+               "      --description TEXT  one line saying what the model is, kept in the file's metadata and\n"
+               "                          shown by 'rnnhost presets'; \"\" removes it (default: MODEL's own)\n"
                "      --plugin-path PATH  colon-separated plugin directories searched first\n"
                "  -h, --help              this help\n");
+}
+
+/* Whether an entry of the source's metadata goes into the export: never a checkpoint's training state, nor
+ * the description when a new one is given. */
+static int keep_meta(const char *key, const char *description)
+{
+    return strcmp(key, "rnnhost.checkpoint") != 0 && !(description && strcmp(key, "rnnhost.description") == 0);
+}
+
+/* Appends the new description (none when NULL or ""). */
+static void add_description(rh_meta *meta, uint32_t *kept, const char *description)
+{
+    if (description && description[0]) {
+        meta[*kept].key = "rnnhost.description";
+        meta[(*kept)++].value = description;
+    }
 }
 
 /* Half-precision copies of the float blobs b[0..n), into halves (room for every element). */
@@ -62,7 +80,8 @@ static char *with_pad(const char *fe, uint32_t pad_ms)
 
 /* A speech model: both directions' weights, its metadata but the checkpoint's, the padding changed when
  * pad_ms >= 0. */
-static int export_ctc(const char *path, const char *out, plugin_registry *reg, int half, long pad_ms)
+static int export_ctc(const char *path, const char *out, plugin_registry *reg, int half, long pad_ms,
+                      const char *description)
 {
     asr_model m;
     rh_weights *w = NULL;
@@ -87,18 +106,19 @@ static int export_ctc(const char *path, const char *out, plugin_registry *reg, i
         goto done;
     }
     const uint32_t nm = rh_weights_meta_count(w);
-    meta = calloc(nm + 1, sizeof *meta);
+    meta = calloc(nm + 2, sizeof *meta);
     if (!n || !meta || (half && !halves))
         goto oom;
     for (uint32_t i = 0; i < nm; i++) {
         const char *k, *v;
-        if (rh_weights_meta_at(w, i, &k, &v) != RH_OK || strcmp(k, "rnnhost.checkpoint") == 0)
+        if (rh_weights_meta_at(w, i, &k, &v) != RH_OK || !keep_meta(k, description))
             continue;
         if (pad_ms >= 0 && strcmp(k, "rnnhost.frontend") == 0 && !(v = fe = with_pad(v, (uint32_t)pad_ms)))
             goto oom;
         meta[kept].key = k;
         meta[kept++].value = v;
     }
+    add_description(meta, &kept, description);
     if (half)
         to_half(blobs, n, halves);
     if (model_write(out, meta, kept, blobs, n, err, sizeof err) != 0) {
@@ -120,16 +140,17 @@ done:
 
 int cmd_export(int argc, char **argv)
 {
-    enum { O_DTYPE = 256, O_PLUGIN, O_PAD };
+    enum { O_DTYPE = 256, O_PLUGIN, O_PAD, O_DESCRIPTION };
     static const struct option long_options[] = {
         {"output", required_argument, NULL, 'o'},
         {"dtype", required_argument, NULL, O_DTYPE},
         {"pad-ms", required_argument, NULL, O_PAD},
+        {"description", required_argument, NULL, O_DESCRIPTION},
         {"plugin-path", required_argument, NULL, O_PLUGIN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *plugin_path = NULL;
+    const char *out = NULL, *plugin_path = NULL, *description = NULL;
     int half = 0, c;
     long pad_ms = -1; /* the model's own */
     uint32_t u32;
@@ -149,6 +170,13 @@ int cmd_export(int argc, char **argv)
             if (cli_u32(&u32, optarg, "--pad-ms", 0, ASR_MAX_PAD_MS) != 0)
                 return EXIT_USAGE;
             pad_ms = u32;
+            break;
+        case O_DESCRIPTION:
+            if (strchr(optarg, '\n') || strchr(optarg, '\r')) {
+                hostlog_usage("export: --description is one line");
+                return EXIT_USAGE;
+            }
+            description = optarg;
             break;
         case 'h': usage(stdout); return EXIT_OK;
         default:
@@ -187,7 +215,7 @@ int cmd_export(int argc, char **argv)
     w = NULL;
     if (speech || pad_ms >= 0) {
         if (speech) {
-            rc = export_ctc(path, out, &reg, half, pad_ms);
+            rc = export_ctc(path, out, &reg, half, pad_ms, description);
         } else {
             hostlog_usage("export: --pad-ms is for speech models; %s is not one", argv[optind]);
             rc = EXIT_USAGE;
@@ -203,7 +231,7 @@ int cmd_export(int argc, char **argv)
     rc = EXIT_FAIL;
     const uint32_t nt = hm.info.num_tensors, nm = rh_weights_meta_count(w);
     rh_blob *blobs = calloc(nt, sizeof *blobs);
-    rh_meta *meta = calloc(nm + 1, sizeof *meta);
+    rh_meta *meta = calloc(nm + 2, sizeof *meta);
     uint16_t *halves = half ? malloc(hm.info.num_params * sizeof *halves) : NULL;
     uint32_t kept = 0;
     if (!blobs || !meta || (half && !halves)) {
@@ -212,11 +240,12 @@ int cmd_export(int argc, char **argv)
     }
     for (uint32_t i = 0; i < nm; i++) {
         const char *k, *v;
-        if (rh_weights_meta_at(w, i, &k, &v) == RH_OK && strcmp(k, "rnnhost.checkpoint") != 0) {
+        if (rh_weights_meta_at(w, i, &k, &v) == RH_OK && keep_meta(k, description)) {
             meta[kept].key = k;
             meta[kept++].value = v;
         }
     }
+    add_description(meta, &kept, description);
     for (uint32_t i = 0; i < nt; i++)
         blobs[i] = rh_blob_from_tensor(&hm.tensors[i], hm.params);
     if (half)

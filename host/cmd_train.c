@@ -75,12 +75,17 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rnnhost train --data FILE|DIR|- [OPTIONS]\n"
+            "       rnnhost train --task ctc --manifest FILE [OPTIONS]   (speech: see below)\n"
             "\n"
-            "Trains a character-level language model (charlm over a recurrent core) by truncated BPTT.\n"
+            "Trains a character-level language model (charlm over a recurrent core) by truncated BPTT, or\n"
+            "a music model. Speech recognisers (--task ctc: recurrent layers over log-mels with a CTC output,\n"
+            "trained on a manifest of recordings and transcripts) have options of their own:\n"
+            "'rnnhost train --task ctc --help' lists them.\n"
             "\n"
             "Data\n"
-            "  --task lm|midi-lm|pianoroll  what to train (default: lm): characters of text, Performance\n"
-            "                            RNN event tokens of MIDI files, or multi-hot piano-roll frames\n"
+            "  --task lm|midi-lm|pianoroll|ctc  what to train (default: lm): characters of text,\n"
+            "                            Performance RNN event tokens of MIDI files, multi-hot piano-roll\n"
+            "                            frames, or speech (ctc, options apart)\n"
             "  --data FILE|DIR|-         lm: UTF-8 text (a file, every file below a directory, or stdin;\n"
             "                            a file or directory is read from disk as training goes, stdin\n"
             "                            and --per-line are held in memory);\n"
@@ -97,7 +102,7 @@ static void usage(FILE *f)
             "  --stretch F               midi-lm: also train on copies F times slower and faster, e.g.\n"
             "                            1.1 (default: 1, none)\n"
             "  --val-data FILE           validation text (default: the last --val-frac of --data)\n"
-            "  --val-frac F              share of --data held out for validation (default: 0.05)\n"
+            "  --val-frac F              share of --data held out for validation; 0: none (default: 0.05)\n"
             "  --per-line                one line = one sequence, started and ended by a newline\n"
             "                            (default: contiguous streams with the state carried)\n"
             "Model\n"
@@ -111,25 +116,27 @@ static void usage(FILE *f)
             "  --batch-size B            streams or lines per step (default: 50)\n"
             "  --optimizer NAME          sgd, momentum, rmsprop or adam (default: adam)\n"
             "  --learning-rate LR        (default: 0.002)\n"
-            "  --lr-decay F              multiply the rate by F every epoch after --lr-decay-after\n"
-            "                            (default: 0.97)\n"
-            "  --lr-decay-after N        epochs at the full rate (default: 10)\n"
+            "  --lr-decay F              multiply the rate by F every epoch after --lr-decay-after;\n"
+            "                            1: never (default: 0.97)\n"
+            "  --lr-decay-after N        epochs at the full rate; 0: decay from the first (default: 10)\n"
             "  --grad-clip NORM          clip the global gradient norm; 0 is off (default: 5)\n"
             "  --clip-value V            clip each gradient to [-V, V]; 0 is off (default: 0)\n"
             "  --seed S                  initialisation and shuffling (default: 1)\n"
             "  --threads N               threads for the model and BLAS; 0: every core (default: 0)\n"
-            "Stopping\n"
-            "  --max-epochs N            (default: 50 when no other limit is given)\n"
-            "  --max-steps N             (default: none)\n"
-            "  --time-budget D           wall time, e.g. 90s, 10m, 2h (default: none)\n"
+            "Stopping (the first limit reached ends the training; with none, only Ctrl-C does)\n"
+            "  --max-epochs N            0: no limit (default: 50 unless --max-steps or --time-budget is\n"
+            "                            given, then 0)\n"
+            "  --max-steps N             0: no limit (default: 0)\n"
+            "  --time-budget D           wall time, e.g. 90s, 10m, 2h; 0: no limit (default: 0)\n"
             "Reporting and files\n"
-            "  --eval-every N            validate every N steps and at the end (default: 1000)\n"
+            "  --eval-every N            validate every N steps and at the end; 0: never (default: 1000)\n"
             "  --eval-streams N          streams the validation text is cut into (default: 8)\n"
-            "  --print-every N           a progress line every N steps (default: 100; every step on a\n"
-            "                            terminal, updated in place)\n"
+            "  --print-every N           a progress line every N steps, 0 or 1: every step (default: 100;\n"
+            "                            every step on a terminal, updated in place)\n"
             "  --log-json FILE|-         one JSON object per step and per validation, '-' for stdout\n"
             "                            (default: none)\n"
-            "  --checkpoint-every N      (default: the same as --eval-every)\n"
+            "  --checkpoint-every N      a checkpoint every N steps; 0: only at the end and on Ctrl-C\n"
+            "                            (default: the same as --eval-every)\n"
             "  --checkpoint-dir DIR      (default: checkpoints)\n"
             "  --resume CKPT             continue a checkpoint exactly where it stopped\n"
             "  -o, --output FILE         the trained model (default: lm.safetensors); a file: '-', a device\n"
@@ -1232,7 +1239,11 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_EVAL_STREAMS:
             bad = cli_u32(&o->eval_streams, optarg, "--eval-streams", 1, 1u << 16), o->given |= G_EVALSTREAMS;
             break;
-        case O_PRINT: bad = cli_u64(&o->print_every, optarg, "--print-every"); break;
+        case O_PRINT:
+            bad = cli_u64(&o->print_every, optarg, "--print-every");
+            if (!bad && o->print_every == 0)
+                o->print_every = 1; /* every step, as for the ctc trainer; and never a division by zero */
+            break;
         case O_LOG: o->log_json = optarg; break;
         case O_CKPT_EVERY: bad = cli_u64(&o->ckpt_every, optarg, "--checkpoint-every"), ckpt_every_given = 1; break;
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
@@ -1591,7 +1602,7 @@ int cmd_train(int argc, char **argv)
         window_tokens += r.symbols;
         if (tr->log)
             fprintf(tr->log,
-                    "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"nats_per_symbol\":%.6f,"
+                    "{\"schema\":1,\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"nats_per_symbol\":%.6f,"
                     "\"grad_norm\":%.4f,\"lr\":%.6g}\n",
                     (unsigned long long)tr->step, tr->epoch + (double)tr->pos / (tr->o.per_line ? tr->n_lines : tr->seg),
                     r.loss, r.nats / (double)r.symbols, r.norm, (double)tr->opt.lr);
@@ -1601,7 +1612,7 @@ int cmd_train(int argc, char **argv)
             double per_symbol;
             tr->last_val = validate(tr, &per_symbol);
             if (tr->log && isfinite(tr->last_val))
-                fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
+                fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                         (unsigned long long)tr->step, tr->last_val, per_symbol);
         }
         double now = train_now();
@@ -1626,7 +1637,7 @@ int cmd_train(int argc, char **argv)
         double per_symbol;
         tr->last_val = validate(tr, &per_symbol);
         if (tr->log && isfinite(tr->last_val))
-            fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
+            fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"loss\":%.6f,\"nats_per_symbol\":%.6f}\n",
                     (unsigned long long)tr->step, tr->last_val, per_symbol);
     }
     if ((checkpointed != tr->step && write_checkpoint(tr, tr->elapsed_before + (train_now() - start)) != 0) ||

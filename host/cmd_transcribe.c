@@ -43,7 +43,7 @@ static void usage(FILE *f)
             "A file is written atomically, a link is written through, a FIFO or device is a stream.\n"
             "\n"
             "  -m, --model MODEL         a model file or preset name (e.g. digits)\n"
-            "  -j, --jobs N              files transcribed in parallel (default: 2)\n"
+            "  -j, --jobs N              files transcribed in parallel, 1-256 (default: 2)\n"
             "  -f, --output-format LIST  comma-separated: txt, json, jsonl, srt, vtt (default: txt)\n"
             "      --output-dir DIR      write DIR/NAME.EXT for each input (the folder structure below a\n"
             "                            given folder is kept)\n"
@@ -58,7 +58,7 @@ static void usage(FILE *f)
             "                            whose best phrase is far less likely (e^-5) than the best answer\n"
             "                            overall is rejected: an empty transcript\n"
             "      --chunk-seconds S     long recordings are decoded in chunks of at most S seconds, cut in\n"
-            "                            pauses (default: 30)\n"
+            "                            pauses, 1-600 (default: 30)\n"
             "      --summary FILE|-      a JSON summary: counts, failures with reasons, speed\n"
             "  -q, --quiet               no progress on stderr\n"
             "      --plugin-path PATH    colon-separated plugin directories searched first\n"
@@ -503,6 +503,7 @@ static int write_summary(const run *r, const char *path, double wall, int interr
     if (!j)
         return -1;
     cJSON_AddNumberToObject(j, "version", TX_SCHEMA_VERSION);
+    cJSON_AddNumberToObject(j, "schema", TX_SCHEMA_VERSION);
     cJSON_AddNumberToObject(j, "files", (double)r->n);
     cJSON_AddNumberToObject(j, "transcribed", (double)(r->done - r->failed - r->unwritten));
     cJSON_AddNumberToObject(j, "not_written", (double)r->unwritten);
@@ -510,7 +511,11 @@ static int write_summary(const run *r, const char *path, double wall, int interr
     cJSON_AddBoolToObject(j, "interrupted", interrupted);
     cJSON_AddNumberToObject(j, "audio_seconds", r->audio);
     cJSON_AddNumberToObject(j, "wall_seconds", wall);
+    /* real_time_factor (version 1) is audio over wall time, "times faster than real time", the inverse of
+     * the usual meaning; rtf is the usual one (processing time over audio time, below 1 is faster) */
     cJSON_AddNumberToObject(j, "real_time_factor", wall > 0 ? r->audio / wall : 0);
+    cJSON_AddNumberToObject(j, "speed_vs_real_time", wall > 0 ? r->audio / wall : 0);
+    cJSON_AddNumberToObject(j, "rtf", r->audio > 0 ? wall / r->audio : 0);
     failed = cJSON_AddArrayToObject(j, "failed");
     for (size_t k = 0; k < r->failed + r->unwritten; k++) {
         cJSON *o = cJSON_CreateObject();

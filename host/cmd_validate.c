@@ -47,7 +47,7 @@ static void validate_help(void)
            "  --model ID          check only this model of the plugin (default: every model)\n"
            "  --core ID           config.core for composite models (default: gru)\n"
            "  --options STRING    config.options for every model checked, \"key=value;...\" (default: none)\n"
-           "  --timeout SECONDS   time limit of each check (default: %u)\n"
+           "  --timeout SECONDS   time limit of each check, 1-86400 (default: %u)\n"
            "  -h, --help          this help\n"
            "\n"
            "Checks:",

@@ -7,6 +7,7 @@
 #include "cpulevel.h"
 #include "hostlog.h"
 #include "interrupt.h"
+#include "modelfile.h"
 #include "rnnhost/rnnhost.h"
 
 #ifndef RH_VERSION
@@ -22,7 +23,7 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
     {"validate", cmd_validate, "run the conformance checks on a plugin"},
-    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm) or piano rolls (pianoroll)"},
+    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm), piano rolls (pianoroll) or speech (ctc)"},
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
     {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
@@ -33,6 +34,7 @@ static const command commands[] = {
     {"pianoroll", cmd_pianoroll, "draw a MIDI file as a piano roll (SVG or PNG)"},
     {"transcribe", cmd_transcribe, "speech to text for sound files and folders (txt, json, jsonl, srt, vtt)"},
     {"features", cmd_features, "the log-mel spectrogram of a sound file (.npy array or PGM image)"},
+    {"presets", cmd_presets, "list the presets (models -m NAME opens by name): task, size, description"},
 };
 
 static void print_help(void)
@@ -45,12 +47,15 @@ static void print_help(void)
            "Commands:\n",
            RH_ABI_VERSION);
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+        printf("  %-12s %s\n", commands[i].name, commands[i].summary);
     printf("\n"
            "Run 'rnnhost COMMAND --help' for a command's options.\n"
            "\n"
            "Plugins are searched in --plugin-path, then $RNNHOST_PLUGIN_PATH (colon-separated directories\n"
            "or .so files), then the installed plugin directory (%s); never the current directory.\n"
+           "-m NAME opens a model file when NAME contains a '/' or ends in .safetensors, otherwise the preset\n"
+           "NAME.safetensors from $RNNHOST_PRESET_PATH (colon-separated directories, searched first), then\n"
+           "from the built-in preset directory (%s); 'rnnhost presets' lists them.\n"
            "\n"
            "The shipped plugins run the best CPU kernels the machine has (plain, avx2 or avx512);\n"
            "$RNNHOST_CPU=LEVEL forces one of those (--version names the level in use).\n"
@@ -62,7 +67,7 @@ static void print_help(void)
            "  3    a model or plugin could not be loaded\n"
            "  4    a batch partly failed (the rest was written)\n"
            "  130  interrupted\n",
-           RH_PLUGIN_DIR);
+           RH_PLUGIN_DIR, model_preset_dir());
 }
 
 /* Two lines: the versions, then the CPU kernel level in use and every level this CPU runs (the levels

@@ -1,5 +1,6 @@
 #include "modelfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -194,36 +195,149 @@ const char *model_preset_dir(void)
     return host_in_build_tree() && RH_SOURCE_ROOT[0] != '\0' ? RH_SOURCE_ROOT "/presets" : RH_PRESET_DIR;
 }
 
+void model_strings_free(char **strings, size_t n)
+{
+    for (size_t i = 0; strings && i < n; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+static int push_string(char ***list, size_t *n, const char *s, size_t len)
+{
+    char **grown = realloc(*list, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *list = grown;
+    if (!(grown[*n] = strndup(s, len)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+int model_preset_dirs(char ***dirs, size_t *n)
+{
+    const char *env = getenv("RNNHOST_PRESET_PATH"), *builtin = model_preset_dir();
+    *dirs = NULL, *n = 0;
+    for (const char *p = env ? env : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        if (len > 0 && push_string(dirs, n, p, len) != 0) /* an empty element is no folder at all */
+            goto oom;
+        p += len + (p[len] == ':');
+    }
+    if (builtin[0] && push_string(dirs, n, builtin, strlen(builtin)) != 0)
+        goto oom;
+    return 0;
+oom:
+    model_strings_free(*dirs, *n);
+    *dirs = NULL, *n = 0;
+    return -1;
+}
+
+void model_presets_free(preset_entry *presets, size_t n)
+{
+    for (size_t i = 0; presets && i < n; i++)
+        free(presets[i].name), free(presets[i].path);
+    free(presets);
+}
+
+static int cmp_preset(const void *a, const void *b)
+{
+    return strcmp(((const preset_entry *)a)->name, ((const preset_entry *)b)->name);
+}
+
+/* Adds dir's presets whose names the first `earlier` entries do not have. -1 when memory runs out. */
+static int scan_preset_dir(preset_entry **presets, size_t *n, size_t earlier, const char *dir)
+{
+    static const char ext[] = ".safetensors";
+    const size_t ext_len = sizeof ext - 1;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    while (d && rc == 0 && (e = readdir(d)) != NULL) {
+        const size_t len = strlen(e->d_name), name_len = len - ext_len;
+        char path[PATH_MAX];
+        int hidden = 0;
+        if (e->d_name[0] == '.' || len <= ext_len || strcmp(e->d_name + name_len, ext) != 0)
+            continue;
+        for (size_t i = 0; i < earlier && !hidden; i++)
+            hidden = strlen((*presets)[i].name) == name_len && memcmp((*presets)[i].name, e->d_name, name_len) == 0;
+        if (hidden || snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path || !is_file(path))
+            continue;
+        preset_entry *grown = realloc(*presets, (*n + 1) * sizeof *grown);
+        if (!grown) {
+            rc = -1;
+            break;
+        }
+        *presets = grown;
+        grown[*n].name = strndup(e->d_name, name_len);
+        grown[*n].path = strdup(path);
+        (*n)++;
+        if (!grown[*n - 1].name || !grown[*n - 1].path)
+            rc = -1;
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
+int model_presets(preset_entry **presets, size_t *n)
+{
+    char **dirs;
+    size_t nd;
+    int rc = 0;
+    *presets = NULL, *n = 0;
+    if (model_preset_dirs(&dirs, &nd) != 0)
+        return -1;
+    for (size_t k = 0; k < nd && rc == 0; k++)
+        rc = scan_preset_dir(presets, n, *n, dirs[k]);
+    model_strings_free(dirs, nd);
+    if (rc != 0) {
+        model_presets_free(*presets, *n);
+        *presets = NULL, *n = 0;
+        return -1;
+    }
+    if (*n > 1)
+        qsort(*presets, *n, sizeof **presets, cmp_preset);
+    return 0;
+}
+
 int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len)
 {
     if (strchr(name, '/') || ends_with(name, ".safetensors")) {
         host_fmt(path, path_len, "%s", name);
         return 0;
     }
-    const char *env = getenv("RNNHOST_PRESET_PATH");
-    if (env && *env) {
-        const char *p = env;
-        while (*p) {
-            size_t n = strcspn(p, ":");
-            if (n > 0) { /* an empty element never means the current directory */
-                char candidate[PATH_MAX];
-                snprintf(candidate, sizeof candidate, "%.*s/%s.safetensors", (int)n, p, name);
-                if (is_file(candidate)) {
-                    host_fmt(path, path_len, "%s", candidate);
-                    return 0;
-                }
-            }
-            p += n + (p[n] == ':');
+    char **dirs;
+    size_t nd;
+    if (model_preset_dirs(&dirs, &nd) != 0) {
+        host_fmt(why, why_len, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < nd; k++) {
+        char candidate[PATH_MAX];
+        if (snprintf(candidate, sizeof candidate, "%s/%s.safetensors", dirs[k], name) < (int)sizeof candidate &&
+            is_file(candidate)) {
+            host_fmt(path, path_len, "%s", candidate);
+            model_strings_free(dirs, nd);
+            return 0;
         }
     }
-    char candidate[PATH_MAX];
-    snprintf(candidate, sizeof candidate, "%s/%s.safetensors", model_preset_dir(), name);
-    if (is_file(candidate)) {
-        host_fmt(path, path_len, "%s", candidate);
-        return 0;
+    /* One line that says what there is: the names on the preset path, then the folders searched. */
+    preset_entry *presets;
+    size_t np, used;
+    used = (size_t)snprintf(why, why_len, "no preset named '%s' (", name);
+    if (model_presets(&presets, &np) == 0 && np > 0) {
+        for (size_t i = 0; i < np && used < why_len; i++)
+            used += (size_t)snprintf(why + used, why_len - used, "%s%s", i ? ", " : "presets: ", presets[i].name);
+    } else if (used < why_len) {
+        used += (size_t)snprintf(why + used, why_len - used, "no presets");
     }
-    host_fmt(why, why_len, "no preset named '%s' in %s (give a path to use a model file)", name,
-             model_preset_dir());
+    model_presets_free(presets, np);
+    for (size_t k = 0; k < nd && used < why_len; k++)
+        used += (size_t)snprintf(why + used, why_len - used, "%s%s", k ? ", " : " in ", dirs[k]);
+    if (used < why_len)
+        snprintf(why + used, why_len - used, "; see 'rnnhost presets', or give a path to use a model file)");
+    model_strings_free(dirs, nd);
     return -1;
 }
 

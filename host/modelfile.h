@@ -7,6 +7,7 @@
  *   rnnhost.model  plugin model id      rnnhost.core composite core id, "" for none
  *   rnnhost.input  dense | tokens       rnnhost.input_dim, hidden_size, num_layers, output_dim  decimal
  *   rnnhost.options config.options      rnnhost.vocab (lm) the symbols, ascending, as UTF-8
+ *   rnnhost.description (optional) one line saying what the model is, for `rnnhost presets`
  */
 #ifndef RNNHOST_MODELFILE_H
 #define RNNHOST_MODELFILE_H
@@ -56,16 +57,35 @@ int model_write(const char *path, const rh_meta *meta, uint32_t num_meta, const 
                 char *err, size_t err_len);
 
 /* Where -m NAME points: NAME itself when it contains a '/' or ends in ".safetensors"; otherwise the
- * preset NAME.safetensors from $RNNHOST_PRESET_PATH, then the build tree's presets (for the rnnhost of a
- * build tree) or the installed preset directory. -1 with why when no preset has that name. */
+ * preset NAME.safetensors in the first folder of the preset path (model_preset_dirs) that has it. -1 with
+ * why when no preset has that name; why then lists the presets there are. */
 int model_resolve(char *path, size_t path_len, const char *name, char *why, size_t why_len);
 
-/* The preset directory this rnnhost uses (for messages). */
+/* The built-in preset directory: the build tree's presets (for the rnnhost of a build tree) or the
+ * installed one. */
 const char *model_preset_dir(void);
+
+/* The preset path, the folders -m NAME searches in order: each folder of $RNNHOST_PRESET_PATH
+ * (colon-separated; an empty element is skipped, never the current directory), then model_preset_dir().
+ * *dirs and its strings are malloc'd (model_strings_free). -1 when memory runs out. */
+int model_preset_dirs(char ***dirs, size_t *n);
+
+/* One preset: its name (the file name less ".safetensors") and its file. */
+typedef struct preset_entry {
+    char *name, *path;
+} preset_entry;
+
+/* Every preset on the preset path, sorted by name, each name once: the file -m NAME would open (a file of
+ * an earlier folder hides one of the same name in a later folder). Hidden files are left out. -1 when
+ * memory runs out. */
+int model_presets(preset_entry **presets, size_t *n);
+void model_presets_free(preset_entry *presets, size_t n);
+void model_strings_free(char **strings, size_t n);
 
 /* Opens a model file of the given task (NULL: any; "a|b": either), creates its model through the registry
  * and loads its weights. The task is checked before anything else is read, so a model of another task
- * is refused by name ("x is a 'ctc' model; generate needs a 'midi-lm' or 'pianoroll' model"). Returns EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
+ * is refused by name ("x is a 'ctc' model; generate needs a 'midi-lm' or 'pianoroll' model"). Returns
+ * EXIT_OK, or EXIT_LOAD with one line in why (missing file, hostile file, another task,
  * missing plugin, shapes that disagree). *w stays open for task-specific metadata; close it when done. */
 int model_open(host_model *hm, model_spec *spec, rh_weights **w, plugin_registry *r, const char *path,
                const char *task, char *why, size_t why_len);

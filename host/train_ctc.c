@@ -89,10 +89,12 @@ static void usage(FILE *f)
             "\n"
             "Trains a speech recogniser: a recurrent model over log-mel frames with a CTC output layer.\n"
             "A manifest is TSV, one utterance per line: path<TAB>transcript (paths relative to the manifest).\n"
+            "Language and music models have other options: 'rnnhost train --help'.\n"
             "\n"
             "Data\n"
             "  --manifest FILE           training utterances\n"
-            "  --val-manifest FILE       validation utterances: error rate and loss (default: none)\n"
+            "  --val-manifest FILE       validation utterances: error rate and loss; -o is then the best\n"
+            "                            model on them (default: none)\n"
             "  --units words|chars       output symbols: the words or the characters of the transcripts\n"
             "                            (default: chars)\n"
             "Front-end (stored in the model file)\n"
@@ -106,7 +108,8 @@ static void usage(FILE *f)
             "                            this many frames with its own (300: a short clip keeps its spectrum;\n"
             "                            default 0: each file alone, mean 0 and variance 1 per channel)\n"
             "  --pad-ms MS               hear every recording with MS ms of near-silence before and after it,\n"
-            "                            so a clip trimmed to the word sounds like one in a pause (default: 0)\n"
+            "                            so a clip trimmed to the word sounds like one in a pause; 0: none\n"
+            "                            (default: 0)\n"
             "Model\n"
             "  --cell ID                 rnn, gru or any plugin's model id (default: gru)\n"
             "  --rnn-size N              hidden units per layer (default: 128)\n"
@@ -114,9 +117,9 @@ static void usage(FILE *f)
             "  --bidirectional           a second model reads time backwards (offline transcription)\n"
             "  --init-from MODEL         start from the weights of a ctc model (a path or preset name)\n"
             "Augmentation (new draws every epoch)\n"
-            "  --augment-noise SNR       add white or pink noise at SNR..SNR+30 dB to half the utterances\n"
-            "                            (default: off)\n"
-            "  --augment-gain DB         random gain within +-DB (default: 0)\n"
+            "  --augment-noise SNR       add white or pink noise at SNR..SNR+30 dB to half the utterances;\n"
+            "                            0: off (default: 0)\n"
+            "  --augment-gain DB         random gain within +-DB; 0: off (default: 0)\n"
             "  --augment-speed F         random speed between 1/F and F (default: 1, off)\n"
             "  --augment-warp A          warp each utterance's frequency axis by a factor in 1-A..1+A\n"
             "                            (vocal tract length perturbation; default: 0, off)\n"
@@ -126,24 +129,26 @@ static void usage(FILE *f)
             "  --batch-size B            utterances per step (default: 16)\n"
             "  --optimizer NAME          sgd, momentum, rmsprop or adam (default: adam)\n"
             "  --learning-rate LR        (default: 0.001)\n"
-            "  --lr-decay F              multiply the rate by F after every epoch (default: 1)\n"
+            "  --lr-decay F              multiply the rate by F after every epoch; 1: never (default: 1)\n"
             "  --grad-clip NORM          clip the global gradient norm; 0 is off (default: 5)\n"
             "  --seed S                  initialisation, batch order and augmentation (default: 1)\n"
             "  --threads N               threads for the model and BLAS; 0: every core (default: 0)\n"
-            "Stopping\n"
-            "  --max-epochs N            (default: 30 when no other limit is given)\n"
-            "  --max-steps N             (default: none)\n"
-            "  --time-budget D           wall time, e.g. 90s, 10m, 2h (default: none)\n"
+            "Stopping (the first limit reached ends the training; with none, only Ctrl-C does)\n"
+            "  --max-epochs N            0: no limit (default: 30 unless --max-steps or --time-budget is\n"
+            "                            given, then 0)\n"
+            "  --max-steps N             0: no limit (default: 0)\n"
+            "  --time-budget D           wall time, e.g. 90s, 10m, 2h; 0: no limit (default: 0)\n"
             "Reporting and files\n"
             "  -o, --out FILE            the model: the best on validation, else the last (default:\n"
             "                            ctc.safetensors); a file: '-', a device or a FIFO is refused\n"
             "  --checkpoint-dir DIR      (default: checkpoints)\n"
-            "  --checkpoint-every N      steps between checkpoints; 0: only at the end (default: 0)\n"
+            "  --checkpoint-every N      steps between checkpoints; 0: only at the end and on Ctrl-C\n"
+            "                            (default: 0)\n"
             "  --eval-every N            steps between validations; 0: every epoch (default: 0)\n"
             "  --resume CKPT             continue a training exactly where the checkpoint left it\n"
             "  --log-json FILE|-         one JSON object per step and per validation ('-': stdout)\n"
-            "  --print-every N           progress line every N steps when stderr is not a terminal\n"
-            "                            (default: 50)\n"
+            "  --print-every N           progress line every N steps when stderr is not a terminal; 0 or\n"
+            "                            1: every step (default: 50)\n"
             "  -q, --quiet               no progress\n"
             "  --plugin-path PATH        colon-separated plugin directories searched first\n"
             "  -h, --help                this help\n"
@@ -184,7 +189,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     o->hidden = 128, o->layers = 2, o->batch = 16, o->sample_rate = 16000, o->n_mels = 40, o->stack = 3, o->fmin = 20;
     o->lr = 0.001, o->lr_decay = 1.0, o->grad_clip = 5.0, o->speed = 1.0, o->seed = 1, o->print_every = 50;
     uint32_t u32;
-    int c;
+    int c, epochs_given = 0;
     opterr = 0;
     optind = 0; /* 0: glibc re-reads the option ordering, so options may follow the files */
     while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
@@ -239,7 +244,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         case O_CLIP: bad = cli_double(&o->grad_clip, optarg, "--grad-clip"); o->given_train = 1; break;
         case O_SEED: bad = cli_u64(&o->seed, optarg, "--seed"); o->given_train = 1; break;
         case O_THREADS: bad = cli_u32(&u32, optarg, "--threads", 0, 256); o->threads = (int)u32; break;
-        case O_EPOCHS: bad = cli_u64(&o->max_epochs, optarg, "--max-epochs"); break;
+        case O_EPOCHS: bad = cli_u64(&o->max_epochs, optarg, "--max-epochs"), epochs_given = 1; break;
         case O_STEPS: bad = cli_u64(&o->max_steps, optarg, "--max-steps"); break;
         case O_BUDGET: bad = cli_duration(&o->time_budget, optarg); break;
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
@@ -281,8 +286,8 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
     if (o->resume && o->given_train)
         return hostlog_usage("--resume continues with the checkpoint's optimisation and augmentation options: "
                              "drop them"), -1;
-    if (!o->max_epochs && !o->max_steps && !(o->time_budget > 0))
-        o->max_epochs = 30;
+    if (!epochs_given && !o->max_steps && !(o->time_budget > 0))
+        o->max_epochs = 30; /* an explicit --max-epochs 0 means no limit, as for the other trainers */
     return 0;
 }
 
@@ -1062,7 +1067,7 @@ int cmd_train_ctc(int argc, char **argv)
         train_loss = isfinite(train_loss) ? 0.95 * train_loss + 0.05 * loss : loss;
         frames_window += frames;
         if (tr->log)
-            fprintf(tr->log, "{\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"grad_norm\":%.4f,\"lr\":%.6g}\n",
+            fprintf(tr->log, "{\"schema\":1,\"type\":\"train\",\"step\":%llu,\"epoch\":%.4f,\"loss\":%.6f,\"grad_norm\":%.4f,\"lr\":%.6g}\n",
                     (unsigned long long)tr->step, tr->epoch + (double)tr->pos / tr->n_batches, loss, norm,
                     (double)tr->opt.lr);
         const int last = (o->max_steps && tr->step >= o->max_steps) || (o->max_epochs && tr->epoch >= o->max_epochs);
@@ -1071,7 +1076,7 @@ int cmd_train_ctc(int argc, char **argv)
             double vloss;
             tr->last_val = validate(tr, &vloss);
             if (tr->log)
-                fprintf(tr->log, "{\"type\":\"val\",\"step\":%llu,\"error_rate\":%.6f,\"loss\":%.6f}\n",
+                fprintf(tr->log, "{\"schema\":1,\"type\":\"val\",\"step\":%llu,\"error_rate\":%.6f,\"loss\":%.6f}\n",
                         (unsigned long long)tr->step, tr->last_val, vloss);
             if (tr->last_val < tr->best_val) { /* the model written is the best on validation */
                 tr->best_val = tr->last_val;

@@ -99,12 +99,15 @@ static char *render_json(const tx_result *r, int timestamps, int pretty)
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
+    const int64_t duration_ms = (int64_t)(r->duration * 1000.0 + 0.5);
     cJSON_AddNumberToObject(j, "version", TX_SCHEMA_VERSION);
+    cJSON_AddNumberToObject(j, "schema", TX_SCHEMA_VERSION); /* the key every other JSON output uses */
     cJSON_AddStringToObject(j, "file", r->file ? r->file : "");
     if (r->failed) {
         cJSON_AddStringToObject(j, "error", r->error);
     } else {
-        cJSON_AddNumberToObject(j, "duration", (double)(int64_t)(r->duration * 1000.0 + 0.5) / 1000.0);
+        cJSON_AddNumberToObject(j, "duration", (double)duration_ms / 1000.0); /* seconds, for version 1 readers */
+        cJSON_AddNumberToObject(j, "duration_ms", (double)duration_ms);  /* milliseconds, as every time */
         cJSON_AddStringToObject(j, "text", r->text ? r->text : "");
         if (timestamps) {
             cJSON *segs = cJSON_AddArrayToObject(j, "segments");

@@ -3,11 +3,13 @@
  * writer is tested without audio, and outputs can be written atomically.
  *
  * JSON, version 1 (stable; fields are only ever added):
- *   {"version":1,"file":"a.wav","duration":1.234,"text":"one two",
+ *   {"version":1,"schema":1,"file":"a.wav","duration":1.234,"duration_ms":1234,"text":"one two",
  *    "segments":[{"start":120,"end":980,"text":"one two","confidence":0.93,
  *                 "words":[{"word":"one","start":120,"end":450,"confidence":0.95}, ...]}]}
- * start and end are milliseconds from the start of the file; confidence is 0..1. A file that could not be
- * transcribed is {"version":1,"file":"bad.wav","error":"..."}. With timestamps off, "segments" is left out. */
+ * start, end and duration_ms are milliseconds from the start of the file; duration is the same length in
+ * seconds (the first field, kept for version 1 readers); confidence is 0..1. "schema" equals "version" and
+ * is the key every other rnnhost JSON output uses. A file that could not be transcribed is
+ * {"version":1,"schema":1,"file":"bad.wav","error":"..."}. With timestamps off, "segments" is left out. */
 #ifndef RNNHOST_TRANSCRIPT_H
 #define RNNHOST_TRANSCRIPT_H
 

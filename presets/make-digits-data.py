@@ -343,12 +343,12 @@ def main():
     for prog, package in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("festival", "festival"),
                           ("sox", "sox")):
         if shutil.which(prog) is None:
-            die(f"{prog} not found (Debian package {package})")
+            die(f"{prog} not found (Debian package {package}; .ci/install-deps --recipes installs it)")
     for voice, package in (("english/kal_diphone", "festvox-kallpc16k"),
                            ("english/ked_diphone", "festvox-kdlpc16k"),
                            ("us/cmu_us_slt_arctic_hts", "festvox-us-slt-hts")):
         if not os.path.isdir(os.path.join("/usr/share/festival/voices", voice)):
-            die(f"festival voice {voice} not found (Debian package {package})")
+            die(f"festival voice {voice} not found (Debian package {package}; .ci/install-deps --recipes installs it)")
     if not os.path.isdir(args.fsdd):
         die(f"{args.fsdd}: FSDD folder not found (use --fsdd)")
     speakers = fsdd_speakers(args.fsdd)

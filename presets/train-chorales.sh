@@ -3,7 +3,8 @@
 # per quarter note), sigmoid outputs, Adam at 0.005 decayed by 0.97 per epoch after 10, batches of 4
 # chorales, 120 epochs, validation every epoch. The preset is the checkpoint with the lowest validation
 # NLL (early stopping). The vanilla RNN is trained the same way for comparison, as Chung et al. did.
-# Usage: presets/train-chorales.sh [RNNHOST] [WORKDIR]
+# Usage: presets/train-chorales.sh [RNNHOST] [WORKDIR]   (defaults: build/host/rnnhost, a new temporary folder)
+# Writes WORKDIR/chorales.safetensors, never presets/: copy it there to ship it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rnnhost=${1:-$root/build/host/rnnhost}
@@ -22,5 +23,11 @@ for cell in gru rnn; do
   best=$(ls "$work/$cell"/*_val*.safetensors | sed 's/.*_val\(.*\)\.safetensors/\1 &/' | sort -n | head -n 1 | cut -d' ' -f2)
   echo "$cell: $(( $(date +%s) - start )) s; best checkpoint $best"
   "$rnnhost" eval -m "$best" --data "$data" --split valid | tail -n 1
-  [ "$cell" = gru ] && "$rnnhost" export "$best" -o "$root/presets/chorales.safetensors"
+  [ "$cell" = gru ] && "$rnnhost" export "$best" -o "$work/chorales.safetensors" \
+    --description "Bach's four-part chorales as piano rolls, one frame per quarter note: a GRU of 128 trained on JSB Chorales"
 done
+if cmp -s "$work/chorales.safetensors" "$root/presets/chorales.safetensors"; then
+  echo "$work/chorales.safetensors is the shipped preset, bit for bit"
+else
+  echo "$work/chorales.safetensors differs from the shipped preset; to ship it: cp $work/chorales.safetensors $root/presets/"
+fi

@@ -4,7 +4,7 @@
 # random pauses, their clips cut close to (or into) the word and made up to 35 % faster, espeak-ng speech
 # with 8 accents and 39 voice variants, and flite and festival voices of recorded speakers, at varied
 # speed, pitch and formants (presets/make-digits-data.py; needs espeak-ng, flite, festival and its voices,
-# and sox, which .ci/install-deps installs). Model: a bidirectional GRU, 2 layers of 128,
+# and sox, which `.ci/install-deps --recipes` installs). Model: a bidirectional GRU, 2 layers of 128,
 # over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, normalised with the training set's statistics
 # pooled as 300 frames with each file's own, with CTC over the ten words. Augmentation:
 # speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
@@ -13,7 +13,8 @@
 #   HOLDOUT: a speaker (george, jackson, lucas, nicolas, or another whose recordings were added to the
 #   FSDD folder in its layout) left out of training entirely; the script then reports the error rates
 #   on that speaker's isolated clips and connected strings instead of writing the preset. Without it,
-#   every speaker of the folder trains the preset.
+#   every speaker of the folder trains the preset, WORKDIR/digits.safetensors (never written into presets/:
+#   copy it there, with WORKDIR/data/example.wav and example.txt as digits-example.*, to ship it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rnnhost=${1:-$root/build/host/rnnhost}
@@ -35,7 +36,8 @@ if [ -n "$holdout" ]; then
     "$rnnhost" eval -m "$work/digits.safetensors" --manifest "$work/data/$set.tsv"
   done
 else
-  cp "$work/digits.safetensors" "$root/presets/digits.safetensors"
-  cp "$work/data/example.wav" "$root/presets/digits-example.wav"
-  cp "$work/data/example.txt" "$root/presets/digits-example.txt"
+  "$rnnhost" export "$work/digits.safetensors" -o "$work/digits.safetensors" \
+    --description "Spoken English digits, zero to nine, alone or in strings, 8 kHz: a bidirectional GRU, 2 layers of 128"
+  echo "to ship it: cp $work/digits.safetensors $root/presets/digits.safetensors;" \
+    "cp $work/data/example.wav $root/presets/digits-example.wav; cp $work/data/example.txt $root/presets/digits-example.txt"
 fi

@@ -4,7 +4,8 @@
 # chords), a 1-layer GRU of 512 units through charlm (a 2-layer GRU of 256 stayed at the
 # unigram entropy, 3.87 nats per event, for 6 epochs), the last 10 % of the token stream held out, Adam,
 # 10 minutes of wall time on 2 cores. The preset is the checkpoint with the lowest validation loss.
-# Usage: presets/train-folk.sh [RNNHOST] [WORKDIR]
+# Usage: presets/train-folk.sh [RNNHOST] [WORKDIR]   (defaults: build/host/rnnhost, a new temporary folder)
+# Writes WORKDIR/folk.safetensors, never presets/: copy it there to ship it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rnnhost=${1:-$root/build/host/rnnhost}
@@ -20,5 +21,7 @@ mkdir -p "$work"
   --checkpoint-dir "$work/ck" --log-json "$work/log.jsonl" -o "$work/final.safetensors"
 best=$(ls "$work"/ck/*_val*.safetensors | sed 's/.*_val\(.*\)\.safetensors/\1 &/' | sort -n | head -n 1 | cut -d' ' -f2)
 echo "best checkpoint: $best"
-"$rnnhost" export "$best" -o "$root/presets/folk.safetensors" --dtype f16
-"$rnnhost" generate -m "$root/presets/folk.safetensors" -o "$work/folk-seed7.mid" --seed 7
+"$rnnhost" export "$best" -o "$work/folk.safetensors" --dtype f16 \
+  --description "English and Irish folk tunes, melody and chords, as MIDI events: a GRU of 512 trained on the Nottingham tunes"
+"$rnnhost" generate -m "$work/folk.safetensors" -o "$work/folk-seed7.mid" --seed 7
+echo "to ship it: cp $work/folk.safetensors $root/presets/"

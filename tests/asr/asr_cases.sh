@@ -55,8 +55,10 @@ case_train_eval() {
     run train_small untrained.safetensors --max-steps 1 --checkpoint-dir ck1
     expect_rc 0 "train 1 step"
     run train_small tones.safetensors --max-steps 150 --augment-noise 20 --augment-gain 3 --augment-speed 1.05 \
-        --augment-mask 1 --checkpoint-dir ck
+        --augment-mask 1 --checkpoint-dir ck --log-json log.jsonl
     expect_rc 0 "train 150 steps"
+    "$PY" -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert r and all(x["schema"] == 1 and x["type"] in ("train", "val") for x in r); assert sum(x["type"] == "train" for x in r) == 150' \
+        log.jsonl || fail "--log-json: one record per step, each with schema 1"
     [ -f tones.safetensors ] || fail "no model written"
     run "$R" eval -m untrained.safetensors --manifest data/test.tsv
     expect_rc 0 "eval untrained"
@@ -65,6 +67,17 @@ case_train_eval() {
     expect_rc 0 "eval --json"
     "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["files"]==40 and "cer" in d' "$tmp/out" ||
         fail "eval --json is not the expected object"
+    # the envelope every JSON output has, and "exact" both ways: a count here, the fraction the text prints
+    "$PY" - "$tmp/out" <<'PY' || fail "eval --json: schema, task, model, manifest, exact_fraction"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == 1 and d["task"] == "ctc", d
+assert d["model"] == "tones.safetensors" and d["manifest"] == "data/test.tsv", d
+assert isinstance(d["exact"], int) and abs(d["exact_fraction"] - d["exact"] / (d["files"] - d["failed"])) < 1e-9, d
+PY
+    local exact_text; exact_text=$(awk '$1 == "exact" { print $2 }' <("$R" eval -m tones.safetensors --manifest data/test.tsv))
+    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert abs(d["exact_fraction"] - float(sys.argv[2])) < 1e-4' \
+        "$tmp/out" "$exact_text" || fail "eval: the text's exact ($exact_text) is not the JSON's exact_fraction"
     run "$R" eval -m tones.safetensors --manifest data/test.tsv
     local w1; w1=$(last_value "$tmp/out" wer)
     awk -v a="$w0" -v b="$w1" 'BEGIN { exit !(a > 0.5 && b < 0.1) }' ||
@@ -94,11 +107,12 @@ ref = {os.path.basename(l.split("\t")[0]): l.rstrip("\n").split("\t")[1] for l i
 good = bad = errors = 0
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    assert d["version"] == 1
+    assert d["version"] == 1 and d["schema"] == 1
     if "error" in d:
         errors += 1
         continue
     assert d["duration"] > 0
+    assert d["duration_ms"] == round(d["duration"] * 1000), d
     for s in d["segments"]:
         assert 0 <= s["start"] <= s["end"] <= d["duration"] * 1000 + 1, s
         assert 0 <= s["confidence"] <= 1
@@ -116,6 +130,17 @@ PY
     expect_rc 4 "summary run"
     "$PY" -c 'import json,sys; d=json.load(open("summary.json")); assert d["files"]==2 and d["transcribed"]==1 and len(d["failed"])==1 and "truncated" in d["failed"][0]["error"]' ||
         fail "the JSON summary does not name the failed file"
+    # speed both ways: rtf is processing time over audio time (below 1 is faster than real time),
+    # speed_vs_real_time its inverse, which version 1's real_time_factor also holds
+    "$PY" - summary.json <<'PY' || fail "the JSON summary's schema, rtf and speed_vs_real_time"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == 1 and d["version"] == 1, d
+assert d["audio_seconds"] > 0 and d["wall_seconds"] > 0, d
+assert abs(d["rtf"] - d["wall_seconds"] / d["audio_seconds"]) <= 1e-6 * d["rtf"], d
+assert d["speed_vs_real_time"] == d["real_time_factor"], d
+assert abs(d["rtf"] * d["speed_vs_real_time"] - 1) < 1e-6, d
+PY
     [ ! -e res/truncated.txt ] || fail "a failed file left an output behind"
     run "$R" transcribe -m m.safetensors -q in/truncated.wav
     expect_rc 1 "the only file fails"

@@ -99,6 +99,11 @@ static void test_writers(void)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version"), *f = cJSON_GetObjectItemCaseSensitive(j, "file"),
                 *segs = cJSON_GetObjectItemCaseSensitive(j, "segments");
     CHECK(cJSON_IsNumber(v) && v->valueint == TX_SCHEMA_VERSION, "version field");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "schema"), *d = cJSON_GetObjectItemCaseSensitive(j, "duration"),
+                *dms = cJSON_GetObjectItemCaseSensitive(j, "duration_ms");
+    CHECK(cJSON_IsNumber(sc) && sc->valueint == TX_SCHEMA_VERSION, "schema field, as every JSON output has");
+    CHECK(cJSON_IsNumber(d) && d->valuedouble == 3726.25, "duration in seconds (version 1)");
+    CHECK(cJSON_IsNumber(dms) && dms->valuedouble == 3726250, "duration_ms in milliseconds, as the times are");
     CHECK(cJSON_IsString(f) && strcmp(f->valuestring, r.file) == 0, "file name with quotes survives");
     CHECK(cJSON_GetArraySize(segs) == 2, "two segments");
     const cJSON *s1 = cJSON_GetArrayItem(segs, 1);
@@ -120,6 +125,8 @@ static void test_writers(void)
     j = s ? cJSON_Parse(s) : NULL;
     CHECK(j && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error")) && !cJSON_GetObjectItemCaseSensitive(j, "text"),
           "a failed file: its error, no text");
+    CHECK(j && cJSON_GetObjectItemCaseSensitive(j, "schema") && cJSON_GetObjectItemCaseSensitive(j, "version"),
+          "a failed file: schema and version too");
     cJSON_Delete(j);
     free(s);
 }

@@ -373,6 +373,98 @@ case_validate_real() { # ID
     expect_in "$tmp/out" " 0 failed" "validate $1"
 }
 
+# `rnnhost presets`: the shipped presets with their task, size and their own description; an unknown name
+# lists them.
+case_presets() {
+    local shipped='["chorales", "digits", "dinos", "folk", "shakespeare"]'
+    run "$RNNHOST" presets
+    expect_rc 0 "presets"
+    expect_in "$tmp/out" "DESCRIPTION" "presets: a header line"
+    for line in "chorales     pianoroll" "digits       ctc" "dinos        lm" "folk         midi-lm" \
+        "shakespeare  lm"; do
+        expect_in "$tmp/out" "$line" "presets: name and task"
+    done
+    expect_in "$tmp/out" "Dinosaur names, one per line" "presets: the file's own description"
+    expect_in "$tmp/out" "searched: " "presets: the folders searched"
+    run env RNNHOST_PRESET_PATH= "$RNNHOST" presets --json
+    expect_rc 0 "presets --json"
+    json 'd["schema"] == 1 and d["errors"] == [] and len(d["search_path"]) == 1' "presets --json: the envelope"
+    json "[p['name'] for p in d['presets']] == $shipped" "presets --json: every shipped preset, sorted"
+    json 'all(p["parameters"] > 0 and p["bytes"] > 0 and p["description"] and p["description_from"] == "metadata"
+              and p["path"].endswith("/" + p["name"] + ".safetensors") for p in d["presets"])' \
+        "presets --json: sizes and descriptions"
+    json '{p["name"]: (p["task"], p["parameters"], p["dtype"]) for p in d["presets"]}["dinos"] == ("lm", 5277, "f32")' \
+        "presets --json: dinos' task, parameters and storage type"
+    json '{p["name"]: p["dtype"] for p in d["presets"]}["shakespeare"] == "f16"' "presets --json: a half-precision preset"
+    run "$RNNHOST" presets --help
+    expect_rc 0 "presets --help"
+    expect_in "$tmp/out" "RNNHOST_PRESET_PATH" "presets --help names the preset path"
+    run "$RNNHOST" presets --bogus
+    expect_rc 2 "presets with an unknown option"
+    run "$RNNHOST" presets dinos
+    expect_rc 2 "presets with an argument"
+    run "$RNNHOST" sample -m no-such-preset -n 5
+    expect_rc 3 "sample -m with an unknown preset"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "unknown preset: $(wc -l <"$tmp/err") lines on stderr, expected 1"
+    expect_in "$tmp/err" "no preset named 'no-such-preset' (presets: chorales, digits, dinos, folk, shakespeare in " \
+        "unknown preset: the message lists the presets"
+    expect_in "$tmp/err" "'rnnhost presets'" "unknown preset: the message points to 'rnnhost presets'"
+    run "$RNNHOST" export dinos -o x.safetensors --description "$(printf 'two\nlines')"
+    expect_rc 2 "export --description of two lines"
+}
+
+# RNNHOST_PRESET_PATH: its folders come first, in order, empty elements and the current directory never
+# searched; a name there hides a shipped one; a file without a description gets one made from its
+# metadata; an unreadable file is listed under errors with exit code 3.
+case_preset_path() {
+    mkdir -p "$tmp/a" "$tmp/b" "$tmp/c"
+    "$RNNHOST" export dinos -o "$tmp/a/mine.safetensors" --description "my own dinosaurs" 2>/dev/null ||
+        fail "export --description"
+    "$RNNHOST" export "$tmp/a/mine.safetensors" -o "$tmp/a/again.safetensors" 2>/dev/null || fail "export again"
+    "$RNNHOST" export chorales -o "$tmp/a/dinos.safetensors" 2>/dev/null || fail "export chorales as dinos"
+    "$RNNHOST" export dinos -o "$tmp/b/plain.safetensors" --description "" 2>/dev/null || fail "export without a description"
+    "$RNNHOST" export digits -o "$tmp/b/speech.safetensors" --description "" 2>/dev/null || fail "export digits"
+    printf 'not a model' >"$tmp/b/broken.safetensors"
+    cp "$tmp/a/mine.safetensors" "$tmp/c/here.safetensors"
+    cp "$tmp/a/mine.safetensors" "$tmp/b/.hidden.safetensors"
+    export RNNHOST_PRESET_PATH="::$tmp/a::$tmp/b:"
+    run "$RNNHOST" presets --json
+    expect_rc 3 "presets with an unreadable file on the path"
+    json "d['search_path'][:2] == ['$tmp/a', '$tmp/b'] and len(d['search_path']) == 3" "the path's folders first, empty ones left out"
+    json '[p["name"] for p in d["presets"]] == ["again", "chorales", "digits", "dinos", "folk", "mine", "plain", "shakespeare", "speech"]' \
+        "every preset once, hidden files left out"
+    json 'd["errors"][0]["name"] == "broken" and d["errors"][0]["path"].endswith("/b/broken.safetensors") and len(d["errors"]) == 1' \
+        "the unreadable file under errors"
+    json '{p["name"]: p for p in d["presets"]}["dinos"]["task"] == "pianoroll"' "a name on the path hides the shipped preset"
+    json '{p["name"]: p for p in d["presets"]}["mine"]["description"] == "my own dinosaurs"' "--description kept in the file"
+    json '{p["name"]: p for p in d["presets"]}["again"]["description"] == "my own dinosaurs"' "export keeps a description"
+    json '{p["name"]: p for p in d["presets"]}["plain"]["description"] == "a character language model: rnn, 1 layer of 50, 27 symbols"' \
+        "a description made from the metadata"
+    json '{p["name"]: p for p in d["presets"]}["plain"]["description_from"] == "derived"' "description_from"
+    json '"bidirectional, 10 words at 8000 Hz" in {p["name"]: p for p in d["presets"]}["speech"]["description"]' \
+        "a speech model's description made from its metadata"
+    run "$RNNHOST" presets
+    expect_rc 3 "presets (text) with an unreadable file"
+    expect_in "$tmp/err" "cannot read preset broken: " "the unreadable file on stderr"
+    expect_in "$tmp/out" "my own dinosaurs" "presets (text) lists the path's presets"
+    expect_in "$tmp/out" "searched: $tmp/a, $tmp/b, " "presets (text): the folders searched"
+    run "$RNNHOST" sample -m mine -n 20 --seed 1
+    expect_rc 0 "sample -m NAME from RNNHOST_PRESET_PATH"
+    run "$RNNHOST" sample -m dinos -n 20
+    expect_rc 3 "-m dinos opens the path's dinos (a piano-roll model) first"
+    expect_in "$tmp/err" "$tmp/a/dinos.safetensors" "the path's dinos"
+    run "$RNNHOST" sample -m nothing -n 5
+    expect_rc 3 "an unknown name with RNNHOST_PRESET_PATH"
+    expect_in "$tmp/err" "presets: again, broken, chorales," "the unknown name's message lists the path's presets"
+    expect_in "$tmp/err" " in $tmp/a, $tmp/b, " "the unknown name's message names the folders"
+    cd "$tmp/c" || return
+    RNNHOST_PRESET_PATH= run "$RNNHOST" sample -m here -n 5
+    expect_rc 3 "a preset in the current directory is never found by name"
+    run "$RNNHOST" --help
+    expect_in "$tmp/out" "RNNHOST_PRESET_PATH" "rnnhost --help names RNNHOST_PRESET_PATH"
+    expect_in "$tmp/out" "presets " "rnnhost --help lists the presets command"
+}
+
 case "${1:-}" in
 cli) case_cli ;;
 load-errors) case_load_errors ;;
@@ -394,6 +486,8 @@ long-name) case_long_name ;;
 real-plugins-listed) case_real_plugins_listed ;;
 validate-rnn) case_validate_real rnn ;;
 validate-gru) case_validate_real gru ;;
+presets) case_presets ;;
+preset-path) case_preset_path ;;
 *) echo "unknown case '${1:-}'" >&2; exit 1 ;;
 esac
 

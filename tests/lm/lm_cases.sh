@@ -244,4 +244,62 @@ case_preset_shakespeare() {
     echo "shakespeare on held-out text: $npc nats per character"
 }
 
+# Every command's --help says what its special values mean (0 as "no limit", "every step", "none", ...)
+# and where speech training and evaluation are; and the values work as said.
+case_help_special_values() {
+    help_says() { # "COMMAND ARGS" TEXT...: each TEXT is in the help, whitespace runs folded to one space
+        local cmd=$1
+        shift
+        # shellcheck disable=SC2086
+        "$RNNHOST" $cmd --help 2>&1 | tr -s ' \n' ' ' >help.txt || fail "$cmd --help failed"
+        for text in "$@"; do
+            grep -qF -- "$text" help.txt || fail "'rnnhost $cmd --help' does not say '$text'"
+        done
+    }
+    help_says train "rnnhost train --task ctc --manifest FILE" "'rnnhost train --task ctc --help' lists them" \
+        "--max-steps N 0: no limit (default: 0)" "--max-epochs N 0: no limit" "--time-budget D wall time, e.g. 90s, 10m, 2h; 0: no limit" \
+        "validate every N steps and at the end; 0: never" "0 or 1: every step" "0: only at the end and on Ctrl-C" \
+        "0: none (default: 0.05)" "1: never (default: 0.97)" "0 is off (default: 5)" "0: every core" \
+        "0 feeds symbols one-hot"
+    help_says "train --task ctc" "--max-steps N 0: no limit (default: 0)" "--max-epochs N 0: no limit (default: 30 unless" \
+        "0: no limit (default: 0)" "0: every epoch" "0: only at the end and on Ctrl-C" "0 or 1: every step" \
+        "0: off (default: 0)" "1: never (default: 1)" "0: none (default: 0)"
+    help_says eval "rnnhost eval -m MODEL --manifest FILE" "Speech models (task ctc, given --manifest)" \
+        "word and character error rates" "1: greedy" "1-256" "1-65536"
+    help_says sample "0: none, only --prime-text" "0: always the likeliest, as --argmax" "0 is all" "0: none (default: 1)"
+    help_says score "1-65536 (default: 1)" "1-65536 (default: 256)"
+    help_says generate "0: always the likeliest event" "(default: 0, all)" "(1-100000)" "above 0" "0-127"
+    help_says play "0: sent the moment they are due" "0: always the likeliest token" "0 is all" "until Ctrl-C"
+    help_says export "0 for none" "\"\" removes it"
+    help_says transcribe "1 is greedy" "1-600" "1-256"
+    help_says validate "1-86400"
+    help_says features "(default: off)"
+
+    # --print-every 0 is every step (it divided by zero), --time-budget 0 is no limit, --max-steps 0 too.
+    run "$RNNHOST" train --rnn-size 24 --num-layers 1 --seq-length 16 --batch-size 6 --data corpus.txt --max-steps 3 \
+        --print-every 0 --eval-every 0 --checkpoint-dir ck -o a.safetensors
+    expect_rc 0 "train --print-every 0"
+    for k in 1 2 3; do expect_in "$tmp/err" "step $k/3 " "--print-every 0: a line for step $k"; done
+    train --data corpus.txt --max-steps 2 --time-budget 0 --eval-every 0 --checkpoint-dir ck -o b.safetensors
+    expect_rc 0 "train --time-budget 0"
+    "$PYTHON3" -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; sys.exit(0 if json.loads(f.read(n))["__metadata__"]["rnnhost.trained_steps"] == "2" else 1)' \
+        b.safetensors || fail "--time-budget 0 --max-steps 2 did not train 2 steps"
+    train --data corpus.txt --max-steps 0 --max-epochs 1 --eval-every 0 --checkpoint-dir ck -o c.safetensors
+    expect_rc 0 "train --max-steps 0 --max-epochs 1"
+}
+
+# --log-json: one record per step and per validation, each with the schema key of every JSON output.
+case_log_json() {
+    train --data corpus.txt --max-steps 6 --eval-every 3 --checkpoint-dir ck --log-json log.jsonl -o a.safetensors
+    expect_rc 0 "train --log-json"
+    "$PYTHON3" - log.jsonl <<'PY' || fail "--log-json records"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert all(x["schema"] == 1 for x in r), r
+assert [x["step"] for x in r if x["type"] == "train"] == [1, 2, 3, 4, 5, 6], r
+assert [x["step"] for x in r if x["type"] == "val"] == [3, 6], r
+assert all(k in x for x in r if x["type"] == "train" for k in ("epoch", "loss", "nats_per_symbol", "grad_norm", "lr")), r
+PY
+}
+
 finish "$1"

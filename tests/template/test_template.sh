@@ -15,11 +15,14 @@ for f in "$root$prefix/bin/rnnhost" "$root$libdir/pkgconfig/rnnhost-sdk.pc" \
   [ -e "$f" ] || { echo "FAIL: not installed: ${f#"$root"}"; exit 1; }
 done
 
-# Only the installed tree: the SDK's .pc from the temporary root (sysroot-prefixed), the system's .pc
-# files for what it requires, the installed rnnhost on PATH.
-export PKG_CONFIG_LIBDIR="$root$libdir/pkgconfig:$(pkg-config --variable pc_path pkg-config)"
-export PKG_CONFIG_SYSROOT_DIR=$root
-unset PKG_CONFIG_PATH
+# Only the installed tree, found as the README tells a plugin author: PKG_CONFIG_PATH names the SDK's
+# pkgconfig folder (its .pc file is relocatable: no sysroot, wherever the tree lies), the installed
+# rnnhost is on PATH.
+grep -q '^prefix=${pcfiledir}/' "$root$libdir/pkgconfig/rnnhost-sdk.pc" ||
+  { cat "$root$libdir/pkgconfig/rnnhost-sdk.pc"; echo "FAIL: rnnhost-sdk.pc does not name its prefix relative to itself"; exit 1; }
+export PKG_CONFIG_PATH="$root$libdir/pkgconfig"
+unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
+system_path=$PATH
 export PATH="$root$prefix/bin:$PATH"
 export LD_LIBRARY_PATH="$root$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 unset CFLAGS LDFLAGS
@@ -45,4 +48,22 @@ fi
 grep -E '^(PASS|FAIL) ' build/meson-logs/testlog.txt || true
 grep -q '^PASS gradients' build/meson-logs/testlog.txt ||
   { echo "FAIL: the validator's report has no passing gradients check"; exit 1; }
+
+# Without rnnhost on PATH the plugin's own `meson test` must fail and say why, not pass having run nothing.
+if PATH=$system_path command -v rnnhost >/dev/null; then
+  echo "note: an rnnhost is installed on the system PATH; the template's test without rnnhost is not run"
+else
+  PATH=$system_path "$meson" setup build-without >"$tmp/setup-without.log" 2>&1 ||
+    { cat "$tmp/setup-without.log"; echo "FAIL: template setup without rnnhost on PATH"; exit 1; }
+  grep -q 'rnnhost was not on PATH' "$tmp/setup-without.log" ||
+    { cat "$tmp/setup-without.log"; echo "FAIL: setup without rnnhost does not warn"; exit 1; }
+  if PATH=$system_path "$meson" test -C build-without >"$tmp/test-without.log" 2>&1; then
+    cat "$tmp/test-without.log"
+    echo "FAIL: the template's meson test passed without rnnhost to validate the plugin"
+    exit 1
+  fi
+  grep -q 'FAIL: rnnhost was not on PATH' build-without/meson-logs/testlog.txt ||
+    { cat "$tmp/test-without.log"; echo "FAIL: the failing test does not say that rnnhost is missing"; exit 1; }
+  echo "template plugin without rnnhost on PATH: its meson test fails and says why"
+fi
 echo "template plugin: built against the installed SDK and validated"

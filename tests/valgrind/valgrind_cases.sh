@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cases.sh"
 R=${RNNHOST:?}
 PY=${PYTHON3:-python3}
-command -v valgrind >/dev/null || { echo "FAIL: valgrind is not installed (.ci/install-deps installs it)"; exit 1; }
+command -v valgrind >/dev/null || { echo "FAIL: valgrind is not installed (.ci/install-deps --tests installs it)"; exit 1; }
 # One BLAS thread: the checks are about our memory, and memcheck serialises threads anyway.
 export OPENBLAS_NUM_THREADS=1
 
