@@ -3,7 +3,6 @@
 #include "loader.h"
 #include "wer.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "blas.h"
 #include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
@@ -78,9 +78,9 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
         if (!(ws[k].s = asr_session_new(m, o, err, err_len)))
             goto done;
     }
-    const int blas_threads = openblas_get_num_threads();
+    const int blas_before = blas_threads();
     if (jobs > 1) /* files in parallel, each product on one core: no oversubscription */
-        openblas_set_num_threads(1);
+        blas_set_threads(1);
     /* Files are the unit of parallelism here, and one thread per call keeps -j 1 and -j N bit-identical. */
     const uint32_t model_threads = host_model_threads();
     host_set_model_threads(1);
@@ -93,7 +93,7 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
     for (int k = 1; k <= started; k++)
         pthread_join(th[k], NULL);
     if (jobs > 1)
-        openblas_set_num_threads(blas_threads);
+        blas_set_threads(blas_before);
     host_set_model_threads(model_threads);
     rc = 0;
 done:

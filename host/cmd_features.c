@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "asr.h"
 #include "atomicfile.h"
@@ -18,6 +21,7 @@
 #include "spectrogram.h"
 
 #define READ_BLOCK 16384 /* samples at the target rate per read */
+#define FEATURES_MAX_THREADS 64
 
 enum out_format { FORMAT_NPY, FORMAT_PGM };
 
@@ -47,6 +51,8 @@ static void print_help(const spec_settings *d)
            "      --fmax HZ         highest mel edge (default %g; at most half the sample rate)\n"
            "      --cepstra K       smooth every frame to its first K cepstral coefficients (default: off)\n"
            "      --cmvn            normalise every mel channel to mean 0, variance 1 over the file\n"
+           "      --threads N       threads that make the frames, the same bits for any number; 0: every\n"
+           "                        core (default: 0)\n"
            "  -h, --help            this help\n"
            "\n"
            "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
@@ -98,12 +104,111 @@ typedef struct matrix {
     size_t frames, cap;
 } matrix;
 
-/* Appends the frames of k more samples. */
-static int append(matrix *mx, spectrogram *sp, float *rows, const float *block, size_t k, const char *path, char *err,
-                  size_t err_len)
+/* Samples gathered before their frames are made, so that a batch of frames outweighs starting threads. */
+#define CHUNK ((size_t)1 << 18)
+
+/* Frames made over several threads: the samples from the start of the next frame wait in buf until a chunk
+ * is there; then each thread makes a share of its frames with a spectrogram of its own. A frame depends on
+ * its samples alone, so any split gives the bits of one spec_feed over the whole file. The workers live as
+ * long as the file's reading and meet the reading thread at two barriers per chunk. */
+typedef struct framer framer;
+
+typedef struct frame_worker {
+    framer *fr;
+    unsigned t; /* its share */
+} frame_worker;
+
+struct framer {
+    spectrogram *sp[FEATURES_MAX_THREADS]; /* one per thread, the same settings */
+    unsigned threads;                      /* the reading thread and the workers that started */
+    float *buf;                            /* (CHUNK + win_length) */
+    size_t fill;
+    float *out;                            /* the chunk's frames go to (frames, n_mels) here */
+    size_t frames, hop, n_mels;
+    int quit;
+    pthread_t tid[FEATURES_MAX_THREADS];
+    frame_worker arg[FEATURES_MAX_THREADS];
+    sem_t ready;                           /* a worker waits here until the barriers exist */
+    pthread_barrier_t go, done;
+};
+
+/* Thread t's share of the chunk's frames. */
+static void make_frames(framer *fr, unsigned t)
 {
-    const size_t M = (size_t)spec_settings_of(sp)->n_mels;
-    size_t f = spec_feed(sp, rows, block, k);
+    const size_t first = fr->frames * t / fr->threads, last = fr->frames * (t + 1) / fr->threads;
+    for (size_t k = first; k < last; k++)
+        spec_frame(fr->sp[t], fr->out + k * fr->n_mels, fr->buf + k * fr->hop);
+}
+
+static void *frame_worker_main(void *arg)
+{
+    const frame_worker *w = arg;
+    framer *fr = w->fr;
+    while (sem_wait(&fr->ready) != 0) // EINTR
+        ;
+    for (;;) {
+        pthread_barrier_wait(&fr->go);
+        if (fr->quit)
+            return NULL;
+        make_frames(fr, w->t);
+        pthread_barrier_wait(&fr->done);
+    }
+}
+
+/* Starts up to threads - 1 workers; fewer start when the system has no more to give. 0, or -1 with err. */
+static int framer_start(framer *fr, const spec_settings *s, unsigned threads, char *err, size_t err_len)
+{
+    memset(fr, 0, sizeof *fr);
+    fr->hop = (size_t)s->hop_length, fr->n_mels = (size_t)s->n_mels, fr->threads = 1;
+    fr->buf = malloc((CHUNK + (size_t)s->win_length) * sizeof *fr->buf);
+    if (!fr->buf || sem_init(&fr->ready, 0, 0) != 0) {
+        free(fr->buf);
+        host_fmt(err, err_len, "out of memory");
+        return -1;
+    }
+    for (unsigned t = 0; t < threads; t++)
+        if (!(fr->sp[t] = spec_new(s, err, err_len)))
+            break; // err says which setting, or that memory ran out
+    if (fr->sp[0] == NULL)
+        return -1;
+    for (unsigned t = 1; t < threads && fr->sp[t] != NULL; t++) {
+        fr->arg[t] = (frame_worker){fr, t};
+        if (pthread_create(&fr->tid[t], NULL, frame_worker_main, &fr->arg[t]) != 0)
+            break;
+        fr->threads = t + 1;
+    }
+    if (fr->threads > 1) {
+        pthread_barrier_init(&fr->go, NULL, fr->threads);
+        pthread_barrier_init(&fr->done, NULL, fr->threads);
+        for (unsigned t = 1; t < fr->threads; t++)
+            sem_post(&fr->ready);
+    }
+    return 0;
+}
+
+static void framer_stop(framer *fr)
+{
+    if (fr->threads > 1) {
+        fr->quit = 1;
+        pthread_barrier_wait(&fr->go);
+        for (unsigned t = 1; t < fr->threads; t++)
+            pthread_join(fr->tid[t], NULL);
+        pthread_barrier_destroy(&fr->go);
+        pthread_barrier_destroy(&fr->done);
+    }
+    sem_destroy(&fr->ready);
+    for (unsigned t = 0; t < FEATURES_MAX_THREADS; t++)
+        spec_free(fr->sp[t]);
+    free(fr->buf);
+}
+
+/* Makes every frame the buffered samples complete, appends them to mx and keeps the rest. */
+static int flush(matrix *mx, framer *fr, const spec_settings *s, const char *path, char *err, size_t err_len)
+{
+    const size_t W = (size_t)s->win_length, H = fr->hop, M = fr->n_mels;
+    const size_t f = fr->fill < W ? 0 : (fr->fill - W) / H + 1;
+    if (f == 0)
+        return 0;
     if (mx->frames + f > mx->cap) {
         size_t c = mx->cap ? mx->cap : 1024;
         while (c < mx->frames + f)
@@ -116,49 +221,56 @@ static int append(matrix *mx, spectrogram *sp, float *rows, const float *block, 
         mx->data = grown;
         mx->cap = c;
     }
-    memcpy(mx->data + mx->frames * M, rows, f * M * sizeof *rows);
+    fr->out = mx->data + mx->frames * M, fr->frames = f;
+    if (fr->threads > 1)
+        pthread_barrier_wait(&fr->go);
+    make_frames(fr, 0);
+    if (fr->threads > 1)
+        pthread_barrier_wait(&fr->done);
     mx->frames += f;
+    fr->fill -= f * H;
+    memmove(fr->buf, fr->buf + f * H, fr->fill * sizeof *fr->buf);
     return 0;
 }
 
-/* Appends pad samples of the model front-end's padding (asr_pad_sample), using block as room. */
-static int append_pad(matrix *mx, spectrogram *sp, float *rows, float *block, size_t pad, const char *path, char *err,
-                      size_t err_len)
+/* Appends k samples (or, when x is NULL, k samples of the model front-end's padding, asr_pad_sample). */
+static int append(matrix *mx, framer *fr, const spec_settings *s, const float *x, size_t k, const char *path,
+                  char *err, size_t err_len)
 {
-    for (size_t at = 0; at < pad; at += READ_BLOCK) {
-        const size_t k = pad - at < READ_BLOCK ? pad - at : READ_BLOCK;
-        for (size_t i = 0; i < k; i++)
-            block[i] = asr_pad_sample(at + i);
-        if (append(mx, sp, rows, block, k, path, err, err_len) != 0)
+    for (size_t at = 0; at < k;) {
+        const size_t room = CHUNK + (size_t)s->win_length - fr->fill, n = k - at < room ? k - at : room;
+        if (x)
+            memcpy(fr->buf + fr->fill, x + at, n * sizeof *x);
+        else
+            for (size_t i = 0; i < n; i++)
+                fr->buf[fr->fill + i] = asr_pad_sample(at + i);
+        fr->fill += n;
+        at += n;
+        if (fr->fill == CHUNK + (size_t)s->win_length && flush(mx, fr, s, path, err, err_len) != 0)
             return -1;
     }
     return 0;
 }
 
-/* The frames of the file at path, between pad samples of padding at each end (a model's front-end). */
-static int compute(matrix *mx, const char *path, const spec_settings *s, size_t pad, char *err, size_t err_len)
+/* The frames of the file at path, between pad samples of padding at each end (a model's front-end), made on
+ * up to threads threads. */
+static int compute(matrix *mx, const char *path, const spec_settings *s, size_t pad, unsigned threads, char *err,
+                   size_t err_len)
 {
+    framer fr;
+    if (framer_start(&fr, s, threads, err, err_len) != 0)
+        return -1;
     int rc = -1;
     float *block = malloc(READ_BLOCK * sizeof *block);
-    float *rows = NULL;
-    spectrogram *sp = spec_new(s, err, err_len);
     audio_reader *ar = NULL;
-    if (!block || !sp) {
-        if (block && !sp)
-            goto done; // err says which setting
+    if (!block) {
         host_fmt(err, err_len, "out of memory");
         goto done;
     }
     ar = audio_open(path, s->sample_rate, 0, err, err_len);
     if (!ar)
         goto done;
-    const size_t M = (size_t)s->n_mels;
-    rows = malloc((READ_BLOCK / (size_t)s->hop_length + 1) * M * sizeof *rows);
-    if (!rows) {
-        host_fmt(err, err_len, "out of memory");
-        goto done;
-    }
-    if (append_pad(mx, sp, rows, block, pad, path, err, err_len) != 0)
+    if (append(mx, &fr, s, NULL, pad, path, err, err_len) != 0)
         goto done;
     for (;;) {
         long got = audio_read(ar, block, READ_BLOCK, err, err_len);
@@ -166,17 +278,16 @@ static int compute(matrix *mx, const char *path, const spec_settings *s, size_t 
             goto done;
         if (got == 0)
             break;
-        if (append(mx, sp, rows, block, (size_t)got, path, err, err_len) != 0)
+        if (append(mx, &fr, s, block, (size_t)got, path, err, err_len) != 0)
             goto done;
     }
-    if (append_pad(mx, sp, rows, block, pad, path, err, err_len) != 0)
+    if (append(mx, &fr, s, NULL, pad, path, err, err_len) != 0 || flush(mx, &fr, s, path, err, err_len) != 0)
         goto done;
     rc = 0;
 done:
     audio_close(ar);
-    spec_free(sp);
+    framer_stop(&fr);
     free(block);
-    free(rows);
     return rc;
 }
 
@@ -239,14 +350,14 @@ static uint8_t *encode_pgm(const matrix *mx, size_t n_mels, size_t *size)
 
 int cmd_features(int argc, char **argv)
 {
-    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CEP, OPT_CMVN };
+    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CEP, OPT_CMVN, OPT_THREADS };
     static const struct option long_options[] = {
         {"output", required_argument, NULL, 'o'},     {"format", required_argument, NULL, 'f'},
         {"sample-rate", required_argument, NULL, OPT_RATE}, {"n-fft", required_argument, NULL, OPT_NFFT},
         {"win-length", required_argument, NULL, OPT_WIN},   {"hop-length", required_argument, NULL, OPT_HOP},
         {"n-mels", required_argument, NULL, OPT_MELS},      {"fmin", required_argument, NULL, OPT_FMIN},
         {"fmax", required_argument, NULL, OPT_FMAX},        {"cmvn", no_argument, NULL, OPT_CMVN},
-        {"cepstra", required_argument, NULL, OPT_CEP},
+        {"cepstra", required_argument, NULL, OPT_CEP},     {"threads", required_argument, NULL, OPT_THREADS},
         {"model", required_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -257,10 +368,11 @@ int cmd_features(int argc, char **argv)
     double prior = 0;
     size_t pad = 0; // a model's padding, in samples at each end
     int cmvn = 0, fmax_given = 0, settings_given = 0, c;
+    uint32_t threads = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:f:m:h", long_options, NULL)) != -1) {
         int bad = 0;
-        settings_given |= c >= OPT_RATE && c <= OPT_CMVN;
+        settings_given |= c >= OPT_RATE && c <= OPT_CMVN; // not OPT_THREADS: the frames stay the same
         switch (c) {
         case 'o': out = optarg; break;
         case 'f': format = optarg; break;
@@ -274,6 +386,7 @@ int cmd_features(int argc, char **argv)
         case OPT_FMAX: bad = parse_hz(optarg, "--fmax", &s.fmax), fmax_given = 1; break;
         case OPT_CEP: bad = parse_int(optarg, "--cepstra", &s.n_cepstra); break;
         case OPT_CMVN: cmvn = 1; break;
+        case OPT_THREADS: bad = cli_u32(&threads, optarg, "--threads", 0, FEATURES_MAX_THREADS); break;
         case 'h': print_help(&defaults); return EXIT_OK;
         default:
             hostlog_usage("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -351,7 +464,11 @@ int cmd_features(int argc, char **argv)
     const enum out_format fmt = (enum out_format)f;
 
     matrix mx = {0};
-    if (compute(&mx, in, &s, pad, err, sizeof err) != 0) {
+    if (threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores < 1 ? 1 : cores > FEATURES_MAX_THREADS ? FEATURES_MAX_THREADS : (uint32_t)cores;
+    }
+    if (compute(&mx, in, &s, pad, threads, err, sizeof err) != 0) {
         hostlog_error("%s", err);
         free(mx.data);
         free(norm_mean), free(norm_var);

@@ -10,7 +10,6 @@
  * Everything that decides the next step (weights, optimizer moments, RNG, data position, carried state,
  * line order) goes into checkpoints, so --resume continues bit for bit.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -23,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "blas.h"
 #include "cliargs.h"
 #include "corpus.h"
 #include "commands.h"
@@ -1389,7 +1389,7 @@ int cmd_train(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (tr->o.threads > 0) {
-        openblas_set_num_threads(tr->o.threads);
+        blas_set_threads(tr->o.threads);
         host_set_model_threads((uint32_t)tr->o.threads);
     }
     tr->kind = strcmp(tr->o.task, "lm") == 0 ? TASK_LM : strcmp(tr->o.task, "midi-lm") == 0 ? TASK_MIDI : TASK_ROLL;

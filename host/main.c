@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas.h"
 #include "commands.h"
 #include "cpulevel.h"
 #include "hostlog.h"
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
     int c;
     size_t i;
 
+    blas_env_defaults(); // before the first plugin loads OpenBLAS
     opterr = 0;
     /* '+' stops at the command name: everything after it belongs to the command. */
     while ((c = getopt_long(argc, argv, "+hV", long_options, NULL)) != -1) {

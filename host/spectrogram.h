@@ -77,6 +77,11 @@ void spec_power(spectrogram *sp, float *power, const float *frame);
  * (n_fft / 2 + 1). Uses sp's scratch: one call at a time per spectrogram. */
 void spec_logmel(spectrogram *sp, float *logmel, const float *power);
 
+/* The log-mel of one frame (win_length samples), as spec_feed makes it: logmel is (n_mels). Uses sp's
+ * scratch: one call at a time per spectrogram; spectrograms of the same settings on several threads make
+ * the frames of one signal between them, each the same bits as spec_feed. Allocates nothing. */
+void spec_frame(spectrogram *sp, float *logmel, const float *frame);
+
 /* Per-utterance normalisation in place: every channel of x, which is (frames, n_mels), gets mean 0 and
  * variance 1 over the frames (a constant channel becomes 0). */
 void spec_cmvn(float *x, size_t frames, size_t n_mels);

@@ -6,7 +6,6 @@
  * the batches is shuffled every epoch. Everything the next step depends on (weights, optimizer moments,
  * RNG, batch order, position) goes into checkpoints, so --resume continues exactly.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -20,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "blas.h"
 #include "asr.h"
 #include "wer.h"
 #include "cliargs.h"
@@ -884,7 +884,7 @@ int cmd_train_ctc(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (o->threads > 0)
-        openblas_set_num_threads(o->threads), host_set_model_threads((uint32_t)o->threads);
+        blas_set_threads(o->threads), host_set_model_threads((uint32_t)o->threads);
     if (manifest_read(&mf, o->manifest, err, sizeof err) != 0 ||
         (o->val_manifest && manifest_read(&vmf, o->val_manifest, err, sizeof err) != 0)) {
         hostlog_error("%s", err);

@@ -187,6 +187,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check(whole.returncode == 0 and piped.returncode == 0 and piped.stdout == whole.stdout,
           "features of stdin: exit %d %r" % (piped.returncode, piped.stderr))
 
+    # Frames made on several threads are the very bytes of one thread's, over a file of several chunks
+    # (2^18 samples each), with and without a model's padding; a thread count outside 0..64 is refused.
+    noisy = os.path.join(tmp, "noisy.wav")
+    rnd = __import__("random").Random(5)
+    with wave.open(noisy, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(struct.pack("<%dh" % 700001, *[rnd.randint(-9000, 9000) for _ in range(700001)]))
+    for extra in ([], ["-m", "digits"]):
+        outs = [run(noisy, "-o", "-", "--threads", str(t), *extra) for t in (1, 2, 3, 0)]
+        check(all(r.returncode == 0 for r in outs), "--threads %s: exit %r" % (extra, [r.returncode for r in outs]))
+        check(len(outs[0].stdout) > 600000 and all(r.stdout == outs[0].stdout for r in outs),
+              "--threads 1, 2, 3 and every core give different frames %s" % extra)
+    check(run(noisy, "--threads", "65").returncode == 2, "--threads 65 is a usage error")
+
     # Usage and help.
     r = run("--help")
     check(r.returncode == 0 and b"16000" in r.stdout and b"--hop-length" in r.stdout, "--help")
