@@ -297,19 +297,22 @@ static void gemm_nn(float *d, float beta, const float *dz, size_t lddz, const fl
 /* Each loop below is compiled for AVX-512, AVX2 and plain x86-64, and the best the CPU has is picked once
  * when the plugin loads (a constructor, not an ifunc: clang exports ifunc resolvers as extra dynamic
  * symbols, and a plugin exports exactly one). Elsewhere it is plain C. GCC's -O2 vectorises only loops
- * whose trip count it knows, so these few ask for its full vectoriser. */
+ * whose trip count it knows, so these few ask for its full vectoriser; and without AVX-512's masks it
+ * if-converts the gates' selects only when told that floating-point exceptions are not looked at
+ * (no-trapping-math), which changes no result. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define STACK_DISPATCH 1
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
-#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")
 #endif
 
 /* e^x for x in [-87, 88] (clamped): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial to
  * r^6 (relative error below 2e-7), 2^n built in the exponent bits. Rounding to n uses the 1.5*2^23 trick
- * so that no libm call (and no rounding-mode instruction older targets lack) stops vectorisation. */
-static inline float exp_poly(float x)
+ * so that no libm call (and no rounding-mode instruction older targets lack) stops vectorisation; and it is
+ * always inlined, since GCC otherwise inlines it only after the vectoriser has seen a call and given up. */
+__attribute__((always_inline)) static inline float exp_poly(float x)
 {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
