@@ -1,6 +1,7 @@
 /* Optimizers over the flat parameter buffer. Per-element arithmetic runs in double and is stored as float,
  * so the update matches the formulas in optim.h to float rounding, whatever the magnitudes. */
-#include <math.h>
+
+/* Built with -fno-math-errno and the whole vectoriser (sdk/meson.build says why). */#include <math.h>
 #include <string.h>
 
 #include "rnnhost/optim.h"
