@@ -6,6 +6,7 @@
  * for up to a minute.
  * Usage: test_pool */
 #define _POSIX_C_SOURCE 200809L
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -141,8 +142,12 @@ int main(void)
             CHECK(all_ran(&j, THREADS), "an if_awake run that returned 0 missed a thread");
             joined = 1;
         } else {
+            // The refused run woke the workers: try again as soon as they are all up, before their idle
+            // spin (a millisecond or two) sends them back to sleep, which on a loaded machine a fixed nap
+            // could outlast every time.
             CHECK(atomic_load(&j.ran[0]) == 0, "a refused run ran the task");
-            nap_us(1000);
+            for (int k = 0; k < 100000 && pool_away(pool) > 0; k++)
+                sched_yield();
         }
     }
     CHECK(joined, "the workers an if_awake run woke never took part in the runs that followed");
