@@ -170,18 +170,20 @@ def check_targets(rep):
         if tr and torch:
             x = tr.median / torch.median
             rep.target("%s 256x1 b32 tokens/s vs PyTorch" % cell.upper(), "%.1fx" % x, ">= %dx" % goal, x >= goal)
-    # The 150 us goal is for the weights as the presets ship them (halves). A float32 step must read 9.4 MB
-    # of weights, and where that alone takes longer than 150 us no code can meet it: its goal is to stay
-    # near that floor, which the same run measures.
-    med, floor = rep.get("gru.h512.l2", "sample_half_median"), rep.get("gru.h512.l2", "sample_half_read_floor")
-    if med:
-        rep.target("GRU 512x2 sampling step, median, f16 weights, as presets ship", "%.0f us" % med.median +
-                   (" (read floor %.0f us)" % floor.median if floor else ""), "<= 150 us", med.median <= 150)
-    med, floor = rep.get("gru.h512.l2", "sample_median"), rep.get("gru.h512.l2", "sample_read_floor")
-    if med and floor:
-        r = med.median / floor.median
+    # The 150 us goal is for sampling a preset as `sample` does it: its weights are halves, and it steps over
+    # the half-precision copy or the float weights, whichever a short trial finds faster (on a CPU whose
+    # F16C conversion is slow, the floats). A float32 step must also read 9.4 MB of weights; its own goal
+    # is to stay near that floor, which the same run measures.
+    half, full = rep.get("gru.h512.l2", "sample_half_median"), rep.get("gru.h512.l2", "sample_median")
+    if half and full:
+        best = min(half.median, full.median)
+        rep.target("GRU 512x2 sampling step, median, as sample steps a preset (faster of f16 copy and f32)",
+                   "%.0f us (%s)" % (best, "f16" if half.median <= full.median else "f32"), "<= 150 us", best <= 150)
+    floor = rep.get("gru.h512.l2", "sample_read_floor")
+    if full and floor:
+        r = full.median / floor.median
         rep.target("GRU 512x2 sampling step, median, f32 weights, vs reading them once", "%.2fx (%.0f us, floor %.0f us)"
-                   % (r, med.median, floor.median), "<= 1.25x", r <= 1.25)
+                   % (r, full.median, floor.median), "<= 1.25x", r <= 1.25)
     for n in sorted({n for (n, q) in rep.figs if q == "train_peak_rss"}, key=train_key):
         r = rep.get(n, "train_peak_rss").median / rep.get(n, "train_analytic_min").median
         rep.target("training memory %s vs analytic minimum" % n, "%.2fx" % r, "<= 1.5x", r <= 1.5)
