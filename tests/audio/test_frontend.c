@@ -1,4 +1,4 @@
-/* The audio front-end (host/audio.c, host/spectrogram.c) against independent references: a direct DFT,
+/* The audio front-end (host/speech/audio.c, host/speech/spectrogram.c) against independent references: a direct DFT,
  * pure tones whose bins and bands are known in advance, the same signal recorded at two rates, broken
  * files, and one long file read in small and in whole blocks. Fixtures are generated here with libsndfile.
  * Usage: test_frontend CASE; exits 0 on pass, 1 on fail. */

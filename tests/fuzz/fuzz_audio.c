@@ -1,6 +1,6 @@
 /* Audio through the speech front end: libsndfile decodes the bytes through its virtual I/O
- * (audio_open_memory in host/audio.c), the reader mixes down and resamples to 16 kHz, and the
- * spectrogram (host/spectrogram.c) turns the samples into normalised log-mel frames. */
+ * (audio_open_memory in host/speech/audio.c), the reader mixes down and resamples to 16 kHz, and the
+ * spectrogram (host/speech/spectrogram.c) turns the samples into normalised log-mel frames. */
 #include <math.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* CTC over logits from anywhere: the SDK's loss, greedy decoding, forced alignment and prefix beam
  * search (sdk/src/ctc.c), and the host's words-with-times decoding on top (asr_decode_logits in
- * host/asrdecode.c), fed sizes, labels, phrases and raw floats (NaN and infinities included) from the
+ * host/speech/asrdecode.c), fed sizes, labels, phrases and raw floats (NaN and infinities included) from the
  * input.
  *
  * Layout: 8 header bytes (T, C, L, beam, flags, phrase count, two spare), then L label bytes, phrase

@@ -1,4 +1,4 @@
-/* Training lists (host/manifest.c): any bytes either parse into entries with a path and a normalised
+/* Training lists (host/speech/manifest.c): any bytes either parse into entries with a path and a normalised
  * transcript, or are refused with a line number. */
 #include <string.h>
 

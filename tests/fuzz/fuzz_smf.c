@@ -1,4 +1,4 @@
-/* Standard MIDI Files (host/smf.c): any bytes either read or are refused with a message; what reads is
+/* Standard MIDI Files (host/music/smf.c): any bytes either read or are refused with a message; what reads is
  * sorted, its tempo map answers for every tick, and it writes back into a file that reads again. */
 #include <string.h>
 

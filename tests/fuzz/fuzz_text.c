@@ -1,4 +1,4 @@
-/* The text front end (host/text.c): strict UTF-8 decoding, and the vocabulary's stored form. What decodes
+/* The text front end (host/text/text.c): strict UTF-8 decoding, and the vocabulary's stored form. What decodes
  * encodes back to the same bytes (less a BOM), and a vocabulary survives its stored form. */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* The streamed corpus (host/corpus.c) against the in-memory reader (host/text.c) it stands in for: the
+/* The streamed corpus (host/text/corpus.c) against the in-memory reader (host/text/text.c) it stands in for: the
  * same symbols, vocabulary, messages and line/column positions. meson.build compiles corpus.c here with a
  * tiny scan buffer and index, so sequences cut by a buffer end, index compaction and seeks all happen on
  * texts of a few kilobytes. */

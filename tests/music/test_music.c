@@ -1,4 +1,4 @@
-/* The music encodings (host/music.c): event tokens, augmentation, piano rolls from JSON and from notes,
+/* The music encodings (host/music/music.c): event tokens, augmentation, piano rolls from JSON and from notes,
  * notes of a MIDI timeline and back. One program, one group of checks per argument:
  *   test_music events|augment|json|roll|smf|jsb DIR
  * Exit 0 on pass, 1 on fail, 77 when the data a check needs is absent. */

@@ -1,4 +1,4 @@
-/* The real-time engine (host/player.c) driven by synthetic sources, without a model or a MIDI device:
+/* The real-time engine (host/music/player.c) driven by synthetic sources, without a model or a MIDI device:
  * the schedule and its lateness, Ctrl-C, underruns, the record as a MIDI file, token conversion, and
  * call and response. Exit 0 on pass, 1 on fail. */
 #include <pthread.h>

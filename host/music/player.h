@@ -121,7 +121,7 @@ int player_record_to_smf(smf_file *out, const player_result *res);
 
 void player_result_free(player_result *res);
 
-/* An event-token source (host/music.h tokens) over any token model: the token/MIDI conversion and the
+/* An event-token source (host/music/music.h tokens) over any token model: the token/MIDI conversion and the
  * call-and-response policy of `rnnhost play`, testable without a model.
  * Without input the model plays freely. With input, what the human plays is fed to the model as tokens
  * (time shifts since the last event, velocity, note-on/off); once the human has been silent for

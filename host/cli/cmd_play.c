@@ -1,4 +1,4 @@
-/* rnnhost play: an event-token model performing in real time through PortMidi (host/player.h), or,
+/* rnnhost play: an event-token model performing in real time through PortMidi (host/music/player.h), or,
  * without an output port, the same real-time loop only recording, so its timing can be measured. */
 #include <cjson/cJSON.h>
 #include <errno.h>
