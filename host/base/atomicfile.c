@@ -3,25 +3,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hostlog.h"
+
 /* Links followed before giving up, as the kernel's own limit for a path. */
 #define MAX_LINKS 40
-
-static void put_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !len)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 char *path_dir(const char *path)
 {
@@ -84,14 +75,14 @@ static int resolve(const char *path, char **target, int *fd, char *err, size_t e
             return 0;
         }
         if (hop == MAX_LINKS) {
-            put_err(err, err_len, "%s: cannot write: %s", path, strerror(ELOOP));
+            host_fmt(err, err_len, "%s: cannot write: %s", path, strerror(ELOOP));
             free(cur);
             return -1;
         }
         char link[PATH_MAX];
         const ssize_t n = readlink(cur, link, sizeof link - 1);
         if (n < 0) {
-            put_err(err, err_len, "%s: cannot follow the link: %s", path, strerror(errno));
+            host_fmt(err, err_len, "%s: cannot follow the link: %s", path, strerror(errno));
             free(cur);
             return -1;
         }
@@ -110,7 +101,7 @@ static int resolve(const char *path, char **target, int *fd, char *err, size_t e
         free(cur);
         cur = next;
     }
-    put_err(err, err_len, "%s: out of memory writing it", path);
+    host_fmt(err, err_len, "%s: out of memory writing it", path);
     return -1;
 }
 
@@ -170,7 +161,7 @@ static int open_temp(char **tmp, const char *target, const char *name, char *err
     const size_t plen = strlen(target);
     *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
     if (!*tmp) {
-        put_err(err, err_len, "%s: out of memory writing it", name);
+        host_fmt(err, err_len, "%s: out of memory writing it", name);
         return -1;
     }
     memcpy(*tmp, target, plen);
@@ -179,13 +170,13 @@ static int open_temp(char **tmp, const char *target, const char *name, char *err
     // whole new one, never half of it.
     int fd = mkstemp(*tmp);
     if (fd < 0) {
-        put_err(err, err_len, "%s: cannot create a temporary file beside it: %s", name, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot create a temporary file beside it: %s", name, strerror(errno));
         return -1;
     }
     struct stat sb;
     const mode_t mode = stat(target, &sb) == 0 ? (sb.st_mode & 07777) : 0644; // mkstemp makes 0600
     if (fchmod(fd, mode) != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", name, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot write: %s", name, strerror(errno));
         close(fd);
         unlink(*tmp);
         return -1;
@@ -197,7 +188,7 @@ static int open_temp(char **tmp, const char *target, const char *name, char *err
 static int publish(const char *tmp, const char *target, const char *name, char *err, size_t err_len)
 {
     if (rename(tmp, target) != 0) {
-        put_err(err, err_len, "%s: cannot rename %s onto it: %s", name, tmp, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot rename %s onto it: %s", name, tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -209,7 +200,7 @@ static int publish(const char *tmp, const char *target, const char *name, char *
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
         if (fsync(dfd) != 0 && errno != EINVAL) {
-            put_err(err, err_len, "%s: written, but cannot sync its directory: %s", name, strerror(errno));
+            host_fmt(err, err_len, "%s: written, but cannot sync its directory: %s", name, strerror(errno));
             rc = -1;
         }
         close(dfd);
@@ -236,13 +227,13 @@ static int open_stream(atomic_out *a, int fd, const char *target, char *err, siz
     const int d = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     if (d < 0) {
         if (fd >= 0)
-            put_err(err, err_len, "%s: descriptor %d is not open", a->path, fd);
+            host_fmt(err, err_len, "%s: descriptor %d is not open", a->path, fd);
         else
-            put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
+            host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
         return -1;
     }
     if (!(a->f = fdopen(d, "wb"))) {
-        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
         close(d);
         return -1;
     }
@@ -254,7 +245,7 @@ int atomic_out_open(atomic_out *a, const char *path, char *err, size_t err_len)
     memset(a, 0, sizeof *a);
     a->path = strdup(output_name(path));
     if (!a->path) {
-        put_err(err, err_len, "%s: out of memory writing it", output_name(path));
+        host_fmt(err, err_len, "%s: out of memory writing it", output_name(path));
         return -1;
     }
     int fd = strcmp(path, "-") == 0 ? 1 : -1;
@@ -271,14 +262,14 @@ int atomic_out_open(atomic_out *a, const char *path, char *err, size_t err_len)
     }
     a->target = target;
     if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) {
-        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(EISDIR));
+        host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(EISDIR));
         goto fail;
     }
     fd = open_temp(&a->tmp, target, a->path, err, err_len);
     if (fd < 0)
         goto fail;
     if (!(a->f = fdopen(fd, "wb"))) {
-        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(errno));
         close(fd);
         unlink(a->tmp);
         goto fail;
@@ -299,7 +290,7 @@ static int close_stream(atomic_out *a, char *err, size_t err_len)
     if (a->f != stdout && a->f != stderr && fclose(a->f) != 0 && !bad)
         bad = 1, saved = errno;
     if (bad)
-        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(saved));
+        host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(saved));
     out_free(a);
     return bad ? -1 : 0;
 }
@@ -307,7 +298,7 @@ static int close_stream(atomic_out *a, char *err, size_t err_len)
 int atomic_out_commit(atomic_out *a, char *err, size_t err_len)
 {
     if (!a->f) {
-        put_err(err, err_len, "%s: not open for writing", a->path ? a->path : "?");
+        host_fmt(err, err_len, "%s: not open for writing", a->path ? a->path : "?");
         atomic_out_abort(a);
         return -1;
     }
@@ -320,7 +311,7 @@ int atomic_out_commit(atomic_out *a, char *err, size_t err_len)
     a->f = NULL;
     int rc = -1;
     if (bad || closed != 0) {
-        put_err(err, err_len, "%s: cannot write: %s", a->path, strerror(bad ? saved : errno));
+        host_fmt(err, err_len, "%s: cannot write: %s", a->path, strerror(bad ? saved : errno));
         unlink(a->tmp);
     } else {
         rc = publish(a->tmp, a->target, a->path, err, err_len);
@@ -349,7 +340,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, char *err
     if (atomic_out_open(&a, path, err, err_len) != 0)
         return -1;
     if (size && fwrite(data, 1, size, a.f) != size) {
-        put_err(err, err_len, "%s: cannot write: %s", a.path, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot write: %s", a.path, strerror(errno));
         atomic_out_abort(&a);
         return -1;
     }

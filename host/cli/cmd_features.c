@@ -497,9 +497,9 @@ int cmd_features(int argc, char **argv)
     } else if (strcmp(out, "-") == 0) {
         rc = EXIT_OK;
     } else {
-        fprintf(stderr, "rnnhost: wrote %s (%zu frames x %d mels, %.2f s at %d Hz)\n", out, mx.frames, s.n_mels,
-                mx.frames ? ((double)(mx.frames - 1) * s.hop_length + s.win_length) / s.sample_rate : 0.0,
-                s.sample_rate);
+        hostlog_info("wrote %s (%zu frames x %d mels, %.2f s at %d Hz)", out, mx.frames, s.n_mels,
+                     mx.frames ? ((double)(mx.frames - 1) * s.hop_length + s.win_length) / s.sample_rate : 0.0,
+                     s.sample_rate);
         rc = EXIT_OK;
     }
     free(bytes);

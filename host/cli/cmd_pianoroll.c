@@ -535,8 +535,7 @@ int cmd_pianoroll(int argc, char **argv)
     double end = 0;
     for (size_t i = 0; i < n; i++)
         end = notes[i].end > end ? notes[i].end : end;
-    fprintf(stderr, "rnnhost: wrote %s (%d x %d, %zu note%s, %.1f s)\n", output_name(out), width, height, n, n == 1 ? "" : "s",
-            end);
+    hostlog_info("wrote %s (%d x %d, %zu note%s, %.1f s)", output_name(out), width, height, n, n == 1 ? "" : "s", end);
     rc = EXIT_OK;
 done:
     free(pic.shapes);

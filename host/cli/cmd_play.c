@@ -65,14 +65,13 @@ static int gen_feed(void *ctx, int32_t token)
 
 static void report(const player_result *res, const player_lateness *lt, int json, const char *record)
 {
-    fprintf(stderr,
-            "rnnhost: play: %zu messages sent; lateness over %zu scheduled events: median %.3f ms, p99 %.3f ms, "
-            "max %.3f ms; %llu underruns\n",
-            res->n_sent + res->n_unrecorded, lt->count, lt->median_us / 1000, lt->p99_us / 1000,
-            lt->max_us / 1000, (unsigned long long)res->underruns);
+    hostlog_info("play: %zu messages sent; lateness over %zu scheduled events: median %.3f ms, p99 %.3f ms, "
+                 "max %.3f ms; %llu underruns",
+                 res->n_sent + res->n_unrecorded, lt->count, lt->median_us / 1000, lt->p99_us / 1000,
+                 lt->max_us / 1000, (unsigned long long)res->underruns);
     if (res->n_unrecorded)
-        fprintf(stderr, "rnnhost: play: the record holds the first %zu messages; %zu more were sent\n", res->n_sent,
-                res->n_unrecorded);
+        hostlog_info("play: the record holds the first %zu messages; %zu more were sent", res->n_sent,
+                     res->n_unrecorded);
     if (!json)
         return;
     cJSON *o = cJSON_CreateObject(), *l = NULL;

@@ -346,9 +346,9 @@ static int outputs_apart(run *r)
             j->stem = stem;
         }
         if (rc == 0 && b - a > 1 && !r->quiet)
-            fprintf(stderr, "rnnhost: %s and %zu more input%s differ only in extension; each output keeps its "
-                    "input's (%s.%s)\n", r->jobs[refs[a].job].path, b - a - 1, b - a > 2 ? "s" : "",
-                    r->jobs[refs[a].job].stem, first_extension(r->formats));
+            hostlog_info("%s and %zu more input%s differ only in extension; each output keeps its input's (%s.%s)",
+                         r->jobs[refs[a].job].path, b - a - 1, b - a > 2 ? "s" : "", r->jobs[refs[a].job].stem,
+                         first_extension(r->formats));
     }
     refs_free(refs, n);
     if (rc != 0)
@@ -462,6 +462,8 @@ static void print_progress(run *r, int final)
     if (!final && now - r->last_print < (isatty(2) ? 0.2 : 5.0))
         return;
     r->last_print = now;
+    /* Progress, not a diagnostic: on a terminal the line is redrawn in place and left open, which hostlog's
+     * whole lines cannot do; elsewhere it is one line like theirs. */
     fprintf(stderr, "%srnnhost: %zu/%zu files | %.1f s of audio | %.0fx real time", isatty(2) ? "\r\033[K" : "",
             r->done, r->n_todo, r->audio, wall > 0 ? r->audio / wall : 0.0);
     if (r->failed)
@@ -653,7 +655,7 @@ int cmd_transcribe(int argc, char **argv)
             if (arc != 0)
                 goto oom;
             if (r.n == before)
-                fprintf(stderr, "rnnhost: %s: no sound files in this folder\n", a);
+                hostlog_info("%s: no sound files in this folder", a);
         } else {
             /* a missing or unreadable file is a failed file of the batch, reported like any other */
             const char *slash = strrchr(a, '/');
@@ -729,8 +731,7 @@ int cmd_transcribe(int argc, char **argv)
         r.which[r.n_todo++] = i;
     }
     if (!r.quiet && r.n_todo < r.n)
-        fprintf(stderr, "rnnhost: %zu of %zu files already have their outputs (--skip-existing)\n", r.n - r.n_todo,
-                r.n);
+        hostlog_info("%zu of %zu files already have their outputs (--skip-existing)", r.n - r.n_todo, r.n);
 
     /* one stream for the whole run: a FIFO's reader sees one end, after the last transcript */
     if ((r.output_stream || (!r.output && !r.out_dir && stdin_inputs)) &&
@@ -764,8 +765,8 @@ int cmd_transcribe(int argc, char **argv)
         r.write_error = 1;
     const size_t lost = r.failed + r.unwritten;
     if (host_interrupted) {
-        fprintf(stderr, "rnnhost: interrupted: %zu of %zu files done and written; --skip-existing continues\n",
-                r.done - lost, r.n_todo);
+        hostlog_error("interrupted: %zu of %zu files done and written; --skip-existing continues", r.done - lost,
+                      r.n_todo);
         rc = EXIT_INTERRUPTED;
     } else if (lost) {
         rc = r.write_error || lost == r.n_todo ? EXIT_FAIL : EXIT_PARTIAL;
@@ -776,7 +777,7 @@ int cmd_transcribe(int argc, char **argv)
             if (r.unwritten)
                 host_fmt(what + strlen(what), sizeof what - strlen(what), "%s%zu of %zu files could not be written",
                          r.failed ? "; " : "", r.unwritten, r.n_todo);
-            fprintf(stderr, "rnnhost: %s%s\n", what, lost < r.n_todo ? " (the others are written)" : "");
+            hostlog_error("%s%s", what, lost < r.n_todo ? " (the others are written)" : "");
         }
     } else {
         rc = r.write_error ? EXIT_FAIL : EXIT_OK;

@@ -10,6 +10,7 @@
 #include "smf.h"
 
 #include "atomicfile.h"
+#include "hostlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,17 +26,6 @@
 #define MAX_VLQ 0x0FFFFFFFu          // four 7-bit groups
 #define MAX_FILE_BYTES (64u << 20)   // real MIDI files are kilobytes; events cost ~16x their bytes
 #define DEFAULT_TEMPO 500000u        // microseconds per quarter: 120 bpm, until the first tempo event
-
-static void put_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* Reading                                                                                              */
@@ -62,16 +52,15 @@ typedef struct {
     size_t meta_at;
 } track_sink;
 
-static int rfail(const reader *r, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int rfail(const reader *r, size_t at, const char *fmt, ...) HOST_PRINTF(3, 4);
 static int rfail(const reader *r, size_t at, const char *fmt, ...)
 {
-    if (!r->err || r->err_len == 0)
-        return -1;
-    int k = snprintf(r->err, r->err_len, "%s: byte %zu: ", r->name, at);
-    if (k >= 0 && (size_t)k < r->err_len) {
+    host_fmt(r->err, r->err_len, "%s: byte %zu: ", r->name, at);
+    const size_t k = r->err ? strlen(r->err) : 0;
+    if (k + 1 < r->err_len) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(r->err + k, r->err_len - (size_t)k, fmt, ap);
+        host_vfmt(r->err + k, r->err_len - k, fmt, ap);
         va_end(ap);
     }
     return -1;
@@ -284,7 +273,7 @@ int smf_read_memory(smf_file *out, const uint8_t *data, size_t size, const char 
     if (err && err_len)
         err[0] = '\0';
     if (!out) {
-        put_err(err, err_len, "smf_read_memory: no output");
+        host_fmt(err, err_len, "smf_read_memory: no output");
         return -1;
     }
     memset(out, 0, sizeof *out);
@@ -320,7 +309,7 @@ int smf_read_memory(smf_file *out, const uint8_t *data, size_t size, const char 
         free(starts);
         free(ends);
         free(info);
-        put_err(err, err_len, "%s: out of memory for %u tracks", r.name, ntracks);
+        host_fmt(err, err_len, "%s: out of memory for %u tracks", r.name, ntracks);
         return -1;
     }
     int rc = -1;
@@ -361,7 +350,7 @@ int smf_read_memory(smf_file *out, const uint8_t *data, size_t size, const char 
     smf_event *tmp = total_events ? malloc(total_events * sizeof *tmp) : NULL;
     if ((total_events && (!out->events || !tmp)) || (total_meta && !out->meta_data)) {
         free(tmp);
-        put_err(err, err_len, "%s: out of memory for %zu events", r.name, total_events);
+        host_fmt(err, err_len, "%s: out of memory for %zu events", r.name, total_events);
         goto done;
     }
     track_sink sink = {out->events, out->meta_data, 0};
@@ -404,12 +393,12 @@ int smf_read(smf_file *out, const char *path, char *err, size_t err_len)
     if (out)
         memset(out, 0, sizeof *out);
     if (!out || !path) {
-        put_err(err, err_len, "smf_read: no file or no output");
+        host_fmt(err, err_len, "smf_read: no file or no output");
         return -1;
     }
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        put_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        host_fmt(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     // Read in pieces rather than trusting a size from stat, so pipes and growing files work too.
@@ -419,14 +408,14 @@ int smf_read(smf_file *out, const char *path, char *err, size_t err_len)
     for (;;) {
         if (len == cap) {
             if (cap > MAX_FILE_BYTES) {
-                put_err(err, err_len, "%s: byte %zu: more than %u bytes, larger than any MIDI file", path, len,
-                        MAX_FILE_BYTES);
+                host_fmt(err, err_len, "%s: byte %zu: more than %u bytes, larger than any MIDI file", path, len,
+                         MAX_FILE_BYTES);
                 goto out;
             }
             size_t ncap = cap ? 2 * cap : 65536;
             uint8_t *nb = realloc(buf, ncap);
             if (!nb) {
-                put_err(err, err_len, "%s: out of memory reading it", path);
+                host_fmt(err, err_len, "%s: out of memory reading it", path);
                 goto out;
             }
             buf = nb;
@@ -436,7 +425,7 @@ int smf_read(smf_file *out, const char *path, char *err, size_t err_len)
         len += got;
         if (got == 0) {
             if (ferror(fp)) {
-                put_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+                host_fmt(err, err_len, "%s: cannot read: %s", path, strerror(errno));
                 goto out;
             }
             break;
@@ -530,26 +519,26 @@ static int check_events(const smf_file *f, char *err, size_t err_len)
     for (size_t i = 0; i < f->n; i++) {
         const smf_event *e = &f->events[i];
         if (i > 0 && e->tick < f->events[i - 1].tick) {
-            put_err(err, err_len, "event %zu: tick %llu comes before the previous event's %llu (not sorted)", i,
-                    (unsigned long long)e->tick, (unsigned long long)f->events[i - 1].tick);
+            host_fmt(err, err_len, "event %zu: tick %llu comes before the previous event's %llu (not sorted)", i,
+                     (unsigned long long)e->tick, (unsigned long long)f->events[i - 1].tick);
             return -1;
         }
         if (e->status >= 0x80 && e->status < 0xF0) {
             if (e->data1 >= 0x80 || e->data2 >= 0x80) {
-                put_err(err, err_len, "event %zu: message 0x%02X has a data byte with the high bit set", i,
-                        e->status);
+                host_fmt(err, err_len, "event %zu: message 0x%02X has a data byte with the high bit set", i,
+                         e->status);
                 return -1;
             }
         } else if (e->status == 0xFF) {
             if (e->meta_len > MAX_VLQ || (e->meta_len && !f->meta_data) ||
                 (uint64_t)e->meta_offset + e->meta_len > f->meta_size) {
-                put_err(err, err_len, "event %zu: meta data (%u bytes at %u) lies outside the %zu stored", i,
-                        e->meta_len, e->meta_offset, f->meta_size);
+                host_fmt(err, err_len, "event %zu: meta data (%u bytes at %u) lies outside the %zu stored", i,
+                         e->meta_len, e->meta_offset, f->meta_size);
                 return -1;
             }
         } else {
-            put_err(err, err_len, "event %zu: status 0x%02X is neither a channel message nor a meta event", i,
-                    e->status);
+            host_fmt(err, err_len, "event %zu: status 0x%02X is neither a channel message nor a meta event", i,
+                     e->status);
             return -1;
         }
     }
@@ -561,18 +550,18 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
     if (err && err_len)
         err[0] = '\0';
     if (!bytes || !size || !f || (f->n && !f->events)) {
-        put_err(err, err_len, "smf_encode: missing output or events");
+        host_fmt(err, err_len, "smf_encode: missing output or events");
         return -1;
     }
     *bytes = NULL;
     *size = 0;
     if (format != 0 && format != 1) {
-        put_err(err, err_len, "cannot write format %d: only formats 0 and 1", format);
+        host_fmt(err, err_len, "cannot write format %d: only formats 0 and 1", format);
         return -1;
     }
     if (f->division == 0 || f->division >= 0x8000) {
-        put_err(err, err_len, "cannot write a time division of %u: ticks per quarter must be 1..32767",
-                f->division);
+        host_fmt(err, err_len, "cannot write a time division of %u: ticks per quarter must be 1..32767",
+                 f->division);
         return -1;
     }
     if (check_events(f, err, err_len) != 0)
@@ -587,7 +576,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
     size_t *order = NULL;
     int rc = -1;
     if (!map || !dest) {
-        put_err(err, err_len, "out of memory encoding %zu events", f->n);
+        host_fmt(err, err_len, "out of memory encoding %zu events", f->n);
         goto out;
     }
     size_t ntracks = 1;
@@ -598,7 +587,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
         for (size_t t = 0; t < 65536; t++)
             if (map[t]) {
                 if (ntracks == 65535) {
-                    put_err(err, err_len, "more than 65534 tracks hold channel messages");
+                    host_fmt(err, err_len, "more than 65534 tracks hold channel messages");
                     goto out;
                 }
                 map[t] = (uint16_t)ntracks++;
@@ -611,7 +600,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
     first = calloc(ntracks + 1, sizeof *first);
     order = malloc((f->n ? f->n : 1) * sizeof *order);
     if (!first || !order) {
-        put_err(err, err_len, "out of memory encoding %zu events", f->n);
+        host_fmt(err, err_len, "out of memory encoding %zu events", f->n);
         goto out;
     }
     size_t bound = 14 + ntracks * (8 + 4 + 3); // header; per track its chunk header and end-of-track
@@ -624,7 +613,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
     {
         size_t *fill = malloc((ntracks ? ntracks : 1) * sizeof *fill);
         if (!fill) {
-            put_err(err, err_len, "out of memory encoding %zu events", f->n);
+            host_fmt(err, err_len, "out of memory encoding %zu events", f->n);
             goto out;
         }
         memcpy(fill, first, ntracks * sizeof *fill);
@@ -635,7 +624,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
 
     buf = malloc(bound);
     if (!buf) {
-        put_err(err, err_len, "out of memory encoding %zu events", f->n);
+        host_fmt(err, err_len, "out of memory encoding %zu events", f->n);
         goto out;
     }
     uint8_t *p = buf;
@@ -663,8 +652,8 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
                 continue;
             }
             if (e->tick - last > MAX_VLQ) {
-                put_err(err, err_len, "event %zu: a gap of %llu ticks is more than a file can hold (%u)", i,
-                        (unsigned long long)(e->tick - last), MAX_VLQ);
+                host_fmt(err, err_len, "event %zu: a gap of %llu ticks is more than a file can hold (%u)", i,
+                         (unsigned long long)(e->tick - last), MAX_VLQ);
                 goto out;
             }
             p += put_vlq(p, (uint32_t)(e->tick - last));
@@ -690,8 +679,8 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
         if (end < last)
             end = last;
         if (end - last > MAX_VLQ) {
-            put_err(err, err_len, "end of track %zu: a gap of %llu ticks is more than a file can hold (%u)", t,
-                    (unsigned long long)(end - last), MAX_VLQ);
+            host_fmt(err, err_len, "end of track %zu: a gap of %llu ticks is more than a file can hold (%u)", t,
+                     (unsigned long long)(end - last), MAX_VLQ);
             goto out;
         }
         p += put_vlq(p, (uint32_t)(end - last));
@@ -700,7 +689,7 @@ int smf_encode(uint8_t **bytes, size_t *size, const smf_file *f, int format, cha
         *p++ = 0x00;
         const size_t clen = (size_t)(p - chunk) - 8;
         if (clen > UINT32_MAX) {
-            put_err(err, err_len, "track %zu: %zu bytes is more than a chunk can hold", t, clen);
+            host_fmt(err, err_len, "track %zu: %zu bytes is more than a chunk can hold", t, clen);
             goto out;
         }
         put_be32(chunk + 4, (uint32_t)clen);
@@ -723,14 +712,14 @@ int smf_write(const char *path, const smf_file *f, int format, char *err, size_t
     if (err && err_len)
         err[0] = '\0';
     if (!path || !*path) {
-        put_err(err, err_len, "smf_write: no path");
+        host_fmt(err, err_len, "smf_write: no path");
         return -1;
     }
     uint8_t *bytes;
     size_t size;
     char why[256];
     if (smf_encode(&bytes, &size, f, format, why, sizeof why) != 0) {
-        put_err(err, err_len, "%s: %s", path, why);
+        host_fmt(err, err_len, "%s: %s", path, why);
         return -1;
     }
     const int rc = write_file_atomic(path, bytes, size, err, err_len);

@@ -264,7 +264,7 @@ static void service_log(const rh_host *host, int32_t level, const char *message)
     }
     if (level <= RH_LOG_DEBUG && !getenv("RNNHOST_DEBUG"))
         return;
-    fprintf(stderr, "rnnhost: %s: %s%s\n", p->id, level == RH_LOG_WARNING ? "warning: " : "", line);
+    hostlog_info("%s: %s%s", p->id, level == RH_LOG_WARNING ? "warning: " : "", line);
 }
 
 static rh_status service_create_model(const rh_host *host, const char *model_id, const rh_config *config,

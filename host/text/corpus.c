@@ -73,7 +73,7 @@ static int index_add(corpus *c, uint32_t file, uint64_t off, char *err, size_t e
         c->idx_file = malloc(INDEX_MAX * sizeof *c->idx_file);
         c->idx_off = malloc(INDEX_MAX * sizeof *c->idx_off);
         if (!c->idx_file || !c->idx_off) {
-            text_set_err(err, err_len, "out of memory for the corpus index");
+            host_fmt(err, err_len, "out of memory for the corpus index");
             return -1;
         }
     }
@@ -94,7 +94,7 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
     const char *name = c->paths[f];
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        text_set_errno_err(err, err_len, name, errno);
+        host_fmt_errno(err, err_len, name, errno);
         return -1;
     }
     uint64_t base = 0; /* file offset of buf[0] */
@@ -106,14 +106,14 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
     for (;;) {
         ssize_t got = read_full(fd, buf + have, SCAN_BUFFER - have);
         if (got < 0) {
-            text_set_errno_err(err, err_len, name, errno);
+            host_fmt_errno(err, err_len, name, errno);
             goto done;
         }
         const int eof = have + (size_t)got < SCAN_BUFFER;
         const unsigned char *nul = got > 0 ? memchr(buf + have, 0, (size_t)got) : NULL;
         if (nul) {
-            text_set_err(err, err_len, "%s: binary file (NUL byte at offset %llu)", name,
-                    (unsigned long long)(base + (uint64_t)(nul - buf)));
+            host_fmt(err, err_len, "%s: binary file (NUL byte at offset %llu)", name,
+                     (unsigned long long)(base + (uint64_t)(nul - buf)));
             goto done;
         }
         have += (size_t)got;
@@ -159,8 +159,8 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
         have = keep, i = 0;
     }
     if (bad) {
-        text_set_err(err, err_len, "%s: invalid UTF-8 at byte %llu (0x%02x): %s", name, (unsigned long long)bad_at,
-                bad_byte, bad_why);
+        host_fmt(err, err_len, "%s: invalid UTF-8 at byte %llu (0x%02x): %s", name, (unsigned long long)bad_at,
+                 bad_byte, bad_why);
         goto done;
     }
     c->end[f] = base + have;
@@ -183,13 +183,13 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     struct stat st;
     int is_dir = 0;
     if (!c) {
-        text_set_err(err, err_len, "out of memory");
+        host_fmt(err, err_len, "out of memory");
         return -1;
     }
     c->K = INDEX_FIRST_K;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        text_set_errno_err(err, err_len, path, errno);
+        host_fmt_errno(err, err_len, path, errno);
         if (fd >= 0)
             close(fd);
         goto fail;
@@ -202,7 +202,7 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     } else {
         c->paths = malloc(sizeof *c->paths);
         if (!c->paths || !(c->paths[0] = strdup(path))) {
-            text_set_err(err, err_len, "out of memory");
+            host_fmt(err, err_len, "out of memory");
             goto fail;
         }
         c->n_files = 1;
@@ -213,7 +213,7 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
     if (!check)
         c->seen = calloc(VOCAB_BIT_WORDS, sizeof *c->seen);
     if (!c->begin || !c->end || !buf || (!check && !c->seen)) {
-        text_set_err(err, err_len, "out of memory");
+        host_fmt(err, err_len, "out of memory");
         goto fail;
     }
     scan_pos pos = {1, 1};
@@ -222,9 +222,9 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
             goto fail;
     if (c->n == 0) {
         if (is_dir)
-            text_set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", path, c->n_files);
+            host_fmt(err, err_len, "%s: empty corpus (all %zu files are empty)", path, c->n_files);
         else
-            text_set_err(err, err_len, "%s: empty file", path);
+            host_fmt(err, err_len, "%s: empty file", path);
         goto fail;
     }
     free(buf);
@@ -262,7 +262,7 @@ int corpus_vocab(vocab *out, corpus *const *parts, size_t n, char *err, size_t e
 {
     uint32_t *seen = calloc(VOCAB_BIT_WORDS, sizeof *seen);
     if (!seen) {
-        text_set_err(err, err_len, "out of memory building the vocabulary");
+        host_fmt(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
     for (size_t p = 0; p < n; p++)
@@ -312,8 +312,8 @@ void corpus_cursor_free(corpus_cursor *cur)
 
 static void changed(const corpus *c, const corpus_cursor *cur, const char *what, char *err, size_t err_len)
 {
-    text_set_err(err, err_len, "%s: changed while in use (%s at byte %llu)", c->paths[cur->file], what,
-            (unsigned long long)cur->off);
+    host_fmt(err, err_len, "%s: changed while in use (%s at byte %llu)", c->paths[cur->file], what,
+             (unsigned long long)cur->off);
 }
 
 /* Makes the buffer hold the bytes at cur->off: at least the 4 a sequence may need, or up to the end. */
@@ -328,7 +328,7 @@ static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t er
             close(cur->fd);
         cur->fd = open(c->paths[cur->file], O_RDONLY | O_CLOEXEC);
         if (cur->fd < 0) {
-            text_set_errno_err(err, err_len, c->paths[cur->file], errno);
+            host_fmt_errno(err, err_len, c->paths[cur->file], errno);
             return -1;
         }
         cur->fd_file = cur->file;
@@ -339,7 +339,7 @@ static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t er
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            text_set_errno_err(err, err_len, c->paths[cur->file], errno);
+            host_fmt_errno(err, err_len, c->paths[cur->file], errno);
             cur->buf_len = 0;
             return -1;
         }
@@ -380,8 +380,8 @@ int corpus_read(corpus *c, corpus_cursor *cur, int32_t *ids, size_t first, size_
     if (count == 0)
         return 0;
     if (first > c->n || count > c->n - first) {
-        text_set_err(err, err_len, "%s: symbols %zu..%zu asked of a corpus of %zu", c->paths[0], first,
-                first + count - 1, c->n);
+        host_fmt(err, err_len, "%s: symbols %zu..%zu asked of a corpus of %zu", c->paths[0], first,
+                 first + count - 1, c->n);
         return -1;
     }
     if (first == cur->prev_sym && cur->prev_sym != SIZE_MAX) { /* windows that share their edge symbol */

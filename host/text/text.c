@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +17,6 @@
 #define STDIN_NAME "standard input"
 /* First buffer for a stream whose size we cannot know; it doubles from here. */
 #define STREAM_CHUNK ((size_t)64 * 1024)
-
-void text_set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
-void text_set_errno_err(char *err, size_t err_len, const char *name, int e)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s", strerror(e));
-    // strerror's capital would look odd after the colon: "name: no such file or directory"
-    if (msg[0] >= 'A' && msg[0] <= 'Z' && msg[1] >= 'a' && msg[1] <= 'z')
-        msg[0] = (char)(msg[0] - 'A' + 'a');
-    text_set_err(err, err_len, "%s: %s", name, msg);
-}
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------------- */
 
@@ -164,14 +143,14 @@ static int append_decoded(text_buf *acc, size_t *cap, const char *bytes, size_t 
     const unsigned char *nul = memchr(s, 0, n);
     // Binary files usually hold invalid UTF-8 too; "binary file" is the more useful thing to say.
     if (nul) {
-        text_set_err(err, err_len, "%s: binary file (NUL byte at offset %zu)", name, (size_t)(nul - s));
+        host_fmt(err, err_len, "%s: binary file (NUL byte at offset %zu)", name, (size_t)(nul - s));
         return -1;
     }
     if (skip_bom && n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
         off = 3;
     if (utf8_scan(NULL, &count, s + off, n - off, &fault) != 0) {
         size_t at = off + fault.at;
-        text_set_err(err, err_len, "%s: invalid UTF-8 at byte %zu (0x%02x): %s", name, at, s[at], fault.why);
+        host_fmt(err, err_len, "%s: invalid UTF-8 at byte %zu (0x%02x): %s", name, at, s[at], fault.why);
         return -1;
     }
     if (count == 0)
@@ -182,12 +161,12 @@ static int append_decoded(text_buf *acc, size_t *cap, const char *bytes, size_t 
         if (*cap > 0 && grown > want)
             want = grown;
         if (want > SIZE_MAX / sizeof(uint32_t)) {
-            text_set_err(err, err_len, "%s: text too large", name);
+            host_fmt(err, err_len, "%s: text too large", name);
             return -1;
         }
         uint32_t *p = realloc(acc->cp, want * sizeof(uint32_t));
         if (!p) {
-            text_set_err(err, err_len, "%s: out of memory for %zu code points", name, want);
+            host_fmt(err, err_len, "%s: out of memory for %zu code points", name, want);
             return -1;
         }
         acc->cp = p;
@@ -234,7 +213,7 @@ static int byte_reserve(byte_buf *b, size_t cap, const char *name, char *err, si
         return 0;
     char *p = realloc(b->p, cap);
     if (!p) {
-        text_set_err(err, err_len, "%s: out of memory for %zu bytes", name, cap);
+        host_fmt(err, err_len, "%s: out of memory for %zu bytes", name, cap);
         return -1;
     }
     b->p = p;
@@ -250,16 +229,16 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
     size_t want = STREAM_CHUNK;
     b->n = 0;
     if (fstat(fd, &st) != 0) {
-        text_set_errno_err(err, err_len, name, errno);
+        host_fmt_errno(err, err_len, name, errno);
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        text_set_errno_err(err, err_len, name, EISDIR);
+        host_fmt_errno(err, err_len, name, EISDIR);
         return -1;
     }
     if (S_ISREG(st.st_mode)) {
         if ((unsigned long long)st.st_size >= SIZE_MAX / sizeof(uint32_t)) {
-            text_set_err(err, err_len, "%s: file too large", name);
+            host_fmt(err, err_len, "%s: file too large", name);
             return -1;
         }
         // Files like those in /proc report size 0 and still have content: they grow like a stream.
@@ -270,7 +249,7 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
     for (;;) {
         if (b->n == b->cap) {
             if (b->cap > SIZE_MAX / 2 / sizeof(uint32_t)) {
-                text_set_err(err, err_len, "%s: input too large", name);
+                host_fmt(err, err_len, "%s: input too large", name);
                 return -1;
             }
             if (byte_reserve(b, b->cap * 2, name, err, err_len) != 0)
@@ -280,7 +259,7 @@ static int read_fd(byte_buf *b, int fd, const char *name, char *err, size_t err_
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            text_set_errno_err(err, err_len, name, errno);
+            host_fmt_errno(err, err_len, name, errno);
             return -1;
         }
         if (r == 0)
@@ -293,7 +272,7 @@ static int read_path(byte_buf *b, const char *path, char *err, size_t err_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        text_set_errno_err(err, err_len, path, errno);
+        host_fmt_errno(err, err_len, path, errno);
         return -1;
     }
     int rc = read_fd(b, fd, path, err, err_len);
@@ -335,7 +314,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
 {
     DIR *d = opendir(dir);
     if (!d) {
-        text_set_errno_err(err, err_len, dir, errno);
+        host_fmt_errno(err, err_len, dir, errno);
         return -1;
     }
     int rc = 0;
@@ -344,7 +323,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
         struct dirent *e = readdir(d);
         if (!e) {
             if (errno != 0) {
-                text_set_errno_err(err, err_len, dir, errno);
+                host_fmt_errno(err, err_len, dir, errno);
                 rc = -1;
             }
             break;
@@ -353,13 +332,13 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
             continue; // hidden, and also "." and ".."
         char *path = path_join(dir, e->d_name);
         if (!path) {
-            text_set_err(err, err_len, "%s: out of memory", dir);
+            host_fmt(err, err_len, "%s: out of memory", dir);
             rc = -1;
             break;
         }
         struct stat st;
         if (lstat(path, &st) != 0) {
-            text_set_errno_err(err, err_len, path, errno);
+            host_fmt_errno(err, err_len, path, errno);
             free(path);
             rc = -1;
             break;
@@ -374,7 +353,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
         if (S_ISLNK(st.st_mode)) {
             // A dangling link is reported: it is most likely a corpus file that went missing.
             if (stat(path, &st) != 0) {
-                text_set_errno_err(err, err_len, path, errno);
+                host_fmt_errno(err, err_len, path, errno);
                 free(path);
                 rc = -1;
                 break;
@@ -388,7 +367,7 @@ static int collect_files(path_list *out, const char *dir, char *err, size_t err_
             size_t cap = out->cap ? out->cap * 2 : 64;
             char **v = realloc(out->v, cap * sizeof *v);
             if (!v) {
-                text_set_err(err, err_len, "%s: out of memory", dir);
+                host_fmt(err, err_len, "%s: out of memory", dir);
                 free(path);
                 rc = -1;
                 break;
@@ -412,7 +391,7 @@ int text_list_files(char ***paths, size_t *n, const char *dir, char *err, size_t
     path_list files = {NULL, 0, 0};
     int rc = collect_files(&files, dir, err, err_len);
     if (rc == 0 && files.n == 0) {
-        text_set_err(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
+        host_fmt(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
         rc = -1;
     }
     if (rc != 0) {
@@ -437,7 +416,7 @@ static int read_directory(text_buf *acc, size_t *cap, const char *dir, char *err
             rc = append_decoded(acc, cap, b.p, b.n, files.v[i], 1, err, err_len);
     }
     if (rc == 0 && acc->n == 0) {
-        text_set_err(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, files.n);
+        host_fmt(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, files.n);
         rc = -1;
     }
     free(b.p);
@@ -452,7 +431,7 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
     size_t cap = 0;
     int rc;
     if (!path || !path[0]) {
-        text_set_err(err, err_len, "no corpus path given");
+        host_fmt(err, err_len, "no corpus path given");
         return -1;
     }
     if (strcmp(path, "-") == 0) {
@@ -460,18 +439,18 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
         if (rc == 0)
             rc = append_decoded(&acc, &cap, b.p, b.n, STDIN_NAME, 1, err, err_len);
         if (rc == 0 && acc.n == 0) {
-            text_set_err(err, err_len, "%s: empty file", STDIN_NAME);
+            host_fmt(err, err_len, "%s: empty file", STDIN_NAME);
             rc = -1;
         }
     } else {
         struct stat st;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            text_set_errno_err(err, err_len, path, errno);
+            host_fmt_errno(err, err_len, path, errno);
             return -1;
         }
         if (fstat(fd, &st) != 0) {
-            text_set_errno_err(err, err_len, path, errno);
+            host_fmt_errno(err, err_len, path, errno);
             close(fd);
             return -1;
         }
@@ -484,7 +463,7 @@ int text_read(text_buf *out, const char *path, char *err, size_t err_len)
             if (rc == 0)
                 rc = append_decoded(&acc, &cap, b.p, b.n, path, 1, err, err_len);
             if (rc == 0 && acc.n == 0) {
-                text_set_err(err, err_len, "%s: empty file", path);
+                host_fmt(err, err_len, "%s: empty file", path);
                 rc = -1;
             }
         }
@@ -511,12 +490,12 @@ int vocab_from_bits(vocab *out, const uint32_t *seen, char *err, size_t err_len)
     for (uint32_t w = 0; w < VOCAB_BIT_WORDS; w++)
         n += (uint32_t)__builtin_popcount(seen[w]);
     if (n == 0) {
-        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
+        host_fmt(err, err_len, "empty text: no symbols to build a vocabulary from");
         return -1;
     }
     uint32_t *cp = malloc((size_t)n * sizeof(uint32_t)), k = 0;
     if (!cp) {
-        text_set_err(err, err_len, "out of memory building the vocabulary");
+        host_fmt(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
     for (uint32_t w = 0; w < VOCAB_BIT_WORDS; w++)
@@ -530,19 +509,19 @@ int vocab_from_bits(vocab *out, const uint32_t *seen, char *err, size_t err_len)
 int vocab_build(vocab *out, const text_buf *t, char *err, size_t err_len)
 {
     if (!t || t->n == 0) {
-        text_set_err(err, err_len, "empty text: no symbols to build a vocabulary from");
+        host_fmt(err, err_len, "empty text: no symbols to build a vocabulary from");
         return -1;
     }
     // One bit per possible code point (136 KiB): linear in the text, and the ascending order comes free.
     uint32_t *seen = calloc(VOCAB_BIT_WORDS, sizeof(uint32_t));
     if (!seen) {
-        text_set_err(err, err_len, "out of memory building the vocabulary");
+        host_fmt(err, err_len, "out of memory building the vocabulary");
         return -1;
     }
     for (size_t i = 0; i < t->n; i++) {
         uint32_t c = t->cp[i];
         if (c > UTF8_MAX_SCALAR) {
-            text_set_err(err, err_len, "not a Unicode code point (0x%lx) at index %zu", (unsigned long)c, i);
+            host_fmt(err, err_len, "not a Unicode code point (0x%lx) at index %zu", (unsigned long)c, i);
             free(seen);
             return -1;
         }
@@ -559,7 +538,7 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
     size_t cap = 0;
     char a[32], b[32];
     if (!s || !s[0]) {
-        text_set_err(err, err_len, "vocabulary: empty");
+        host_fmt(err, err_len, "vocabulary: empty");
         return -1;
     }
     // No BOM skipping: U+FEFF can be a real symbol, and the smallest one when the text is all emoji.
@@ -568,7 +547,7 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
         return -1;
     }
     if (t.n > (size_t)INT32_MAX) {
-        text_set_err(err, err_len, "vocabulary: too many symbols");
+        host_fmt(err, err_len, "vocabulary: too many symbols");
         free(t.cp);
         return -1;
     }
@@ -577,10 +556,10 @@ int vocab_from_utf8(vocab *out, const char *s, char *err, size_t err_len)
             continue;
         symbol_describe(a, sizeof a, t.cp[i]);
         if (t.cp[i] == t.cp[i - 1]) {
-            text_set_err(err, err_len, "vocabulary: symbol %s repeated (at symbol %zu)", a, i);
+            host_fmt(err, err_len, "vocabulary: symbol %s repeated (at symbol %zu)", a, i);
         } else {
             symbol_describe(b, sizeof b, t.cp[i - 1]);
-            text_set_err(err, err_len, "vocabulary: not in ascending order (%s after %s at symbol %zu)", a, b, i);
+            host_fmt(err, err_len, "vocabulary: not in ascending order (%s after %s at symbol %zu)", a, b, i);
         }
         free(t.cp);
         return -1;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostlog.h"
+
 /* A corpus as Unicode code points. */
 typedef struct text_buf {
     uint32_t *cp; /* (n) code points, owned; NULL when n is 0 */
@@ -104,12 +106,10 @@ void text_position(const text_buf *t, size_t i, size_t *line, size_t *col);
 /* Frees v->cp and empties v; NULL is fine. */
 void vocab_free(vocab *v);
 
-/* The wording both corpus readers (this one and corpus.h's) give their one-line errors: text_set_err is a
- * bounded printf into err (NULL or 0 bytes: nothing), text_set_errno_err words an errno after a name. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-void text_set_err(char *err, size_t err_len, const char *fmt, ...);
-void text_set_errno_err(char *err, size_t err_len, const char *name, int e);
+/* The wording both corpus readers (this one and corpus.h's) give their one-line errors is the host's own
+ * (hostlog.h): text_set_err is its bounded printf into err (NULL or 0 bytes: nothing), text_set_errno_err
+ * words an errno after a name. */
+#define text_set_err host_fmt
+#define text_set_errno_err host_fmt_errno
 
 #endif /* RNNHOST_TEXT_H */
