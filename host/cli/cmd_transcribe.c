@@ -3,7 +3,6 @@
  * The model is loaded once; files run -j at a time, one session each; outputs are written in input order
  * as soon as every earlier file is done, so what appears (and in what order) does not depend on -j. Each
  * output file is written atomically; a file that cannot be read is reported and the rest go on (exit 4). */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,13 +19,16 @@
 #include "audio.h"
 #include "cliargs.h"
 #include "commands.h"
+#include "dirwalk.h"
 #include "hostlog.h"
 #include "interrupt.h"
 #include "progress.h"
 #include "transcript.h"
 
-static const char *audio_exts[] = {"wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au",
-                                   "snd", "caf", "w64", "rf64", "mp3", "voc", "sf", "htk", "paf", "mat"};
+/* The endings of the sound files a folder is searched for (files named on the command line are read whatever
+ * their name). */
+#define AUDIO_SUFFIXES \
+    ".wav|.wave|.flac|.ogg|.oga|.opus|.aif|.aiff|.aifc|.au|.snd|.caf|.w64|.rf64|.mp3|.voc|.sf|.htk|.paf|.mat"
 
 static void usage(FILE *f)
 {
@@ -106,17 +108,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int is_audio_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot || name[0] == '.')
-        return 0;
-    for (size_t i = 0; i < sizeof audio_exts / sizeof *audio_exts; i++)
-        if (strcasecmp(dot + 1, audio_exts[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* path without its extension (the last '.' after the last '/'). */
 static char *strip_ext(const char *path)
 {
@@ -158,69 +149,17 @@ static int add_job(run *r, const char *path, const char *rel)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* Sound files below a folder, by name in each folder, down to 64 levels (links to folders are followed, so a
+ * cycle must end somewhere); a folder that cannot be read stops the run rather than quietly shrinking it. */
+static const dir_walk_options sound_walk = {
+    .recurse = 1, .max_depth = 64, .suffixes = AUDIO_SUFFIXES, .suffix_nocase = 1, .strict_folders = 1,
+};
 
-/* Every sound file below dir, sorted, relative names kept for --output-dir. */
-static int add_dir(run *r, const char *dir, const char *rel, int depth)
+/* A sound file found in a folder becomes a job; its name below the folder is kept for --output-dir. 0, or
+ * 1 when memory runs out (dir_walk's own failures are -1). */
+static int add_found(void *ctx, const dir_entry *e)
 {
-    if (depth > 64)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        hostlog_error("%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **g = realloc(names, cap * sizeof *g);
-            if (!g) {
-                rc = -1;
-                break;
-            }
-            names = g;
-        }
-        if (!(names[n] = strdup(e->d_name))) {
-            rc = -1;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc == 0)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        size_t lp = strlen(dir) + strlen(names[i]) + 2, lr = strlen(rel) + strlen(names[i]) + 2;
-        char *p = malloc(lp), *q = malloc(lr);
-        struct stat st;
-        if (!p || !q) {
-            free(p), free(q);
-            rc = -1;
-            break;
-        }
-        snprintf(p, lp, "%s/%s", dir, names[i]);
-        snprintf(q, lr, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
-        if (stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                rc = add_dir(r, p, q, depth + 1);
-            else if (S_ISREG(st.st_mode) && is_audio_name(names[i]))
-                rc = add_job(r, p, q);
-        }
-        free(p), free(q);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    return add_job(ctx, e->path, e->rel) == 0 ? 0 : 1;
 }
 
 /* The job's outputs go to the run's stream rather than to files of their own. */
@@ -650,8 +589,13 @@ int cmd_transcribe(int argc, char **argv)
                 goto oom;
             for (size_t k = strlen(trimmed); k > 1 && trimmed[k - 1] == '/'; k--)
                 trimmed[k - 1] = '\0';
-            int arc = add_dir(&r, trimmed, "", 0);
+            char why_dir[1024];
+            const int arc = dir_walk(trimmed, &sound_walk, add_found, &r, why_dir, sizeof why_dir);
             free(trimmed);
+            if (arc == -1) {
+                hostlog_error("%s", why_dir);
+                goto done;
+            }
             if (arc != 0)
                 goto oom;
             if (r.n == before)

@@ -1,6 +1,5 @@
 /* rnnhost validate: loads one plugin and runs every check on it, each in a forked child with a time
  * limit, so a plugin that crashes or hangs fails a named check and the run still ends in a summary. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "dirwalk.h"
 #include "hostlog.h"
 #include "loader.h"
 #include "validate.h"
@@ -224,20 +224,19 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Checks unlink their own files; a crashed check may leave one behind. Only flat files live here. */
+static int unlink_entry(void *ctx, const dir_entry *e)
+{
+    (void)ctx;
+    unlink(e->path);
+    return 0;
+}
+
+/* Checks unlink their own files; a crashed check may leave one behind. Only flat files live here, hidden
+ * ones included. */
 static void remove_tmpdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        char f[1200];
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        host_fmt(f, sizeof f, "%s/%s", dir, e->d_name);
-        unlink(f);
-    }
-    if (d)
-        closedir(d);
+    static const dir_walk_options every_entry = {.list = DIR_EVERYTHING, .hidden = 1};
+    dir_walk(dir, &every_entry, unlink_entry, NULL, NULL, 0);
     rmdir(dir);
 }
 

@@ -1,6 +1,5 @@
 #include "musicdata.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "dirwalk.h"
 #include "hostlog.h"
 #include "music.h"
 #include "smf.h"
@@ -46,21 +46,22 @@ int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top)
     }
     if (!S_ISDIR(st.st_mode))
         return 0;
-    DIR *d = opendir(path);
-    struct dirent *e;
-    if (!d)
+    static const dir_walk_options midi_files = {.recurse = 1, .suffixes = ".mid|.midi", .suffix_nocase = 1};
+    char **found;
+    size_t nf;
+    if (dir_list(&found, &nf, path, &midi_files, NULL, 0) != 0)
         return top ? -1 : 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char child[4096];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        if (list_midi(files, n, cap, child, 0) != 0) {
-            closedir(d);
+    if (*n + nf > *cap) {
+        char **f = realloc(*files, (*n + nf) * sizeof *f);
+        if (!f) {
+            dir_list_free(found, nf);
             return -1;
         }
+        *files = f, *cap = *n + nf;
     }
-    closedir(d);
+    for (size_t i = 0; i < nf; i++)
+        (*files)[(*n)++] = found[i];
+    free(found);
     if (top)
         qsort(*files, *n, sizeof **files, cmp_str);
     return 0;

@@ -1,7 +1,6 @@
 /* _GNU_SOURCE comes from host/meson.build: dladdr1 gives the size of the entry symbol. */
 #include "loader.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -16,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "hostlog.h"
 
 #ifndef RH_PLUGIN_DIR
@@ -126,56 +126,10 @@ static int push_path_list(plugin_registry *r, const char *list)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Entries of dir whose names end in suffix (or that are directories, when want_dirs), sorted by name,
- * as full paths. */
-static char **list_dir(const char *dir, int want_dirs, size_t *count)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char **names = NULL;
-    size_t n = 0;
-    *count = 0;
-    if (!d)
-        return NULL;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        char *full;
-        struct stat st;
-        char **grown;
-        if (e->d_name[0] == '.')
-            continue;
-        if (!want_dirs && (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0))
-            continue;
-        if (!(full = malloc(strlen(dir) + len + 2)))
-            break;
-        sprintf(full, "%s/%s", dir, e->d_name);
-        if (stat(full, &st) != 0 || (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) ||
-            !(grown = realloc(names, (n + 1) * sizeof *grown))) {
-            free(full);
-            continue;
-        }
-        names = grown;
-        names[n++] = full;
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(names, n, sizeof *names, cmp_str);
-    *count = n;
-    return names;
-}
-
-static void free_list(char **list, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
-}
+/* A folder on the search path offers the plugins it holds directly (regular files named *.so, in name
+ * order); the build tree's plugins/ folder its sub-folders, one per plugin. */
+static const dir_walk_options plugin_files = {.suffixes = ".so"};
+static const dir_walk_options plugin_folders = {.list = DIR_FOLDERS};
 
 int host_in_build_tree(void)
 {
@@ -199,11 +153,12 @@ int registry_init(plugin_registry *r, const char *plugin_path_option)
         return -1;
     if (host_in_build_tree()) {
         size_t n, i;
-        char **dirs = list_dir(RH_BUILD_ROOT "/plugins", 1, &n);
+        char **dirs;
+        dir_list(&dirs, &n, RH_BUILD_ROOT "/plugins", &plugin_folders, NULL, 0); // none when it cannot be read
         for (i = 0; i < n; i++)
             if (push_search(r, dirs[i], strlen(dirs[i])) != 0)
                 break;
-        free_list(dirs, n);
+        dir_list_free(dirs, n);
     } else {
         struct stat st;
         if (stat(RH_PLUGIN_DIR, &st) == 0 && S_ISDIR(st.st_mode))
@@ -235,7 +190,7 @@ void registry_free(plugin_registry *r)
     }
     free(r->plugins);
     free(r->errors);
-    free_list(r->search, r->num_search);
+    dir_list_free(r->search, r->num_search); // a list of malloc'd paths like dir_list's
     if (r->probe_pipe[0] >= 0) {
         close(r->probe_pipe[0]);
         close(r->probe_pipe[1]);
@@ -554,10 +509,11 @@ size_t registry_load_search_path(plugin_registry *r)
             char why[512];
             if (stat(r->search[i], &st) == 0 && S_ISDIR(st.st_mode)) {
                 size_t n, k;
-                char **files = list_dir(r->search[i], 0, &n);
+                char **files;
+                dir_list(&files, &n, r->search[i], &plugin_files, NULL, 0); // none when it cannot be read
                 for (k = 0; k < n; k++)
                     registry_load_file(r, files[k], why, sizeof why);
-                free_list(files, n);
+                dir_list_free(files, n);
             } else {
                 registry_load_file(r, r->search[i], why, sizeof why);
             }

@@ -5,7 +5,6 @@
 
 #include "text.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "dirwalk.h"
 
 #define STDIN_NAME "standard input"
 /* First buffer for a stream whose size we cannot know; it doubles from here. */
@@ -280,147 +281,43 @@ static int read_path(byte_buf *b, const char *path, char *err, size_t err_len)
     return rc;
 }
 
-typedef struct path_list {
-    char **v;
-    size_t n, cap;
-} path_list;
-
-static void path_list_free(path_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t dl = strlen(dir), nl = strlen(name);
-    int slash = dl > 0 && dir[dl - 1] != '/';
-    char *p = malloc(dl + (size_t)slash + nl + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, dir, dl);
-    if (slash)
-        p[dl] = '/';
-    memcpy(p + dl + (size_t)slash, name, nl + 1);
-    return p;
-}
-
-/* Collects the regular files below dir (unsorted; the caller sorts the whole list at once, because
- * sorting each directory's entries would not give bytewise path order: "a-b" < "a/x" but "a" < "a-b"). */
-static int collect_files(path_list *out, const char *dir, char *err, size_t err_len)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        host_fmt_errno(err, err_len, dir, errno);
-        return -1;
-    }
-    int rc = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(d);
-        if (!e) {
-            if (errno != 0) {
-                host_fmt_errno(err, err_len, dir, errno);
-                rc = -1;
-            }
-            break;
-        }
-        if (e->d_name[0] == '.')
-            continue; // hidden, and also "." and ".."
-        char *path = path_join(dir, e->d_name);
-        if (!path) {
-            host_fmt(err, err_len, "%s: out of memory", dir);
-            rc = -1;
-            break;
-        }
-        struct stat st;
-        if (lstat(path, &st) != 0) {
-            host_fmt_errno(err, err_len, path, errno);
-            free(path);
-            rc = -1;
-            break;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            rc = collect_files(out, path, err, err_len);
-            free(path);
-            if (rc != 0)
-                break;
-            continue;
-        }
-        if (S_ISLNK(st.st_mode)) {
-            // A dangling link is reported: it is most likely a corpus file that went missing.
-            if (stat(path, &st) != 0) {
-                host_fmt_errno(err, err_len, path, errno);
-                free(path);
-                rc = -1;
-                break;
-            }
-        }
-        if (!S_ISREG(st.st_mode)) {
-            free(path);
-            continue;
-        }
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 64;
-            char **v = realloc(out->v, cap * sizeof *v);
-            if (!v) {
-                host_fmt(err, err_len, "%s: out of memory", dir);
-                free(path);
-                rc = -1;
-                break;
-            }
-            out->v = v;
-            out->cap = cap;
-        }
-        out->v[out->n++] = path;
-    }
-    closedir(d);
-    return rc;
-}
-
-static int cmp_path(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b); // strcmp compares as unsigned char: bytewise
-}
+/* Below a folder: its regular files and links to files, every level down; links to folders are left out so a
+ * link cycle cannot loop, and what cannot be read is an error rather than a file quietly missing from the
+ * corpus. */
+static const dir_walk_options corpus_walk = {
+    .recurse = 1, .skip_linked_folders = 1, .strict_folders = 1, .strict_entries = 1,
+};
 
 int text_list_files(char ***paths, size_t *n, const char *dir, char *err, size_t err_len)
 {
-    path_list files = {NULL, 0, 0};
-    int rc = collect_files(&files, dir, err, err_len);
-    if (rc == 0 && files.n == 0) {
+    if (dir_list(paths, n, dir, &corpus_walk, err, err_len) != 0)
+        return -1;
+    if (*n == 0) {
         host_fmt(err, err_len, "%s: no files in directory (hidden files are skipped)", dir);
-        rc = -1;
-    }
-    if (rc != 0) {
-        path_list_free(&files);
+        dir_list_free(*paths, *n);
+        *paths = NULL;
         return -1;
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_path);
-    *paths = files.v;
-    *n = files.n;
     return 0;
 }
 
 static int read_directory(text_buf *acc, size_t *cap, const char *dir, char *err, size_t err_len)
 {
-    path_list files = {NULL, 0, 0};
+    char **files = NULL;
+    size_t n = 0;
     byte_buf b = {NULL, 0, 0};
-    int rc = text_list_files(&files.v, &files.n, dir, err, err_len);
-    files.cap = files.n;
-    for (size_t i = 0; rc == 0 && i < files.n; i++) {
-        rc = read_path(&b, files.v[i], err, err_len);
+    int rc = text_list_files(&files, &n, dir, err, err_len);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = read_path(&b, files[i], err, err_len);
         if (rc == 0)
-            rc = append_decoded(acc, cap, b.p, b.n, files.v[i], 1, err, err_len);
+            rc = append_decoded(acc, cap, b.p, b.n, files[i], 1, err, err_len);
     }
     if (rc == 0 && acc->n == 0) {
-        host_fmt(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, files.n);
+        host_fmt(err, err_len, "%s: empty corpus (all %zu files are empty)", dir, n);
         rc = -1;
     }
     free(b.p);
-    path_list_free(&files);
+    dir_list_free(files, n);
     return rc;
 }
 
