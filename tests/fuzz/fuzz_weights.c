@@ -1,6 +1,6 @@
 /* Model files: the SDK's safetensors reader (sdk/src/weights.c) over bytes in memory, then what the host
  * makes of a file that reads: the model spec (host/plugin/modelfile.c), a speech model's front-end and units
- * (host/speech/asr.c) or a text model's vocabulary (host/text/text.c), and loading its tensors into a parameter
+ * (host/speech/asrmodel.c) or a text model's vocabulary (host/text/text.c), and loading its tensors into a parameter
  * buffer laid out like the file's own arrays, as a plugin's tensor table would ask for them. */
 #include <math.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "asr.h"
+#include "asrmodel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,7 +7,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "audio.h"
 #include "hostlog.h"
 
 void asr_default_frontend(spec_settings *fe, uint32_t *stack, int sample_rate)
@@ -23,101 +22,6 @@ void asr_default_frontend(spec_settings *fe, uint32_t *stack, int sample_rate)
     fe->fmin = 20.0;
     fe->fmax = sample_rate / 2.0;
     *stack = 3;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static size_t utf8_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-}
-
-/* Calls fn for each unit of text (words: space-separated; chars: every UTF-8 character). */
-typedef int (*unit_fn)(void *ctx, const char *s, size_t len);
-
-static int for_each_unit(const char *text, int words, unit_fn fn, void *ctx)
-{
-    const char *p = text;
-    while (*p) {
-        size_t len;
-        if (words) {
-            if (*p == ' ') {
-                p++;
-                continue;
-            }
-            len = strcspn(p, " ");
-        } else {
-            len = utf8_len((unsigned char)*p);
-            for (size_t k = 1; k < len; k++)
-                if (!p[k]) {
-                    len = k;
-                    break;
-                }
-        }
-        int rc = fn(ctx, p, len);
-        if (rc)
-            return rc;
-        p += len;
-    }
-    return 0;
-}
-
-typedef struct unit_set {
-    char **v;
-    size_t n, cap;
-} unit_set;
-
-static int collect_unit(void *ctx, const char *s, size_t len)
-{
-    unit_set *u = ctx;
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 64;
-        char **g = realloc(u->v, cap * sizeof *g);
-        if (!g)
-            return -1;
-        u->v = g, u->cap = cap;
-    }
-    if (!(u->v[u->n] = strndup(s, len)))
-        return -1;
-    u->n++;
-    return 0;
-}
-
-int asr_units_from_texts(asr_model *m, char *const *texts, size_t n, int words, char *why, size_t why_len)
-{
-    unit_set u = {0};
-    for (size_t i = 0; i < n; i++)
-        if (for_each_unit(texts[i], words, collect_unit, &u) != 0) {
-            host_fmt(why, why_len, "out of memory");
-            goto fail;
-        }
-    if (u.n == 0) {
-        host_fmt(why, why_len, "the transcripts hold no %s", words ? "words" : "characters");
-        goto fail;
-    }
-    qsort(u.v, u.n, sizeof *u.v, cmp_str);
-    size_t k = 0;
-    for (size_t i = 0; i < u.n; i++) {
-        if (k > 0 && strcmp(u.v[k - 1], u.v[i]) == 0)
-            free(u.v[i]);
-        else
-            u.v[k++] = u.v[i];
-    }
-    if (k > ASR_MAX_UNITS) {
-        host_fmt(why, why_len, "%zu distinct %s, more than %u", k, words ? "words" : "characters", ASR_MAX_UNITS);
-        u.n = k;
-        goto fail;
-    }
-    m->units = u.v, m->n_units = (uint32_t)k, m->words = words;
-    return 0;
-fail:
-    for (size_t i = 0; i < u.n; i++)
-        free(u.v[i]);
-    free(u.v);
-    return -1;
 }
 
 uint32_t asr_input_dim(const asr_model *m)
@@ -306,6 +210,17 @@ fail:
     return -1;
 }
 
+int asr_describe_file(asr_model *m, const char *path, char *why, size_t why_len)
+{
+    rh_weights *w = NULL;
+    memset(m, 0, sizeof *m);
+    if (rh_weights_open(&w, path, why, why_len) != RH_OK)
+        return -1;
+    const int rc = asr_describe(m, w, path, why, why_len);
+    rh_weights_close(w);
+    return rc;
+}
+
 int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size_t why_len)
 {
     char err[512];
@@ -439,223 +354,4 @@ void asr_close(asr_model *m)
     m->units = NULL, m->n_units = 0;
     free(m->norm_mean), free(m->norm_var);
     m->norm_mean = m->norm_var = NULL, m->norm_prior = 0;
-}
-
-typedef struct encode_ctx {
-    int32_t *labels;
-    size_t cap, n;
-    const asr_model *m;
-    char *why;
-    size_t why_len;
-} encode_ctx;
-
-static int encode_unit(void *vctx, const char *s, size_t len)
-{
-    encode_ctx *c = vctx;
-    char key[260];
-    if (len >= sizeof key) {
-        host_fmt(c->why, c->why_len, "a %s of %zu bytes is longer than any the model knows", c->m->words ? "word" : "character", len);
-        return -1;
-    }
-    memcpy(key, s, len);
-    key[len] = '\0';
-    const char *kp = key;
-    char **hit = bsearch(&kp, c->m->units, c->m->n_units, sizeof *c->m->units, cmp_str);
-    if (!hit) {
-        host_fmt(c->why, c->why_len, "the model knows no %s '%s'", c->m->words ? "word" : "character", key);
-        return -1;
-    }
-    if (c->n < c->cap)
-        c->labels[c->n] = (int32_t)(hit - c->m->units) + 1;
-    c->n++;
-    return 0;
-}
-
-long asr_encode(int32_t *labels, size_t cap, const asr_model *m, const char *text, char *why, size_t why_len)
-{
-    encode_ctx c = {labels, cap, 0, m, why, why_len};
-    if (for_each_unit(text, m->words, encode_unit, &c) != 0)
-        return -1;
-    if (c.n > cap) {
-        host_fmt(why, why_len, "a transcript of %zu units, more than %zu", c.n, cap);
-        return -1;
-    }
-    return (long)c.n;
-}
-
-size_t asr_pad_length(const asr_model *m)
-{
-    return (size_t)m->pad_ms * (size_t)m->fe.sample_rate / 1000;
-}
-
-float asr_pad_sample(size_t k)
-{
-    /* a hash of the position (splitmix64's finaliser): the same noise however the padding is fed */
-    uint64_t z = (uint64_t)k + 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (float)((double)(z >> 11) * (2.0 / 9007199254740992.0) - 1.0) * (1.0f / 32768.0f);
-}
-
-static size_t feed_pad(spectrogram *sp, float *mel, size_t n)
-{
-    float block[256];
-    size_t frames = 0;
-    const size_t M = (size_t)spec_settings_of(sp)->n_mels;
-    for (size_t at = 0; at < n; at += 256) {
-        const size_t k = n - at < 256 ? n - at : 256;
-        for (size_t i = 0; i < k; i++)
-            block[i] = asr_pad_sample(at + i);
-        frames += spec_feed(sp, mel + frames * M, block, k);
-    }
-    return frames;
-}
-
-size_t asr_mel(float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n)
-{
-    const size_t pad = asr_pad_length(m), M = (size_t)m->fe.n_mels;
-    spec_reset(sp);
-    size_t frames = feed_pad(sp, mel, pad);
-    frames += spec_feed(sp, mel + frames * M, samples, n);
-    return frames + feed_pad(sp, mel + frames * M, pad);
-}
-
-void asr_mel_recording(const asr_model *m, size_t frames, size_t *from, size_t *to)
-{
-    const size_t pf = asr_pad_length(m) / (size_t)m->fe.hop_length;
-    *from = 0, *to = frames;
-    if (frames > 2 * pf)
-        *from = pf, *to = frames - pf;
-}
-
-size_t asr_steps_for(const asr_model *m, size_t n_samples)
-{
-    n_samples += 2 * asr_pad_length(m);
-    size_t frames = n_samples < (size_t)m->fe.win_length ? 0 : 1 + (n_samples - (size_t)m->fe.win_length) / (size_t)m->fe.hop_length;
-    return frames / m->stack;
-}
-
-size_t asr_features(float *x, float *mel, spectrogram *sp, const asr_model *m, const float *samples, size_t n)
-{
-    const size_t M = (size_t)m->fe.n_mels, S = m->stack;
-    const size_t frames = asr_mel(mel, sp, m, samples, n);
-    size_t from, to;
-    asr_mel_recording(m, frames, &from, &to);
-    if (m->norm_prior > 0)
-        spec_norm_prior_over(mel, frames, M, m->norm_mean, m->norm_var, m->norm_prior, from, to);
-    else
-        spec_cmvn_over(mel, frames, M, from, to);
-    const size_t steps = frames / S;
-    // step t is frames t*S .. t*S+S-1 side by side: the rows are already contiguous
-    memcpy(x, mel, steps * S * M * sizeof *x);
-    return steps;
-}
-
-size_t asr_workspace_size(const asr_model *m, uint32_t T, uint32_t B)
-{
-    const host_model *hm = &m->dir[0];
-    return hm->vt->workspace_size(hm->model, T, B) + 1;
-}
-
-size_t asr_scratch_size(const asr_model *m, uint32_t T, uint32_t B)
-{
-    if (!m->bidirectional)
-        return 1;
-    return (size_t)T * B * (asr_input_dim(m) + 2 * (size_t)m->spec.output_dim) + 1;
-}
-
-// dst row (t,b) = src row (len_b - 1 - t, b) for t < len_b; rows past a sequence's length are zeroed.
-static void reverse_rows(float *dst, const float *src, const uint32_t *lengths, uint32_t T, uint32_t B, size_t W)
-{
-    for (uint32_t b = 0; b < B; b++) {
-        const uint32_t len = lengths ? lengths[b] : T;
-        for (uint32_t t = 0; t < T; t++) {
-            float *d = dst + ((size_t)t * B + b) * W;
-            if (t < len)
-                memcpy(d, src + ((size_t)(len - 1 - t) * B + b) * W, W * sizeof *d);
-            else
-                memset(d, 0, W * sizeof *d);
-        }
-    }
-}
-
-rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scratch, float *const *params,
-                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B)
-{
-    const host_model *f = &m->dir[0];
-    rh_batch batch = {T, B, lengths, x, NULL};
-    rh_status st = f->vt->forward(f->model, logits, NULL, ws[0], params ? params[0] : f->params, &batch, NULL);
-    if (st != RH_OK || !m->bidirectional)
-        return st;
-    const host_model *bw = &m->dir[1];
-    const size_t D = asr_input_dim(m), K = m->spec.output_dim, rows = (size_t)T * B;
-    float *xr = scratch, *yr = xr + rows * D, *back = yr + rows * K;
-    reverse_rows(xr, x, lengths, T, B, D);
-    rh_batch rb = {T, B, lengths, xr, NULL};
-    if ((st = bw->vt->forward(bw->model, yr, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL)) != RH_OK)
-        return st;
-    reverse_rows(back, yr, lengths, T, B, K);
-    for (size_t i = 0; i < rows * K; i++)
-        logits[i] += back[i];
-    return RH_OK;
-}
-
-rh_status asr_backward(const asr_model *m, float **grads, float **ws, float *scratch, float *const *params,
-                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B)
-{
-    const host_model *f = &m->dir[0];
-    rh_batch batch = {T, B, lengths, x, NULL};
-    rh_status st = f->vt->backward(f->model, grads[0], NULL, NULL, ws[0], params ? params[0] : f->params, &batch,
-                                   NULL, dlogits, NULL);
-    if (st != RH_OK || !m->bidirectional)
-        return st;
-    const host_model *bw = &m->dir[1];
-    const size_t D = asr_input_dim(m), K = m->spec.output_dim, rows = (size_t)T * B;
-    float *xr = scratch, *dyr = xr + rows * D + rows * K; // xr still holds the reversed input of asr_forward
-    reverse_rows(dyr, dlogits, lengths, T, B, K);
-    rh_batch rb = {T, B, lengths, xr, NULL};
-    return bw->vt->backward(bw->model, grads[1], NULL, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL, dyr,
-                            NULL);
-}
-
-int asr_read_file(float **samples, size_t *n, const char *path, int rate, double max_seconds, char *err,
-                  size_t err_len)
-{
-    *samples = NULL, *n = 0;
-    audio_reader *ar = audio_open(path, rate, 0, err, err_len);
-    if (!ar)
-        return -1;
-    const size_t limit = max_seconds > 0 ? (size_t)(max_seconds * rate) : SIZE_MAX;
-    size_t cap = 0;
-    float *buf = NULL;
-    for (;;) {
-        if (*n + 4096 > cap) {
-            size_t c = cap ? cap * 2 : 16384;
-            float *g = realloc(buf, c * sizeof *g);
-            if (!g) {
-                host_fmt(err, err_len, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = g, cap = c;
-        }
-        long got = audio_read(ar, buf + *n, 4096, err, err_len);
-        if (got < 0)
-            goto fail;
-        if (got == 0)
-            break;
-        *n += (size_t)got;
-        if (*n > limit) {
-            host_fmt(err, err_len, "%s: longer than %.0f s", path, max_seconds);
-            goto fail;
-        }
-    }
-    audio_close(ar);
-    *samples = buf;
-    return 0;
-fail:
-    audio_close(ar);
-    free(buf);
-    *n = 0;
-    return -1;
 }
