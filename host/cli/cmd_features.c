@@ -233,7 +233,7 @@ static int flush(matrix *mx, framer *fr, const spec_settings *s, const char *pat
     return 0;
 }
 
-/* Appends k samples (or, when x is NULL, k samples of the model front-end's padding, asr_pad_sample). */
+/* Appends k samples (or, when x is NULL, k samples of the model front-end's padding). */
 static int append(matrix *mx, framer *fr, const spec_settings *s, const float *x, size_t k, const char *path,
                   char *err, size_t err_len)
 {
@@ -242,8 +242,7 @@ static int append(matrix *mx, framer *fr, const spec_settings *s, const float *x
         if (x)
             memcpy(fr->buf + fr->fill, x + at, n * sizeof *x);
         else
-            for (size_t i = 0; i < n; i++)
-                fr->buf[fr->fill + i] = asr_pad_sample(at + i);
+            asr_pad_fill(fr->buf + fr->fill, at, n);
         fr->fill += n;
         at += n;
         if (fr->fill == CHUNK + (size_t)s->win_length && flush(mx, fr, s, path, err, err_len) != 0)
@@ -407,19 +406,9 @@ int cmd_features(int argc, char **argv)
             return EXIT_USAGE;
         }
         char path[4096], why[768];
-        rh_weights *w = NULL;
         asr_model am;
-        if (model_resolve(path, sizeof path, model, why, sizeof why) != 0) {
-            hostlog_error("%s", why);
-            return EXIT_LOAD;
-        }
-        if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
-            hostlog_error("%s", err);
-            return EXIT_LOAD;
-        }
-        int bad = asr_describe(&am, w, path, why, sizeof why);
-        rh_weights_close(w);
-        if (bad) {
+        if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
+            asr_describe_file(&am, path, why, sizeof why) != 0) {
             hostlog_error("%s", why);
             return EXIT_LOAD;
         }
