@@ -7,7 +7,15 @@
  * calls themselves) while running: rings and the record are sized in player_run before the threads start.
  *
  * Times are microseconds. "Performance time" starts at 0 when the performance starts (after a short
- * preroll that lets the generator get ahead); the clock callback tells the player's own time base. */
+ * preroll that lets the generator get ahead); the clock callback tells the player's own time base.
+ *
+ * The parts, each in its own file, all included here:
+ *   playerevent.h  the events and the source interface
+ *   spscring.h     the lock-free ring between the two threads (the scheduler's own, not included here)
+ *   player.c       the scheduler: the generator thread and the real-time loop of player_run
+ *   playerrecord.c what a performance leaves: the record, its lateness, a MIDI file of it
+ *   tokensource.h  the event-token source over a model, with call and response
+ *   midiport.h     the PortMidi back end: devices, output, input, clock */
 #ifndef RNNHOST_PLAYER_H
 #define RNNHOST_PLAYER_H
 
@@ -15,32 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "midiport.h"
+#include "playerevent.h"
 #include "smf.h"
-
-/* One short MIDI message at a time on the performance timeline. */
-typedef struct player_event {
-    int64_t due_us;   /* when it should be sent, in performance time */
-    uint32_t turn;    /* set by the player: the call-and-response turn it was generated in */
-    uint8_t status;   /* 0x80..0xEF */
-    uint8_t data1, data2;
-} player_event;
-
-enum {
-    PLAYER_EVENT = 1, /* *ev is the next event */
-    PLAYER_IDLE = 0,  /* nothing to play before ev->due_us: the generator asks again later */
-    PLAYER_END = -1,  /* the source has nothing more, ever */
-    PLAYER_ERROR = -2 /* the model failed; the performance stops as after PLAYER_END */
-};
-
-/* What generates. Called on the generator thread only. */
-typedef struct player_source {
-    /* The next event, due at or before limit_us if it can be; a source that reaches limit_us without an
-     * event returns PLAYER_IDLE with ev->due_us set to how far it got. now_us is the performance time. */
-    int (*next)(void *ctx, player_event *ev, int64_t now_us, int64_t limit_us);
-    /* What the human played (note-on and note-off only, in performance time), in order. May be NULL. */
-    void (*heard)(void *ctx, const player_event *ev);
-    void *ctx;
-} player_source;
+#include "tokensource.h"
 
 /* Where events go. Called on the player thread only. */
 typedef struct player_output {
@@ -56,11 +42,14 @@ typedef struct player_input {
     void *ctx;
 } player_input;
 
-/* The player's clock, microseconds, monotonic. NULL now_us: CLOCK_MONOTONIC. */
+/* The player's clock, microseconds, monotonic. NULL now_us: CLOCK_MONOTONIC (player_monotonic_us). */
 typedef struct player_clock {
     int64_t (*now_us)(void *ctx);
     void *ctx;
 } player_clock;
+
+/* CLOCK_MONOTONIC in microseconds; ctx is not used. */
+int64_t player_monotonic_us(void *ctx);
 
 /* One message that was sent, as the record keeps it. */
 typedef struct player_sent {
@@ -111,6 +100,11 @@ typedef struct player_lateness {
  * rings, the record or the thread could not be set up (nothing was sent). */
 int player_run(player_result *res, const player_config *cfg);
 
+/* Microseconds of a duration string: "20s", "1.5s", "250ms", "2m", or plain seconds "20". -1 if invalid. */
+int64_t player_parse_duration_us(const char *text);
+
+/* ---- the record (playerrecord.c) ---- */
+
 /* Lateness statistics of res (allocates a sorted copy; call after player_run). -1 on allocation failure. */
 int player_lateness_stats(player_lateness *out, const player_result *res);
 
@@ -120,64 +114,5 @@ int player_lateness_stats(player_lateness *out, const player_result *res);
 int player_record_to_smf(smf_file *out, const player_result *res);
 
 void player_result_free(player_result *res);
-
-/* An event-token source (host/music/music.h tokens) over any token model: the token/MIDI conversion and the
- * call-and-response policy of `rnnhost play`, testable without a model.
- * Without input the model plays freely. With input, what the human plays is fed to the model as tokens
- * (time shifts since the last event, velocity, note-on/off); once the human has been silent for
- * listen_us the model answers for answer_us of performance time, ends its notes, and listens again. */
-typedef struct token_model {
-    int32_t (*next)(void *ctx);              /* samples and conditions on the next token; -1 on failure */
-    int (*feed)(void *ctx, int32_t token);   /* conditions on a token; 0 or -1 */
-    void *ctx;
-} token_model;
-
-typedef struct token_source {
-    token_model model;
-    int call_and_response;
-    int64_t listen_us;  /* silence that ends the human's turn (default 1 s) */
-    int64_t answer_us;  /* length of an answer (default 4 s) */
-    int64_t start_us;   /* performance time of the first free-running event (default 0) */
-    /* the source's state; zeroed by token_source_init */
-    int64_t clock_us, answer_end_us, last_heard_us, last_fed_us;
-    int answering, heard_since_answer, ending, failed;
-    int velocity, velocity_bin;
-    uint32_t same_time;
-    uint8_t sounding[128]; /* pitches the source has turned on (channel 0) */
-    player_event queued;   /* a note-on that waits for the note-off of its repeated pitch */
-    int has_queued;
-} token_source;
-
-void token_source_init(token_source *s, token_model model, int call_and_response);
-/* The player_source over s. */
-player_source token_source_player(token_source *s);
-
-/* Microseconds of a duration string: "20s", "1.5s", "250ms", "2m", or plain seconds "20". -1 if invalid. */
-int64_t player_parse_duration_us(const char *text);
-
-/* ---- PortMidi: the devices, and an output, input and clock for the player --------------------------- */
-
-/* Initialises PortMidi and starts its clock. ALSA's own complaint on a machine without a sequencer
- * (printed straight to stderr) is kept off the terminal: the caller says it in one line instead. */
-int midi_init(void);
-void midi_terminate(void);
-
-/* The PortMidi device id of spec: a device index, or a name (exact, then case-insensitive substring),
- * among outputs (want_output) or inputs. -1 when there is none. */
-int midi_find_device(const char *spec, int want_output);
-
-/* PortMidi's clock (Pt_Time, milliseconds) carried on with microsecond resolution by CLOCK_MONOTONIC
- * from the moment of midi_clock_init, so lateness below a millisecond can be measured. */
-typedef struct midi_clock {
-    int64_t mono0_us, pt0_us;
-} midi_clock;
-void midi_clock_init(midi_clock *c);
-int64_t midi_clock_now_us(void *midi_clock_ctx);
-
-/* The stream is a PortMidiStream *, opened by the caller with its latency: a message is timestamped
- * with the PortMidi time it is due, and PortMidi delays it by the latency. */
-int midi_output_send(void *stream, const player_event *ev, int64_t at_us);
-/* Note messages only; other messages are read and skipped. */
-int midi_input_poll(void *stream, player_event *evs, int max);
 
 #endif /* RNNHOST_PLAYER_H */
