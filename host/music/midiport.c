@@ -13,31 +13,6 @@
 
 #include "player.h"
 
-/* PortMidi 217 keeps the default device names it allocates in Pm_Initialize for ever (Pm_Terminate does
- * not free them): not ours to fix, and not worth failing a sanitized run over. LeakSanitizer asks the
- * program for this hook. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PLAYER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(PLAYER_ASAN)
-#define PLAYER_ASAN 1
-#endif
-#ifdef PLAYER_ASAN
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libportmidi.so\n";
-}
-/* and quietly: the report of what was suppressed would break the one-line promise on stderr */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "print_suppressions=0";
-}
-#endif
-
 int midi_init(void)
 {
     fflush(stderr);
