@@ -1,13 +1,12 @@
 #include "transcript.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "bytebuf.h"
 #include "hostlog.h"
 
 static const struct {
@@ -26,14 +25,14 @@ int tx_parse_formats(unsigned *mask, const char *list, char *bad, size_t bad_len
             if (strlen(formats[i].name) == len && strncmp(formats[i].name, p, len) == 0)
                 bit = formats[i].bit;
         if (!bit) {
-            snprintf(bad, bad_len, "%.*s", (int)len, p);
+            host_fmt(bad, bad_len, "%.*s", (int)len, p);
             return -1;
         }
         *mask |= bit;
         p += len + (p[len] == ',');
     }
     if (!*mask) {
-        snprintf(bad, bad_len, "%s", list);
+        host_fmt(bad, bad_len, "%s", list);
         return -1;
     }
     return 0;
@@ -47,51 +46,13 @@ const char *tx_extension(unsigned format)
     return "txt";
 }
 
-/* A growing string. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *fmt, ...) HOST_PRINTF(2, 3);
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + (size_t)k + 1)
-            cap *= 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g, b->cap = cap;
-    }
-}
-
 // HH:MM:SS,mmm (SubRip) or HH:MM:SS.mmm (WebVTT)
-static void put_time(sbuf *b, int64_t ms, char sep)
+static void put_time(bytebuf *b, int64_t ms, char sep)
 {
     if (ms < 0)
         ms = 0;
-    put(b, "%02" PRId64 ":%02" PRId64 ":%02" PRId64 "%c%03" PRId64, ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, sep,
-        ms % 1000);
+    bytebuf_printf(b, "%02" PRId64 ":%02" PRId64 ":%02" PRId64 "%c%03" PRId64, ms / 3600000, ms / 60000 % 60,
+                   ms / 1000 % 60, sep, ms % 1000);
 }
 
 static char *render_json(const tx_result *r, int timestamps, int pretty)
@@ -139,36 +100,36 @@ static char *render_json(const tx_result *r, int timestamps, int pretty)
 
 char *tx_render(const tx_result *r, unsigned format, int timestamps, size_t *len)
 {
-    sbuf b = {0};
+    bytebuf b = {0};
     if (format == TX_JSON || format == TX_JSONL) {
         char *s = render_json(r, timestamps, format == TX_JSON);
         if (!s)
             return NULL;
-        put(&b, "%s\n", s);
+        bytebuf_printf(&b, "%s\n", s);
         free(s);
     } else if (r->failed) {
-        put(&b, "%s", "");
+        bytebuf_printf(&b, "%s", "");
     } else if (format == TX_TXT) {
-        put(&b, "%s\n", r->text ? r->text : "");
+        bytebuf_printf(&b, "%s\n", r->text ? r->text : "");
     } else {
         const int vtt = format == TX_VTT;
-        put(&b, "%s", vtt ? "WEBVTT\n\n" : "");
+        bytebuf_printf(&b, "%s", vtt ? "WEBVTT\n\n" : "");
         for (uint32_t k = 0; k < r->n_segments; k++) {
             const tx_segment *sg = &r->segments[k];
             if (!vtt)
-                put(&b, "%u\n", k + 1);
+                bytebuf_printf(&b, "%u\n", k + 1);
             put_time(&b, sg->start_ms, vtt ? '.' : ',');
-            put(&b, " --> ");
+            bytebuf_printf(&b, " --> ");
             put_time(&b, sg->end_ms, vtt ? '.' : ',');
-            put(&b, "\n%s\n\n", sg->text);
+            bytebuf_printf(&b, "\n%s\n\n", sg->text);
         }
-        if (!b.s)
-            put(&b, "%s", "");
+        if (!b.data)
+            bytebuf_printf(&b, "%s", "");
     }
-    if (b.oom) {
-        free(b.s);
+    if (b.failed) {
+        bytebuf_free(&b);
         return NULL;
     }
-    *len = b.n;
-    return b.s;
+    *len = b.len;
+    return b.data;
 }
