@@ -49,43 +49,46 @@ typedef struct shdr_view {
     uint64_t offset, size, entsize;
 } shdr_view;
 
+typedef struct ehdr_view {
+    uint64_t shoff;
+    uint16_t shentsize, shnum;
+} ehdr_view;
+
 typedef struct sym_view {
     uint32_t name;
     unsigned char info, other;
     uint16_t shndx;
 } sym_view;
 
-static shdr_view get_shdr(const unsigned char *p, int is64)
-{
-    shdr_view v;
-    if (is64) {
-        Elf64_Shdr s;
-        memcpy(&s, p, sizeof s);
-        v.type = s.sh_type, v.link = s.sh_link, v.offset = s.sh_offset, v.size = s.sh_size;
-        v.entsize = s.sh_entsize;
-    } else {
-        Elf32_Shdr s;
-        memcpy(&s, p, sizeof s);
-        v.type = s.sh_type, v.link = s.sh_link, v.offset = s.sh_offset, v.size = s.sh_size;
-        v.entsize = s.sh_entsize;
-    }
-    return v;
-}
+/* The fields each view takes, written once for both classes: the 64- and 32-bit structures name them alike. */
+#define SHDR_FIELDS(v, s) \
+    ((v).type = (s).sh_type, (v).link = (s).sh_link, (v).offset = (s).sh_offset, (v).size = (s).sh_size, \
+     (v).entsize = (s).sh_entsize)
+#define SYM_FIELDS(v, s) \
+    ((v).name = (s).st_name, (v).info = (s).st_info, (v).other = (s).st_other, (v).shndx = (s).st_shndx)
+#define EHDR_FIELDS(v, s) ((v).shoff = (s).e_shoff, (v).shentsize = (s).e_shentsize, (v).shnum = (s).e_shnum)
 
-static sym_view get_sym(const unsigned char *p, int is64)
-{
-    sym_view v;
-    if (is64) {
-        Elf64_Sym s;
-        memcpy(&s, p, sizeof s);
-        v.name = s.st_name, v.info = s.st_info, v.other = s.st_other, v.shndx = s.st_shndx;
-    } else {
-        Elf32_Sym s;
-        memcpy(&s, p, sizeof s);
-        v.name = s.st_name, v.info = s.st_info, v.other = s.st_other, v.shndx = s.st_shndx;
+/* static VIEW NAME(p, is64): the view of the structure at p, which the file may hold unaligned, read as the
+ * 64-bit structure or the 32-bit one. */
+#define VIEW_READER(NAME, VIEW, T64, T32, FIELDS)                                                                      \
+    static VIEW NAME(const unsigned char *p, int is64)                                                                 \
+    {                                                                                                                  \
+        VIEW v;                                                                                                        \
+        if (is64) {                                                                                                    \
+            T64 s;                                                                                                     \
+            memcpy(&s, p, sizeof s);                                                                                   \
+            FIELDS(v, s);                                                                                              \
+        } else {                                                                                                       \
+            T32 s;                                                                                                     \
+            memcpy(&s, p, sizeof s);                                                                                   \
+            FIELDS(v, s);                                                                                              \
+        }                                                                                                              \
+        return v;                                                                                                      \
     }
-    return v;
-}
+
+VIEW_READER(get_shdr, shdr_view, Elf64_Shdr, Elf32_Shdr, SHDR_FIELDS)
+VIEW_READER(get_sym, sym_view, Elf64_Sym, Elf32_Sym, SYM_FIELDS)
+VIEW_READER(get_ehdr, ehdr_view, Elf64_Ehdr, Elf32_Ehdr, EHDR_FIELDS)
 
 static int add_name(elf_exports *out, const char *name, size_t len)
 {
@@ -125,21 +128,12 @@ static int parse(elf_exports *out, const unsigned char *d, size_t n, char *why, 
             return -1;
         }
     }
-    if (is64) {
-        Elf64_Ehdr e;
-        if (n < sizeof e)
-            goto truncated;
-        memcpy(&e, d, sizeof e);
-        shoff = e.e_shoff, shentsize = e.e_shentsize, shnum = e.e_shnum;
-        shdr_size = sizeof(Elf64_Shdr), sym_size = sizeof(Elf64_Sym);
-    } else {
-        Elf32_Ehdr e;
-        if (n < sizeof e)
-            goto truncated;
-        memcpy(&e, d, sizeof e);
-        shoff = e.e_shoff, shentsize = e.e_shentsize, shnum = e.e_shnum;
-        shdr_size = sizeof(Elf32_Shdr), sym_size = sizeof(Elf32_Sym);
-    }
+    if (n < (is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)))
+        goto truncated;
+    const ehdr_view e = get_ehdr(d, is64);
+    shoff = e.shoff, shentsize = e.shentsize, shnum = e.shnum;
+    shdr_size = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+    sym_size = is64 ? sizeof(Elf64_Sym) : sizeof(Elf32_Sym);
     if (shnum == 0 || shentsize < shdr_size || !in_file(shoff, (uint64_t)shentsize * shnum, n)) {
         host_fmt(why, why_len, "no usable section header table");
         return -1;
