@@ -16,15 +16,20 @@ static void on_signal(int sig)
     host_interrupted = 1;
 }
 
-void host_catch_interrupts(void)
+void host_on_interrupt(void (*handler)(int), int restart)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = handler;
+    sa.sa_flags = restart ? SA_RESTART : 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void host_catch_interrupts(void)
+{
+    host_on_interrupt(on_signal, 1);
 }
 
 static void on_signal_fallback(int sig)
@@ -44,10 +49,5 @@ static void on_signal_fallback(int sig)
 
 void host_interrupt_fallback(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal_fallback;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    host_on_interrupt(on_signal_fallback, 0);
 }

@@ -15,6 +15,10 @@ extern volatile sig_atomic_t host_interrupted;
  * blocked where it cannot poll the flag, ends the process at once with one line and exit code 130. */
 void host_catch_interrupts(void);
 
+/* Installs handler for SIGINT and SIGTERM, with SA_RESTART when restart is set; for a command that must
+ * handle a stop its own way (validate wakes from a wait to remove its scratch folder). */
+void host_on_interrupt(void (*handler)(int), int restart);
+
 /* Until a command calls host_catch_interrupts (a short one never does), SIGINT or SIGTERM ends the process
  * at once with the line "rnnhost: interrupted" on stderr and exit code 130: nothing has been written yet
  * but, at most, a temporary file that is never taken for its target. main installs this first. */

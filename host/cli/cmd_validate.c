@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "dirwalk.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "loader.h"
 #include "validate.h"
 
@@ -333,15 +334,8 @@ int cmd_validate(int argc, char **argv)
         return EXIT_FAIL;
     }
     ctx.registry = &reg, ctx.plugin = p, ctx.seed = seed, ctx.tmpdir = tmpdir;
-    {
-        /* No SA_RESTART: the wait for a check's report must wake up so the scratch directory is removed. */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_interrupt;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-    }
+    /* No SA_RESTART: the wait for a check's report must wake up so the scratch directory is removed. */
+    host_on_interrupt(on_interrupt, 0);
     memset(&tot, 0, sizeof tot);
     if (json) {
         root = cJSON_CreateObject();
