@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "jsonout.h"
 #include "player.h"
 
 static void usage(FILE *f)
@@ -53,7 +54,6 @@ int cmd_mididevices(int argc, char **argv)
     int rc = EXIT_OK;
     if (json) {
         cJSON *root = cJSON_CreateObject(), *list = NULL;
-        char *text = NULL;
         if (root && cJSON_AddNumberToObject(root, "schema", 1) &&
             (list = cJSON_AddArrayToObject(root, "devices")) != NULL) {
             for (int i = 0; i < count; i++) {
@@ -71,16 +71,9 @@ int cmd_mididevices(int argc, char **argv)
                 cJSON_AddBoolToObject(d, "output", info->output != 0);
                 cJSON_AddBoolToObject(d, "opened", info->opened != 0);
             }
-            text = list ? cJSON_PrintUnformatted(root) : NULL;
         }
-        if (text)
-            printf("%s\n", text);
-        else {
-            hostlog_error("midi-devices: out of memory");
+        if (json_print(root, list != NULL, 0) != 0)
             rc = EXIT_FAIL;
-        }
-        free(text);
-        cJSON_Delete(root);
     } else if (count == 0) {
         printf("no MIDI devices (this machine has no MIDI ports; use 'rnnhost generate -o FILE.mid' instead)\n");
     } else {

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
+#include "jsonout.h"
 #include "interrupt.h"
 #include "player.h"
 
@@ -75,8 +76,8 @@ static void report(const player_result *res, const player_lateness *lt, int json
     if (!json)
         return;
     cJSON *o = cJSON_CreateObject(), *l = NULL;
-    char *text = NULL;
-    if (o && cJSON_AddNumberToObject(o, "schema", 1) &&
+    const int complete =
+        o && cJSON_AddNumberToObject(o, "schema", 1) &&
         cJSON_AddNumberToObject(o, "messages", (double)(res->n_sent + res->n_unrecorded)) &&
         cJSON_AddNumberToObject(o, "underruns", (double)res->underruns) &&
         cJSON_AddNumberToObject(o, "dropped", (double)res->dropped) &&
@@ -84,13 +85,8 @@ static void report(const player_result *res, const player_lateness *lt, int json
         (record ? cJSON_AddStringToObject(o, "record", record) : cJSON_AddNullToObject(o, "record")) &&
         (l = cJSON_AddObjectToObject(o, "lateness_ms")) && cJSON_AddNumberToObject(l, "count", (double)lt->count) &&
         cJSON_AddNumberToObject(l, "median", lt->median_us / 1000) &&
-        cJSON_AddNumberToObject(l, "p99", lt->p99_us / 1000) && cJSON_AddNumberToObject(l, "max", lt->max_us / 1000))
-        text = cJSON_PrintUnformatted(o);
-    if (text)
-        printf("%s\n", text);
-    fflush(stdout);
-    free(text);
-    cJSON_Delete(o);
+        cJSON_AddNumberToObject(l, "p99", lt->p99_us / 1000) && cJSON_AddNumberToObject(l, "max", lt->max_us / 1000);
+    json_print(o, complete, 0);
 }
 
 int cmd_play(int argc, char **argv)

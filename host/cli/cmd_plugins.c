@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "jsonout.h"
 #include "loader.h"
 
 static void plugins_help(void)
@@ -36,7 +37,6 @@ static cJSON *inputs_json(uint32_t kinds)
 static int print_json(const plugin_registry *r)
 {
     cJSON *root = cJSON_CreateObject(), *plugins, *errors;
-    char *text;
     size_t k;
     uint32_t i;
     cJSON_AddNumberToObject(root, "schema", 1);
@@ -71,15 +71,7 @@ static int print_json(const plugin_registry *r)
         cJSON_AddStringToObject(e, "error", r->errors[k].error);
         cJSON_AddItemToArray(errors, e);
     }
-    text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        hostlog_error("out of memory");
-        return -1;
-    }
-    puts(text);
-    cJSON_free(text);
-    return 0;
+    return json_print(root, 1, 1);
 }
 
 static void print_text(const plugin_registry *r)

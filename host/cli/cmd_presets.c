@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "hostlog.h"
+#include "jsonout.h"
 #include "modelfile.h"
 
 static void usage(FILE *f)
@@ -215,15 +216,7 @@ static int print_json(const preset_info *v, size_t n, char **dirs, size_t nd)
              cJSON_AddStringToObject(o, "description", p->description) &&
              cJSON_AddStringToObject(o, "description_from", p->described ? "metadata" : "derived");
     }
-    char *text = ok ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        hostlog_error("out of memory");
-        return -1;
-    }
-    puts(text);
-    cJSON_free(text);
-    return 0;
+    return json_print(root, ok, 1);
 }
 
 int cmd_presets(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "dirwalk.h"
 #include "hostlog.h"
+#include "jsonout.h"
 #include "interrupt.h"
 #include "loader.h"
 #include "validate.h"
@@ -387,14 +388,9 @@ int cmd_validate(int argc, char **argv)
     }
 
     if (root) {
-        char *text;
         cJSON_AddNumberToObject(root, "passed", tot.passed);
         cJSON_AddNumberToObject(root, "failed", tot.failed);
-        text = cJSON_Print(root);
-        if (text)
-            puts(text);
-        cJSON_free(text);
-        cJSON_Delete(root);
+        json_print(root, 1, 1);
     } else {
         printf("%u passed, %u failed\n", tot.passed, tot.failed);
     }
