@@ -12,20 +12,23 @@
 
 #include "hostlog.h"
 
+/* In a comparator: the order of x and y when they differ; when they are equal the next key decides. */
+#define ORDER_BY(x, y)                                                                                             \
+    do {                                                                                                           \
+        if ((x) != (y))                                                                                            \
+            return (x) < (y) ? -1 : 1;                                                                             \
+    } while (0)
+
 /* ---- notes ------------------------------------------------------------------------------------------ */
 
 static int cmp_note(const void *pa, const void *pb)
 {
     const note *a = pa, *b = pb;
-    if (a->start != b->start)
-        return a->start < b->start ? -1 : 1;
-    if (a->pitch != b->pitch)
-        return a->pitch < b->pitch ? -1 : 1;
+    ORDER_BY(a->start, b->start);
+    ORDER_BY(a->pitch, b->pitch);
     // The rest only makes the order total, so equal inputs sort the same on every libc.
-    if (a->channel != b->channel)
-        return a->channel < b->channel ? -1 : 1;
-    if (a->end != b->end)
-        return a->end < b->end ? -1 : 1;
+    ORDER_BY(a->channel, b->channel);
+    ORDER_BY(a->end, b->end);
     return (a->velocity > b->velocity) - (a->velocity < b->velocity);
 }
 
@@ -133,15 +136,10 @@ static int event_rank(const smf_event *e)
 static int cmp_event(const void *pa, const void *pb)
 {
     const smf_event *a = pa, *b = pb;
-    if (a->tick != b->tick)
-        return a->tick < b->tick ? -1 : 1;
-    if (a->track != b->track)
-        return a->track < b->track ? -1 : 1;
-    int ra = event_rank(a), rb = event_rank(b);
-    if (ra != rb)
-        return ra - rb;
-    if (a->status != b->status)
-        return a->status - b->status;
+    ORDER_BY(a->tick, b->tick);
+    ORDER_BY(a->track, b->track);
+    ORDER_BY(event_rank(a), event_rank(b));
+    ORDER_BY(a->status, b->status);
     return a->data1 - b->data1;
 }
 
