@@ -230,25 +230,14 @@ int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size
         host_fmt(why, why_len, "%s", err);
         return EXIT_LOAD;
     }
-    if (asr_describe(m, w, path, why, why_len) != 0) {
-        rh_weights_close(w);
-        return EXIT_LOAD;
-    }
-    int rc = asr_create(m, r, err, sizeof err);
-    if (rc != EXIT_OK) {
+    int ok = asr_describe(m, w, path, why, why_len) == 0; // which closes m when it fails
+    if (ok && (asr_create(m, r, err, sizeof err) != EXIT_OK || asr_load(m, NULL, w, NULL, err, sizeof err) != RH_OK)) {
         host_fmt(why, why_len, "%s: %s", path, err);
-        goto fail;
-    }
-    if (asr_load(m, NULL, w, NULL, err, sizeof err) != RH_OK) {
-        host_fmt(why, why_len, "%s: %s", path, err);
-        goto fail;
+        asr_close(m);
+        ok = 0;
     }
     rh_weights_close(w);
-    return EXIT_OK;
-fail:
-    rh_weights_close(w);
-    asr_close(m);
-    return EXIT_LOAD;
+    return ok ? EXIT_OK : EXIT_LOAD;
 }
 
 static const char *dir_prefix(int d)
