@@ -116,6 +116,19 @@ int fixture_begin(fixture *f, const validate_ctx *ctx, const validate_case *vc, 
     return 0;
 }
 
+int fixture_begin_pair(fixture *a, fixture *b, const validate_ctx *ctx, const validate_case *vc, rh_rng *draw,
+                       char *detail, size_t len)
+{
+    if (fixture_begin(a, ctx, vc, draw, detail, len) != 0)
+        return -1;
+    if (fixture_begin(b, ctx, vc, NULL, detail, len) != 0) {
+        fixture_end(a);
+        fixture_end(b);
+        return -1;
+    }
+    return 0;
+}
+
 float *fixture_floats(fixture *f, uint64_t n, float fill)
 {
     float *p = f->n_floats < FIXTURE_MAX_FLOATS ? alloc_floats(n, fill) : NULL;

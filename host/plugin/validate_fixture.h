@@ -95,6 +95,11 @@ typedef struct fixture {
 int fixture_begin(fixture *f, const validate_ctx *ctx, const validate_case *vc, rh_rng *draw, char *detail,
                   size_t len);
 
+/* Two fixtures of the same case, for a check that compares two models: a's parameters drawn from draw as
+ * fixture_begin does, b's as the model made them. 0, or -1 with why in detail and nothing left to free. */
+int fixture_begin_pair(fixture *a, fixture *b, const validate_ctx *ctx, const validate_case *vc, rh_rng *draw,
+                       char *detail, size_t len);
+
 /* alloc_floats, kept in f to be freed by fixture_end; NULL, with f->out_of_memory set, when it fails. */
 float *fixture_floats(fixture *f, uint64_t n, float fill);
 

@@ -16,10 +16,8 @@ int validate_determinism(const validate_ctx *ctx, const validate_case *vc, rh_rn
     host_model *a = &fa.hm, *b = &fb.hm;
     rh_status st;
     int rc = 1;
-    if (fixture_begin(&fa, ctx, vc, NULL, detail, len) != 0)
+    if (fixture_begin_pair(&fa, &fb, ctx, vc, NULL, detail, len) != 0)
         return 1;
-    if (fixture_begin(&fb, ctx, vc, NULL, detail, len) != 0)
-        goto done;
     host_model_init_params(a, 42);
     host_model_init_params(b, 42);
     if (a->info.num_params != b->info.num_params || memcmp(a->params, b->params, (size_t)a->info.num_params * 4) != 0) {

@@ -45,15 +45,13 @@ int validate_weights_roundtrip(const validate_ctx *ctx, const validate_case *vc,
     fixture fa, fb; /* fa holds the batch and the buffers */
     host_model *a = &fa.hm, *b = &fb.hm;
     rh_weights *w = NULL;
-    char path[1024] = "", err[256];
+    char path[1024], err[256];
     const char *plugin_meta;
     rh_status st;
     int rc = 1;
 
-    if (fixture_begin(&fa, ctx, vc, rng, detail, len) != 0)
+    if (fixture_begin_pair(&fa, &fb, ctx, vc, rng, detail, len) != 0)
         return 1;
-    if (fixture_begin(&fb, ctx, vc, NULL, detail, len) != 0)
-        goto done;
     weights_path(path, sizeof path, ctx, vc, "roundtrip");
     if (write_params(ctx, a, path, a->tensors, NULL, a->info.num_tensors, detail, len) != 0)
         goto done;
