@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "hostlog.h"
+#include "readall.h"
 
 /* In a comparator: the order of x and y when they differ; when they are equal the next key decides. */
 #define ORDER_BY(x, y)                                                                                             \
@@ -478,44 +479,6 @@ void pianorolls_free(pianoroll *rolls, size_t n)
     free(rolls);
 }
 
-/* The whole file, NUL-terminated, or NULL with errno set. */
-static char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (cap - len < 65536) {
-            size_t c = cap ? 2 * cap : 1 << 20;
-            char *grown = realloc(buf, c + 1);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = grown;
-            cap = c;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[len] = '\0';
-    *size = len;
-    return buf;
-}
-
 /* The split names of a JSON object, for the message when the asked one is missing. */
 static void list_keys(char *dst, size_t len, const cJSON *root)
 {
@@ -535,8 +498,8 @@ int pianorolls_from_json(pianoroll **rolls, size_t *n, const char *path, const c
     size_t size = 0;
     *rolls = NULL;
     *n = 0;
-    char *text = slurp(path, &size);
-    if (!text) {
+    char *text;
+    if (read_all_path(path, SIZE_MAX, &text, &size) != 0) {
         host_fmt(err, err_len, "%s: %s", path, strerror(errno));
         return -1;
     }

@@ -11,6 +11,7 @@
 
 #include "atomicfile.h"
 #include "hostlog.h"
+#include "readall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -401,40 +402,22 @@ int smf_read(smf_file *out, const char *path, char *err, size_t err_len)
         host_fmt(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    // Read in pieces rather than trusting a size from stat, so pipes and growing files work too.
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = -1;
-    for (;;) {
-        if (len == cap) {
-            if (cap > MAX_FILE_BYTES) {
-                host_fmt(err, err_len, "%s: byte %zu: more than %u bytes, larger than any MIDI file", path, len,
-                         MAX_FILE_BYTES);
-                goto out;
-            }
-            size_t ncap = cap ? 2 * cap : 65536;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                host_fmt(err, err_len, "%s: out of memory reading it", path);
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                host_fmt(err, err_len, "%s: cannot read: %s", path, strerror(errno));
-                goto out;
-            }
-            break;
-        }
+    char *buf;
+    size_t len;
+    const int got = read_all(fp, MAX_FILE_BYTES, &buf, &len), e = errno;
+    fclose(fp); // before parsing: a file is open no longer than it takes to read it
+    if (got != 0) {
+        if (e == EFBIG)
+            host_fmt(err, err_len, "%s: byte %zu: more than %u bytes, larger than any MIDI file", path, len,
+                     MAX_FILE_BYTES);
+        else if (e == ENOMEM)
+            host_fmt(err, err_len, "%s: out of memory reading it", path);
+        else
+            host_fmt(err, err_len, "%s: cannot read: %s", path, strerror(e));
+        return -1;
     }
-    rc = smf_read_memory(out, buf, len, path, err, err_len);
-out:
+    const int rc = smf_read_memory(out, (const uint8_t *)buf, len, path, err, err_len);
     free(buf);
-    fclose(fp);
     return rc;
 }
 

@@ -1,12 +1,14 @@
 #include "elfsyms.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hostlog.h"
+#include "readall.h"
 
 /* Larger than any plugin has a reason to be; keeps a hostile path from making us read gigabytes. */
 #define ELF_MAX_FILE (512u * 1024u * 1024u)
@@ -19,28 +21,17 @@ static int in_file(uint64_t off, uint64_t len, size_t file_size)
 static int read_whole(unsigned char **data, size_t *size, const char *path, char *why, size_t why_len)
 {
     FILE *f = fopen(path, "rb");
-    long end;
+    char *bytes;
     if (!f) {
         host_fmt(why, why_len, "cannot open %s", path);
         return -1;
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (end = ftell(f)) < 0 || (unsigned long)end > ELF_MAX_FILE ||
-        fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        host_fmt(why, why_len, "cannot read %s (unseekable or too large)", path);
-        return -1;
-    }
-    *size = (size_t)end;
-    *data = malloc(*size ? *size : 1);
-    if (!*data || fread(*data, 1, *size, f) != *size) {
-        free(*data);
-        *data = NULL;
-        fclose(f);
-        host_fmt(why, why_len, "cannot read %s", path);
-        return -1;
-    }
+    const int rc = read_all(f, ELF_MAX_FILE, &bytes, size);
+    if (rc != 0)
+        host_fmt(why, why_len, errno == EFBIG ? "cannot read %s (too large)" : "cannot read %s", path);
     fclose(f);
-    return 0;
+    *data = (unsigned char *)bytes;
+    return rc;
 }
 
 /* The two ELF classes differ only in field widths; normalise what we need into one shape. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "hostlog.h"
+#include "readall.h"
 #include "validate_fixture.h"
 
 /* ---- weights-roundtrip and hostile-weights ----------------------------------------------------------- */
@@ -97,20 +98,8 @@ done:
 
 static unsigned char *read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *d = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (d = malloc((size_t)n + 1)) != NULL && fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        d = NULL;
-    }
-    if (d)
-        *size = (size_t)n;
-    fclose(f);
-    return d;
+    char *d;
+    return read_all_path(path, SIZE_MAX, &d, size) == 0 ? (unsigned char *)d : NULL;
 }
 
 /* 0 when the bytes are refused (by the reader or by the loader), 1 when they load into the layout. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hostlog.h"
+#include "readall.h"
 #include "text.h"
 
 #define MAX_MANIFEST_BYTES (1u << 30)
@@ -116,35 +117,14 @@ int manifest_read(manifest *out, const char *path, char *err, size_t err_len)
         host_fmt(err, err_len, "%s: %s", path, strerror(errno));
         return -1;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
+    char *buf;
+    size_t n;
     int rc = -1;
-    while (buf) {
-        if (n == cap) {
-            if (cap >= MAX_MANIFEST_BYTES) {
-                host_fmt(err, err_len, "%s: larger than 1 GiB", path);
-                goto done;
-            }
-            char *g = realloc(buf, cap * 2);
-            if (!g)
-                break;
-            buf = g, cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf) {
-        host_fmt(err, err_len, "%s: out of memory", path);
-        goto done;
-    }
-    if (ferror(f)) {
-        host_fmt(err, err_len, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    rc = manifest_parse(out, buf, n, path, err, err_len);
-done:
+    if (read_all(f, MAX_MANIFEST_BYTES, &buf, &n) == 0)
+        rc = manifest_parse(out, buf, n, path, err, err_len);
+    else
+        host_fmt(err, err_len, "%s: %s", path,
+                 errno == EFBIG ? "larger than 1 GiB" : errno == ENOMEM ? "out of memory" : strerror(errno));
     free(buf);
     if (f != stdin)
         fclose(f);
