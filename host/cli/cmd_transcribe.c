@@ -335,6 +335,14 @@ static char *out_path(const run *r, const job *j, unsigned fmt)
 }
 
 /* Notes that file k's outputs are not all written: the first reason, in the list of failures. */
+/* Before a message, the progress line left open on a terminal (print_progress) is cleared, so the message
+ * stands on a line of its own. */
+static void clear_progress(const run *r)
+{
+    if (!r->quiet && isatty(2))
+        fputs("\r\033[K", stderr);
+}
+
 static void lost_output(run *r, size_t k, const char *why)
 {
     const size_t at = r->failed + r->unwritten++;
@@ -382,8 +390,7 @@ static void write_result(run *r, size_t k)
         }
         free(s);
         if (err[0]) {
-            if (!r->quiet && isatty(2))
-                fputs("\r\033[K", stderr);
+            clear_progress(r);
             hostlog_error("%s", err);
             if (!first[0])
                 host_fmt(first, sizeof first, "%s", err);
@@ -420,8 +427,7 @@ static void on_done(void *ctx, size_t i)
     r->finished[r->base + i] = 1;
     r->done++;
     if (res->failed) {
-        if (!r->quiet && isatty(2))
-            fputs("\r\033[K", stderr);
+        clear_progress(r);
         hostlog_error("%s", res->error);
         r->fail_file[r->failed + r->unwritten] = strdup(res->file ? res->file : r->paths[r->base + i]);
         r->fail_error[r->failed + r->unwritten] = strdup(res->error);
