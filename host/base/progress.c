@@ -66,6 +66,8 @@ void progress_update(progress *p, uint64_t step, uint64_t total, double epoch, d
         n += snprintf(line + n, sizeof line - n, " | %.0f %s", p->rate, p->unit);
     if (isfinite(eta))
         snprintf(line + n, sizeof line - n, " | ETA %s", eta_s);
+    /* Written here rather than through hostlog: progress is not a diagnostic, and on a terminal its line is
+     * redrawn in place and left open, which hostlog's whole lines cannot do. */
     if (p->tty) {
         fprintf(stderr, "\r\033[K%s", line);
         p->open_line = 1;
