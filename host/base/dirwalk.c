@@ -85,12 +85,13 @@ static int has_suffix(const char *name, const char *suffixes, int nocase)
     return 0;
 }
 
-/* The names in dir that the walk may visit, sorted. 0, or -1 with err and errno. */
+/* The names in dir that the walk may visit, sorted. 0; -1 when dir cannot be read (with err when strict, the
+ * walk passing over it otherwise); -2 when memory runs out, which no walk passes over. errno says why. */
 static int read_names(const walk *w, const char *dir, int strict, char ***names, size_t *count)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return fail_errno(w->err, w->err_len, dir, errno);
+        return strict ? fail_errno(w->err, w->err_len, dir, errno) : -1;
     char **v = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -108,13 +109,15 @@ static int read_names(const walk *w, const char *dir, int strict, char ***names,
             const size_t c = cap ? 2 * cap : 64;
             char **grown = realloc(v, c * sizeof *grown);
             if (!grown) {
-                rc = fail_memory(w->err, w->err_len, dir);
+                fail_memory(w->err, w->err_len, dir);
+                rc = -2;
                 break;
             }
             v = grown, cap = c;
         }
         if (!(v[n] = strdup(e->d_name))) {
-            rc = fail_memory(w->err, w->err_len, dir);
+            fail_memory(w->err, w->err_len, dir);
+            rc = -2;
             break;
         }
         n++;
@@ -124,7 +127,7 @@ static int read_names(const walk *w, const char *dir, int strict, char ***names,
     if (rc != 0) {
         dir_list_free(v, n);
         errno = saved;
-        return -1;
+        return rc;
     }
     if (n > 1)
         qsort(v, n, sizeof *v, cmp_str);
@@ -170,8 +173,9 @@ static int walk_folder(const walk *w, const char *dir, unsigned depth)
     char **names;
     size_t n;
     const int strict = depth == 0 || w->o->strict_folders;
-    if (read_names(w, dir, strict, &names, &n) != 0)
-        return strict ? -1 : 0;
+    const int read = read_names(w, dir, strict, &names, &n);
+    if (read != 0)
+        return read == -1 && !strict ? 0 : -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = visit_name(w, dir, names[i], depth);
