@@ -1234,7 +1234,7 @@ static int parse_options(train_opts *o, int argc, char **argv)
         case O_THREADS: bad = cli_u32(&threads, optarg, "--threads", 0, 1024), o->threads = (int)threads; break;
         case O_EPOCHS: bad = cli_u64(&o->max_epochs, optarg, "--max-epochs"), epochs_given = 1; break;
         case O_STEPS: bad = cli_u64(&o->max_steps, optarg, "--max-steps"); break;
-        case O_BUDGET: bad = cli_duration(&o->time_budget, optarg); break;
+        case O_BUDGET: bad = cli_duration(&o->time_budget, optarg, "--time-budget"); break;
         case O_EVAL: bad = cli_u64(&o->eval_every, optarg, "--eval-every"); break;
         case O_EVAL_STREAMS:
             bad = cli_u32(&o->eval_streams, optarg, "--eval-streams", 1, 1u << 16), o->given |= G_EVALSTREAMS;

@@ -246,7 +246,7 @@ static int parse_options(ctc_opts *o, int argc, char **argv)
         case O_THREADS: bad = cli_u32(&u32, optarg, "--threads", 0, 256); o->threads = (int)u32; break;
         case O_EPOCHS: bad = cli_u64(&o->max_epochs, optarg, "--max-epochs"), epochs_given = 1; break;
         case O_STEPS: bad = cli_u64(&o->max_steps, optarg, "--max-steps"); break;
-        case O_BUDGET: bad = cli_duration(&o->time_budget, optarg); break;
+        case O_BUDGET: bad = cli_duration(&o->time_budget, optarg, "--time-budget"); break;
         case O_CKPT_DIR: o->ckpt_dir = optarg; break;
         case O_CKPT_EVERY: bad = cli_u64(&o->ckpt_every, optarg, "--checkpoint-every"); break;
         case O_EVAL: bad = cli_u64(&o->eval_every, optarg, "--eval-every"); break;
