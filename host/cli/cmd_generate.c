@@ -1,8 +1,8 @@
-/* rnnhost generate: Standard MIDI Files from a music model. An event model (midi-lm) samples Performance
- * RNN tokens; a piano-roll model samples each pitch of the next frame. The same seed gives the same file. */
+/* rnnhost generate: Standard MIDI Files from a music model, through eventgen.h's generators: an event model
+ * (midi-lm) samples Performance RNN tokens; a piano-roll model samples each pitch of the next frame. The
+ * same seed gives the same file. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,112 +52,6 @@ static void usage(FILE *f)
                "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
                "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
                "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
-}
-
-typedef struct gen_opts {
-    double seconds;  /* > 0: stop after this much music */
-    uint64_t steps;  /* > 0: stop after this many model steps */
-    float temperature;
-    uint32_t top_k;
-    double qpm;
-    uint32_t steps_per_quarter; /* piano-roll models: the grid they were trained on */
-    const note *primer;
-    size_t n_primer;
-} gen_opts;
-
-/* Event model: primer tokens, then samples until the music is long enough. */
-static int generate_events(note **notes, size_t *n, event_gen *g, const gen_opts *o)
-{
-    int32_t *tokens = NULL, *primer = NULL;
-    size_t nt = 0, cap = 0, np = 0;
-    double t = 0;
-    int rc = -1;
-    if (o->n_primer && events_from_notes(&primer, &np, o->primer, o->n_primer) != 0)
-        return -1;
-    for (size_t i = 0; i < np; i++) {
-        if (event_gen_feed(g, primer[i]) != 0)
-            goto done;
-        if (primer[i] >= EV_TIME_SHIFT && primer[i] < EV_VELOCITY)
-            t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
-    }
-    for (uint64_t step = 0;; step++) {
-        if ((o->steps ? step >= o->steps : t >= o->seconds) || host_interrupted)
-            break;
-        int32_t tok = event_gen_next(g);
-        if (tok < 0)
-            goto done;
-        if (tok >= EV_TIME_SHIFT && tok < EV_VELOCITY)
-            t += (tok - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
-        if (nt == cap) {
-            cap = cap ? 2 * cap : 1024;
-            int32_t *grown = realloc(tokens, cap * sizeof *grown);
-            if (!grown)
-                goto done;
-            tokens = grown;
-        }
-        tokens[nt++] = tok;
-    }
-    /* the primer and what followed it, as one token stream */
-    int32_t *all = malloc((np + nt + 1) * sizeof *all);
-    if (!all)
-        goto done;
-    if (np)
-        memcpy(all, primer, np * sizeof *all);
-    if (nt)
-        memcpy(all + np, tokens, nt * sizeof *all);
-    rc = notes_from_events(notes, n, all, np + nt);
-    free(all);
-done:
-    free(tokens);
-    free(primer);
-    return rc;
-}
-
-/* Piano-roll model: each frame's pitches drawn independently from sigmoid(logit / T). */
-static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t seed, const gen_opts *o)
-{
-    const uint32_t P = ROLL_PITCHES;
-    const double step = 60.0 / o->qpm / o->steps_per_quarter; /* the grid the model was trained on */
-    pianoroll primer = {0}, roll = {0};
-    uint64_t steps = o->steps ? o->steps : (uint64_t)ceil(o->seconds / step);
-    float *state = malloc(hm->info.state_size * sizeof *state), *x = calloc(P, sizeof *x),
-          *y = malloc(P * sizeof *y), *scratch = malloc((hm->vt->step_scratch_size(hm->model, 1) + 1) * sizeof *scratch);
-    int rc = -1;
-    rh_rng rng;
-    rh_rng_seed(&rng, seed);
-    if (!state || !x || !y || !scratch)
-        goto done;
-    if (o->n_primer && pianoroll_from_notes(&primer, o->primer, o->n_primer, step) != 0)
-        goto done;
-    roll.T = (uint32_t)(primer.T + steps);
-    roll.on = calloc((size_t)roll.T * P + 1, 1);
-    if (!roll.on)
-        goto done;
-    if (primer.T)
-        memcpy(roll.on, primer.on, (size_t)primer.T * P);
-    hm->vt->reset(hm->model, state, 1);
-    for (uint32_t t = 0; t < roll.T; t++) {
-        if (host_interrupted && t >= primer.T) { /* the frames so far are the piece */
-            roll.T = t;
-            break;
-        }
-        /* input: the previous frame (silence before the first) */
-        for (uint32_t p = 0; p < P; p++)
-            x[p] = t ? roll.on[(size_t)(t - 1) * P + p] : 0.0f;
-        if (host_model_step(hm, y, state, scratch, x, NULL, 1) != RH_OK)
-            goto done;
-        if (t < primer.T)
-            continue;
-        for (uint32_t p = 0; p < P; p++) {
-            double prob = o->temperature > 0 ? 1.0 / (1.0 + exp(-y[p] / o->temperature)) : (y[p] > 0);
-            roll.on[(size_t)t * P + p] = rh_rng_uniform(&rng) < prob;
-        }
-    }
-    rc = notes_from_pianoroll(notes, n, &roll, step);
-done:
-    free(state), free(x), free(y), free(scratch);
-    free(primer.on), free(roll.on);
-    return rc;
 }
 
 /* The whole of a file into memory; NULL with errno. */
@@ -299,7 +193,8 @@ int cmd_generate(int argc, char **argv)
     const char *model = NULL, *out = NULL, *dir = ".", *primer_midi = NULL, *primer_pitches = NULL, *wav = NULL,
                *plugin_path = NULL;
     unsigned long long num = 0, seed = 1, top_k = 0, program = 0;
-    gen_opts o = {30.0, 0, 1.0f, 0, 120.0, 1, NULL, 0};
+    gen_piece o = {30.0, 0, 120.0, NULL, 0};
+    float temperature = 1.0f;
     int c, li = -1;
     char *end;
     opterr = 0;
@@ -335,7 +230,7 @@ int cmd_generate(int argc, char **argv)
                 return EXIT_USAGE;
             }
             if (c == 't')
-                o.temperature = (float)v;
+                temperature = (float)v;
             else
                 o.qpm = v;
             break;
@@ -365,16 +260,15 @@ int cmd_generate(int argc, char **argv)
         hostlog_usage("generate: -o - and --wav - would both write to standard output");
         return EXIT_USAGE;
     }
-    o.top_k = (uint32_t)(top_k > EV_VOCAB ? EV_VOCAB : top_k);
 
     plugin_registry reg;
     host_model hm;
     model_spec spec;
     rh_weights *w = NULL;
-    event_gen *g = NULL;
+    music_gen *g = NULL;
     note *primer = NULL;
     char path[4096], why[1024], err[512];
-    int rc = EXIT_FAIL, is_roll = 0;
+    int rc = EXIT_FAIL;
     memset(&hm, 0, sizeof hm);
     /* from here on, so that Ctrl-C while the model loads is also a clean stop (nothing written) */
     host_catch_interrupts();
@@ -389,18 +283,20 @@ int cmd_generate(int argc, char **argv)
         return EXIT_LOAD;
     }
     const char *spq_s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
-    o.steps_per_quarter = spq_s && atoi(spq_s) >= 1 && atoi(spq_s) <= 16 ? (uint32_t)atoi(spq_s) : 1;
+    const uint32_t spq = spq_s && atoi(spq_s) >= 1 && atoi(spq_s) <= 16 ? (uint32_t)atoi(spq_s) : 1;
     rh_weights_close(w);
     if (strcmp(spec.task, "pianoroll") == 0) {
-        is_roll = 1;
+        rc = music_gen_frames(&g, &hm, spq, temperature, why, sizeof why);
     } else { /* midi-lm */
-        host_model_destroy(&hm); /* event_gen opens its own */
-        if ((rc = event_gen_open(&g, &reg, path, seed, o.temperature, o.top_k, why, sizeof why)) != EXIT_OK) {
-            hostlog_error("%s", why);
-            goto done;
-        }
-        rc = EXIT_FAIL;
+        host_model_destroy(&hm); /* the event generator opens its own */
+        rc = music_gen_events(&g, &reg, path, temperature, (uint32_t)(top_k > EV_VOCAB ? EV_VOCAB : top_k), why,
+                              sizeof why);
     }
+    if (rc != EXIT_OK) {
+        hostlog_error("%s", why);
+        goto done;
+    }
+    rc = EXIT_FAIL;
 
     if (primer_pitches && parse_pitches(&primer, &o.n_primer, primer_pitches) != 0) {
         hostlog_usage("generate: --primer-pitches needs MIDI pitches 0-127 separated by commas, not '%s'",
@@ -425,8 +321,6 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
 
-    if (is_roll)
-        host_model_prepare_step(&hm);
     for (unsigned long long i = 0; i < (num ? num : 1); i++) {
         char file[4096];
         if (num)
@@ -435,15 +329,7 @@ int cmd_generate(int argc, char **argv)
             snprintf(file, sizeof file, "%s", out);
         note *notes = NULL;
         size_t n = 0;
-        int ok;
-        if (is_roll) {
-            ok = generate_roll(&notes, &n, &hm, seed + i, &o) == 0;
-        } else {
-            event_gen_close(g);
-            g = NULL;
-            ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
-                 generate_events(&notes, &n, g, &o) == 0;
-        }
+        int ok = music_gen_piece(g, seed + i, &o, &notes, &n) == 0;
         if (ok && host_interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
             free(notes);
             fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
@@ -477,7 +363,7 @@ int cmd_generate(int argc, char **argv)
     rc = EXIT_OK;
 done:
     free(primer);
-    event_gen_close(g);
+    music_gen_close(g);
     host_model_destroy(&hm);
     registry_free(&reg);
     return rc;
