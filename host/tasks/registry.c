@@ -1,0 +1,118 @@
+#include "registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostlog.h"
+#include "modelfile.h"
+#include "tasks.h"
+
+/* Every task, in the order --help and messages list them. */
+static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc};
+#define N_TASKS (sizeof tasks / sizeof tasks[0])
+
+size_t task_count(void)
+{
+    return N_TASKS;
+}
+
+const task_ops *task_at(size_t i)
+{
+    return i < N_TASKS ? tasks[i] : NULL;
+}
+
+const task_ops *task_named(const char *name)
+{
+    for (size_t i = 0; i < N_TASKS; i++)
+        if (strcmp(tasks[i]->name, name) == 0)
+            return tasks[i];
+    return NULL;
+}
+
+int task_can_train(const task_ops *t, const void *arg)
+{
+    (void)arg;
+    return t->train != NULL;
+}
+
+int task_can_sample(const task_ops *t, const void *arg)
+{
+    (void)arg;
+    return t->sample != NULL;
+}
+
+int task_can_score(const task_ops *t, const void *arg)
+{
+    (void)arg;
+    return t->score != NULL;
+}
+
+int task_can_generate(const task_ops *t, const void *arg)
+{
+    (void)arg;
+    return t->generate != NULL;
+}
+
+int task_can_export(const task_ops *t, const void *arg)
+{
+    (void)arg;
+    return t->export != NULL;
+}
+
+int task_can_eval(const task_ops *t, const void *arg)
+{
+    return t->eval && (!arg || t->eval->section == arg);
+}
+
+/* Where t comes in a list of tasks: generators by kind (event models, which `play` also takes, first). */
+static int rank(const task_ops *t, task_can can)
+{
+    return can == task_can_generate ? (int)t->generate->kind : 0;
+}
+
+void task_names(char *buf, size_t len, task_can can, const void *arg)
+{
+    size_t at = 0, count = 0, listed = 0;
+    for (size_t i = 0; i < N_TASKS; i++)
+        count += can(tasks[i], arg) != 0;
+    host_fmt(buf, len, "a");
+    for (int r = 0; r < 4; r++)
+        for (size_t i = 0; i < N_TASKS; i++) {
+            if (!can(tasks[i], arg) || rank(tasks[i], can) != r)
+                continue;
+            at = strlen(buf);
+            host_fmt(buf + at, len - at, "%s'%s'", listed == 0 ? " " : listed + 1 == count ? " or " : ", ",
+                     tasks[i]->name);
+            listed++;
+        }
+}
+
+int task_of_model(const task_ops **t, char *path, size_t path_len, const char *name, task_can can, const void *arg,
+                  char *why, size_t why_len)
+{
+    rh_weights *w = NULL;
+    model_spec spec;
+    char err[512], wanted[256];
+    *t = NULL;
+    if (model_resolve(path, path_len, name, why, why_len) != 0)
+        return EXIT_LOAD;
+    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
+        host_fmt(why, why_len, "%s", err);
+        return EXIT_LOAD;
+    }
+    const int described = model_spec_from_weights(&spec, w, err, sizeof err);
+    rh_weights_close(w);
+    if (described != 0) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        return EXIT_LOAD;
+    }
+    const task_ops *found = task_named(spec.task);
+    if (!found || !can(found, arg)) {
+        task_names(wanted, sizeof wanted, can, arg);
+        host_fmt(why, why_len, "%s is a '%s' model; %s needs %s model", path, spec.task, hostlog_command(), wanted);
+        return EXIT_LOAD;
+    }
+    *t = found;
+    return EXIT_OK;
+}
+

@@ -1,0 +1,202 @@
+/* Task pianoroll: a recurrent model straight over multi-hot frames of 88 pitches, one sigmoid output per
+ * pitch, every frame predicted from the one before it (roll_step). Sequences are whole pieces (cut at
+ * --seq-length), shuffled every epoch. The loss and eval's figure are the published measure: the sigmoid
+ * cross-entropy summed over the pitches and averaged over time steps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostlog.h"
+#include "music.h"
+#include "seqtask.h"
+#include "tasks.h"
+#include "trainutil.h"
+
+/* ---- batches -------------------------------------------------------------------------------------------- */
+
+/* A batch's buffers: x and target (T,B,P), weight (T*B), lengths (B); y (T,B,P) and ws the model's. */
+typedef struct roll_buf {
+    float *x, *target, *weight, *y, *ws;
+    uint32_t *lengths;
+} roll_buf;
+
+/* The batch of the sequences seqs[which[b]] (which NULL: seqs[b]), T steps. */
+static void roll_batch(roll_buf *bf, const uint8_t *frames, const span *seqs, const uint32_t *which, uint32_t B,
+                       uint32_t T)
+{
+    const uint32_t P = ROLL_PITCHES;
+    for (uint32_t b = 0; b < B; b++) {
+        const span *sq = &seqs[which ? which[b] : b];
+        bf->lengths[b] = sq->len;
+        for (uint32_t t = 0; t < T; t++) {
+            const size_t row = (size_t)t * B + b;
+            bf->weight[row] = t < sq->len ? 1.0f : 0.0f;
+            if (t < sq->len) {
+                roll_step(bf->x + row * P, bf->target + row * P, frames + sq->start * P, t);
+            } else { /* padding: read by the model, weighed 0 */
+                memset(bf->x + row * P, 0, P * sizeof(float));
+                memset(bf->target + row * P, 0, P * sizeof(float));
+            }
+        }
+    }
+}
+
+/* The longest of B sequences from seqs (through which when not NULL). */
+static uint32_t longest(const span *seqs, const uint32_t *which, uint32_t B)
+{
+    uint32_t T = 0;
+    for (uint32_t b = 0; b < B; b++)
+        if (seqs[which ? which[b] : b].len > T)
+            T = seqs[which ? which[b] : b].len;
+    return T;
+}
+
+/* The summed cross-entropy of seqs[0..count) in batches of B from the reset state, and their steps. Stops
+ * between batches once *stop is set (stop may be NULL). 0, or -1 on a model failure. */
+static int roll_nll(double *total, uint64_t *steps, const host_model *hm, roll_buf *bf, const uint8_t *frames,
+                    const span *seqs, size_t count, uint32_t B, const volatile sig_atomic_t *stop)
+{
+    *total = 0, *steps = 0;
+    for (size_t first = 0; first < count && !(stop && *stop); first += B) {
+        const uint32_t Bc = (uint32_t)(count - first < B ? count - first : B), Tc = longest(seqs + first, NULL, Bc);
+        roll_batch(bf, frames, seqs + first, NULL, Bc, Tc);
+        const rh_batch batch = {Tc, Bc, bf->lengths, bf->x, NULL};
+        if (hm->vt->forward(hm->model, bf->y, NULL, bf->ws, hm->params, &batch, NULL) != RH_OK)
+            return -1;
+        *total += rh_sigmoid_bce(NULL, bf->y, bf->target, bf->weight, Tc * Bc, ROLL_PITCHES, 1.0f);
+        for (uint32_t b = 0; b < Bc; b++)
+            *steps += bf->lengths[b];
+    }
+    return 0;
+}
+
+static roll_buf trainer_buf(seq_trainer *tr)
+{
+    const roll_buf bf = {tr->x, tr->ftargets, tr->weights, tr->y, tr->ws, tr->lengths};
+    return bf;
+}
+
+/* ---- training --------------------------------------------------------------------------------------------- */
+
+static uint32_t steps_per_quarter(const seq_opts *so)
+{
+    return 1u << so->grid;
+}
+
+static int roll_check(train_opts *o, void *own, const cli_group *groups, size_t n)
+{
+    seq_opts *so = own;
+    (void)o, (void)groups, (void)n;
+    so->per_line = 1; /* one sequence at a time, shuffled: the sequence machinery of --per-line */
+    return seq_check(so);
+}
+
+static int load_rolls(seq_trainer *tr, train_ctx *c)
+{
+    const seq_opts *so = c->own;
+    const uint32_t B = c->o->optim.batch;
+    size_t cut = 0;
+    if (roll_spans(&tr->frames, &tr->lines, &tr->n_lines, so->data, so->split, steps_per_quarter(so), so->seq_len,
+                   &cut) != 0)
+        return -1;
+    tr->own_val_lines = 1;
+    if (strcmp(so->val_split, "none") != 0 &&
+        roll_spans(&tr->val_frames, &tr->val_lines, &tr->n_val_lines, so->val_data ? so->val_data : so->data,
+                   so->val_split, steps_per_quarter(so), so->seq_len, &cut) != 0)
+        return -1;
+    if (cut)
+        fprintf(stderr, "rnnhost: %zu sequences longer than --seq-length %u were cut into pieces\n", cut, so->seq_len);
+    if (tr->n_lines < B) {
+        hostlog_error("%s: %zu training sequences, fewer than --batch-size %u", so->data, tr->n_lines, B);
+        return -1;
+    }
+    size_t frames = 0;
+    for (size_t i = 0; i < tr->n_lines; i++)
+        frames += tr->lines[i].len;
+    tr->n = frames;
+    const span *end = &tr->lines[tr->n_lines - 1];
+    tr->data_hash = train_hash(TRAIN_HASH_SEED, tr->frames, (end->start + end->len) * ROLL_PITCHES);
+    return 0;
+}
+
+static int roll_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
+{
+    seq_trainer *tr = st;
+    char err[512];
+    tr->per_line = 1;
+    if (from) {
+        model_spec spec;
+        if (model_spec_from_weights(&spec, from, err, sizeof err) != 0) {
+            hostlog_error("%s: %s", from_path, err);
+            return EXIT_LOAD;
+        }
+        if (seq_adopt_spec(tr, c, &spec, from_path, 0) != 0)
+            return EXIT_FAIL;
+    }
+    if (load_rolls(tr, c) != 0)
+        return EXIT_FAIL;
+    return seq_start(tr, c, from, from_path);
+}
+
+static int roll_train_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len)
+{
+    seq_trainer *tr = st;
+    const uint32_t B = c->o->optim.batch;
+    const uint32_t Bc = (uint32_t)(tr->n_lines - c->pos < B ? tr->n_lines - c->pos : B);
+    const uint32_t Tc = longest(tr->lines, tr->order + c->pos, Bc);
+    roll_buf bf = trainer_buf(tr);
+    roll_batch(&bf, tr->frames, tr->lines, tr->order + c->pos, Bc, Tc);
+    return seq_backprop(tr, c, Tc, Bc, r, why, why_len);
+}
+
+static void roll_validate(void *st, train_ctx *c, val_result *v)
+{
+    seq_trainer *tr = st;
+    roll_buf bf = trainer_buf(tr);
+    double total;
+    uint64_t steps;
+    if (tr->n_val_lines &&
+        roll_nll(&total, &steps, &tr->m.hm, &bf, tr->val_frames, tr->val_lines, tr->n_val_lines, c->o->optim.batch,
+                 NULL) == 0)
+        v->figure = v->nats_per_symbol = total / (double)steps;
+}
+
+static int roll_meta(void *st, const train_ctx *c, meta_list *ml)
+{
+    return seq_meta(st, ml, "rnnhost.encoding", "pianoroll-88-1") != 0 ||
+                   meta_add(ml, "rnnhost.steps_per_quarter", "%u", steps_per_quarter(c->own)) != 0
+               ? -1
+               : 0;
+}
+
+static const cli_section *const sections[] = {&seq_data_section, &seq_roll_section, NULL};
+
+static const task_train train = {
+    .about = "multi-hot piano-roll frames",
+    .usage = "--data FILE.json|DIR",
+    .sections = sections,
+    .opts_size = sizeof(seq_opts),
+    .opts_defaults = &seq_opts_defaults,
+    .record = SEQ_RECORD,
+    .figure = "loss",
+    .rate_unit = "sym/s",
+    .data_differs = "the training rolls differ",
+    .rng_salt = SEQ_RNG_SALT,
+    .state_size = sizeof(seq_trainer),
+    .check = roll_check,
+    .open = roll_open,
+    .describe = seq_describe,
+    .step = roll_train_step,
+    .has_validation = seq_has_validation,
+    .validate = roll_validate,
+    .meta = roll_meta,
+    .record_data = seq_record_data,
+    .save = seq_save,
+    .restore = seq_restore,
+    .close = seq_close,
+};
+
+const task_ops task_pianoroll = {
+    .name = ROLL_TASK,
+    .noun = "a piano-roll model (88 pitches, sigmoid outputs)",
+    .train = &train,
+};
