@@ -116,3 +116,53 @@ int task_of_model(const task_ops **t, char *path, size_t path_len, const char *n
     return EXIT_OK;
 }
 
+/* ---- export of a model file that holds one model ----------------------------------------------------------- */
+
+static int single_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
+{
+    host_model *hm = calloc(1, sizeof *hm);
+    model_spec spec;
+    rh_weights *w = NULL;
+    if (!hm) {
+        host_fmt(why, why_len, "out of memory");
+        return EXIT_FAIL;
+    }
+    const int rc = model_open(hm, &spec, &w, r, path, NULL, why, why_len);
+    rh_weights_close(w);
+    if (rc != EXIT_OK) {
+        free(hm);
+        return rc;
+    }
+    x->tensors = hm->tensors, x->num_tensors = hm->info.num_tensors;
+    x->params = hm->params, x->num_params = hm->info.num_params;
+    x->priv = hm;
+    return EXIT_OK;
+}
+
+static const char *single_meta(const export_weights *x, const void *opts, const char *key, const char *value,
+                               char **owned)
+{
+    (void)x, (void)opts, (void)key, (void)owned;
+    return value;
+}
+
+static void single_describe(const export_weights *x, const void *opts, char *buf, size_t len)
+{
+    (void)x, (void)opts;
+    host_fmt(buf, len, "%s", "");
+}
+
+static void single_close(export_weights *x)
+{
+    if (x->priv)
+        host_model_destroy(x->priv);
+    free(x->priv);
+    memset(x, 0, sizeof *x);
+}
+
+const task_export single_export = {
+    .open = single_open,
+    .meta = single_meta,
+    .describe = single_describe,
+    .close = single_close,
+};

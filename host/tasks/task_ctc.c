@@ -1,6 +1,7 @@
 /* Task ctc: a speech recogniser, recurrent layers (optionally both ways in time) over stacked log-mel
  * frames with a softmax over words or characters plus the CTC blank (asr.h). It trains on a manifest of
- * recordings and transcripts (ctcdata.h) and validates by the greedy error rate. */
+ * recordings and transcripts (ctcdata.h), validates by the greedy error rate, and its models are
+ * evaluated by word error rate (ctceval.c) and exported with both directions and their front-end. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,8 +419,117 @@ static const task_train train = {
     .close = ctc_close,
 };
 
+/* ---- export: both directions, the padding settable ------------------------------------------------------- */
+
+typedef struct ctc_export_opts {
+    uint32_t pad_ms; /* UINT32_MAX: the model's own */
+} ctc_export_opts;
+
+static const ctc_export_opts export_defaults = {UINT32_MAX};
+
+static const cli_option export_options[] = {
+    {.name = "pad-ms", .kind = CLI_U32, .offset = offsetof(ctc_export_opts, pad_ms), .arg = "MS",
+     .help = "speech models: the near-silence the front-end hears before and after every recording, 0 for none",
+     .shown = "the model's own", .max = ASR_MAX_PAD_MS},
+    {0},
+};
+static const cli_section export_section = {NULL, export_options};
+
+typedef struct exported {
+    asr_model m;
+    float *params;
+    rh_tensor *tensors;
+    char (*names)[RH_MAX_NAME + 8];
+} exported;
+
+static void export_close(export_weights *x)
+{
+    exported *e = x->priv;
+    if (e) {
+        asr_close(&e->m);
+        free(e->params), free(e->tensors), free(e->names);
+        free(e);
+    }
+    memset(x, 0, sizeof *x);
+}
+
+static int export_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
+{
+    exported *e = calloc(1, sizeof *e);
+    if (!e) {
+        host_fmt(why, why_len, "out of memory");
+        return EXIT_FAIL;
+    }
+    x->priv = e;
+    const int rc = asr_open(&e->m, r, path, why, why_len);
+    if (rc != EXIT_OK) {
+        free(e);
+        x->priv = NULL;
+        return rc;
+    }
+    uint64_t n = 0;
+    for (int d = 0; d < asr_dirs(&e->m); d++)
+        n += e->m.dir[d].info.num_params;
+    if (!(e->params = malloc((n + 1) * sizeof *e->params)) ||
+        tensor_table(&e->m, &e->tensors, &e->names, &x->num_tensors) != 0) {
+        host_fmt(why, why_len, "out of memory");
+        export_close(x);
+        return EXIT_FAIL;
+    }
+    uint64_t at = 0;
+    for (int d = 0; d < asr_dirs(&e->m); d++) {
+        memcpy(e->params + at, e->m.dir[d].params, e->m.dir[d].info.num_params * sizeof(float));
+        at += e->m.dir[d].info.num_params;
+    }
+    x->tensors = e->tensors, x->params = e->params, x->num_params = n;
+    return EXIT_OK;
+}
+
+/* The front-end description fe (JSON) with pad_ms set (removed when 0); NULL when memory runs out. */
+static char *with_pad(const char *fe, uint32_t pad_ms)
+{
+    cJSON *j = cJSON_Parse(fe);
+    char *s = NULL;
+    if (j) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "pad_ms");
+        if (pad_ms == 0 || cJSON_AddNumberToObject(j, "pad_ms", pad_ms))
+            s = cJSON_PrintUnformatted(j);
+    }
+    cJSON_Delete(j);
+    return s;
+}
+
+static const char *export_meta(const export_weights *x, const void *opts, const char *key, const char *value,
+                               char **owned)
+{
+    const ctc_export_opts *o = opts;
+    (void)x;
+    if (o->pad_ms == UINT32_MAX || strcmp(key, "rnnhost.frontend") != 0)
+        return value;
+    return *owned = with_pad(value, o->pad_ms);
+}
+
+static void export_describe(const export_weights *x, const void *opts, char *buf, size_t len)
+{
+    const ctc_export_opts *o = opts;
+    const exported *e = x->priv;
+    host_fmt(buf, len, ", padding %u ms", o->pad_ms != UINT32_MAX ? o->pad_ms : e->m.pad_ms);
+}
+
+static const task_export export_ops = {
+    .section = &export_section,
+    .opts_size = sizeof(ctc_export_opts),
+    .opts_defaults = &export_defaults,
+    .open = export_open,
+    .meta = export_meta,
+    .describe = export_describe,
+    .close = export_close,
+};
+
 const task_ops task_ctc = {
     .name = "ctc",
     .noun = "a speech recogniser (CTC)",
     .train = &train,
+    .eval = &ctc_eval,
+    .export = &export_ops,
 };

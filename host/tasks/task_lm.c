@@ -1,7 +1,7 @@
 /* Task lm: a character language model (charlm over a recurrent core) on UTF-8 text. The vocabulary is
  * every code point of the training and validation text, stored in the model file. A file or folder is
  * streamed from disk as training goes (corpus.h); standard input, FIFOs and --per-line are held in memory;
- * both ways train the same model bit for bit. */
+ * both ways train the same model bit for bit. sample and score are this task's (lmtext.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,4 +371,7 @@ const task_ops task_lm = {
     .name = LM_TASK,
     .noun = "a character language model",
     .train = &train,
+    .sample = lm_sample_text,
+    .score = lm_score_text,
+    .export = &single_export,
 };

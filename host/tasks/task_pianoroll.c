@@ -1,11 +1,14 @@
 /* Task pianoroll: a recurrent model straight over multi-hot frames of 88 pitches, one sigmoid output per
  * pitch, every frame predicted from the one before it (roll_step). Sequences are whole pieces (cut at
  * --seq-length), shuffled every epoch. The loss and eval's figure are the published measure: the sigmoid
- * cross-entropy summed over the pitches and averaged over time steps. */
+ * cross-entropy summed over the pitches and averaged over time steps. Its models generate frame by frame
+ * (eventgen.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "eventgen.h"
 #include "hostlog.h"
+#include "interrupt.h"
 #include "music.h"
 #include "seqtask.h"
 #include "tasks.h"
@@ -195,8 +198,89 @@ static const task_train train = {
     .close = seq_close,
 };
 
+/* ---- eval and generate ------------------------------------------------------------------------------------ */
+
+/* A piano-roll model file and the grid it was trained on. EXIT_OK or EXIT_LOAD with why. */
+static int open_model(host_model *hm, uint32_t *spq, plugin_registry *r, const char *path, char *why, size_t why_len)
+{
+    model_spec spec;
+    rh_weights *w = NULL;
+    const int rc = model_open(hm, &spec, &w, r, path, ROLL_TASK, why, why_len);
+    if (rc != EXIT_OK)
+        return rc;
+    const char *s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
+    *spq = s && atoi(s) >= 1 && atoi(s) <= 16 ? (uint32_t)atoi(s) : 1;
+    rh_weights_close(w);
+    return EXIT_OK;
+}
+
+static int roll_eval(const char *path, plugin_registry *r, const void *opts, int json)
+{
+    const music_eval_opts *o = opts;
+    enum { B = 16 };
+    host_model hm;
+    uint8_t *frames = NULL;
+    span *seqs = NULL;
+    size_t n = 0, cut = 0;
+    uint32_t spq;
+    char why[1024];
+    roll_buf bf = {0};
+    int rc = EXIT_FAIL;
+    if (music_eval_check(o) != 0)
+        return EXIT_USAGE;
+    if (open_model(&hm, &spq, r, path, why, sizeof why) != EXIT_OK) {
+        hostlog_error("%s", why);
+        return EXIT_LOAD;
+    }
+    if (roll_spans(&frames, &seqs, &n, o->data, o->split, spq, UINT32_MAX / 2, &cut) != 0)
+        goto done;
+    const uint32_t T = longest(seqs, NULL, (uint32_t)n);
+    bf.x = malloc((size_t)T * B * ROLL_PITCHES * sizeof(float));
+    bf.target = malloc((size_t)T * B * ROLL_PITCHES * sizeof(float));
+    bf.weight = malloc((size_t)T * B * sizeof(float));
+    bf.y = malloc((size_t)T * B * ROLL_PITCHES * sizeof(float));
+    bf.ws = malloc((hm.vt->workspace_size(hm.model, T, B) + 1) * sizeof(float));
+    bf.lengths = malloc(B * sizeof *bf.lengths);
+    double total = 0;
+    uint64_t steps = 0;
+    if (!bf.x || !bf.target || !bf.weight || !bf.y || !bf.ws || !bf.lengths ||
+        roll_nll(&total, &steps, &hm, &bf, frames, seqs, n, B, &host_interrupted) != 0) {
+        hostlog_error("evaluation failed (out of memory or a model error)");
+        goto done;
+    }
+    rc = music_eval_report(path, ROLL_TASK, o, total, steps, n, "time step", json);
+done:
+    free(bf.x), free(bf.target), free(bf.weight), free(bf.y), free(bf.ws), free(bf.lengths);
+    free(frames), free(seqs);
+    host_model_destroy(&hm);
+    return rc;
+}
+
+static const task_eval eval_ops = {
+    .usage = "--data FILE.json|DIR",
+    .about = "music models",
+    .section = &music_eval_section,
+    .opts_size = sizeof(music_eval_opts),
+    .opts_defaults = &music_eval_defaults,
+    .run = roll_eval,
+};
+
+static int roll_generator(music_gen **g, const char *path, plugin_registry *r, const opt_sampling *s, char *why,
+                     size_t why_len)
+{
+    host_model hm;
+    uint32_t spq;
+    const int rc = open_model(&hm, &spq, r, path, why, why_len);
+    return rc != EXIT_OK ? rc : music_gen_frames(g, &hm, spq, (float)s->temperature, why, why_len);
+}
+
+static const task_generate generate = {MUSIC_GEN_FRAMES, roll_generator};
+
 const task_ops task_pianoroll = {
     .name = ROLL_TASK,
     .noun = "a piano-roll model (88 pitches, sigmoid outputs)",
     .train = &train,
+    .eval = &eval_ops,
+    .generate = &generate,
+    .export = &single_export,
 };
