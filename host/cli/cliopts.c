@@ -243,6 +243,49 @@ done:
     return rc;
 }
 
+const cli_option *cli_first_given(const cli_group *g)
+{
+    for (size_t i = 0; g->section->options[i].name; i++)
+        if (g->given >> i & 1)
+            return &g->section->options[i];
+    return NULL;
+}
+
+/* ---- tables assembled at run time ------------------------------------------------------------------------ */
+
+void *cli_table_made(const cli_table *t, const void *defaults)
+{
+    for (size_t i = 0; i < t->n_made; i++)
+        if (t->made_from[i] == defaults)
+            return t->made[i];
+    return NULL;
+}
+
+int cli_table_add(cli_table *t, const cli_section *s, void *fields, const void *defaults, size_t size)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->g[i].section == s)
+            return (int)i;
+    if (t->n == CLI_MAX_GROUPS)
+        return -1;
+    if (!fields && !(fields = cli_table_made(t, defaults))) {
+        if (!(fields = malloc(size)))
+            return -1;
+        memcpy(fields, defaults, size);
+        t->made[t->n_made] = fields, t->made_from[t->n_made++] = defaults;
+    }
+    const cli_group g = {s, fields, defaults, 0, 0};
+    t->g[t->n] = g;
+    return (int)t->n++;
+}
+
+void cli_table_free(cli_table *t)
+{
+    for (size_t i = 0; i < t->n_made; i++)
+        free(t->made[i]);
+    memset(t, 0, sizeof *t);
+}
+
 /* ---- --help ------------------------------------------------------------------------------------------ */
 
 static int any_short(const cli_group *groups, size_t n)

@@ -114,4 +114,31 @@ void cli_help(FILE *f, const cli_group *groups, size_t n);
 /* How a section's option is written on the command line: "--rnn-size" (for messages). */
 const char *cli_long(const cli_option *o);
 
+/* The first option of g that was given, or NULL. */
+const cli_option *cli_first_given(const cli_group *g);
+
+/* ---- tables assembled at run time ----------------------------------------------------------------------- */
+
+/* A command whose table depends on what else is linked in (train, eval and export take the sections of
+ * every task) builds it here: groups are added in order, a section added again is kept once, and groups
+ * added without fields get them from a struct made from their defaults, one per defaults struct, so that
+ * sections over the same struct fill the same fields. */
+#define CLI_MAX_GROUPS 24
+typedef struct cli_table {
+    cli_group g[CLI_MAX_GROUPS];
+    size_t n;
+    void *made[CLI_MAX_GROUPS];            /* the structs made here, and the defaults each was made from */
+    const void *made_from[CLI_MAX_GROUPS];
+    size_t n_made;
+} cli_table;
+
+/* Adds section s over fields, or (fields NULL) over the struct of size bytes made from defaults. The
+ * group's index (the earlier one when s is already there), or -1 when the table is full or memory ran out. */
+int cli_table_add(cli_table *t, const cli_section *s, void *fields, const void *defaults, size_t size);
+
+/* The struct made from defaults, or NULL. */
+void *cli_table_made(const cli_table *t, const void *defaults);
+
+void cli_table_free(cli_table *t);
+
 #endif /* RNNHOST_CLIOPTS_H */

@@ -12,8 +12,6 @@
 #include "optgroups.h"
 #include "registry.h"
 
-#define MAX_GROUPS 8
-
 typedef struct eval_opts {
     const char *model;
     int json;
@@ -30,34 +28,21 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-typedef struct table {
-    cli_group g[MAX_GROUPS];
-    size_t n;
-    void *store[MAX_GROUPS]; /* a task section's options; NULL for eval's own groups */
-} table;
-
-static int build(table *tb, eval_opts *o, opt_plugin *plugin)
+/* eval's table: its own options, every task's eval section (tasks that take the same options share one), the
+ * plugin path. */
+static int build(cli_table *tb, eval_opts *o, opt_plugin *plugin)
 {
-    const cli_group own = {&section, o, &defaults, 0, 0};
-    tb->g[tb->n++] = own;
+    if (cli_table_add(tb, &section, o, &defaults, 0) < 0)
+        return -1;
     for (size_t i = 0; i < task_count(); i++) {
         const task_eval *e = task_at(i)->eval;
-        size_t k = 0;
-        while (e && k < tb->n && tb->g[k].section != e->section)
-            k++;
-        if (!e || k < tb->n) /* tasks that take the same options share a section */
-            continue;
-        if (tb->n + 2 > MAX_GROUPS || !(tb->store[tb->n] = malloc(e->opts_size)))
+        if (e && cli_table_add(tb, e->section, NULL, e->opts_defaults, e->opts_size) < 0)
             return -1;
-        const cli_group g = {e->section, tb->store[tb->n], e->opts_defaults, 0, 0};
-        tb->g[tb->n++] = g;
     }
-    const cli_group pg = {&opt_plugin_section, plugin, &opt_plugin_defaults, 0, 0};
-    tb->g[tb->n++] = pg;
-    return 0;
+    return cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0 ? -1 : 0;
 }
 
-static void usage(FILE *f, const table *tb)
+static void usage(FILE *f, const cli_table *tb)
 {
     const char *lead = "usage:";
     for (size_t k = 0; k < tb->n; k++)
@@ -75,11 +60,11 @@ static void usage(FILE *f, const table *tb)
 }
 
 /* The task section whose options were given (NULL: none); -1 after a usage line when two were. */
-static int given_section(const table *tb, const cli_section **s)
+static int given_section(const cli_table *tb, const cli_section **s)
 {
     *s = NULL;
     for (size_t k = 0; k < tb->n; k++) {
-        if (!tb->store[k] || !tb->g[k].given)
+        if (!cli_table_made(tb, tb->g[k].defaults) || !tb->g[k].given)
             continue;
         if (*s) {
             hostlog_usage("eval: options of two kinds of model were given (see 'rnnhost eval --help')");
@@ -92,13 +77,11 @@ static int given_section(const table *tb, const cli_section **s)
 
 int cmd_eval(int argc, char **argv)
 {
-    table tb;
+    cli_table tb;
     eval_opts o;
     opt_plugin plugin;
-    plugin_registry reg;
+    task_model m;
     const cli_section *s;
-    const task_ops *t;
-    char path[4096], why[1024];
     int first, rc = EXIT_USAGE;
     memset(&tb, 0, sizeof tb);
     if (build(&tb, &o, &plugin) != 0) {
@@ -119,24 +102,13 @@ int cmd_eval(int argc, char **argv)
                       first < argc ? argv[first] : "");
         goto done;
     }
-    /* from here on, so that Ctrl-C while the model or the data loads is also a clean stop */
-    host_catch_interrupts();
-    if (registry_init(&reg, plugin.path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        rc = EXIT_FAIL;
-        goto done;
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model or the data loads is a clean stop */
+    if ((rc = task_model_open(&m, plugin.path, o.model, task_can_eval, s)) == EXIT_OK) {
+        const task_eval *e = m.t->eval;
+        rc = e->run(m.path, &m.reg, cli_table_made(&tb, e->opts_defaults), o.json);
+        task_model_close(&m);
     }
-    if ((rc = task_of_model(&t, path, sizeof path, o.model, task_can_eval, s, why, sizeof why)) != EXIT_OK) {
-        hostlog_error("%s", why);
-    } else {
-        size_t k = 0;
-        while (tb.g[k].section != t->eval->section)
-            k++;
-        rc = t->eval->run(path, &reg, tb.store[k], o.json);
-    }
-    registry_free(&reg);
 done:
-    for (size_t k = 0; k < tb.n; k++)
-        free(tb.store[k]);
+    cli_table_free(&tb);
     return rc;
 }

@@ -14,8 +14,6 @@
 #include "optgroups.h"
 #include "registry.h"
 
-#define MAX_GROUPS 8
-
 static const char *const dtypes[] = {"f32", "f16", NULL};
 
 typedef struct export_opts {
@@ -48,28 +46,18 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-typedef struct table {
-    cli_group g[MAX_GROUPS];
-    size_t n;
-    void *store[MAX_GROUPS]; /* a task section's options; NULL for export's own groups */
-} table;
-
-static int build(table *tb, export_opts *o, opt_plugin *plugin)
+/* export's table: its own options, the sections of tasks whose models take options of their own, the plugin
+ * path. */
+static int build(cli_table *tb, export_opts *o, opt_plugin *plugin)
 {
-    const cli_group own = {&section, o, &defaults, 0, 0};
-    tb->g[tb->n++] = own;
+    if (cli_table_add(tb, &section, o, &defaults, 0) < 0)
+        return -1;
     for (size_t i = 0; i < task_count(); i++) {
         const task_export *e = task_at(i)->export;
-        if (!e || !e->section)
-            continue;
-        if (tb->n + 2 > MAX_GROUPS || !(tb->store[tb->n] = malloc(e->opts_size)))
+        if (e && e->section && cli_table_add(tb, e->section, NULL, e->opts_defaults, e->opts_size) < 0)
             return -1;
-        const cli_group g = {e->section, tb->store[tb->n], e->opts_defaults, 0, 0};
-        tb->g[tb->n++] = g;
     }
-    const cli_group pg = {&opt_plugin_section, plugin, &opt_plugin_defaults, 0, 0};
-    tb->g[tb->n++] = pg;
-    return 0;
+    return cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0 ? -1 : 0;
 }
 
 /* Half-precision copies of the float blobs b[0..n), into halves (room for every element). */
@@ -168,12 +156,10 @@ done:
 
 int cmd_export(int argc, char **argv)
 {
-    table tb;
+    cli_table tb;
     export_opts o;
     opt_plugin plugin;
-    plugin_registry reg;
-    const task_ops *t;
-    char path[4096], why[1024];
+    task_model m;
     int first, rc = EXIT_USAGE;
     memset(&tb, 0, sizeof tb);
     if (build(&tb, &o, &plugin) != 0) {
@@ -196,33 +182,21 @@ int cmd_export(int argc, char **argv)
         hostlog_usage("export: needs one MODEL and -o OUT");
         goto done;
     }
-    if (registry_init(&reg, plugin.path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        rc = EXIT_FAIL;
+    if ((rc = task_model_open(&m, plugin.path, argv[first], task_can_export, NULL)) != EXIT_OK)
         goto done;
-    }
-    if ((rc = task_of_model(&t, path, sizeof path, argv[first], task_can_export, NULL, why, sizeof why)) != EXIT_OK) {
-        hostlog_error("%s", why);
-        goto unload;
-    }
-    const void *task_opts = NULL;
-    for (size_t k = 0; k < tb.n; k++) { /* options of another task's models are refused */
-        if (tb.store[k] && tb.g[k].section == t->export->section)
-            task_opts = tb.store[k];
-        else if (tb.store[k] && tb.g[k].given) {
-            const cli_option *op = tb.g[k].section->options;
-            while (!(tb.g[k].given >> (op - tb.g[k].section->options) & 1))
-                op++;
-            hostlog_usage("export: %s is not an option for %s, a '%s' model", cli_long(op), argv[first], t->name);
+    const task_export *e = m.t->export;
+    for (size_t k = 0; k < tb.n; k++) { /* options for another task's models are refused */
+        const cli_option *given = cli_first_given(&tb.g[k]);
+        if (given && cli_table_made(&tb, tb.g[k].defaults) && tb.g[k].section != e->section) {
+            hostlog_usage("export: %s is not an option for %s, a '%s' model", cli_long(given), argv[first],
+                          m.t->name);
             rc = EXIT_USAGE;
-            goto unload;
         }
     }
-    rc = write_export(&o, path, t->name, t->export, task_opts, &reg);
-unload:
-    registry_free(&reg);
+    if (rc == EXIT_OK)
+        rc = write_export(&o, m.path, m.t->name, e, e->section ? cli_table_made(&tb, e->opts_defaults) : NULL, &m.reg);
+    task_model_close(&m);
 done:
-    for (size_t k = 0; k < tb.n; k++)
-        free(tb.store[k]);
+    cli_table_free(&tb);
     return rc;
 }

@@ -312,22 +312,17 @@ int cmd_generate(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    plugin_registry reg;
-    const task_ops *t;
+    task_model m;
     music_gen *g = NULL;
     note *primer = NULL;
-    char path[4096], why[1024];
-    int rc;
-    /* from here on, so that Ctrl-C while the model loads is also a clean stop (nothing written) */
-    host_catch_interrupts();
-    if (registry_init(&reg, plugin.path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        return EXIT_FAIL;
-    }
-    if ((rc = task_of_model(&t, path, sizeof path, o.model, task_can_generate, NULL, why, sizeof why)) != EXIT_OK ||
-        (rc = t->generate->open(&g, path, &reg, &sampling, why, sizeof why)) != EXIT_OK) {
+    char why[1024];
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop (nothing written) */
+    int rc = task_model_open(&m, plugin.path, o.model, task_can_generate, NULL);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = m.t->generate->open(&g, m.path, &m.reg, &sampling, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
-        registry_free(&reg);
+        task_model_close(&m);
         return rc;
     }
     rc = EXIT_FAIL;
@@ -352,6 +347,6 @@ int cmd_generate(int argc, char **argv)
 done:
     free(primer);
     music_gen_close(g);
-    registry_free(&reg);
+    task_model_close(&m);
     return rc;
 }

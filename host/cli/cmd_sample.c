@@ -64,20 +64,12 @@ int cmd_sample(int argc, char **argv)
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;
     }
-    plugin_registry reg;
-    const task_ops *t;
-    char path[4096], why[1024];
-    /* from here on, so that Ctrl-C while a large model loads is also a clean stop */
-    host_catch_interrupts();
-    if (registry_init(&reg, plugin.path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        return EXIT_FAIL;
+    task_model m;
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while a large model loads is also a clean stop */
+    int rc = task_model_open(&m, plugin.path, o.model, task_can_sample, NULL);
+    if (rc == EXIT_OK) {
+        rc = m.t->sample(m.path, &m.reg, &o.a);
+        task_model_close(&m);
     }
-    int rc = task_of_model(&t, path, sizeof path, o.model, task_can_sample, NULL, why, sizeof why);
-    if (rc != EXIT_OK)
-        hostlog_error("%s", why);
-    else
-        rc = t->sample(path, &reg, &o.a);
-    registry_free(&reg);
     return rc;
 }

@@ -10,8 +10,6 @@
 #include "loop.h"
 #include "registry.h"
 
-#define MAX_GROUPS 24
-
 static char task_arg[128], task_help[1024];
 static cli_option task_options[] = {
     {.name = "task", .kind = CLI_STRING, .offset = offsetof(train_opts, task), .arg = task_arg, .help = task_help},
@@ -19,40 +17,23 @@ static cli_option task_options[] = {
 };
 static const cli_section task_section = {"Data", task_options};
 
-/* The table: every group binds its fields in o (or in a task's options) and its defaults in d. */
+/* The table: the --task option, every task's sections (over the task's options struct, one per defaults),
+ * then the loop's groups, each bound to its fields in o and its defaults in d. owner[i]: the first task that
+ * lists group i's section; NULL for the shared groups. */
 typedef struct table {
-    cli_group g[MAX_GROUPS];
-    size_t n;
-    const task_ops *owner[MAX_GROUPS]; /* the first task that lists a task section; NULL for shared groups */
-    void *store[4];                    /* a task options struct per distinct defaults */
-    const void *store_of[4];
-    size_t n_stores;
+    cli_table t;
+    const task_ops *owner[CLI_MAX_GROUPS];
 } table;
 
-/* The struct a task's options live in: shared by tasks with the same defaults. NULL when memory runs out. */
-static void *task_store(table *tb, const task_train *tt)
+static int add(table *tb, const cli_section *s, void *fields, const void *defaults, size_t size, const task_ops *t)
 {
-    for (size_t i = 0; i < tb->n_stores; i++)
-        if (tb->store_of[i] == tt->opts_defaults)
-            return tb->store[i];
-    if (tb->n_stores == sizeof tb->store / sizeof tb->store[0] || !(tb->store[tb->n_stores] = malloc(tt->opts_size)))
-        return NULL;
-    memcpy(tb->store[tb->n_stores], tt->opts_defaults, tt->opts_size);
-    tb->store_of[tb->n_stores] = tt->opts_defaults;
-    return tb->store[tb->n_stores++];
+    const int i = cli_table_add(&tb->t, s, fields, defaults, size);
+    if (i >= 0 && !tb->owner[i])
+        tb->owner[i] = t;
+    return i < 0 ? -1 : 0;
 }
 
-static void add(table *tb, const cli_section *s, void *fields, const void *defaults, const task_ops *owner)
-{
-    for (size_t i = 0; i < tb->n; i++)
-        if (tb->g[i].section == s)
-            return; /* a section several tasks list is in the table once */
-    cli_group g = {s, fields, defaults, 0, 0};
-    tb->owner[tb->n] = owner;
-    tb->g[tb->n++] = g;
-}
-
-static int build(table *tb, train_opts *o, const train_opts *d)
+static int build(table *tb, train_opts *o, train_opts *d)
 {
     char *at = task_help;
     host_fmt(task_arg, sizeof task_arg, "NAME");
@@ -65,23 +46,18 @@ static int build(table *tb, train_opts *o, const train_opts *d)
         host_fmt(at, sizeof task_help - (size_t)(at - task_help), "%s %s: %s%s", i ? ";" : "", t->name, t->train->about,
                  t->train->defaults ? " (options apart)" : "");
     }
-    add(tb, &task_section, o, d, NULL);
+    int rc = add(tb, &task_section, o, d, 0, NULL);
     for (size_t i = 0; i < task_count(); i++) {
-        const task_ops *t = task_at(i);
-        if (!t->train)
-            continue;
-        void *store = task_store(tb, t->train);
-        if (!store)
-            return -1;
-        for (size_t k = 0; t->train->sections[k]; k++)
-            add(tb, t->train->sections[k], store, t->train->opts_defaults, t);
+        const task_train *tt = task_at(i)->train;
+        for (size_t k = 0; tt && tt->sections[k]; k++)
+            rc |= add(tb, tt->sections[k], NULL, tt->opts_defaults, tt->opts_size, task_at(i));
     }
-    add(tb, &opt_model_section, &o->model, &d->model, NULL);
-    add(tb, &opt_optim_section, &o->optim, &d->optim, NULL);
-    add(tb, &opt_stop_section, &o->stop, &d->stop, NULL);
-    add(tb, &train_report_section, &o->report, &d->report, NULL);
-    add(tb, &opt_plugin_section, &o->plugin, &d->plugin, NULL);
-    return 0;
+    rc |= add(tb, &opt_model_section, &o->model, &d->model, 0, NULL);
+    rc |= add(tb, &opt_optim_section, &o->optim, &d->optim, 0, NULL);
+    rc |= add(tb, &opt_stop_section, &o->stop, &d->stop, 0, NULL);
+    rc |= add(tb, &train_report_section, &o->report, &d->report, 0, NULL);
+    rc |= add(tb, &opt_plugin_section, &o->plugin, &d->plugin, 0, NULL);
+    return rc;
 }
 
 /* 1 when task t lists section s. */
@@ -112,14 +88,12 @@ static void owners(char *buf, size_t len, const cli_section *s)
 /* Every option given belongs to task t. 0, or -1 after a usage line. */
 static int check_owned(const table *tb, const task_ops *t)
 {
-    for (size_t i = 0; i < tb->n; i++) {
-        if (!tb->owner[i] || !tb->g[i].given || lists(t, tb->g[i].section))
+    for (size_t i = 0; i < tb->t.n; i++) {
+        const cli_option *o = cli_first_given(&tb->t.g[i]);
+        if (!tb->owner[i] || !o || lists(t, tb->t.g[i].section))
             continue;
-        const cli_option *o = tb->g[i].section->options;
-        while (!(tb->g[i].given >> (o - tb->g[i].section->options) & 1))
-            o++;
         char who[256];
-        owners(who, sizeof who, tb->g[i].section);
+        owners(who, sizeof who, tb->t.g[i].section);
         hostlog_usage("train: %s is for --task %s", cli_long(o), who);
         return -1;
     }
@@ -139,12 +113,12 @@ static void usage(FILE *f, table *tb, const task_ops *t)
                "the error rate), rewritten whenever it improves, or without validation the last weights; the\n"
                "learning rate is multiplied by --lr-decay at the start of every epoch after --lr-decay-after.\n\n");
     const int apart = t->train->defaults != NULL;
-    for (size_t i = 0; i < tb->n; i++) /* a page shows its task's sections, or those of every task without a page */
-        tb->g[i].hidden = tb->owner[i] && !(apart ? lists(t, tb->g[i].section)
-                                                   : tb->owner[i]->train->defaults == NULL);
+    for (size_t i = 0; i < tb->t.n; i++) /* a page shows its task's sections, or those of every task without one */
+        tb->t.g[i].hidden = tb->owner[i] && !(apart ? lists(t, tb->t.g[i].section)
+                                                     : tb->owner[i]->train->defaults == NULL);
     if (apart)
         fprintf(f, "The options of --task %s, with its defaults:\n", t->name);
-    cli_help(f, tb->g, tb->n);
+    cli_help(f, tb->t.g, tb->t.n);
     for (size_t i = 0; i < task_count() && !apart; i++) {
         const task_ops *u = task_at(i);
         if (u->train && u->train->defaults)
@@ -171,7 +145,7 @@ int cmd_train(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    const int parsed = cli_parse(tb.g, tb.n, argc, argv, &first);
+    const int parsed = cli_parse(tb.t.g, tb.t.n, argc, argv, &first);
     if (parsed == CLI_ERROR)
         goto done;
     if (!(t = task_named(o.task)) || !t->train) {
@@ -181,7 +155,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     train_defaults(&d, t, out); /* the task's own defaults for what was not given */
-    cli_fill_defaults(tb.g, tb.n);
+    cli_fill_defaults(tb.t.g, tb.t.n);
     if (parsed == CLI_HELP) {
         usage(stdout, &tb, t);
         rc = EXIT_OK;
@@ -191,13 +165,12 @@ int cmd_train(int argc, char **argv)
         hostlog_usage("train: unexpected argument '%s'", argv[first]);
         goto done;
     }
-    void *own = task_store(&tb, t->train);
-    if (check_owned(&tb, t) != 0 || train_check(&o, t, tb.g, tb.n) != 0 ||
-        (t->train->check && t->train->check(&o, own, tb.g, tb.n) != 0))
+    void *own = cli_table_made(&tb.t, t->train->opts_defaults);
+    if (check_owned(&tb, t) != 0 || train_check(&o, t, tb.t.g, tb.t.n) != 0 ||
+        (t->train->check && t->train->check(&o, own, tb.t.g, tb.t.n) != 0))
         goto done;
-    rc = train_run(t, &o, own, tb.g, tb.n);
+    rc = train_run(t, &o, own, tb.t.g, tb.t.n);
 done:
-    for (size_t i = 0; i < tb.n_stores; i++)
-        free(tb.store[i]);
+    cli_table_free(&tb.t);
     return rc;
 }

@@ -147,11 +147,4 @@ done:
     return rc;
 }
 
-const task_eval ctc_eval = {
-    .usage = "--manifest FILE",
-    .about = "speech models",
-    .section = &section,
-    .opts_size = sizeof(ctc_eval_opts),
-    .opts_defaults = &defaults,
-    .run = ctc_eval_run,
-};
+const task_eval ctc_eval = {"--manifest FILE", "speech models", &section, sizeof(ctc_eval_opts), &defaults, ctc_eval_run};

@@ -29,35 +29,18 @@ const task_ops *task_named(const char *name)
     return NULL;
 }
 
-int task_can_train(const task_ops *t, const void *arg)
-{
-    (void)arg;
-    return t->train != NULL;
-}
-
-int task_can_sample(const task_ops *t, const void *arg)
-{
-    (void)arg;
-    return t->sample != NULL;
-}
-
-int task_can_score(const task_ops *t, const void *arg)
-{
-    (void)arg;
-    return t->score != NULL;
-}
-
-int task_can_generate(const task_ops *t, const void *arg)
-{
-    (void)arg;
-    return t->generate != NULL;
-}
-
-int task_can_export(const task_ops *t, const void *arg)
-{
-    (void)arg;
-    return t->export != NULL;
-}
+/* A task can what its module has a member for. */
+#define TASK_CAN(what, member)                                                                                 \
+    int task_can_##what(const task_ops *t, const void *arg)                                                    \
+    {                                                                                                          \
+        (void)arg;                                                                                             \
+        return t->member != NULL;                                                                              \
+    }
+TASK_CAN(train, train)
+TASK_CAN(sample, sample)
+TASK_CAN(score, score)
+TASK_CAN(generate, generate)
+TASK_CAN(export, export)
 
 int task_can_eval(const task_ops *t, const void *arg)
 {
@@ -114,6 +97,26 @@ int task_of_model(const task_ops **t, char *path, size_t path_len, const char *n
     }
     *t = found;
     return EXIT_OK;
+}
+
+int task_model_open(task_model *m, const char *plugin_path, const char *name, task_can can, const void *arg)
+{
+    char why[1024];
+    if (registry_init(&m->reg, plugin_path) != 0) {
+        hostlog_error("cannot set up the plugin search path");
+        return EXIT_FAIL;
+    }
+    const int rc = task_of_model(&m->t, m->path, sizeof m->path, name, can, arg, why, sizeof why);
+    if (rc != EXIT_OK) {
+        hostlog_error("%s", why);
+        registry_free(&m->reg);
+    }
+    return rc;
+}
+
+void task_model_close(task_model *m)
+{
+    registry_free(&m->reg);
 }
 
 /* ---- export of a model file that holds one model ----------------------------------------------------------- */

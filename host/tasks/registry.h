@@ -35,4 +35,16 @@ void task_names(char *buf, size_t len, task_can can, const void *arg);
 int task_of_model(const task_ops **t, char *path, size_t path_len, const char *name, task_can can, const void *arg,
                   char *why, size_t why_len);
 
+/* What a command runs a model's task with: the plugins, and the model file's path and task. */
+typedef struct task_model {
+    plugin_registry reg;
+    char path[4096];
+    const task_ops *t;
+} task_model;
+
+/* The plugin search path (plugin_path first; may be NULL) and -m NAME's file and task, which must can.
+ * EXIT_OK (then task_model_close), or an exit code after one line. */
+int task_model_open(task_model *m, const char *plugin_path, const char *name, task_can can, const void *arg);
+void task_model_close(task_model *m);
+
 #endif /* RNNHOST_REGISTRY_H */

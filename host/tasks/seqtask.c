@@ -71,8 +71,10 @@ static const cli_option roll_options[] = {
 };
 const cli_section seq_roll_section = {"Piano rolls (pianoroll)", roll_options};
 
-int seq_check(const seq_opts *so)
+int seq_check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
+    const seq_opts *so = own;
+    (void)o, (void)groups, (void)n;
     if (!so->data) {
         hostlog_usage("train: --data is required");
         return -1;
@@ -153,16 +155,10 @@ int seq_adopt_spec(seq_trainer *tr, train_ctx *c, const model_spec *spec, const 
     return 0;
 }
 
-int seq_split_streams(seq_trainer *tr, train_ctx *c)
+int seq_streams_fit(seq_trainer *tr, const train_ctx *c)
 {
     const seq_opts *so = c->own;
     const uint32_t B = c->o->optim.batch;
-    if (!so->val_data) {
-        const size_t n_val = (size_t)floor(tr->n * so->val_frac);
-        tr->n -= n_val;
-        tr->val_ids = tr->ids + tr->n; /* the tail of the data */
-        tr->n_val = n_val;
-    }
     const size_t need = (size_t)B * (so->seq_len + 1);
     if (tr->n < need) {
         hostlog_error("%s: %zu symbols to train on, fewer than one batch needs (--batch-size %u x "
@@ -171,6 +167,20 @@ int seq_split_streams(seq_trainer *tr, train_ctx *c)
         return -1;
     }
     tr->seg = tr->n / B;
+    return 0;
+}
+
+int seq_split_streams(seq_trainer *tr, train_ctx *c)
+{
+    const seq_opts *so = c->own;
+    if (!so->val_data) {
+        const size_t n_val = (size_t)floor(tr->n * so->val_frac);
+        tr->n -= n_val;
+        tr->val_ids = tr->ids + tr->n; /* the tail of the data */
+        tr->n_val = n_val;
+    }
+    if (seq_streams_fit(tr, c) != 0)
+        return -1;
     tr->data_hash = seq_hash_ids(TRAIN_HASH_SEED, tr->ids, tr->n);
     return 0;
 }

@@ -82,12 +82,22 @@ typedef struct seq_trainer {
     uint32_t V, S;
 } seq_trainer;
 
-/* --data given, and options that need others. 0, or -1 after a usage line. */
-int seq_check(const seq_opts *so);
+/* --data given, and options that need others (task_train.check). 0, or -1 after a usage line. */
+int seq_check(train_opts *o, void *own, const cli_group *groups, size_t n);
+
+/* The members of task_train the three tasks share. */
+#define SEQ_TASK_TRAIN                                                                                        \
+    .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults, .record = SEQ_RECORD, .figure = "loss", \
+    .rate_unit = "sym/s", .rng_salt = SEQ_RNG_SALT, .state_size = sizeof(seq_trainer), .describe = seq_describe, \
+    .has_validation = seq_has_validation, .record_data = seq_record_data, .save = seq_save,                     \
+    .restore = seq_restore, .close = seq_close
 
 /* The architecture of the model a training continues (from): given options must agree, the others are
  * taken. charlm: a token model whose core is the cell; otherwise the cell itself. 0, or -1 after one line. */
 int seq_adopt_spec(seq_trainer *tr, train_ctx *c, const model_spec *spec, const char *from, int charlm);
+
+/* Streams of tr->n symbols: at least one batch of them (-1 after one line when not), and their length. */
+int seq_streams_fit(seq_trainer *tr, const train_ctx *c);
 
 /* Streams over ids[0..n) (lm in memory, midi-lm): the validation tail (--val-frac) unless val_ids holds
  * --val-data, the stream length, and the hashes. 0, or -1 after one line. */

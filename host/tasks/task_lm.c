@@ -15,12 +15,6 @@
 #define ROW_BUFFER ((size_t)16 * 1024)  /* per stream cursor: several steps of the longest UTF-8 */
 #define HASH_CHUNK ((size_t)64 * 1024) /* ids decoded at a time while hashing */
 
-static int lm_check(train_opts *o, void *own, const cli_group *groups, size_t n)
-{
-    (void)o, (void)groups, (void)n;
-    return seq_check(own);
-}
-
 /* ---- data ------------------------------------------------------------------------------------------------ */
 
 static int encode_or_explain(int32_t **ids, const text_buf *t, const vocab *v, const char *what)
@@ -144,14 +138,8 @@ static int load_stream(seq_trainer *tr, train_ctx *c, const vocab *given_vocab)
         tr->n -= tr->n_val;
         tr->val_first = tr->n;
     }
-    const size_t need = (size_t)B * (so->seq_len + 1);
-    if (tr->n < need) {
-        hostlog_error("%s: %zu symbols to train on, fewer than one batch needs (--batch-size %u x "
-                      "(--seq-length %u + 1) = %zu)",
-                      so->data, tr->n, B, so->seq_len, need);
+    if (seq_streams_fit(tr, c) != 0)
         return -1;
-    }
-    tr->seg = tr->n / B;
     if (corpus_hash(&tr->data_hash, tr->cor, 0, tr->n) != 0)
         return -1;
     uint64_t val_hash; /* read once now, so that unreadable validation text fails before training */
@@ -343,28 +331,16 @@ static int lm_meta(void *st, const train_ctx *c, meta_list *ml)
 static const cli_section *const sections[] = {&seq_data_section, &seq_token_section, &seq_lines_section, NULL};
 
 static const task_train train = {
+    SEQ_TASK_TRAIN,
     .about = "characters of UTF-8 text",
     .usage = "--data FILE|DIR|-",
     .sections = sections,
-    .opts_size = sizeof(seq_opts),
-    .opts_defaults = &seq_opts_defaults,
-    .record = SEQ_RECORD,
-    .figure = "loss",
-    .rate_unit = "sym/s",
     .data_differs = "the training text differs",
-    .rng_salt = SEQ_RNG_SALT,
-    .state_size = sizeof(seq_trainer),
-    .check = lm_check,
+    .check = seq_check,
     .open = lm_train_open,
-    .describe = seq_describe,
     .step = seq_token_step,
-    .has_validation = seq_has_validation,
     .validate = seq_token_validate,
     .meta = lm_meta,
-    .record_data = seq_record_data,
-    .save = seq_save,
-    .restore = seq_restore,
-    .close = seq_close,
 };
 
 const task_ops task_lm = {

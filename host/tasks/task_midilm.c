@@ -10,12 +10,6 @@
 #include "seqtask.h"
 #include "tasks.h"
 
-static int midi_check(train_opts *o, void *own, const cli_group *groups, size_t n)
-{
-    (void)o, (void)groups, (void)n;
-    return seq_check(own);
-}
-
 static int midi_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
 {
     seq_trainer *tr = st;
@@ -52,28 +46,16 @@ static int midi_meta(void *st, const train_ctx *c, meta_list *ml)
 static const cli_section *const sections[] = {&seq_data_section, &seq_token_section, &seq_events_section, NULL};
 
 static const task_train train = {
+    SEQ_TASK_TRAIN,
     .about = "Performance RNN event tokens of MIDI files",
     .usage = "--data FILE|DIR",
     .sections = sections,
-    .opts_size = sizeof(seq_opts),
-    .opts_defaults = &seq_opts_defaults,
-    .record = SEQ_RECORD,
-    .figure = "loss",
-    .rate_unit = "sym/s",
     .data_differs = "the training events differ",
-    .rng_salt = SEQ_RNG_SALT,
-    .state_size = sizeof(seq_trainer),
-    .check = midi_check,
+    .check = seq_check,
     .open = midi_open,
-    .describe = seq_describe,
     .step = seq_token_step,
-    .has_validation = seq_has_validation,
     .validate = seq_token_validate,
     .meta = midi_meta,
-    .record_data = seq_record_data,
-    .save = seq_save,
-    .restore = seq_restore,
-    .close = seq_close,
 };
 
 /* ---- eval: nats per event ------------------------------------------------------------------------------- */
@@ -110,14 +92,7 @@ done:
     return rc;
 }
 
-static const task_eval eval_ops = {
-    .usage = "--data FILE.json|DIR",
-    .about = "music models",
-    .section = &music_eval_section,
-    .opts_size = sizeof(music_eval_opts),
-    .opts_defaults = &music_eval_defaults,
-    .run = midi_eval,
-};
+static const task_eval eval_ops = MUSIC_EVAL(midi_eval);
 
 /* ---- generate: event by event ----------------------------------------------------------------------------- */
 

@@ -88,9 +88,8 @@ static uint32_t steps_per_quarter(const seq_opts *so)
 static int roll_check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     seq_opts *so = own;
-    (void)o, (void)groups, (void)n;
     so->per_line = 1; /* one sequence at a time, shuffled: the sequence machinery of --per-line */
-    return seq_check(so);
+    return seq_check(o, own, groups, n);
 }
 
 static int load_rolls(seq_trainer *tr, train_ctx *c)
@@ -174,28 +173,16 @@ static int roll_meta(void *st, const train_ctx *c, meta_list *ml)
 static const cli_section *const sections[] = {&seq_data_section, &seq_roll_section, NULL};
 
 static const task_train train = {
+    SEQ_TASK_TRAIN,
     .about = "multi-hot piano-roll frames",
     .usage = "--data FILE.json|DIR",
     .sections = sections,
-    .opts_size = sizeof(seq_opts),
-    .opts_defaults = &seq_opts_defaults,
-    .record = SEQ_RECORD,
-    .figure = "loss",
-    .rate_unit = "sym/s",
     .data_differs = "the training rolls differ",
-    .rng_salt = SEQ_RNG_SALT,
-    .state_size = sizeof(seq_trainer),
     .check = roll_check,
     .open = roll_open,
-    .describe = seq_describe,
     .step = roll_train_step,
-    .has_validation = seq_has_validation,
     .validate = roll_validate,
     .meta = roll_meta,
-    .record_data = seq_record_data,
-    .save = seq_save,
-    .restore = seq_restore,
-    .close = seq_close,
 };
 
 /* ---- eval and generate ------------------------------------------------------------------------------------ */
@@ -256,14 +243,7 @@ done:
     return rc;
 }
 
-static const task_eval eval_ops = {
-    .usage = "--data FILE.json|DIR",
-    .about = "music models",
-    .section = &music_eval_section,
-    .opts_size = sizeof(music_eval_opts),
-    .opts_defaults = &music_eval_defaults,
-    .run = roll_eval,
-};
+static const task_eval eval_ops = MUSIC_EVAL(roll_eval);
 
 static int roll_generator(music_gen **g, const char *path, plugin_registry *r, const opt_sampling *s, char *why,
                      size_t why_len)

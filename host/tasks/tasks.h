@@ -29,6 +29,10 @@ typedef struct music_eval_opts {
 extern const cli_section music_eval_section;
 extern const music_eval_opts music_eval_defaults;
 
+/* The task_eval of a music task whose measure is run. */
+#define MUSIC_EVAL(run) {"--data FILE.json|DIR", "music models", &music_eval_section, sizeof(music_eval_opts), \
+                         &music_eval_defaults, (run)}
+
 /* --data given (0), or a usage line (-1). */
 int music_eval_check(const music_eval_opts *o);
 
