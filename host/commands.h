@@ -6,8 +6,6 @@
 int cmd_plugins(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
-int cmd_train_ctc(int argc, char **argv); /* train --task ctc */
-int cmd_eval_ctc(int argc, char **argv);  /* eval of a speech model (--manifest) */
 int cmd_sample(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -65,7 +65,7 @@ int cli_double(double *out, const char *s, const char *name)
 }
 
 /* "90", "90s", "10m", "2h", "1.5h" -> seconds */
-int cli_duration(double *out, const char *s)
+int cli_duration(double *out, const char *s, const char *name)
 {
     char *end;
     errno = 0;
@@ -78,7 +78,7 @@ int cli_duration(double *out, const char *s)
     else if (*end == 'h')
         unit = 3600, end++;
     if (errno || end == s || *end || !(v >= 0) || !isfinite(v)) { /* 0: no limit */
-        hostlog_usage("--time-budget needs a duration such as 90s, 10m or 2h, not '%s'", s);
+        hostlog_usage("%s needs a duration such as 90s, 10m or 2h, not '%s'", name, s);
         return -1;
     }
     *out = v * unit;

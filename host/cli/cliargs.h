@@ -17,8 +17,9 @@ int cli_u64(uint64_t *out, const char *s, const char *name);
 int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi);
 /* A finite number >= 0. */
 int cli_double(double *out, const char *s, const char *name);
-/* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget); "0" is 0, no limit. */
-int cli_duration(double *out, const char *s);
+/* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget); "0" is 0, no limit. name is the option
+ * as written, for the message. */
+int cli_duration(double *out, const char *s, const char *name);
 /* The format of an output file, one of names[0..n): the one --format gave (given, NULL when not), else the
  * one out's extension names (case aside), else fallback (-1: none, and out needs an extension or
  * --format). An extension of a known format that disagrees with --format, or an unknown extension without

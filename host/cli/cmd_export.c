@@ -1,51 +1,63 @@
-/* rnnhost export: a model file from a checkpoint or another model file: the weights and the metadata
- * that describe them, without the optimizer and training state a checkpoint carries, optionally in half
- * precision (half the size; the weights are widened back to float when loaded). Speech (ctc) models keep
- * both directions, and their front-end's padding can be set. */
-#include <cjson/cJSON.h>
-#include <getopt.h>
+/* rnnhost export: a model file from a checkpoint or another model file: the weights and the metadata that
+ * describe them, without the optimizer and training state a checkpoint carries, optionally in half
+ * precision (half the size; the weights are widened back to float when loaded). The model's task opens its
+ * weights (a speech model keeps both directions) and may take options of its own (a speech model's
+ * padding). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "asr.h"
 #include "atomicfile.h"
-#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
-#include "modelfile.h"
+#include "optgroups.h"
+#include "registry.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n"
-               "\n"
-               "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
-               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
-               "\n"
-               "  -o, --output FILE|-     where to write, '-' for stdout (required)\n"
-               "      --dtype f32|f16     storage precision of the weights (default: f32)\n"
-               "      --pad-ms MS         speech models: the near-silence the front-end hears before and after\n"
-               "                          every recording, 0 for none (default: the model's own)\n"
-               "      --description TEXT  one line saying what the model is, kept in the file's metadata and\n"
-               "                          shown by 'rnnhost presets'; \"\" removes it (default: MODEL's own)\n"
-               "      --plugin-path PATH  colon-separated plugin directories searched first\n"
-               "  -h, --help              this help\n");
-}
+static const char *const dtypes[] = {"f32", "f16", NULL};
 
-/* Whether an entry of the source's metadata goes into the export: never a checkpoint's training state, nor
- * the description when a new one is given. */
-static int keep_meta(const char *key, const char *description)
-{
-    return strcmp(key, "rnnhost.checkpoint") != 0 && !(description && strcmp(key, "rnnhost.description") == 0);
-}
+typedef struct export_opts {
+    const char *out, *description;
+    int half; /* the index in dtypes */
+} export_opts;
 
-/* Appends the new description (none when NULL or ""). */
-static void add_description(rh_meta *meta, uint32_t *kept, const char *description)
+static const export_opts defaults = {NULL, NULL, 0};
+
+static int parse_line(void *field, const char *arg, const char *name)
 {
-    if (description && description[0]) {
-        meta[*kept].key = "rnnhost.description";
-        meta[(*kept)++].value = description;
+    if (strchr(arg, '\n') || strchr(arg, '\r')) {
+        hostlog_usage("export: %s is one line", name);
+        return -1;
     }
+    *(const char **)field = arg;
+    return 0;
+}
+
+static const cli_option options[] = {
+    {.name = "output", .short_name = 'o', .kind = CLI_STRING, .offset = offsetof(export_opts, out), .arg = "FILE|-",
+     .help = "where to write, '-' for stdout (required)"},
+    {.name = "dtype", .kind = CLI_CHOICE, .offset = offsetof(export_opts, half), .arg = "f32|f16",
+     .help = "storage precision of the weights", .choices = dtypes},
+    {.name = "description", .kind = CLI_CUSTOM, .offset = offsetof(export_opts, description), .arg = "TEXT",
+     .help = "one line saying what the model is, kept in the file's metadata and shown by 'rnnhost presets'; \"\" "
+             "removes it",
+     .shown = "MODEL's own", .parse = parse_line, .size = sizeof(const char *)},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+/* export's table: its own options, the sections of tasks whose models take options of their own, the plugin
+ * path. */
+static int build(cli_table *tb, export_opts *o, opt_plugin *plugin)
+{
+    if (cli_table_add(tb, &section, o, &defaults, 0) < 0)
+        return -1;
+    for (size_t i = 0; i < task_count(); i++) {
+        const task_export *e = task_at(i)->export;
+        if (e && e->section && cli_table_add(tb, e->section, NULL, e->opts_defaults, e->opts_size) < 0)
+            return -1;
+    }
+    return cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0 ? -1 : 0;
 }
 
 /* Half-precision copies of the float blobs b[0..n), into halves (room for every element). */
@@ -64,205 +76,127 @@ static void to_half(rh_blob *b, uint32_t n, uint16_t *halves)
     }
 }
 
-/* The front-end description fe (JSON) with pad_ms set (removed when 0); NULL when memory runs out. */
-static char *with_pad(const char *fe, uint32_t pad_ms)
+/* The source's metadata as the export writes it: never a checkpoint's training state, nor the old
+ * description when a new one is given; values the task changes (its options) changed. */
+static rh_meta *export_meta(uint32_t *kept, char **owned, const rh_weights *w, const task_export *e,
+                            const export_weights *x, const void *task_opts, const char *description)
 {
-    cJSON *j = cJSON_Parse(fe);
-    char *s = NULL;
-    if (j) {
-        cJSON_DeleteItemFromObjectCaseSensitive(j, "pad_ms");
-        if (pad_ms == 0 || cJSON_AddNumberToObject(j, "pad_ms", pad_ms))
-            s = cJSON_PrintUnformatted(j);
+    const uint32_t nm = rh_weights_meta_count(w);
+    rh_meta *meta = calloc(nm + 2, sizeof *meta);
+    *kept = 0;
+    for (uint32_t i = 0; meta && i < nm; i++) {
+        const char *k, *v;
+        if (rh_weights_meta_at(w, i, &k, &v) != RH_OK || strcmp(k, "rnnhost.checkpoint") == 0 ||
+            (description && strcmp(k, "rnnhost.description") == 0))
+            continue;
+        if (task_opts && !(v = e->meta(x, task_opts, k, v, &owned[i]))) {
+            free(meta);
+            return NULL;
+        }
+        meta[*kept].key = k;
+        meta[(*kept)++].value = v;
     }
-    cJSON_Delete(j);
-    return s;
+    if (meta && description && description[0]) {
+        meta[*kept].key = "rnnhost.description";
+        meta[(*kept)++].value = description;
+    }
+    return meta;
 }
 
-/* A speech model: both directions' weights, its metadata but the checkpoint's, the padding changed when
- * pad_ms >= 0. */
-static int export_ctc(const char *path, const char *out, plugin_registry *reg, int half, long pad_ms,
-                      const char *description)
+/* Writes the export. EXIT_OK, or an exit code after one line. */
+static int write_export(const export_opts *o, const char *path, const char *task, const task_export *e,
+                        const void *task_opts, plugin_registry *reg)
 {
-    asr_model m;
+    export_weights x;
     rh_weights *w = NULL;
-    char why[1024], err[512];
-    int rc = asr_open(&m, reg, path, why, sizeof why);
+    char why[1024], err[512], more[128] = "";
+    memset(&x, 0, sizeof x);
+    int rc = e->open(&x, path, reg, why, sizeof why);
     if (rc != EXIT_OK) {
         hostlog_error("%s", why);
         return rc;
     }
     rc = EXIT_FAIL;
-    rh_blob *blobs = NULL;
-    char(*names)[RH_MAX_NAME + 8] = NULL, *fe = NULL;
-    const uint32_t n = asr_blobs(&blobs, &names, &m, NULL, NULL);
-    uint64_t params = 0;
-    for (int d = 0; d < asr_dirs(&m); d++)
-        params += m.dir[d].info.num_params;
-    uint16_t *halves = half ? malloc(params * sizeof *halves) : NULL;
+    rh_blob *blobs = calloc(x.num_tensors + 1, sizeof *blobs);
+    uint16_t *halves = o->half ? malloc((x.num_params + 1) * sizeof *halves) : NULL;
     rh_meta *meta = NULL;
+    char **owned = NULL;
     uint32_t kept = 0;
     if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
         hostlog_error("%s", err);
         goto done;
     }
-    const uint32_t nm = rh_weights_meta_count(w);
-    meta = calloc(nm + 2, sizeof *meta);
-    if (!n || !meta || (half && !halves))
-        goto oom;
-    for (uint32_t i = 0; i < nm; i++) {
-        const char *k, *v;
-        if (rh_weights_meta_at(w, i, &k, &v) != RH_OK || !keep_meta(k, description))
-            continue;
-        if (pad_ms >= 0 && strcmp(k, "rnnhost.frontend") == 0 && !(v = fe = with_pad(v, (uint32_t)pad_ms)))
-            goto oom;
-        meta[kept].key = k;
-        meta[kept++].value = v;
+    owned = calloc(rh_weights_meta_count(w) + 1, sizeof *owned);
+    if (!blobs || (o->half && !halves) || !owned ||
+        !(meta = export_meta(&kept, owned, w, e, &x, task_opts, o->description))) {
+        hostlog_error("out of memory");
+        goto done;
     }
-    add_description(meta, &kept, description);
-    if (half)
-        to_half(blobs, n, halves);
-    if (model_write(out, meta, kept, blobs, n, err, sizeof err) != 0) {
+    for (uint32_t i = 0; i < x.num_tensors; i++)
+        blobs[i] = rh_blob_from_tensor(&x.tensors[i], x.params);
+    if (o->half)
+        to_half(blobs, x.num_tensors, halves);
+    if (model_write(o->out, meta, kept, blobs, x.num_tensors, err, sizeof err) != 0) {
         hostlog_error("export: %s", err); /* err names the file */
         goto done;
     }
-    fprintf(stderr, "rnnhost: wrote %s (ctc model, %llu parameters, %s, padding %u ms)\n", output_name(out),
-            (unsigned long long)params, half ? "f16" : "f32", pad_ms >= 0 ? (unsigned)pad_ms : m.pad_ms);
+    if (task_opts)
+        e->describe(&x, task_opts, more, sizeof more);
+    fprintf(stderr, "rnnhost: wrote %s (%s model, %llu parameters, %s%s)\n", output_name(o->out), task,
+            (unsigned long long)x.num_params, dtypes[o->half], more);
     rc = EXIT_OK;
-    goto done;
-oom:
-    hostlog_error("out of memory");
 done:
-    free(blobs), free(names), free(halves), free(meta), free(fe);
+    for (uint32_t i = 0; owned && w && i < rh_weights_meta_count(w); i++)
+        free(owned[i]);
+    free(owned), free(meta), free(blobs), free(halves);
     rh_weights_close(w);
-    asr_close(&m);
+    e->close(&x);
     return rc;
 }
 
 int cmd_export(int argc, char **argv)
 {
-    enum { O_DTYPE = 256, O_PLUGIN, O_PAD, O_DESCRIPTION };
-    static const struct option long_options[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"dtype", required_argument, NULL, O_DTYPE},
-        {"pad-ms", required_argument, NULL, O_PAD},
-        {"description", required_argument, NULL, O_DESCRIPTION},
-        {"plugin-path", required_argument, NULL, O_PLUGIN},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *out = NULL, *plugin_path = NULL, *description = NULL;
-    int half = 0, c;
-    long pad_ms = -1; /* the model's own */
-    uint32_t u32;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case O_PLUGIN: plugin_path = optarg; break;
-        case O_DTYPE:
-            if (strcmp(optarg, "f16") != 0 && strcmp(optarg, "f32") != 0) {
-                hostlog_usage("export: --dtype is f32 or f16, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            half = strcmp(optarg, "f16") == 0;
-            break;
-        case O_PAD:
-            if (cli_u32(&u32, optarg, "--pad-ms", 0, ASR_MAX_PAD_MS) != 0)
-                return EXIT_USAGE;
-            pad_ms = u32;
-            break;
-        case O_DESCRIPTION:
-            if (strchr(optarg, '\n') || strchr(optarg, '\r')) {
-                hostlog_usage("export: --description is one line");
-                return EXIT_USAGE;
-            }
-            description = optarg;
-            break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default:
-            hostlog_usage("export: unknown or incomplete option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
+    cli_table tb;
+    export_opts o;
+    opt_plugin plugin;
+    task_model m;
+    int first, rc = EXIT_USAGE;
+    memset(&tb, 0, sizeof tb);
+    if (build(&tb, &o, &plugin) != 0) {
+        hostlog_error("out of memory");
+        rc = EXIT_FAIL;
+        goto done;
     }
-    if (optind + 1 != argc || !out) {
+    const int parsed = cli_parse(tb.g, tb.n, argc, argv, &first);
+    if (parsed == CLI_HELP) {
+        printf("usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n\n"
+               "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
+               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n\n");
+        cli_help(stdout, tb.g, tb.n);
+        rc = EXIT_OK;
+        goto done;
+    }
+    if (parsed == CLI_ERROR)
+        goto done;
+    if (first + 1 != argc || !o.out) {
         hostlog_usage("export: needs one MODEL and -o OUT");
-        return EXIT_USAGE;
+        goto done;
     }
-
-    plugin_registry reg;
-    host_model hm;
-    model_spec spec;
-    rh_weights *w = NULL;
-    char path[4096], why[1024], err[512];
-    int rc;
-    if (registry_init(&reg, plugin_path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        return EXIT_FAIL;
-    }
-    if (model_resolve(path, sizeof path, argv[optind], why, sizeof why) != 0) {
-        hostlog_error("%s", why);
-        registry_free(&reg);
-        return EXIT_LOAD;
-    }
-    /* a speech model describes its front-end; it holds two models when bidirectional */
-    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
-        hostlog_error("%s", err);
-        registry_free(&reg);
-        return EXIT_LOAD;
-    }
-    const int speech = rh_weights_meta(w, "rnnhost.frontend") != NULL;
-    rh_weights_close(w);
-    w = NULL;
-    if (speech || pad_ms >= 0) {
-        if (speech) {
-            rc = export_ctc(path, out, &reg, half, pad_ms, description);
-        } else {
-            hostlog_usage("export: --pad-ms is for speech models; %s is not one", argv[optind]);
+    if ((rc = task_model_open(&m, plugin.path, argv[first], task_can_export, NULL)) != EXIT_OK)
+        goto done;
+    const task_export *e = m.t->export;
+    for (size_t k = 0; k < tb.n; k++) { /* options for another task's models are refused */
+        const cli_option *given = cli_first_given(&tb.g[k]);
+        if (given && cli_table_made(&tb, tb.g[k].defaults) && tb.g[k].section != e->section) {
+            hostlog_usage("export: %s is not an option for %s, a '%s' model", cli_long(given), argv[first],
+                          m.t->name);
             rc = EXIT_USAGE;
         }
-        registry_free(&reg);
-        return rc;
     }
-    if ((rc = model_open(&hm, &spec, &w, &reg, path, NULL, why, sizeof why)) != EXIT_OK) {
-        hostlog_error("%s", why);
-        registry_free(&reg);
-        return EXIT_LOAD;
-    }
-    rc = EXIT_FAIL;
-    const uint32_t nt = hm.info.num_tensors, nm = rh_weights_meta_count(w);
-    rh_blob *blobs = calloc(nt, sizeof *blobs);
-    rh_meta *meta = calloc(nm + 2, sizeof *meta);
-    uint16_t *halves = half ? malloc(hm.info.num_params * sizeof *halves) : NULL;
-    uint32_t kept = 0;
-    if (!blobs || !meta || (half && !halves)) {
-        hostlog_error("out of memory");
-        goto done;
-    }
-    for (uint32_t i = 0; i < nm; i++) {
-        const char *k, *v;
-        if (rh_weights_meta_at(w, i, &k, &v) == RH_OK && keep_meta(k, description)) {
-            meta[kept].key = k;
-            meta[kept++].value = v;
-        }
-    }
-    add_description(meta, &kept, description);
-    for (uint32_t i = 0; i < nt; i++)
-        blobs[i] = rh_blob_from_tensor(&hm.tensors[i], hm.params);
-    if (half)
-        to_half(blobs, nt, halves);
-    if (model_write(out, meta, kept, blobs, nt, err, sizeof err) != 0) {
-        hostlog_error("export: %s", err); /* err names the file */
-        goto done;
-    }
-    fprintf(stderr, "rnnhost: wrote %s (%s model, %llu parameters, %s)\n", output_name(out), spec.task,
-            (unsigned long long)hm.info.num_params, half ? "f16" : "f32");
-    rc = EXIT_OK;
+    if (rc == EXIT_OK)
+        rc = write_export(&o, m.path, m.t->name, e, e->section ? cli_table_made(&tb, e->opts_defaults) : NULL, &m.reg);
+    task_model_close(&m);
 done:
-    free(blobs);
-    free(meta);
-    free(halves);
-    rh_weights_close(w);
-    host_model_destroy(&hm);
-    registry_free(&reg);
+    cli_table_free(&tb);
     return rc;
 }

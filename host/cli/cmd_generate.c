@@ -1,9 +1,9 @@
-/* rnnhost generate: Standard MIDI Files from a music model. An event model (midi-lm) samples Performance
- * RNN tokens; a piano-roll model samples each pitch of the next frame. The same seed gives the same file. */
+/* rnnhost generate: Standard MIDI Files from a music model. The model's task opens it as a generator
+ * (eventgen.h: an event model steps token by token, a piano-roll model frame by frame) and one loop writes
+ * the pieces; the same seed gives the same file. */
 #include <errno.h>
-#include <getopt.h>
-#include <math.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,152 +12,134 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
-#include "cliargs.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
 #include "interrupt.h"
-#include "modelfile.h"
-#include "music.h"
+#include "optgroups.h"
+#include "registry.h"
 #include "smf.h"
 
 extern char **environ;
 
-static void usage(FILE *f)
+/* --length: seconds of music or model steps. */
+typedef struct gen_length {
+    double seconds;
+    uint64_t steps;
+} gen_length;
+
+typedef struct gen_opts {
+    const char *model, *out, *dir, *primer_midi, *primer_pitches, *wav;
+    uint32_t num, program;
+    gen_length length;
+    double qpm;
+} gen_opts;
+
+static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120};
+
+static int parse_length(void *field, const char *arg, const char *name)
+{
+    gen_length *l = field;
+    char *end;
+    errno = 0;
+    const double v = strtod(arg, &end);
+    if (errno || end == arg || !(v > 0) || (*end && strcmp(end, "s") != 0) || v > 1e6) {
+        hostlog_usage("generate: %s is seconds (30s) or steps (512), not '%s'", name, arg);
+        return -1;
+    }
+    if (*end == 's')
+        l->seconds = v, l->steps = 0;
+    else
+        l->steps = (uint64_t)v;
+    return 0;
+}
+
+static void show_length(char *buf, size_t len, const void *field)
+{
+    const gen_length *l = field;
+    if (l->steps)
+        host_fmt(buf, len, "%llu", (unsigned long long)l->steps);
+    else
+        host_fmt(buf, len, "%gs", l->seconds);
+}
+
+static int parse_pitches(note **out, size_t *n, const char *s)
+{
+    size_t cap = 8;
+    *n = 0;
+    *out = malloc(cap * sizeof **out);
+    while (*out && *s) {
+        char *end;
+        errno = 0;
+        long p = strtol(s, &end, 10);
+        if (errno || end == s || p < 0 || p > 127 || (*end && *end != ','))
+            return -1;
+        if (*n == cap) {
+            note *g = realloc(*out, 2 * cap * sizeof *g);
+            if (!g)
+                return -1;
+            *out = g, cap *= 2;
+        }
+        note nt = {0.0, 0.5, (uint8_t)p, 80, 0};
+        (*out)[(*n)++] = nt;
+        s = *end ? end + 1 : end;
+    }
+    return *out && *n ? 0 : -1;
+}
+
+/* --primer-pitches, checked when given. */
+static int check_pitches(void *field, const char *arg, const char *name)
+{
+    note *notes = NULL;
+    size_t n;
+    const int ok = parse_pitches(&notes, &n, arg) == 0;
+    free(notes);
+    if (!ok) {
+        hostlog_usage("generate: %s needs MIDI pitches 0-127 separated by commas, not '%s'", name, arg);
+        return -1;
+    }
+    *(const char **)field = arg;
+    return 0;
+}
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(gen_opts, model), .arg = "MODEL",
+     .help = "a model file or preset name (e.g. folk, chorales)"},
+    {.name = "output", .short_name = 'o', .kind = CLI_STRING, .offset = offsetof(gen_opts, out), .arg = "FILE.mid|-",
+     .help = "the file to write, '-' for stdout"},
+    {.name = "num-outputs", .kind = CLI_U32, .offset = offsetof(gen_opts, num), .arg = "N",
+     .help = "write N files gen_001.mid ... into --output-dir, seeds S, S+1, ... (1-100000)", .shown = "",
+     .min = 1, .max = 100000},
+    {.name = "output-dir", .kind = CLI_STRING, .offset = offsetof(gen_opts, dir), .arg = "DIR"},
+    {.name = "length", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, length), .arg = "L",
+     .help = "30s (seconds of music) or a number of model steps, above 0", .parse = parse_length,
+     .show = show_length, .size = sizeof(gen_length)},
+    {.name = "primer-midi", .kind = CLI_STRING, .offset = offsetof(gen_opts, primer_midi), .arg = "FILE",
+     .help = "start from this file's notes (they are kept in the output)"},
+    {.name = "primer-pitches", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, primer_pitches), .arg = "P,...",
+     .help = "start from this chord, a quarter note long", .shown = "", .parse = check_pitches,
+     .size = sizeof(const char *)},
+    {.name = "qpm", .kind = CLI_NUMBER, .offset = offsetof(gen_opts, qpm), .arg = "Q",
+     .help = "tempo written to the file, and the piano-roll grid, 1-1000", .min = 1, .max = 1000},
+    {.name = "program", .kind = CLI_U32, .offset = offsetof(gen_opts, program), .arg = "P",
+     .help = "General MIDI program, 0-127", .shown = "%s, piano", .max = 127},
+    {.name = "wav", .kind = CLI_STRING, .offset = offsetof(gen_opts, wav), .arg = "OUT.wav|-",
+     .help = "also render the first file with FluidSynth and a GM soundfont"},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     fprintf(f, "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
                "\n"
                "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
-               "\n"
-               "  -m, --model MODEL          a model file or preset name (e.g. folk, chorales)\n"
-               "  -o, --output FILE.mid|-    the file to write, '-' for stdout\n"
-               "      --num-outputs N        write N files gen_001.mid ... into --output-dir, seeds S, S+1, ...\n"
-               "                             (1-100000)\n"
-               "      --output-dir DIR       (default: .)\n"
-               "      --length L             30s (seconds of music) or a number of model steps, above 0\n"
-               "                             (default: 30s)\n"
-               "  -t, --temperature T        0-1000; 0: always the likeliest event, or every pitch whose\n"
-               "                             probability is above one half (default: 1)\n"
-               "  -k, --top-k K              event models: sample among the K likeliest (default: 0, all)\n"
-               "  -s, --seed S               (default: 1)\n"
-               "      --primer-midi FILE     start from this file's notes (they are kept in the output)\n"
-               "      --primer-pitches P,... start from this chord, a quarter note long\n"
-               "      --qpm Q                tempo written to the file, and the piano-roll grid, 1-1000\n"
-               "                             (default: 120)\n"
-               "      --program P            General MIDI program, 0-127 (default: 0, piano)\n"
-               "      --wav OUT.wav|-        also render the first file with FluidSynth and a GM soundfont\n"
-               "      --plugin-path PATH     colon-separated plugin directories searched first\n"
-               "  -h, --help                 this help\n"
-               "\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
                "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
                "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
                "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
-}
-
-typedef struct gen_opts {
-    double seconds;  /* > 0: stop after this much music */
-    uint64_t steps;  /* > 0: stop after this many model steps */
-    float temperature;
-    uint32_t top_k;
-    double qpm;
-    uint32_t steps_per_quarter; /* piano-roll models: the grid they were trained on */
-    const note *primer;
-    size_t n_primer;
-} gen_opts;
-
-/* Event model: primer tokens, then samples until the music is long enough. */
-static int generate_events(note **notes, size_t *n, event_gen *g, const gen_opts *o)
-{
-    int32_t *tokens = NULL, *primer = NULL;
-    size_t nt = 0, cap = 0, np = 0;
-    double t = 0;
-    int rc = -1;
-    if (o->n_primer && events_from_notes(&primer, &np, o->primer, o->n_primer) != 0)
-        return -1;
-    for (size_t i = 0; i < np; i++) {
-        if (event_gen_feed(g, primer[i]) != 0)
-            goto done;
-        if (primer[i] >= EV_TIME_SHIFT && primer[i] < EV_VELOCITY)
-            t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
-    }
-    for (uint64_t step = 0;; step++) {
-        if ((o->steps ? step >= o->steps : t >= o->seconds) || host_interrupted)
-            break;
-        int32_t tok = event_gen_next(g);
-        if (tok < 0)
-            goto done;
-        if (tok >= EV_TIME_SHIFT && tok < EV_VELOCITY)
-            t += (tok - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
-        if (nt == cap) {
-            cap = cap ? 2 * cap : 1024;
-            int32_t *grown = realloc(tokens, cap * sizeof *grown);
-            if (!grown)
-                goto done;
-            tokens = grown;
-        }
-        tokens[nt++] = tok;
-    }
-    /* the primer and what followed it, as one token stream */
-    int32_t *all = malloc((np + nt + 1) * sizeof *all);
-    if (!all)
-        goto done;
-    if (np)
-        memcpy(all, primer, np * sizeof *all);
-    if (nt)
-        memcpy(all + np, tokens, nt * sizeof *all);
-    rc = notes_from_events(notes, n, all, np + nt);
-    free(all);
-done:
-    free(tokens);
-    free(primer);
-    return rc;
-}
-
-/* Piano-roll model: each frame's pitches drawn independently from sigmoid(logit / T). */
-static int generate_roll(note **notes, size_t *n, const host_model *hm, uint64_t seed, const gen_opts *o)
-{
-    const uint32_t P = ROLL_PITCHES;
-    const double step = 60.0 / o->qpm / o->steps_per_quarter; /* the grid the model was trained on */
-    pianoroll primer = {0}, roll = {0};
-    uint64_t steps = o->steps ? o->steps : (uint64_t)ceil(o->seconds / step);
-    float *state = malloc(hm->info.state_size * sizeof *state), *x = calloc(P, sizeof *x),
-          *y = malloc(P * sizeof *y), *scratch = malloc((hm->vt->step_scratch_size(hm->model, 1) + 1) * sizeof *scratch);
-    int rc = -1;
-    rh_rng rng;
-    rh_rng_seed(&rng, seed);
-    if (!state || !x || !y || !scratch)
-        goto done;
-    if (o->n_primer && pianoroll_from_notes(&primer, o->primer, o->n_primer, step) != 0)
-        goto done;
-    roll.T = (uint32_t)(primer.T + steps);
-    roll.on = calloc((size_t)roll.T * P + 1, 1);
-    if (!roll.on)
-        goto done;
-    if (primer.T)
-        memcpy(roll.on, primer.on, (size_t)primer.T * P);
-    hm->vt->reset(hm->model, state, 1);
-    for (uint32_t t = 0; t < roll.T; t++) {
-        if (host_interrupted && t >= primer.T) { /* the frames so far are the piece */
-            roll.T = t;
-            break;
-        }
-        /* input: the previous frame (silence before the first) */
-        for (uint32_t p = 0; p < P; p++)
-            x[p] = t ? roll.on[(size_t)(t - 1) * P + p] : 0.0f;
-        if (host_model_step(hm, y, state, scratch, x, NULL, 1) != RH_OK)
-            goto done;
-        if (t < primer.T)
-            continue;
-        for (uint32_t p = 0; p < P; p++) {
-            double prob = o->temperature > 0 ? 1.0 / (1.0 + exp(-y[p] / o->temperature)) : (y[p] > 0);
-            roll.on[(size_t)t * P + p] = rh_rng_uniform(&rng) < prob;
-        }
-    }
-    rc = notes_from_pianoroll(notes, n, &roll, step);
-done:
-    free(state), free(x), free(y), free(scratch);
-    free(primer.on), free(roll.on);
-    return rc;
 }
 
 /* The whole of a file into memory; NULL with errno. */
@@ -251,234 +233,120 @@ done:
     return rc;
 }
 
-static int parse_pitches(note **out, size_t *n, const char *s)
+/* The primer's notes (none: NULL). 0, or -1 after one line. */
+static int primer_notes(note **notes, size_t *n, const gen_opts *o)
 {
-    size_t cap = 8;
-    *n = 0;
-    *out = malloc(cap * sizeof **out);
-    while (*out && *s) {
-        char *end;
-        errno = 0;
-        long p = strtol(s, &end, 10);
-        if (errno || end == s || p < 0 || p > 127 || (*end && *end != ','))
-            return -1;
-        if (*n == cap) {
-            note *g = realloc(*out, 2 * cap * sizeof *g);
-            if (!g)
-                return -1;
-            *out = g, cap *= 2;
-        }
-        note nt = {0.0, 0.5, (uint8_t)p, 80, 0};
-        (*out)[(*n)++] = nt;
-        s = *end ? end + 1 : end;
+    char err[512];
+    *notes = NULL, *n = 0;
+    if (o->primer_pitches)
+        return parse_pitches(notes, n, o->primer_pitches) == 0 ? 0 : (hostlog_error("out of memory"), -1);
+    if (!o->primer_midi)
+        return 0;
+    smf_file pf;
+    if (smf_read(&pf, o->primer_midi, err, sizeof err) != 0) {
+        hostlog_error("%s", err);
+        return -1;
     }
-    return *out && *n ? 0 : -1;
+    const int ok = notes_from_smf(notes, n, &pf) == 0;
+    smf_free(&pf);
+    return ok ? 0 : -1;
+}
+
+/* Writes piece i (file) from g. EXIT_OK, EXIT_INTERRUPTED (the piece so far written), or EXIT_FAIL. */
+static int write_piece(music_gen *g, const gen_opts *o, const opt_sampling *s, const gen_piece *p, uint32_t i,
+                       const char *file)
+{
+    note *notes = NULL;
+    size_t n = 0;
+    char err[512];
+    const int ok = music_gen_piece(g, s->seed + i, p, &notes, &n) == 0;
+    if (ok && host_interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
+        free(notes);
+        fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
+        return EXIT_INTERRUPTED;
+    }
+    smf_file f;
+    memset(&f, 0, sizeof f);
+    if (!ok || notes_to_smf(&f, notes, n, o->qpm, (uint8_t)o->program) != 0) {
+        free(notes);
+        hostlog_error("generation failed (a model error or out of memory)");
+        return EXIT_FAIL;
+    }
+    free(notes);
+    if (smf_write(file, &f, 1, err, sizeof err) != 0) {
+        smf_free(&f);
+        hostlog_error("%s", err);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", output_name(file), n, host_interrupted ? "; interrupted" : "");
+    const int rendered = host_interrupted || !o->wav || i > 0 || render_wav(&f, o->wav, output_name(file)) == 0;
+    smf_free(&f);
+    return host_interrupted ? EXIT_INTERRUPTED : rendered ? EXIT_OK : EXIT_FAIL;
 }
 
 int cmd_generate(int argc, char **argv)
 {
-    enum { O_NUM = 256, O_DIR, O_LENGTH, O_PRIMER_MIDI, O_PRIMER_PITCHES, O_QPM, O_PROGRAM, O_WAV, O_PLUGIN };
-    static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"output", required_argument, NULL, 'o'},
-        {"num-outputs", required_argument, NULL, O_NUM},
-        {"output-dir", required_argument, NULL, O_DIR},
-        {"length", required_argument, NULL, O_LENGTH},
-        {"temperature", required_argument, NULL, 't'},
-        {"top-k", required_argument, NULL, 'k'},
-        {"seed", required_argument, NULL, 's'},
-        {"primer-midi", required_argument, NULL, O_PRIMER_MIDI},
-        {"primer-pitches", required_argument, NULL, O_PRIMER_PITCHES},
-        {"qpm", required_argument, NULL, O_QPM},
-        {"program", required_argument, NULL, O_PROGRAM},
-        {"wav", required_argument, NULL, O_WAV},
-        {"plugin-path", required_argument, NULL, O_PLUGIN},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    gen_opts o;
+    opt_sampling sampling;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const char *model = NULL, *out = NULL, *dir = ".", *primer_midi = NULL, *primer_pitches = NULL, *wav = NULL,
-               *plugin_path = NULL;
-    unsigned long long num = 0, seed = 1, top_k = 0, program = 0;
-    gen_opts o = {30.0, 0, 1.0f, 0, 120.0, 1, NULL, 0};
-    int c, li = -1;
-    char *end;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:o:t:k:s:h", long_options, &li)) != -1) {
-        const char *opt = cli_opt_name(c, long_options, li);
-        li = -1;
-        errno = 0;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'o': out = optarg; break;
-        case O_DIR: dir = optarg; break;
-        case O_PRIMER_MIDI: primer_midi = optarg; break;
-        case O_PRIMER_PITCHES: primer_pitches = optarg; break;
-        case O_WAV: wav = optarg; break;
-        case O_PLUGIN: plugin_path = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case O_LENGTH: {
-            double v = strtod(optarg, &end);
-            if (errno || end == optarg || !(v > 0) || (*end && strcmp(end, "s") != 0) || v > 1e6) {
-                hostlog_usage("generate: --length is seconds (30s) or steps (512), not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            if (*end == 's')
-                o.seconds = v, o.steps = 0;
-            else
-                o.steps = (uint64_t)v;
-            break;
-        }
-        case 't': case O_QPM: {
-            double v = strtod(optarg, &end);
-            if (errno || end == optarg || *end || v < 0 || v > 1000 || (c == O_QPM && v < 1)) {
-                hostlog_usage("generate: %s needs a number from %d to 1000, not '%s'", opt, c == O_QPM, optarg);
-                return EXIT_USAGE;
-            }
-            if (c == 't')
-                o.temperature = (float)v;
-            else
-                o.qpm = v;
-            break;
-        }
-        case 'k': case 's': case O_NUM: case O_PROGRAM: {
-            uint64_t v;
-            uint32_t v32;
-            if (c == O_PROGRAM || c == O_NUM) {
-                if (cli_u32(&v32, optarg, opt, c == O_NUM, c == O_NUM ? 100000 : 127) != 0)
-                    return EXIT_USAGE;
-                v = v32;
-            } else if (cli_u64(&v, optarg, opt) != 0) {
-                return EXIT_USAGE;
-            }
-            *(c == 'k' ? &top_k : c == 's' ? &seed : c == O_NUM ? &num : &program) = v;
-            break;
-        }
-        default: hostlog_usage("generate: unknown or incomplete option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
+    const size_t ng = sizeof groups / sizeof groups[0];
+    int first;
+    const int parsed = cli_parse(groups, ng, argc, argv, &first);
+    if (parsed != CLI_OK) {
+        if (parsed == CLI_HELP)
+            usage(stdout, groups, ng);
+        return parsed == CLI_HELP ? EXIT_OK : EXIT_USAGE;
     }
-    if (optind < argc || !model || (!out && !num) || (out && num) || (primer_midi && primer_pitches)) {
+    if (first < argc || !o.model || (!o.out && !o.num) || (o.out && o.num) || (o.primer_midi && o.primer_pitches)) {
         hostlog_usage("generate: needs -m MODEL and either -o FILE.mid or --num-outputs N%s",
-                      primer_midi && primer_pitches ? " (and one primer at most)" : "");
+                      o.primer_midi && o.primer_pitches ? " (and one primer at most)" : "");
         return EXIT_USAGE;
     }
-    if (out && wav && strcmp(out, "-") == 0 && strcmp(wav, "-") == 0) {
+    if (o.out && o.wav && strcmp(o.out, "-") == 0 && strcmp(o.wav, "-") == 0) {
         hostlog_usage("generate: -o - and --wav - would both write to standard output");
         return EXIT_USAGE;
     }
-    o.top_k = (uint32_t)(top_k > EV_VOCAB ? EV_VOCAB : top_k);
 
-    plugin_registry reg;
-    host_model hm;
-    model_spec spec;
-    rh_weights *w = NULL;
-    event_gen *g = NULL;
+    task_model m;
+    music_gen *g = NULL;
     note *primer = NULL;
-    char path[4096], why[1024], err[512];
-    int rc = EXIT_FAIL, is_roll = 0;
-    memset(&hm, 0, sizeof hm);
-    /* from here on, so that Ctrl-C while the model loads is also a clean stop (nothing written) */
-    host_catch_interrupts();
-    if (registry_init(&reg, plugin_path) != 0) {
-        hostlog_error("cannot set up the plugin search path");
-        return EXIT_FAIL;
-    }
-    if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
-        model_open(&hm, &spec, &w, &reg, path, "midi-lm|pianoroll", why, sizeof why) != EXIT_OK) {
+    char why[1024];
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop (nothing written) */
+    int rc = task_model_open(&m, plugin.path, o.model, task_can_generate, NULL);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = m.t->generate->open(&g, m.path, &m.reg, &sampling, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
-        registry_free(&reg);
-        return EXIT_LOAD;
+        task_model_close(&m);
+        return rc;
     }
-    const char *spq_s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
-    o.steps_per_quarter = spq_s && atoi(spq_s) >= 1 && atoi(spq_s) <= 16 ? (uint32_t)atoi(spq_s) : 1;
-    rh_weights_close(w);
-    if (strcmp(spec.task, "pianoroll") == 0) {
-        is_roll = 1;
-    } else { /* midi-lm */
-        host_model_destroy(&hm); /* event_gen opens its own */
-        if ((rc = event_gen_open(&g, &reg, path, seed, o.temperature, o.top_k, why, sizeof why)) != EXIT_OK) {
-            hostlog_error("%s", why);
-            goto done;
-        }
-        rc = EXIT_FAIL;
-    }
-
-    if (primer_pitches && parse_pitches(&primer, &o.n_primer, primer_pitches) != 0) {
-        hostlog_usage("generate: --primer-pitches needs MIDI pitches 0-127 separated by commas, not '%s'",
-                      primer_pitches);
-        rc = EXIT_USAGE;
+    rc = EXIT_FAIL;
+    gen_piece piece = {o.length.seconds, o.length.steps, o.qpm, NULL, 0};
+    if (primer_notes(&primer, &piece.n_primer, &o) != 0)
+        goto done;
+    piece.primer = primer;
+    if (o.num && mkdir(o.dir, 0777) != 0 && errno != EEXIST) {
+        hostlog_error("cannot create %s: %s", o.dir, strerror(errno));
         goto done;
     }
-    if (primer_midi) {
-        smf_file pf;
-        if (smf_read(&pf, primer_midi, err, sizeof err) != 0) {
-            hostlog_error("%s", err);
-            goto done;
-        }
-        int ok = notes_from_smf(&primer, &o.n_primer, &pf) == 0;
-        smf_free(&pf);
-        if (!ok)
-            goto done;
-    }
-    o.primer = primer;
-    if (num && mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        hostlog_error("cannot create %s: %s", dir, strerror(errno));
-        goto done;
-    }
-
-    if (is_roll)
-        host_model_prepare_step(&hm);
-    for (unsigned long long i = 0; i < (num ? num : 1); i++) {
+    for (uint32_t i = 0; i < (o.num ? o.num : 1); i++) {
         char file[4096];
-        if (num)
-            snprintf(file, sizeof file, "%s/gen_%03llu.mid", dir, i + 1);
+        if (o.num)
+            snprintf(file, sizeof file, "%s/gen_%03u.mid", o.dir, i + 1);
         else
-            snprintf(file, sizeof file, "%s", out);
-        note *notes = NULL;
-        size_t n = 0;
-        int ok;
-        if (is_roll) {
-            ok = generate_roll(&notes, &n, &hm, seed + i, &o) == 0;
-        } else {
-            event_gen_close(g);
-            g = NULL;
-            ok = event_gen_open(&g, &reg, path, seed + i, o.temperature, o.top_k, why, sizeof why) == EXIT_OK &&
-                 generate_events(&notes, &n, g, &o) == 0;
-        }
-        if (ok && host_interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
-            free(notes);
-            fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
-            rc = EXIT_INTERRUPTED;
-            goto done;
-        }
-        smf_file f;
-        memset(&f, 0, sizeof f);
-        if (!ok || notes_to_smf(&f, notes, n, o.qpm, (uint8_t)program) != 0) {
-            free(notes);
-            hostlog_error("generation failed (a model error or out of memory)");
-            goto done;
-        }
-        free(notes);
-        if (smf_write(file, &f, 1, err, sizeof err) != 0) {
-            smf_free(&f);
-            hostlog_error("%s", err);
-            goto done;
-        }
-        fprintf(stderr, "rnnhost: wrote %s (%zu notes)%s\n", output_name(file), n,
-                host_interrupted ? "; interrupted" : "");
-        ok = host_interrupted || !wav || i > 0 || render_wav(&f, wav, output_name(file)) == 0;
-        smf_free(&f);
-        if (host_interrupted) {
-            rc = EXIT_INTERRUPTED;
-            goto done;
-        }
-        if (!ok)
+            snprintf(file, sizeof file, "%s", o.out);
+        if ((rc = write_piece(g, &o, &sampling, &piece, i, file)) != EXIT_OK)
             goto done;
     }
     rc = EXIT_OK;
 done:
     free(primer);
-    event_gen_close(g);
-    host_model_destroy(&hm);
-    registry_free(&reg);
+    music_gen_close(g);
+    task_model_close(&m);
     return rc;
 }

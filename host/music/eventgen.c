@@ -1,12 +1,13 @@
 #include "eventgen.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hostlog.h"
-#include "hostmodel.h"
+#include "interrupt.h"
 #include "modelfile.h"
-#include "music.h"
+#include "musicdata.h"
 
 struct event_gen {
     host_model hm;
@@ -34,7 +35,7 @@ int event_gen_open(event_gen **out, plugin_registry *r, const char *model, uint6
         free(g);
         return EXIT_LOAD;
     }
-    if ((rc = model_open(&g->hm, &g->spec, &w, r, path, "midi-lm", why, why_len)) != EXIT_OK) {
+    if ((rc = model_open(&g->hm, &g->spec, &w, r, path, EVENTS_TASK, why, why_len)) != EXIT_OK) {
         free(g);
         return rc;
     }
@@ -99,5 +100,172 @@ void event_gen_close(event_gen *g)
         return;
     host_model_destroy(&g->hm);
     free(g->state), free(g->y), free(g->scratch), free(g->draw);
+    free(g);
+}
+
+/* ---- pieces for generate --------------------------------------------------------------------------------- */
+
+struct music_gen {
+    music_gen_kind kind;
+    event_gen *events;          /* MUSIC_GEN_EVENTS */
+    host_model hm;              /* MUSIC_GEN_FRAMES */
+    uint32_t steps_per_quarter;
+    float temperature;
+    float *state, *x, *y, *scratch;
+};
+
+int music_gen_events(music_gen **out, plugin_registry *r, const char *path, float temperature, uint32_t top_k,
+                     char *why, size_t why_len)
+{
+    music_gen *g = calloc(1, sizeof *g);
+    *out = NULL;
+    if (!g) {
+        host_fmt(why, why_len, "out of memory");
+        return EXIT_FAIL;
+    }
+    g->kind = MUSIC_GEN_EVENTS;
+    const int rc = event_gen_open(&g->events, r, path, 0, temperature, top_k > EV_VOCAB ? EV_VOCAB : top_k, why,
+                                  why_len);
+    if (rc != EXIT_OK) {
+        free(g);
+        return rc;
+    }
+    *out = g;
+    return EXIT_OK;
+}
+
+int music_gen_frames(music_gen **out, host_model *hm, uint32_t steps_per_quarter, float temperature, char *why,
+                     size_t why_len)
+{
+    music_gen *g = calloc(1, sizeof *g);
+    *out = NULL;
+    if (!g) {
+        host_fmt(why, why_len, "out of memory");
+        host_model_destroy(hm);
+        return EXIT_FAIL;
+    }
+    g->kind = MUSIC_GEN_FRAMES;
+    g->hm = *hm;
+    memset(hm, 0, sizeof *hm);
+    g->steps_per_quarter = steps_per_quarter;
+    g->temperature = temperature;
+    host_model_prepare_step(&g->hm);
+    g->state = malloc(g->hm.info.state_size * sizeof *g->state);
+    g->x = calloc(ROLL_PITCHES, sizeof *g->x);
+    g->y = malloc(ROLL_PITCHES * sizeof *g->y);
+    g->scratch = malloc((g->hm.vt->step_scratch_size(g->hm.model, 1) + 1) * sizeof *g->scratch);
+    if (!g->state || !g->x || !g->y || !g->scratch) {
+        host_fmt(why, why_len, "out of memory");
+        music_gen_close(g);
+        return EXIT_FAIL;
+    }
+    *out = g;
+    return EXIT_OK;
+}
+
+/* Event model: primer tokens, then samples until the music is long enough. */
+static int event_piece(note **notes, size_t *n, event_gen *g, uint64_t seed, const gen_piece *p)
+{
+    int32_t *tokens = NULL, *primer = NULL;
+    size_t nt = 0, cap = 0, np = 0;
+    double t = 0;
+    int rc = -1;
+    rh_rng_seed(&g->rng0, seed);
+    event_gen_reset(g);
+    if (p->n_primer && events_from_notes(&primer, &np, p->primer, p->n_primer) != 0)
+        return -1;
+    for (size_t i = 0; i < np; i++) {
+        if (event_gen_feed(g, primer[i]) != 0)
+            goto done;
+        if (primer[i] >= EV_TIME_SHIFT && primer[i] < EV_VELOCITY)
+            t += (primer[i] - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
+    }
+    for (uint64_t step = 0;; step++) {
+        if ((p->steps ? step >= p->steps : t >= p->seconds) || host_interrupted)
+            break;
+        const int32_t tok = event_gen_next(g);
+        if (tok < 0)
+            goto done;
+        if (tok >= EV_TIME_SHIFT && tok < EV_VELOCITY)
+            t += (tok - EV_TIME_SHIFT + 1) * EV_STEP_SECONDS;
+        if (nt == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int32_t *grown = realloc(tokens, cap * sizeof *grown);
+            if (!grown)
+                goto done;
+            tokens = grown;
+        }
+        tokens[nt++] = tok;
+    }
+    /* the primer and what followed it, as one token stream */
+    int32_t *all = malloc((np + nt + 1) * sizeof *all);
+    if (!all)
+        goto done;
+    if (np)
+        memcpy(all, primer, np * sizeof *all);
+    if (nt)
+        memcpy(all + np, tokens, nt * sizeof *all);
+    rc = notes_from_events(notes, n, all, np + nt);
+    free(all);
+done:
+    free(tokens);
+    free(primer);
+    return rc;
+}
+
+/* Piano-roll model: each frame's pitches drawn independently from sigmoid(logit / T). */
+static int frame_piece(note **notes, size_t *n, music_gen *g, uint64_t seed, const gen_piece *p)
+{
+    const host_model *hm = &g->hm;
+    const double step = 60.0 / p->qpm / g->steps_per_quarter; /* the grid the model was trained on */
+    pianoroll primer = {0}, roll = {0};
+    const uint64_t steps = p->steps ? p->steps : (uint64_t)ceil(p->seconds / step);
+    int rc = -1;
+    rh_rng rng;
+    rh_rng_seed(&rng, seed);
+    if (p->n_primer && pianoroll_from_notes(&primer, p->primer, p->n_primer, step) != 0)
+        goto done;
+    roll.T = (uint32_t)(primer.T + steps);
+    roll.on = calloc((size_t)roll.T * ROLL_PITCHES + 1, 1);
+    if (!roll.on)
+        goto done;
+    if (primer.T)
+        memcpy(roll.on, primer.on, (size_t)primer.T * ROLL_PITCHES);
+    hm->vt->reset(hm->model, g->state, 1);
+    for (uint32_t t = 0; t < roll.T; t++) {
+        if (host_interrupted && t >= primer.T) { /* the frames so far are the piece */
+            roll.T = t;
+            break;
+        }
+        roll_step(g->x, NULL, roll.on, t);
+        if (host_model_step(hm, g->y, g->state, g->scratch, g->x, NULL, 1) != RH_OK)
+            goto done;
+        if (t < primer.T)
+            continue;
+        for (uint32_t k = 0; k < ROLL_PITCHES; k++) {
+            const double prob = g->temperature > 0 ? 1.0 / (1.0 + exp(-g->y[k] / g->temperature)) : (g->y[k] > 0);
+            roll.on[(size_t)t * ROLL_PITCHES + k] = rh_rng_uniform(&rng) < prob;
+        }
+    }
+    rc = notes_from_pianoroll(notes, n, &roll, step);
+done:
+    free(primer.on), free(roll.on);
+    return rc;
+}
+
+int music_gen_piece(music_gen *g, uint64_t seed, const gen_piece *p, note **notes, size_t *n)
+{
+    *notes = NULL, *n = 0;
+    return g->kind == MUSIC_GEN_EVENTS ? event_piece(notes, n, g->events, seed, p) : frame_piece(notes, n, g, seed, p);
+}
+
+void music_gen_close(music_gen *g)
+{
+    if (!g)
+        return;
+    event_gen_close(g->events);
+    if (g->hm.model)
+        host_model_destroy(&g->hm);
+    free(g->state), free(g->x), free(g->y), free(g->scratch);
     free(g);
 }

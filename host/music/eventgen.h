@@ -1,12 +1,23 @@
-/* An event-token language model (task "midi-lm") stepping one token at a time: the streaming side of
- * `generate` and `play`. Everything is allocated in event_gen_open; next and feed never allocate. */
+/* Music from a model, one step at a time: the streaming side of `generate` and `play`.
+ *
+ *   event_gen  an event-token language model (task "midi-lm") stepping one token at a time: what `play`
+ *              performs live. Everything is allocated in event_gen_open; next and feed never allocate.
+ *   music_gen  what `generate` writes a piece with: an event model, or a piano-roll model (task
+ *              "pianoroll") stepping one frame at a time, behind one interface. Either way the piece is
+ *              the primer's notes and what the model adds to them, and the same seed gives the same piece.
+ */
 #ifndef RNNHOST_EVENTGEN_H
 #define RNNHOST_EVENTGEN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostmodel.h"
 #include "loader.h"
+#include "music.h"
+
+/* The task of event models, as model files name it. */
+#define EVENTS_TASK "midi-lm"
 
 typedef struct event_gen event_gen;
 
@@ -24,5 +35,35 @@ int32_t event_gen_next(event_gen *g);
 void event_gen_reset(event_gen *g);
 
 void event_gen_close(event_gen *g);
+
+/* ---- pieces for generate --------------------------------------------------------------------------------- */
+
+/* The kinds of generator, in the order messages list the tasks that offer them. */
+typedef enum music_gen_kind { MUSIC_GEN_EVENTS, MUSIC_GEN_FRAMES } music_gen_kind;
+
+typedef struct gen_piece {
+    double seconds;      /* > 0: stop after this much music */
+    uint64_t steps;      /* > 0: stop after this many model steps instead */
+    double qpm;          /* piano rolls: their grid is a quarter note at this tempo over steps_per_quarter */
+    const note *primer;  /* the piece starts with these notes, kept in it (NULL: none) */
+    size_t n_primer;
+} gen_piece;
+
+typedef struct music_gen music_gen;
+
+/* An event model's generator, as event_gen_open opens one. EXIT_OK, or an exit code with why. */
+int music_gen_events(music_gen **g, plugin_registry *r, const char *path, float temperature, uint32_t top_k,
+                     char *why, size_t why_len);
+
+/* A piano-roll model's generator over hm (taken over: music_gen_close destroys it), whose frames are
+ * 1/steps_per_quarter of a quarter note. EXIT_OK, or EXIT_FAIL with why. */
+int music_gen_frames(music_gen **g, host_model *hm, uint32_t steps_per_quarter, float temperature, char *why,
+                     size_t why_len);
+
+/* The piece for seed: the primer's notes and what follows them, into *notes (malloc'd). Stops early, the
+ * piece so far kept, once host_interrupted is set. 0, or -1 on a model error or when memory runs out. */
+int music_gen_piece(music_gen *g, uint64_t seed, const gen_piece *p, note **notes, size_t *n);
+
+void music_gen_close(music_gen *g);
 
 #endif /* RNNHOST_EVENTGEN_H */

@@ -257,3 +257,12 @@ int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, 
     return 0;
 }
 
+
+void roll_step(float *x, float *target, const uint8_t *frames, uint32_t t)
+{
+    for (uint32_t p = 0; p < ROLL_PITCHES; p++) {
+        x[p] = t > 0 ? frames[(size_t)(t - 1) * ROLL_PITCHES + p] : 0.0f;
+        if (target)
+            target[p] = frames[(size_t)t * ROLL_PITCHES + p];
+    }
+}

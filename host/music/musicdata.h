@@ -1,5 +1,6 @@
 /* Music training and evaluation data: MIDI folders as event-token streams, JSON piano rolls as spans of
- * one frame array. Shared by `train` and `eval`, so both read data the same way. */
+ * one frame array, and the one rule of what a piano-roll model sees at each step. Shared by `train`,
+ * `eval` and `generate`, so all read and step through data the same way. */
 #ifndef RNNHOST_MUSICDATA_H
 #define RNNHOST_MUSICDATA_H
 
@@ -27,5 +28,13 @@ int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, 
  * 1/steps_per_quarter of a quarter note at the file's first tempo. -1 with one line on stderr. */
 int roll_spans(uint8_t **frames, span **spans, size_t *count, const char *path, const char *split,
                uint32_t steps_per_quarter, uint32_t max_len, size_t *cut);
+
+/* The task of piano-roll models, as model files name it. */
+#define ROLL_TASK "pianoroll"
+
+/* What a piano-roll model sees and predicts at step t of a sequence whose frames (ROLL_PITCHES each) start
+ * at `frames`: the input x is frame t-1 (silence at t = 0) and the target frame t, so every frame is
+ * predicted once. target may be NULL (generation, where frame t is still to be drawn). */
+void roll_step(float *x, float *target, const uint8_t *frames, uint32_t t);
 
 #endif /* RNNHOST_MUSICDATA_H */

@@ -17,7 +17,4 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
                   const asr_decode_opts *o, int jobs, void (*done)(void *ctx, size_t i), void *ctx,
                   volatile int *stop, char *err, size_t err_len);
 
-/* The options of 'rnnhost eval --manifest' (speech models), for both help texts of eval. */
-void eval_ctc_options(FILE *f);
-
 #endif /* RNNHOST_ASREVAL_H */

@@ -25,7 +25,7 @@ int lm_open(lm *m, plugin_registry *r, const char *name, char *why, size_t why_l
     memset(m, 0, sizeof *m);
     if (model_resolve(path, sizeof path, name, why, why_len) != 0)
         return EXIT_LOAD;
-    if ((rc = model_open(&m->hm, &m->spec, &w, r, path, "lm", why, why_len)) != EXIT_OK)
+    if ((rc = model_open(&m->hm, &m->spec, &w, r, path, LM_TASK, why, why_len)) != EXIT_OK)
         return rc;
     const char *stored = rh_weights_meta(w, "rnnhost.vocab");
     if (!stored) {

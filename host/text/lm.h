@@ -12,6 +12,9 @@
 #include "modelfile.h"
 #include "text.h"
 
+/* The task of language models, as model files name it. */
+#define LM_TASK "lm"
+
 typedef struct lm {
     host_model hm;
     model_spec spec;

@@ -1,0 +1,101 @@
+#include "optgroups.h"
+
+#include <math.h>
+#include <stddef.h>
+
+const char *const opt_optimizer_names[] = {"sgd", "momentum", "rmsprop", "adam", NULL};
+
+/* ---- model ----------------------------------------------------------------------------------------------- */
+
+const opt_model opt_model_defaults = {.cell = "gru", .hidden = 128, .layers = 2};
+
+static const cli_option model_options[] = {
+    {.name = "cell", .kind = CLI_STRING, .offset = offsetof(opt_model, cell), .arg = "ID",
+     .help = "recurrent core: rnn, gru or any plugin's model id", .flags = OPT_ARCH},
+    {.name = "rnn-size", .kind = CLI_U32, .offset = offsetof(opt_model, hidden), .arg = "N",
+     .help = "hidden units per layer", .min = 1, .max = 65536, .flags = OPT_ARCH},
+    {.name = "num-layers", .kind = CLI_U32, .offset = offsetof(opt_model, layers), .arg = "N",
+     .help = "stacked layers", .min = 1, .max = 64, .flags = OPT_ARCH},
+    {.name = "init-from", .kind = CLI_STRING, .offset = offsetof(opt_model, init_from), .arg = "MODEL",
+     .help = "start from these weights (a path or preset name); the model's shape comes with them"},
+    {0},
+};
+const cli_section opt_model_section = {"Model", model_options};
+
+/* ---- optimiser ------------------------------------------------------------------------------------------- */
+
+const opt_optim opt_optim_defaults = {
+    .batch = 50, .optimizer = 3, .lr = 2e-3, .lr_decay = 0.97, .lr_decay_after = 10, .grad_clip = 5,
+    .clip_value = 0, .seed = 1, .threads = 0,
+};
+
+static const cli_option optim_options[] = {
+    {.name = "batch-size", .kind = CLI_U32, .offset = offsetof(opt_optim, batch), .arg = "B",
+     .help = "examples per step: streams, lines, sequences or utterances", .min = 1, .max = 65536,
+     .flags = OPT_TRAIN},
+    {.name = "optimizer", .kind = CLI_CHOICE, .offset = offsetof(opt_optim, optimizer), .arg = "NAME",
+     .help = "sgd, momentum, rmsprop or adam", .choices = opt_optimizer_names, .flags = OPT_TRAIN},
+    {.name = "learning-rate", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, lr), .arg = "LR",
+     .max = INFINITY, .flags = OPT_TRAIN},
+    {.name = "lr-decay", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, lr_decay), .arg = "F",
+     .help = "multiply the rate by F every epoch after --lr-decay-after; 1: never", .max = INFINITY,
+     .flags = OPT_TRAIN},
+    {.name = "lr-decay-after", .kind = CLI_U32, .offset = offsetof(opt_optim, lr_decay_after), .arg = "N",
+     .help = "epochs at the full rate; 0: decay from the first", .max = UINT32_MAX, .flags = OPT_TRAIN},
+    {.name = "grad-clip", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, grad_clip), .arg = "NORM",
+     .help = "clip the global gradient norm; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
+    {.name = "clip-value", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, clip_value), .arg = "V",
+     .help = "clip each gradient to [-V, V]; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
+    {.name = "seed", .kind = CLI_U64, .offset = offsetof(opt_optim, seed), .arg = "S",
+     .help = "initialisation, shuffling and augmentation", .flags = OPT_TRAIN},
+    {.name = "threads", .kind = CLI_U32, .offset = offsetof(opt_optim, threads), .arg = "N",
+     .help = "threads for the model and BLAS; 0: every core", .max = 1024},
+    {0},
+};
+const cli_section opt_optim_section = {"Optimisation", optim_options};
+
+/* ---- stopping -------------------------------------------------------------------------------------------- */
+
+const opt_stop opt_stop_defaults = {.max_epochs = 50};
+
+static const cli_option stop_options[] = {
+    {.name = "max-epochs", .kind = CLI_U64, .offset = offsetof(opt_stop, max_epochs), .arg = "N",
+     .help = "0: no limit", .shown = "%s unless --max-steps or --time-budget is given, then 0"},
+    {.name = "max-steps", .kind = CLI_U64, .offset = offsetof(opt_stop, max_steps), .arg = "N", .help = "0: no limit"},
+    {.name = "time-budget", .kind = CLI_DURATION, .offset = offsetof(opt_stop, time_budget), .arg = "D",
+     .help = "wall time, e.g. 90s, 10m, 2h; 0: no limit"},
+    {0},
+};
+const cli_section opt_stop_section = {
+    "Stopping (the first limit reached ends the training; with none, only Ctrl-C does)", stop_options};
+
+/* ---- sampling -------------------------------------------------------------------------------------------- */
+
+const opt_sampling opt_sampling_defaults = {.temperature = 1, .top_k = 0, .seed = 1};
+
+static const cli_option sampling_options[] = {
+    {.name = "temperature", .short_name = 't', .kind = CLI_NUMBER, .offset = offsetof(opt_sampling, temperature),
+     .arg = "T",
+     .help = "0-1000: below 1 more conservative, above 1 more surprising; 0: always the likeliest, as --argmax "
+             "(in music, 0: always the likeliest event, or every pitch whose probability is above one half)",
+     .max = 1000},
+    {.name = "top-k", .short_name = 'k', .kind = CLI_U64, .offset = offsetof(opt_sampling, top_k), .arg = "K",
+     .help = "draw only among the K likeliest symbols or events; 0 is all", .shown = "%s, all"},
+    {.name = "argmax", .kind = CLI_CONST, .offset = offsetof(opt_sampling, temperature),
+     .help = "always the likeliest: temperature 0", .min = 0},
+    {.name = "seed", .short_name = 's', .kind = CLI_U64, .offset = offsetof(opt_sampling, seed), .arg = "S",
+     .help = "the same seed gives the same output"},
+    {0},
+};
+const cli_section opt_sampling_section = {"Sampling", sampling_options};
+
+/* ---- plugins --------------------------------------------------------------------------------------------- */
+
+const opt_plugin opt_plugin_defaults = {NULL};
+
+static const cli_option plugin_options[] = {
+    {.name = "plugin-path", .kind = CLI_STRING, .offset = offsetof(opt_plugin, path), .arg = "PATH",
+     .help = "colon-separated plugin directories searched first"},
+    {0},
+};
+const cli_section opt_plugin_section = {NULL, plugin_options};

@@ -1,0 +1,73 @@
+/* Option groups several commands share (cliopts.h): each is a struct, a const instance holding its
+ * defaults, and a section describing its options. A command embeds the struct in its own options and
+ * lists the section in its table, binding it to its field and to the defaults instance (or to a copy whose
+ * values it changes: train's tasks have defaults of their own).
+ *
+ *   model      the recurrent core a training builds: --cell, --rnn-size, --num-layers, --init-from
+ *   optimiser  batch, optimizer, learning rate and its schedule, clipping, seed, threads
+ *   stopping   --max-epochs, --max-steps, --time-budget
+ *   sampling   --temperature, --top-k, --argmax, --seed: drawing from a model's outputs
+ *   plugin     --plugin-path
+ */
+#ifndef RNNHOST_OPTGROUPS_H
+#define RNNHOST_OPTGROUPS_H
+
+#include <stdint.h>
+
+#include "cliopts.h"
+
+/* Marks of train's options (cli_option.flags): what a model or a checkpoint fixes. */
+enum {
+    OPT_ARCH = CLI_USER << 0,  /* the model's shape: with --resume or --init-from it comes from the model file */
+    OPT_TRAIN = CLI_USER << 1, /* how it trains: with --resume it comes from the checkpoint's training record */
+};
+
+typedef struct opt_model {
+    const char *cell;       /* the recurrent core's model id */
+    uint32_t hidden, layers;
+    const char *init_from;  /* NULL: new weights */
+} opt_model;
+
+typedef struct opt_optim {
+    uint32_t batch;
+    int optimizer;          /* RH_OPT_*: the index in opt_optimizer_names */
+    double lr, lr_decay;
+    uint32_t lr_decay_after;
+    double grad_clip, clip_value;
+    uint64_t seed;
+    uint32_t threads;       /* 0: every core */
+} opt_optim;
+
+typedef struct opt_stop {
+    uint64_t max_epochs, max_steps; /* 0: no limit */
+    double time_budget;             /* seconds; 0: no limit */
+} opt_stop;
+
+typedef struct opt_sampling {
+    double temperature;
+    uint64_t top_k;         /* 0: all */
+    uint64_t seed;
+} opt_sampling;
+
+typedef struct opt_plugin {
+    const char *path;       /* searched before RNNHOST_PLUGIN_PATH; NULL: none */
+} opt_plugin;
+
+extern const char *const opt_optimizer_names[]; /* "sgd", "momentum", "rmsprop", "adam", NULL */
+
+extern const opt_model opt_model_defaults;
+extern const opt_optim opt_optim_defaults;
+extern const opt_stop opt_stop_defaults;
+extern const opt_sampling opt_sampling_defaults;
+extern const opt_plugin opt_plugin_defaults;
+
+extern const cli_section opt_model_section;
+extern const cli_section opt_optim_section;
+extern const cli_section opt_stop_section;
+extern const cli_section opt_sampling_section;
+extern const cli_section opt_plugin_section;
+
+/* A group of a shared section over its struct and default instance. */
+#define OPT_GROUP(section, fields, defaults) {&(section), (fields), (defaults), 0, 0}
+
+#endif /* RNNHOST_OPTGROUPS_H */

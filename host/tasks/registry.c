@@ -1,0 +1,171 @@
+#include "registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostlog.h"
+#include "modelfile.h"
+#include "tasks.h"
+
+/* Every task, in the order --help and messages list them. */
+static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc};
+#define N_TASKS (sizeof tasks / sizeof tasks[0])
+
+size_t task_count(void)
+{
+    return N_TASKS;
+}
+
+const task_ops *task_at(size_t i)
+{
+    return i < N_TASKS ? tasks[i] : NULL;
+}
+
+const task_ops *task_named(const char *name)
+{
+    for (size_t i = 0; i < N_TASKS; i++)
+        if (strcmp(tasks[i]->name, name) == 0)
+            return tasks[i];
+    return NULL;
+}
+
+/* A task can what its module has a member for. */
+#define TASK_CAN(what, member)                                                                                 \
+    int task_can_##what(const task_ops *t, const void *arg)                                                    \
+    {                                                                                                          \
+        (void)arg;                                                                                             \
+        return t->member != NULL;                                                                              \
+    }
+TASK_CAN(train, train)
+TASK_CAN(sample, sample)
+TASK_CAN(score, score)
+TASK_CAN(generate, generate)
+TASK_CAN(export, export)
+
+int task_can_eval(const task_ops *t, const void *arg)
+{
+    return t->eval && (!arg || t->eval->section == arg);
+}
+
+/* Where t comes in a list of tasks: generators by kind (event models, which `play` also takes, first). */
+static int rank(const task_ops *t, task_can can)
+{
+    return can == task_can_generate ? (int)t->generate->kind : 0;
+}
+
+void task_names(char *buf, size_t len, task_can can, const void *arg)
+{
+    size_t at = 0, count = 0, listed = 0;
+    for (size_t i = 0; i < N_TASKS; i++)
+        count += can(tasks[i], arg) != 0;
+    host_fmt(buf, len, "a");
+    for (int r = 0; r < 4; r++)
+        for (size_t i = 0; i < N_TASKS; i++) {
+            if (!can(tasks[i], arg) || rank(tasks[i], can) != r)
+                continue;
+            at = strlen(buf);
+            host_fmt(buf + at, len - at, "%s'%s'", listed == 0 ? " " : listed + 1 == count ? " or " : ", ",
+                     tasks[i]->name);
+            listed++;
+        }
+}
+
+int task_of_model(const task_ops **t, char *path, size_t path_len, const char *name, task_can can, const void *arg,
+                  char *why, size_t why_len)
+{
+    rh_weights *w = NULL;
+    model_spec spec;
+    char err[512], wanted[256];
+    *t = NULL;
+    if (model_resolve(path, path_len, name, why, why_len) != 0)
+        return EXIT_LOAD;
+    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
+        host_fmt(why, why_len, "%s", err);
+        return EXIT_LOAD;
+    }
+    const int described = model_spec_from_weights(&spec, w, err, sizeof err);
+    rh_weights_close(w);
+    if (described != 0) {
+        host_fmt(why, why_len, "%s: %s", path, err);
+        return EXIT_LOAD;
+    }
+    const task_ops *found = task_named(spec.task);
+    if (!found || !can(found, arg)) {
+        task_names(wanted, sizeof wanted, can, arg);
+        host_fmt(why, why_len, "%s is a '%s' model; %s needs %s model", path, spec.task, hostlog_command(), wanted);
+        return EXIT_LOAD;
+    }
+    *t = found;
+    return EXIT_OK;
+}
+
+int task_model_open(task_model *m, const char *plugin_path, const char *name, task_can can, const void *arg)
+{
+    char why[1024];
+    if (registry_init(&m->reg, plugin_path) != 0) {
+        hostlog_error("cannot set up the plugin search path");
+        return EXIT_FAIL;
+    }
+    const int rc = task_of_model(&m->t, m->path, sizeof m->path, name, can, arg, why, sizeof why);
+    if (rc != EXIT_OK) {
+        hostlog_error("%s", why);
+        registry_free(&m->reg);
+    }
+    return rc;
+}
+
+void task_model_close(task_model *m)
+{
+    registry_free(&m->reg);
+}
+
+/* ---- export of a model file that holds one model ----------------------------------------------------------- */
+
+static int single_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
+{
+    host_model *hm = calloc(1, sizeof *hm);
+    model_spec spec;
+    rh_weights *w = NULL;
+    if (!hm) {
+        host_fmt(why, why_len, "out of memory");
+        return EXIT_FAIL;
+    }
+    const int rc = model_open(hm, &spec, &w, r, path, NULL, why, why_len);
+    rh_weights_close(w);
+    if (rc != EXIT_OK) {
+        free(hm);
+        return rc;
+    }
+    x->tensors = hm->tensors, x->num_tensors = hm->info.num_tensors;
+    x->params = hm->params, x->num_params = hm->info.num_params;
+    x->priv = hm;
+    return EXIT_OK;
+}
+
+static const char *single_meta(const export_weights *x, const void *opts, const char *key, const char *value,
+                               char **owned)
+{
+    (void)x, (void)opts, (void)key, (void)owned;
+    return value;
+}
+
+static void single_describe(const export_weights *x, const void *opts, char *buf, size_t len)
+{
+    (void)x, (void)opts;
+    host_fmt(buf, len, "%s", "");
+}
+
+static void single_close(export_weights *x)
+{
+    if (x->priv)
+        host_model_destroy(x->priv);
+    free(x->priv);
+    memset(x, 0, sizeof *x);
+}
+
+const task_export single_export = {
+    .open = single_open,
+    .meta = single_meta,
+    .describe = single_describe,
+    .close = single_close,
+};
