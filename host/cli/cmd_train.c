@@ -106,7 +106,7 @@ static void usage(FILE *f)
             "  --per-line                one line = one sequence, started and ended by a newline\n"
             "                            (default: contiguous streams with the state carried)\n"
             "Model\n"
-            "  --cell ID                 recurrent core: rnn, gru or any plugin's model id (default: gru)\n"
+            "  --cell ID                 recurrent core: rnn, gru, lstm or any plugin's model id (default: gru)\n"
             "  --rnn-size N              hidden units per layer (default: 128)\n"
             "  --num-layers N            stacked layers (default: 2)\n"
             "  --embed N                 learned embedding width; 0 feeds symbols one-hot (default: 0)\n"

@@ -111,7 +111,7 @@ static void usage(FILE *f)
             "                            so a clip trimmed to the word sounds like one in a pause; 0: none\n"
             "                            (default: 0)\n"
             "Model\n"
-            "  --cell ID                 rnn, gru or any plugin's model id (default: gru)\n"
+            "  --cell ID                 rnn, gru, lstm or any plugin's model id (default: gru)\n"
             "  --rnn-size N              hidden units per layer (default: 128)\n"
             "  --num-layers N            stacked layers (default: 2)\n"
             "  --bidirectional           a second model reads time backwards (offline transcription)\n"
