@@ -35,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpulevel.h"
+#include "rnnhost/kit/cpulevel.h"
 #include "rnnhost/rnnhost.h"
 
 enum { VOCAB = 65 };
