@@ -6,7 +6,7 @@
  * bench/report.py turns these (and bench/torch_bench.py's, in the same form) into medians, ratios and the
  * table. Nothing here judges a number; it only measures honestly:
  *   - training is the exact loop of `rnnhost train` in stream mode (forward, softmax cross-entropy,
- *     backward, global-norm clipping at 5, Adam) on the rnn or gru plugin with one-hot input over 65
+ *     backward, global-norm clipping at 5, Adam) on the rnn, gru or lstm plugin with one-hot input over 65
  *     symbols and a 65-wide output projection, loaded by path like the host loads it;
  *   - "sgemm on the same shapes" runs, with OpenBLAS alone, every matrix product one training step
  *     needs, at the sizes the step needs them, so its GFLOP/s is the ceiling a BLAS-based trainer has;
@@ -20,7 +20,8 @@
  * usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] CONFIG...
  *        bench square N
  *        bench level    (the CPU kernel level the plugins run here, as "info cpu_level LEVEL")
- * A CONFIG is CELL:H:L:B (cell rnn or gru, hidden units, layers, batch); the sequence length is --seq (64).
+ * A CONFIG is CELL:H:L:B (cell rnn, gru or lstm, hidden units, layers, batch); the sequence length is --seq
+ * (64).
  */
 #define _GNU_SOURCE /* clock_gettime, getline: POSIX on top of C11 */
 #include <cblas.h>
@@ -34,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpulevel.h"
+#include "rnnhost/kit/cpulevel.h"
 #include "rnnhost/rnnhost.h"
 
 enum { VOCAB = 65 };
@@ -75,8 +76,8 @@ static int parse_config(config *c, const char *s)
     unsigned H, L, B;
     char tail;
     if (sscanf(s, "%7[a-z]:%u:%u:%u%c", cell, &H, &L, &B, &tail) != 4 || H == 0 || L == 0 || B == 0 ||
-        (strcmp(cell, "rnn") != 0 && strcmp(cell, "gru") != 0)) {
-        fprintf(stderr, "bench: '%s' is not a config CELL:H:L:B (cell rnn or gru)\n", s);
+        (strcmp(cell, "rnn") != 0 && strcmp(cell, "gru") != 0 && strcmp(cell, "lstm") != 0)) {
+        fprintf(stderr, "bench: '%s' is not a config CELL:H:L:B (cell rnn, gru or lstm)\n", s);
         return -1;
     }
     snprintf(c->cell, sizeof c->cell, "%s", cell);
@@ -86,7 +87,14 @@ static int parse_config(config *c, const char *s)
 
 static uint32_t gates(const config *c)
 {
-    return strcmp(c->cell, "gru") == 0 ? 3 : 1;
+    return strcmp(c->cell, "gru") == 0 ? 3 : strcmp(c->cell, "lstm") == 0 ? 4 : 1;
+}
+
+/* Blocks of H floats of state a cell carries beside its output, which BPTT keeps for every step (the
+ * LSTM's c). */
+static uint32_t carried(const config *c)
+{
+    return strcmp(c->cell, "lstm") == 0 ? 1 : 0;
 }
 
 /* ---- the plugin, loaded as the host loads it --------------------------------------------------------- */
@@ -652,12 +660,13 @@ static int reset_peak(void)
 }
 
 /* Floats a training step cannot do without: parameters, gradients and Adam's two moments; per step and
- * sequence the tokens and targets, each layer's gate activations and output (what BPTT reads back), and
- * the logits with their gradient. Everything else (workspace scratch, the carried state) is overhead. */
+ * sequence the tokens and targets, each layer's gate activations, output and carried state (what BPTT
+ * reads back), and the logits with their gradient. Everything else (workspace scratch, the state carried
+ * between chunks) is overhead. */
 static double analytic_floats(const trainer *tr, const config *c)
 {
     double P = (double)tr->ld.info.num_params, TB = (double)tr->T * tr->B;
-    double per_token = 2 + c->L * (gates(c) + 1.0) * c->H + 2.0 * VOCAB;
+    double per_token = 2 + c->L * (gates(c) + 1.0 + carried(c)) * c->H + 2.0 * VOCAB;
     return 4 * P + TB * per_token;
 }
 

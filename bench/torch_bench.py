@@ -3,7 +3,7 @@
 same run. Prints raw samples in bench.c's form (raw NAME QUANTITY UNIT v1 ... vR), quantities prefixed
 with torch_.
 
-Training: nn.RNN(tanh) or nn.GRU over one-hot inputs of 65 symbols, a Linear(H, 65) head, mean
+Training: nn.RNN(tanh), nn.GRU or nn.LSTM over one-hot inputs of 65 symbols, a Linear(H, 65) head, mean
 cross-entropy, clip_grad_norm_(5), Adam(lr 2e-3), B contiguous streams with the state carried (detached)
 from one chunk to the next, as `rnnhost train` does. Sampling: one step at batch 1 plus one draw from the
 softmax, under no_grad. torch.set_num_threads(2), as the published reference figures were taken.
@@ -18,11 +18,13 @@ import torch
 VOCAB = 65
 
 
+CELLS = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+
+
 class CharModel(torch.nn.Module):
     def __init__(self, cell, hidden, layers):
         super().__init__()
-        rnn = torch.nn.GRU if cell == "gru" else torch.nn.RNN
-        self.core = rnn(VOCAB, hidden, layers)
+        self.core = CELLS[cell](VOCAB, hidden, layers)
         self.head = torch.nn.Linear(hidden, VOCAB)
 
     def forward(self, x, h):
@@ -30,10 +32,20 @@ class CharModel(torch.nn.Module):
         return self.head(out), h
 
 
+def zero_state(cell, layers, batch, hidden):
+    """The reset state: h, or for the LSTM the pair (h, c)."""
+    h = torch.zeros(layers, batch, hidden)
+    return (h, torch.zeros(layers, batch, hidden)) if cell == "lstm" else h
+
+
+def detached(h):
+    return tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()
+
+
 def parse_config(text):
     cell, h, layers, batch = text.split(":")
-    if cell not in ("rnn", "gru"):
-        raise SystemExit("torch_bench: '%s' is not a config CELL:H:L:B" % text)
+    if cell not in CELLS:
+        raise SystemExit("torch_bench: '%s' is not a config CELL:H:L:B (cell rnn, gru or lstm)" % text)
     return cell, int(h), int(layers), int(batch)
 
 
@@ -57,12 +69,12 @@ def train(cfg, tokens, args):
     T = args.seq
     seg = tokens.numel() // batch
     streams = tokens[: seg * batch].view(batch, seg).t().contiguous()  # (seg, B), time-major
-    state = {"pos": 0, "h": torch.zeros(layers, batch, hidden)}
+    state = {"pos": 0, "h": zero_state(cell, layers, batch, hidden)}
 
     def step():
         if state["pos"] + T + 1 > seg:
             state["pos"] = 0
-            state["h"] = torch.zeros(layers, batch, hidden)
+            state["h"] = zero_state(cell, layers, batch, hidden)
         p = state["pos"]
         x = torch.nn.functional.one_hot(streams[p : p + T], VOCAB).float()
         target = streams[p + 1 : p + T + 1].reshape(-1)
@@ -73,7 +85,7 @@ def train(cfg, tokens, args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        state["h"] = h.detach()
+        state["h"] = detached(h)
         return loss.item()
 
     step()
@@ -96,7 +108,7 @@ def sample(cfg, args):
     steps, warm = 2000, 200
     medians, p99s = [], []
     with torch.no_grad():
-        h = torch.zeros(layers, 1, hidden)
+        h = zero_state(cell, layers, 1, hidden)
         tok = torch.zeros(1, dtype=torch.long)
         for _ in range(args.runs):
             lat = []

@@ -11,7 +11,7 @@ const opt_model opt_model_defaults = {.cell = "gru", .hidden = 128, .layers = 2}
 
 static const cli_option model_options[] = {
     {.name = "cell", .kind = CLI_STRING, .offset = offsetof(opt_model, cell), .arg = "ID",
-     .help = "recurrent core: rnn, gru or any plugin's model id", .flags = OPT_ARCH},
+     .help = "recurrent core: rnn, gru, lstm or any plugin's model id", .flags = OPT_ARCH},
     {.name = "rnn-size", .kind = CLI_U32, .offset = offsetof(opt_model, hidden), .arg = "N",
      .help = "hidden units per layer", .min = 1, .max = 65536, .flags = OPT_ARCH},
     {.name = "num-layers", .kind = CLI_U32, .offset = offsetof(opt_model, layers), .arg = "N",

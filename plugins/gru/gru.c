@@ -3,12 +3,13 @@
  *   c̃<t> = tanh(Wc[Γr * c<t-1>, x<t>] + bc), c<t> = Γu * c̃<t> + (1 - Γu) * c<t-1>, a<t> = c<t>.
  * Gates are packed u, r, c in W_x (3H,D), W_h (3H,H) and b (3H). Γr scales c<t-1> before the candidate's
  * recurrent product, so that product waits for Γr: one GEMM for the u and r rows, then one for the c rows.
- * The stack, padding and projections live in ../common/stack.c. */
+ * The layer stack, padding, projections, threads and half step are the cell kit's (rnnhost/kit/cell.h);
+ * this file is the cell. */
 #include <stddef.h>
 #include <string.h>
 
+#include "rnnhost/kit/cell.h"
 #include "rnnhost/plugin.h"
-#include "stack.h"
 
 /* The element-wise loops vectorise (GCC's -O2 needs asking); each element is computed alone, by the same
  * operations, so no result changes. */
@@ -17,24 +18,26 @@
 #endif
 
 // Own columns [u0,u1) of: z (B,3H) input part on entry, [Γu, Γr, c̃] on exit; rh (B,H) = Γr * c<t-1>; h (B,H)
-static void gru_cell_forward(const stack_part *p, float *h, float *z, float *rh, const float *h_prev)
+static void gru_cell_forward(const rhk_part *p, const rhk_fwd *s)
 {
     size_t B = p->B, H = p->H, G3 = 3 * H, u0 = p->u0, w = p->u1 - p->u0;
-    stack_rec(p, z, G3, h_prev, 0, 2);
+    float *z = s->z, *h = s->h, *rh = s->rh;
+    const float *h_prev = s->h_prev;
+    rhk_rec(p, z, G3, h_prev, 0, 2);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3;
         const float *hp = h_prev + b * H;
-        stack_sigmoid(zb + u0, w);
-        stack_sigmoid(zb + H + u0, w);
+        rhk_sigmoid(zb + u0, w);
+        rhk_sigmoid(zb + H + u0, w);
         for (size_t i = u0; i < u0 + w; i++)
             rh[b * H + i] = zb[H + i] * hp[i];
     }
-    stack_sync(p); // the candidate's product reads every unit of rh
-    stack_rec(p, z, G3, rh, 2, 1);
+    rhk_sync(p); // the candidate's product reads every unit of rh
+    rhk_rec(p, z, G3, rh, 2, 1);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *hb = h + b * H;
         const float *hp = h_prev + b * H;
-        stack_tanh(zb + 2 * H + u0, w);
+        rhk_tanh(zb + 2 * H + u0, w);
         for (size_t i = u0; i < u0 + w; i++) {
             float u = zb[i], c = zb[2 * H + i];
             hb[i] = u * c + (1.0f - u) * hp[i];
@@ -43,11 +46,11 @@ static void gru_cell_forward(const stack_part *p, float *h, float *z, float *rh,
 }
 
 // Own columns of: dh_prev (B,H); z (B,3H) [Γu, Γr, c̃] on entry, dLoss/dpre on exit; scratch (B,H) dLoss/d(Γr*c)
-static void gru_cell_backward(const stack_part *p, float *dh_prev, float *z, float *scratch, const float *g,
-                              const float *h, const float *h_prev)
+static void gru_cell_backward(const rhk_part *p, const rhk_bwd *s)
 {
-    (void)h;
     size_t B = p->B, H = p->H, G3 = 3 * H, u0 = p->u0, u1 = p->u1;
+    float *z = s->z, *dh_prev = s->dh_prev, *scratch = s->scratch;
+    const float *g = s->dh, *h_prev = s->h_prev;
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *dhb = dh_prev + b * H;
         const float *gb = g + b * H, *hp = h_prev + b * H;
@@ -58,9 +61,9 @@ static void gru_cell_backward(const stack_part *p, float *dh_prev, float *z, flo
             dhb[i] = gb[i] * (1.0f - u);
         }
     }
-    stack_sync(p); // every unit's dpre_c feeds each unit of the product below
+    rhk_sync(p); // every unit's dpre_c feeds each unit of the product below
     // scratch (B,H) = dpre_c (B,H) Wc_h (H,H)
-    stack_rec_back(p, scratch, 0.0f, z + 2 * H, G3, 2, 1);
+    rhk_rec_back(p, scratch, 0.0f, z + 2 * H, G3, 2, 1);
     for (size_t b = 0; b < B; b++) {
         float *zb = z + b * G3, *dhb = dh_prev + b * H;
         const float *drh = scratch + b * H, *hp = h_prev + b * H;
@@ -70,12 +73,12 @@ static void gru_cell_backward(const stack_part *p, float *dh_prev, float *z, flo
             dhb[i] += drh[i] * r;
         }
     }
-    stack_sync(p);
+    rhk_sync(p);
     // dh_prev (B,H) += [dpre_u, dpre_r] (B,2H) W_h[u,r] (2H,H)
-    stack_rec_back(p, dh_prev, 1.0f, z, G3, 0, 2);
+    rhk_rec_back(p, dh_prev, 1.0f, z, G3, 0, 2);
 }
 
-static const stack_cell gru_cell = {"gru", 3, 1, gru_cell_forward, gru_cell_backward};
+static const rhk_cell gru_cell = {"gru", 3, 1, 0, NULL, gru_cell_forward, gru_cell_backward};
 
 static const rh_model_descriptor gru_descriptor = {
     sizeof(rh_model_descriptor),
@@ -100,14 +103,7 @@ static const rh_model_descriptor *gru_model_descriptor(uint32_t index)
 static rh_status gru_create_model(const rh_host *host, const char *model_id, const rh_config *config,
                                   rh_model **out)
 {
-    if (out == NULL)
-        return RH_ERR_INVALID_ARGUMENT;
-    *out = NULL;
-    if (model_id == NULL || strcmp(model_id, gru_descriptor.id) != 0) {
-        stack_log(host, RH_LOG_ERROR, "gru plugin: unknown model id '%s'", model_id ? model_id : "(null)");
-        return RH_ERR_UNKNOWN_MODEL;
-    }
-    return stack_create(host, &gru_cell, config, out);
+    return rhk_create(host, &gru_cell, model_id, config, out);
 }
 
 RH_PLUGIN_ENTRY const rh_plugin_entry rnnhost_plugin_entry = {

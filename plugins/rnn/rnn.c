@@ -1,10 +1,11 @@
-/* The vanilla RNN plugin: a<t> = tanh(Waa a<t-1> + Wax x<t> + ba), stacked, with an optional linear
- * output projection. The stack, padding and projections live in ../common/stack.c; this file is the cell. */
+/* The vanilla RNN plugin: a<t> = tanh(Waa a<t-1> + Wax x<t> + ba), stacked, with an optional linear output
+ * projection. The layer stack, padding, projections, threads and half step are the cell kit's
+ * (rnnhost/kit/cell.h); this file is the cell. */
 #include <stddef.h>
 #include <string.h>
 
+#include "rnnhost/kit/cell.h"
 #include "rnnhost/plugin.h"
-#include "stack.h"
 
 /* The element-wise loops vectorise (GCC's -O2 needs asking); each element is computed alone, by the same
  * operations, so no result changes. */
@@ -13,33 +14,31 @@
 #endif
 
 // Own columns of: h (B,H); z (B,H) Wax x + ba on entry, a<t> on exit
-static void rnn_cell_forward(const stack_part *p, float *h, float *z, float *rh, const float *h_prev)
+static void rnn_cell_forward(const rhk_part *p, const rhk_fwd *s)
 {
-    (void)rh;
     size_t B = p->B, H = p->H, u0 = p->u0, w = p->u1 - p->u0;
-    stack_rec(p, z, H, h_prev, 0, 1);
+    float *z = s->z;
+    rhk_rec(p, z, H, s->h_prev, 0, 1);
     for (size_t b = 0; b < B; b++) {
-        stack_tanh(z + b * H + u0, w);
-        memcpy(h + b * H + u0, z + b * H + u0, w * sizeof(float));
+        rhk_tanh(z + b * H + u0, w);
+        memcpy(s->h + b * H + u0, z + b * H + u0, w * sizeof(float));
     }
 }
 
-// Own columns of: dh_prev (B,H); z (B,H) a<t> on entry, dLoss/dpre on exit; g (B,H)
-static void rnn_cell_backward(const stack_part *p, float *dh_prev, float *z, float *scratch, const float *g,
-                              const float *h, const float *h_prev)
+// Own columns of: dh_prev (B,H); z (B,H) a<t> on entry, dLoss/dpre on exit; dh (B,H)
+static void rnn_cell_backward(const rhk_part *p, const rhk_bwd *s)
 {
-    (void)scratch;
-    (void)h;
-    (void)h_prev;
     size_t B = p->B, H = p->H;
+    float *z = s->z;
+    const float *g = s->dh;
     for (size_t b = 0; b < B; b++)
         for (size_t i = p->u0; i < p->u1; i++)
             z[b * H + i] = g[b * H + i] * (1.0f - z[b * H + i] * z[b * H + i]);
-    stack_sync(p); // each unit of dh_prev reads every unit of dz
-    stack_rec_back(p, dh_prev, 0.0f, z, H, 0, 1);
+    rhk_sync(p); // each unit of dh_prev reads every unit of dz
+    rhk_rec_back(p, s->dh_prev, 0.0f, z, H, 0, 1);
 }
 
-static const stack_cell rnn_cell = {"rnn", 1, 0, rnn_cell_forward, rnn_cell_backward};
+static const rhk_cell rnn_cell = {"rnn", 1, 0, 0, NULL, rnn_cell_forward, rnn_cell_backward};
 
 static const rh_model_descriptor rnn_descriptor = {
     sizeof(rh_model_descriptor),
@@ -64,14 +63,7 @@ static const rh_model_descriptor *rnn_model_descriptor(uint32_t index)
 static rh_status rnn_create_model(const rh_host *host, const char *model_id, const rh_config *config,
                                   rh_model **out)
 {
-    if (out == NULL)
-        return RH_ERR_INVALID_ARGUMENT;
-    *out = NULL;
-    if (model_id == NULL || strcmp(model_id, rnn_descriptor.id) != 0) {
-        stack_log(host, RH_LOG_ERROR, "rnn plugin: unknown model id '%s'", model_id ? model_id : "(null)");
-        return RH_ERR_UNKNOWN_MODEL;
-    }
-    return stack_create(host, &rnn_cell, config, out);
+    return rhk_create(host, &rnn_cell, model_id, config, out);
 }
 
 RH_PLUGIN_ENTRY const rh_plugin_entry rnnhost_plugin_entry = {

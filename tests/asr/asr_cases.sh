@@ -542,4 +542,24 @@ case_preset_digits() {
     awk -v e="$exact" 'BEGIN { exit !(e >= 0.9) }' || fail "digits: $exact of FSDD recordings exactly right, expected >= 0.9"
 }
 
+# The LSTM as the recurrent core, both directions: it learns the tones, transcribes, and resumes bit for bit.
+case_lstm() {
+    fixtures 120
+    run train_small lstm.safetensors --cell lstm --max-steps 150 --checkpoint-dir a
+    expect_rc 0 "train --cell lstm, 150 steps"
+    expect_wer_below lstm.safetensors 0.1 "with --cell lstm"
+    local clip words
+    clip=data/$(head -n 1 data/test.tsv | cut -f 1) words=$(head -n 1 data/test.tsv | cut -f 2)
+    run "$R" transcribe -m lstm.safetensors -o - "$clip"
+    expect_rc 0 "transcribe with the lstm model"
+    expect_in "$tmp/out" "$words" "the lstm's transcript of $clip"
+    run train_small straight.safetensors --cell lstm --max-steps 30 --checkpoint-dir b
+    run train_small half.safetensors --cell lstm --max-steps 15 --checkpoint-dir c
+    expect_rc 0 "15 steps"
+    run "$R" train --task ctc --manifest data/train.tsv --resume c/ctc_step0000015.safetensors --max-steps 30 \
+        --threads 1 -q -o resumed.safetensors --checkpoint-dir c
+    expect_rc 0 "resume the lstm to 30"
+    cmp -s straight.safetensors resumed.safetensors || fail "the resumed lstm differs from the straight run"
+}
+
 finish "$1"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One `rnnhost validate charlm ...` case per call: validate_cases.sh CASE. Needs $RNNHOST and $LSTM (the
-# template LSTM module). Exits 0 when the case behaves as expected, 1 otherwise, saying why.
+# template LSTM module, example.lstm; the core `lstm` is the shipped plugin). Exits 0 when the case behaves
+# as expected, 1 otherwise, saying why.
 set -u
 case_name=$1
 tmp=$(mktemp -d)
@@ -32,11 +33,15 @@ expect_all_pass() {
 case "$case_name" in
   gru) validate --core gru; expect_all_pass gru ;;
   rnn) validate --core rnn; expect_all_pass rnn ;;
+  lstm) validate --core lstm; expect_all_pass lstm ;;
   gru-embed)
     validate --core gru --options embed=4; expect_all_pass gru
     grep -q "options=embed=4" "$tmp/out" || fail "the options did not reach the config" ;;
   rnn-embed)
     validate --core rnn --options embed=4; expect_all_pass rnn
+    grep -q "options=embed=4" "$tmp/out" || fail "the options did not reach the config" ;;
+  lstm-core-embed)
+    validate --core lstm --options embed=4; expect_all_pass lstm
     grep -q "options=embed=4" "$tmp/out" || fail "the options did not reach the config" ;;
   lstm-embed)
     validate --plugin-path "$LSTM" --core example.lstm --options embed=4; expect_all_pass example.lstm ;;

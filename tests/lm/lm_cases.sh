@@ -302,4 +302,35 @@ assert all(k in x for x in r if x["type"] == "train" for k in ("epoch", "loss", 
 PY
 }
 
+# The LSTM as the core: it learns, score computes what training reported, --resume continues bit for bit,
+# and a half-precision export samples as its float weights do.
+case_lstm() {
+    local o=(--cell lstm --data corpus.txt --val-data val.txt --eval-streams 1 --learning-rate 0.02 --eval-every 100)
+    train "${o[@]}" --max-steps 100 --checkpoint-dir ck1 --log-json log.jsonl -o straight.safetensors
+    expect_rc 0 "train --cell lstm, 100 steps"
+    train "${o[@]}" --max-steps 55 --checkpoint-dir ck2 -o first.safetensors
+    expect_rc 0 "train --cell lstm, 55 steps"
+    local ck
+    ck=$(ls ck2/lm_step0000055*.safetensors) || fail "no checkpoint of step 55"
+    train "${o[@]}" --max-steps 100 --checkpoint-dir ck2 --resume "$ck" -o resumed.safetensors
+    expect_rc 0 "resume the lstm for 45 more"
+    cmp -s straight.safetensors resumed.safetensors || fail "lstm: 55 + resumed 45 steps differ from 100 straight"
+    local val score
+    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["nats_per_symbol"])' log.jsonl)
+    run "$RNNHOST" score -m ./straight.safetensors val.txt
+    expect_rc 0 "score the lstm"
+    score=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 1e-4*max(1,abs(a)) else 1)' "$val" "$score" ||
+        fail "training reported validation loss $val but score says $score"
+    "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 2.0 else 1)' "$score" ||
+        fail "100 steps left the lstm at $score nats per symbol (uniform over the vocabulary is about 3)"
+    run "$RNNHOST" sample -m ./straight.safetensors --prime-text "the cat" -n 40 --seed 3
+    expect_rc 0 "sample the lstm"
+    case $(head -c 7 "$tmp/out") in "the cat") ;; *) fail "the lstm's sample does not start with its prime text" ;; esac
+    run "$RNNHOST" export straight.safetensors -o half.safetensors --dtype f16
+    expect_rc 0 "export the lstm as f16"
+    run "$RNNHOST" sample -m ./half.safetensors --prime-text "the cat" -n 40 --seed 3
+    expect_rc 0 "sample the f16 lstm"
+}
+
 finish "$1"

@@ -1,5 +1,5 @@
 #include "harness.h"
-#include "cpulevel.h"
+#include "rnnhost/kit/cpulevel.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>

@@ -47,7 +47,8 @@ static void check_configs(harness *h)
     rh_config c = base_config();
     check(h, try_create(h, &h->host, id, &c) == RH_OK, "base config refused");
     check(h, try_create(h, NULL, id, &c) == RH_OK, "a NULL host must be allowed");
-    check(h, try_create(h, &h->host, "lstm", &c) == RH_ERR_UNKNOWN_MODEL, "unknown id");
+    check(h, try_create(h, &h->host, strcmp(id, "lstm") != 0 ? "lstm" : "gru", &c) == RH_ERR_UNKNOWN_MODEL,
+          "unknown id");
     check(h, try_create(h, &h->host, NULL, &c) == RH_ERR_UNKNOWN_MODEL, "NULL id");
     check(h, try_create(h, &h->host, id, NULL) == RH_ERR_INVALID_ARGUMENT, "NULL config");
 
@@ -84,13 +85,17 @@ static void check_configs(harness *h)
 static void check_layout(harness *h, uint32_t kind, uint32_t O)
 {
     const uint32_t D = 5, H = 3, L = 2;
-    uint32_t G = strcmp(harness_model_id(h), "gru") == 0 ? 3 : 1;
+    const char *id = harness_model_id(h);
+    int lstm = strcmp(id, "lstm") == 0;
+    uint32_t G = strcmp(id, "gru") == 0 ? 3 : lstm ? 4 : 1;
+    // The LSTM's state per layer is its output h and its cell state c.
+    uint32_t S = lstm ? L * 2 * H : L * H;
     rh_model *m = harness_create(h, kind, D, H, L, O, NULL);
     if (!check(h, m != NULL, "create failed"))
         return;
     rh_model_info info = harness_info(m);
     check(h, info.input_kind == kind && info.input_dim == D, "info input");
-    check(h, info.output_dim == (O ? O : H) && info.state_size == L * H, "info output_dim %u state_size %u",
+    check(h, info.output_dim == (O ? O : H) && info.state_size == S, "info output_dim %u state_size %u",
           info.output_dim, info.state_size);
     uint64_t expect = (uint64_t)(kind == RH_INPUT_DENSE ? G * H * D : D * G * H) + G * H * H + G * H +
                       (uint64_t)(L - 1) * (G * H * H * 2 + G * H) + (O ? (uint64_t)O * H + O : 0);
@@ -110,8 +115,24 @@ static void check_layout(harness *h, uint32_t kind, uint32_t O)
         check(h, t[e].ndim == 2 && t[e].shape[0] == r && t[e].shape[1] == c, "layer-0 input shape %ux%u",
               t[e].shape[0], t[e].shape[1]);
     }
-    check(h, rh_tensor_find(t, info.num_tensors, "l1.W_h") >= 0 && rh_tensor_find(t, info.num_tensors, "l1.b") >= 0,
+    check(h, rh_tensor_find(t, info.num_tensors, "l1.W_h") >= 0 &&
+                 rh_tensor_find(t, info.num_tensors, lstm ? "l1.b_f" : "l1.b") >= 0,
           "layer-1 tensors missing");
+    if (lstm) // a bias per gate, i f g o, adjacent; the forget gate's starts at 1, the others at 0
+        for (uint32_t l = 0; l < L; l++) {
+            int32_t prev = -1;
+            for (int g = 0; g < 4; g++) {
+                char name[16];
+                snprintf(name, sizeof name, "l%u.b_%c", l, "ifgo"[g]);
+                int32_t k = rh_tensor_find(t, info.num_tensors, name);
+                if (!check(h, k >= 0 && t[k].ndim == 1 && t[k].shape[0] == H, "%s missing or not (H)", name))
+                    break;
+                check(h, g == 1 ? t[k].init == RH_INIT_CONSTANT && t[k].init_scale == 1.0f : t[k].init == RH_INIT_ZERO,
+                      "%s: init %u scale %g", name, t[k].init, (double)t[k].init_scale);
+                check(h, prev < 0 || t[k].offset == t[prev].offset + H, "%s does not follow the gate before", name);
+                prev = k;
+            }
+        }
     check(h, (rh_tensor_find(t, info.num_tensors, "out.W") >= 0) == (O > 0), "out.W present iff O > 0");
 
     // A caller compiled against a shorter rh_model_info gets only what it asked for.
@@ -135,11 +156,19 @@ static void check_calls(harness *h)
     enum { T = 3, B = 2 };
     float *params = xcalloc(info.num_params, sizeof(float)), *grads = xcalloc(info.num_params, sizeof(float));
     float *ws = xcalloc(vt->workspace_size(m, T, B), sizeof(float));
-    float y[T * B * 4], dy[T * B * 4] = {0}, hT[B * 6], h0[B * 6], dh0[B * 6];
+    // S = 6 floats of state per sequence (2 layers of 3), 12 for the LSTM's h and c
+    enum { SMAX = 12 };
+    float y[T * B * 4], dy[T * B * 4] = {0}, hT[B * SMAX], h0[B * SMAX], dh0[B * SMAX];
+    const uint32_t S = info.state_size;
+    if (!check(h, S == 6 || S == 2 * 6, "state_size %u", S)) {
+        free(params), free(grads), free(ws);
+        vt->destroy(m);
+        return;
+    }
     rh_rng rng;
     rh_rng_seed(&rng, 5);
     fill_uniform(params, info.num_params, 0.5f, &rng);
-    fill_uniform(h0, B * 6, 1.0f, &rng);
+    fill_uniform(h0, B * SMAX, 1.0f, &rng);
     check(h, vt->workspace_size(m, T + 1, B) >= vt->workspace_size(m, T, B) &&
                  vt->workspace_size(m, T, B + 1) >= vt->workspace_size(m, T, B),
           "workspace_size not monotonic");
@@ -166,10 +195,10 @@ static void check_calls(harness *h)
     // T == 0: nothing happens except h_T = h_0 and dh_0 = dh_T.
     rh_batch empty = {0, B, NULL, NULL, tokens};
     check(h, vt->forward(m, NULL, hT, NULL, params, &empty, h0) == RH_OK, "T = 0 forward");
-    check(h, memcmp(hT, h0, sizeof hT) == 0, "T = 0: h_T != h_0");
+    check(h, memcmp(hT, h0, B * S * sizeof(float)) == 0, "T = 0: h_T != h_0");
     memset(grads, 0, info.num_params * sizeof(float));
     check(h, vt->backward(m, grads, NULL, dh0, NULL, params, &empty, h0, NULL, h0) == RH_OK, "T = 0 backward");
-    check(h, memcmp(dh0, h0, sizeof dh0) == 0, "T = 0: dh_0 != dh_T");
+    check(h, memcmp(dh0, h0, B * S * sizeof(float)) == 0, "T = 0: dh_0 != dh_T");
     int nonzero = 0;
     for (uint64_t i = 0; i < info.num_params; i++)
         nonzero += grads[i] != 0.0f;
@@ -177,7 +206,7 @@ static void check_calls(harness *h)
     rh_batch none = {T, 0, NULL, NULL, tokens};
     check(h, vt->forward(m, NULL, NULL, NULL, params, &none, NULL) == RH_OK, "B = 0 forward");
 
-    float state[B * 6], scratch[256];
+    float state[B * SMAX], scratch[256];
     check(h, vt->step_scratch_size(m, B) <= 256, "step scratch unexpectedly large");
     vt->reset(m, state, B);
     int32_t bad_tok[B] = {1, 9};

@@ -1,4 +1,4 @@
-/* The plugins' thread pool (plugins/common/pool.c) on its own: a run reaches every thread and its barrier
+/* The cell kit's thread pool (sdk/kit/src/pool.c) on its own: a run reaches every thread and its barrier
  * holds; a worker that has gone to sleep is woken by the next run and never missed (runs spaced across the
  * spin limit, where a lost wake-up would hang the run: the alarm fails it); a streaming-step run
  * (if_awake) never waits for a sleeping worker: it returns -1, and the worker it woke takes part in the runs
@@ -19,7 +19,7 @@
 enum { THREADS = 3, ROUNDS = 4 };
 
 typedef struct job {
-    stack_pool *pool;
+    rhk_pool *pool;
     atomic_uint ran[THREADS];
     atomic_uint arrived;
     atomic_int bad;
@@ -43,14 +43,14 @@ static void task(void *arg, uint32_t id, uint32_t n)
     atomic_fetch_add(&j->ran[id], 1);
     for (uint32_t r = 1; r <= ROUNDS; r++) {
         atomic_fetch_add(&j->arrived, 1);
-        pool_sync(j->pool, n);
+        rhk_pool_sync(j->pool, n);
         if (atomic_load(&j->arrived) < r * n)
             atomic_store(&j->bad, 1);
-        pool_sync(j->pool, n);
+        rhk_pool_sync(j->pool, n);
     }
 }
 
-static void job_reset(job *j, stack_pool *pool)
+static void job_reset(job *j, rhk_pool *pool)
 {
     j->pool = pool;
     for (int i = 0; i < THREADS; i++)
@@ -79,10 +79,10 @@ static int all_ran(job *j, uint32_t n)
 
 /* Polls until every worker is asleep (they go after a short spin; on a loaded machine the spin's yields
  * make that longer). */
-static int wait_asleep(stack_pool *pool)
+static int wait_asleep(rhk_pool *pool)
 {
     for (int i = 0; i < 60000; i++) {
-        if (pool_away(pool) == THREADS - 1)
+        if (rhk_pool_away(pool) == THREADS - 1)
             return 1;
         nap_us(1000);
     }
@@ -92,13 +92,13 @@ static int wait_asleep(stack_pool *pool)
 int main(void)
 {
     alarm(120);
-    stack_pool *pool = pool_create(THREADS);
+    rhk_pool *pool = rhk_pool_create(THREADS);
     if (pool == NULL) {
         fprintf(stderr, "test_pool: no pool of %d threads\n", THREADS);
         return 1;
     }
-    CHECK(pool_size(pool) == THREADS, "pool_size %u, want %d", pool_size(pool), THREADS);
-    CHECK(pool_create(1) == NULL, "a pool of one thread is the caller alone (NULL)");
+    CHECK(rhk_pool_size(pool) == THREADS, "rhk_pool_size %u, want %d", rhk_pool_size(pool), THREADS);
+    CHECK(rhk_pool_create(1) == NULL, "a pool of one thread is the caller alone (NULL)");
     job j;
 
     /* Every size of run, back to back (workers awake or not, whatever the machine does) and with every
@@ -108,12 +108,12 @@ int main(void)
             if (pause)
                 CHECK(wait_asleep(pool), "the idle workers never went to sleep");
             job_reset(&j, pool);
-            int rc = pool_run(pool, n, task, &j, 0);
+            int rc = rhk_pool_run(pool, n, task, &j, 0);
             CHECK(rc == 0 && all_ran(&j, n), "run on %u threads (pause %d): rc %d, not every thread ran once "
                                              "or the barrier let one through early", n, pause, rc);
         }
     job_reset(&j, pool);
-    CHECK(pool_run(pool, THREADS + 1, task, &j, 0) == -1 && atomic_load(&j.ran[0]) == 0,
+    CHECK(rhk_pool_run(pool, THREADS + 1, task, &j, 0) == -1 && atomic_load(&j.ran[0]) == 0,
           "a run on more threads than the pool has must be refused");
 
     /* Runs spaced from nothing to past the spin limit: every one reaches every worker. */
@@ -122,7 +122,7 @@ int main(void)
         if (i % 3)
             nap_us(rand() % 4000);
         job_reset(&j, pool);
-        int rc = pool_run(pool, THREADS, task, &j, 0);
+        int rc = rhk_pool_run(pool, THREADS, task, &j, 0);
         if (rc != 0 || !all_ran(&j, THREADS)) {
             CHECK(0, "run %d: rc %d or a worker missed it", i, rc);
             break;
@@ -132,13 +132,13 @@ int main(void)
     /* The streaming step: with the workers asleep it does not wait for them, and wakes them. */
     CHECK(wait_asleep(pool), "the idle workers never went to sleep");
     job_reset(&j, pool);
-    int rc = pool_run(pool, THREADS, task, &j, 1);
+    int rc = rhk_pool_run(pool, THREADS, task, &j, 1);
     CHECK(rc == -1, "an if_awake run with sleeping workers returned %d, want -1", rc);
     CHECK(atomic_load(&j.ran[1]) == 0 && atomic_load(&j.ran[2]) == 0, "a refused run reached a worker");
     int joined = 0;
     for (int i = 0; i < 60000 && !joined; i++) {
         job_reset(&j, pool);
-        if (pool_run(pool, THREADS, task, &j, 1) == 0) {
+        if (rhk_pool_run(pool, THREADS, task, &j, 1) == 0) {
             CHECK(all_ran(&j, THREADS), "an if_awake run that returned 0 missed a thread");
             joined = 1;
         } else {
@@ -146,13 +146,13 @@ int main(void)
             // spin (a millisecond or two) sends them back to sleep, which on a loaded machine a fixed nap
             // could outlast every time.
             CHECK(atomic_load(&j.ran[0]) == 0, "a refused run ran the task");
-            for (int k = 0; k < 100000 && pool_away(pool) > 0; k++)
+            for (int k = 0; k < 100000 && rhk_pool_away(pool) > 0; k++)
                 sched_yield();
         }
     }
     CHECK(joined, "the workers an if_awake run woke never took part in the runs that followed");
 
-    pool_destroy(pool);
+    rhk_pool_destroy(pool);
     if (failures)
         return 1;
     printf("test_pool: ok\n");

@@ -152,12 +152,29 @@ static const float *param(const setup *s, const char *name)
     return i < 0 ? NULL : s->params + s->tensors[i].offset;
 }
 
-/* The equations of DESIGN.md, one sequence at a time, in double, written without reference to the
- * plugin's packing beyond the documented gate order u, r, c. */
-static void check_reference(harness *h, setup *s, int gru)
+enum cell { CELL_RNN, CELL_GRU, CELL_LSTM };
+
+/* Layer l's bias of pre-activation row j (of G*H): one tensor lN.b, or for the LSTM one per gate, lN.b_i,
+ * lN.b_f, lN.b_g, lN.b_o. */
+static double bias_at(const setup *s, enum cell cell, uint32_t l, uint32_t j)
+{
+    char name[32];
+    if (cell != CELL_LSTM) {
+        snprintf(name, sizeof name, "l%u.b", l);
+        return param(s, name)[j];
+    }
+    snprintf(name, sizeof name, "l%u.b_%c", l, "ifgo"[j / s->H]);
+    return param(s, name)[j % s->H];
+}
+
+/* The equations of DESIGN.md (the RNN and the GRU) and of the LSTM (plugins/lstm/lstm.c), one sequence at a
+ * time, in double, written without reference to the plugin's packing beyond the documented gate orders
+ * u, r, c and i, f, g, o. */
+static void check_reference(harness *h, setup *s, enum cell cell)
 {
     const rh_model *m = s->m;
-    uint32_t H = s->H, L = s->L, D = s->D, O = s->info.output_dim, G = gru ? 3 : 1;
+    int gru = cell == CELL_GRU;
+    uint32_t H = s->H, L = s->L, D = s->D, O = s->info.output_dim, G = gru ? 3 : cell == CELL_LSTM ? 4 : 1;
     float *y = xcalloc((uint64_t)T * B * O, sizeof(float));
     float *ws = xcalloc(m->vtable->workspace_size(m, T, B), sizeof(float));
     rh_batch batch = make_batch(s, NULL);
@@ -165,20 +182,20 @@ static void check_reference(harness *h, setup *s, int gru)
     double *a = xcalloc((uint64_t)L * H, sizeof(double)), *pre = xcalloc((uint64_t)G * H, sizeof(double));
     double *rc = xcalloc(H, sizeof(double)), *next = xcalloc(H, sizeof(double));
     double *gu = xcalloc(H, sizeof(double)), *gr = xcalloc(H, sizeof(double));
+    double *cell_state = xcalloc((uint64_t)L * H, sizeof(double)); // the LSTM's c of every layer
     int bad = 0;
     char name[32];
     for (uint32_t b = 0; b < B; b++) {
         memset(a, 0, (size_t)L * H * sizeof(double));
+        memset(cell_state, 0, (size_t)L * H * sizeof(double));
         for (uint32_t t = 0; t < T; t++) {
             for (uint32_t l = 0; l < L; l++) {
                 snprintf(name, sizeof name, "l%u.W_h", l);
                 const float *Wh = param(s, name);
-                snprintf(name, sizeof name, "l%u.b", l);
-                const float *bias = param(s, name);
                 double *c = a + (size_t)l * H;
                 // x-part of every gate pre-activation, plus bias
                 for (uint32_t j = 0; j < G * H; j++) {
-                    double v = bias[j];
+                    double v = bias_at(s, cell, l, j);
                     if (l == 0 && s->kind == RH_INPUT_TOKENS) {
                         v += param(s, "l0.embed")[(size_t)s->tokens[t * B + b] * G * H + j];
                     } else {
@@ -190,6 +207,23 @@ static void check_reference(harness *h, setup *s, int gru)
                                  (l == 0 ? s->x[((size_t)t * B + b) * D + k] : a[(size_t)(l - 1) * H + k]);
                     }
                     pre[j] = v;
+                }
+                if (cell == CELL_LSTM) {
+                    // i, f, g, o; c<t> = f c<t-1> + i g; h<t> = o tanh(c<t>)
+                    double *cs = cell_state + (size_t)l * H;
+                    for (uint32_t j = 0; j < H; j++) {
+                        double z[4];
+                        for (uint32_t q = 0; q < 4; q++) {
+                            z[q] = pre[q * H + j];
+                            for (uint32_t k = 0; k < H; k++)
+                                z[q] += (double)Wh[(size_t)(q * H + j) * H + k] * c[k];
+                        }
+                        double gi = sigmoid(z[0]), gf = sigmoid(z[1]), gg = tanh(z[2]), go = sigmoid(z[3]);
+                        cs[j] = gf * cs[j] + gi * gg;
+                        next[j] = go * tanh(cs[j]);
+                    }
+                    memcpy(c, next, H * sizeof(double));
+                    continue;
                 }
                 if (!gru) {
                     for (uint32_t j = 0; j < H; j++) {
@@ -233,7 +267,7 @@ static void check_reference(harness *h, setup *s, int gru)
         }
     }
     check(h, bad == 0, "%d outputs differ from the reference equations", bad);
-    free(y), free(ws), free(a), free(pre), free(rc), free(next), free(gu), free(gr);
+    free(y), free(ws), free(a), free(pre), free(rc), free(next), free(gu), free(gr), free(cell_state);
 }
 
 int main(int argc, char **argv)
@@ -245,7 +279,8 @@ int main(int argc, char **argv)
     harness h;
     if (harness_open(&h, argv[1]) != 0)
         return 1;
-    int gru = strcmp(harness_model_id(&h), "gru") == 0;
+    const char *id = harness_model_id(&h);
+    enum cell cell = strcmp(id, "gru") == 0 ? CELL_GRU : strcmp(id, "lstm") == 0 ? CELL_LSTM : CELL_RNN;
     // The wide ones run the recurrent kernel's full 32-unit panels (and a partial one); the last is large
     // enough that the model spreads its steps over the two threads it is granted.
     struct {
@@ -261,7 +296,7 @@ int main(int argc, char **argv)
         if (make_setup(&h, &s, cfg[i].kind, cfg[i].D, cfg[i].H, cfg[i].L, cfg[i].O, 77 + i)) {
             check_step(&h, &s);
             check_padding(&h, &s);
-            check_reference(&h, &s, gru);
+            check_reference(&h, &s, cell);
         }
         free_setup(&s);
     }

@@ -1,5 +1,8 @@
 /* The public headers compile cleanly as strict C99, C11 and C++ (this file is built once per language
- * mode with -Wall -Wextra -pedantic -Werror) and describe the same ABI in each. */
+ * mode with -Wall -Wextra -pedantic -Werror) and describe the same ABI in each; the cell kit's headers, installed
+ * beside them, too. */
+#include <rnnhost/kit/cell.h>
+#include <rnnhost/kit/cpulevel.h>
 #include <rnnhost/rnnhost.h>
 
 #include <stddef.h>
@@ -61,5 +64,12 @@ int main(void)
     rh_rng rng;
     rh_rng_seed(&rng, 1);
     CHECK(rh_rng_below(&rng, 10) < 10, LANGUAGE);
+
+    // The cell kit links from this language too; σ(0) and tanh(0) are exact at every kernel level.
+    CHECK(strcmp(cpu_level_name(CPU_PLAIN), "plain") == 0, LANGUAGE);
+    float x[2] = {0.0f, 0.0f};
+    rhk_sigmoid(x, 1);
+    rhk_tanh(x + 1, 1);
+    CHECK(x[0] == 0.5f && x[1] == 0.0f, "%s: the kit's sigmoid(0) %g, tanh(0) %g", LANGUAGE, (double)x[0], (double)x[1]);
     TEST_EXIT();
 }

@@ -11,15 +11,19 @@ root=$tmp/root
 "$meson" install -C "$build_root" --destdir "$root" --no-rebuild --quiet >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log"; echo "FAIL: meson install into a temporary root"; exit 1; }
 for f in "$root$prefix/bin/rnnhost" "$root$libdir/pkgconfig/rnnhost-sdk.pc" \
-         "$root$prefix/include/rnnhost/rnnhost.h" "$root$libdir/rnnhost/plugins/gru.so"; do
+         "$root$prefix/include/rnnhost/rnnhost.h" "$root$libdir/rnnhost/plugins/gru.so" \
+         "$root$libdir/rnnhost/plugins/lstm.so" "$root$libdir/pkgconfig/rnnhost-kit.pc" \
+         "$root$libdir/librnnhost-kit.a" "$root$prefix/include/rnnhost/kit/cell.h"; do
   [ -e "$f" ] || { echo "FAIL: not installed: ${f#"$root"}"; exit 1; }
 done
 
 # Only the installed tree, found as the README tells a plugin author: PKG_CONFIG_PATH names the SDK's
 # pkgconfig folder (its .pc file is relocatable: no sysroot, wherever the tree lies), the installed
 # rnnhost is on PATH.
-grep -q '^prefix=${pcfiledir}/' "$root$libdir/pkgconfig/rnnhost-sdk.pc" ||
-  { cat "$root$libdir/pkgconfig/rnnhost-sdk.pc"; echo "FAIL: rnnhost-sdk.pc does not name its prefix relative to itself"; exit 1; }
+for pc in rnnhost-sdk rnnhost-kit; do
+  grep -q '^prefix=${pcfiledir}/' "$root$libdir/pkgconfig/$pc.pc" ||
+    { cat "$root$libdir/pkgconfig/$pc.pc"; echo "FAIL: $pc.pc does not name its prefix relative to itself"; exit 1; }
+done
 export PKG_CONFIG_PATH="$root$libdir/pkgconfig"
 unset PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
 system_path=$PATH
@@ -34,6 +38,8 @@ cd "$tmp/lstm"
 "$meson" setup build >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; echo "FAIL: template setup"; exit 1; }
 grep -q 'Run-time dependency rnnhost-sdk found: YES' "$tmp/setup.log" ||
   { cat "$tmp/setup.log"; echo "FAIL: rnnhost-sdk not found through pkg-config"; exit 1; }
+grep -q 'Run-time dependency rnnhost-kit found: YES' "$tmp/setup.log" ||
+  { cat "$tmp/setup.log"; echo "FAIL: rnnhost-kit (the cell kit) not found through pkg-config"; exit 1; }
 grep -q 'Program rnnhost found: YES' "$tmp/setup.log" ||
   { cat "$tmp/setup.log"; echo "FAIL: the installed rnnhost is not on PATH"; exit 1; }
 "$meson" compile -C build >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; echo "FAIL: template build"; exit 1; }

@@ -1,15 +1,16 @@
-/* The CPU kernel levels of the shipped plugins, and the one switch that forces a level.
+/* rnnhost cell kit: the CPU kernel levels of every plugin built on the kit, and the one switch that forces
+ * a level.
  *
- * The layer stack (stack.c) compiles its kernels three times: plain C, AVX2 (with FMA and F16C) and
+ * The kit compiles its kernels three times: plain C, AVX2 (with FMA and F16C) and
  * AVX-512 (AVX512F). It runs the best level the CPU has, or the level named by the environment variable
  * RNNHOST_CPU ("plain", "avx2" or "avx512") when the CPU has that one, so that every level can be tested
  * on any machine that can run it. A plugin never runs a level the CPU lacks: asked for one, it uses the
  * best it has; the host, the tests and the benchmarks check the request first (cpu_level_request) and
  * refuse it in one line, so nobody measures or tests another level than the one they named.
  *
- * Header-only, so that the plugins, the host, the tests and bench/ decide alike; nothing here is ABI. */
-#ifndef RNNHOST_PLUGINS_CPULEVEL_H
-#define RNNHOST_PLUGINS_CPULEVEL_H
+ * Header-only, so that the kit, the host, the tests and bench/ decide alike; nothing here is ABI. C99. */
+#ifndef RNNHOST_KIT_CPULEVEL_H
+#define RNNHOST_KIT_CPULEVEL_H
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +92,4 @@ static inline cpu_level cpu_level_chosen(void)
     return cpu_level_request(&level) == 1 ? level : cpu_level_best();
 }
 
-#endif /* RNNHOST_PLUGINS_CPULEVEL_H */
+#endif /* RNNHOST_KIT_CPULEVEL_H */

@@ -29,7 +29,7 @@
 #define POOL_SPIN 4000u
 #define POOL_IDLE_NS 2000000
 
-struct stack_pool {
+struct rhk_pool {
     uint32_t size; /* threads in all, caller included */
     pid_t owner;
     atomic_flag busy;
@@ -40,7 +40,7 @@ struct stack_pool {
     atomic_uint done;     /* workers finished with the current run */
     atomic_int quit;
     uint32_t n; /* threads of the current run */
-    pool_task task;
+    rhk_pool_task task;
     void *arg;
     atomic_uint bar_count, bar_gen;
     uint32_t started;
@@ -75,7 +75,7 @@ static int take_back(atomic_uint *count)
 }
 
 /* Wakes every worker counted asleep. */
-static void wake_sleepers(stack_pool *pool)
+static void wake_sleepers(rhk_pool *pool)
 {
     for (unsigned k = atomic_exchange(&pool->sleepers, 0); k > 0; k--)
         sem_post(&pool->wake);
@@ -89,13 +89,13 @@ static int64_t now_ns(void)
 }
 
 typedef struct worker_arg {
-    stack_pool *pool;
+    rhk_pool *pool;
     uint32_t id;
 } worker_arg;
 
 static void *worker_main(void *p)
 {
-    stack_pool *pool = ((worker_arg *)p)->pool;
+    rhk_pool *pool = ((worker_arg *)p)->pool;
     uint32_t id = ((worker_arg *)p)->id;
     free(p);
     unsigned seen = 0;
@@ -127,11 +127,11 @@ static void *worker_main(void *p)
     }
 }
 
-stack_pool *pool_create(uint32_t threads)
+rhk_pool *rhk_pool_create(uint32_t threads)
 {
     if (threads < 2)
         return NULL;
-    stack_pool *pool = calloc(1, sizeof *pool);
+    rhk_pool *pool = calloc(1, sizeof *pool);
     if (pool == NULL)
         return NULL;
     pool->workers = calloc(threads - 1, sizeof *pool->workers);
@@ -157,7 +157,7 @@ stack_pool *pool_create(uint32_t threads)
     }
     if (pool->started + 1 < threads) { /* fewer workers than asked: a smaller pool is still a pool */
         if (pool->started == 0) {
-            pool_destroy(pool);
+            rhk_pool_destroy(pool);
             return NULL;
         }
         pool->size = pool->started + 1;
@@ -165,7 +165,7 @@ stack_pool *pool_create(uint32_t threads)
     return pool;
 }
 
-void pool_destroy(stack_pool *pool)
+void rhk_pool_destroy(rhk_pool *pool)
 {
     if (pool == NULL)
         return;
@@ -180,17 +180,17 @@ void pool_destroy(stack_pool *pool)
     free(pool);
 }
 
-uint32_t pool_size(const stack_pool *pool)
+uint32_t rhk_pool_size(const rhk_pool *pool)
 {
     return pool == NULL ? 1 : pool->size;
 }
 
-uint32_t pool_away(stack_pool *pool)
+uint32_t rhk_pool_away(rhk_pool *pool)
 {
     return pool == NULL ? 0 : atomic_load(&pool->away);
 }
 
-int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg, int if_awake)
+int rhk_pool_run(rhk_pool *pool, uint32_t n, rhk_pool_task task, void *arg, int if_awake)
 {
     if (pool == NULL || n < 2 || n > pool->size || getpid() != pool->owner)
         return -1;
@@ -215,7 +215,7 @@ int pool_run(stack_pool *pool, uint32_t n, pool_task task, void *arg, int if_awa
     return 0;
 }
 
-void pool_sync(stack_pool *pool, uint32_t n)
+void rhk_pool_sync(rhk_pool *pool, uint32_t n)
 {
     if (pool == NULL || n < 2)
         return;
