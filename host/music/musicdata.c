@@ -67,11 +67,39 @@ int list_midi(char ***files, size_t *n, size_t *cap, const char *path, int top)
     return 0;
 }
 
+/* One MIDI file's notes and the length of its first quarter note in seconds (quarter may be NULL): 0, or 1
+ * when the file does not parse (counted in *skipped, the first reason kept in first), or -1 when memory ran
+ * out. A scraped MIDI folder always holds a few files that do not parse, so they are skipped, not fatal. */
+static int read_midi_notes(const char *file, note **notes, size_t *nn, double *quarter, size_t *skipped, char *first,
+                           size_t first_len)
+{
+    char err[512];
+    smf_file f;
+    *notes = NULL, *nn = 0;
+    if (smf_read(&f, file, err, sizeof err) != 0) {
+        if (!(*skipped)++)
+            snprintf(first, first_len, "%s", err);
+        return 1;
+    }
+    if (quarter)
+        *quarter = smf_tick_to_seconds(&f, f.division);
+    const int rc = notes_from_smf(notes, nn, &f) == 0 ? 0 : -1;
+    smf_free(&f);
+    return rc;
+}
+
+static void say_skipped(const char *what, size_t skipped, size_t nf, const char *first)
+{
+    if (skipped)
+        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", what, skipped,
+                nf, first);
+}
+
 /* Event tokens of every MIDI file below path, one after another, with --transpose copies. Files that do
  * not parse are skipped and counted: a scraped MIDI folder always holds a few. */
 int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, double stretch, const char *what)
 {
-    char **files = NULL, err[512], first[600] = "";
+    char **files = NULL, first[600] = "";
     size_t nf = 0, cap = 0, skipped = 0, total = 0, room = 0;
     int rc = -1;
     *ids = NULL, *n = 0;
@@ -80,18 +108,14 @@ int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, 
         goto done;
     }
     for (size_t i = 0; i < nf; i++) {
-        smf_file f;
-        note *notes = NULL;
-        size_t nn = 0;
-        if (smf_read(&f, files[i], err, sizeof err) != 0) {
-            if (!skipped++)
-                snprintf(first, sizeof first, "%s", err);
+        note *notes;
+        size_t nn;
+        const int got = read_midi_notes(files[i], &notes, &nn, NULL, &skipped, first, sizeof first);
+        if (got > 0)
             continue;
-        }
-        int ok = notes_from_smf(&notes, &nn, &f) == 0;
-        smf_free(&f);
-        if (!ok)
+        if (got < 0)
             goto done;
+        int ok;
         const double tempos[3] = {1.0, stretch, 1.0 / stretch};
         for (int copy_i = 0; copy_i < (stretch > 1.0 ? 3 : 1) * (2 * (int)transpose + 1); copy_i++) {
             const int shift = copy_i % (2 * (int)transpose + 1) - (int)transpose;
@@ -126,9 +150,7 @@ int midi_tokens(int32_t **ids, size_t *n, const char *path, uint32_t transpose, 
         }
         free(notes);
     }
-    if (skipped)
-        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", what,
-                skipped, nf, first);
+    say_skipped(what, skipped, nf, first);
     if (total < 2) {
         hostlog_error("%s: no notes in %zu MIDI file%s", path, nf, nf == 1 ? "" : "s");
         goto done;
@@ -152,7 +174,7 @@ done:
 static int rolls_from_midi(pianoroll **rolls, size_t *nr, const char *path, const char *split,
                            uint32_t steps_per_quarter)
 {
-    char **files = NULL, err[512], first[600] = "";
+    char **files = NULL, first[600] = "";
     size_t nf = 0, cap = 0, skipped = 0;
     const int pick = strcmp(split, "train") == 0 ? 0 : strcmp(split, "valid") == 0 ? 1 : strcmp(split, "all") == 0 ? 2 : -1;
     *rolls = NULL, *nr = 0;
@@ -169,16 +191,13 @@ static int rolls_from_midi(pianoroll **rolls, size_t *nr, const char *path, cons
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         if ((pick == 0 && i % 10 == 9) || (pick == 1 && i % 10 != 9))
             continue;
-        smf_file f;
-        note *notes = NULL;
-        size_t nn = 0;
-        if (smf_read(&f, files[i], err, sizeof err) != 0) {
-            if (!skipped++)
-                snprintf(first, sizeof first, "%s", err);
+        note *notes;
+        size_t nn;
+        double quarter;
+        const int got = read_midi_notes(files[i], &notes, &nn, &quarter, &skipped, first, sizeof first);
+        if (got > 0)
             continue;
-        }
-        const double quarter = smf_tick_to_seconds(&f, f.division);
-        if (notes_from_smf(&notes, &nn, &f) != 0 ||
+        if (got < 0 ||
             pianoroll_from_notes(&(*rolls)[*nr], notes, nn, quarter / steps_per_quarter) != 0)
             rc = -1;
         else if ((*rolls)[*nr].T > 0)
@@ -188,11 +207,8 @@ static int rolls_from_midi(pianoroll **rolls, size_t *nr, const char *path, cons
             (*rolls)[*nr].on = NULL;
         }
         free(notes);
-        smf_free(&f);
     }
-    if (skipped)
-        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", path, skipped,
-                nf, first);
+    say_skipped(path, skipped, nf, first);
     for (size_t i = 0; i < nf; i++)
         free(files[i]);
     free(files);
