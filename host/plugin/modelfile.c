@@ -1,6 +1,5 @@
 #include "modelfile.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "atomicfile.h"
+#include "dirwalk.h"
 #include "hostlog.h"
 
 #ifndef RH_SOURCE_ROOT
@@ -245,39 +245,37 @@ static int cmp_preset(const void *a, const void *b)
     return strcmp(((const preset_entry *)a)->name, ((const preset_entry *)b)->name);
 }
 
-/* Adds dir's presets whose names the first `earlier` entries do not have. -1 when memory runs out. */
+typedef struct preset_walk {
+    preset_entry **presets;
+    size_t *n, earlier;
+} preset_walk;
+
+static int add_preset(void *ctx, const dir_entry *e)
+{
+    preset_walk *w = ctx;
+    const size_t name_len = strlen(e->name) - (sizeof ".safetensors" - 1);
+    for (size_t i = 0; i < w->earlier; i++)
+        if (strlen((*w->presets)[i].name) == name_len && memcmp((*w->presets)[i].name, e->name, name_len) == 0)
+            return 0; /* an earlier folder's preset of that name wins */
+    preset_entry *grown = realloc(*w->presets, (*w->n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    *w->presets = grown;
+    preset_entry *p = &grown[(*w->n)++];
+    p->name = strndup(e->name, name_len);
+    p->path = strdup(e->path);
+    return p->name && p->path ? 0 : -1;
+}
+
+/* Adds dir's presets (its *.safetensors files) whose names the first `earlier` entries do not have; a
+ * folder that cannot be read adds none. -1 when memory runs out. */
 static int scan_preset_dir(preset_entry **presets, size_t *n, size_t earlier, const char *dir)
 {
-    static const char ext[] = ".safetensors";
-    const size_t ext_len = sizeof ext - 1;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int rc = 0;
-    while (d && rc == 0 && (e = readdir(d)) != NULL) {
-        const size_t len = strlen(e->d_name), name_len = len - ext_len;
-        char path[PATH_MAX];
-        int hidden = 0;
-        if (e->d_name[0] == '.' || len <= ext_len || strcmp(e->d_name + name_len, ext) != 0)
-            continue;
-        for (size_t i = 0; i < earlier && !hidden; i++)
-            hidden = strlen((*presets)[i].name) == name_len && memcmp((*presets)[i].name, e->d_name, name_len) == 0;
-        if (hidden || snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path || !is_file(path))
-            continue;
-        preset_entry *grown = realloc(*presets, (*n + 1) * sizeof *grown);
-        if (!grown) {
-            rc = -1;
-            break;
-        }
-        *presets = grown;
-        grown[*n].name = strndup(e->d_name, name_len);
-        grown[*n].path = strdup(path);
-        (*n)++;
-        if (!grown[*n - 1].name || !grown[*n - 1].path)
-            rc = -1;
-    }
-    if (d)
-        closedir(d);
-    return rc;
+    preset_walk w = {presets, n, earlier};
+    const dir_walk_options opts = {.list = DIR_FILES, .suffixes = ".safetensors"};
+    errno = 0;
+    const int rc = dir_walk(dir, &opts, add_preset, &w, NULL, 0);
+    return rc == 0 || (rc < 0 && errno != ENOMEM) ? 0 : -1;
 }
 
 int model_presets(preset_entry **presets, size_t *n)

@@ -1,6 +1,5 @@
 #include "trainutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "dirwalk.h"
 #include "hostlog.h"
 
 double train_now(void)
@@ -83,25 +83,30 @@ static int is_temp_of(const char *name, const char *prefix, int wild)
     return 1;
 }
 
+typedef struct temp_walk {
+    const char *prefix, *suffix;
+    int wild;
+    size_t removed;
+} temp_walk;
+
+static int remove_if_temp(void *ctx, const dir_entry *e)
+{
+    temp_walk *w = ctx;
+    const size_t n = strlen(e->name), s = strlen(w->suffix), tail = sizeof ".tmp.XXXXXX" - 1;
+    if (is_temp_of(e->name, w->prefix, w->wild) && n >= tail + s &&
+        strncmp(e->name + n - tail - s, w->suffix, s) == 0 && unlink(e->path) == 0)
+        w->removed++;
+    return 0;
+}
+
+/* Removes dir's temporary files of prefix and suffix (hidden ones too: a temporary file may start with '.');
+ * a folder that cannot be read has none to remove. */
 static size_t remove_temps(const char *dir, const char *prefix, int wild, const char *suffix)
 {
-    DIR *d = opendir(dir);
-    size_t removed = 0;
-    if (!d)
-        return 0;
-    const struct dirent *e;
-    while ((e = readdir(d))) {
-        const size_t n = strlen(e->d_name), s = strlen(suffix), tail = sizeof ".tmp.XXXXXX" - 1;
-        if (!is_temp_of(e->d_name, prefix, wild) || n < tail + s ||
-            strncmp(e->d_name + n - tail - s, suffix, s) != 0)
-            continue;
-        char path[4096];
-        host_fmt(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
+    temp_walk w = {prefix, suffix, wild, 0};
+    const dir_walk_options opts = {.list = DIR_FILES, .hidden = 1};
+    (void)dir_walk(dir, &opts, remove_if_temp, &w, NULL, 0);
+    return w.removed;
 }
 
 size_t train_remove_stale_temps(const char *dir, const char *task, const char *out)
