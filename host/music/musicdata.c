@@ -91,7 +91,7 @@ static int read_midi_notes(const char *file, note **notes, size_t *nn, double *q
 static void say_skipped(const char *what, size_t skipped, size_t nf, const char *first)
 {
     if (skipped)
-        fprintf(stderr, "rnnhost: %s: skipped %zu of %zu MIDI files that do not parse (first: %s)\n", what, skipped,
+        hostlog_info("%s: skipped %zu of %zu MIDI files that do not parse (first: %s)", what, skipped,
                 nf, first);
 }
 

@@ -79,18 +79,18 @@ int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_mode
         seconds += (double)n / m->fe.sample_rate;
         s->n++;
         if (!quiet && train_now() - shown > 2.0) {
-            fprintf(stderr, "rnnhost: %s: read %zu of %zu recordings\n", name, i + 1, mf->n);
+            hostlog_info("%s: read %zu of %zu recordings", name, i + 1, mf->n);
             shown = train_now();
         }
     }
     if (dropped)
-        fprintf(stderr, "rnnhost: %s: %zu recordings too short for their transcripts were left out\n", name, dropped);
+        hostlog_info("%s: %zu recordings too short for their transcripts were left out", name, dropped);
     if (s->n == 0) {
         hostlog_error("%s: no usable utterances", name);
         return -1;
     }
     if (!quiet)
-        fprintf(stderr, "rnnhost: %s: %zu utterances, %.2f hours\n", name, s->n, seconds / 3600.0);
+        hostlog_info("%s: %zu utterances, %.2f hours", name, s->n, seconds / 3600.0);
     return 0;
 }
 
@@ -237,8 +237,8 @@ int ctc_norm_stats(ctc_trainer *tr, uint32_t prior, int quiet)
     tr->m.norm_prior = prior;
     free(sum);
     if (!quiet)
-        fprintf(stderr, "rnnhost: normalisation: mel statistics of %zu frames, pooled as %u frames with each file's\n",
-                count, prior);
+        hostlog_info("normalisation: the mel statistics of %zu training frames, pooled as %u frames with each "
+                     "file's own", count, prior);
     return 0;
 }
 

@@ -81,7 +81,7 @@ static int ctc_eval_run(const char *path, plugin_registry *r, const void *opts, 
         goto done;
     }
     if (host_interrupted) {
-        fprintf(stderr, "rnnhost: interrupted; %s is not evaluated\n", mpath);
+        hostlog_info("interrupted; %s is not evaluated", mpath);
         rc = EXIT_INTERRUPTED;
         goto done;
     }

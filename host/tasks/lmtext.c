@@ -119,7 +119,7 @@ int lm_sample_text(const char *path, plugin_registry *r, const sample_args *a)
         return rc;
     }
     if (host_interrupted) {
-        fprintf(stderr, "rnnhost: interrupted before sampling; nothing is written\n");
+        hostlog_info("interrupted before sampling; nothing is written");
         lm_close(&m);
         return EXIT_INTERRUPTED;
     }
@@ -143,7 +143,7 @@ int lm_sample_text(const char *path, plugin_registry *r, const sample_args *a)
         rc = EXIT_FAIL;
     }
     if (rc == EXIT_INTERRUPTED)
-        fprintf(stderr, "rnnhost: interrupted; the text sampled so far is written\n");
+        hostlog_info("interrupted; the text sampled so far is written");
 done:
     free(prime);
     text_free(&pt);
@@ -218,7 +218,7 @@ int lm_score_text(const char *path, plugin_registry *r, const score_args *a)
     const int scored =
         host_interrupted ? 1 : lm_nll_until(&nll, &count, &m.hm, ids, text.n, a->streams, a->seq, &host_interrupted);
     if (scored == 1) {
-        fprintf(stderr, "rnnhost: interrupted; %s is not scored\n",
+        hostlog_info("interrupted; %s is not scored",
                 strcmp(a->text, "-") == 0 ? "standard input" : a->text);
         rc = EXIT_INTERRUPTED;
         goto done;

@@ -37,7 +37,7 @@ int music_eval_report(const char *path, const char *task, const music_eval_opts 
                       uint64_t sequences, const char *unit, int json)
 {
     if (host_interrupted) {
-        fprintf(stderr, "rnnhost: interrupted; %s is not evaluated\n", o->data);
+        hostlog_info("interrupted; %s is not evaluated", o->data);
         return EXIT_INTERRUPTED;
     }
     if (count == 0) {

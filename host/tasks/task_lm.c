@@ -228,7 +228,7 @@ static int load_lines(seq_trainer *tr, train_ctx *c)
     }
     tr->data_hash = seq_hash_ids(TRAIN_HASH_SEED, tr->ids, tr->n);
     if (truncated)
-        fprintf(stderr, "rnnhost: %zu lines longer than --seq-length - 1 = %u symbols were cut\n", truncated,
+        hostlog_info("%zu lines longer than --seq-length - 1 = %u symbols were cut", truncated,
                 so->seq_len - 1);
     return 0;
 }

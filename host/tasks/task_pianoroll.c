@@ -106,7 +106,7 @@ static int load_rolls(seq_trainer *tr, train_ctx *c)
                    so->val_split, steps_per_quarter(so), so->seq_len, &cut) != 0)
         return -1;
     if (cut)
-        fprintf(stderr, "rnnhost: %zu sequences longer than --seq-length %u were cut into pieces\n", cut, so->seq_len);
+        hostlog_info("%zu sequences longer than --seq-length %u were cut into pieces", cut, so->seq_len);
     if (tr->n_lines < B) {
         hostlog_error("%s: %zu training sequences, fewer than --batch-size %u", so->data, tr->n_lines, B);
         return -1;

@@ -238,7 +238,7 @@ static int set_up(trainer *tr)
     }
     const size_t stale = train_remove_stale_temps(o->report.ckpt_dir, tr->t->name, o->report.out);
     if (stale && !o->report.quiet)
-        fprintf(stderr, "rnnhost: removed %zu temporary file%s a killed run left unfinished\n", stale,
+        hostlog_info("removed %zu temporary file%s a killed run left unfinished", stale,
                 stale == 1 ? "" : "s");
     if (o->report.log_json && !(tr->log = train_open_log(o->report.log_json, o->report.resume != NULL))) {
         hostlog_error("cannot write %s: %s", o->report.log_json, strerror(errno));
@@ -247,7 +247,7 @@ static int set_up(trainer *tr)
     if (!o->report.quiet) {
         char what[1024];
         tr->tt->describe(tr->st, c, what, sizeof what);
-        fprintf(stderr, "rnnhost: training %s\n", what);
+        hostlog_info("training %s", what);
     }
     rc = EXIT_OK;
 done:
@@ -285,7 +285,7 @@ static int run(trainer *tr)
             progress_end(&pr);
             if (trainer_checkpoint(tr, elapsed) != 0)
                 return EXIT_FAIL;
-            fprintf(stderr, "rnnhost: interrupted at step %llu; checkpoint %s (continue with --resume %s)\n",
+            hostlog_info("interrupted at step %llu; checkpoint %s (continue with --resume %s)",
                     (unsigned long long)tr->step, tr->last_ckpt, tr->last_ckpt);
             return EXIT_INTERRUPTED;
         }
