@@ -91,6 +91,10 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = -1 };
  * usage line. Any number of groups; options' names must be unique across them. */
 int cli_parse(cli_group *groups, size_t n, int argc, char **argv, int *first);
 
+/* cli_parse for a command that takes no positional arguments: one is a usage error ("plugins: unexpected
+ * argument 'x'"), so each such command need not say it. */
+int cli_parse_options(cli_group *groups, size_t n, int argc, char **argv);
+
 /* Sets every field whose option was not given to its group's default. */
 void cli_fill_defaults(cli_group *groups, size_t n);
 
