@@ -29,6 +29,12 @@ const task_ops *task_named(const char *name)
     return NULL;
 }
 
+const char *task_noun(const char *name)
+{
+    const task_ops *t = task_named(name);
+    return t ? t->noun : NULL;
+}
+
 /* A task can what its module has a member for. */
 #define TASK_CAN(what, member)                                                                                 \
     int task_can_##what(const task_ops *t, const void *arg)                                                    \

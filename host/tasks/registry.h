@@ -15,6 +15,10 @@ const task_ops *task_at(size_t i);
 /* The task called name, or NULL. */
 const task_ops *task_named(const char *name);
 
+/* What the models of the task called name are ("a character language model"), from its module; NULL when
+ * no task is called so. */
+const char *task_noun(const char *name);
+
 /* What a command needs of a task: 1 when t can (arg: the command's own detail, e.g. the eval section whose
  * options were given). */
 typedef int (*task_can)(const task_ops *t, const void *arg);
