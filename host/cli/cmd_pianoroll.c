@@ -107,7 +107,8 @@ int cmd_pianoroll(int argc, char **argv)
     double end = 0;
     for (size_t i = 0; i < n; i++)
         end = notes[i].end > end ? notes[i].end : end;
-    hostlog_info("wrote %s (%d x %d, %zu note%s, %.1f s)", output_name(out.path), width, height, n, n == 1 ? "" : "s", end);
+    hostlog_info("wrote %s (%d x %d, %zu note%s, %.1f s)", output_name(out.path), width, height, n, n == 1 ? "" : "s",
+                 end);
     rc = EXIT_OK;
 done:
     roll_picture_free(&pic);
