@@ -243,15 +243,23 @@ done:
     return rc;
 }
 
-int cli_parse_options(cli_group *groups, size_t n, int argc, char **argv)
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage)
 {
-    int first;
-    const int rc = cli_parse(groups, n, argc, argv, &first);
-    if (rc == CLI_OK && first < argc) {
-        hostlog_usage("%s: unexpected argument '%s'", hostlog_command(), argv[first]);
-        return CLI_ERROR;
+    int at;
+    const int rc = cli_parse(groups, n, argc, argv, &at);
+    if (rc == CLI_HELP) {
+        usage(stdout, groups, n);
+        return EXIT_OK;
     }
-    return rc;
+    if (rc == CLI_ERROR)
+        return EXIT_USAGE;
+    if (!first && at < argc) {
+        hostlog_usage("%s: unexpected argument '%s'", hostlog_command(), argv[at]);
+        return EXIT_USAGE;
+    }
+    if (first)
+        *first = at;
+    return -1;
 }
 
 const cli_option *cli_first_given(const cli_group *g)

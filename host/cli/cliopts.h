@@ -91,9 +91,17 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = -1 };
  * usage line. Any number of groups; options' names must be unique across them. */
 int cli_parse(cli_group *groups, size_t n, int argc, char **argv, int *first);
 
-/* cli_parse for a command that takes no positional arguments: one is a usage error ("plugins: unexpected
- * argument 'x'"), so each such command need not say it. */
-int cli_parse_options(cli_group *groups, size_t n, int argc, char **argv);
+/* A command's --help page: its usage line and what it does, cli_help(f, groups, n), and what follows. */
+typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
+
+/* What every command does first: cli_parse, then on -h or --help usage(stdout, groups, n). Returns -1 when
+ * the command goes on (its positional arguments at argv[*first..argc)), otherwise its exit code: EXIT_OK
+ * after the help, EXIT_USAGE after one usage line. first NULL: the command takes no positional arguments,
+ * and one is a usage error ("plugins: unexpected argument 'x'"). */
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage);
+
+/* The number of groups in an array of them. */
+#define CLI_COUNT(groups) (sizeof(groups) / sizeof((groups)[0]))
 
 /* Sets every field whose option was not given to its group's default. */
 void cli_fill_defaults(cli_group *groups, size_t n);

@@ -91,25 +91,25 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void print_help(const cli_group *groups, size_t n)
+static void print_help(FILE *f, const cli_group *groups, size_t n)
 {
-    printf("usage: rnnhost features [OPTIONS] FILE|-\n"
-           "\n"
-           "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
-           "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
-           "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
-           "to maximum (white).\n"
-           "\n"
-           "The output defaults to FILE's base name with .npy, here, and to stdout for '-'. Its format is npy\n"
-           "or pgm, by its extension (.npy or .pgm); npy for '-' or a name without one; another extension\n"
-           "needs --format.\n"
-           "\n");
-    cli_help(stdout, groups, n);
-    printf("\n"
-           "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
-           "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
-           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
-           "extension among them), 3 a model that cannot be read, 130 interrupted.\n");
+    fprintf(f, "usage: rnnhost features [OPTIONS] FILE|-\n"
+               "\n"
+               "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
+               "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
+               "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
+               "to maximum (white).\n"
+               "\n"
+               "The output defaults to FILE's base name with .npy, here, and to stdout for '-'. Its format is npy\n"
+               "or pgm, by its extension (.npy or .pgm); npy for '-' or a name without one; another extension\n"
+               "needs --format.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
+               "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
+               "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
+               "extension among them), 3 a model that cannot be read, 130 interrupted.\n");
 }
 
 /* FILE's base name with its extension replaced by .npy, in the current directory. */
@@ -382,15 +382,10 @@ int cmd_features(int argc, char **argv)
         {&section, &o, &defaults, 0, 0},
         {&frontend_section, &fe, &fe_defaults, 0, 0},
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        print_help(groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, print_help);
+    if (started >= 0)
+        return started;
     spec_settings s = fe.spec;
     int cmvn = fe.cmvn;
     float *norm_mean = NULL, *norm_var = NULL; // a model's training-set statistics (--model, norm_prior > 0)
@@ -427,7 +422,7 @@ int cmd_features(int argc, char **argv)
     }
     if (!o.model) {
         // A lower rate without --fmax would put the default 8 kHz above Nyquist; follow the rate down instead.
-        if (!cli_was_given(groups, ng, &fe.spec.fmax) && s.fmax > s.sample_rate / 2.0)
+        if (!cli_was_given(groups, CLI_COUNT(groups), &fe.spec.fmax) && s.fmax > s.sample_rate / 2.0)
             s.fmax = s.sample_rate / 2.0;
         // A smaller --n-fft alone shrinks the window with it, so one option is enough for a quick change.
         if (s.win_length > s.n_fft && s.win_length == fe_defaults.spec.win_length)

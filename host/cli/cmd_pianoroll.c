@@ -49,15 +49,10 @@ int cmd_pianoroll(int argc, char **argv)
         OPT_GROUP(opt_output_section, &out, &opt_output_defaults),
         {&section, &o, &defaults, 0, 0},
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        usage(stdout, groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    if (started >= 0)
+        return started;
     if (first + 1 != argc || !out.path) {
         hostlog_usage("pianoroll: needs one IN.mid and -o OUT");
         return EXIT_USAGE;

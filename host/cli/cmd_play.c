@@ -132,14 +132,9 @@ int cmd_play(int argc, char **argv)
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
-    const int parsed = cli_parse_options(groups, ng, argc, argv);
-    if (parsed == CLI_HELP) {
-        usage(stdout, groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
     const char *model = o.model, *out_port = o.out_port, *in_port = o.in_port, *record = o.record;
     /* more than every token is every token */
     const uint32_t top_k = o.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)o.top_k;

@@ -10,16 +10,16 @@
 #include "loader.h"
 #include "optgroups.h"
 
-static void plugins_help(const cli_group *groups, size_t n)
+static void plugins_help(FILE *f, const cli_group *groups, size_t n)
 {
-    printf("usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
-           "\n"
-           "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
-           "\n");
-    cli_help(stdout, groups, n);
-    printf("\n"
-           "With --json: {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}.\n"
-           "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
+    fprintf(f, "usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
+               "\n"
+               "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "With --json: {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}.\n"
+               "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
 }
 
 static cJSON *inputs_json(uint32_t kinds)
@@ -98,17 +98,10 @@ int cmd_plugins(int argc, char **argv)
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     plugin_registry reg;
-    int rc;
-
-    const int parsed = cli_parse_options(groups, ng, argc, argv);
-    if (parsed == CLI_HELP) {
-        plugins_help(groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    int rc = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, plugins_help);
+    if (rc >= 0)
+        return rc;
     if (registry_init(&reg, plugin.path) != 0) {
         registry_free(&reg);
         hostlog_error("out of memory");

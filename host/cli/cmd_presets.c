@@ -206,15 +206,10 @@ int cmd_presets(int argc, char **argv)
 {
     opt_json json;
     cli_group groups[] = {OPT_GROUP(opt_json_section, &json, &opt_json_defaults)};
-    const size_t ng = sizeof groups / sizeof groups[0];
     int rc = EXIT_OK;
-    const int parsed = cli_parse_options(groups, ng, argc, argv);
-    if (parsed == CLI_HELP) {
-        usage(stdout, groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
     preset_entry *entries = NULL;
     preset_info *info = NULL;
     char **dirs = NULL;

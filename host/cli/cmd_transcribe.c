@@ -521,15 +521,10 @@ int cmd_transcribe(int argc, char **argv)
         {&section, &o, &defaults, 0, 0},
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        usage(stdout, groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    if (started >= 0)
+        return started;
     const char *model = o.model, *phrases = o.phrases, *summary = o.summary;
     run r;
     memset(&r, 0, sizeof r);

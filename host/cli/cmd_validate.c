@@ -106,20 +106,20 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void validate_help(const cli_group *groups, size_t n)
+static void validate_help(FILE *f, const cli_group *groups, size_t n)
 {
     size_t i;
-    printf("usage: rnnhost validate PLUGIN [OPTIONS]\n"
-           "\n"
-           "Runs the conformance checks on a plugin. PLUGIN is a path when it contains a '/', else a plugin\n"
-           "id or model id found on the search path. Each check runs in its own process with a time limit.\n"
-           "\n");
-    cli_help(stdout, groups, n);
-    printf("\nChecks:");
+    fprintf(f, "usage: rnnhost validate PLUGIN [OPTIONS]\n"
+               "\n"
+               "Runs the conformance checks on a plugin. PLUGIN is a path when it contains a '/', else a plugin\n"
+               "id or model id found on the search path. Each check runs in its own process with a time limit.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\nChecks:");
     for (i = 0; i < validate_num_checks; i++)
-        printf("%s %s", i ? "," : "", validate_checks[i].name);
-    printf("\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
-           "loaded.\n");
+        fprintf(f, "%s %s", i ? "," : "", validate_checks[i].name);
+    fprintf(f, "\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
+               "loaded.\n");
 }
 
 static const char *signal_name(int sig)
@@ -300,7 +300,6 @@ int cmd_validate(int argc, char **argv)
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     const char *target;
     int first, rc = EXIT_FAIL;
     plugin_registry reg;
@@ -312,13 +311,9 @@ int cmd_validate(int argc, char **argv)
     size_t ci;
     uint32_t mi, any_model = 0;
 
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        validate_help(groups, ng);
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, validate_help);
+    if (started >= 0)
+        return started;
     if (first != argc - 1) {
         hostlog_usage(first >= argc ? "validate: which plugin? (a path, a plugin id or a model id)"
                                     : "validate: one plugin at a time");
