@@ -29,6 +29,14 @@ int task_can_generate(const task_ops *t, const void *arg);
 int task_can_export(const task_ops *t, const void *arg);
 int task_can_eval(const task_ops *t, const void *arg); /* arg NULL, or the eval section the options came from */
 
+/* The command whose options for a task's models each task's module may bring. */
+typedef enum task_part { TASK_EVAL, TASK_EXPORT } task_part;
+
+/* Adds to tb the section of every task's options for that command, in registry order (a section several
+ * tasks share once), each over a struct the table makes from its defaults. 0, or -1 when the table is
+ * full or memory ran out. */
+int task_add_sections(cli_table *tb, task_part part);
+
 /* "a 'x' or 'y'": the tasks that can, in registry order (generators: event models first). */
 void task_names(char *buf, size_t len, task_can can, const void *arg);
 
