@@ -20,7 +20,8 @@
  * new default. cli_was_given says whether the option behind a field was given.
  *
  * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options, an array of groups (its own and shared ones), cli_parse, and cli_help for -h.
+ * listing the options, an array of groups (its own and shared ones), and cli_start with the function that
+ * prints its --help page around cli_help.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
