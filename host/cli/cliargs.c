@@ -9,16 +9,6 @@
 
 #include "hostlog.h"
 
-const char *cli_opt_name(int c, const struct option *lo, int longindex)
-{
-    static char name[64];
-    if (longindex >= 0)
-        snprintf(name, sizeof name, "--%s", lo[longindex].name);
-    else
-        snprintf(name, sizeof name, "-%c", c);
-    return name;
-}
-
 /* s as a whole number >= 0 (no sign, nothing after it); 0 or -1. */
 static int parse_u64(uint64_t *out, const char *s)
 {
@@ -51,19 +41,6 @@ int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_
     return 0;
 }
 
-int cli_double(double *out, const char *s, const char *name)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0) {
-        hostlog_usage("%s needs a non-negative number, not '%s'", name, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* "90", "90s", "10m", "2h", "1.5h" -> seconds */
 int cli_duration(double *out, const char *s, const char *name)
 {
@@ -83,15 +60,6 @@ int cli_duration(double *out, const char *s, const char *name)
     }
     *out = v * unit;
     return 0;
-}
-
-int cli_optimizer_kind(const char *name)
-{
-    static const char *names[] = {"sgd", "momentum", "rmsprop", "adam"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
 }
 
 /* "npy or pgm", "svg, png or pdf": the names for a message. */

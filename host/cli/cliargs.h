@@ -1,22 +1,15 @@
-/* Option values shared by the commands: each parser prints one usage line (hostlog_usage) and returns -1
- * when the text is not a value of its kind; the caller then exits with EXIT_USAGE. */
+/* Option values: the number parsers behind cliopts' kinds, and the output-format rule of commands that
+ * write one file. Each prints one usage line (hostlog_usage) and returns -1 when the text is not a value of
+ * its kind; the caller then exits with EXIT_USAGE. */
 #ifndef RNNHOST_CLIARGS_H
 #define RNNHOST_CLIARGS_H
 
-#include <getopt.h>
 #include <stdint.h>
-
-/* The option getopt_long just returned, as the user wrote it: "--length" when it matched the long name
- * (longindex >= 0), else "-n". For messages about its value: argv[optind - 1] is the value itself when it
- * was a separate argument ("-n -5"). The text lives until the next call. */
-const char *cli_opt_name(int c, const struct option *lo, int longindex);
 
 /* A whole number >= 0. */
 int cli_u64(uint64_t *out, const char *s, const char *name);
 /* A whole number in [lo, hi]. */
 int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_t hi);
-/* A finite number >= 0. */
-int cli_double(double *out, const char *s, const char *name);
 /* "90", "90s", "10m", "2h", "1.5h" -> seconds (for --time-budget); "0" is 0, no limit. name is the option
  * as written, for the message. */
 int cli_duration(double *out, const char *s, const char *name);
@@ -26,8 +19,5 @@ int cli_duration(double *out, const char *s, const char *name);
  * --format, is a usage error listing the known ones. The index, or -1 after the usage line. */
 int cli_output_format(const char *out, const char *given, const char *const *names, int n, int fallback,
                       const char *cmd);
-
-/* sgd 0, momentum 1, rmsprop 2, adam 3 (RH_OPT_*), or -1. */
-int cli_optimizer_kind(const char *name);
 
 #endif /* RNNHOST_CLIARGS_H */

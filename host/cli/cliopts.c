@@ -243,6 +243,25 @@ done:
     return rc;
 }
 
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage)
+{
+    int at;
+    const int rc = cli_parse(groups, n, argc, argv, &at);
+    if (rc == CLI_HELP) {
+        usage(stdout, groups, n);
+        return EXIT_OK;
+    }
+    if (rc == CLI_ERROR)
+        return EXIT_USAGE;
+    if (!first && at < argc) {
+        hostlog_usage("%s: unexpected argument '%s'", hostlog_command(), argv[at]);
+        return EXIT_USAGE;
+    }
+    if (first)
+        *first = at;
+    return -1;
+}
+
 const cli_option *cli_first_given(const cli_group *g)
 {
     for (size_t i = 0; g->section->options[i].name; i++)
@@ -360,8 +379,11 @@ static void wrapped(FILE *f, const char *text, size_t at, size_t col)
 void cli_help(FILE *f, const cli_group *groups, size_t n)
 {
     const int shorts = any_short(groups, n);
-    size_t col = 0;
+    const cli_option help = {.name = "help", .short_name = 'h'};
     char left[160], def[512], text[2048];
+    /* the column fits -h, --help too: a table of one short option (--json) is narrower than it */
+    left_part(left, sizeof left, &help, shorts);
+    size_t col = strlen(left) + 2;
     for (size_t k = 0; k < n; k++)
         for (size_t i = 0; !groups[k].hidden && groups[k].section->options[i].name; i++) {
             left_part(left, sizeof left, &groups[k].section->options[i], shorts);
@@ -391,7 +413,7 @@ void cli_help(FILE *f, const cli_group *groups, size_t n)
             wrapped(f, text, col, col);
         }
     }
-    left_part(left, sizeof left, &(cli_option){.name = "help", .short_name = 'h'}, shorts);
+    left_part(left, sizeof left, &help, shorts);
     fprintf(f, "%-*s", (int)col, left);
     wrapped(f, "this help", col, col);
 }

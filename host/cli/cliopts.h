@@ -20,7 +20,8 @@
  * new default. cli_was_given says whether the option behind a field was given.
  *
  * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options, an array of groups (its own and shared ones), cli_parse, and cli_help for -h.
+ * listing the options, an array of groups (its own and shared ones), and cli_start with the function that
+ * prints its --help page around cli_help.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
@@ -90,6 +91,18 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = -1 };
  * caller prints its help and exits 0; every other option is parsed all the same), or CLI_ERROR after one
  * usage line. Any number of groups; options' names must be unique across them. */
 int cli_parse(cli_group *groups, size_t n, int argc, char **argv, int *first);
+
+/* A command's --help page: its usage line and what it does, cli_help(f, groups, n), and what follows. */
+typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
+
+/* What every command does first: cli_parse, then on -h or --help usage(stdout, groups, n). Returns -1 when
+ * the command goes on (its positional arguments at argv[*first..argc)), otherwise its exit code: EXIT_OK
+ * after the help, EXIT_USAGE after one usage line. first NULL: the command takes no positional arguments,
+ * and one is a usage error ("plugins: unexpected argument 'x'"). */
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage);
+
+/* The number of groups in an array of them. */
+#define CLI_COUNT(groups) (sizeof(groups) / sizeof((groups)[0]))
 
 /* Sets every field whose option was not given to its group's default. */
 void cli_fill_defaults(cli_group *groups, size_t n);

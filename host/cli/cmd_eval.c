@@ -14,41 +14,35 @@
 
 typedef struct eval_opts {
     const char *model;
-    int json;
 } eval_opts;
 
-static const eval_opts defaults = {NULL, 0};
+static const eval_opts defaults = {NULL};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(eval_opts, model), .arg = "MODEL",
      .help = "a model file or preset name"},
-    {.name = "json", .kind = CLI_FLAG, .offset = offsetof(eval_opts, json),
-     .help = "one JSON object instead of text (its fields: README, 'JSON output')"},
     {0},
 };
 static const cli_section section = {NULL, options};
 
 /* eval's table: its own options, every task's eval section (tasks that take the same options share one), the
  * plugin path. */
-static int build(cli_table *tb, eval_opts *o, opt_plugin *plugin)
+static int build(cli_table *tb, eval_opts *o, opt_json *json, opt_plugin *plugin)
 {
-    if (cli_table_add(tb, &section, o, &defaults, 0) < 0)
-        return -1;
-    for (size_t i = 0; i < task_count(); i++) {
-        const task_eval *e = task_at(i)->eval;
-        if (e && cli_table_add(tb, e->section, NULL, e->opts_defaults, e->opts_size) < 0)
-            return -1;
-    }
-    return cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0 ? -1 : 0;
+    const int failed = cli_table_add(tb, &section, o, &defaults, 0) < 0 ||
+                       cli_table_add(tb, &opt_json_section, json, &opt_json_defaults, 0) < 0 ||
+                       task_add_sections(tb, TASK_EVAL) != 0 ||
+                       cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0;
+    return failed ? -1 : 0;
 }
 
-static void usage(FILE *f, const cli_table *tb)
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     const char *lead = "usage:";
-    for (size_t k = 0; k < tb->n; k++)
+    for (size_t k = 0; k < n; k++)
         for (size_t i = 0; i < task_count(); i++) {
             const task_eval *e = task_at(i)->eval;
-            if (e && e->section == tb->g[k].section) {
+            if (e && e->section == groups[k].section) {
                 fprintf(f, "%s rnnhost eval -m MODEL %s [OPTIONS]    %s\n", lead, e->usage, e->about);
                 lead = "      ";
                 break;
@@ -56,7 +50,7 @@ static void usage(FILE *f, const cli_table *tb)
         }
     fprintf(f, "\nA model's figure on test data, as its task measures it; the options below the model's own are for\n"
                "the models named in their heading.\n\n");
-    cli_help(f, tb->g, tb->n);
+    cli_help(f, groups, n);
 }
 
 /* The task section whose options were given (NULL: none); -1 after a usage line when two were. */
@@ -79,33 +73,32 @@ int cmd_eval(int argc, char **argv)
 {
     cli_table tb;
     eval_opts o;
+    opt_json json;
     opt_plugin plugin;
     task_model m;
     const cli_section *s;
-    int first, rc = EXIT_USAGE;
+    int rc = EXIT_USAGE;
     memset(&tb, 0, sizeof tb);
-    if (build(&tb, &o, &plugin) != 0) {
+    if (build(&tb, &o, &json, &plugin) != 0) {
         hostlog_error("out of memory");
         rc = EXIT_FAIL;
         goto done;
     }
-    const int parsed = cli_parse(tb.g, tb.n, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        usage(stdout, &tb);
-        rc = EXIT_OK;
+    const int started = cli_start(tb.g, tb.n, argc, argv, NULL, usage);
+    if (started >= 0) {
+        rc = started;
         goto done;
     }
-    if (parsed == CLI_ERROR || given_section(&tb, &s) != 0)
+    if (given_section(&tb, &s) != 0)
         goto done;
-    if (first < argc || !o.model) {
-        hostlog_usage(first < argc ? "eval: unexpected argument '%s'" : "eval: -m MODEL is required%s",
-                      first < argc ? argv[first] : "");
+    if (!o.model) {
+        hostlog_usage("eval: -m MODEL is required");
         goto done;
     }
     host_catch_interrupts(); /* from here on, so that Ctrl-C while the model or the data loads is a clean stop */
     if ((rc = task_model_open(&m, plugin.path, o.model, task_can_eval, s)) == EXIT_OK) {
         const task_eval *e = m.t->eval;
-        rc = e->run(m.path, &m.reg, cli_table_made(&tb, e->opts_defaults), o.json);
+        rc = e->run(m.path, &m.reg, cli_table_made(&tb, e->opts_defaults), json.on);
         task_model_close(&m);
     }
 done:

@@ -50,14 +50,17 @@ static const cli_section section = {NULL, options};
  * path. */
 static int build(cli_table *tb, export_opts *o, opt_plugin *plugin)
 {
-    if (cli_table_add(tb, &section, o, &defaults, 0) < 0)
-        return -1;
-    for (size_t i = 0; i < task_count(); i++) {
-        const task_export *e = task_at(i)->export;
-        if (e && e->section && cli_table_add(tb, e->section, NULL, e->opts_defaults, e->opts_size) < 0)
-            return -1;
-    }
-    return cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0 ? -1 : 0;
+    const int failed = cli_table_add(tb, &section, o, &defaults, 0) < 0 || task_add_sections(tb, TASK_EXPORT) != 0 ||
+                       cli_table_add(tb, &opt_plugin_section, plugin, &opt_plugin_defaults, 0) < 0;
+    return failed ? -1 : 0;
+}
+
+static void usage(FILE *f, const cli_group *groups, size_t n)
+{
+    fprintf(f, "usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n\n"
+               "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
+               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n\n");
+    cli_help(f, groups, n);
 }
 
 /* Half-precision copies of the float blobs b[0..n), into halves (room for every element). */
@@ -167,17 +170,11 @@ int cmd_export(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    const int parsed = cli_parse(tb.g, tb.n, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        printf("usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n\n"
-               "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
-               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n\n");
-        cli_help(stdout, tb.g, tb.n);
-        rc = EXIT_OK;
+    const int started = cli_start(tb.g, tb.n, argc, argv, &first, usage);
+    if (started >= 0) {
+        rc = started;
         goto done;
     }
-    if (parsed == CLI_ERROR)
-        goto done;
     if (first + 1 != argc || !o.out) {
         hostlog_usage("export: needs one MODEL and -o OUT");
         goto done;

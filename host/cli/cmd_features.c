@@ -2,7 +2,6 @@
  * numpy .npy array or a greyscale PGM picture, so a person can look at (or load) what a model sees. The
  * audio is read and transformed block by block; only the output matrix grows with the file's length. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -15,9 +14,9 @@
 #include "asr.h"
 #include "atomicfile.h"
 #include "audio.h"
-#include "cliargs.h"
 #include "commands.h"
 #include "hostlog.h"
+#include "optgroups.h"
 #include "spectrogram.h"
 
 #define READ_BLOCK 16384 /* samples at the target rate per read */
@@ -25,44 +24,9 @@
 
 enum out_format { FORMAT_NPY, FORMAT_PGM };
 
-static void print_help(const spec_settings *d)
-{
-    printf("usage: rnnhost features [OPTIONS] FILE|-\n"
-           "\n"
-           "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
-           "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
-           "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
-           "to maximum (white).\n"
-           "\n"
-           "Options:\n"
-           "  -o, --output PATH     output file, '-' for stdout (default: FILE's base name with .npy, here;\n"
-           "                        stdout for '-')\n"
-           "  -f, --format FMT      npy or pgm (default: the output's extension, .npy or .pgm; npy for '-' or\n"
-           "                        a name without one; another extension needs --format)\n"
-           "  -m, --model NAME      a speech model (a preset name or a file): its own front-end settings,\n"
-           "                        padding and normalisation, exactly what it sees (the settings below are\n"
-           "                        then not taken)\n"
-           "      --sample-rate HZ  rate the audio is resampled to (default %d)\n"
-           "      --n-fft N         FFT size (default %d)\n"
-           "      --win-length N    Hann window, in samples (default %d)\n"
-           "      --hop-length N    samples between frames (default %d)\n"
-           "      --n-mels N        mel channels, HTK mel scale (default %d)\n"
-           "      --fmin HZ         lowest mel edge (default %g)\n"
-           "      --fmax HZ         highest mel edge (default %g; at most half the sample rate)\n"
-           "      --cepstra K       smooth every frame to its first K cepstral coefficients (default: off)\n"
-           "      --cmvn            normalise every mel channel to mean 0, variance 1 over the file\n"
-           "      --threads N       threads that make the frames, the same bits for any number; 0: every\n"
-           "                        core (default: 0)\n"
-           "  -h, --help            this help\n"
-           "\n"
-           "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
-           "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
-           "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
-           "extension among them), 3 a model that cannot be read, 130 interrupted.\n",
-           d->sample_rate, d->n_fft, d->win_length, d->hop_length, d->n_mels, d->fmin, d->fmax);
-}
-
-static int parse_int(const char *arg, const char *name, int *out)
+/* The front-end's settings as options: spec_settings' own fields, so that its defaults are
+ * spec_default_settings() itself. Any of them given excludes --model, which brings its own. */
+static int parse_int(void *field, const char *arg, const char *name)
 {
     char *end;
     errno = 0;
@@ -71,21 +35,81 @@ static int parse_int(const char *arg, const char *name, int *out)
         hostlog_usage("%s wants a positive integer, not '%s'", name, arg);
         return -1;
     }
-    *out = (int)v;
+    *(int *)field = (int)v;
     return 0;
 }
 
-static int parse_hz(const char *arg, const char *name, double *out)
+static void show_int(char *buf, size_t len, const void *field)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (errno || end == arg || *end || !(v >= 0) || !isfinite(v)) {
-        hostlog_usage("%s wants a frequency in Hz, not '%s'", name, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    host_fmt(buf, len, "%d", *(const int *)field);
+}
+
+typedef struct frontend_opts {
+    spec_settings spec;
+    int cmvn;
+} frontend_opts;
+
+#define INT_OPTION(opt, member, value, text)                                                                   \
+    {.name = opt, .kind = CLI_CUSTOM, .offset = offsetof(frontend_opts, spec.member), .arg = value, .help = text, \
+     .parse = parse_int, .show = show_int, .size = sizeof(int)}
+
+static const cli_option frontend_options[] = {
+    INT_OPTION("sample-rate", sample_rate, "HZ", "rate the audio is resampled to"),
+    INT_OPTION("n-fft", n_fft, "N", "FFT size"),
+    INT_OPTION("win-length", win_length, "N", "Hann window, in samples"),
+    INT_OPTION("hop-length", hop_length, "N", "samples between frames"),
+    INT_OPTION("n-mels", n_mels, "N", "mel channels, HTK mel scale"),
+    {.name = "fmin", .kind = CLI_NUMBER, .offset = offsetof(frontend_opts, spec.fmin), .arg = "HZ",
+     .help = "lowest mel edge", .max = INFINITY},
+    {.name = "fmax", .kind = CLI_NUMBER, .offset = offsetof(frontend_opts, spec.fmax), .arg = "HZ",
+     .help = "highest mel edge", .shown = "%s; at most half the sample rate", .max = INFINITY},
+    {.name = "cepstra", .kind = CLI_CUSTOM, .offset = offsetof(frontend_opts, spec.n_cepstra), .arg = "K",
+     .help = "smooth every frame to its first K cepstral coefficients", .shown = "off", .parse = parse_int,
+     .size = sizeof(int)},
+    {.name = "cmvn", .kind = CLI_FLAG, .offset = offsetof(frontend_opts, cmvn),
+     .help = "normalise every mel channel to mean 0, variance 1 over the file"},
+    {0},
+};
+static const cli_section frontend_section = {
+    "Front-end (not with --model, whose own settings are taken)", frontend_options};
+
+typedef struct features_opts {
+    const char *model;
+    uint32_t threads; /* 0: every core */
+} features_opts;
+
+static const features_opts defaults = {NULL, 0};
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(features_opts, model), .arg = "NAME",
+     .help = "a speech model (a preset name or a file): its own front-end settings, padding and normalisation, "
+             "exactly what it sees"},
+    {.name = "threads", .kind = CLI_U32, .offset = offsetof(features_opts, threads), .arg = "N",
+     .help = "threads that make the frames, the same bits for any number, 0-64; 0: every core",
+     .max = FEATURES_MAX_THREADS},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static void print_help(FILE *f, const cli_group *groups, size_t n)
+{
+    fprintf(f, "usage: rnnhost features [OPTIONS] FILE|-\n"
+               "\n"
+               "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
+               "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
+               "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
+               "to maximum (white).\n"
+               "\n"
+               "The output defaults to FILE's base name with .npy, here, and to stdout for '-'. Its format is npy\n"
+               "or pgm, by its extension (.npy or .pgm); npy for '-' or a name without one; another extension\n"
+               "needs --format.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
+               "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
+               "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
+               "extension among them), 3 a model that cannot be read, 130 interrupted.\n");
 }
 
 /* FILE's base name with its extension replaced by .npy, in the current directory. */
@@ -349,65 +373,39 @@ static uint8_t *encode_pgm(const matrix *mx, size_t n_mels, size_t *size)
 
 int cmd_features(int argc, char **argv)
 {
-    enum { OPT_RATE = 256, OPT_NFFT, OPT_WIN, OPT_HOP, OPT_MELS, OPT_FMIN, OPT_FMAX, OPT_CEP, OPT_CMVN, OPT_THREADS };
-    static const struct option long_options[] = {
-        {"output", required_argument, NULL, 'o'},     {"format", required_argument, NULL, 'f'},
-        {"sample-rate", required_argument, NULL, OPT_RATE}, {"n-fft", required_argument, NULL, OPT_NFFT},
-        {"win-length", required_argument, NULL, OPT_WIN},   {"hop-length", required_argument, NULL, OPT_HOP},
-        {"n-mels", required_argument, NULL, OPT_MELS},      {"fmin", required_argument, NULL, OPT_FMIN},
-        {"fmax", required_argument, NULL, OPT_FMAX},        {"cmvn", no_argument, NULL, OPT_CMVN},
-        {"cepstra", required_argument, NULL, OPT_CEP},     {"threads", required_argument, NULL, OPT_THREADS},
-        {"model", required_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    features_opts o;
+    opt_output out;
+    frontend_opts fe;
+    const frontend_opts fe_defaults = {spec_default_settings(), 0};
+    cli_group groups[] = {
+        OPT_GROUP(opt_output_section, &out, &opt_output_defaults),
+        {&section, &o, &defaults, 0, 0},
+        {&frontend_section, &fe, &fe_defaults, 0, 0},
     };
-    const spec_settings defaults = spec_default_settings();
-    spec_settings s = defaults;
-    const char *out = NULL, *format = NULL, *model = NULL;
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, print_help);
+    if (started >= 0)
+        return started;
+    spec_settings s = fe.spec;
+    int cmvn = fe.cmvn;
     float *norm_mean = NULL, *norm_var = NULL; // a model's training-set statistics (--model, norm_prior > 0)
     double prior = 0;
     size_t pad = 0; // a model's padding, in samples at each end
-    int cmvn = 0, fmax_given = 0, settings_given = 0, c;
-    uint32_t threads = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:f:m:h", long_options, NULL)) != -1) {
-        int bad = 0;
-        settings_given |= c >= OPT_RATE && c <= OPT_CMVN; // not OPT_THREADS: the frames stay the same
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'f': format = optarg; break;
-        case 'm': model = optarg; break;
-        case OPT_RATE: bad = parse_int(optarg, "--sample-rate", &s.sample_rate); break;
-        case OPT_NFFT: bad = parse_int(optarg, "--n-fft", &s.n_fft); break;
-        case OPT_WIN: bad = parse_int(optarg, "--win-length", &s.win_length); break;
-        case OPT_HOP: bad = parse_int(optarg, "--hop-length", &s.hop_length); break;
-        case OPT_MELS: bad = parse_int(optarg, "--n-mels", &s.n_mels); break;
-        case OPT_FMIN: bad = parse_hz(optarg, "--fmin", &s.fmin); break;
-        case OPT_FMAX: bad = parse_hz(optarg, "--fmax", &s.fmax), fmax_given = 1; break;
-        case OPT_CEP: bad = parse_int(optarg, "--cepstra", &s.n_cepstra); break;
-        case OPT_CMVN: cmvn = 1; break;
-        case OPT_THREADS: bad = cli_u32(&threads, optarg, "--threads", 0, FEATURES_MAX_THREADS); break;
-        case 'h': print_help(&defaults); return EXIT_OK;
-        default:
-            hostlog_usage("unknown or incomplete option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-        if (bad)
-            return EXIT_USAGE;
-    }
-    if (optind + 1 != argc) {
-        hostlog_usage("%s", optind == argc ? "no sound file given" : "one sound file at a time");
+    uint32_t threads = o.threads;
+    if (first + 1 != argc) {
+        hostlog_usage("%s", first == argc ? "no sound file given" : "one sound file at a time");
         return EXIT_USAGE;
     }
-    const char *in = argv[optind];
+    const char *in = argv[first];
     char err[768];
-    if (model) {
-        if (settings_given) {
+    if (o.model) {
+        if (cli_first_given(&groups[2])) { // the front-end's; not --threads: the frames stay the same
             hostlog_usage("--model takes every front-end setting from the model; give either, not both");
             return EXIT_USAGE;
         }
         char path[4096], why[768];
         asr_model am;
-        if (model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||
+        if (model_resolve(path, sizeof path, o.model, why, sizeof why) != 0 ||
             asr_describe_file(&am, path, why, sizeof why) != 0) {
             hostlog_error("%s", why);
             return EXIT_LOAD;
@@ -422,14 +420,14 @@ int cmd_features(int argc, char **argv)
         }
         asr_close(&am);
     }
-    if (!model) {
+    if (!o.model) {
         // A lower rate without --fmax would put the default 8 kHz above Nyquist; follow the rate down instead.
-        if (!fmax_given && s.fmax > s.sample_rate / 2.0)
+        if (!cli_was_given(groups, CLI_COUNT(groups), &fe.spec.fmax) && s.fmax > s.sample_rate / 2.0)
             s.fmax = s.sample_rate / 2.0;
         // A smaller --n-fft alone shrinks the window with it, so one option is enough for a quick change.
-        if (s.win_length > s.n_fft && s.win_length == defaults.win_length)
+        if (s.win_length > s.n_fft && s.win_length == fe_defaults.spec.win_length)
             s.win_length = s.n_fft;
-        if (s.hop_length > s.win_length && s.hop_length == defaults.hop_length)
+        if (s.hop_length > s.win_length && s.hop_length == fe_defaults.spec.hop_length)
             s.hop_length = s.win_length;
     }
     if (spec_check_settings(&s, err, sizeof err) != 0) {
@@ -438,14 +436,14 @@ int cmd_features(int argc, char **argv)
         return EXIT_USAGE;
     }
     char default_out[512];
-    if (!out && strcmp(in, "-") == 0) {
-        out = "-"; /* stdin's features go to stdout, as transcribe's transcripts do */
-    } else if (!out) {
+    if (!out.path && strcmp(in, "-") == 0) {
+        out.path = "-"; /* stdin's features go to stdout, as transcribe's transcripts do */
+    } else if (!out.path) {
         default_output(default_out, sizeof default_out, in);
-        out = default_out;
+        out.path = default_out;
     }
     static const char *const format_names[] = {"npy", "pgm"}; /* in enum out_format's order */
-    const int f = cli_output_format(out, format, format_names, 2, FORMAT_NPY, "features");
+    const int f = opt_output_format(&out, format_names, 2, FORMAT_NPY);
     if (f < 0) {
         free(norm_mean), free(norm_var);
         return EXIT_USAGE;
@@ -480,13 +478,13 @@ int cmd_features(int argc, char **argv)
                                        : encode_npy(&mx, (size_t)s.n_mels, &size);
     int rc = EXIT_FAIL;
     if (!bytes) {
-        hostlog_error("out of memory encoding %s", out);
-    } else if (write_file_atomic(out, bytes, size, err, sizeof err) != 0) {
+        hostlog_error("out of memory encoding %s", out.path);
+    } else if (write_file_atomic(out.path, bytes, size, err, sizeof err) != 0) {
         hostlog_error("%s", err);
-    } else if (strcmp(out, "-") == 0) {
+    } else if (strcmp(out.path, "-") == 0) {
         rc = EXIT_OK;
     } else {
-        hostlog_info("wrote %s (%zu frames x %d mels, %.2f s at %d Hz)", out, mx.frames, s.n_mels,
+        hostlog_info("wrote %s (%zu frames x %d mels, %.2f s at %d Hz)", out.path, mx.frames, s.n_mels,
                      mx.frames ? ((double)(mx.frames - 1) * s.hop_length + s.win_length) / s.sample_rate : 0.0,
                      s.sample_rate);
         rc = EXIT_OK;

@@ -294,14 +294,10 @@ int cmd_generate(int argc, char **argv)
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed != CLI_OK) {
-        if (parsed == CLI_HELP)
-            usage(stdout, groups, ng);
-        return parsed == CLI_HELP ? EXIT_OK : EXIT_USAGE;
-    }
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    if (started >= 0)
+        return started;
     if (first < argc || !o.model || (!o.out && !o.num) || (o.out && o.num) || (o.primer_midi && o.primer_pitches)) {
         hostlog_usage("generate: needs -m MODEL and either -o FILE.mid or --num-outputs N%s",
                       o.primer_midi && o.primer_pitches ? " (and one primer at most)" : "");

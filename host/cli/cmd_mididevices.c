@@ -1,6 +1,5 @@
 /* rnnhost midi-devices: the MIDI inputs and outputs PortMidi sees, for --input-port and --output-port. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <portmidi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,51 +7,36 @@
 #include "commands.h"
 #include "hostlog.h"
 #include "jsonout.h"
+#include "optgroups.h"
 #include "player.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     fprintf(f, "usage: rnnhost midi-devices [--json]\n"
                "\n"
                "Lists the MIDI inputs and outputs (through PortMidi): the index or the name goes to\n"
                "'rnnhost play --output-port' and '--input-port'. A machine without MIDI ports lists none and\n"
                "that is not an error (exit 0).\n"
-               "\n"
-               "      --json    {\"schema\":1,\"devices\":[{\"index\",\"name\",\"interface\",\"input\",\"output\",\n"
-               "                \"opened\"}]} on standard output\n"
-               "  -h, --help    this help\n");
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\nWith --json: {\"schema\":1,\"devices\":[{\"index\",\"name\",\"interface\",\"input\",\"output\","
+               "\"opened\"}]}.\n");
 }
 
 int cmd_mididevices(int argc, char **argv)
 {
-    enum { O_JSON = 256 };
-    static const struct option long_options[] = {
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-        switch (c) {
-        case O_JSON: json = 1; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default:
-            hostlog_usage("midi-devices: unknown option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        hostlog_usage("midi-devices: unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
+    opt_json json;
+    cli_group groups[] = {OPT_GROUP(opt_json_section, &json, &opt_json_defaults)};
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
     if (midi_init() != 0) {
         hostlog_error("midi-devices: PortMidi could not start");
         return EXIT_FAIL;
     }
     const int count = Pm_CountDevices();
     int rc = EXIT_OK;
-    if (json) {
+    if (json.on) {
         cJSON *root = cJSON_CreateObject(), *list = NULL;
         if (root && cJSON_AddNumberToObject(root, "schema", 1) &&
             (list = cJSON_AddArrayToObject(root, "devices")) != NULL) {

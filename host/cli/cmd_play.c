@@ -2,26 +2,74 @@
  * without an output port, the same real-time loop only recording, so its timing can be measured. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <portmidi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cliargs.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
 #include "jsonout.h"
 #include "interrupt.h"
+#include "optgroups.h"
 #include "player.h"
 
 #define NO_PORTS_HINT                                                                                      \
     "this machine has no MIDI ports; 'rnnhost play --record FILE.mid' runs without one, and 'rnnhost "    \
     "generate -o FILE.mid' writes a file"
 
-static void usage(FILE *f)
+typedef struct play_opts {
+    const char *model, *out_port, *in_port, *record;
+    uint32_t latency_ms;
+    double temperature;
+    uint64_t top_k, seed;
+    int64_t duration_us; /* 0: until Ctrl-C */
+} play_opts;
+
+static const play_opts defaults = {.latency_ms = 10, .temperature = 1, .top_k = 0, .seed = 1};
+
+static int parse_duration(void *field, const char *arg, const char *name)
+{
+    const int64_t us = player_parse_duration_us(arg);
+    if (us <= 0) {
+        hostlog_usage("play: %s needs a length such as 20s, 1.5m or 500ms, not '%s'", name, arg);
+        return -1;
+    }
+    *(int64_t *)field = us;
+    return 0;
+}
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(play_opts, model), .arg = "MODEL",
+     .help = "an event model file, or the name of a shipped preset (e.g. folk)"},
+    {.name = "output-port", .kind = CLI_STRING, .offset = offsetof(play_opts, out_port), .arg = "P",
+     .help = "a MIDI output: index or name from 'rnnhost midi-devices'",
+     .shown = "the system's default output, unless --record is given"},
+    {.name = "input-port", .kind = CLI_STRING, .offset = offsetof(play_opts, in_port), .arg = "P",
+     .help = "a MIDI input: what is played there primes the model, and after a second of silence the model "
+             "answers for a few seconds"},
+    {.name = "latency-ms", .kind = CLI_U32, .offset = offsetof(play_opts, latency_ms), .arg = "MS",
+     .help = "how far ahead messages are timestamped, 0-10000; 0: sent the moment they are due", .max = 10000},
+    {.name = "temperature", .short_name = 't', .kind = CLI_NUMBER, .offset = offsetof(play_opts, temperature),
+     .arg = "T", .help = "0-100: below 1 more conservative, above 1 more surprising; 0: always the likeliest token",
+     .max = 100},
+    {.name = "top-k", .short_name = 'k', .kind = CLI_U64, .offset = offsetof(play_opts, top_k), .arg = "K",
+     .help = "draw only among the K likeliest tokens; 0 is all"},
+    {.name = "seed", .short_name = 's', .kind = CLI_U64, .offset = offsetof(play_opts, seed), .arg = "S",
+     .help = "the seed of the sampler"},
+    {.name = "duration", .short_name = 'd', .kind = CLI_CUSTOM, .offset = offsetof(play_opts, duration_us),
+     .arg = "D", .help = "stop after D: 20s, 1.5m, 500ms", .shown = "until Ctrl-C", .parse = parse_duration,
+     .size = sizeof(int64_t)},
+    {.name = "record", .kind = CLI_STRING, .offset = offsetof(play_opts, record), .arg = "FILE.mid|-",
+     .help = "write exactly what was sent, when it was sent (written at the end; '-' for stdout, a link is "
+             "written through)"},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     fprintf(f, "usage: rnnhost play -m MODEL [--output-port NAME|INDEX] [--record FILE.mid] [OPTIONS]\n"
                "\n"
@@ -30,25 +78,10 @@ static void usage(FILE *f)
                "PortMidi with the latency given. Without --output-port and with --record, the same real-time\n"
                "loop runs on PortMidi's clock and only records, and reports how late each event was sent.\n"
                "Ctrl-C sends all-notes-off and all-sound-off on every channel, writes --record and exits 130.\n"
-               "\n"
-               "  -m, --model MODEL          an event model file, or the name of a shipped preset (e.g. folk)\n"
-               "      --output-port P        a MIDI output: index or name from 'rnnhost midi-devices'\n"
-               "                             (default: the system's default output, unless --record is given)\n"
-               "      --input-port P         a MIDI input: what is played there primes the model, and after a\n"
-               "                             second of silence the model answers for a few seconds\n"
-               "      --latency-ms MS        how far ahead messages are timestamped, 0-10000; 0: sent the\n"
-               "                             moment they are due (default: 10)\n"
-               "  -t, --temperature T        0-100: below 1 more conservative, above 1 more surprising; 0:\n"
-               "                             always the likeliest token (default: 1)\n"
-               "  -k, --top-k K              draw only among the K likeliest tokens; 0 is all (default: 0)\n"
-               "  -s, --seed S               the seed of the sampler (default: 1)\n"
-               "  -d, --duration D           stop after D: 20s, 1.5m, 500ms (default: until Ctrl-C)\n"
-               "      --record FILE.mid|-    write exactly what was sent, when it was sent (written at the end;\n"
-               "                             '-' for stdout, a link is written through)\n"
-               "      --json                 the timing statistics as one JSON object on standard output\n"
-               "      --plugin-path PATH     colon-separated plugin directories searched first\n"
-               "  -h, --help                 this help\n"
-               "\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "With --json, the timing statistics are the JSON object.\n"
                "Exit status: 0 done; 1 no such MIDI port, or no MIDI device on this machine (see\n"
                "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
                "or is not an event model; 130 interrupted.\n");
@@ -91,81 +124,22 @@ static void report(const player_result *res, const player_lateness *lt, int json
 
 int cmd_play(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_IN, O_LATENCY, O_RECORD, O_JSON, O_PLUGIN };
-    static const struct option long_options[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"output-port", required_argument, NULL, O_OUT},
-        {"input-port", required_argument, NULL, O_IN},
-        {"latency-ms", required_argument, NULL, O_LATENCY},
-        {"temperature", required_argument, NULL, 't'},
-        {"top-k", required_argument, NULL, 'k'},
-        {"seed", required_argument, NULL, 's'},
-        {"duration", required_argument, NULL, 'd'},
-        {"record", required_argument, NULL, O_RECORD},
-        {"json", no_argument, NULL, O_JSON},
-        {"plugin-path", required_argument, NULL, O_PLUGIN},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    play_opts o;
+    opt_json json;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const char *model = NULL, *out_port = NULL, *in_port = NULL, *record = NULL, *plugin_path = NULL;
-    unsigned long long seed = 1, top_k = 0, latency_ms = 10;
-    double temperature = 1.0;
-    int64_t duration_us = 0;
-    int json = 0, c, li = -1;
-    char *end;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "m:t:k:s:d:h", long_options, &li)) != -1) {
-        const char *opt = cli_opt_name(c, long_options, li);
-        li = -1;
-        errno = 0;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case O_OUT: out_port = optarg; break;
-        case O_IN: in_port = optarg; break;
-        case O_RECORD: record = optarg; break;
-        case O_JSON: json = 1; break;
-        case O_PLUGIN: plugin_path = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case 'k': case 's': case O_LATENCY: {
-            uint64_t v;
-            uint32_t v32;
-            if (c == O_LATENCY) {
-                if (cli_u32(&v32, optarg, opt, 0, 10000) != 0)
-                    return EXIT_USAGE;
-                v = v32;
-            } else if (cli_u64(&v, optarg, opt) != 0) {
-                return EXIT_USAGE;
-            }
-            if (c == 'k' && v > UINT32_MAX) /* more than every token is every token */
-                v = UINT32_MAX;
-            *(c == 'k' ? &top_k : c == 's' ? &seed : &latency_ms) = v;
-            break;
-        }
-        case 't':
-            temperature = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(temperature >= 0) || temperature > 100) {
-                hostlog_usage("play: --temperature needs a number from 0 to 100, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'd':
-            duration_us = player_parse_duration_us(optarg);
-            if (duration_us <= 0) {
-                hostlog_usage("play: --duration needs a length such as 20s, 1.5m or 500ms, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        default:
-            hostlog_usage("play: unknown or incomplete option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        hostlog_usage("play: unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (record && json && strcmp(record, "-") == 0) {
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
+    const char *model = o.model, *out_port = o.out_port, *in_port = o.in_port, *record = o.record;
+    /* more than every token is every token */
+    const uint32_t top_k = o.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)o.top_k;
+    const int64_t duration_us = o.duration_us;
+    if (record && json.on && strcmp(record, "-") == 0) {
         hostlog_usage("play: --record - and --json would both write to standard output");
         return EXIT_USAGE;
     }
@@ -206,19 +180,19 @@ int cmd_play(int argc, char **argv)
     player_result res = {0};
     char why[1024];
     int rc;
-    if (registry_init(&reg, plugin_path) != 0) {
+    if (registry_init(&reg, plugin.path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         midi_terminate();
         return EXIT_FAIL;
     }
-    if ((rc = event_gen_open(&gen, &reg, model, seed, (float)temperature, (uint32_t)top_k, why, sizeof why)) !=
+    if ((rc = event_gen_open(&gen, &reg, model, o.seed, (float)o.temperature, top_k, why, sizeof why)) !=
         EXIT_OK) {
         hostlog_error("%s", why);
         goto done;
     }
     rc = EXIT_FAIL;
     PmError pe;
-    if (out_id >= 0 && (pe = Pm_OpenOutput(&out, out_id, NULL, 0, NULL, NULL, (int32_t)latency_ms)) != pmNoError) {
+    if (out_id >= 0 && (pe = Pm_OpenOutput(&out, out_id, NULL, 0, NULL, NULL, (int32_t)o.latency_ms)) != pmNoError) {
         hostlog_error("cannot open MIDI output '%s': %s", Pm_GetDeviceInfo(out_id)->name, Pm_GetErrorText(pe));
         out = NULL;
         goto done;
@@ -263,7 +237,7 @@ int cmd_play(int argc, char **argv)
     }
     if (out) {
         /* drain: PortMidi holds messages until their timestamp plus latency, and closing drops them */
-        struct timespec ts = {0, (long)(latency_ms + 50) * 1000000L};
+        struct timespec ts = {0, (long)(o.latency_ms + 50) * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
@@ -273,7 +247,7 @@ int cmd_play(int argc, char **argv)
         hostlog_error("out of memory");
         goto done;
     }
-    report(&res, &lt, json, record);
+    report(&res, &lt, json.on, record);
     rc = res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
     if (res.source_failed) {
         hostlog_error("play: the model failed while generating");

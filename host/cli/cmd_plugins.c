@@ -1,5 +1,4 @@
 /* rnnhost plugins: what the search path offers, and what failed to load and why. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,19 +8,18 @@
 #include "hostlog.h"
 #include "jsonout.h"
 #include "loader.h"
+#include "optgroups.h"
 
-static void plugins_help(void)
+static void plugins_help(FILE *f, const cli_group *groups, size_t n)
 {
-    printf("usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
-           "\n"
-           "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
-           "\n"
-           "  --json              machine-readable output, {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}\n"
-           "                      (default: text)\n"
-           "  --plugin-path PATH  colon-separated directories or .so files searched first (default: none)\n"
-           "  -h, --help          this help\n"
-           "\n"
-           "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
+    fprintf(f, "usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
+               "\n"
+               "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "With --json: {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}.\n"
+               "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
 }
 
 static cJSON *inputs_json(uint32_t kinds)
@@ -94,40 +92,23 @@ static void print_text(const plugin_registry *r)
 
 int cmd_plugins(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"plugin-path", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    opt_json json;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const char *plugin_path = NULL;
-    int json = 0, c, rc;
     plugin_registry reg;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'p': plugin_path = optarg; break;
-        case 'h': plugins_help(); return EXIT_OK;
-        case ':':
-        case '?':
-        default:
-            hostlog_usage("plugins: bad or incomplete option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        hostlog_usage("plugins: unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (registry_init(&reg, plugin_path) != 0) {
+    int rc = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, plugins_help);
+    if (rc >= 0)
+        return rc;
+    if (registry_init(&reg, plugin.path) != 0) {
         registry_free(&reg);
         hostlog_error("out of memory");
         return EXIT_FAIL;
     }
     registry_load_search_path(&reg);
-    if (json) {
+    if (json.on) {
         if (print_json(&reg) != 0) {
             registry_free(&reg);
             return EXIT_FAIL;

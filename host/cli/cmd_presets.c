@@ -2,7 +2,6 @@
  * it is. The line is the file's own "rnnhost.description" when it has one (`rnnhost export
  * --description`), otherwise one made from what its metadata says of the task and the network. Only the
  * file headers are read: no plugin is loaded, so a preset whose plugin is missing is still listed. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,19 @@
 #include "hostlog.h"
 #include "jsonout.h"
 #include "modelfile.h"
+#include "optgroups.h"
+#include "registry.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     fprintf(f, "usage: rnnhost presets [--json]\n"
                "\n"
                "Lists every preset, the models '-m NAME' opens by name: its task, its number of parameters\n"
                "and file size, and one line of description.\n"
-               "\n"
-               "  --json       machine-readable output, {\"schema\": 1, \"search_path\": [...], \"presets\": [...],\n"
-               "               \"errors\": [...]} (default: text)\n"
-               "  -h, --help   this help\n"
-               "\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "With --json: {\"schema\": 1, \"search_path\": [...], \"presets\": [...], \"errors\": [...]}.\n"
                "Presets are NAME.safetensors files found in $RNNHOST_PRESET_PATH (colon-separated folders,\n"
                "searched first; unset: none), then in the built-in folder (%s); a name\n"
                "in an earlier folder hides the same name in a later one. Never the current directory.\n"
@@ -32,23 +32,6 @@ static void usage(FILE *f)
                "Exit status: 0 when every preset could be read, 3 when one could not (it is listed under\n"
                "errors), 2 on a usage error.\n",
                model_preset_dir());
-}
-
-/* What each task's models are, for presets without a description of their own; NULL: another task. */
-static const char *task_noun(const char *task)
-{
-    static const struct {
-        const char *task, *noun;
-    } nouns[] = {
-        {"lm", "a character language model"},
-        {"midi-lm", "a MIDI event model (Performance RNN tokens)"},
-        {"pianoroll", "a piano-roll model (88 pitches, sigmoid outputs)"},
-        {"ctc", "a speech recogniser (CTC)"},
-    };
-    for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
-        if (strcmp(nouns[i].task, task) == 0)
-            return nouns[i].noun;
-    return NULL;
 }
 
 /* Code points in a UTF-8 string (its continuation bytes are not counted). */
@@ -221,24 +204,12 @@ static int print_json(const preset_info *v, size_t n, char **dirs, size_t nd)
 
 int cmd_presets(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c, rc = EXIT_OK;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: hostlog_usage("presets: unknown or incomplete option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        hostlog_usage("presets: unexpected argument '%s'", argv[optind]);
-        return EXIT_USAGE;
-    }
+    opt_json json;
+    cli_group groups[] = {OPT_GROUP(opt_json_section, &json, &opt_json_defaults)};
+    int rc = EXIT_OK;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
     preset_entry *entries = NULL;
     preset_info *info = NULL;
     char **dirs = NULL;
@@ -253,7 +224,7 @@ int cmd_presets(int argc, char **argv)
         info[i].entry = &entries[i];
         read_preset(&info[i]);
     }
-    if (json) {
+    if (json.on) {
         if (print_json(info, n, dirs, nd) != 0) {
             rc = EXIT_FAIL;
             goto done;
@@ -263,7 +234,7 @@ int cmd_presets(int argc, char **argv)
     } else {
         print_text(info, n);
     }
-    if (!json) {
+    if (!json.on) {
         printf("\nsearched:");
         for (size_t k = 0; k < nd; k++)
             printf(" %s%s", dirs[k], k + 1 < nd ? "," : "");

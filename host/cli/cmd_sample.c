@@ -35,6 +35,14 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
+static void usage(FILE *f, const cli_group *groups, size_t n)
+{
+    fprintf(f, "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
+               "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n");
+}
+
 int cmd_sample(int argc, char **argv)
 {
     sample_opts o;
@@ -44,22 +52,9 @@ int cmd_sample(int argc, char **argv)
         OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
-    int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        printf("usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
-               "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n");
-        cli_help(stdout, groups, ng);
-        printf("\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n");
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
-    if (first < argc) {
-        hostlog_usage("sample: unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
-    }
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    if (started >= 0)
+        return started;
     if (!o.model) {
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;

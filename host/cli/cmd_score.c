@@ -31,6 +31,16 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
+static void usage(FILE *f, const cli_group *groups, size_t n)
+{
+    fprintf(f, "usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
+               "Scores a UTF-8 text (default: standard input) under a language model. Every symbol but the\n"
+               "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
+               "SIGTERM) stops, prints nothing on standard output and exits 130.\n");
+}
+
 int cmd_score(int argc, char **argv)
 {
     score_opts o;
@@ -39,20 +49,10 @@ int cmd_score(int argc, char **argv)
         {&section, &o, &defaults, 0, 0},
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const size_t ng = sizeof groups / sizeof groups[0];
     int first;
-    const int parsed = cli_parse(groups, ng, argc, argv, &first);
-    if (parsed == CLI_HELP) {
-        printf("usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
-               "Scores a UTF-8 text (default: standard input) under a language model. Every symbol but the\n"
-               "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n");
-        cli_help(stdout, groups, ng);
-        printf("\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
-               "SIGTERM) stops, prints nothing on standard output and exits 130.\n");
-        return EXIT_OK;
-    }
-    if (parsed == CLI_ERROR)
-        return EXIT_USAGE;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    if (started >= 0)
+        return started;
     if (first + 1 < argc) {
         hostlog_usage("score: one text at a time ('%s' is extra)", argv[first + 1]);
         return EXIT_USAGE;

@@ -4,7 +4,7 @@
  * as soon as every earlier file is done, so what appears (and in what order) does not depend on -j. Each
  * output file is written atomically; a file that cannot be read is reported and the rest go on (exit 4). */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +17,11 @@
 #include "asreval.h"
 #include "atomicfile.h"
 #include "audio.h"
-#include "cliargs.h"
 #include "commands.h"
 #include "dirwalk.h"
 #include "hostlog.h"
 #include "interrupt.h"
+#include "optgroups.h"
 #include "progress.h"
 #include "transcript.h"
 
@@ -30,7 +30,50 @@
 #define AUDIO_SUFFIXES \
     ".wav|.wave|.flac|.ogg|.oga|.opus|.aif|.aiff|.aifc|.au|.snd|.caf|.w64|.rf64|.mp3|.voc|.sf|.htk|.paf|.mat"
 
-static void usage(FILE *f)
+typedef struct transcribe_opts {
+    const char *model, *formats, *out_dir, *output, *phrases, *summary;
+    uint32_t jobs, beam;
+    double chunk;
+    int skip_existing, no_timestamps, quiet;
+} transcribe_opts;
+
+static const transcribe_opts defaults = {.formats = "txt", .jobs = 2, .beam = 1, .chunk = 30};
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(transcribe_opts, model),
+     .arg = "MODEL", .help = "a model file or preset name (e.g. digits)"},
+    {.name = "jobs", .short_name = 'j', .kind = CLI_U32, .offset = offsetof(transcribe_opts, jobs), .arg = "N",
+     .help = "files transcribed in parallel, 1-256", .min = 1, .max = 256},
+    {.name = "output-format", .short_name = 'f', .kind = CLI_STRING, .offset = offsetof(transcribe_opts, formats),
+     .arg = "LIST", .help = "comma-separated: txt, json, jsonl, srt, vtt"},
+    {.name = "output-dir", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, out_dir), .arg = "DIR",
+     .help = "write DIR/NAME.EXT for each input (the folder structure below a given folder is kept)"},
+    {.name = "output", .short_name = 'o', .kind = CLI_STRING, .offset = offsetof(transcribe_opts, output),
+     .arg = "FILE|-",
+     .help = "one output file, or '-' for stdout (one format only; '-', a FIFO or a device takes any number of "
+             "inputs); without -o and --output-dir outputs go beside the inputs (NAME.EXT), and for stdin input "
+             "to stdout"},
+    {.name = "skip-existing", .kind = CLI_FLAG, .offset = offsetof(transcribe_opts, skip_existing),
+     .help = "leave inputs whose outputs all exist (resume a batch)"},
+    {.name = "no-timestamps", .kind = CLI_FLAG, .offset = offsetof(transcribe_opts, no_timestamps),
+     .help = "JSON without segments and times (srt and vtt need times)"},
+    {.name = "beam-size", .kind = CLI_U32, .offset = offsetof(transcribe_opts, beam), .arg = "N",
+     .help = "prefix beam search with N prefixes, 1-4096; 1 is greedy", .min = 1, .max = 4096},
+    {.name = "phrases", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, phrases), .arg = "FILE",
+     .help = "only these phrases (one per line) may be the answer; a recording whose best phrase is far less "
+             "likely (e^-5) than the best answer overall is rejected: an empty transcript"},
+    {.name = "chunk-seconds", .kind = CLI_NUMBER, .offset = offsetof(transcribe_opts, chunk), .arg = "S",
+     .help = "long recordings are decoded in chunks of at most S seconds, cut in pauses, 1-600", .min = 1,
+     .max = 600},
+    {.name = "summary", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, summary), .arg = "FILE|-",
+     .help = "a JSON summary: counts, failures with reasons, speed"},
+    {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .offset = offsetof(transcribe_opts, quiet),
+     .help = "no progress on stderr"},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static void usage(FILE *f, const cli_group *groups, size_t n)
 {
     fprintf(f,
             "usage: rnnhost transcribe -m MODEL [OPTIONS] FILE|DIR|- ...\n"
@@ -43,33 +86,13 @@ static void usage(FILE *f)
             "only in extension keep it (a.wav.txt, a.flac.txt); inputs that would still write the same output\n"
             "(one file twice, two folders' e01.wav into one --output-dir) are refused, naming both (exit 2).\n"
             "A file is written atomically, a link is written through, a FIFO or device is a stream.\n"
-            "\n"
-            "  -m, --model MODEL         a model file or preset name (e.g. digits)\n"
-            "  -j, --jobs N              files transcribed in parallel, 1-256 (default: 2)\n"
-            "  -f, --output-format LIST  comma-separated: txt, json, jsonl, srt, vtt (default: txt)\n"
-            "      --output-dir DIR      write DIR/NAME.EXT for each input (the folder structure below a\n"
-            "                            given folder is kept)\n"
-            "  -o, --output FILE|-       one output file, or '-' for stdout (one format only; '-', a FIFO or\n"
-            "                            a device takes any number of inputs); without -o and --output-dir\n"
-            "                            outputs go beside the inputs (NAME.EXT), and for stdin input to\n"
-            "                            stdout\n"
-            "      --skip-existing       leave inputs whose outputs all exist (resume a batch)\n"
-            "      --no-timestamps       JSON without segments and times (srt and vtt need times)\n"
-            "      --beam-size N         prefix beam search with N prefixes; 1 is greedy (default: 1)\n"
-            "      --phrases FILE        only these phrases (one per line) may be the answer; a recording\n"
-            "                            whose best phrase is far less likely (e^-5) than the best answer\n"
-            "                            overall is rejected: an empty transcript\n"
-            "      --chunk-seconds S     long recordings are decoded in chunks of at most S seconds, cut in\n"
-            "                            pauses, 1-600 (default: 30)\n"
-            "      --summary FILE|-      a JSON summary: counts, failures with reasons, speed\n"
-            "  -q, --quiet               no progress on stderr\n"
-            "      --plugin-path PATH    colon-separated plugin directories searched first\n"
-            "  -h, --help                this help\n"
-            "\n"
-            "Exit codes: 0 all transcribed, 1 nothing could be transcribed and written, 2 usage, 3 model not\n"
-            "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
-            "(files finished so far are written).\n",
+            "\n",
             AUDIO_STREAM_MAX >> 20);
+    cli_help(f, groups, n);
+    fprintf(f, "\n"
+               "Exit codes: 0 all transcribed, 1 nothing could be transcribed and written, 2 usage, 3 model not\n"
+               "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
+               "(files finished so far are written).\n");
 }
 
 typedef struct job {
@@ -492,63 +515,27 @@ static int write_summary(const run *r, const char *path, double wall, int interr
 
 int cmd_transcribe(int argc, char **argv)
 {
-    enum { O_DIR = 256, O_SKIP, O_NOTS, O_BEAM, O_PHRASES, O_CHUNK, O_SUMMARY, O_PLUGIN };
-    static const struct option lo[] = {
-        {"model", required_argument, NULL, 'm'},        {"jobs", required_argument, NULL, 'j'},
-        {"output-format", required_argument, NULL, 'f'}, {"output-dir", required_argument, NULL, O_DIR},
-        {"output", required_argument, NULL, 'o'},       {"skip-existing", no_argument, NULL, O_SKIP},
-        {"no-timestamps", no_argument, NULL, O_NOTS},   {"beam-size", required_argument, NULL, O_BEAM},
-        {"phrases", required_argument, NULL, O_PHRASES}, {"chunk-seconds", required_argument, NULL, O_CHUNK},
-        {"summary", required_argument, NULL, O_SUMMARY}, {"quiet", no_argument, NULL, 'q'},
-        {"plugin-path", required_argument, NULL, O_PLUGIN}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *model = NULL, *phrases = NULL, *summary = NULL, *plugin_path = NULL, *fmt_list = "txt";
-    uint32_t jobs = 2, beam = 1;
-    double chunk = 30.0;
+    transcribe_opts o;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
+    };
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    if (started >= 0)
+        return started;
+    const char *model = o.model, *phrases = o.phrases, *summary = o.summary;
     run r;
     memset(&r, 0, sizeof r);
-    r.timestamps = 1;
-    int c;
-    opterr = 0;
-    optind = 0; /* 0: glibc re-reads the option ordering, so options may follow the files */
-    while ((c = getopt_long(argc, argv, "m:j:f:o:qh", lo, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'j':
-            if (cli_u32(&jobs, optarg, "--jobs", 1, 256) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'f': fmt_list = optarg; break;
-        case O_DIR: r.out_dir = optarg; break;
-        case 'o': r.output = optarg; break;
-        case O_SKIP: r.skip_existing = 1; break;
-        case O_NOTS: r.timestamps = 0; break;
-        case O_BEAM:
-            if (cli_u32(&beam, optarg, "--beam-size", 1, 4096) != 0)
-                return EXIT_USAGE;
-            break;
-        case O_PHRASES: phrases = optarg; break;
-        case O_CHUNK:
-            if (cli_double(&chunk, optarg, "--chunk-seconds") != 0)
-                return EXIT_USAGE;
-            if (chunk < 1 || chunk > 600) {
-                hostlog_usage("--chunk-seconds is between 1 and 600, not %s", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case O_SUMMARY: summary = optarg; break;
-        case 'q': r.quiet = 1; break;
-        case O_PLUGIN: plugin_path = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: hostlog_usage("transcribe: unknown option '%s'", argv[optind - 1]); return EXIT_USAGE;
-        }
-    }
+    r.out_dir = o.out_dir, r.output = o.output;
+    r.skip_existing = o.skip_existing, r.timestamps = !o.no_timestamps, r.quiet = o.quiet;
     char bad[64];
-    if (tx_parse_formats(&r.formats, fmt_list, bad, sizeof bad) != 0) {
+    if (tx_parse_formats(&r.formats, o.formats, bad, sizeof bad) != 0) {
         hostlog_usage("--output-format: '%s' is not txt, json, jsonl, srt or vtt", bad);
         return EXIT_USAGE;
     }
-    if (!model || optind >= argc) {
+    if (!model || first >= argc) {
         hostlog_usage("transcribe: -m MODEL and at least one FILE, DIR or - are required");
         return EXIT_USAGE;
     }
@@ -565,7 +552,7 @@ int cmd_transcribe(int argc, char **argv)
         return EXIT_USAGE;
     }
     int stdin_inputs = 0;
-    for (int i = optind; i < argc; i++)
+    for (int i = first; i < argc; i++)
         stdin_inputs += strcmp(argv[i], "-") == 0;
     if (stdin_inputs > 1) {
         hostlog_usage("'-' (stdin) can be given once");
@@ -585,7 +572,7 @@ int cmd_transcribe(int argc, char **argv)
     memset(&m, 0, sizeof m);
     memset(&reg, 0, sizeof reg);
     int have_reg = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         struct stat st;
         const char *a = argv[i];
         if (strcmp(a, "-") != 0 && stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -635,7 +622,7 @@ int cmd_transcribe(int argc, char **argv)
 
     /* the model */
     char path[4096], why[1024];
-    if (registry_init(&reg, plugin_path) != 0) {
+    if (registry_init(&reg, plugin.path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         goto done;
     }
@@ -653,7 +640,7 @@ int cmd_transcribe(int argc, char **argv)
 
     /* what is left to do */
     /* a window of many files per job, so the pause at each window's end (the slowest file of it) is rare */
-    const size_t window = (size_t)jobs * 128;
+    const size_t window = (size_t)o.jobs * 128;
     r.results = calloc(r.n < window ? r.n : window, sizeof *r.results);
     r.paths = calloc(r.n, sizeof *r.paths);
     r.which = calloc(r.n, sizeof *r.which);
@@ -691,10 +678,10 @@ int cmd_transcribe(int argc, char **argv)
     }
     host_catch_interrupts();
     r.start = r.last_print = now_seconds();
-    asr_decode_opts o = {beam, phrases ? &ph : NULL, chunk, 0};
+    asr_decode_opts dec = {o.beam, phrases ? &ph : NULL, o.chunk, 0};
     for (r.base = 0; r.base < r.n_todo && !host_interrupted; r.base += r.window) {
         r.window = r.n_todo - r.base < window ? r.n_todo - r.base : window;
-        if (asr_run_files(r.results, r.paths + r.base, r.window, &m, &o, (int)jobs, on_done, &r, &host_interrupted,
+        if (asr_run_files(r.results, r.paths + r.base, r.window, &m, &dec, (int)o.jobs, on_done, &r, &host_interrupted,
                           why, sizeof why) != 0) {
             hostlog_error("%s", why);
             goto done;

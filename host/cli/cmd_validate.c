@@ -1,7 +1,6 @@
 /* rnnhost validate: loads one plugin and runs every check on it, each in a forked child with a time
  * limit, so a plugin that crashes or hangs fails a named check and the run still ends in a summary. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +17,9 @@
 #include "jsonout.h"
 #include "interrupt.h"
 #include "loader.h"
+#include "optgroups.h"
 #include "validate.h"
 
-#define DEFAULT_TIMEOUT 120u
 
 static volatile sig_atomic_t interrupted;
 
@@ -35,29 +34,92 @@ typedef struct check_report {
     char detail[1000];
 } check_report;
 
-static void validate_help(void)
+/* s as a whole number >= 0 in C's notation (decimal, 0x hex or 0 octal, as the seeds in plugin authors'
+ * reports are written); 0 or -1. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seed(void *field, const char *arg, const char *name)
+{
+    if (parse_u64(arg, field) != 0) {
+        hostlog_usage("validate: %s wants a non-negative integer, not '%s'", name, arg);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_timeout(void *field, const char *arg, const char *name)
+{
+    uint64_t v;
+    if (parse_u64(arg, &v) != 0 || v == 0 || v > 86400) {
+        hostlog_usage("validate: %s wants seconds in 1..86400, not '%s'", name, arg);
+        return -1;
+    }
+    *(unsigned *)field = (unsigned)v;
+    return 0;
+}
+
+static void show_seed(char *buf, size_t len, const void *field)
+{
+    host_fmt(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field);
+}
+
+static void show_timeout(char *buf, size_t len, const void *field)
+{
+    host_fmt(buf, len, "%u", *(const unsigned *)field);
+}
+
+typedef struct validate_opts {
+    const char *model;   /* NULL: every model */
+    const char *core, *options;
+    uint64_t seed;
+    unsigned timeout;    /* seconds per check */
+} validate_opts;
+
+static const validate_opts defaults = {.core = "gru", .seed = 1, .timeout = 120};
+
+static const cli_option options[] = {
+    {.name = "seed", .kind = CLI_CUSTOM, .offset = offsetof(validate_opts, seed), .arg = "N",
+     .help = "seed of every random input and parameter", .parse = parse_seed, .show = show_seed,
+     .size = sizeof(uint64_t)},
+    {.name = "model", .kind = CLI_STRING, .offset = offsetof(validate_opts, model), .arg = "ID",
+     .help = "check only this model of the plugin", .shown = "every model"},
+    {.name = "core", .kind = CLI_STRING, .offset = offsetof(validate_opts, core), .arg = "ID",
+     .help = "config.core for composite models"},
+    {.name = "options", .kind = CLI_STRING, .offset = offsetof(validate_opts, options), .arg = "STRING",
+     .help = "config.options for every model checked, \"key=value;...\"", .shown = "none"},
+    {.name = "timeout", .kind = CLI_CUSTOM, .offset = offsetof(validate_opts, timeout), .arg = "SECONDS",
+     .help = "time limit of each check, 1-86400", .parse = parse_timeout, .show = show_timeout,
+     .size = sizeof(unsigned)},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static void validate_help(FILE *f, const cli_group *groups, size_t n)
 {
     size_t i;
-    printf("usage: rnnhost validate PLUGIN [OPTIONS]\n"
-           "\n"
-           "Runs the conformance checks on a plugin. PLUGIN is a path when it contains a '/', else a plugin\n"
-           "id or model id found on the search path. Each check runs in its own process with a time limit.\n"
-           "\n"
-           "  --json              machine-readable output, {\"schema\": 1, ...} (default: text)\n"
-           "  --seed N            seed of every random input and parameter (default: 1)\n"
-           "  --plugin-path PATH  colon-separated directories or .so files searched first (default: none)\n"
-           "  --model ID          check only this model of the plugin (default: every model)\n"
-           "  --core ID           config.core for composite models (default: gru)\n"
-           "  --options STRING    config.options for every model checked, \"key=value;...\" (default: none)\n"
-           "  --timeout SECONDS   time limit of each check, 1-86400 (default: %u)\n"
-           "  -h, --help          this help\n"
-           "\n"
-           "Checks:",
-           DEFAULT_TIMEOUT);
+    fprintf(f, "usage: rnnhost validate PLUGIN [OPTIONS]\n"
+               "\n"
+               "Runs the conformance checks on a plugin. PLUGIN is a path when it contains a '/', else a plugin\n"
+               "id or model id found on the search path. Each check runs in its own process with a time limit.\n"
+               "\n");
+    cli_help(f, groups, n);
+    fprintf(f, "\nChecks:");
     for (i = 0; i < validate_num_checks; i++)
-        printf("%s %s", i ? "," : "", validate_checks[i].name);
-    printf("\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
-           "loaded.\n");
+        fprintf(f, "%s %s", i ? "," : "", validate_checks[i].name);
+    fprintf(f, "\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
+               "loaded.\n");
 }
 
 static const char *signal_name(int sig)
@@ -212,20 +274,6 @@ static void report(run_totals *tot, const check_def *check, const validate_case 
     fflush(stdout);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int unlink_entry(void *ctx, const dir_entry *e)
 {
     (void)ctx;
@@ -244,20 +292,16 @@ static void remove_tmpdir(const char *dir)
 
 int cmd_validate(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"seed", required_argument, NULL, 's'},
-        {"plugin-path", required_argument, NULL, 'p'},
-        {"model", required_argument, NULL, 'm'},
-        {"core", required_argument, NULL, 'c'},
-        {"options", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    validate_opts o;
+    opt_json json;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const char *plugin_path = NULL, *only_model = NULL, *target;
-    uint64_t seed = 1, timeout = DEFAULT_TIMEOUT;
-    int json = 0, c, rc = EXIT_FAIL;
+    const char *target;
+    int first, rc = EXIT_FAIL;
     plugin_registry reg;
     validate_ctx ctx;
     host_plugin *p;
@@ -267,41 +311,19 @@ int cmd_validate(int argc, char **argv)
     size_t ci;
     uint32_t mi, any_model = 0;
 
-    memset(&ctx, 0, sizeof ctx);
-    ctx.core = "gru";
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'p': plugin_path = optarg; break;
-        case 'm': only_model = optarg; break;
-        case 'c': ctx.core = optarg; break;
-        case 'o': ctx.options = optarg; break;
-        case 's':
-            if (parse_u64(optarg, &seed) != 0) {
-                hostlog_usage("validate: --seed wants a non-negative integer, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (parse_u64(optarg, &timeout) != 0 || timeout == 0 || timeout > 86400) {
-                hostlog_usage("validate: --timeout wants seconds in 1..86400, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'h': validate_help(); return EXIT_OK;
-        default:
-            hostlog_usage("validate: bad or incomplete option '%s'", argv[optind - 1]);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        hostlog_usage(optind >= argc ? "validate: which plugin? (a path, a plugin id or a model id)"
-                                     : "validate: one plugin at a time");
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, validate_help);
+    if (started >= 0)
+        return started;
+    if (first != argc - 1) {
+        hostlog_usage(first >= argc ? "validate: which plugin? (a path, a plugin id or a model id)"
+                                    : "validate: one plugin at a time");
         return EXIT_USAGE;
     }
-    target = argv[optind];
-    if (registry_init(&reg, plugin_path) != 0) {
+    memset(&ctx, 0, sizeof ctx);
+    ctx.core = o.core;
+    ctx.options = o.options;
+    target = argv[first];
+    if (registry_init(&reg, plugin.path) != 0) {
         registry_free(&reg);
         hostlog_error("out of memory");
         return EXIT_FAIL;
@@ -320,11 +342,11 @@ int cmd_validate(int argc, char **argv)
         registry_free(&reg);
         return EXIT_LOAD;
     }
-    if (only_model) {
+    if (o.model) {
         for (mi = 0; mi < p->num_models; mi++)
-            any_model |= strcmp(p->models[mi].id, only_model) == 0;
+            any_model |= strcmp(p->models[mi].id, o.model) == 0;
         if (!any_model) {
-            hostlog_error("plugin %s does not provide model '%s'", p->path, only_model);
+            hostlog_error("plugin %s does not provide model '%s'", p->path, o.model);
             registry_free(&reg);
             return EXIT_LOAD;
         }
@@ -334,17 +356,17 @@ int cmd_validate(int argc, char **argv)
         registry_free(&reg);
         return EXIT_FAIL;
     }
-    ctx.registry = &reg, ctx.plugin = p, ctx.seed = seed, ctx.tmpdir = tmpdir;
+    ctx.registry = &reg, ctx.plugin = p, ctx.seed = o.seed, ctx.tmpdir = tmpdir;
     /* No SA_RESTART: the wait for a check's report must wake up so the scratch directory is removed. */
     host_on_interrupt(on_interrupt, 0);
     memset(&tot, 0, sizeof tot);
-    if (json) {
+    if (json.on) {
         root = cJSON_CreateObject();
         cJSON_AddNumberToObject(root, "schema", 1);
         cJSON_AddStringToObject(root, "plugin", p->id);
         cJSON_AddStringToObject(root, "path", p->path);
         cJSON_AddNumberToObject(root, "abi_version", p->entry.abi_version);
-        cJSON_AddNumberToObject(root, "seed", (double)seed);
+        cJSON_AddNumberToObject(root, "seed", (double)o.seed);
         tot.checks = cJSON_AddArrayToObject(root, "checks");
     }
 
@@ -354,19 +376,19 @@ int cmd_validate(int argc, char **argv)
         validate_case vc;
         if (check->scope == CHECK_PER_PLUGIN) {
             memset(&vc, 0, sizeof vc);
-            run_one(&rep, &ctx, check, &vc, (unsigned)timeout);
+            run_one(&rep, &ctx, check, &vc, o.timeout);
             report(&tot, check, &vc, &rep);
             continue;
         }
         for (mi = 0; mi < p->num_models; mi++) {
             const host_model_desc *m = &p->models[mi];
             uint32_t kind;
-            if (only_model && strcmp(m->id, only_model) != 0)
+            if (o.model && strcmp(m->id, o.model) != 0)
                 continue;
             if (check->scope == CHECK_PER_MODEL) {
                 memset(&vc, 0, sizeof vc);
                 vc.model = m;
-                run_one(&rep, &ctx, check, &vc, (unsigned)timeout);
+                run_one(&rep, &ctx, check, &vc, o.timeout);
                 report(&tot, check, &vc, &rep);
                 continue;
             }
@@ -374,7 +396,7 @@ int cmd_validate(int argc, char **argv)
                 if (!(m->input_kinds & kind))
                     continue;
                 validate_make_case(&vc, &ctx, m, kind);
-                run_one(&rep, &ctx, check, &vc, (unsigned)timeout);
+                run_one(&rep, &ctx, check, &vc, o.timeout);
                 report(&tot, check, &vc, &rep);
             }
         }

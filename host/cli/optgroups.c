@@ -1,5 +1,8 @@
 #include "optgroups.h"
 
+#include "cliargs.h"
+#include "hostlog.h"
+
 #include <math.h>
 #include <stddef.h>
 
@@ -95,7 +98,37 @@ const opt_plugin opt_plugin_defaults = {NULL};
 
 static const cli_option plugin_options[] = {
     {.name = "plugin-path", .kind = CLI_STRING, .offset = offsetof(opt_plugin, path), .arg = "PATH",
-     .help = "colon-separated plugin directories searched first"},
+     .help = "colon-separated plugin directories or .so files, searched first"},
     {0},
 };
 const cli_section opt_plugin_section = {NULL, plugin_options};
+
+/* ---- JSON output ----------------------------------------------------------------------------------------- */
+
+const opt_json opt_json_defaults = {0};
+
+static const cli_option json_options[] = {
+    {.name = "json", .kind = CLI_FLAG, .offset = offsetof(opt_json, on),
+     .help = "one JSON object on standard output instead of text (its fields: README, 'JSON output')"},
+    {0},
+};
+const cli_section opt_json_section = {NULL, json_options};
+
+/* ---- one output file ------------------------------------------------------------------------------------- */
+
+const opt_output opt_output_defaults = {NULL, NULL};
+
+static const cli_option output_options[] = {
+    {.name = "output", .short_name = 'o', .kind = CLI_STRING, .offset = offsetof(opt_output, path), .arg = "FILE|-",
+     .help = "where to write, '-' for standard output; a file appears whole (written atomically), a link is "
+             "written through, a FIFO or device is a stream"},
+    {.name = "format", .short_name = 'f', .kind = CLI_STRING, .offset = offsetof(opt_output, format), .arg = "FMT",
+     .help = "the output's format", .shown = "the output's extension"},
+    {0},
+};
+const cli_section opt_output_section = {NULL, output_options};
+
+int opt_output_format(const opt_output *o, const char *const *names, int n, int fallback)
+{
+    return cli_output_format(o->path, o->format, names, n, fallback, hostlog_command());
+}

@@ -8,6 +8,10 @@
  *   stopping   --max-epochs, --max-steps, --time-budget
  *   sampling   --temperature, --top-k, --argmax, --seed: drawing from a model's outputs
  *   plugin     --plugin-path
+ *   json       --json: one JSON object on standard output instead of text
+ *   output     -o/--output and -f/--format of a command that writes one file whose format its extension
+ *              names (opt_output_format picks it); the command's usage text says which formats and the
+ *              default output, which differ from command to command
  */
 #ifndef RNNHOST_OPTGROUPS_H
 #define RNNHOST_OPTGROUPS_H
@@ -53,6 +57,15 @@ typedef struct opt_plugin {
     const char *path;       /* searched before RNNHOST_PLUGIN_PATH; NULL: none */
 } opt_plugin;
 
+typedef struct opt_json {
+    int on;
+} opt_json;
+
+typedef struct opt_output {
+    const char *path;       /* NULL: the command's default */
+    const char *format;     /* NULL: the one path's extension names */
+} opt_output;
+
 extern const char *const opt_optimizer_names[]; /* "sgd", "momentum", "rmsprop", "adam", NULL */
 
 extern const opt_model opt_model_defaults;
@@ -60,12 +73,20 @@ extern const opt_optim opt_optim_defaults;
 extern const opt_stop opt_stop_defaults;
 extern const opt_sampling opt_sampling_defaults;
 extern const opt_plugin opt_plugin_defaults;
+extern const opt_json opt_json_defaults;
+extern const opt_output opt_output_defaults;
 
 extern const cli_section opt_model_section;
 extern const cli_section opt_optim_section;
 extern const cli_section opt_stop_section;
 extern const cli_section opt_sampling_section;
 extern const cli_section opt_plugin_section;
+extern const cli_section opt_json_section;
+extern const cli_section opt_output_section;
+
+/* The format of o->path, one of names[0..n) (cli_output_format: --format, else the extension, else fallback;
+ * -1 for none). The index, or -1 after a usage line. */
+int opt_output_format(const opt_output *o, const char *const *names, int n, int fallback);
 
 /* A group of a shared section over its struct and default instance. */
 #define OPT_GROUP(section, fields, defaults) {&(section), (fields), (defaults), 0, 0}

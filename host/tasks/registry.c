@@ -29,6 +29,25 @@ const task_ops *task_named(const char *name)
     return NULL;
 }
 
+const char *task_noun(const char *name)
+{
+    const task_ops *t = task_named(name);
+    return t ? t->noun : NULL;
+}
+
+int task_add_sections(cli_table *tb, task_part part)
+{
+    for (size_t i = 0; i < N_TASKS; i++) {
+        const task_eval *e = part == TASK_EVAL ? tasks[i]->eval : NULL;
+        const task_export *x = part == TASK_EXPORT ? tasks[i]->export : NULL;
+        const cli_section *s = e ? e->section : x ? x->section : NULL;
+        if (s && cli_table_add(tb, s, NULL, e ? e->opts_defaults : x->opts_defaults,
+                               e ? e->opts_size : x->opts_size) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* A task can what its module has a member for. */
 #define TASK_CAN(what, member)                                                                                 \
     int task_can_##what(const task_ops *t, const void *arg)                                                    \

@@ -15,6 +15,10 @@ const task_ops *task_at(size_t i);
 /* The task called name, or NULL. */
 const task_ops *task_named(const char *name);
 
+/* What the models of the task called name are ("a character language model"), from its module; NULL when
+ * no task is called so. */
+const char *task_noun(const char *name);
+
 /* What a command needs of a task: 1 when t can (arg: the command's own detail, e.g. the eval section whose
  * options were given). */
 typedef int (*task_can)(const task_ops *t, const void *arg);
@@ -24,6 +28,14 @@ int task_can_score(const task_ops *t, const void *arg);
 int task_can_generate(const task_ops *t, const void *arg);
 int task_can_export(const task_ops *t, const void *arg);
 int task_can_eval(const task_ops *t, const void *arg); /* arg NULL, or the eval section the options came from */
+
+/* The command whose options for a task's models each task's module may bring. */
+typedef enum task_part { TASK_EVAL, TASK_EXPORT } task_part;
+
+/* Adds to tb the section of every task's options for that command, in registry order (a section several
+ * tasks share once), each over a struct the table makes from its defaults. 0, or -1 when the table is
+ * full or memory ran out. */
+int task_add_sections(cli_table *tb, task_part part);
 
 /* "a 'x' or 'y'": the tasks that can, in registry order (generators: event models first). */
 void task_names(char *buf, size_t len, task_can can, const void *arg);

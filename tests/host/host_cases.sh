@@ -133,7 +133,8 @@ generate -m folk -o x.mid -t -1|-t needs a number from 0 to 1000, not '-1'
 score -m dinos --streams -1|--streams needs a whole number from 1 to 65536, not '-1'
 eval -m folk --data x --streams 0|--streams needs a whole number from 1 to 65536, not '0'
 play -m folk --record x.mid --latency-ms -3|--latency-ms needs a whole number from 0 to 10000, not '-3'
-transcribe -m digits -j -1 x.wav|--jobs needs a whole number from 1 to 256, not '-1'
+transcribe -m digits -j -1 x.wav|-j needs a whole number from 1 to 256, not '-1'
+transcribe -m digits --jobs -1 x.wav|--jobs needs a whole number from 1 to 256, not '-1'
 train --data x.txt --max-steps -3|--max-steps needs a whole number >= 0, not '-3'
 LIST
 }
