@@ -243,12 +243,24 @@ done:
     return rc;
 }
 
-int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage)
+void cli_print_page(FILE *f, const cli_page *page, const cli_group *groups, size_t n)
+{
+    if (page->print) {
+        page->print(f, groups, n);
+        return;
+    }
+    fputs(page->head, f);
+    cli_help(f, groups, n);
+    if (page->tail)
+        fputs(page->tail, f);
+}
+
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, const cli_page *page)
 {
     int at;
     const int rc = cli_parse(groups, n, argc, argv, &at);
     if (rc == CLI_HELP) {
-        usage(stdout, groups, n);
+        cli_print_page(stdout, page, groups, n);
         return EXIT_OK;
     }
     if (rc == CLI_ERROR)

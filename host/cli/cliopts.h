@@ -20,8 +20,8 @@
  * new default. cli_was_given says whether the option behind a field was given.
  *
  * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options, an array of groups (its own and shared ones), and cli_start with the function that
- * prints its --help page around cli_help.
+ * listing the options, an array of groups (its own and shared ones), its --help page (cli_page: the text
+ * around the table of options), and cli_start.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
@@ -92,14 +92,25 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = -1 };
  * usage line. Any number of groups; options' names must be unique across them. */
 int cli_parse(cli_group *groups, size_t n, int argc, char **argv, int *first);
 
-/* A command's --help page: its usage line and what it does, cli_help(f, groups, n), and what follows. */
+/* A command's --help page made at run time: its usage line and what it does, cli_help(f, groups, n), and what
+ * follows. */
 typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
 
-/* What every command does first: cli_parse, then on -h or --help usage(stdout, groups, n). Returns -1 when
- * the command goes on (its positional arguments at argv[*first..argc)), otherwise its exit code: EXIT_OK
- * after the help, EXIT_USAGE after one usage line. first NULL: the command takes no positional arguments,
- * and one is a usage error ("plugins: unexpected argument 'x'"). */
-int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, cli_usage_fn *usage);
+/* A command's --help page as data: head (its usage line and what it does), the table of its options
+ * (cli_help), then tail (NULL: nothing); or, when print is set, what print writes. */
+typedef struct cli_page {
+    const char *head;
+    const char *tail;
+    cli_usage_fn *print;
+} cli_page;
+
+void cli_print_page(FILE *f, const cli_page *page, const cli_group *groups, size_t n);
+
+/* What every command does first: cli_parse, then on -h or --help its page on stdout. Returns -1 when the
+ * command goes on (its positional arguments at argv[*first..argc)), otherwise its exit code: EXIT_OK after
+ * the help, EXIT_USAGE after one usage line. first NULL: the command takes no positional arguments, and one
+ * is a usage error ("plugins: unexpected argument 'x'"). */
+int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, const cli_page *page);
 
 /* The number of groups in an array of them. */
 #define CLI_COUNT(groups) (sizeof(groups) / sizeof((groups)[0]))

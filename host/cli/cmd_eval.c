@@ -52,6 +52,7 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
                "the models named in their heading.\n\n");
     cli_help(f, groups, n);
 }
+static const cli_page page = {.print = usage};
 
 /* The task section whose options were given (NULL: none); -1 after a usage line when two were. */
 static int given_section(const cli_table *tb, const cli_section **s)
@@ -84,7 +85,7 @@ int cmd_eval(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    const int started = cli_start(tb.g, tb.n, argc, argv, NULL, usage);
+    const int started = cli_start(tb.g, tb.n, argc, argv, NULL, &page);
     if (started >= 0) {
         rc = started;
         goto done;

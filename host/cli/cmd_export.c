@@ -55,13 +55,11 @@ static int build(cli_table *tb, export_opts *o, opt_plugin *plugin)
     return failed ? -1 : 0;
 }
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n\n"
-               "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
-               "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n\n");
-    cli_help(f, groups, n);
-}
+static const cli_page page = {
+    .head = "usage: rnnhost export MODEL -o OUT.safetensors|- [OPTIONS]\n\n"
+            "Writes the model in MODEL (a model file, a checkpoint or a preset name) to OUT without training\n"
+            "state. A file is written atomically; a link is written through, a FIFO or device as a stream.\n\n",
+};
 
 /* Half-precision copies of the float blobs b[0..n), into halves (room for every element). */
 static void to_half(rh_blob *b, uint32_t n, uint16_t *halves)
@@ -170,7 +168,7 @@ int cmd_export(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    const int started = cli_start(tb.g, tb.n, argc, argv, &first, usage);
+    const int started = cli_start(tb.g, tb.n, argc, argv, &first, &page);
     if (started >= 0) {
         rc = started;
         goto done;

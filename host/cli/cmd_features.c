@@ -91,26 +91,24 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void print_help(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost features [OPTIONS] FILE|-\n"
-               "\n"
-               "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
-               "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
-               "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
-               "to maximum (white).\n"
-               "\n"
-               "The output defaults to FILE's base name with .npy, here, and to stdout for '-'. Its format is npy\n"
-               "or pgm, by its extension (.npy or .pgm); npy for '-' or a name without one; another extension\n"
-               "needs --format.\n"
-               "\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\n"
-               "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
-               "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
-               "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
-               "extension among them), 3 a model that cannot be read, 130 interrupted.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost features [OPTIONS] FILE|-\n"
+            "\n"
+            "Writes the log-mel spectrogram of a sound file ('-': stdin; any format libsndfile reads; mixed down\n"
+            "to mono and resampled) as a numpy .npy array, float32 of shape (frames, mels), or as a greyscale\n"
+            "PGM image with time across and low mels at the bottom, scaled from the matrix's minimum (black)\n"
+            "to maximum (white).\n"
+            "\n"
+            "The output defaults to FILE's base name with .npy, here, and to stdout for '-'. Its format is npy\n"
+            "or pgm, by its extension (.npy or .pgm); npy for '-' or a name without one; another extension\n"
+            "needs --format.\n"
+            "\n",
+    .tail = "\n"
+            "Frames start every hop at sample 0, without padding; a value is log(mel power + 1e-6).\n"
+            "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
+            "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
+            "extension among them), 3 a model that cannot be read, 130 interrupted.\n",
+};
 
 /* FILE's base name with its extension replaced by .npy, in the current directory. */
 static void default_output(char *dst, size_t len, const char *in)
@@ -383,7 +381,7 @@ int cmd_features(int argc, char **argv)
         {&frontend_section, &fe, &fe_defaults, 0, 0},
     };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, print_help);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     spec_settings s = fe.spec;

@@ -129,18 +129,16 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
-               "\n"
-               "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
-               "\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\n"
-               "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
-               "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
-               "(earlier --num-outputs files stay as they are) and the exit code is 130.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
+            "\n"
+            "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
+            "\n",
+    .tail = "\n"
+            "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
+            "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
+            "(earlier --num-outputs files stay as they are) and the exit code is 130.\n",
+};
 
 /* The whole of a file into memory; NULL with errno. */
 static uint8_t *slurp(const char *path, size_t *size)
@@ -295,7 +293,7 @@ int cmd_generate(int argc, char **argv)
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     if (first < argc || !o.model || (!o.out && !o.num) || (o.out && o.num) || (o.primer_midi && o.primer_pitches)) {

@@ -10,24 +10,22 @@
 #include "optgroups.h"
 #include "player.h"
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost midi-devices [--json]\n"
-               "\n"
-               "Lists the MIDI inputs and outputs (through PortMidi): the index or the name goes to\n"
-               "'rnnhost play --output-port' and '--input-port'. A machine without MIDI ports lists none and\n"
-               "that is not an error (exit 0).\n"
-               "\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\nWith --json: {\"schema\":1,\"devices\":[{\"index\",\"name\",\"interface\",\"input\",\"output\","
-               "\"opened\"}]}.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost midi-devices [--json]\n"
+            "\n"
+            "Lists the MIDI inputs and outputs (through PortMidi): the index or the name goes to\n"
+            "'rnnhost play --output-port' and '--input-port'. A machine without MIDI ports lists none and\n"
+            "that is not an error (exit 0).\n"
+            "\n",
+    .tail = "\nWith --json: {\"schema\":1,\"devices\":[{\"index\",\"name\",\"interface\",\"input\",\"output\","
+            "\"opened\"}]}.\n",
+};
 
 int cmd_mididevices(int argc, char **argv)
 {
     opt_json json;
     cli_group groups[] = {OPT_GROUP(opt_json_section, &json, &opt_json_defaults)};
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
     if (started >= 0)
         return started;
     if (midi_init() != 0) {

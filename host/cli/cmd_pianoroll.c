@@ -28,18 +28,16 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost pianoroll IN.mid -o OUT.svg|OUT.png|- [OPTIONS]\n"
-               "\n"
-               "Draws a piano roll of a Standard MIDI File: time from left to right, pitch upwards (the range\n"
-               "the notes use, in whole octaves, with a line under every C), one rectangle per note, coloured\n"
-               "by channel and paler the softer it is played. -o is required; the format follows OUT's\n"
-               "extension, .svg or .png, and --format svg or png is needed for '-' or a name without one.\n"
-               "SVG carries labels and a tooltip per note.\n"
-               "\n");
-    cli_help(f, groups, n);
-}
+static const cli_page page = {
+    .head = "usage: rnnhost pianoroll IN.mid -o OUT.svg|OUT.png|- [OPTIONS]\n"
+            "\n"
+            "Draws a piano roll of a Standard MIDI File: time from left to right, pitch upwards (the range\n"
+            "the notes use, in whole octaves, with a line under every C), one rectangle per note, coloured\n"
+            "by channel and paler the softer it is played. -o is required; the format follows OUT's\n"
+            "extension, .svg or .png, and --format svg or png is needed for '-' or a name without one.\n"
+            "SVG carries labels and a tooltip per note.\n"
+            "\n",
+};
 
 int cmd_pianoroll(int argc, char **argv)
 {
@@ -50,7 +48,7 @@ int cmd_pianoroll(int argc, char **argv)
         {&section, &o, &defaults, 0, 0},
     };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     if (first + 1 != argc || !out.path) {

@@ -69,23 +69,21 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost play -m MODEL [--output-port NAME|INDEX] [--record FILE.mid] [OPTIONS]\n"
-               "\n"
-               "Plays an event-token model (trained with --task midi-lm) live: the model generates ahead of\n"
-               "the clock on its own thread and the player sends each note when it is due, timestamped for\n"
-               "PortMidi with the latency given. Without --output-port and with --record, the same real-time\n"
-               "loop runs on PortMidi's clock and only records, and reports how late each event was sent.\n"
-               "Ctrl-C sends all-notes-off and all-sound-off on every channel, writes --record and exits 130.\n"
-               "\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\n"
-               "With --json, the timing statistics are the JSON object.\n"
-               "Exit status: 0 done; 1 no such MIDI port, or no MIDI device on this machine (see\n"
-               "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
-               "or is not an event model; 130 interrupted.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost play -m MODEL [--output-port NAME|INDEX] [--record FILE.mid] [OPTIONS]\n"
+            "\n"
+            "Plays an event-token model (trained with --task midi-lm) live: the model generates ahead of\n"
+            "the clock on its own thread and the player sends each note when it is due, timestamped for\n"
+            "PortMidi with the latency given. Without --output-port and with --record, the same real-time\n"
+            "loop runs on PortMidi's clock and only records, and reports how late each event was sent.\n"
+            "Ctrl-C sends all-notes-off and all-sound-off on every channel, writes --record and exits 130.\n"
+            "\n",
+    .tail = "\n"
+            "With --json, the timing statistics are the JSON object.\n"
+            "Exit status: 0 done; 1 no such MIDI port, or no MIDI device on this machine (see\n"
+            "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
+            "or is not an event model; 130 interrupted.\n",
+};
 
 static int32_t gen_next(void *ctx)
 {
@@ -132,7 +130,7 @@ int cmd_play(int argc, char **argv)
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
     if (started >= 0)
         return started;
     const char *model = o.model, *out_port = o.out_port, *in_port = o.in_port, *record = o.record;

@@ -10,17 +10,15 @@
 #include "loader.h"
 #include "optgroups.h"
 
-static void plugins_help(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
-               "\n"
-               "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
-               "\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\n"
-               "With --json: {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}.\n"
-               "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost plugins [--json] [--plugin-path PATH]\n"
+            "\n"
+            "Lists every plugin on the search path with its models, and every plugin that failed to load.\n"
+            "\n",
+    .tail = "\n"
+            "With --json: {\"schema\": 1, \"plugins\": [...], \"errors\": [...]}.\n"
+            "Exit status: 0 when every plugin loaded, 3 when one could not be loaded, 2 on a usage error.\n",
+};
 
 static cJSON *inputs_json(uint32_t kinds)
 {
@@ -99,7 +97,7 @@ int cmd_plugins(int argc, char **argv)
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     plugin_registry reg;
-    int rc = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, plugins_help);
+    int rc = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
     if (rc >= 0)
         return rc;
     if (registry_init(&reg, plugin.path) != 0) {

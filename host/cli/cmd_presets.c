@@ -33,6 +33,7 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
                "errors), 2 on a usage error.\n",
                model_preset_dir());
 }
+static const cli_page page = {.print = usage};
 
 /* Code points in a UTF-8 string (its continuation bytes are not counted). */
 static size_t utf8_length(const char *s)
@@ -207,7 +208,7 @@ int cmd_presets(int argc, char **argv)
     opt_json json;
     cli_group groups[] = {OPT_GROUP(opt_json_section, &json, &opt_json_defaults)};
     int rc = EXIT_OK;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
     if (started >= 0)
         return started;
     preset_entry *entries = NULL;

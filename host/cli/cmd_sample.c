@@ -35,13 +35,11 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
-               "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
+            "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n",
+    .tail = "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n",
+};
 
 int cmd_sample(int argc, char **argv)
 {
@@ -52,7 +50,7 @@ int cmd_sample(int argc, char **argv)
         OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
     if (started >= 0)
         return started;
     if (!o.model) {

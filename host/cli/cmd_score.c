@@ -31,15 +31,13 @@ static const cli_option options[] = {
 };
 static const cli_section section = {NULL, options};
 
-static void usage(FILE *f, const cli_group *groups, size_t n)
-{
-    fprintf(f, "usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
-               "Scores a UTF-8 text (default: standard input) under a language model. Every symbol but the\n"
-               "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n");
-    cli_help(f, groups, n);
-    fprintf(f, "\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
-               "SIGTERM) stops, prints nothing on standard output and exits 130.\n");
-}
+static const cli_page page = {
+    .head = "usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
+            "Scores a UTF-8 text (default: standard input) under a language model. Every symbol but the\n"
+            "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n",
+    .tail = "\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
+            "SIGTERM) stops, prints nothing on standard output and exits 130.\n",
+};
 
 int cmd_score(int argc, char **argv)
 {
@@ -50,7 +48,7 @@ int cmd_score(int argc, char **argv)
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     if (first + 1 < argc) {

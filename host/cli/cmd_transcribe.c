@@ -94,6 +94,7 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
                "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
                "(files finished so far are written).\n");
 }
+static const cli_page page = {.print = usage};
 
 typedef struct job {
     char *path;    /* to read */
@@ -522,7 +523,7 @@ int cmd_transcribe(int argc, char **argv)
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, usage);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     const char *model = o.model, *phrases = o.phrases, *summary = o.summary;

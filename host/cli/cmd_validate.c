@@ -121,6 +121,7 @@ static void validate_help(FILE *f, const cli_group *groups, size_t n)
     fprintf(f, "\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
                "loaded.\n");
 }
+static const cli_page page = {.print = validate_help};
 
 static const char *signal_name(int sig)
 {
@@ -311,7 +312,7 @@ int cmd_validate(int argc, char **argv)
     size_t ci;
     uint32_t mi, any_model = 0;
 
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, validate_help);
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
     if (started >= 0)
         return started;
     if (first != argc - 1) {
