@@ -41,24 +41,38 @@ int cli_u32(uint32_t *out, const char *s, const char *name, uint32_t lo, uint32_
     return 0;
 }
 
-/* "90", "90s", "10m", "2h", "1.5h" -> seconds */
-int cli_duration(double *out, const char *s, const char *name)
+/* The one syntax of a duration, for every command: "90" or "90s" seconds, "500ms", "10m" or "10min",
+ * "2h" or "1.5h". *unit says whether a unit was written (generate reads a bare number as model steps). */
+int cli_parse_seconds(const char *s, double *out, int *unit)
 {
+    static const struct {
+        const char *suffix;
+        double seconds;
+    } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}, {"min", 60}, {"h", 3600}};
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
-    double unit = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        unit = 60, end++;
-    else if (*end == 'h')
-        unit = 3600, end++;
-    if (errno || end == s || *end || !(v >= 0) || !isfinite(v)) { /* 0: no limit */
-        hostlog_usage("%s needs a duration such as 90s, 10m or 2h, not '%s'", name, s);
+    const double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0) || !isfinite(v) || s[0] == '-')
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            *out = v * units[i].seconds;
+            if (unit)
+                *unit = i > 0;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_duration(double *out, const char *s, const char *name, int above_zero)
+{
+    double v;
+    if (cli_parse_seconds(s, &v, NULL) != 0 || (above_zero && !(v > 0))) {
+        hostlog_usage("%s needs a duration%s such as 90s, 500ms, 1.5m or 2h, not '%s'", name,
+                      above_zero ? " above 0" : "", s);
         return -1;
     }
-    *out = v * unit;
+    *out = v; /* 0: no limit, where 0 is allowed */
     return 0;
 }
 

@@ -135,7 +135,7 @@ static int parse_value(void *field, const cli_option *o, const char *arg, const 
     case CLI_STRING: *(const char **)field = arg; return 0;
     case CLI_U32: return cli_u32(field, arg, name, (uint32_t)o->min, (uint32_t)o->max);
     case CLI_U64: return cli_u64(field, arg, name);
-    case CLI_DURATION: return cli_duration(field, arg, name);
+    case CLI_DURATION: return cli_duration(field, arg, name, (o->flags & CLI_ABOVE_ZERO) != 0);
     case CLI_CUSTOM: return o->parse(field, arg, name);
     case CLI_CHOICE:
         for (int i = 0; o->choices[i]; i++)

@@ -37,14 +37,15 @@ typedef enum cli_kind {
     CLI_U32,      /* uint32_t: a whole number from min to max */
     CLI_U64,      /* uint64_t: a whole number >= 0 */
     CLI_NUMBER,   /* double: a finite number from min to max (CLI_BELOW_MAX: below max) */
-    CLI_DURATION, /* double: seconds, from "90", "90s", "10m", "2h" or "1.5h"; 0 is 0 */
+    CLI_DURATION, /* double: seconds, from "90", "90s", "500ms", "10m", "2h" or "1.5h" (cliargs.h) */
     CLI_CHOICE,   /* int: the index of the argument in choices */
     CLI_CONST,    /* double: takes no value and sets the field to min (--argmax: temperature 0) */
     CLI_CUSTOM,   /* size bytes: whatever parse writes; show prints the default */
 } cli_kind;
 
 enum {
-    CLI_BELOW_MAX = 1u << 0, /* CLI_NUMBER: max itself is out of range */
+    CLI_BELOW_MAX = 1u << 0,  /* CLI_NUMBER: max itself is out of range */
+    CLI_ABOVE_ZERO = 1u << 1, /* CLI_DURATION: 0 is out of range (without it, 0 usually means no limit) */
     /* Bits from 8 up are the command's own: train marks the options a model or a checkpoint fixes. */
     CLI_USER = 1u << 8,
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "cliargs.h"
 #include "commands.h"
 #include "eventgen.h"
 #include "hostlog.h"
@@ -37,17 +38,18 @@ typedef struct gen_opts {
 
 static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120};
 
+/* A duration in the one syntax of every command (30s, 1.5m, 500ms) is music; a bare number is model steps. */
 static int parse_length(void *field, const char *arg, const char *name)
 {
     gen_length *l = field;
-    char *end;
-    errno = 0;
-    const double v = strtod(arg, &end);
-    if (errno || end == arg || !(v > 0) || (*end && strcmp(end, "s") != 0) || v > 1e6) {
-        hostlog_usage("generate: %s is seconds (30s) or steps (512), not '%s'", name, arg);
+    double v;
+    int unit;
+    if (cli_parse_seconds(arg, &v, &unit) != 0 || !(v >= (unit ? 1e-3 : 1)) || v > 1e6) {
+        hostlog_usage("generate: %s is a duration of music (30s, 1.5m) or a number of model steps (512), not '%s'",
+                      name, arg);
         return -1;
     }
-    if (*end == 's')
+    if (unit)
         l->seconds = v, l->steps = 0;
     else
         l->steps = (uint64_t)v;
@@ -112,7 +114,7 @@ static const cli_option options[] = {
      .min = 1, .max = 100000},
     {.name = "output-dir", .kind = CLI_STRING, .offset = offsetof(gen_opts, dir), .arg = "DIR"},
     {.name = "length", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, length), .arg = "L",
-     .help = "30s (seconds of music) or a number of model steps, above 0", .parse = parse_length,
+     .help = "a duration of music (30s, 1.5m) or a number of model steps (512)", .parse = parse_length,
      .show = show_length, .size = sizeof(gen_length)},
     {.name = "primer-midi", .kind = CLI_STRING, .offset = offsetof(gen_opts, primer_midi), .arg = "FILE",
      .help = "start from this file's notes (they are kept in the output)"},

@@ -23,23 +23,10 @@
 typedef struct play_opts {
     const char *model, *out_port, *in_port, *record;
     uint32_t latency_ms;
-    double temperature;
-    uint64_t top_k, seed;
-    int64_t duration_us; /* 0: until Ctrl-C */
+    double duration; /* seconds; 0: until Ctrl-C */
 } play_opts;
 
-static const play_opts defaults = {.latency_ms = 10, .temperature = 1, .top_k = 0, .seed = 1};
-
-static int parse_duration(void *field, const char *arg, const char *name)
-{
-    const int64_t us = player_parse_duration_us(arg);
-    if (us <= 0) {
-        hostlog_usage("play: %s needs a length such as 20s, 1.5m or 500ms, not '%s'", name, arg);
-        return -1;
-    }
-    *(int64_t *)field = us;
-    return 0;
-}
+static const play_opts defaults = {.latency_ms = 10};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(play_opts, model), .arg = "MODEL",
@@ -52,16 +39,8 @@ static const cli_option options[] = {
              "answers for a few seconds"},
     {.name = "latency-ms", .kind = CLI_U32, .offset = offsetof(play_opts, latency_ms), .arg = "MS",
      .help = "how far ahead messages are timestamped, 0-10000; 0: sent the moment they are due", .max = 10000},
-    {.name = "temperature", .short_name = 't', .kind = CLI_NUMBER, .offset = offsetof(play_opts, temperature),
-     .arg = "T", .help = "0-100: below 1 more conservative, above 1 more surprising; 0: always the likeliest token",
-     .max = 100},
-    {.name = "top-k", .short_name = 'k', .kind = CLI_U64, .offset = offsetof(play_opts, top_k), .arg = "K",
-     .help = "draw only among the K likeliest tokens; 0 is all"},
-    {.name = "seed", .short_name = 's', .kind = CLI_U64, .offset = offsetof(play_opts, seed), .arg = "S",
-     .help = "the seed of the sampler"},
-    {.name = "duration", .short_name = 'd', .kind = CLI_CUSTOM, .offset = offsetof(play_opts, duration_us),
-     .arg = "D", .help = "stop after D: 20s, 1.5m, 500ms", .shown = "until Ctrl-C", .parse = parse_duration,
-     .size = sizeof(int64_t)},
+    {.name = "duration", .short_name = 'd', .kind = CLI_DURATION, .offset = offsetof(play_opts, duration),
+     .arg = "D", .help = "stop after D: 20s, 1.5m, 500ms", .shown = "until Ctrl-C", .flags = CLI_ABOVE_ZERO},
     {.name = "record", .kind = CLI_STRING, .offset = offsetof(play_opts, record), .arg = "FILE.mid|-",
      .help = "write exactly what was sent, when it was sent (written at the end; '-' for stdout, a link is "
              "written through)"},
@@ -123,10 +102,12 @@ static void report(const player_result *res, const player_lateness *lt, int json
 int cmd_play(int argc, char **argv)
 {
     play_opts o;
+    opt_sampling sampling;
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
         {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
@@ -135,8 +116,9 @@ int cmd_play(int argc, char **argv)
         return started;
     const char *model = o.model, *out_port = o.out_port, *in_port = o.in_port, *record = o.record;
     /* more than every token is every token */
-    const uint32_t top_k = o.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)o.top_k;
-    const int64_t duration_us = o.duration_us;
+    const uint32_t top_k = sampling.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)sampling.top_k;
+    /* a thousand years is until Ctrl-C */
+    const int64_t duration_us = o.duration > 3e10 ? 0 : (int64_t)(o.duration * 1e6 + 0.5);
     if (record && json.on && strcmp(record, "-") == 0) {
         hostlog_usage("play: --record - and --json would both write to standard output");
         return EXIT_USAGE;
@@ -183,7 +165,7 @@ int cmd_play(int argc, char **argv)
         midi_terminate();
         return EXIT_FAIL;
     }
-    if ((rc = event_gen_open(&gen, &reg, model, o.seed, (float)o.temperature, top_k, why, sizeof why)) !=
+    if ((rc = event_gen_open(&gen, &reg, model, sampling.seed, (float)sampling.temperature, top_k, why, sizeof why)) !=
         EXIT_OK) {
         hostlog_error("%s", why);
         goto done;

@@ -292,26 +292,3 @@ int player_run(player_result *res, const player_config *cfg)
     spsc_ring_free(&e->out), spsc_ring_free(&e->in), free(e);
     return 0;
 }
-
-int64_t player_parse_duration_us(const char *text)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || !(v >= 0) || text[0] == '-')
-        return -1;
-    double scale = 1e6;
-    if (strcmp(end, "ms") == 0)
-        scale = 1e3;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        scale = 60e6;
-    else if (strcmp(end, "h") == 0)
-        scale = 3600e6;
-    else if (*end && strcmp(end, "s") != 0)
-        return -1;
-    v *= scale;
-    if (v > 1e15)
-        return -1;
-    return (int64_t)(v + 0.5);
-}
-

@@ -100,9 +100,6 @@ typedef struct player_lateness {
  * rings, the record or the thread could not be set up (nothing was sent). */
 int player_run(player_result *res, const player_config *cfg);
 
-/* Microseconds of a duration string: "20s", "1.5s", "250ms", "2m", or plain seconds "20". -1 if invalid. */
-int64_t player_parse_duration_us(const char *text);
-
 /* ---- the record (playerrecord.c) ---- */
 
 /* Lateness statistics of res (allocates a sorted copy; call after player_run). -1 on allocation failure. */

@@ -9,6 +9,7 @@
 #include "../scratch.h"
 #include "../sdk/check.h"
 #include "bytebuf.h"
+#include "cliargs.h"
 #include "dirwalk.h"
 #include "hostlog.h"
 #include "readall.h"
@@ -175,6 +176,28 @@ static void case_format(void)
     CHECK_MSG(e, "x.txt: no such file or directory");
 }
 
+/* One syntax of a duration for every option (play --duration, generate --length, train --time-budget). */
+static void case_duration(void)
+{
+    static const struct {
+        const char *text;
+        double seconds;
+        int unit;
+    } good[] = {{"20", 20, 0}, {"20s", 20, 1}, {"1.5s", 1.5, 1}, {"250ms", 0.25, 1}, {"2m", 120, 1},
+                {"1.5min", 90, 1}, {"2h", 7200, 1}, {"0", 0, 0}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        double v = -1;
+        int unit = -1;
+        CHECK(cli_parse_seconds(good[i].text, &v, &unit) == 0 && v == good[i].seconds && unit == good[i].unit,
+              "'%s' gave %g s (unit %d), not %g s (unit %d)", good[i].text, v, unit, good[i].seconds, good[i].unit);
+    }
+    static const char *const bad[] = {"-1s", "abc", "5 parsecs", "", "2ms2", "inf", "nan", "1e400", "3d"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = -1;
+        CHECK(cli_parse_seconds(bad[i], &v, NULL) == -1, "'%s' accepted as %g s", bad[i], v);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -182,7 +205,7 @@ int main(int argc, char **argv)
         void (*run)(void);
     } cases[] = {{"order", case_order},   {"filters", case_filters}, {"links", case_links},
                  {"stop", case_stop},     {"readall", case_readall}, {"bytebuf", case_bytebuf},
-                 {"format", case_format}};
+                 {"format", case_format}, {"duration", case_duration}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_base CASE\n");
         return 2;

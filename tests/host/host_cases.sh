@@ -136,6 +136,12 @@ play -m folk --record x.mid --latency-ms -3|--latency-ms needs a whole number fr
 transcribe -m digits -j -1 x.wav|-j needs a whole number from 1 to 256, not '-1'
 transcribe -m digits --jobs -1 x.wav|--jobs needs a whole number from 1 to 256, not '-1'
 train --data x.txt --max-steps -3|--max-steps needs a whole number >= 0, not '-3'
+train --data x.txt --time-budget 3d|--time-budget needs a duration such as 90s, 500ms, 1.5m or 2h, not '3d'
+play -m folk --record x.mid --duration 0|--duration needs a duration above 0 such as 90s, 500ms, 1.5m or 2h, not '0'
+play -m folk --record x.mid -d 1y|-d needs a duration above 0 such as 90s, 500ms, 1.5m or 2h, not '1y'
+play -m folk --record x.mid -t 1001|-t needs a number from 0 to 1000, not '1001'
+generate -m folk -o x.mid --length 1.5x|--length is a duration of music (30s, 1.5m) or a number of model steps (512), not '1.5x'
+generate -m folk -o x.mid --length 0|--length is a duration of music (30s, 1.5m) or a number of model steps (512), not '0'
 LIST
 }
 

@@ -135,6 +135,9 @@ case_preset_folk() {
     expect_rc 0 "generate -m folk"
     "$RNNHOST" generate -m folk -o f2.mid --seed 7 --length 10s 2>/dev/null
     cmp -s f1.mid f2.mid || fail "folk: the same seed generated different files"
+    # one duration syntax across commands: a sixth of a minute is ten seconds
+    "$RNNHOST" generate -m folk -o f3.mid --seed 7 --length 0.1667m 2>/dev/null || fail "generate --length in minutes"
+    [ -s f3.mid ] && [ "$(stat -c %s f3.mid)" -ge "$(stat -c %s f1.mid)" ] || fail "folk: --length 0.1667m wrote less than 10s"
 }
 
 # The LSTM as the core of both music models: each learns what the gru's cases ask for, and generates.

@@ -430,21 +430,8 @@ static void test_call_and_response(void)
     player_result_free(&res);
 }
 
-static void test_duration_parse(void)
-{
-    CHECK(player_parse_duration_us("20s") == 20000000, "20s");
-    CHECK(player_parse_duration_us("20") == 20000000, "20");
-    CHECK(player_parse_duration_us("1.5s") == 1500000, "1.5s");
-    CHECK(player_parse_duration_us("250ms") == 250000, "250ms");
-    CHECK(player_parse_duration_us("2m") == 120000000, "2m");
-    CHECK(player_parse_duration_us("-1s") == -1, "-1s");
-    CHECK(player_parse_duration_us("abc") == -1, "abc");
-    CHECK(player_parse_duration_us("5 parsecs") == -1, "parsecs");
-}
-
 int main(void)
 {
-    test_duration_parse();
     test_tokens();
     test_schedule();
     test_interrupt();
