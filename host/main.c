@@ -9,6 +9,7 @@
 #include "hostlog.h"
 #include "interrupt.h"
 #include "modelfile.h"
+#include "par.h"
 #include "rnnhost/rnnhost.h"
 
 #ifndef RH_VERSION
@@ -136,7 +137,9 @@ int main(int argc, char **argv)
             char **sub_argv = argv + optind;
             optind = 0; /* a full getopt reset for the command's own parsing */
             hostlog_set_command(commands[i].name);
-            return commands[i].run(sub_argc, sub_argv);
+            const int rc = commands[i].run(sub_argc, sub_argv);
+            par_stop(); /* the ranks' end, if the command started them */
+            return rc;
         }
     hostlog_usage("unknown command '%s'", argv[optind]);
     return EXIT_USAGE;
