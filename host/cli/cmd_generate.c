@@ -114,7 +114,7 @@ static const cli_option options[] = {
      .min = 1, .max = 100000},
     {.name = "output-dir", .kind = CLI_STRING, .offset = offsetof(gen_opts, dir), .arg = "DIR"},
     {.name = "length", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, length), .arg = "L",
-     .help = "a duration of music (30s, 1.5m) or a number of model steps (512)", .parse = parse_length,
+     .help = "a duration of music (30s, 1.5m) or a number of model steps (512), above 0", .parse = parse_length,
      .show = show_length, .size = sizeof(gen_length)},
     {.name = "primer-midi", .kind = CLI_STRING, .offset = offsetof(gen_opts, primer_midi), .arg = "FILE",
      .help = "start from this file's notes (they are kept in the output)"},

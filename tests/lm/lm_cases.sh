@@ -269,7 +269,7 @@ case_help_special_values() {
     help_says sample "0: none, only --prime-text" "0: always the likeliest, as --argmax" "0 is all" "0: none (default: 1)"
     help_says score "1-65536 (default: 1)" "1-65536 (default: 256)"
     help_says generate "0: always the likeliest event" "(default: 0, all)" "(1-100000)" "above 0" "0-127"
-    help_says play "0: sent the moment they are due" "0: always the likeliest token" "0 is all" "until Ctrl-C"
+    help_says play "0: sent the moment they are due" "0: always the likeliest, as --argmax" "0 is all" "until Ctrl-C"
     help_says export "0 for none" "\"\" removes it"
     help_says transcribe "1 is greedy" "1-600" "1-256"
     help_says validate "1-86400"
