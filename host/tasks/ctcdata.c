@@ -133,8 +133,8 @@ int ctc_batches(ctc_trainer *tr, uint32_t batch)
     return 0;
 }
 
-/* The waveform of utterance u as the model will hear it this time: speed, gain and noise drawn from the
- * trainer's RNG (none for validation). Returns the sample count written into tr->wave. */
+/* The waveform of utterance u as the model will hear it this time: speed, gain and noise drawn from its
+ * own generator, tr->aug (none for validation). Returns the sample count written into tr->wave. */
 static size_t render(ctc_trainer *tr, const utt *u, int augment)
 {
     float *w = tr->wave;
@@ -145,7 +145,7 @@ static size_t render(ctc_trainer *tr, const utt *u, int augment)
         return n;
     const ctc_opts *o = tr->co;
     if (o->speed > 1.0) {
-        const double s = exp((2.0 * rh_rng_uniform(tr->rng) - 1.0) * log(o->speed)); /* log-uniform in [1/F, F] */
+        const double s = exp((2.0 * rh_rng_uniform(&tr->aug) - 1.0) * log(o->speed)); /* log-uniform in [1/F, F] */
         const size_t out_n = (size_t)((double)n / s);
         if (asr_steps_for(&tr->m, out_n) >= u->need) {
             SRC_DATA d;
@@ -161,22 +161,22 @@ static size_t render(ctc_trainer *tr, const utt *u, int augment)
         }
     }
     if (o->gain_db > 0) {
-        const float g = (float)pow(10.0, (2.0 * rh_rng_uniform(tr->rng) - 1.0) * o->gain_db / 20.0);
+        const float g = (float)pow(10.0, (2.0 * rh_rng_uniform(&tr->aug) - 1.0) * o->gain_db / 20.0);
         for (size_t k = 0; k < n; k++)
             w[k] *= g;
     }
-    if (o->noise_snr > 0 && rh_rng_uniform(tr->rng) < 0.5) {
+    if (o->noise_snr > 0 && rh_rng_uniform(&tr->aug) < 0.5) {
         double power = 0;
         for (size_t k = 0; k < n; k++)
             power += (double)w[k] * w[k];
         power = power / (double)(n ? n : 1) + 1e-12;
-        const double snr = o->noise_snr + 30.0 * rh_rng_uniform(tr->rng);
-        const int pink = rh_rng_uniform(tr->rng) < 0.5;
+        const double snr = o->noise_snr + 30.0 * rh_rng_uniform(&tr->aug);
+        const int pink = rh_rng_uniform(&tr->aug) < 0.5;
         /* pink noise by a leaky integrator over white: most energy low, like rooms and fans */
         const double sd = sqrt(power / pow(10.0, snr / 10.0)) * (pink ? 0.2 : 1.0);
         double state = 0;
         for (size_t k = 0; k < n; k++) {
-            double z = rh_rng_normal(tr->rng) * sd;
+            double z = rh_rng_normal(&tr->aug) * sd;
             if (pink)
                 z = state = 0.98 * state + z;
             w[k] += (float)z;
@@ -191,13 +191,13 @@ static void mask_features(ctc_trainer *tr, float *x, size_t steps)
 {
     const uint32_t M = (uint32_t)tr->m.fe.n_mels, S = tr->m.stack, D = M * S;
     for (uint32_t k = 0; k < tr->co->masks; k++) {
-        const uint32_t w = (uint32_t)(rh_rng_next(tr->rng) % (M / 5 + 1));
-        const uint32_t f0 = (uint32_t)(rh_rng_next(tr->rng) % (M - w + 1));
+        const uint32_t w = (uint32_t)(rh_rng_next(&tr->aug) % (M / 5 + 1));
+        const uint32_t f0 = (uint32_t)(rh_rng_next(&tr->aug) % (M - w + 1));
         for (size_t t = 0; t < steps; t++)
             for (uint32_t s = 0; s < S; s++)
                 memset(x + t * D + s * M + f0, 0, w * sizeof *x);
-        const size_t span = (size_t)(rh_rng_next(tr->rng) % (steps / 10 + 1));
-        const size_t t0 = (size_t)(rh_rng_next(tr->rng) % (steps - span + 1));
+        const size_t span = (size_t)(rh_rng_next(&tr->aug) % (steps / 10 + 1));
+        const size_t t0 = (size_t)(rh_rng_next(&tr->aug) % (steps - span + 1));
         memset(x + t0 * D, 0, span * D * sizeof *x);
     }
 }
@@ -242,19 +242,24 @@ int ctc_norm_stats(ctc_trainer *tr, uint32_t prior, int quiet)
     return 0;
 }
 
-/* Features and labels of utterances idx[0..B) of set into the batch buffers; returns T. */
-uint32_t ctc_make_batch(ctc_trainer *tr, const uttset *set, const uint32_t *idx, uint32_t B, int augment)
+/* Features and labels of utterances idx[0..B) of set into the batch buffers; returns T. Utterance b's
+ * augmentation comes from seeds[b] alone, so it does not depend on which other utterances this process makes
+ * (on several ranks, each makes its share of a batch). seeds NULL: none. */
+uint32_t ctc_make_batch(ctc_trainer *tr, const uttset *set, const uint32_t *idx, uint32_t B, const uint64_t *seeds)
 {
+    const int augment = seeds != NULL;
     const uint32_t D = tr->D;
     uint32_t T = 0, off = 0;
     tr->label_offsets[0] = 0;
     for (uint32_t b = 0; b < B; b++) {
         const utt *u = &set->v[idx[b]];
+        if (augment)
+            rh_rng_seed(&tr->aug, seeds[b]);
         const size_t n = render(tr, u, augment);
         spectrogram *sp = tr->sp;
         /* a failed rebuild keeps the previous factor: one utterance warped as the last, no harm */
         if (augment && tr->sp_warp &&
-            spec_set_warp(tr->sp_warp, 1.0 + (2.0 * rh_rng_uniform(tr->rng) - 1.0) * tr->co->warp) == 0)
+            spec_set_warp(tr->sp_warp, 1.0 + (2.0 * rh_rng_uniform(&tr->aug) - 1.0) * tr->co->warp) == 0)
             sp = tr->sp_warp;
         const size_t steps = asr_features(tr->one, tr->mel, sp, &tr->m, tr->wave, n);
         tr->lengths[b] = (uint32_t)steps;
@@ -311,9 +316,10 @@ int ctc_alloc_buffers(ctc_trainer *tr, uint32_t batch)
     tr->labels = malloc((size_t)max_L * B * sizeof *tr->labels);
     tr->label_offsets = malloc((B + 1) * sizeof *tr->label_offsets);
     tr->lengths = malloc(B * sizeof *tr->lengths);
+    tr->seeds = malloc(B * sizeof *tr->seeds);
     int ok = tr->sp && (tr->co->warp == 0 || tr->sp_warp) && tr->x && tr->logits && tr->dlogits && tr->ws[0] &&
              (!tr->m.bidirectional || tr->ws[1]) && tr->scratch && tr->mel && tr->wave && tr->one && tr->ctc_scratch && tr->labels && tr->label_offsets &&
-             tr->lengths;
+             tr->lengths && tr->seeds;
     if (!ok)
         hostlog_error("out of memory for a batch of %u x %zu steps", B, T);
     return ok ? 0 : -1;

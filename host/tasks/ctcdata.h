@@ -47,7 +47,9 @@ typedef struct ctc_trainer {
     char (*names)[RH_MAX_NAME + 8];
     uint32_t num_tensors;
     const ctc_opts *co;     /* the options, for augmentation */
-    rh_rng *rng;            /* the loop's */
+    rh_rng *rng;            /* the loop's: the batch order, and one seed per utterance of each batch */
+    rh_rng aug;             /* the augmentation of the utterance being made, from its own seed */
+    uint64_t *seeds;        /* (batch) this step's seeds */
     /* batch buffers, sized for the longest utterance */
     uint32_t Tmax, D, K;
     float *x, *logits, *dlogits, *ws[2], *scratch, *mel, *wave, *one;
@@ -73,6 +75,6 @@ int ctc_batches(ctc_trainer *tr, uint32_t batch);
 void ctc_shuffle_batches(ctc_trainer *tr);
 
 /* Features and labels of utterances idx[0..B) of set into the batch buffers, augmented when asked; T. */
-uint32_t ctc_make_batch(ctc_trainer *tr, const uttset *set, const uint32_t *idx, uint32_t B, int augment);
+uint32_t ctc_make_batch(ctc_trainer *tr, const uttset *set, const uint32_t *idx, uint32_t B, const uint64_t *seeds);
 
 #endif /* RNNHOST_CTCDATA_H */

@@ -6,6 +6,7 @@
 
 #include "hostlog.h"
 #include "music.h"
+#include "par.h"
 #include "trainutil.h"
 
 /* ---- options -------------------------------------------------------------------------------------------- */
@@ -303,13 +304,18 @@ int seq_token_step(void *st, train_ctx *c, step_result *r, char *why, size_t why
     seq_trainer *tr = st;
     const seq_opts *so = c->own;
     const uint32_t B = c->o->optim.batch, T = so->seq_len;
+    uint32_t first, n;
     if (tr->per_line) {
         const uint32_t Bc = (uint32_t)(tr->n_lines - c->pos < B ? tr->n_lines - c->pos : B);
-        const uint32_t Tc = longest(tr->lines, tr->order + c->pos, Bc, 1);
-        line_batch(tr, tr->ids, tr->lines, tr->order + c->pos, Bc, Tc);
-        return seq_backprop(tr, c, Tc, Bc, r, why, why_len);
+        train_share(c, Bc, &first, &n);
+        const uint32_t *mine = tr->order + c->pos + first;
+        const uint32_t Tc = longest(tr->lines, mine, n, 1);
+        line_batch(tr, tr->ids, tr->lines, mine, n, Tc);
+        return seq_backprop(tr, c, Tc, first, n, Bc, r, why, why_len);
     }
-    for (uint32_t b = 0; b < B; b++) {
+    train_share(c, B, &first, &n); /* streams first .. first + n, as rows 0 .. n of the step */
+    for (uint32_t k = 0; k < n; k++) {
+        const uint32_t b = first + k;
         const int32_t *src;
         if (tr->cor) {
             if (corpus_read(tr->cor, &tr->rows[b], tr->window, b * tr->seg + c->pos, (size_t)T + 1, why, why_len) != 0)
@@ -319,11 +325,11 @@ int seq_token_step(void *st, train_ctx *c, step_result *r, char *why, size_t why
             src = tr->ids + b * tr->seg + c->pos;
         }
         for (uint32_t t = 0; t < T; t++) {
-            tr->tokens[(size_t)t * B + b] = src[t];
-            tr->targets[(size_t)t * B + b] = src[t + 1];
+            tr->tokens[(size_t)t * n + k] = src[t];
+            tr->targets[(size_t)t * n + k] = src[t + 1];
         }
     }
-    return seq_backprop(tr, c, T, B, r, why, why_len);
+    return seq_backprop(tr, c, T, first, n, B, r, why, why_len);
 }
 
 /* The position after a step of B sequences or one chunk: a new epoch reshuffles, or resets the state. */
@@ -347,14 +353,21 @@ static void advance(seq_trainer *tr, train_ctx *c, uint32_t B)
     }
 }
 
-int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t B, step_result *r, char *why, size_t why_len)
+int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t first, uint32_t B, uint32_t whole,
+                 step_result *r, char *why, size_t why_len)
 {
     host_model *hm = &tr->m.hm;
     const size_t rows = (size_t)T * B;
     const int roll = tr->frames != NULL;
+    if (B == 0) { /* a share of nothing: another rank has the batch's last sequences */
+        memset(hm->grads, 0, hm->info.num_params * sizeof(float));
+        r->loss = 0, r->weight = 0;
+        advance(tr, c, whole);
+        return 0;
+    }
     const rh_batch batch = {T, B, tr->per_line ? tr->lengths : NULL, roll ? tr->x : NULL, roll ? NULL : tr->tokens};
-    const float *h0 = tr->per_line ? NULL : tr->state;
-    float *hT = tr->per_line ? NULL : tr->next_state;
+    const float *h0 = tr->per_line ? NULL : tr->state + (size_t)first * tr->S;
+    float *hT = tr->per_line ? NULL : tr->next_state + (size_t)first * tr->S;
     rh_status st = hm->vt->forward(hm->model, tr->y, hT, tr->ws, hm->params, &batch, h0);
     if (st != RH_OK) {
         host_fmt(why, why_len, "forward failed: %s", rh_strerror(st));
@@ -374,6 +387,7 @@ int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t B, step_res
         nats = rh_softmax_xent(tr->dy, tr->y, tr->targets, NULL, (uint32_t)rows, tr->V, (float)(1.0 / norm_by));
     }
     r->loss = nats / norm_by;
+    r->weight = norm_by;
     if (!isfinite(r->loss)) {
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
         return -1;
@@ -387,8 +401,30 @@ int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t B, step_res
     r->nats_per_symbol = nats / (double)symbols;
     r->seen = symbols;
     r->rate = (double)symbols;
-    advance(tr, c, B);
+    advance(tr, c, whole);
     return 0;
+}
+
+void seq_gather(void *st, const train_ctx *c)
+{
+    seq_trainer *tr = st;
+    if (tr->per_line)
+        return; /* sequences carry nothing from step to step */
+    const uint32_t B = c->o->optim.batch;
+    uint32_t *count = malloc((size_t)c->ranks * sizeof *count), first = 0;
+    if (!count) {
+        hostlog_error("out of memory");
+        exit(EXIT_FAIL); /* the other ranks wait in the gather: the launcher ends them */
+    }
+    for (int k = 0; k < c->ranks; k++) {
+        uint64_t f, m;
+        par_share(B, k, c->ranks, &f, &m);
+        count[k] = (uint32_t)m;
+        if (k == c->rank)
+            first = (uint32_t)f;
+    }
+    par_all_gather_rows(tr->state + (size_t)first * tr->S, tr->state, count, tr->S);
+    free(count);
 }
 
 /* ---- validation ------------------------------------------------------------------------------------------- */

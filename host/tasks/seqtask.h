@@ -90,7 +90,7 @@ int seq_check(train_opts *o, void *own, const cli_group *groups, size_t n);
     .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults, .record = SEQ_RECORD, .figure = "loss", \
     .rate_unit = "sym/s", .rng_salt = SEQ_RNG_SALT, .state_size = sizeof(seq_trainer), .describe = seq_describe, \
     .has_validation = seq_has_validation, .record_data = seq_record_data, .save = seq_save,                     \
-    .restore = seq_restore, .close = seq_close
+    .restore = seq_restore, .gather = seq_gather, .close = seq_close
 
 /* The architecture of the model a training continues (from): given options must agree, the others are
  * taken. charlm: a token model whose core is the cell; otherwise the cell itself. 0, or -1 after one line. */
@@ -109,9 +109,13 @@ int seq_start(seq_trainer *tr, train_ctx *c, const rh_weights *from, const char 
 
 /* A step of token streams or token lines (softmax cross-entropy). */
 int seq_token_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len);
-/* The forward and backward of a batch already in the buffers (tokens or frames), its loss into r, and the
- * position moved on by B sequences or one chunk. 0, or -1 with why. */
-int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t B, step_result *r, char *why, size_t why_len);
+/* The forward and backward of this rank's share of a batch, already in the buffers (tokens or frames):
+ * B sequences or streams from the batch's first (its place in the carried state), its loss into r, and the
+ * position moved on by the whole batch (whole sequences) or one chunk. 0, or -1 with why. */
+int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t first, uint32_t B, uint32_t whole,
+                 step_result *r, char *why, size_t why_len);
+/* task_train.gather: the carried state of every rank's streams, on every rank. */
+void seq_gather(void *st, const train_ctx *c);
 /* The token tasks' validation: streams through lm_nll, lines batch by batch. */
 void seq_token_validate(void *st, train_ctx *c, val_result *v);
 

@@ -243,8 +243,17 @@ static int ctc_step(void *st, train_ctx *c, step_result *r, char *why, size_t wh
 {
     ctc_trainer *tr = st;
     const uint32_t batch = c->o->optim.batch, first = tr->batches[c->pos];
-    const uint32_t B = (uint32_t)(tr->train.n - first < batch ? tr->train.n - first : batch);
-    const uint32_t T = ctc_make_batch(tr, &tr->train, tr->order + first, B, 1);
+    const uint32_t whole = (uint32_t)(tr->train.n - first < batch ? tr->train.n - first : batch);
+    for (uint32_t b = 0; b < whole; b++) /* every rank draws the whole batch's */
+        tr->seeds[b] = rh_rng_next(c->rng);
+    uint32_t mine, B;
+    train_share(c, whole, &mine, &B);
+    if (B == 0) { /* another rank has the batch's last utterances */
+        memset(tr->grads, 0, tr->P * sizeof *tr->grads);
+        r->loss = 0, r->weight = 0;
+        goto moved;
+    }
+    const uint32_t T = ctc_make_batch(tr, &tr->train, tr->order + first + mine, B, tr->seeds + mine);
     rh_status st_ = asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B);
     if (st_ != RH_OK) {
         host_fmt(why, why_len, "forward failed: %s", rh_strerror(st_));
@@ -253,6 +262,7 @@ static int ctc_step(void *st, train_ctx *c, step_result *r, char *why, size_t wh
     const double total = rh_ctc_loss_batch(tr->dlogits, tr->logits, tr->labels, tr->label_offsets, tr->lengths, T, B,
                                            tr->K, 0, (float)(1.0 / B), tr->ctc_scratch);
     r->loss = total / B;
+    r->weight = B;
     if (!isfinite(r->loss)) {
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
         return -1;
@@ -268,6 +278,7 @@ static int ctc_step(void *st, train_ctx *c, step_result *r, char *why, size_t wh
         frames += tr->lengths[b];
     r->seen = frames;
     r->rate = (double)frames * tr->m.stack * tr->m.fe.hop_length / (double)tr->m.fe.sample_rate; /* seconds */
+moved:
     if (++c->pos >= tr->n_batches) {
         c->pos = 0, c->epoch++;
         ctc_shuffle_batches(tr);
@@ -296,7 +307,7 @@ static void ctc_validate(void *st, train_ctx *c, val_result *v)
         const uint32_t B = (uint32_t)(vs->n - first < batch ? vs->n - first : batch);
         for (uint32_t b = 0; b < B; b++)
             idx[b] = (uint32_t)(first + b);
-        const uint32_t T = ctc_make_batch(tr, vs, idx, B, 0);
+        const uint32_t T = ctc_make_batch(tr, vs, idx, B, NULL);
         if (asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B) != RH_OK)
             goto done;
         total += rh_ctc_loss_batch(NULL, tr->logits, tr->labels, tr->label_offsets, tr->lengths, T, B, tr->K, 0, 1.0f,
@@ -384,7 +395,7 @@ static void ctc_close(void *st)
     free(tr->order), free(tr->batches), free(tr->params), free(tr->grads), free(tr->tensors), free(tr->names);
     free(tr->x), free(tr->logits), free(tr->dlogits), free(tr->ws[0]), free(tr->ws[1]), free(tr->scratch);
     free(tr->mel), free(tr->wave), free(tr->one), free(tr->ctc_scratch), free(tr->labels), free(tr->label_offsets);
-    free(tr->lengths);
+    free(tr->lengths), free(tr->seeds);
 }
 
 static const cli_section *const sections[] = {&data_section, &frontend_section, &augment_section, NULL};

@@ -144,10 +144,13 @@ static int roll_train_step(void *st, train_ctx *c, step_result *r, char *why, si
     seq_trainer *tr = st;
     const uint32_t B = c->o->optim.batch;
     const uint32_t Bc = (uint32_t)(tr->n_lines - c->pos < B ? tr->n_lines - c->pos : B);
-    const uint32_t Tc = longest(tr->lines, tr->order + c->pos, Bc);
+    uint32_t first, n;
+    train_share(c, Bc, &first, &n);
+    const uint32_t *mine = tr->order + c->pos + first;
+    const uint32_t Tc = longest(tr->lines, mine, n);
     roll_buf bf = trainer_buf(tr);
-    roll_batch(&bf, tr->frames, tr->lines, tr->order + c->pos, Bc, Tc);
-    return seq_backprop(tr, c, Tc, Bc, r, why, why_len);
+    roll_batch(&bf, tr->frames, tr->lines, mine, n, Tc);
+    return seq_backprop(tr, c, Tc, first, n, Bc, r, why, why_len);
 }
 
 static void roll_validate(void *st, train_ctx *c, val_result *v)

@@ -11,6 +11,7 @@
 #include "hostlog.h"
 #include "interrupt.h"
 #include "modelfile.h"
+#include "par.h"
 #include "progress.h"
 #include "trainer.h"
 #include "trainutil.h"
@@ -112,15 +113,72 @@ static double epoch_now(const trainer *tr)
 
 /* ---- steps and validation --------------------------------------------------------------------------------- */
 
-/* One update. 0, or -1 with why (the task's failure, or a loss, gradient or weight that is not finite). */
+void train_share(const train_ctx *c, uint32_t n, uint32_t *first, uint32_t *count)
+{
+    uint64_t f, k;
+    par_share(n, c->rank, c->ranks, &f, &k);
+    *first = (uint32_t)f, *count = (uint32_t)k;
+}
+
+/* On several ranks, after each rank's share of a step: the shares' figures summed, each rank's gradients
+ * weighed by its share and summed over the ranks (the one all-reduce of the flat buffer), and the stops
+ * every rank takes together. -1 when a rank failed: that rank has said why, the others stop quietly. */
+static int combine(trainer *tr, step_result *r, int failed)
+{
+    train_ctx *c = &tr->c;
+    const double budget = tr->o->stop.time_budget;
+    const double elapsed = tr->elapsed_before + (train_now() - tr->started);
+    const int nps = !failed && isfinite(r->nats_per_symbol);
+    double v[9] = {failed,
+                   failed ? 0 : r->loss * r->weight,
+                   failed ? 0 : r->weight,
+                   nps ? r->nats_per_symbol * (double)r->seen : 0,
+                   nps ? (double)r->seen : 0,
+                   failed ? 0 : (double)r->seen,
+                   failed ? 0 : r->rate,
+                   host_interrupted,
+                   budget > 0 && elapsed >= budget};
+    par_sum_f64(v, sizeof v / sizeof v[0]);
+    if (v[0] > 0)
+        return -1;
+    if (r->weight != v[2]) { /* the mean over the whole batch: each share's weighed by its part of it */
+        const float scale = (float)(r->weight / v[2]);
+        for (uint64_t i = 0; i < c->num_params; i++)
+            c->grads[i] *= scale;
+    }
+    par_sum_f32(c->grads, c->num_params);
+    r->loss = v[1] / v[2];
+    r->nats_per_symbol = v[4] > 0 ? v[3] / v[4] : NAN;
+    r->seen = (uint64_t)v[5];
+    r->rate = v[6];
+    tr->stop_interrupt = v[7] > 0, tr->stop_time = v[8] > 0;
+    return 0;
+}
+
+/* One update. 0, or -1 with why (the task's failure, or a loss, gradient or weight that is not finite);
+ * on several ranks an empty why means another rank failed and said so. */
 static int step(trainer *tr, step_result *r, char *why, size_t why_len)
 {
     train_ctx *c = &tr->c;
     const double lr = current_lr(tr); /* the epoch this batch belongs to, before the task moves on */
     memset(r, 0, sizeof *r);
     r->nats_per_symbol = NAN;
-    if (tr->tt->step(tr->st, c, r, why, why_len) != 0)
+    why[0] = '\0';
+    int failed = tr->tt->step(tr->st, c, r, why, why_len) != 0;
+    if (c->ranks > 1) {
+        if (failed && why[0]) {
+            char mine[1024];
+            host_fmt(mine, sizeof mine, "rank %d: %s", c->rank, why);
+            host_fmt(why, why_len, "%s", mine);
+            hostlog_error("step %llu: %s", (unsigned long long)tr->step + 1, why);
+        }
+        if (combine(tr, r, failed) != 0) {
+            why[0] = '\0'; /* said by the rank that failed */
+            return -1;
+        }
+    } else if (failed) {
         return -1;
+    }
     if (!isfinite(r->loss)) {
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
         return -1;
@@ -131,6 +189,63 @@ static int step(trainer *tr, step_result *r, char *why, size_t why_len)
     tr->seen += r->seen;
     tr->step++;
     return 0;
+}
+
+/* ---- what rank 0 writes for every rank ------------------------------------------------------------------ */
+
+/* Every rank's verdict: 0 when rc is 0 on every rank, else -1. */
+static int agree(const trainer *tr, int rc)
+{
+    if (tr->c.ranks == 1)
+        return rc;
+    double failed = rc != 0;
+    par_max_f64(&failed, 1);
+    return failed > 0 ? -1 : 0;
+}
+
+/* The ranks' weights must stay the same bits: a hash of each compared with rank 0's. 0, or -1 after one
+ * line (from rank 0). */
+static int same_weights(const trainer *tr)
+{
+    const train_ctx *c = &tr->c;
+    if (c->ranks == 1)
+        return 0;
+    uint64_t h = 0xcbf29ce484222325ULL, *all = malloc((size_t)c->ranks * sizeof *all);
+    const unsigned char *p = (const unsigned char *)c->params;
+    for (size_t i = 0; i < c->num_params * sizeof(float); i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    if (!all) {
+        hostlog_error("out of memory");
+        exit(EXIT_FAIL); /* the other ranks wait in the gather: the launcher ends them */
+    }
+    par_all_gather_u64(&h, all, 1);
+    int differs = 0;
+    for (int k = 1; k < c->ranks && !differs; k++)
+        if (all[k] != all[0]) {
+            differs = 1;
+            if (c->rank == 0)
+                hostlog_error("after step %llu the weights of rank %d differ from rank 0's: every rank must run the "
+                              "same rnnhost build on the same kind of CPU (RNNHOST_CPU forces one kernel level)",
+                              (unsigned long long)tr->step, k);
+        }
+    free(all);
+    return differs ? -1 : 0;
+}
+
+/* A checkpoint: every rank's share of the task's state brought together, rank 0 writes. 0 or -1. */
+static int checkpoint(trainer *tr, double elapsed)
+{
+    if (tr->c.ranks > 1 && tr->tt->gather)
+        tr->tt->gather(tr->st, &tr->c);
+    if (same_weights(tr) != 0)
+        return -1;
+    return agree(tr, tr->c.rank == 0 ? trainer_checkpoint(tr, elapsed) : 0);
+}
+
+/* -o: rank 0 writes it. 0 or -1. */
+static int write_model(trainer *tr)
+{
+    return agree(tr, tr->c.rank == 0 ? trainer_write(tr, tr->o->report.out, 0, 0) : 0);
 }
 
 /* Validates, logs, and writes -o when the figure is the best so far. 1 when it wrote, 0, -1 on a failed write. */
@@ -150,10 +265,12 @@ static int validate(trainer *tr)
             fprintf(tr->log, ",\"nats_per_symbol\":%.6f", v.nats_per_symbol);
         fprintf(tr->log, "}\n");
     }
+    if (same_weights(tr) != 0)
+        return -1;
     if (!(v.figure < tr->best_val))
         return 0;
     tr->best_val = v.figure;
-    return trainer_write(tr, tr->o->report.out, 0, 0) == 0 ? 1 : -1;
+    return write_model(tr) == 0 ? 1 : -1;
 }
 
 static void log_step(trainer *tr, const step_result *r)
@@ -232,6 +349,10 @@ static int set_up(trainer *tr)
         goto done;
     rh_weights_close(from);
     from = NULL;
+    if (c->rank > 0) { /* rank 0 alone writes */
+        rc = EXIT_OK;
+        goto done;
+    }
     if (train_ensure_dir(o->report.ckpt_dir) != 0) {
         hostlog_error("cannot use checkpoint directory %s: %s", o->report.ckpt_dir, strerror(errno));
         goto done;
@@ -247,7 +368,10 @@ static int set_up(trainer *tr)
     if (!o->report.quiet) {
         char what[1024];
         tr->tt->describe(tr->st, c, what, sizeof what);
-        hostlog_info("training %s", what);
+        if (c->ranks > 1)
+            hostlog_info("training %s; each batch shared by %d ranks", what, c->ranks);
+        else
+            hostlog_info("training %s", what);
     }
     rc = EXIT_OK;
 done:
@@ -276,26 +400,36 @@ static int run(trainer *tr)
     progress_init(&pr, o->report.quiet, o->report.print_every ? o->report.print_every : 1);
     pr.unit = tr->tt->rate_unit;
     host_catch_interrupts();
+    tr->started = start;
+    const int ranks = tr->c.ranks, speaks = tr->c.rank == 0;
     for (;;) {
         double elapsed = tr->elapsed_before + (train_now() - start);
+        /* on several ranks the stops that depend on a clock or a signal are the ones the last step agreed on */
+        const int time_up = ranks > 1 ? tr->stop_time : stop->time_budget > 0 && elapsed >= stop->time_budget;
         if ((stop->max_steps && tr->step >= stop->max_steps) || (stop->max_epochs && tr->c.epoch >= stop->max_epochs) ||
-            (stop->time_budget > 0 && elapsed >= stop->time_budget))
+            time_up)
             break;
-        if (host_interrupted) {
+        if (ranks > 1 ? tr->stop_interrupt : host_interrupted) {
             progress_end(&pr);
-            if (trainer_checkpoint(tr, elapsed) != 0)
+            if (checkpoint(tr, elapsed) != 0)
                 return EXIT_FAIL;
-            hostlog_info("interrupted at step %llu; checkpoint %s (continue with --resume %s)",
-                    (unsigned long long)tr->step, tr->last_ckpt, tr->last_ckpt);
+            if (speaks)
+                hostlog_info("interrupted at step %llu; checkpoint %s (continue with --resume %s)",
+                             (unsigned long long)tr->step, tr->last_ckpt, tr->last_ckpt);
             return EXIT_INTERRUPTED;
         }
         const uint64_t epoch_before = tr->c.epoch;
         step_result r;
         if (step(tr, &r, why, sizeof why) != 0) {
             progress_end(&pr);
-            hostlog_error("step %llu: %s; stopping (lower --learning-rate or clip gradients)%s%s",
-                          (unsigned long long)tr->step + 1, why, tr->last_ckpt[0] ? "; last good checkpoint " : "",
-                          tr->last_ckpt);
+            if (speaks && ranks > 1 && !why[0])
+                hostlog_error("step %llu: another rank failed (its line says why); stopping%s%s",
+                              (unsigned long long)tr->step + 1, tr->last_ckpt[0] ? "; last good checkpoint " : "",
+                              tr->last_ckpt);
+            else if (speaks && why[0])
+                hostlog_error("step %llu: %s; stopping (lower --learning-rate or clip gradients)%s%s",
+                              (unsigned long long)tr->step + 1, why, tr->last_ckpt[0] ? "; last good checkpoint " : "",
+                              tr->last_ckpt);
             return EXIT_FAIL;
         }
         loss = isfinite(loss) ? 0.95 * loss + 0.05 * r.loss : r.loss; /* shown smoothed; logged as it is */
@@ -321,7 +455,7 @@ static int run(trainer *tr)
         progress_update(&pr, tr->step, total, epoch_now(tr), loss, tr->last_val,
                         train_eta(now - start, first_step, tr->step, total, stop->time_budget, elapsed));
         if (o->report.ckpt_every && tr->step % o->report.ckpt_every == 0) {
-            if (trainer_checkpoint(tr, elapsed) != 0)
+            if (checkpoint(tr, elapsed) != 0)
                 return EXIT_FAIL;
             checkpointed = tr->step;
         }
@@ -336,13 +470,15 @@ static int run(trainer *tr)
         wrote_best |= w;
     }
     const double elapsed = tr->elapsed_before + (train_now() - start);
-    if (checkpointed != tr->step && trainer_checkpoint(tr, elapsed) != 0)
+    if (checkpointed != tr->step && checkpoint(tr, elapsed) != 0)
         return EXIT_FAIL;
     /* without validation the last weights are the model; a resumed run that found nothing better keeps the
      * best written before it */
-    const int kept = !wrote_best && validating && o->report.resume && isfinite(tr->best_val) &&
-                     access(o->report.out, F_OK) == 0;
-    if (!wrote_best && !kept && trainer_write(tr, o->report.out, 0, 0) != 0)
+    int kept = !wrote_best && validating && o->report.resume && isfinite(tr->best_val) &&
+               access(o->report.out, F_OK) == 0;
+    if (ranks > 1) /* rank 0's file system decides */
+        par_broadcast(&kept, sizeof kept, 0);
+    if (!wrote_best && !kept && write_model(tr) != 0)
         return EXIT_FAIL;
     if (!o->report.quiet) {
         fprintf(stderr, "rnnhost: %s after %llu steps (%.1f epochs, %.0f s): ", o->report.out,
@@ -369,6 +505,18 @@ int train_run(const task_ops *t, train_opts *o, void *own, const cli_group *grou
     tr->c.o = o, tr->c.own = own, tr->c.reg = &tr->reg, tr->c.rng = &tr->rng;
     tr->c.groups = groups, tr->c.n_groups = n;
     tr->last_val = NAN, tr->best_val = INFINITY;
+    if (par_start(NULL, NULL) != 0)
+        goto done;
+    tr->c.rank = par_rank(), tr->c.ranks = par_size();
+    if ((uint32_t)tr->c.ranks > o->optim.batch) {
+        if (tr->c.rank == 0)
+            hostlog_usage("train: --batch-size %u cannot be shared by %d ranks: give at least %d", o->optim.batch,
+                          tr->c.ranks, tr->c.ranks);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (tr->c.rank > 0) /* rank 0 speaks and writes for all */
+        o->report.quiet = 1, o->report.log_json = NULL;
     if (registry_init(&tr->reg, o->plugin.path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         goto done;
@@ -377,7 +525,10 @@ int train_run(const task_ops *t, train_opts *o, void *own, const cli_group *grou
         blas_set_threads((int)o->optim.threads);
         host_set_model_threads(o->optim.threads);
     }
-    if ((rc = set_up(tr)) == EXIT_OK)
+    rc = set_up(tr);
+    if (agree(tr, rc) != 0 && rc == EXIT_OK) /* another rank could not start, and said why */
+        rc = EXIT_FAIL;
+    if (rc == EXIT_OK)
         rc = run(tr);
     tr->tt->close(tr->st);
     registry_free(&tr->reg);

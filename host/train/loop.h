@@ -17,6 +17,10 @@
  *     It holds the weights, the optimizer's moments, the random generator, the position in the data and
  *     the task's own state, so --resume continues bit for bit; it refuses a checkpoint of other data.
  *   - A NaN or infinite loss, gradient or weight stops with exit 1, naming the step.
+ *   - Under mpirun (par.h), the ranks split every batch (train_share), sum their gradients with one
+ *     all-reduce of the flat buffer before clipping and take the same step; rank 0 alone writes checkpoints,
+ *     -o, the log and progress. Ranks agree on every stop (Ctrl-C, time budget, a failure) at a step's end,
+ *     and compare a hash of their weights at every validation and checkpoint.
  */
 #ifndef RNNHOST_LOOP_H
 #define RNNHOST_LOOP_H
@@ -61,5 +65,8 @@ int train_check(train_opts *o, const task_ops *t, const cli_group *groups, size_
  * options struct) and the table they were parsed by (groups: which options were given, how each is
  * recorded). Returns the exit code. */
 int train_run(const task_ops *t, train_opts *o, void *own, const cli_group *groups, size_t n);
+
+/* This rank's share of n items of a batch (streams, sequences, utterances): [*first, *first + *count). */
+void train_share(const train_ctx *c, uint32_t n, uint32_t *first, uint32_t *count);
 
 #endif /* RNNHOST_LOOP_H */

@@ -54,6 +54,11 @@ typedef struct train_ctx {
     size_t epoch_units;
     uint64_t data_hash;      /* ties a checkpoint to its training data */
     const char *data_name;   /* the training data as the user named it, for messages */
+    /* The ranks of a run on several processes (par.h; rank 0 of 1 otherwise). Every rank holds the whole
+     * model and the whole data position; a step computes only this rank's share of the batch (train_share),
+     * and the loop sums the shares' gradients, so every rank takes the same update. Anything a task draws
+     * from rng in a step it draws for the whole batch, on every rank. */
+    int rank, ranks;
 } train_ctx;
 
 /* One step's figures. */
@@ -62,6 +67,9 @@ typedef struct step_result {
     double nats_per_symbol;  /* NAN when the task has no such figure */
     uint64_t seen;           /* units consumed (symbols, frames), summed into the checkpoint */
     double rate;             /* units for the progress rate (task_train.rate_unit) */
+    /* What loss and gradients are averaged over on this rank (predicted symbols, sequences, utterances):
+     * the loop weighs the ranks' shares by it. 0 for an empty share (no gradient). */
+    double weight;
     double norm;             /* set by the loop: the gradient norm before clipping */
 } step_result;
 
@@ -119,6 +127,9 @@ typedef struct task_train {
     uint32_t (*save)(void *st, const train_ctx *c, rh_blob *blobs);
     /* Its state from a checkpoint, and c->pos checked against the data. 0, or -1 after one line. */
     int (*restore)(void *st, train_ctx *c, const rh_weights *w, const char *path);
+    /* On several ranks, before save: every rank's share of the task's state brought to every rank (the
+     * carried state of the streams each rank steps). Called on every rank at once. NULL: nothing is a share. */
+    void (*gather)(void *st, const train_ctx *c);
     void (*close)(void *st);
 } task_train;
 

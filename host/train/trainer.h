@@ -26,6 +26,10 @@ typedef struct trainer {
     double elapsed_before;   /* seconds trained before a resume */
     double last_val, best_val; /* NAN / INFINITY until known */
 
+    /* on several ranks: the stops the last step's all-reduce agreed on, and when this run started */
+    int stop_interrupt, stop_time;
+    double started;
+
     FILE *log;
     char last_ckpt[4096];
     char **strings;          /* option values taken from a checkpoint's record live here */
