@@ -232,6 +232,60 @@ static int same_weights(const trainer *tr)
     return differs ? -1 : 0;
 }
 
+/* A hash of the options as parsed (the task's and the shared ones): every rank must run the same command. */
+static uint64_t options_hash(const cli_group *groups, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+#define MIX(p, len)                                                                                        \
+    for (size_t b_ = 0; b_ < (len); b_++)                                                                  \
+    h = (h ^ ((const unsigned char *)(p))[b_]) * 0x100000001b3ULL
+    for (size_t k = 0; k < n; k++)
+        for (const cli_option *o = groups[k].section->options; o->name; o++) {
+            const void *field = cli_field(&groups[k], o);
+            MIX(o->name, strlen(o->name) + 1);
+            if (o->kind == CLI_STRING) {
+                const char *v = *(const char *const *)field;
+                MIX(v ? v : "", v ? strlen(v) + 1 : 0);
+            } else if (o->kind == CLI_FLAG || o->kind == CLI_CHOICE) {
+                MIX(field, sizeof(int));
+            } else if (o->kind == CLI_U32) {
+                MIX(field, sizeof(uint32_t));
+            } else if (o->kind == CLI_U64) {
+                MIX(field, sizeof(uint64_t));
+            } else if (o->kind != CLI_CUSTOM) {
+                MIX(field, sizeof(double));
+            }
+        }
+#undef MIX
+    return h;
+}
+
+/* Every rank must run the same training, the same options (options: their hash) on the same data: else
+ * they would part at the first step, or wait in different collectives. 0, or -1 after one line (rank 0's). */
+static int same_training(const trainer *tr, uint64_t options)
+{
+    const train_ctx *c = &tr->c;
+    if (c->ranks == 1)
+        return 0;
+    const uint64_t mine[2] = {options, c->data_hash};
+    uint64_t *every = malloc(2 * (size_t)c->ranks * sizeof *every);
+    if (!every) {
+        hostlog_error("out of memory");
+        exit(EXIT_FAIL); /* the other ranks wait in the gather: the launcher ends them */
+    }
+    par_all_gather_u64(mine, every, 2);
+    int differs = 0;
+    for (int k = 1; k < c->ranks && !differs; k++)
+        if (every[2 * k] != every[0] || every[2 * k + 1] != every[1]) {
+            differs = 1;
+            if (c->rank == 0)
+                hostlog_error("rank %d was started with other %s than rank 0: every rank must run the same command on "
+                              "the same data", k, every[2 * k] != every[0] ? "options" : "training data");
+        }
+    free(every);
+    return differs ? -1 : 0;
+}
+
 /* A checkpoint: every rank's share of the task's state brought together, rank 0 writes. 0 or -1. */
 static int checkpoint(trainer *tr, double elapsed)
 {
@@ -508,6 +562,7 @@ int train_run(const task_ops *t, train_opts *o, void *own, const cli_group *grou
     if (par_start(NULL, NULL) != 0)
         goto done;
     tr->c.rank = par_rank(), tr->c.ranks = par_size();
+    const uint64_t options = options_hash(groups, n); /* before rank 0's own reporting is taken from the others */
     if ((uint32_t)tr->c.ranks > o->optim.batch) {
         if (tr->c.rank == 0)
             hostlog_usage("train: --batch-size %u cannot be shared by %d ranks: give at least %d", o->optim.batch,
@@ -527,6 +582,8 @@ int train_run(const task_ops *t, train_opts *o, void *own, const cli_group *grou
     }
     rc = set_up(tr);
     if (agree(tr, rc) != 0 && rc == EXIT_OK) /* another rank could not start, and said why */
+        rc = EXIT_FAIL;
+    if (rc == EXIT_OK && same_training(tr, options) != 0)
         rc = EXIT_FAIL;
     if (rc == EXIT_OK)
         rc = run(tr);
