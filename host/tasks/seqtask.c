@@ -449,6 +449,15 @@ int seq_has_validation(void *st)
     return tr->per_line ? tr->n_val_lines > 0 : tr->n_val >= 2;
 }
 
+/* lm_reader over validation symbols held in memory. */
+static int read_val_ids(void *ctx, uint32_t stream, size_t first, size_t count, int32_t *ids)
+{
+    (void)stream;
+    memcpy(ids, ((const seq_trainer *)ctx)->val_ids + first, count * sizeof *ids);
+    return 0;
+}
+
+/* Each rank validates its share (streams, or lines) and the sums are added over the ranks. */
 void seq_token_validate(void *st, train_ctx *c, val_result *v)
 {
     seq_trainer *tr = st;
@@ -458,26 +467,34 @@ void seq_token_validate(void *st, train_ctx *c, val_result *v)
         double nll;
         uint64_t count;
         const uint32_t B = so->eval_streams, T = so->seq_len;
-        const int failed = tr->n_val < 2 || (tr->cor ? lm_nll_read(&nll, &count, hm, read_val, tr, tr->n_val, B, T)
-                                                     : lm_nll(&nll, &count, hm, tr->val_ids, tr->n_val, B, T)) != 0;
-        if (!failed && count > 0)
-            v->figure = v->nats_per_symbol = nll / (double)count;
+        const int failed = tr->n_val < 2 || lm_nll_part(&nll, &count, hm, tr->cor ? read_val : read_val_ids, tr,
+                                                        tr->n_val, B, T, c->rank, c->ranks) != 0;
+        double sums[3] = {failed, failed ? 0 : nll, failed ? 0 : (double)count};
+        par_sum_f64(sums, 3);
+        if (!sums[0] && sums[2] > 0)
+            v->figure = v->nats_per_symbol = sums[1] / sums[2];
         return;
     }
     const uint32_t B = c->o->optim.batch;
-    double total = 0;
-    uint64_t symbols = 0;
-    for (size_t first = 0; first < tr->n_val_lines; first += B) {
-        const uint32_t Bc = (uint32_t)(tr->n_val_lines - first < B ? tr->n_val_lines - first : B);
+    uint32_t mine, n;
+    train_share(c, (uint32_t)tr->n_val_lines, &mine, &n);
+    double sums[3] = {0, 0, 0}; /* failed, nats, symbols */
+    for (size_t first = mine; first < (size_t)mine + n; first += B) {
+        const uint32_t Bc = (uint32_t)(mine + n - first < B ? mine + n - first : B);
         const uint32_t Tc = longest(tr->val_lines + first, NULL, Bc, 1);
-        symbols += line_batch(tr, tr->val_ids, tr->val_lines + first, NULL, Bc, Tc);
+        sums[2] += (double)line_batch(tr, tr->val_ids, tr->val_lines + first, NULL, Bc, Tc);
         const rh_batch batch = {Tc, Bc, tr->lengths, NULL, tr->tokens};
-        if (hm->vt->forward(hm->model, tr->y, NULL, tr->ws, hm->params, &batch, NULL) != RH_OK)
-            return;
-        total += rh_softmax_xent(NULL, tr->y, tr->targets, NULL, Tc * Bc, tr->V, 1.0f);
+        if (hm->vt->forward(hm->model, tr->y, NULL, tr->ws, hm->params, &batch, NULL) != RH_OK) {
+            sums[0] = 1;
+            break;
+        }
+        sums[1] += rh_softmax_xent(NULL, tr->y, tr->targets, NULL, Tc * Bc, tr->V, 1.0f);
     }
-    v->nats_per_symbol = total / (double)symbols;
-    v->figure = total / (double)tr->n_val_lines; /* per line, as the training loss */
+    par_sum_f64(sums, 3);
+    if (sums[0])
+        return;
+    v->nats_per_symbol = sums[1] / sums[2];
+    v->figure = sums[1] / (double)tr->n_val_lines; /* per line, as the training loss */
 }
 
 /* ---- files -------------------------------------------------------------------------------------------- */

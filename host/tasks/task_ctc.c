@@ -11,6 +11,7 @@
 #include "ctcdata.h"
 #include "hostlog.h"
 #include "loop.h"
+#include "par.h"
 #include "tasks.h"
 #include "wer.h"
 
@@ -291,41 +292,46 @@ static int ctc_has_validation(void *st)
     return ((ctc_trainer *)st)->val.n > 0;
 }
 
-/* Greedy error rate (word or character edits per reference unit) and loss per utterance. */
+/* Greedy error rate (word or character edits per reference unit) and loss per utterance; each rank its
+ * share of the utterances, the sums added over the ranks. */
 static void ctc_validate(void *st, train_ctx *c, val_result *v)
 {
     ctc_trainer *tr = st;
     const uttset *vs = &tr->val;
     const uint32_t batch = c->o->optim.batch;
-    uint64_t edits = 0, ref = 0;
-    double total = 0;
+    double sums[4] = {0, 0, 0, 0}; /* failed, loss, edits, reference units */
     int32_t *hyp = malloc((tr->Tmax + 1) * sizeof *hyp);
-    uint32_t *idx = malloc(batch * sizeof *idx);
+    uint32_t *idx = malloc(batch * sizeof *idx), mine, count;
+    train_share(c, (uint32_t)vs->n, &mine, &count);
     if (!hyp || !idx)
-        goto done;
-    for (size_t first = 0; first < vs->n; first += batch) {
-        const uint32_t B = (uint32_t)(vs->n - first < batch ? vs->n - first : batch);
+        sums[0] = 1;
+    for (size_t first = mine; !sums[0] && first < (size_t)mine + count; first += batch) {
+        const uint32_t B = (uint32_t)(mine + count - first < batch ? mine + count - first : batch);
         for (uint32_t b = 0; b < B; b++)
             idx[b] = (uint32_t)(first + b);
         const uint32_t T = ctc_make_batch(tr, vs, idx, B, NULL);
-        if (asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B) != RH_OK)
-            goto done;
-        total += rh_ctc_loss_batch(NULL, tr->logits, tr->labels, tr->label_offsets, tr->lengths, T, B, tr->K, 0, 1.0f,
-                                   tr->ctc_scratch);
+        if (asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B) != RH_OK) {
+            sums[0] = 1;
+            break;
+        }
+        sums[1] += rh_ctc_loss_batch(NULL, tr->logits, tr->labels, tr->label_offsets, tr->lengths, T, B, tr->K, 0,
+                                     1.0f, tr->ctc_scratch);
         for (uint32_t b = 0; b < B; b++) {
             /* frames of b are strided in the batch: gather them */
             for (uint32_t t = 0; t < tr->lengths[b]; t++)
                 memcpy(tr->one + (size_t)t * tr->K, tr->logits + ((size_t)t * B + b) * tr->K, tr->K * sizeof(float));
             const uint32_t n = rh_ctc_greedy(hyp, NULL, NULL, NULL, tr->one, tr->lengths[b], tr->K, 0);
             const utt *u = &vs->v[idx[b]];
-            edits += asr_edit_distance(hyp, n, u->labels, u->L);
-            ref += u->L;
+            sums[2] += (double)asr_edit_distance(hyp, n, u->labels, u->L);
+            sums[3] += u->L;
         }
     }
-    v->loss = total / (double)vs->n;
-    v->figure = ref ? (double)edits / (double)ref : 0.0;
-done:
     free(hyp), free(idx);
+    par_sum_f64(sums, 4);
+    if (sums[0])
+        return;
+    v->loss = sums[1] / (double)vs->n;
+    v->figure = sums[3] > 0 ? sums[2] / sums[3] : 0.0;
 }
 
 static int ctc_meta(void *st, const train_ctx *c, meta_list *ml)

@@ -10,6 +10,7 @@
 #include "hostlog.h"
 #include "interrupt.h"
 #include "music.h"
+#include "par.h"
 #include "seqtask.h"
 #include "tasks.h"
 #include "trainutil.h"
@@ -157,12 +158,17 @@ static void roll_validate(void *st, train_ctx *c, val_result *v)
 {
     seq_trainer *tr = st;
     roll_buf bf = trainer_buf(tr);
-    double total;
-    uint64_t steps;
-    if (tr->n_val_lines &&
-        roll_nll(&total, &steps, &tr->m.hm, &bf, tr->val_frames, tr->val_lines, tr->n_val_lines, c->o->optim.batch,
-                 NULL) == 0)
-        v->figure = v->nats_per_symbol = total / (double)steps;
+    double total = 0;
+    uint64_t steps = 0;
+    uint32_t mine, n; /* each rank its share of the sequences, the sums added over the ranks */
+    train_share(c, (uint32_t)tr->n_val_lines, &mine, &n);
+    double sums[3] = {0, 0, 0};
+    sums[0] = roll_nll(&total, &steps, &tr->m.hm, &bf, tr->val_frames, tr->val_lines + mine, n, c->o->optim.batch,
+                       NULL) != 0;
+    sums[1] = total, sums[2] = (double)steps;
+    par_sum_f64(sums, 3);
+    if (tr->n_val_lines && !sums[0] && sums[2] > 0)
+        v->figure = v->nats_per_symbol = sums[1] / sums[2];
 }
 
 static int roll_meta(void *st, const train_ctx *c, meta_list *ml)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hostlog.h"
+#include "par.h"
 
 int lm_check_spec(const model_spec *spec, const vocab *v, char *why, size_t why_len)
 {
@@ -92,6 +93,12 @@ int lm_nll_until(double *nll, uint64_t *count, const host_model *hm, const int32
 int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
                 uint32_t streams, uint32_t T)
 {
+    return lm_nll_part(nll, count, hm, read, ctx, n, streams, T, 0, 1);
+}
+
+int lm_nll_part(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
+                uint32_t streams, uint32_t T, int part, int parts)
+{
     *nll = 0.0;
     *count = 0;
     if (n < 2)
@@ -100,8 +107,12 @@ int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader re
         return -1;
     if (streams > n / 2)
         streams = (uint32_t)(n / 2); /* every segment holds at least one prediction */
-    const uint32_t B = streams, V = hm->info.output_dim, S = hm->info.state_size;
-    const size_t seg = n / B;
+    uint64_t first_seg, mine;
+    par_share(streams, part, parts, &first_seg, &mine);
+    if (mine == 0)
+        return 0;
+    const uint32_t B = (uint32_t)mine, V = hm->info.output_dim, S = hm->info.state_size;
+    const size_t seg = n / streams;
     size_t *start = calloc(B, sizeof *start), *end = calloc(B, sizeof *end);
     uint32_t *lengths = calloc(B, sizeof *lengths);
     int32_t *tokens = calloc((size_t)T * B, sizeof *tokens);
@@ -112,9 +123,10 @@ int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader re
     int rc = -1;
     if (!start || !end || !lengths || !tokens || !window || !y || !state || !next || !ws)
         goto done;
-    for (uint32_t b = 0; b < B; b++) {
-        start[b] = b * seg;
-        end[b] = b + 1 < B ? (b + 1) * seg : n;
+    for (uint32_t b = 0; b < B; b++) { /* this part's segments: first_seg .. first_seg + B */
+        const size_t k = first_seg + b;
+        start[b] = k * seg;
+        end[b] = k + 1 < streams ? (k + 1) * seg : n;
     }
     if (hm->vt->reset(hm->model, state, B) != RH_OK)
         goto done;
@@ -125,7 +137,7 @@ int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader re
             size_t first = start[b] + chunk, remaining = first + 1 < end[b] ? end[b] - first - 1 : 0;
             int32_t *w = window + (size_t)b * (T + 1);
             lengths[b] = remaining < T ? (uint32_t)remaining : T;
-            if (lengths[b] && read(ctx, b, first, (size_t)lengths[b] + 1, w) != 0)
+            if (lengths[b] && read(ctx, (uint32_t)first_seg + b, first, (size_t)lengths[b] + 1, w) != 0)
                 goto done;
             for (uint32_t t = 0; t < lengths[b]; t++)
                 tokens[(size_t)t * B + b] = w[t];

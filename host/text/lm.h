@@ -52,4 +52,9 @@ typedef int (*lm_reader)(void *ctx, uint32_t stream, size_t first, size_t count,
 int lm_nll_read(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
                 uint32_t streams, uint32_t T);
 
+/* lm_nll_read over part `part` of `parts` of the segments (par_share's shares; a part may be empty): the
+ * parts' sums add up to lm_nll_read's. For validation shared by the ranks of a training. */
+int lm_nll_part(double *nll, uint64_t *count, const host_model *hm, lm_reader read, void *ctx, size_t n,
+                uint32_t streams, uint32_t T, int part, int parts);
+
 #endif /* RNNHOST_LM_H */
