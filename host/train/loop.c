@@ -155,30 +155,27 @@ static int combine(trainer *tr, step_result *r, int failed)
     return 0;
 }
 
-/* One update. 0, or -1 with why (the task's failure, or a loss, gradient or weight that is not finite);
- * on several ranks an empty why means another rank failed and said so. */
-static int step(trainer *tr, step_result *r, char *why, size_t why_len)
+/* One update. 0, or -1 with why (the task's failure, or a loss, gradient or weight that is not finite).
+ * On several ranks *own says whether the failure is this rank's alone (its share's); a failure of another
+ * rank's leaves why empty, and one every rank meets (after the all-reduce) is the same on all. */
+static int step(trainer *tr, step_result *r, char *why, size_t why_len, int *own)
 {
     train_ctx *c = &tr->c;
     const double lr = current_lr(tr); /* the epoch this batch belongs to, before the task moves on */
     memset(r, 0, sizeof *r);
     r->nats_per_symbol = NAN;
     why[0] = '\0';
-    int failed = tr->tt->step(tr->st, c, r, why, why_len) != 0;
-    if (c->ranks > 1) {
-        if (failed && why[0]) {
+    *own = tr->tt->step(tr->st, c, r, why, why_len) != 0;
+    if (c->ranks > 1 && combine(tr, r, *own) != 0) {
+        if (*own) {
             char mine[1024];
             host_fmt(mine, sizeof mine, "rank %d: %s", c->rank, why);
             host_fmt(why, why_len, "%s", mine);
-            hostlog_error("step %llu: %s", (unsigned long long)tr->step + 1, why);
         }
-        if (combine(tr, r, failed) != 0) {
-            why[0] = '\0'; /* said by the rank that failed */
-            return -1;
-        }
-    } else if (failed) {
         return -1;
     }
+    if (*own)
+        return -1;
     if (!isfinite(r->loss)) {
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
         return -1;
@@ -293,7 +290,12 @@ static int checkpoint(trainer *tr, double elapsed)
         tr->tt->gather(tr->st, &tr->c);
     if (same_weights(tr) != 0)
         return -1;
-    return agree(tr, tr->c.rank == 0 ? trainer_checkpoint(tr, elapsed) : 0);
+    if (agree(tr, tr->c.rank == 0 ? trainer_checkpoint(tr, elapsed) : 0) != 0)
+        return -1;
+    if (tr->c.rank > 0) /* the file rank 0 wrote, for this rank's messages */
+        train_checkpoint_path(tr->last_ckpt, sizeof tr->last_ckpt, tr->o->report.ckpt_dir, tr->t->name, tr->step,
+                              tr->last_val);
+    return 0;
 }
 
 /* -o: rank 0 writes it. 0 or -1. */
@@ -474,13 +476,11 @@ static int run(trainer *tr)
         }
         const uint64_t epoch_before = tr->c.epoch;
         step_result r;
-        if (step(tr, &r, why, sizeof why) != 0) {
+        int own;
+        if (step(tr, &r, why, sizeof why, &own) != 0) {
             progress_end(&pr);
-            if (speaks && ranks > 1 && !why[0])
-                hostlog_error("step %llu: another rank failed (its line says why); stopping%s%s",
-                              (unsigned long long)tr->step + 1, tr->last_ckpt[0] ? "; last good checkpoint " : "",
-                              tr->last_ckpt);
-            else if (speaks && why[0])
+            /* one line: the failing rank's, or rank 0's for what every rank met */
+            if (own || (speaks && why[0]))
                 hostlog_error("step %llu: %s; stopping (lower --learning-rate or clip gradients)%s%s",
                               (unsigned long long)tr->step + 1, why, tr->last_ckpt[0] ? "; last good checkpoint " : "",
                               tr->last_ckpt);
