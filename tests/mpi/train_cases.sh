@@ -189,4 +189,14 @@ case_usage() {
     [ ! -e m.safetensors ] || fail "a refused run wrote its model"
 }
 
+# A build without MPI under mpirun: each rank says so in one line, nothing is written.
+case_without_mpi() {
+    [ -n "${MPIRUN:-}" ] || { fail "no mpirun"; return; }
+    text
+    mpi2 "$R" train --data t.txt --max-steps 1 -q -o m.safetensors
+    [ "$rc" -ne 0 ] || fail "a build without MPI trained under mpirun"
+    [ "$(grep -c 'built without MPI' "$tmp/err")" -eq 2 ] || fail "not one line from each rank"
+    [ ! -e m.safetensors ] || fail "a refused run wrote its model"
+}
+
 finish "$1"
