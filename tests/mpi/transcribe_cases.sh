@@ -11,9 +11,14 @@ example=$SOURCE_ROOT/presets/digits-example.wav
 # mpi N CMD...: CMD on N ranks, each rank's lines tagged ([job,rank]<stderr>:), as run gives them.
 mpi() { local n=$1; shift; run "$MPIRUN" --oversubscribe --tag-output -np "$n" "$@"; }
 
+# A build configured without MPI (-Dmpi=disabled) has no ranks to test: the case is skipped, saying so
+# (transcribe-one-rank tests that build under mpirun). A build with MPI and no mpirun is a failure.
 need_mpi() {
+    if [ "$RNNHOST_HAS_MPI" != 1 ]; then
+        echo "skip: this rnnhost is built without MPI (-Dmpi=disabled); transcribe-one-rank covers it"
+        exit 77
+    fi
     [ -n "$MPIRUN" ] || { fail "mpirun is not installed (.ci/install-deps installs openmpi-bin)"; return 1; }
-    [ "$RNNHOST_HAS_MPI" = 1 ] || { fail "this rnnhost was built without MPI (libopenmpi-dev)"; return 1; }
 }
 
 # untag FILE: the text of every rank's lines without the launcher's tags.
@@ -170,6 +175,75 @@ case_transcribe_stdout() {
     mpi 2 "$R" transcribe -m ./missing.safetensors in
     expect_rc 3 "a missing model, two ranks"
     [ "$(untag "$tmp/err" | grep -c '^rnnhost: ')" -eq 1 ] || fail "the load failure is not said once"
+}
+
+# A long batch: 200 links to one recording of a minute, so the ranks are busy for seconds.
+long_batch() {
+    mkdir -p long
+    sox "$example" one-minute.wav repeat 19 || fail "sox"
+    for i in $(seq -w 1 200); do ln -s ../one-minute.wav "long/f$i.wav"; done
+    run "$R" transcribe -m digits -q -o minute.txt one-minute.wav
+    expect_rc 0 "one minute, one process"
+}
+
+# wait_outputs DIR N: until DIR holds N transcripts (at most 30 s).
+wait_outputs() {
+    local waited=0
+    while [ "$(find "$1" -name '*.txt' 2>/dev/null | wc -l)" -lt "$2" ] && [ $waited -lt 300 ]; do
+        sleep 0.1; waited=$((waited + 1))
+    done
+}
+
+# interrupted_batch DIR SUMMARY: what an interrupted batch leaves: some transcripts, each whole, no
+# temporary file, a summary saying so over every rank's files, and the interruption said once.
+interrupted_batch() {
+    local written; written=$(find "$1" -name '*.txt' | wc -l)
+    [ "$written" -ge 4 ] && [ "$written" -lt 200 ] || fail "interrupted after 4 files: $written of 200 written"
+    for f in "$1"/*.txt; do cmp -s "$f" minute.txt || fail "$f is not the whole transcript"; done
+    [ -z "$(find "$1" -name '*.tmp.*')" ] || fail "temporary files left behind"
+    [ "$(grep -c 'interrupted: ' "$tmp/err")" -eq 1 ] || { fail "the interruption is not said once"; sed 's/^/  | /' "$tmp/err" >&2; }
+    "$PY" - "$2" "$written" <<'PY' || fail "the summary does not say interrupted, with every rank's files"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["interrupted"] is True and d["files"] == 200, d
+assert d["transcribed"] == int(sys.argv[2]), (d["transcribed"], sys.argv[2])
+PY
+}
+
+# SIGTERM to rank 1 alone: it stops after its file in progress; rank 0 does its whole share, then every
+# rank agrees the batch was interrupted: rank 0's summary says so and mpirun exits 130 (a batch system
+# stopping the job signals every rank: the same, sooner). --skip-existing then finishes the batch.
+case_transcribe_interrupt() {
+    need_mpi || return
+    long_batch
+    printf '#!/bin/sh\necho $$ > "pid.$OMPI_COMM_WORLD_RANK"\nexec "$@"\n' > with-pid
+    chmod +x with-pid
+    "$MPIRUN" --oversubscribe -np 2 ./with-pid "$R" transcribe -m digits -j 1 --output-dir two \
+        --summary two.json long >"$tmp/out" 2>"$tmp/err" &
+    local pid=$!
+    wait_outputs two 4
+    kill -TERM "$(cat pid.1)"
+    wait $pid
+    rc=$?
+    expect_rc 130 "SIGTERM to rank 1"
+    interrupted_batch two two.json
+    for i in $(seq -w 1 100); do [ -e two/f$i.txt ] || { fail "rank 0 stopped too: no f$i.txt"; break; }; done
+    mpi 2 "$R" transcribe -m digits -q -j 1 --output-dir two --skip-existing long
+    expect_rc 0 "--skip-existing after the interruption"
+    [ "$(find two -name '*.txt' | wc -l)" -eq 200 ] || fail "--skip-existing did not finish the batch"
+    for f in two/*.txt; do cmp -s "$f" minute.txt || fail "$f differs from one process's"; done
+
+    # Ctrl-C to mpirun: it sends the ranks SIGTERM after odls_base_sigkill_timeout seconds (and SIGKILL as
+    # long after that), then exits 1 whatever they do; what they wrote by then is whole and the summary says so
+    "$MPIRUN" --mca odls_base_sigkill_timeout 3 --oversubscribe -np 2 "$R" transcribe -m digits -j 1 \
+        --output-dir ctrl-c --summary ctrl-c.json long >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    wait_outputs ctrl-c 4
+    kill -INT $pid
+    wait $pid
+    rc=$?
+    [ $rc -ne 0 ] || fail "mpirun interrupted exits 0"
+    interrupted_batch ctrl-c ctrl-c.json
 }
 
 # The build at hand without a launcher, and under mpirun as one of one, is one process; a build without
