@@ -98,6 +98,10 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
             "only in extension keep it (a.wav.txt, a.flac.txt); inputs that would still write the same output\n"
             "(one file twice, two folders' e01.wav into one --output-dir) are refused, naming both (exit 2).\n"
             "A file is written atomically, a link is written through, a FIFO or device is a stream.\n"
+            "\n"
+            "Under mpirun -np N the files are dealt out in blocks to N processes, each writing its own\n"
+            "outputs; rank 0 writes a stream (-o -) in input order, the progress, the last lines and\n"
+            "--summary for all, and every process exits with rank 0's code. '-' is refused there.\n"
             "\n",
             AUDIO_STREAM_MAX >> 20);
     cli_help(f, groups, n);
