@@ -8,6 +8,11 @@ R=$RNNHOST
 PY=$PYTHON3
 example=$SOURCE_ROOT/presets/digits-example.wav
 
+# Open MPI unloads its components at finalize: the fast unwinder's stacks of what they allocate end in a
+# module LeakSanitizer can no longer name, and lsan.supp cannot suppress; the full unwinder's reach
+# libmpi.so, which it does. (Without a sanitizer nothing reads this.)
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}fast_unwind_on_malloc=0"
+
 # mpi N CMD...: CMD on N ranks, each rank's lines tagged ([job,rank]<stderr>:), as run gives them.
 mpi() { local n=$1; shift; run "$MPIRUN" --oversubscribe --tag-output -np "$n" "$@"; }
 
@@ -177,11 +182,11 @@ case_transcribe_stdout() {
     [ "$(untag "$tmp/err" | grep -c '^rnnhost: ')" -eq 1 ] || fail "the load failure is not said once"
 }
 
-# A long batch: 200 links to one recording of a minute, so the ranks are busy for seconds.
+# A long batch: 120 links to one recording of a minute, so the ranks are busy for seconds.
 long_batch() {
     mkdir -p long
     sox "$example" one-minute.wav repeat 19 || fail "sox"
-    for i in $(seq -w 1 200); do ln -s ../one-minute.wav "long/f$i.wav"; done
+    for i in $(seq -w 1 120); do ln -s ../one-minute.wav "long/f$i.wav"; done
     run "$R" transcribe -m digits -q -o minute.txt one-minute.wav
     expect_rc 0 "one minute, one process"
 }
@@ -198,14 +203,14 @@ wait_outputs() {
 # temporary file, a summary saying so over every rank's files, and the interruption said once.
 interrupted_batch() {
     local written; written=$(find "$1" -name '*.txt' | wc -l)
-    [ "$written" -ge 4 ] && [ "$written" -lt 200 ] || fail "interrupted after 4 files: $written of 200 written"
+    [ "$written" -ge 4 ] && [ "$written" -lt 120 ] || fail "interrupted after 4 files: $written of 120 written"
     for f in "$1"/*.txt; do cmp -s "$f" minute.txt || fail "$f is not the whole transcript"; done
     [ -z "$(find "$1" -name '*.tmp.*')" ] || fail "temporary files left behind"
     [ "$(grep -c 'interrupted: ' "$tmp/err")" -eq 1 ] || { fail "the interruption is not said once"; sed 's/^/  | /' "$tmp/err" >&2; }
     "$PY" - "$2" "$written" <<'PY' || fail "the summary does not say interrupted, with every rank's files"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["interrupted"] is True and d["files"] == 200, d
+assert d["interrupted"] is True and d["files"] == 120, d
 assert d["transcribed"] == int(sys.argv[2]), (d["transcribed"], sys.argv[2])
 PY
 }
@@ -227,15 +232,15 @@ case_transcribe_interrupt() {
     rc=$?
     expect_rc 130 "SIGTERM to rank 1"
     interrupted_batch two two.json
-    for i in $(seq -w 1 100); do [ -e two/f$i.txt ] || { fail "rank 0 stopped too: no f$i.txt"; break; }; done
+    for i in $(seq -w 1 120 | head -60); do [ -e two/f$i.txt ] || { fail "rank 0 stopped too: no f$i.txt"; break; }; done
     mpi 2 "$R" transcribe -m digits -q -j 1 --output-dir two --skip-existing long
     expect_rc 0 "--skip-existing after the interruption"
-    [ "$(find two -name '*.txt' | wc -l)" -eq 200 ] || fail "--skip-existing did not finish the batch"
+    [ "$(find two -name '*.txt' | wc -l)" -eq 120 ] || fail "--skip-existing did not finish the batch"
     for f in two/*.txt; do cmp -s "$f" minute.txt || fail "$f differs from one process's"; done
 
     # Ctrl-C to mpirun: it sends the ranks SIGTERM after odls_base_sigkill_timeout seconds (and SIGKILL as
     # long after that), then exits 1 whatever they do; what they wrote by then is whole and the summary says so
-    "$MPIRUN" --mca odls_base_sigkill_timeout 3 --oversubscribe -np 2 "$R" transcribe -m digits -j 1 \
+    "$MPIRUN" --mca odls_base_sigkill_timeout 2 --oversubscribe -np 2 "$R" transcribe -m digits -j 1 \
         --output-dir ctrl-c --summary ctrl-c.json long >"$tmp/out" 2>"$tmp/err" &
     pid=$!
     wait_outputs ctrl-c 4
