@@ -147,6 +147,38 @@ void par_barrier(void)
         CHECK_MPI("barrier", MPI_Barrier(MPI_COMM_WORLD));
 }
 
+/* The ranks other than root send their bytes in pieces, root takes them rank by rank: no int count or
+ * displacement (MPI_Gatherv's) limits the total. */
+static void *gather_bytes(const void *mine, size_t n, uint64_t *count, int root)
+{
+    const uint64_t own = n;
+    CHECK_MPI("gather", MPI_Gather(&own, 1, MPI_UINT64_T, count, 1, MPI_UINT64_T, root, MPI_COMM_WORLD));
+    if (rank != root) {
+        for (size_t at = 0; at < n; at += PIECE)
+            CHECK_MPI("send", MPI_Send((const char *)mine + at, (int)(n - at < PIECE ? n - at : PIECE), MPI_BYTE,
+                                       root, 0, MPI_COMM_WORLD));
+        return NULL;
+    }
+    size_t total = 0;
+    for (int r = 0; r < size; r++)
+        total += (size_t)count[r];
+    char *all = malloc(total + 1);
+    if (!all)
+        fail("gather (out of memory)", MPI_ERR_NO_MEM);
+    char *to = all;
+    for (int r = 0; r < size; r++) {
+        const size_t len = (size_t)count[r];
+        if (r == root && len)
+            memcpy(to, mine, len);
+        for (size_t at = 0; r != root && at < len; at += PIECE)
+            CHECK_MPI("receive", MPI_Recv(to + at, (int)(len - at < PIECE ? len - at : PIECE), MPI_BYTE, r, 0,
+                                          MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        to += len;
+    }
+    *to = '\0';
+    return all;
+}
+
 #else /* one rank */
 
 int par_start(int *argc, char ***argv)
@@ -200,6 +232,25 @@ void par_barrier(void)
 }
 
 #endif
+
+void *par_gather_bytes(const void *mine, size_t n, uint64_t *count, int root)
+{
+#if RNNHOST_MPI
+    if (size > 1)
+        return gather_bytes(mine, n, count, root);
+#endif
+    (void)root;
+    char *all = malloc(n + 1);
+    if (!all) {
+        hostlog_error("out of memory gathering %zu bytes", n);
+        exit(1);
+    }
+    if (n)
+        memcpy(all, mine, n);
+    all[n] = '\0';
+    count[0] = n;
+    return all;
+}
 
 int par_rank(void)
 {

@@ -41,6 +41,10 @@ void par_all_gather_u64(const uint64_t *mine, uint64_t *all, size_t n);
 void par_all_gather_rows(const float *mine, float *all, const uint32_t *count, size_t row_len);
 /* Waits for every rank. */
 void par_barrier(void);
+/* Each rank's n bytes to rank root, rank after rank (any length, none too): on root a malloc'd buffer holding
+ * them all followed by a NUL, with count[r] (par_size() entries) the bytes that came from rank r; NULL on
+ * the other ranks, whose count is left alone. Memory running out is a failure like any other. */
+void *par_gather_bytes(const void *mine, size_t n, uint64_t *count, int root);
 
 /* The share of n items (streams, sequences, files) that rank r takes when they are dealt out in blocks:
  * [*first, *first + *count). Every item goes to exactly one rank, shares differ by at most one. */
