@@ -15,28 +15,33 @@
 #define AUDIO_SUFFIXES \
     ".wav|.wave|.flac|.ogg|.oga|.opus|.aif|.aiff|.aifc|.au|.snd|.caf|.w64|.rf64|.mp3|.voc|.sf|.htk|.paf|.mat"
 
-void tx_lead_usage(const char *fmt, ...)
+/* Rank 0 says a line for every rank: a usage line or an error line. */
+static void lead_say(int usage, const char *fmt, va_list ap)
 {
     char line[2048];
-    va_list ap;
     if (par_rank() != 0)
         return;
-    va_start(ap, fmt);
     host_vfmt(line, sizeof line, fmt, ap);
+    if (usage)
+        hostlog_usage("%s", line);
+    else
+        hostlog_error("%s", line);
+}
+
+void tx_lead_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lead_say(1, fmt, ap);
     va_end(ap);
-    hostlog_usage("%s", line);
 }
 
 void tx_lead_error(const char *fmt, ...)
 {
-    char line[2048];
     va_list ap;
-    if (par_rank() != 0)
-        return;
     va_start(ap, fmt);
-    host_vfmt(line, sizeof line, fmt, ap);
+    lead_say(0, fmt, ap);
     va_end(ap);
-    hostlog_error("%s", line);
 }
 
 static char *strip_ext(const char *path)
