@@ -23,7 +23,7 @@ void ctc_free_set(uttset *s)
 
 /* Decodes every recording of a manifest and encodes its transcript. Utterances too short for their
  * labels are dropped with a count (a recording cut off, or a transcript of the wrong file). */
-int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_model *m, int quiet)
+int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_model *m, int quiet, int lead)
 {
     char err[512];
     memset(s, 0, sizeof *s);
@@ -83,7 +83,7 @@ int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_mode
             shown = train_now();
         }
     }
-    if (dropped)
+    if (dropped && lead)
         hostlog_info("%s: %zu recordings too short for their transcripts were left out", name, dropped);
     if (s->n == 0) {
         hostlog_error("%s: no usable utterances", name);

@@ -60,8 +60,9 @@ typedef struct ctc_trainer {
 } ctc_trainer;
 
 /* Decodes every recording of a manifest and encodes its transcript. Utterances too short for their labels
- * are dropped with a count. 0, or -1 after one line. */
-int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_model *m, int quiet);
+ * are dropped with a count, said when lead (rank 0 of a run on several ranks, or the one process). 0, or -1
+ * after one line. */
+int ctc_load_set(uttset *s, const manifest *mf, const char *name, const asr_model *m, int quiet, int lead);
 void ctc_free_set(uttset *s);
 
 /* Buffers for the longest utterance of both sets (with the fastest speed-up's worth of extra samples). */

@@ -199,8 +199,8 @@ static int ctc_open(void *st, train_ctx *c, const rh_weights *from, const char *
     }
     if ((rc = make_model(tr, c, from ? from_path : NULL)) != EXIT_OK)
         return rc;
-    if (ctc_load_set(&tr->train, &tr->mf, co->manifest, &tr->m, o->report.quiet) != 0 ||
-        (co->val_manifest && ctc_load_set(&tr->val, &tr->vmf, co->val_manifest, &tr->m, o->report.quiet) != 0))
+    if (ctc_load_set(&tr->train, &tr->mf, co->manifest, &tr->m, o->report.quiet, c->rank == 0) != 0 ||
+        (co->val_manifest && ctc_load_set(&tr->val, &tr->vmf, co->val_manifest, &tr->m, o->report.quiet, c->rank == 0) != 0))
         return EXIT_FAIL;
     /* one flat parameter buffer over both directions: one optimizer, one gradient norm */
     for (int d = 0; d < asr_dirs(&tr->m); d++)

@@ -227,7 +227,7 @@ static int load_lines(seq_trainer *tr, train_ctx *c)
         return -1;
     }
     tr->data_hash = seq_hash_ids(TRAIN_HASH_SEED, tr->ids, tr->n);
-    if (truncated)
+    if (truncated && c->rank == 0) /* on several ranks, rank 0 says it for all */
         hostlog_info("%zu lines longer than --seq-length - 1 = %u symbols were cut", truncated,
                 so->seq_len - 1);
     return 0;

@@ -106,7 +106,7 @@ static int load_rolls(seq_trainer *tr, train_ctx *c)
         roll_spans(&tr->val_frames, &tr->val_lines, &tr->n_val_lines, so->val_data ? so->val_data : so->data,
                    so->val_split, steps_per_quarter(so), so->seq_len, &cut) != 0)
         return -1;
-    if (cut)
+    if (cut && c->rank == 0) /* on several ranks, rank 0 says it for all */
         hostlog_info("%zu sequences longer than --seq-length %u were cut into pieces", cut, so->seq_len);
     if (tr->n_lines < B) {
         hostlog_error("%s: %zu training sequences, fewer than --batch-size %u", so->data, tr->n_lines, B);

@@ -136,21 +136,31 @@ case_transcribe_stdout() {
         for n in 2 3; do
             run "$MPIRUN" --oversubscribe -np $n "$R" transcribe -m digits -q -f "$f" -o - in
             expect_rc 4 "-o - -f $f, $n ranks"
-            cmp one.$f "$tmp/out" || fail "-o - -f $f: $n ranks print other bytes than one process"
+            cmp one.$f "$tmp/out" || {
+                fail "-o - -f $f: $n ranks print other bytes than one process"
+                diff one.$f "$tmp/out" | head -n 6 | cut -c 1-300 >&2
+                sed 's/^/  stderr: /' "$tmp/err" | head -n 10 >&2
+            }
         done
     done
     [ "$(wc -l < one.jsonl)" -eq 9 ] || fail "-o - -f jsonl: expected 9 lines (8 and an error), got $(wc -l < one.jsonl)"
     # /dev/stdout is the same stream
     run "$MPIRUN" --oversubscribe -np 2 "$R" transcribe -m digits -q -f jsonl -o /dev/stdout in
     expect_rc 4 "-o /dev/stdout, two ranks"
-    cmp one.jsonl "$tmp/out" || fail "-o /dev/stdout: two ranks print other bytes than one process"
+    cmp one.jsonl "$tmp/out" || {
+        fail "-o /dev/stdout: two ranks print other bytes than one process"
+        diff one.jsonl "$tmp/out" | head -n 6 | cut -c 1-300 >&2
+    }
     # a FIFO, opened by rank 0 alone: its reader sees every transcript, then one end
     mkfifo fifo
     cat fifo > fifo.jsonl &
     run "$MPIRUN" --oversubscribe -np 2 "$R" transcribe -m digits -q -f jsonl -o fifo in
     expect_rc 4 "-o FIFO, two ranks"
     wait
-    cmp one.jsonl fifo.jsonl || fail "-o FIFO: two ranks wrote other bytes than one process"
+    cmp one.jsonl fifo.jsonl || {
+        fail "-o FIFO: two ranks wrote other bytes than one process"
+        diff one.jsonl fifo.jsonl | head -n 6 | cut -c 1-300 >&2
+    }
 
     # --summary -: once, on standard output
     run "$MPIRUN" --oversubscribe -np 2 "$R" transcribe -m digits -q --output-dir o --summary - in
