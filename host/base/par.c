@@ -262,6 +262,28 @@ int par_size(void)
     return size;
 }
 
+int par_first_differing(const uint64_t *mine, size_t n, size_t *which)
+{
+    if (size == 1)
+        return 0;
+    uint64_t *all = malloc((size_t)size * n * sizeof *all);
+    if (!all) {
+        hostlog_error("out of memory");
+        exit(1); /* the other ranks wait in the gather: the launcher ends them */
+    }
+    par_all_gather_u64(mine, all, n);
+    int found = 0;
+    for (int k = 1; k < size && !found; k++)
+        for (size_t i = 0; i < n && !found; i++)
+            if (all[(size_t)k * n + i] != all[i]) {
+                found = k;
+                if (which)
+                    *which = i;
+            }
+    free(all);
+    return found;
+}
+
 void par_share(uint64_t n, int r, int ranks, uint64_t *first, uint64_t *count)
 {
     const uint64_t base = n / (uint64_t)ranks, extra = n % (uint64_t)ranks;

@@ -36,6 +36,9 @@ void par_max_f64(double *v, size_t n);
 void par_broadcast(void *bytes, size_t n, int root);
 /* Each rank's n values into all (n * par_size(), rank-major) on every rank. */
 void par_all_gather_u64(const uint64_t *mine, uint64_t *all, size_t n);
+/* The first rank whose n values differ from rank 0's (and in *which, if not NULL, the index of the first of
+ * them that differs), or 0 when every rank holds rank 0's: every rank calls it and gets the same answer. */
+int par_first_differing(const uint64_t *mine, size_t n, size_t *which);
 /* rows: count[r] rows of row_len floats from rank r, rank-major in all on every rank; mine is this rank's
  * rows (and may point into all at its own place). */
 void par_all_gather_rows(const float *mine, float *all, const uint32_t *count, size_t row_len);

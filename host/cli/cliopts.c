@@ -11,7 +11,7 @@
 #define HELP_WIDTH 100 /* columns --help wraps at */
 #define HELP_COLUMN 30 /* where help texts start, unless every option's name is shorter */
 
-static size_t field_size(const cli_option *o)
+size_t cli_field_size(const cli_option *o)
 {
     switch (o->kind) {
     case CLI_FLAG:
@@ -60,7 +60,7 @@ void cli_fill_defaults(cli_group *groups, size_t n)
         for (size_t i = 0; g->section->options[i].name; i++) {
             const cli_option *o = &g->section->options[i];
             if (!field_given(g, o->offset))
-                memcpy(cli_field(g, o), cli_default(g, o), field_size(o));
+                memcpy(cli_field(g, o), cli_default(g, o), cli_field_size(o));
         }
     }
 }

@@ -127,6 +127,8 @@ const cli_option *cli_find(const cli_group *groups, size_t n, const char *name, 
 
 /* Where an option's field is in a group's fields, or its default in the group's defaults. */
 void *cli_field(const cli_group *g, const cli_option *o);
+/* The bytes of an option's field (its kind's type; CLI_CUSTOM: its size). */
+size_t cli_field_size(const cli_option *o);
 const void *cli_default(const cli_group *g, const cli_option *o);
 
 /* The option's value in fields (or defaults) as --help and messages show it: "0.002", "adam", "none". */

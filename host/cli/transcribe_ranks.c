@@ -1,28 +1,22 @@
 /* rnnhost transcribe under mpirun: where the ranks meet (transcribe.h). */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "par.h"
 #include "transcribe.h"
-
-static void hash_bytes(uint64_t *h, const void *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) /* FNV-1a */
-        *h = (*h ^ ((const unsigned char *)p)[i]) * 0x100000001b3u;
-}
+#include "trainutil.h"
 
 /* The jobs as this rank sees them: the inputs, their output names and what is left to do. */
 static uint64_t jobs_hash(const run *r)
 {
-    uint64_t h = 0xcbf29ce484222325u;
+    uint64_t h = TRAIN_HASH_SEED;
     for (size_t i = 0; i < r->n; i++) {
         const job *j = &r->jobs[i];
-        hash_bytes(&h, j->path, strlen(j->path) + 1);
-        hash_bytes(&h, j->stem, strlen(j->stem) + 1);
-        hash_bytes(&h, &j->skipped, sizeof j->skipped);
+        h = train_hash(h, j->path, strlen(j->path) + 1);
+        h = train_hash(h, j->stem, strlen(j->stem) + 1);
+        h = train_hash(h, &j->skipped, sizeof j->skipped);
     }
     return h;
 }
@@ -31,26 +25,15 @@ static uint64_t jobs_hash(const run *r)
  * same verdict, or none goes on. The exit code every rank returns, 0 to go on. */
 int tx_agree_inputs(const run *r, int rc)
 {
-    const int ranks = par_size();
-    if (ranks == 1)
-        return rc;
     const uint64_t mine[3] = {(uint64_t)rc, r->n, rc == 0 ? jobs_hash(r) : 0};
-    uint64_t *all = malloc(3 * (size_t)ranks * sizeof *all);
-    if (!all) {
-        hostlog_error("out of memory");
-        exit(EXIT_FAIL); /* the launcher ends the other ranks */
-    }
-    par_all_gather_u64(mine, all, 3);
-    for (int k = 1; k < ranks; k++)
-        if (memcmp(all + 3 * k, all, sizeof mine) != 0) {
-            tx_lead_error("rank %d did not find the inputs rank 0 found (%" PRIu64 " files against %" PRIu64
-                       ", or other names or outputs): every rank must see the same files and folders",
-                       k, all[3 * k + 1], all[1]);
-            rc = EXIT_FAIL;
-            break;
-        }
-    free(all);
-    return rc;
+    size_t which = 0;
+    const int k = par_first_differing(mine, 3, &which);
+    if (!k)
+        return rc;
+    tx_lead_error("rank %d did not find the inputs rank 0 found (%s): every rank must see the same files and "
+                  "folders", k, which == 0 ? "another verdict on them" : which == 1 ? "another number of files"
+                                                                                   : "other names or outputs");
+    return EXIT_FAIL;
 }
 
 /* The ranks meet after loading the model: status is this rank's exit code so far (0 when it is ready) and

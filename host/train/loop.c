@@ -207,53 +207,30 @@ static int same_weights(const trainer *tr)
     const train_ctx *c = &tr->c;
     if (c->ranks == 1)
         return 0;
-    uint64_t h = 0xcbf29ce484222325ULL, *all = malloc((size_t)c->ranks * sizeof *all);
-    const unsigned char *p = (const unsigned char *)c->params;
-    for (size_t i = 0; i < c->num_params * sizeof(float); i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    if (!all) {
-        hostlog_error("out of memory");
-        exit(EXIT_FAIL); /* the other ranks wait in the gather: the launcher ends them */
-    }
-    par_all_gather_u64(&h, all, 1);
-    int differs = 0;
-    for (int k = 1; k < c->ranks && !differs; k++)
-        if (all[k] != all[0]) {
-            differs = 1;
-            if (c->rank == 0)
-                hostlog_error("after step %llu the weights of rank %d differ from rank 0's: every rank must run the "
-                              "same rnnhost build on the same kind of CPU (RNNHOST_CPU forces one kernel level)",
-                              (unsigned long long)tr->step, k);
-        }
-    free(all);
-    return differs ? -1 : 0;
+    const uint64_t h = train_hash(TRAIN_HASH_SEED, c->params, c->num_params * sizeof(float));
+    const int k = par_first_differing(&h, 1, NULL);
+    if (k && c->rank == 0)
+        hostlog_error("after step %llu the weights of rank %d differ from rank 0's: every rank must run the same "
+                      "rnnhost build on the same kind of CPU (RNNHOST_CPU forces one kernel level)",
+                      (unsigned long long)tr->step, k);
+    return k ? -1 : 0;
 }
 
 /* A hash of the options as parsed (the task's and the shared ones): every rank must run the same command. */
 static uint64_t options_hash(const cli_group *groups, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-#define MIX(p, len)                                                                                        \
-    for (size_t b_ = 0; b_ < (len); b_++)                                                                  \
-    h = (h ^ ((const unsigned char *)(p))[b_]) * 0x100000001b3ULL
+    uint64_t h = TRAIN_HASH_SEED;
     for (size_t k = 0; k < n; k++)
         for (const cli_option *o = groups[k].section->options; o->name; o++) {
             const void *field = cli_field(&groups[k], o);
-            MIX(o->name, strlen(o->name) + 1);
+            h = train_hash(h, o->name, strlen(o->name) + 1);
             if (o->kind == CLI_STRING) {
                 const char *v = *(const char *const *)field;
-                MIX(v ? v : "", v ? strlen(v) + 1 : 0);
-            } else if (o->kind == CLI_FLAG || o->kind == CLI_CHOICE) {
-                MIX(field, sizeof(int));
-            } else if (o->kind == CLI_U32) {
-                MIX(field, sizeof(uint32_t));
-            } else if (o->kind == CLI_U64) {
-                MIX(field, sizeof(uint64_t));
-            } else if (o->kind != CLI_CUSTOM) {
-                MIX(field, sizeof(double));
+                h = train_hash(h, v ? v : "", v ? strlen(v) + 1 : 0);
+            } else if (o->kind != CLI_CUSTOM) { /* CLI_CUSTOM fields may hold pointers */
+                h = train_hash(h, field, cli_field_size(o));
             }
         }
-#undef MIX
     return h;
 }
 
@@ -262,25 +239,13 @@ static uint64_t options_hash(const cli_group *groups, size_t n)
 static int same_training(const trainer *tr, uint64_t options)
 {
     const train_ctx *c = &tr->c;
-    if (c->ranks == 1)
-        return 0;
     const uint64_t mine[2] = {options, c->data_hash};
-    uint64_t *every = malloc(2 * (size_t)c->ranks * sizeof *every);
-    if (!every) {
-        hostlog_error("out of memory");
-        exit(EXIT_FAIL); /* the other ranks wait in the gather: the launcher ends them */
-    }
-    par_all_gather_u64(mine, every, 2);
-    int differs = 0;
-    for (int k = 1; k < c->ranks && !differs; k++)
-        if (every[2 * k] != every[0] || every[2 * k + 1] != every[1]) {
-            differs = 1;
-            if (c->rank == 0)
-                hostlog_error("rank %d was started with other %s than rank 0: every rank must run the same command on "
-                              "the same data", k, every[2 * k] != every[0] ? "options" : "training data");
-        }
-    free(every);
-    return differs ? -1 : 0;
+    size_t which = 0;
+    const int k = par_first_differing(mine, 2, &which);
+    if (k && c->rank == 0)
+        hostlog_error("rank %d was started with other %s than rank 0: every rank must run the same command on the "
+                      "same data", k, which == 0 ? "options" : "training data");
+    return k ? -1 : 0;
 }
 
 /* A checkpoint: every rank's share of the task's state brought together, rank 0 writes. 0 or -1. */
