@@ -138,6 +138,7 @@ int main(int argc, char **argv)
             optind = 0; /* a full getopt reset for the command's own parsing */
             hostlog_set_command(commands[i].name);
             const int rc = commands[i].run(sub_argc, sub_argv);
+            host_interrupt_finished(rc);
             par_stop(); /* the ranks' end, if the command started them */
             return rc;
         }

@@ -51,3 +51,17 @@ void host_interrupt_fallback(void)
 {
     host_on_interrupt(on_signal_fallback, 0);
 }
+
+static volatile sig_atomic_t finished_code;
+
+static void on_signal_finished(int sig)
+{
+    (void)sig;
+    _exit(finished_code);
+}
+
+void host_interrupt_finished(int code)
+{
+    finished_code = code;
+    host_on_interrupt(on_signal_finished, 0);
+}

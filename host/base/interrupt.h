@@ -24,4 +24,10 @@ void host_on_interrupt(void (*handler)(int), int restart);
  * but, at most, a temporary file that is never taken for its target. main installs this first. */
 void host_interrupt_fallback(void);
 
+/* The command has finished with exit code code and said what it had to say: from now on SIGINT or SIGTERM
+ * ends the process at once with that code, silently. Under mpirun, the launcher ends the other ranks with
+ * SIGTERM as soon as one exits non-zero, while they may still be leaving MPI; the agreed outcome stands and
+ * is not followed by "interrupted". main installs this after the command. */
+void host_interrupt_finished(int code);
+
 #endif /* RNNHOST_INTERRUPT_H */

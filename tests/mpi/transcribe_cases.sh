@@ -180,7 +180,10 @@ case_transcribe_stdout() {
     # a model that cannot be loaded: exit 3, said once
     mpi 2 "$R" transcribe -m ./missing.safetensors in
     expect_rc 3 "a missing model, two ranks"
-    [ "$(untag "$tmp/err" | grep -c '^rnnhost: ')" -eq 1 ] || fail "the load failure is not said once"
+    [ "$(untag "$tmp/err" | grep -c '^rnnhost: ')" -eq 1 ] || {
+        fail "the load failure is not said once"
+        sed 's/^/  stderr: /' "$tmp/err" | head -n 20 >&2
+    }
 }
 
 # A long batch: 120 links to one recording of a minute, so the ranks are busy for seconds.
