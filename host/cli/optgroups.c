@@ -21,6 +21,10 @@ static const cli_option model_options[] = {
      .help = "stacked layers", .min = 1, .max = 64, .flags = OPT_ARCH},
     {.name = "init-from", .kind = CLI_STRING, .offset = offsetof(opt_model, init_from), .arg = "MODEL",
      .help = "start from these weights (a path or preset name); the model's shape comes with them"},
+    {.name = "dropout", .kind = CLI_NUMBER, .offset = offsetof(opt_model, dropout), .arg = "P",
+     .help = "in training, drop each unit of every layer's output (the input of the layer above, and of the "
+             "output projection) with chance P, a new mask every step; never at inference; 0-0.9",
+     .max = 0.9, .flags = OPT_TRAIN},
     {0},
 };
 const cli_section opt_model_section = {"Model", model_options};

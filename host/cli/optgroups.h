@@ -30,6 +30,7 @@ typedef struct opt_model {
     const char *cell;       /* the recurrent core's model id */
     uint32_t hidden, layers;
     const char *init_from;  /* NULL: new weights */
+    double dropout;         /* the chance a layer's output unit is dropped in training (rnnhost/dropout.h) */
 } opt_model;
 
 typedef struct opt_optim {

@@ -92,7 +92,25 @@ rh_status host_model_create(host_model *hm, host_plugin *p, const char *model_id
     hm->grads = calloc((size_t)hm->info.num_params, sizeof(float));
     if (!hm->params || !hm->grads)
         return fail(hm, RH_ERR_NO_MEMORY, why, why_len, "out of memory for parameters");
+    hm->dropout = rh_dropout_of(hm->model);
     return RH_OK;
+}
+
+rh_status host_model_train_forward(const host_model *hm, const float *params, float *y, float *h_T, float *ws,
+                                   const rh_batch *batch, const float *h_0, const rh_dropout_masks *masks)
+{
+    if (hm->dropout != NULL && masks != NULL)
+        return hm->dropout->forward(hm->model, y, h_T, ws, params, batch, h_0, masks);
+    return hm->vt->forward(hm->model, y, h_T, ws, params, batch, h_0);
+}
+
+rh_status host_model_train_backward(const host_model *hm, const float *params, float *grads, float *dx, float *dh_0,
+                                    float *ws, const rh_batch *batch, const float *h_0, const float *dy,
+                                    const float *dh_T, const rh_dropout_masks *masks)
+{
+    if (hm->dropout != NULL && masks != NULL)
+        return hm->dropout->backward(hm->model, grads, dx, dh_0, ws, params, batch, h_0, dy, dh_T, masks);
+    return hm->vt->backward(hm->model, grads, dx, dh_0, ws, params, batch, h_0, dy, dh_T);
 }
 
 void host_model_init_params(host_model *hm, uint64_t seed)

@@ -17,6 +17,7 @@ typedef struct host_model {
     float *grads;              /* (num_params) */
     const rh_ext_half_step *half; /* the model's half-step extension while its copy is in use, else NULL */
     void *half_copy;              /* the copy of params it steps over (halfstep.h) */
+    const rh_ext_dropout *dropout; /* the model's dropout extension (dropout.h), or NULL: it has none */
 } host_model;
 
 /* Creates model_id from plugin p with config, fetches get_info and the whole tensor table and checks
@@ -38,6 +39,14 @@ int host_model_prepare_step(host_model *hm);
 /* The model's step over params, or over the half-step copy when host_model_prepare_step kept one. */
 rh_status host_model_step(const host_model *hm, float *y, float *state, float *scratch, const float *x,
                           const int32_t *tokens, uint32_t B);
+
+/* A training step's forward and backward over params: with the model's dropout extension and the masks of
+ * masks when it has one (masks NULL: none, as in validation), else the vtable's own. */
+rh_status host_model_train_forward(const host_model *hm, const float *params, float *y, float *h_T, float *ws,
+                                   const rh_batch *batch, const float *h_0, const rh_dropout_masks *masks);
+rh_status host_model_train_backward(const host_model *hm, const float *params, float *grads, float *dx, float *dh_0,
+                                    float *ws, const rh_batch *batch, const float *h_0, const float *dy,
+                                    const float *dh_T, const rh_dropout_masks *masks);
 
 void host_model_destroy(host_model *hm);
 

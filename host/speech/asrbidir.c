@@ -30,12 +30,23 @@ static void reverse_rows(float *dst, const float *src, const uint32_t *lengths, 
     }
 }
 
+/* The backward direction's masks: another seed, so the two directions drop independently. */
+static const rh_dropout_masks *backward_masks(rh_dropout_masks *mine, const rh_dropout_masks *masks)
+{
+    if (!masks)
+        return NULL;
+    *mine = *masks;
+    mine->seed ^= 0x6261636b77617264ULL;
+    return mine;
+}
+
 rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scratch, float *const *params,
-                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B)
+                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B, const rh_dropout_masks *masks)
 {
     const host_model *f = &m->dir[0];
     rh_batch batch = {T, B, lengths, x, NULL};
-    rh_status st = f->vt->forward(f->model, logits, NULL, ws[0], params ? params[0] : f->params, &batch, NULL);
+    rh_status st = host_model_train_forward(f, params ? params[0] : f->params, logits, NULL, ws[0], &batch, NULL,
+                                            masks);
     if (st != RH_OK || !m->bidirectional)
         return st;
     const host_model *bw = &m->dir[1];
@@ -43,7 +54,9 @@ rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scra
     float *xr = scratch, *yr = xr + rows * D, *back = yr + rows * K;
     reverse_rows(xr, x, lengths, T, B, D);
     rh_batch rb = {T, B, lengths, xr, NULL};
-    if ((st = bw->vt->forward(bw->model, yr, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL)) != RH_OK)
+    rh_dropout_masks bm;
+    if ((st = host_model_train_forward(bw, params ? params[1] : bw->params, yr, NULL, ws[1], &rb, NULL,
+                                       backward_masks(&bm, masks))) != RH_OK)
         return st;
     reverse_rows(back, yr, lengths, T, B, K);
     for (size_t i = 0; i < rows * K; i++)
@@ -52,12 +65,13 @@ rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scra
 }
 
 rh_status asr_backward(const asr_model *m, float **grads, float **ws, float *scratch, float *const *params,
-                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B)
+                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B,
+                       const rh_dropout_masks *masks)
 {
     const host_model *f = &m->dir[0];
     rh_batch batch = {T, B, lengths, x, NULL};
-    rh_status st = f->vt->backward(f->model, grads[0], NULL, NULL, ws[0], params ? params[0] : f->params, &batch,
-                                   NULL, dlogits, NULL);
+    rh_status st = host_model_train_backward(f, params ? params[0] : f->params, grads[0], NULL, NULL, ws[0], &batch,
+                                             NULL, dlogits, NULL, masks);
     if (st != RH_OK || !m->bidirectional)
         return st;
     const host_model *bw = &m->dir[1];
@@ -65,6 +79,7 @@ rh_status asr_backward(const asr_model *m, float **grads, float **ws, float *scr
     float *xr = scratch, *dyr = xr + rows * D + rows * K; // xr still holds the reversed input of asr_forward
     reverse_rows(dyr, dlogits, lengths, T, B, K);
     rh_batch rb = {T, B, lengths, xr, NULL};
-    return bw->vt->backward(bw->model, grads[1], NULL, NULL, ws[1], params ? params[1] : bw->params, &rb, NULL, dyr,
-                            NULL);
+    rh_dropout_masks bm;
+    return host_model_train_backward(bw, params ? params[1] : bw->params, grads[1], NULL, NULL, ws[1], &rb, NULL, dyr,
+                                     NULL, backward_masks(&bm, masks));
 }

@@ -18,13 +18,15 @@ size_t asr_workspace_size(const asr_model *m, uint32_t T, uint32_t B);
 size_t asr_scratch_size(const asr_model *m, uint32_t T, uint32_t B);
 
 /* logits (T,B,K) from x (T,B,D) with lengths (B) (NULL: all T), parameters params[d] (the models' own
- * when NULL). ws[d] are workspaces of asr_workspace_size; scratch of asr_scratch_size. */
+ * when NULL). ws[d] are workspaces of asr_workspace_size; scratch of asr_scratch_size. masks: a training
+ * step's dropout masks (rnnhost/dropout.h; the backward direction draws its own from them), or NULL. */
 rh_status asr_forward(const asr_model *m, float *logits, float **ws, float *scratch, float *const *params,
-                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B);
+                      const float *x, const uint32_t *lengths, uint32_t T, uint32_t B, const rh_dropout_masks *masks);
 
 /* Adds the gradients for dlogits (T,B,K) into grads[d], after asr_forward on the same inputs with the
- * same ws and scratch. */
+ * same ws, scratch and masks. */
 rh_status asr_backward(const asr_model *m, float **grads, float **ws, float *scratch, float *const *params,
-                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B);
+                       const float *x, const uint32_t *lengths, const float *dlogits, uint32_t T, uint32_t B,
+                       const rh_dropout_masks *masks);
 
 #endif /* RNNHOST_ASRBIDIR_H */

@@ -191,7 +191,7 @@ static int run_chunk(asr_session *s, tx_result *r, uint32_t *cap, size_t n, size
     const size_t T = asr_features(s->x, s->mel, s->sp, s->m, s->buf, n);
     if (T == 0)
         return 0;
-    rh_status st = asr_forward(s->m, s->logits, s->ws, s->scratch, NULL, s->x, NULL, (uint32_t)T, 1);
+    rh_status st = asr_forward(s->m, s->logits, s->ws, s->scratch, NULL, s->x, NULL, (uint32_t)T, 1, NULL);
     if (st != RH_OK) {
         host_fmt(r->error, sizeof r->error, "the model failed: %s", rh_strerror(st));
         return -1;

@@ -127,7 +127,8 @@ int seq_adopt_spec(seq_trainer *tr, train_ctx *c, const model_spec *spec, const 
             hostlog_error("%s: a '%s' model; train continues only charlm language models", from, spec->model_id);
             return -1;
         }
-        if (spec->options[0] && sscanf(spec->options, "embed=%u", &embed) != 1) {
+        const char *e = strstr(spec->options, "embed="); /* dropout, the other option, is the run's own */
+        if (e && sscanf(e, "embed=%u", &embed) != 1) {
             hostlog_error("%s: unknown model options '%s'", from, spec->options);
             return -1;
         }
@@ -208,6 +209,11 @@ int seq_start(seq_trainer *tr, train_ctx *c, const rh_weights *from, const char 
             host_fmt(spec->options, sizeof spec->options, "embed=%u", so->embed);
         spec->input_kind = RH_INPUT_TOKENS;
         spec->input_dim = spec->output_dim = tr->V;
+    }
+    if (o->model.dropout > 0) {
+        const size_t used = strlen(spec->options);
+        host_fmt(spec->options + used, sizeof spec->options - used, "%sdropout=%g", used ? ";" : "",
+                 o->model.dropout);
     }
     if ((rc = model_create(&tr->m.hm, c->reg, spec, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
@@ -359,6 +365,9 @@ int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t first, uint
     host_model *hm = &tr->m.hm;
     const size_t rows = (size_t)T * B;
     const int roll = tr->frames != NULL;
+    /* the step's dropout masks, drawn for the whole batch on every rank (so only with dropout: a run
+     * without it draws what it always drew) */
+    const rh_dropout_masks masks = {hm->dropout != NULL ? rh_rng_next(c->rng) : 0, first};
     if (B == 0) { /* a share of nothing: another rank has the batch's last sequences */
         memset(hm->grads, 0, hm->info.num_params * sizeof(float));
         r->loss = 0, r->weight = 0;
@@ -368,7 +377,7 @@ int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t first, uint
     const rh_batch batch = {T, B, tr->per_line ? tr->lengths : NULL, roll ? tr->x : NULL, roll ? NULL : tr->tokens};
     const float *h0 = tr->per_line ? NULL : tr->state + (size_t)first * tr->S;
     float *hT = tr->per_line ? NULL : tr->next_state + (size_t)first * tr->S;
-    rh_status st = hm->vt->forward(hm->model, tr->y, hT, tr->ws, hm->params, &batch, h0);
+    rh_status st = host_model_train_forward(hm, hm->params, tr->y, hT, tr->ws, &batch, h0, &masks);
     if (st != RH_OK) {
         host_fmt(why, why_len, "forward failed: %s", rh_strerror(st));
         return -1;
@@ -393,7 +402,7 @@ int seq_backprop(seq_trainer *tr, train_ctx *c, uint32_t T, uint32_t first, uint
         return -1;
     }
     memset(hm->grads, 0, hm->info.num_params * sizeof(float));
-    st = hm->vt->backward(hm->model, hm->grads, NULL, NULL, tr->ws, hm->params, &batch, h0, tr->dy, NULL);
+    st = host_model_train_backward(hm, hm->params, hm->grads, NULL, NULL, tr->ws, &batch, h0, tr->dy, NULL, &masks);
     if (st != RH_OK) {
         host_fmt(why, why_len, "backward failed: %s", rh_strerror(st));
         return -1;

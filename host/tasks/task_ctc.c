@@ -175,6 +175,8 @@ static int make_model(ctc_trainer *tr, train_ctx *c, const char *from_path)
     tr->m.bidirectional = co->bidirectional;
     host_fmt(tr->m.spec.model_id, sizeof tr->m.spec.model_id, "%s", om->cell);
     tr->m.spec.hidden_size = om->hidden, tr->m.spec.num_layers = om->layers;
+    if (om->dropout > 0)
+        host_fmt(tr->m.spec.options, sizeof tr->m.spec.options, "dropout=%g", om->dropout);
     if ((rc = asr_create(&tr->m, c->reg, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         return rc;
@@ -249,13 +251,15 @@ static int ctc_step(void *st, train_ctx *c, step_result *r, char *why, size_t wh
         tr->seeds[b] = rh_rng_next(c->rng);
     uint32_t mine, B;
     train_share(c, whole, &mine, &B);
+    /* the dropout masks, drawn (when there is dropout) for the whole batch too */
+    const rh_dropout_masks masks = {tr->m.dir[0].dropout ? rh_rng_next(c->rng) : 0, mine};
     if (B == 0) { /* another rank has the batch's last utterances */
         memset(tr->grads, 0, tr->P * sizeof *tr->grads);
         r->loss = 0, r->weight = 0;
         goto moved;
     }
     const uint32_t T = ctc_make_batch(tr, &tr->train, tr->order + first + mine, B, tr->seeds + mine);
-    rh_status st_ = asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B);
+    rh_status st_ = asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B, &masks);
     if (st_ != RH_OK) {
         host_fmt(why, why_len, "forward failed: %s", rh_strerror(st_));
         return -1;
@@ -269,7 +273,8 @@ static int ctc_step(void *st, train_ctx *c, step_result *r, char *why, size_t wh
         return -1;
     }
     memset(tr->grads, 0, tr->P * sizeof *tr->grads);
-    st_ = asr_backward(&tr->m, tr->gdir, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, tr->dlogits, T, B);
+    st_ = asr_backward(&tr->m, tr->gdir, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, tr->dlogits, T, B,
+                       &masks);
     if (st_ != RH_OK) {
         host_fmt(why, why_len, "backward failed: %s", rh_strerror(st_));
         return -1;
@@ -310,7 +315,7 @@ static void ctc_validate(void *st, train_ctx *c, val_result *v)
         for (uint32_t b = 0; b < B; b++)
             idx[b] = (uint32_t)(first + b);
         const uint32_t T = ctc_make_batch(tr, vs, idx, B, NULL);
-        if (asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B) != RH_OK) {
+        if (asr_forward(&tr->m, tr->logits, tr->ws, tr->scratch, tr->pdir, tr->x, tr->lengths, T, B, NULL) != RH_OK) {
             sums[0] = 1;
             break;
         }
@@ -415,7 +420,7 @@ static const task_train train = {
     .opts_defaults = &ctc_defaults,
     .defaults = defaults,
     .record = "batch-size optimizer learning-rate lr-decay grad-clip augment-noise augment-gain augment-speed "
-              "augment-mask augment-warp seed",
+              "augment-mask augment-warp seed dropout",
     .strict = 1,
     .figure = "error_rate",
     .rate_unit = "x real time",

@@ -9,7 +9,8 @@
  *
  * Options ("key=value;..."): embed=N. With N = 0 (the default) the tokens go straight to the core's token
  * input, a one-hot input as char-rnn has it. With N > 0 a learned table "embed" (V,N) feeds the core's
- * dense input, which is how a dense-only cell becomes a language model.
+ * dense input, which is how a dense-only cell becomes a language model. dropout=P is the core's: it is
+ * passed to the core, and this model trains with dropout (rnnhost/dropout.h) when the core does.
  *
  * Parameter layout: [embed (V,N)], core.* (the core's own table, shifted), out.W (V,H), out.b (V).
  * The core receives params + core_offset and grads + core_offset, so it never knows it is embedded.
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rnnhost/dropout.h"
 #include "rnnhost/halfstep.h"
 #include "rnnhost/plugin.h"
 
@@ -40,6 +42,7 @@ typedef struct charlm_model {
     rh_model *core;
     const rh_model_vtable *cv; /* the core's vtable, read once so every call goes through the same one */
     const rh_ext_half_step *core_half; /* the core's half-step extension, or NULL: ours is the core's */
+    const rh_ext_dropout *core_drop;   /* the core's dropout extension, or NULL: ours is the core's */
     uint32_t V, H, N;          /* vocabulary, core hidden size, embedding width (0: tokens straight in) */
     uint32_t S;                /* the core's state size, which is ours too */
     uint64_t core_offset;      /* first float of the core's parameters in our buffer */
@@ -273,9 +276,9 @@ static void project(const charlm_model *m, float *y, const float *h, const float
 
 /* ---- forward --------------------------------------------------------------------------------------- */
 
-// y is (T,B,V), h_T and h_0 are (B,S), workspace is ws_floats(T,B)
-static rh_status charlm_forward(const rh_model *model, float *y, float *h_T, float *workspace,
-                                const float *params, const rh_batch *batch, const float *h_0)
+// y is (T,B,V), h_T and h_0 are (B,S), workspace is ws_floats(T,B); masks NULL, or the core's dropout
+static rh_status forward_with(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
+                              const rh_batch *batch, const float *h_0, const rh_dropout_masks *masks)
 {
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
@@ -306,7 +309,10 @@ static rh_status charlm_forward(const rh_model *model, float *y, float *h_T, flo
             }
     }
     rh_batch cb = core_batch(m, batch, &w);
-    st = m->cv->forward(m->core, TB > 0 ? w.hid : NULL, h_T, w.core, params + m->core_offset, &cb, h_0);
+    float *hid = TB > 0 ? w.hid : NULL;
+    const float *core_params = params + m->core_offset;
+    st = masks != NULL ? m->core_drop->forward(m->core, hid, h_T, w.core, core_params, &cb, h_0, masks)
+                       : m->cv->forward(m->core, hid, h_T, w.core, core_params, &cb, h_0);
     if (st != RH_OK) {
         charlm_log(m->host, RH_LOG_ERROR, "forward: the core failed: %d", st);
         return st;
@@ -324,10 +330,21 @@ static rh_status charlm_forward(const rh_model *model, float *y, float *h_T, flo
 
 /* ---- backward -------------------------------------------------------------------------------------- */
 
-// grads (P) added into; dx unused (token input); dh_0 (B,S) written; dy (T,B,V); dh_T (B,S) or NULL
-static rh_status charlm_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
-                                 const float *params, const rh_batch *batch, const float *h_0, const float *dy,
-                                 const float *dh_T)
+/* The core's backward, or its dropout backward with the forward's masks. */
+static rh_status core_backward(const charlm_model *m, float *grads, float *dx, float *dh_0, float *workspace,
+                               const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                               const float *dh_T, const rh_dropout_masks *masks)
+{
+    return masks != NULL
+               ? m->core_drop->backward(m->core, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T, masks)
+               : m->cv->backward(m->core, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T);
+}
+
+// grads (P) added into; dx unused (token input); dh_0 (B,S) written; dy (T,B,V); dh_T (B,S) or NULL; masks those
+// of the forward, or NULL
+static rh_status backward_with(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                               const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                               const float *dh_T, const rh_dropout_masks *masks)
 {
     (void)dx; /* a token input has no gradient */
     if (model == NULL)
@@ -349,8 +366,8 @@ static rh_status charlm_backward(const rh_model *model, float *grads, float *dx,
     float *core_grads = grads != NULL ? grads + m->core_offset : NULL;
     rh_batch cb = core_batch(m, batch, &w);
     if (TB == 0)
-        return m->cv->backward(m->core, core_grads, NULL, dh_0, w.core, params + m->core_offset, &cb, h_0, NULL,
-                               dh_T);
+        return core_backward(m, core_grads, NULL, dh_0, w.core, params + m->core_offset, &cb, h_0, NULL, dh_T,
+                             masks);
 
     for (size_t t = 0; t < T; t++)
         for (size_t b = 0; b < B; b++) {
@@ -371,8 +388,8 @@ static rh_status charlm_backward(const rh_model *model, float *grads, float *dx,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)H, (int)V, 1.0f, w.dym, (int)V,
                 out_W(m, params), (int)H, 0.0f, w.dhid, (int)H);
 
-    st = m->cv->backward(m->core, core_grads, N > 0 ? w.demb : NULL, dh_0, w.core, params + m->core_offset, &cb,
-                         h_0, w.dhid, dh_T);
+    st = core_backward(m, core_grads, N > 0 ? w.demb : NULL, dh_0, w.core, params + m->core_offset, &cb, h_0,
+                       w.dhid, dh_T, masks);
     if (st != RH_OK) {
         charlm_log(m->host, RH_LOG_ERROR, "backward: the core failed: %d", st);
         return st;
@@ -390,6 +407,39 @@ static rh_status charlm_backward(const rh_model *model, float *grads, float *dx,
     }
     return RH_OK;
 }
+
+static rh_status charlm_forward(const rh_model *model, float *y, float *h_T, float *workspace,
+                                const float *params, const rh_batch *batch, const float *h_0)
+{
+    return forward_with(model, y, h_T, workspace, params, batch, h_0, NULL);
+}
+
+static rh_status charlm_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                                 const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                                 const float *dh_T)
+{
+    return backward_with(model, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T, NULL);
+}
+
+static rh_status charlm_drop_forward(const rh_model *model, float *y, float *h_T, float *workspace,
+                                     const float *params, const rh_batch *batch, const float *h_0,
+                                     const rh_dropout_masks *masks)
+{
+    if (masks == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return forward_with(model, y, h_T, workspace, params, batch, h_0, masks);
+}
+
+static rh_status charlm_drop_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                                      const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                                      const float *dh_T, const rh_dropout_masks *masks)
+{
+    if (masks == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return backward_with(model, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T, masks);
+}
+
+static const rh_ext_dropout charlm_drop_ext = {sizeof(rh_ext_dropout), charlm_drop_forward, charlm_drop_backward};
 
 /* ---- step ------------------------------------------------------------------------------------------ */
 
@@ -469,6 +519,8 @@ static const void *charlm_get_extension(const rh_model *model, const char *exten
         return NULL;
     if (strcmp(extension_id, RH_EXT_HALF_STEP) == 0)
         return as_charlm(model)->core_half != NULL ? &charlm_half_ext : NULL;
+    if (strcmp(extension_id, RH_EXT_DROPOUT) == 0)
+        return as_charlm(model)->core_drop != NULL ? &charlm_drop_ext : NULL;
     return NULL;
 }
 
@@ -486,12 +538,15 @@ static rh_status refuse(const rh_host *host, rh_status status, const char *why)
     return status;
 }
 
-/* Parses "key=value;key=value" into *embed. Empty items (a trailing ';') are allowed; a key given twice
- * is refused rather than silently resolved one way or the other. */
-static rh_status parse_options(const rh_host *host, const char *options, uint32_t *embed)
+/* Parses "key=value;key=value" into *embed, and the core's options (dropout) into core_options, as given
+ * (the core checks their values). Empty items (a trailing ';') are allowed; a key given twice is refused
+ * rather than silently resolved one way or the other. */
+static rh_status parse_options(const rh_host *host, const char *options, uint32_t *embed, char *core_options,
+                               size_t core_len)
 {
-    int seen_embed = 0;
+    int seen_embed = 0, seen_dropout = 0;
     *embed = 0;
+    core_options[0] = '\0';
     for (const char *p = options; p != NULL && *p != '\0';) {
         size_t item = strcspn(p, ";");
         size_t klen = strcspn(p, "=;");
@@ -506,8 +561,17 @@ static rh_status parse_options(const rh_host *host, const char *options, uint32_
         }
         const char *val = p + klen + 1;
         size_t vlen = item - klen - 1;
+        if (klen == 7 && strncmp(p, "dropout", 7) == 0) {
+            if (seen_dropout++ || vlen >= core_len - 9) {
+                charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": option 'dropout' given twice or too long");
+                return RH_ERR_INVALID_ARGUMENT;
+            }
+            snprintf(core_options, core_len, "dropout=%.*s", (int)vlen, val);
+            p += item;
+            continue;
+        }
         if (klen != 5 || strncmp(p, "embed", 5) != 0) {
-            charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": unknown option '%.*s' (known: embed)",
+            charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": unknown option '%.*s' (known: embed, dropout)",
                        (int)(klen < 64 ? klen : 64), p);
             return RH_ERR_INVALID_ARGUMENT;
         }
@@ -617,6 +681,7 @@ static rh_status build(const rh_host *host, const char *core_id, rh_model *core,
     m->core = core;
     m->cv = core->vtable;
     m->core_half = rh_half_step_of(core);
+    m->core_drop = rh_dropout_of(core);
     m->V = V, m->H = H, m->N = N, m->S = ci->state_size;
     m->num_tensors = nt;
     m->tensors = (rh_tensor *)(m + 1);
@@ -692,7 +757,8 @@ static rh_status charlm_create(const rh_host *host, const rh_config *config, rh_
     if (bounded_len(config->core) == RH_MAX_NAME)
         return refuse(host, RH_ERR_INVALID_ARGUMENT, "config.core is longer than a model id can be");
     uint32_t N;
-    rh_status st = parse_options(host, config->options, &N);
+    char core_options[64];
+    rh_status st = parse_options(host, config->options, &N, core_options, sizeof core_options);
     if (st != RH_OK)
         return st;
     if (host == NULL || host->create_model == NULL)
@@ -706,6 +772,7 @@ static rh_status charlm_create(const rh_host *host, const rh_config *config, rh_
     core_cfg.hidden_size = config->hidden_size;
     core_cfg.num_layers = config->num_layers;
     core_cfg.output_dim = 0; /* we want the top hidden state: the projection to logits is ours */
+    core_cfg.options = core_options[0] != '\0' ? core_options : NULL;
 
     rh_model *core = NULL;
     st = host->create_model(host, config->core, &core_cfg, &core);

@@ -4,6 +4,7 @@
  *   status.h   rh_status codes and rh_strerror
  *   model.h    rh_config, rh_tensor, rh_batch, rh_model and its vtable
  *   halfstep.h model extension: step over a half-precision copy of the weights
+ *   dropout.h  model extension: training with dropout, masks picked by a seed
  *   host.h     services the host offers plugins: log, create another plugin's model
  *   plugin.h   rh_plugin_entry, the one exported symbol, and RH_ABI_VERSION
  * The shared training utilities in libsdk (what hosts and trainers call):
@@ -25,6 +26,7 @@
 #include "status.h"
 #include "model.h"
 #include "halfstep.h"
+#include "dropout.h"
 #include "host.h"
 #include "plugin.h"
 

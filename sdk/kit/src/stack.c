@@ -13,6 +13,7 @@
 
 #include "kern.h"
 #include "pool.h"
+#include "rnnhost/dropout.h"
 #include "rnnhost/halfstep.h"
 
 /* A table of 2^32 tensors is not a model anyone means; the bound keeps the allocation and the u32 counts sane. */
@@ -49,6 +50,8 @@ typedef struct stack_model {
     uint64_t *half_off;            /* (num_tensors) where each tensor starts in the half-step copy, in
                                       halves, or NO_HALF for tensors the copy leaves out */
     uint64_t half_count;           /* halves in the copy */
+    float dropout;                 /* the option "dropout": the chance a layer's output unit is dropped in
+                                      training (rh_ext_dropout); 0: none, and no extension */
 } stack_model;
 
 #define NO_HALF UINT64_MAX
@@ -139,12 +142,14 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 /* Per layer: z (T,B,GH) gate activations, later dz; hs (T+1,B,H) with hs[0] = h_0 and hs[t+1] = a<t>
  * (backward reuses a layer's hs, once its weight gradients are done, for the gradient it sends to the layer
  * below); rh (T,B,H) when the cell has rh gates; cs (T+1,B,CH), the carried state like hs, when the cell
- * carries any. Then shared backward scratch: dym (T,B,O), four (B,H) rows for the sweep, three (B,CH) for
+ * carries any; ho (T,B,H), the outputs with dropout applied, what the layer above or the projection reads
+ * in training, when the model has dropout. Then shared backward scratch: dym (T,B,O), four (B,H) rows for the sweep, three (B,CH) for
  * the carried state's gradients, and the top layer's dy Wy for a chunk of steps (top_chunk); last the
  * forward's packed copy of one layer's W_h (pack_floats). A cell that carries nothing leaves every (B,CH)
  * piece empty, so its workspace is laid out as before the kit could carry state. */
 typedef struct stack_ws {
     float *z, *hs, *rh, *cs; /* of the layer asked for; rh and cs NULL when the cell has none */
+    float *ho;               /* NULL when the model has no dropout */
 } stack_ws;
 
 static uint64_t layer_floats(const stack_model *m, uint64_t TB, uint64_t B)
@@ -155,6 +160,8 @@ static uint64_t layer_floats(const stack_model *m, uint64_t TB, uint64_t B)
     if (m->cell->rh_gates > 0)
         n = sat_add(n, sat_mul(TB, H));
     n = sat_add(n, sat_mul(sat_add(TB, B), (uint64_t)m->C * H));
+    if (m->dropout > 0)
+        n = sat_add(n, sat_mul(TB, H));
     return n;
 }
 
@@ -198,6 +205,7 @@ static stack_ws ws_layer(const stack_model *m, float *ws, uint32_t l, size_t TB,
     w.hs = w.z + TB * m->G * H;
     w.rh = m->cell->rh_gates > 0 ? w.hs + (TB + B) * H : NULL;
     w.cs = m->C > 0 ? w.hs + (TB + B) * H + (w.rh != NULL ? TB * H : 0) : NULL;
+    w.ho = m->dropout > 0 ? w.hs + (TB + B) * H + (w.rh != NULL ? TB * H : 0) + (TB + B) * m->C * H : NULL;
     return w;
 }
 
@@ -588,6 +596,60 @@ static void run_split(const stack_model *m, uint32_t n, rhk_pool_task task, void
     task(arg, 0, 1);
 }
 
+/* ---- dropout (rnnhost/dropout.h) ------------------------------------------------------------------- */
+
+/* Each draw is SplitMix64's finaliser over a key: a counter-based generator, so a unit's mask depends on
+ * its position and the seed alone, not on the order or the thread that draws it. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#define GOLDEN 0x9e3779b97f4a7c15ull
+
+/* The masks of one training call: those of the output of layer l at step t of sequence b (its index in
+ * the whole batch) are drawn from row_key(l, t, b). */
+typedef struct drop_ctx {
+    uint64_t seed;
+    uint32_t first;
+    uint32_t threshold; /* a unit is dropped when the top 24 bits of its draw are below it */
+    float scale;        /* 1/(1-P): a kept unit's factor, so the expected output is the undropped one */
+} drop_ctx;
+
+static drop_ctx drop_setup(const stack_model *m, const rh_dropout_masks *masks)
+{
+    drop_ctx d = {masks->seed, masks->first, (uint32_t)lrint(m->dropout * 16777216.0), 1.0f / (1.0f - m->dropout)};
+    return d;
+}
+
+static uint64_t row_key(const drop_ctx *d, uint32_t l, size_t t, size_t b)
+{
+    uint64_t k = mix64(d->seed + GOLDEN * (l + 1ull));
+    k = mix64(k + GOLDEN * (t + 1ull));
+    return mix64(k + GOLDEN * (d->first + b + 1ull));
+}
+
+/* Unit i's factor in the row of key: 0 or the scale. */
+static float unit_factor(const drop_ctx *d, uint64_t key, size_t i)
+{
+    return (uint32_t)(mix64(key + GOLDEN * (i + 1ull)) >> 40) < d->threshold ? 0.0f : d->scale;
+}
+
+/* ho rows [r0,r1) (each H) = hs rows, dropped: the output of layer l as its consumer reads it in training. */
+static void drop_rows(const drop_ctx *d, float *ho, const float *hs, uint32_t l, size_t B, size_t H, size_t r0,
+                      size_t r1)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const uint64_t key = row_key(d, l, r / B, r % B);
+        for (size_t i = 0; i < H; i++)
+            ho[r * H + i] = hs[r * H + i] * unit_factor(d, key, i);
+    }
+}
+
 /* ---- forward --------------------------------------------------------------------------------------- */
 
 typedef struct fwd_call {
@@ -595,7 +657,15 @@ typedef struct fwd_call {
     float *y, *h_T, *ws;
     const float *params, *h_0;
     const rh_batch *batch;
+    const drop_ctx *drop; /* NULL: nothing is dropped (inference) */
 } fwd_call;
+
+/* What reads layer l's output (the layer above, the projection) reads from row 0 on: ho in training with
+ * dropout, else hs past its h_0 row. */
+static const float *layer_out(const stack_ws *w, const drop_ctx *drop, size_t B, size_t H)
+{
+    return drop != NULL ? w->ho : w->hs + B * H;
+}
 
 static void forward_task(void *arg, uint32_t id, uint32_t n)
 {
@@ -618,7 +688,7 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
         fill_bias(w.z + r0 * GH, tensor_ptr(m, params, layer_tensor(m, l, T_B)), r1 - r0, GH);
         if (l > 0) {
             stack_ws below = ws_layer(m, c->ws, l - 1, TB, B);
-            add_input_proj(w.z + r0 * GH, below.hs + (B + r0) * H, H, W_x, r1 - r0, H, GH);
+            add_input_proj(w.z + r0 * GH, layer_out(&below, c->drop, B, H) + r0 * H, H, W_x, r1 - r0, H, GH);
         } else if (m->kind == RH_INPUT_DENSE) {
             add_input_proj(w.z + r0 * GH, batch->x + r0 * m->D, m->D, W_x, r1 - r0, m->D, GH);
         } else {
@@ -652,11 +722,14 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
                 state_put(m, c->h_T, w.cs + T * B * CH, l, 1, m->C, B, u0, u1);
         }
         rhk_sync(&part); // the layer's outputs whole before the next layer or the projection reads them
+        // Dropped by the rows this thread's next input projection reads: no further wait.
+        if (c->drop != NULL)
+            drop_rows(c->drop, w.ho, w.hs + B * H, l, B, H, r0, r1);
     }
 
     stack_ws top = ws_layer(m, c->ws, m->L - 1, TB, B);
     float *y = c->y + r0 * O;
-    const float *a = top.hs + (B + r0) * H;
+    const float *a = layer_out(&top, c->drop, B, H) + r0 * H;
     if (m->O == 0) {
         memcpy(y, a, (r1 - r0) * H * sizeof(float));
     } else {
@@ -668,9 +741,9 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
             memset(c->y + r * O, 0, O * sizeof(float));
 }
 
-// y is (T,B,O), h_T and h_0 are (B,S), workspace is ws_floats(T,B)
-static rh_status stack_forward(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
-                               const rh_batch *batch, const float *h_0)
+// y is (T,B,O), h_T and h_0 are (B,S), workspace is ws_floats(T,B); masks NULL for no dropout
+static rh_status forward_with(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
+                              const rh_batch *batch, const float *h_0, const rh_dropout_masks *masks)
 {
     if (model == NULL)
         return RH_ERR_INVALID_ARGUMENT;
@@ -682,9 +755,16 @@ static rh_status stack_forward(const rh_model *model, float *y, float *h_T, floa
         rhk_log(m->host, RH_LOG_ERROR, "forward: y is NULL");
         return RH_ERR_INVALID_ARGUMENT;
     }
-    fwd_call c = {m, y, h_T, workspace, params, h_0, batch};
+    const drop_ctx drop = masks != NULL ? drop_setup(m, masks) : (drop_ctx){0};
+    fwd_call c = {m, y, h_T, workspace, params, h_0, batch, masks != NULL ? &drop : NULL};
     run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), forward_task, &c, 0);
     return RH_OK;
+}
+
+static rh_status stack_forward(const rh_model *model, float *y, float *h_T, float *workspace, const float *params,
+                               const rh_batch *batch, const float *h_0)
+{
+    return forward_with(model, y, h_T, workspace, params, batch, h_0, NULL);
 }
 
 /* ---- backward -------------------------------------------------------------------------------------- */
@@ -727,6 +807,7 @@ typedef struct bwd_call {
     float *grads, *dx, *dh_0, *ws;
     const float *params, *dy, *dh_T;
     const rh_batch *batch;
+    const drop_ctx *drop; /* the forward's masks, or NULL */
 } bwd_call;
 
 static void backward_task(void *arg, uint32_t id, uint32_t n)
@@ -769,8 +850,8 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     if (m->O > 0) {
         size_t o0, o1;
         share(O, id, n, &o0, &o1);
-        add_weight_grad(grad_ptr(m, grads, out_tensor(m, 0)) + o0 * H, dyz + o0, O, top.hs + B * H, H, TB, o1 - o0,
-                        H);
+        add_weight_grad(grad_ptr(m, grads, out_tensor(m, 0)) + o0 * H, dyz + o0, O, layer_out(&top, c->drop, B, H), H,
+                        TB, o1 - o0, H);
         add_bias_grad(grad_ptr(m, grads, out_tensor(m, 1)) + o0, dyz + o0, O, TB, o1 - o0);
     }
 
@@ -796,18 +877,18 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
                 float *gb = g + b * H;
                 if (t < seq_len(batch, (uint32_t)b)) {
                     const float *dhb = dh + b * H;
-                    if (da != NULL) {
-                        const float *dab = da + (t * B + b) * H;
+                    // what reached the output from above: from the layer above, through the projection, or
+                    // the output itself
+                    const float *up = da != NULL   ? da + (t * B + b) * H
+                                      : Wy != NULL ? dychunk + ((t - t0) * B + b) * H
+                                                   : dyz + (t * B + b) * O;
+                    if (c->drop == NULL) {
                         for (size_t i = u0; i < u1; i++)
-                            gb[i] = dhb[i] + dab[i];
-                    } else if (Wy != NULL) {
-                        const float *dyw = dychunk + ((t - t0) * B + b) * H;
+                            gb[i] = dhb[i] + up[i];
+                    } else { // the output was dropped on its way up: so is its gradient on the way down
+                        const uint64_t key = row_key(c->drop, l, t, b);
                         for (size_t i = u0; i < u1; i++)
-                            gb[i] = dhb[i] + dyw[i];
-                    } else {
-                        const float *dyb = dyz + (t * B + b) * O;
-                        for (size_t i = u0; i < u1; i++)
-                            gb[i] = dhb[i] + dyb[i];
+                            gb[i] = dhb[i] + up[i] * unit_factor(c->drop, key, i);
                     }
                     if (C > 0)
                         copy_units(gc, dc, b, m->C, H, u0, u1);
@@ -859,7 +940,7 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
         float *dW_x = grad_ptr(m, grads, layer_tensor(m, l, T_WX));
         if (l > 0) {
             stack_ws below = ws_layer(m, c->ws, l - 1, TB, B);
-            add_weight_grad(dW_x + q0 * H, w.z + q0, GH, below.hs + B * H, H, TB, q1 - q0, H);
+            add_weight_grad(dW_x + q0 * H, w.z + q0, GH, layer_out(&below, c->drop, B, H), H, TB, q1 - q0, H);
             rhk_sync(&part); // every thread done reading this layer's hs
             // hs (TB,H) = dz (TB,GH) W_x (GH,H): the gradient reaching the layer below
             gemm_nn(w.hs + r0 * H, 0.0f, w.z + r0 * GH, GH, W_x, r1 - r0, GH, H);
@@ -878,10 +959,11 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     }
 }
 
-// grads (P) added into; dx (T,B,D) and dh_0 (B,S) written; dy (T,B,O); dh_T (B,S) or NULL
-static rh_status stack_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
-                                const float *params, const rh_batch *batch, const float *h_0, const float *dy,
-                                const float *dh_T)
+// grads (P) added into; dx (T,B,D) and dh_0 (B,S) written; dy (T,B,O); dh_T (B,S) or NULL; masks those of the
+// forward, NULL for none
+static rh_status backward_with(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                               const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                               const float *dh_T, const rh_dropout_masks *masks)
 {
     (void)h_0; /* forward kept it in hs[0] */
     if (model == NULL)
@@ -894,10 +976,38 @@ static rh_status stack_backward(const rh_model *model, float *grads, float *dx, 
         rhk_log(m->host, RH_LOG_ERROR, "backward: %s is NULL", grads == NULL ? "grads" : "dy");
         return RH_ERR_INVALID_ARGUMENT;
     }
-    bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch};
+    const drop_ctx drop = masks != NULL ? drop_setup(m, masks) : (drop_ctx){0};
+    bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch, masks != NULL ? &drop : NULL};
     run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), backward_task, &c, 0);
     return RH_OK;
 }
+
+static rh_status stack_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                                const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                                const float *dh_T)
+{
+    return backward_with(model, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T, NULL);
+}
+
+static rh_status stack_drop_forward(const rh_model *model, float *y, float *h_T, float *workspace,
+                                    const float *params, const rh_batch *batch, const float *h_0,
+                                    const rh_dropout_masks *masks)
+{
+    if (masks == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return forward_with(model, y, h_T, workspace, params, batch, h_0, masks);
+}
+
+static rh_status stack_drop_backward(const rh_model *model, float *grads, float *dx, float *dh_0, float *workspace,
+                                     const float *params, const rh_batch *batch, const float *h_0, const float *dy,
+                                     const float *dh_T, const rh_dropout_masks *masks)
+{
+    if (masks == NULL)
+        return RH_ERR_INVALID_ARGUMENT;
+    return backward_with(model, grads, dx, dh_0, workspace, params, batch, h_0, dy, dh_T, masks);
+}
+
+static const rh_ext_dropout stack_drop_ext = {sizeof(rh_ext_dropout), stack_drop_forward, stack_drop_backward};
 
 /* ---- step ------------------------------------------------------------------------------------------ */
 
@@ -1068,7 +1178,11 @@ static const void *stack_get_extension(const rh_model *model, const char *extens
 {
     if (model == NULL || extension_id == NULL)
         return NULL;
-    return strcmp(extension_id, RH_EXT_HALF_STEP) == 0 ? &stack_half_ext : NULL;
+    if (strcmp(extension_id, RH_EXT_HALF_STEP) == 0)
+        return &stack_half_ext;
+    if (strcmp(extension_id, RH_EXT_DROPOUT) == 0)
+        return as_stack(model)->dropout > 0 ? &stack_drop_ext : NULL;
+    return NULL;
 }
 
 static const rh_model_vtable stack_vtable = {
@@ -1083,6 +1197,43 @@ static rh_status refuse(const rh_host *host, const char *id, const char *why)
 {
     rhk_log(host, RH_LOG_ERROR, "%s: %s", id, why);
     return RH_ERR_INVALID_ARGUMENT;
+}
+
+/* Reads the options "key=value;...": dropout=P, 0 <= P < 1 (rnnhost/dropout.h). Empty items are allowed; an
+ * unknown key, a key given twice or a value out of range is refused in one line. */
+static rh_status parse_options(const rh_host *host, const char *id, const char *options, float *dropout)
+{
+    int seen = 0;
+    *dropout = 0;
+    for (const char *p = options; p != NULL && *p != '\0';) {
+        const size_t item = strcspn(p, ";"), klen = strcspn(p, "=;");
+        if (item == 0) {
+            p++;
+            continue;
+        }
+        if (klen == item || klen != 7 || strncmp(p, "dropout", 7) != 0) {
+            rhk_log(host, RH_LOG_ERROR, "%s: unknown option '%.*s' (known: dropout=P)", id,
+                    (int)(klen < 64 ? klen : 64), p);
+            return RH_ERR_INVALID_ARGUMENT;
+        }
+        if (seen++) {
+            rhk_log(host, RH_LOG_ERROR, "%s: option 'dropout' given twice", id);
+            return RH_ERR_INVALID_ARGUMENT;
+        }
+        char value[32] = "", *end = NULL;
+        const size_t vlen = item - klen - 1;
+        if (vlen > 0 && vlen < sizeof value)
+            memcpy(value, p + klen + 1, vlen);
+        const double v = value[0] != '\0' ? strtod(value, &end) : NAN;
+        if (!(v >= 0 && v < 1) || end == NULL || *end != '\0') {
+            rhk_log(host, RH_LOG_ERROR, "%s: dropout wants a number in [0, 1), not '%.*s'", id,
+                    (int)(vlen < 64 ? vlen : 64), p + klen + 1);
+            return RH_ERR_INVALID_ARGUMENT;
+        }
+        *dropout = (float)v;
+        p += item;
+    }
+    return RH_OK;
 }
 
 /* Whether the cell itself makes sense: a plugin's mistake, told apart from a bad config. */
@@ -1126,13 +1277,10 @@ rh_status rhk_create(const rh_host *host, const rhk_cell *cell, const char *mode
         return refuse(host, id, "config.input_dim, hidden_size and num_layers must be at least 1");
     if (config->core != NULL && config->core[0] != '\0')
         return refuse(host, id, "config.core is for composite models; this model has no core");
-    if (config->options != NULL && config->options[0] != '\0') {
-        char key[RH_MAX_NAME];
-        size_t n = strcspn(config->options, "=;");
-        snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key - 1 ? n : sizeof key - 1), config->options);
-        rhk_log(host, RH_LOG_ERROR, "%s: unknown option '%s' (this model has no options)", id, key);
-        return RH_ERR_INVALID_ARGUMENT;
-    }
+    float dropout;
+    rh_status st = parse_options(host, id, config->options, &dropout);
+    if (st != RH_OK)
+        return st;
 
     uint64_t D = config->input_dim, H = config->hidden_size, L = config->num_layers, O = config->output_dim;
     uint64_t G = cell->gates, GH = G * H, C = cell->carry;
@@ -1164,6 +1312,7 @@ rh_status rhk_create(const rh_host *host, const rhk_cell *cell, const char *mode
     m->C = (uint32_t)C;
     m->O = (uint32_t)O;
     m->per_layer = per_layer;
+    m->dropout = dropout;
     m->num_tensors = num_tensors;
     m->tensors = (rh_tensor *)(m + 1);
     m->half_off = (uint64_t *)(m->tensors + num_tensors);
