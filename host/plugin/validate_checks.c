@@ -35,6 +35,7 @@ const check_def validate_checks[] = {
     {"bad-config", CHECK_PER_MODEL, validate_bad_config},
     {"create", CHECK_PER_CONFIG, validate_create},
     {"gradients", CHECK_PER_CONFIG, validate_gradients},
+    {"dropout", CHECK_PER_CONFIG, validate_dropout},
     {"step-equals-forward", CHECK_PER_CONFIG, validate_step_equals_forward},
     {"half-step", CHECK_PER_CONFIG, validate_half_step},
     {"determinism", CHECK_PER_CONFIG, validate_determinism},

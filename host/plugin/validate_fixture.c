@@ -77,12 +77,18 @@ int batch_make(owned_batch *ob, const rh_model_info *info, uint32_t T, uint32_t 
 rh_status forward(const host_model *hm, float *y, float *h_T, const float *params, const rh_batch *batch,
                          const float *h_0, float **ws_out)
 {
+    return forward_masked(hm, y, h_T, params, batch, h_0, NULL, ws_out);
+}
+
+rh_status forward_masked(const host_model *hm, float *y, float *h_T, const float *params, const rh_batch *batch,
+                         const float *h_0, const rh_dropout_masks *masks, float **ws_out)
+{
     uint64_t n = hm->vt->workspace_size(hm->model, batch->T, batch->B);
     float *ws = alloc_floats(n, NAN);
     rh_status st;
     if (!ws)
         return RH_ERR_NO_MEMORY;
-    st = hm->vt->forward(hm->model, y, h_T, ws, params, batch, h_0);
+    st = host_model_train_forward(hm, params, y, h_T, ws, batch, h_0, masks);
     if (ws_out)
         *ws_out = ws;
     else

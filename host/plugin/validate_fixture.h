@@ -7,7 +7,9 @@
  *
  * The checks, one family per file:
  *   validate_plugin.c     exports, unknown-model, bad-config, create
- *   validate_gradients.c  gradients against finite differences
+ *   validate_gradients.c  gradients against finite differences (through the dropout extension, its masks
+ *                         fixed, when the model has dropout)
+ *   validate_dropout.c    dropout
  *   validate_stepping.c   step-equals-forward, half-step
  *   validate_outputs.c    determinism, finite, batch-shapes
  *   validate_weights.c    weights-roundtrip, hostile-weights */
@@ -67,6 +69,10 @@ void batch_free(owned_batch *ob);
 rh_status forward(const host_model *hm, float *y, float *h_T, const float *params, const rh_batch *batch,
                   const float *h_0, float **ws_out);
 
+/* forward, or with masks the dropout extension's forward (host_model_train_forward). */
+rh_status forward_masked(const host_model *hm, float *y, float *h_T, const float *params, const rh_batch *batch,
+                         const float *h_0, const rh_dropout_masks *masks, float **ws_out);
+
 /* The same batch through models a and b, each over its own parameters (ha and hb may be NULL): RH_OK, or
  * the first failure. */
 rh_status forward_both(const host_model *a, const host_model *b, const rh_batch *batch, float *ya, float *ha,
@@ -109,6 +115,7 @@ void fixture_end(fixture *f);
 typedef int check_body(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, char *detail, size_t len);
 check_body validate_exports, validate_unknown_model, validate_bad_config, validate_create; /* validate_plugin.c */
 check_body validate_gradients;                                                             /* validate_gradients.c */
+check_body validate_dropout;                                                               /* validate_dropout.c */
 check_body validate_step_equals_forward, validate_half_step;                               /* validate_stepping.c */
 check_body validate_determinism, validate_finite, validate_batch_shapes;                   /* validate_outputs.c */
 check_body validate_weights_roundtrip, validate_hostile_weights;                           /* validate_weights.c */

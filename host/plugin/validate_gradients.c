@@ -1,5 +1,6 @@
 /* The gradients check: backward against central differences of forward, for the parameters, the inputs
- * and the initial state, over a batch with padding and an empty sequence. */
+ * and the initial state, over a batch with padding and an empty sequence. A model with dropout (--options
+ * dropout=P) is checked as it trains: through its dropout extension, with one seed's masks held fixed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ typedef struct grad_ctx {
     const float *params, *x, *h_0;
     const float *R, *Q; /* R is (T,B,O), Q is (B,S) */
     float *y, *h_T, *dx, *dh_0, *sink;
+    const rh_dropout_masks *masks; /* the model's dropout masks, or NULL when it has no dropout */
     int wrt;
     rh_status error;
 } grad_ctx;
@@ -36,7 +38,7 @@ static double loss_fn(void *vctx, const float *v, float *grad)
     rh_status st;
     if (g->wrt == WRT_X)
         batch.x = v;
-    st = forward(hm, g->y, g->h_T, params, &batch, h_0, &ws);
+    st = forward_masked(hm, g->y, g->h_T, params, &batch, h_0, g->masks, &ws);
     if (st != RH_OK) {
         g->error = st;
         free(ws);
@@ -47,8 +49,8 @@ static double loss_fn(void *vctx, const float *v, float *grad)
     for (i = 0; i < ns; i++)
         L += (double)g->Q[i] * g->h_T[i];
     if (grad) {
-        st = hm->vt->backward(hm->model, g->wrt == WRT_PARAMS ? grad : g->sink, g->wrt == WRT_X ? g->dx : NULL,
-                              g->wrt == WRT_H0 ? g->dh_0 : NULL, ws, params, &batch, h_0, g->R, g->Q);
+        st = host_model_train_backward(hm, params, g->wrt == WRT_PARAMS ? grad : g->sink, g->wrt == WRT_X ? g->dx : NULL,
+                                       g->wrt == WRT_H0 ? g->dh_0 : NULL, ws, &batch, h_0, g->R, g->Q, g->masks);
         if (st != RH_OK) {
             g->error = st;
             free(ws);
@@ -132,6 +134,8 @@ int validate_gradients(const validate_ctx *ctx, const validate_case *vc, rh_rng 
     memset(&g, 0, sizeof g);
     g.hm = hm, g.batch = f.ob.b, g.params = hm->params, g.x = f.ob.x, g.h_0 = h_0, g.R = R, g.Q = Q;
     g.y = y, g.h_T = h_T, g.dx = dx, g.dh_0 = dh_0, g.sink = sink;
+    const rh_dropout_masks masks = {rh_rng_next(rng), 1};
+    g.masks = hm->dropout ? &masks : NULL;
 
     g.wrt = WRT_PARAMS;
     memcpy(v, hm->params, (size_t)P * sizeof *v);

@@ -27,7 +27,7 @@ expect_all_pass() {
   grep -q "^FAIL" "$tmp/out" && fail "a check failed"
   grep -q "^PASS gradients (charlm, tokens .* core=$core" "$tmp/out" || fail "no gradients check of charlm over $core"
   grep -q "^PASS step-equals-forward (charlm, " "$tmp/out" || fail "no step-equals-forward check"
-  grep -q "^12 passed, 0 failed$" "$tmp/out" || fail "not the 12 checks expected"
+  grep -q "^13 passed, 0 failed$" "$tmp/out" || fail "not the 13 checks expected"
 }
 
 case "$case_name" in

@@ -240,7 +240,7 @@ case_duplicate_model() {
     expect_rc 0 "the same file twice"
 }
 
-all_checks="exports unknown-model bad-config create gradients step-equals-forward half-step determinism finite batch-shapes weights-roundtrip hostile-weights"
+all_checks="exports unknown-model bad-config create gradients dropout step-equals-forward half-step determinism finite batch-shapes weights-roundtrip hostile-weights"
 
 case_validate_tiny() {
     run "$RNNHOST" validate "$TINY"
@@ -252,7 +252,7 @@ case_validate_tiny() {
     expect_in "$tmp/out" "PASS gradients (tiny, tokens V=7 H=5 L=2 O=7)" "validate tiny tokens"
     expect_in "$tmp/out" "PASS exports (plugin): only rnnhost_plugin_entry is exported" "exports"
     expect_not_in "$tmp/out" "FAIL" "validate tiny"
-    expect_in "$tmp/out" "21 passed, 0 failed" "summary"
+    expect_in "$tmp/out" "23 passed, 0 failed" "summary"
 }
 
 case_validate_json_seeded() {
@@ -261,7 +261,7 @@ case_validate_json_seeded() {
     cp "$tmp/out" "$tmp/seed7a"
     json 'd["schema"] == 1 and d["plugin"] == "tiny" and d["abi_version"] == 1 and d["path"] == sys.argv[3]' \
         "validate json header" "$TINY"
-    json 'd["failed"] == 0 and d["passed"] == len(d["checks"]) == 21' "validate json counts"
+    json 'd["failed"] == 0 and d["passed"] == len(d["checks"]) == 23' "validate json counts"
     json 'all(c["status"] == "pass" and c["detail"] for c in d["checks"])' "validate json statuses"
     json '{c["name"] for c in d["checks"]} == set(sys.argv[3].split())' "validate json names" "$all_checks"
     json 'all(c["model"] is None for c in d["checks"] if c["name"] == "exports")' "plugin checks have no model"
@@ -278,7 +278,7 @@ case_validate_wrong_grad() {
     expect_in "$tmp/out" "FAIL gradients (tiny_wrong_grad, tokens V=7 H=5 L=2 O=7)" "wrong gradient tokens"
     grep 'FAIL gradients' "$tmp/out" | grep -qE 'worst b[01]\[' || fail "wrong gradient: the worst entry is not a bias"
     expect_in "$tmp/out" "PASS step-equals-forward (tiny_wrong_grad, dense" "other checks still pass"
-    expect_in "$tmp/out" "19 passed, 2 failed" "wrong gradient summary"
+    expect_in "$tmp/out" "21 passed, 2 failed" "wrong gradient summary"
 }
 
 case_validate_crash_create() {
@@ -288,7 +288,7 @@ case_validate_crash_create() {
     expect_in "$tmp/out" "FAIL create (tiny_crash_create, dense D=5 H=6 L=2 O=4): crashed with SIGSEGV" "crash named"
     expect_in "$tmp/out" "FAIL unknown-model (plugin): crashed with SIGSEGV" "crash named"
     expect_in "$tmp/out" "PASS exports (plugin)" "checks without create still pass"
-    expect_in "$tmp/out" "1 passed, 20 failed" "summary after crashes"
+    expect_in "$tmp/out" "1 passed, 22 failed" "summary after crashes"
 }
 
 case_validate_two_exports() {
@@ -296,7 +296,7 @@ case_validate_two_exports() {
     expect_rc 1 "two exports"
     expect_in "$tmp/out" "FAIL exports (plugin): 1 exported symbol(s) besides rnnhost_plugin_entry: tiny_extra_export" \
         "two exports"
-    expect_in "$tmp/out" "20 passed, 1 failed" "two exports summary"
+    expect_in "$tmp/out" "22 passed, 1 failed" "two exports summary"
 }
 
 case_validate_hang() {
@@ -305,7 +305,7 @@ case_validate_hang() {
     expect_in "$tmp/out" "FAIL step-equals-forward (tiny_hang_step, dense D=5 H=6 L=2 O=4): timed out after 1 s" \
         "hang reported as a timeout"
     expect_in "$tmp/out" "PASS gradients (tiny_hang_step, dense" "checks without step still pass"
-    expect_in "$tmp/out" "19 passed, 2 failed" "hang summary"
+    expect_in "$tmp/out" "21 passed, 2 failed" "hang summary"
 }
 
 # A crash inside step is reported by the plugin's name and the check, and the checks that never step still run.
@@ -316,7 +316,7 @@ case_validate_crash_step() {
     expect_in "$tmp/out" "FAIL step-equals-forward (tiny_crash_step, dense D=5 H=6 L=2 O=4): crashed with SIGSEGV" \
         "crash in step named"
     expect_in "$tmp/out" "PASS gradients (tiny_crash_step, dense" "checks without step still pass"
-    expect_in "$tmp/out" "19 passed, 2 failed" "crash in step summary"
+    expect_in "$tmp/out" "21 passed, 2 failed" "crash in step summary"
 }
 
 # A tensor table that reaches past the parameter buffer is refused before any buffer is used, in validate
@@ -345,7 +345,7 @@ case_validate_bad_half() {
     expect_rc 1 "a rounding half copy"
     expect_in "$tmp/out" "FAIL half-step (tiny_bad_half, dense D=5 H=6 L=2 O=4): float parameters: step 0:" \
         "a rounding half copy caught"
-    expect_in "$tmp/out" "19 passed, 2 failed" "only the half-step check fails"
+    expect_in "$tmp/out" "21 passed, 2 failed" "only the half-step check fails"
 }
 
 # Non-finite outputs on saturating inputs fail the finite check, and only it.
@@ -354,7 +354,7 @@ case_validate_nan_output() {
     expect_rc 1 "NaN outputs"
     expect_in "$tmp/out" "FAIL finite (tiny_nan_output, dense D=5 H=6 L=2 O=4): forward gives non-finite outputs" \
         "NaN outputs caught"
-    expect_in "$tmp/out" "20 passed, 1 failed" "only the finite check fails"
+    expect_in "$tmp/out" "22 passed, 1 failed" "only the finite check fails"
 }
 
 # A descriptor string that runs on past any sane length is refused with one line, not read to its end.

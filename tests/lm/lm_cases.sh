@@ -302,6 +302,43 @@ assert all(k in x for x in r if x["type"] == "train" for k in ("epoch", "loss", 
 PY
 }
 
+# Dropout: it changes training (and only training: score reads the whole network, as training's validation
+# did), --resume continues bit for bit with its masks, a resume cannot change it, and the model says it.
+case_dropout() {
+    local o=(--data corpus.txt --val-data val.txt --eval-streams 1 --eval-every 60 --dropout 0.3)
+    train "${o[@]}" --max-steps 60 --checkpoint-dir ck1 --log-json log.jsonl -o straight.safetensors
+    expect_rc 0 "train --dropout 0.3, 60 steps"
+    train "${o[@]}" --max-steps 35 --checkpoint-dir ck2 -o first.safetensors
+    expect_rc 0 "train --dropout 0.3, 35 steps"
+    local ck
+    ck=$(ls ck2/lm_step0000035*.safetensors) || fail "no checkpoint of step 35"
+    train --data corpus.txt --val-data val.txt --max-steps 60 --checkpoint-dir ck2 --resume "$ck" -o resumed.safetensors
+    expect_rc 0 "resume with dropout for 25 more"
+    cmp -s straight.safetensors resumed.safetensors || fail "dropout: 35 + resumed 25 steps differ from 60 straight"
+    train --data corpus.txt --val-data val.txt --eval-streams 1 --eval-every 60 --max-steps 60 --checkpoint-dir ck3 \
+        -o plain.safetensors
+    expect_rc 0 "the same training without dropout"
+    cmp -s straight.safetensors plain.safetensors && fail "--dropout 0.3 trained the very weights of no dropout"
+    train --data corpus.txt --val-data val.txt --max-steps 60 --checkpoint-dir ck2 --resume "$ck" --dropout 0.1 \
+        -o changed.safetensors
+    expect_rc 1 "resume with another --dropout"
+    expect_in "$tmp/err" "--dropout 0.3, not 0.1" "the refusal names both values"
+    local val score
+    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["nats_per_symbol"])' log.jsonl)
+    run "$RNNHOST" score -m ./straight.safetensors val.txt
+    expect_rc 0 "score the dropout model"
+    score=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 1e-4*max(1,abs(a)) else 1)' "$val" "$score" ||
+        fail "training validated at $val but score says $score: inference drops units"
+    "$PYTHON3" - straight.safetensors <<'PY' || fail "the model does not record its dropout"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
+assert meta["rnnhost.options"] == "dropout=0.3", meta["rnnhost.options"]
+assert json.loads(meta["rnnhost.training"])["dropout"] == 0.3, meta["rnnhost.training"]
+PY
+}
+
 # The LSTM as the core: it learns, score computes what training reported, --resume continues bit for bit,
 # and a half-precision export samples as its float weights do.
 case_lstm() {

@@ -83,6 +83,12 @@ const char *harness_model_id(const harness *h)
 rh_model *harness_create(harness *h, uint32_t kind, uint32_t input_dim, uint32_t hidden, uint32_t layers,
                          uint32_t output_dim, rh_status *status)
 {
+    return harness_create_with(h, kind, input_dim, hidden, layers, output_dim, NULL, status);
+}
+
+rh_model *harness_create_with(harness *h, uint32_t kind, uint32_t input_dim, uint32_t hidden, uint32_t layers,
+                              uint32_t output_dim, const char *options, rh_status *status)
+{
     rh_config c;
     memset(&c, 0, sizeof c);
     c.struct_size = sizeof c;
@@ -91,6 +97,7 @@ rh_model *harness_create(harness *h, uint32_t kind, uint32_t input_dim, uint32_t
     c.hidden_size = hidden;
     c.num_layers = layers;
     c.output_dim = output_dim;
+    c.options = options;
     rh_model *m = NULL;
     rh_status st = h->entry->create_model(&h->host, harness_model_id(h), &c, &m);
     if (status != NULL)

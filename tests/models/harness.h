@@ -24,6 +24,9 @@ const char *harness_model_id(const harness *h);
 /* A model from a config built of the given fields, or NULL (the status goes to *status when not NULL). */
 rh_model *harness_create(harness *h, uint32_t kind, uint32_t input_dim, uint32_t hidden, uint32_t layers,
                          uint32_t output_dim, rh_status *status);
+/* The same with config.options (NULL for none). */
+rh_model *harness_create_with(harness *h, uint32_t kind, uint32_t input_dim, uint32_t hidden, uint32_t layers,
+                              uint32_t output_dim, const char *options, rh_status *status);
 
 rh_model_info harness_info(const rh_model *m);
 

@@ -1,6 +1,7 @@
 /* Every gradient of a plugin against central differences: each parameter tensor, dx and dh_0, for a
  * random scalar loss L = sum(R ∘ y) + sum(Q ∘ h_T) over a padded batch. R is random at padding positions
- * too, so a model that leaks padding into y or reads dy there fails.
+ * too, so a model that leaks padding into y or reads dy there fails. A model with dropout is checked as it
+ * trains, through its dropout extension with one seed's masks held fixed.
  * Usage: test_gradients MODULE.so */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 typedef struct case_def {
     const char *label;
     uint32_t kind, D, H, L, O;
+    const char *options; /* config.options, NULL for none */
 } case_def;
 
 /* The loss as a function of one vector v = [params (P), x (T*B*D, dense only), h_0 (B*S)]. */
@@ -23,6 +25,8 @@ typedef struct loss_ctx {
     uint64_t P, nx, nh;
     const float *R, *Q; /* (T,B,O), (B,S) */
     float *y, *h_T, *ws, *dx, *dh0;
+    const rh_ext_dropout *drop; /* with masks: the training forward and backward; NULL: the vtable's */
+    rh_dropout_masks masks;
 } loss_ctx;
 
 static double loss_fn(void *vctx, const float *v, float *grad)
@@ -33,7 +37,9 @@ static double loss_fn(void *vctx, const float *v, float *grad)
     rh_batch batch = c->batch;
     batch.x = c->nx > 0 ? x : NULL;
     uint64_t ny = (uint64_t)batch.T * batch.B * c->info.output_dim;
-    if (m->vtable->forward(m, c->y, c->h_T, c->ws, params, &batch, h_0) != RH_OK)
+    rh_status st = c->drop ? c->drop->forward(m, c->y, c->h_T, c->ws, params, &batch, h_0, &c->masks)
+                           : m->vtable->forward(m, c->y, c->h_T, c->ws, params, &batch, h_0);
+    if (st != RH_OK)
         return 0.0 / 0.0; /* NaN: the checker reports a non-finite loss */
     double L = 0.0;
     for (uint64_t i = 0; i < ny; i++)
@@ -41,8 +47,10 @@ static double loss_fn(void *vctx, const float *v, float *grad)
     for (uint64_t i = 0; i < c->nh; i++)
         L += (double)c->Q[i] * c->h_T[i];
     if (grad != NULL) {
-        if (m->vtable->backward(m, grad, c->nx > 0 ? c->dx : NULL, c->dh0, c->ws, params, &batch, h_0, c->R,
-                                c->Q) != RH_OK)
+        float *dx = c->nx > 0 ? c->dx : NULL;
+        st = c->drop ? c->drop->backward(m, grad, dx, c->dh0, c->ws, params, &batch, h_0, c->R, c->Q, &c->masks)
+                     : m->vtable->backward(m, grad, dx, c->dh0, c->ws, params, &batch, h_0, c->R, c->Q);
+        if (st != RH_OK)
             return 0.0 / 0.0;
         for (uint64_t i = 0; i < c->nx; i++)
             grad[c->P + i] += c->dx[i];
@@ -73,7 +81,7 @@ static void run_case(harness *h, const case_def *cd, uint64_t seed)
 {
     printf("  %s: %s D=%u H=%u L=%u O=%u\n", harness_model_id(h), cd->label, cd->D, cd->H, cd->L, cd->O);
     rh_status st;
-    rh_model *m = harness_create(h, cd->kind, cd->D, cd->H, cd->L, cd->O, &st);
+    rh_model *m = harness_create_with(h, cd->kind, cd->D, cd->H, cd->L, cd->O, cd->options, &st);
     if (!check(h, m != NULL, "create %s failed: %d", cd->label, st))
         return;
     rh_model_info info = harness_info(m);
@@ -100,6 +108,10 @@ static void run_case(harness *h, const case_def *cd, uint64_t seed)
     memset(&c, 0, sizeof c);
     c.m = m;
     c.info = info;
+    c.drop = rh_dropout_of(m);
+    c.masks = (rh_dropout_masks){seed * 7919, 2};
+    if (cd->options != NULL && !check(h, c.drop != NULL, "%s: no dropout extension", cd->label))
+        return;
     c.batch.T = T;
     c.batch.B = B;
     c.batch.lengths = lengths;
@@ -168,13 +180,17 @@ int main(int argc, char **argv)
     if (harness_open(&h, argv[1]) != 0)
         return 1;
     const case_def cases[] = {
-        {"tokens, 3 layers, projection", RH_INPUT_TOKENS, 7, 5, 3, 4},
-        {"tokens, 2 layers, no projection", RH_INPUT_TOKENS, 6, 4, 2, 0},
-        {"dense, 2 layers, projection", RH_INPUT_DENSE, 3, 4, 2, 3},
-        {"dense, 1 layer, no projection", RH_INPUT_DENSE, 3, 4, 1, 0},
+        {"tokens, 3 layers, projection", RH_INPUT_TOKENS, 7, 5, 3, 4, NULL},
+        {"tokens, 2 layers, no projection", RH_INPUT_TOKENS, 6, 4, 2, 0, NULL},
+        {"dense, 2 layers, projection", RH_INPUT_DENSE, 3, 4, 2, 3, NULL},
+        {"dense, 1 layer, no projection", RH_INPUT_DENSE, 3, 4, 1, 0, NULL},
         // wider than one 32-unit panel of the recurrent kernel, with a partial panel after it
-        {"tokens, 2 layers, 40 units", RH_INPUT_TOKENS, 6, 40, 2, 3},
-        {"dense, 1 layer, 64 units", RH_INPUT_DENSE, 3, 64, 1, 0},
+        {"tokens, 2 layers, 40 units", RH_INPUT_TOKENS, 6, 40, 2, 3, NULL},
+        {"dense, 1 layer, 64 units", RH_INPUT_DENSE, 3, 64, 1, 0, NULL},
+        // dropout in training, its masks fixed: on the outputs of every layer, before the projection or as y
+        {"tokens, 3 layers, projection, dropout 0.4", RH_INPUT_TOKENS, 7, 5, 3, 4, "dropout=0.4"},
+        {"dense, 2 layers, no projection, dropout 0.3", RH_INPUT_DENSE, 3, 4, 2, 0, "dropout=0.3"},
+        {"tokens, 2 layers, 40 units, dropout 0.5", RH_INPUT_TOKENS, 6, 40, 2, 3, "dropout=0.5"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&h, &cases[i], 1000 + i);

@@ -66,8 +66,16 @@ static void check_configs(harness *h)
     check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "hidden_size 0");
     v = base_config(), v.num_layers = 0;
     check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "num_layers 0");
-    v = base_config(), v.options = "dropout=0.5";
+    v = base_config(), v.options = "no_such_key=0.5";
     check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "unknown option accepted");
+    v = base_config(), v.options = "dropout=0.5";
+    check(h, try_create(h, &h->host, id, &v) == RH_OK, "dropout=0.5 refused");
+    const char *const bad_dropout[] = {"dropout=1", "dropout=-0.1", "dropout=", "dropout", "dropout=0.5x",
+                                       "dropout=nan", "dropout=0.1;dropout=0.2"};
+    for (size_t i = 0; i < sizeof bad_dropout / sizeof *bad_dropout; i++) {
+        v = base_config(), v.options = bad_dropout[i];
+        check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, bad_dropout[i]);
+    }
     v = base_config(), v.options = "";
     check(h, try_create(h, &h->host, id, &v) == RH_OK, "empty options refused");
     v = base_config(), v.core = "gru";
