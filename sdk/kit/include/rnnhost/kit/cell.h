@@ -21,6 +21,9 @@
  *   1/sqrt(H + fan-in), biases at the cell's values (0 unless it says otherwise).
  *   state per sequence (B,S), S = L * (1 + C) * H: for each layer its output h (H), then the C*H floats of
  *   state the cell carries beside it (C = rhk_cell.carry; the LSTM's cell state c, C = 1).
+ *   options (config.options): "dropout=P", 0 <= P < 1: in training (rnnhost/dropout.h) each unit of every
+ *   layer's output is dropped with chance P, a new mask every step, before the layer above or the output
+ *   projection reads it; never in forward, backward or step. Any other key is refused.
  *
  * One step of one layer, as the cell sees it, for the B rows of the batch:
  *   z (B,G*H) arrives holding the input projection plus the bias; the cell adds its recurrent products
