@@ -49,6 +49,10 @@ static const cli_option optim_options[] = {
      .help = "clip the global gradient norm; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
     {.name = "clip-value", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, clip_value), .arg = "V",
      .help = "clip each gradient to [-V, V]; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
+    {.name = "weight-decay", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, weight_decay), .arg = "W",
+     .help = "decoupled (AdamW), with every optimizer: each step also takes rate * W of every weight, biases "
+             "included, apart from the gradient; 0 is off",
+     .max = INFINITY, .flags = OPT_TRAIN},
     {.name = "seed", .kind = CLI_U64, .offset = offsetof(opt_optim, seed), .arg = "S",
      .help = "initialisation, shuffling and augmentation", .flags = OPT_TRAIN},
     {.name = "threads", .kind = CLI_U32, .offset = offsetof(opt_optim, threads), .arg = "N",

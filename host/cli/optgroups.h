@@ -4,7 +4,7 @@
  * values it changes: train's tasks have defaults of their own).
  *
  *   model      the recurrent core a training builds: --cell, --rnn-size, --num-layers, --init-from
- *   optimiser  batch, optimizer, learning rate and its schedule, clipping, seed, threads
+ *   optimiser  batch, optimizer, learning rate and its schedule, clipping, weight decay, seed, threads
  *   stopping   --max-epochs, --max-steps, --time-budget
  *   sampling   --temperature, --top-k, --argmax, --seed: drawing from a model's outputs
  *   plugin     --plugin-path
@@ -38,6 +38,7 @@ typedef struct opt_optim {
     double lr, lr_decay;
     uint32_t lr_decay_after;
     double grad_clip, clip_value;
+    double weight_decay;    /* decoupled (rnnhost/optim.h); 0: off */
     uint64_t seed;
     uint32_t threads;       /* 0: every core */
 } opt_optim;

@@ -366,6 +366,7 @@ static int set_up(trainer *tr)
         goto done;
     }
     rh_optimizer_init(&tr->opt, kind, (float)o->optim.lr, c->num_params, tr->opt_state);
+    tr->opt.weight_decay = (float)o->optim.weight_decay;
     if (o->report.resume && trainer_restore(tr, from, path) != 0)
         goto done;
     rh_weights_close(from);

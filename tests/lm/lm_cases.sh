@@ -333,4 +333,43 @@ case_lstm() {
     expect_rc 0 "sample the f16 lstm"
 }
 
+# --weight-decay: decoupled decay shrinks the weights, 0 is the same bits as without it, --resume takes the
+# recorded value and refuses another.
+case_weight_decay() {
+    local o=(--data corpus.txt --learning-rate 0.01 --max-steps 20 --eval-every 0)
+    train "${o[@]}" --checkpoint-dir ck -o plain.safetensors
+    expect_rc 0 "train without --weight-decay"
+    train "${o[@]}" --weight-decay 0 --checkpoint-dir ck -o zero.safetensors
+    expect_rc 0 "train --weight-decay 0"
+    cmp -s plain.safetensors zero.safetensors || fail "--weight-decay 0 trained other bits than no --weight-decay"
+    train "${o[@]}" --weight-decay 10 --checkpoint-dir ck -o decayed.safetensors
+    expect_rc 0 "train --weight-decay 10"
+    # 20 steps each taking 0.01 * 10 of every weight leave about 0.9^20 = 0.12 of the start, plus what Adam adds
+    "$PYTHON3" - plain.safetensors decayed.safetensors <<'PY' || fail "--weight-decay 10 did not shrink the weights"
+import array, json, math, struct, sys
+def norm(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    d = b[8 + n:]
+    return math.sqrt(sum(x * x for k, v in h.items() if k != "__metadata__" and v["dtype"] == "F32"
+                         for x in array.array("f", d[v["data_offsets"][0]:v["data_offsets"][1]])))
+plain, decayed = norm(sys.argv[1]), norm(sys.argv[2])
+print(f"weight norm {plain:.3f} without decay, {decayed:.3f} with --weight-decay 10")
+assert decayed < 0.5 * plain, (plain, decayed)
+PY
+    train "${o[@]}" --weight-decay 0.5 --checkpoint-dir ck1 -o straight.safetensors
+    expect_rc 0 "20 steps with --weight-decay 0.5"
+    train "${o[@]}" --max-steps 12 --weight-decay 0.5 --checkpoint-dir ck2 -o first.safetensors
+    expect_rc 0 "12 steps with --weight-decay 0.5"
+    train "${o[@]}" --checkpoint-dir ck2 --resume ck2/lm_step0000012.safetensors -o resumed.safetensors
+    expect_rc 0 "resume without --weight-decay"
+    cmp -s straight.safetensors resumed.safetensors ||
+        fail "12 + resumed 8 steps differ from 20 straight: --resume did not take the recorded --weight-decay"
+    train "${o[@]}" --weight-decay 0.25 --checkpoint-dir ck2 --resume ck2/lm_step0000012.safetensors -o other.safetensors
+    expect_rc 1 "resume with another --weight-decay"
+    expect_in "$tmp/err" "was trained with --weight-decay 0.5, not 0.25" "resume with another --weight-decay"
+    [ -e other.safetensors ] && fail "a refused resume wrote its output"
+}
+
 finish "$1"
