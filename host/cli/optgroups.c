@@ -71,6 +71,8 @@ static const cli_option stop_options[] = {
     {.name = "max-steps", .kind = CLI_U64, .offset = offsetof(opt_stop, max_steps), .arg = "N", .help = "0: no limit"},
     {.name = "time-budget", .kind = CLI_DURATION, .offset = offsetof(opt_stop, time_budget), .arg = "D",
      .help = "wall time, e.g. 90s, 10m, 2h; 0: no limit"},
+    {.name = "patience", .kind = CLI_U64, .offset = offsetof(opt_stop, patience), .arg = "N",
+     .help = "stop when N validations in a row have not bettered the best (-o keeps the best); 0: no limit"},
     {0},
 };
 const cli_section opt_stop_section = {

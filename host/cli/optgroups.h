@@ -5,7 +5,7 @@
  *
  *   model      the recurrent core a training builds: --cell, --rnn-size, --num-layers, --init-from
  *   optimiser  batch, optimizer, learning rate and its schedule, clipping, weight decay, seed, threads
- *   stopping   --max-epochs, --max-steps, --time-budget
+ *   stopping   --max-epochs, --max-steps, --time-budget, --patience
  *   sampling   --temperature, --top-k, --argmax, --seed: drawing from a model's outputs
  *   plugin     --plugin-path
  *   json       --json: one JSON object on standard output instead of text
@@ -46,6 +46,7 @@ typedef struct opt_optim {
 typedef struct opt_stop {
     uint64_t max_epochs, max_steps; /* 0: no limit */
     double time_budget;             /* seconds; 0: no limit */
+    uint64_t patience;              /* validations in a row without a better figure; 0: no limit */
 } opt_stop;
 
 typedef struct opt_sampling {
