@@ -53,6 +53,10 @@ static const cli_option optim_options[] = {
      .help = "clip the global gradient norm; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
     {.name = "clip-value", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, clip_value), .arg = "V",
      .help = "clip each gradient to [-V, V]; 0 is off", .max = INFINITY, .flags = OPT_TRAIN},
+    {.name = "weight-decay", .kind = CLI_NUMBER, .offset = offsetof(opt_optim, weight_decay), .arg = "W",
+     .help = "decoupled (AdamW), with every optimizer: each step also takes rate * W of every weight, biases "
+             "included, apart from the gradient; 0 is off",
+     .max = INFINITY, .flags = OPT_TRAIN},
     {.name = "seed", .kind = CLI_U64, .offset = offsetof(opt_optim, seed), .arg = "S",
      .help = "initialisation, shuffling and augmentation", .flags = OPT_TRAIN},
     {.name = "threads", .kind = CLI_U32, .offset = offsetof(opt_optim, threads), .arg = "N",
@@ -71,6 +75,8 @@ static const cli_option stop_options[] = {
     {.name = "max-steps", .kind = CLI_U64, .offset = offsetof(opt_stop, max_steps), .arg = "N", .help = "0: no limit"},
     {.name = "time-budget", .kind = CLI_DURATION, .offset = offsetof(opt_stop, time_budget), .arg = "D",
      .help = "wall time, e.g. 90s, 10m, 2h; 0: no limit"},
+    {.name = "patience", .kind = CLI_U64, .offset = offsetof(opt_stop, patience), .arg = "N",
+     .help = "stop when N validations in a row have not bettered the best (-o keeps the best); 0: no limit"},
     {0},
 };
 const cli_section opt_stop_section = {

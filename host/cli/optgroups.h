@@ -4,8 +4,8 @@
  * values it changes: train's tasks have defaults of their own).
  *
  *   model      the recurrent core a training builds: --cell, --rnn-size, --num-layers, --init-from
- *   optimiser  batch, optimizer, learning rate and its schedule, clipping, seed, threads
- *   stopping   --max-epochs, --max-steps, --time-budget
+ *   optimiser  batch, optimizer, learning rate and its schedule, clipping, weight decay, seed, threads
+ *   stopping   --max-epochs, --max-steps, --time-budget, --patience
  *   sampling   --temperature, --top-k, --argmax, --seed: drawing from a model's outputs
  *   plugin     --plugin-path
  *   json       --json: one JSON object on standard output instead of text
@@ -39,6 +39,7 @@ typedef struct opt_optim {
     double lr, lr_decay;
     uint32_t lr_decay_after;
     double grad_clip, clip_value;
+    double weight_decay;    /* decoupled (rnnhost/optim.h); 0: off */
     uint64_t seed;
     uint32_t threads;       /* 0: every core */
 } opt_optim;
@@ -46,6 +47,7 @@ typedef struct opt_optim {
 typedef struct opt_stop {
     uint64_t max_epochs, max_steps; /* 0: no limit */
     double time_budget;             /* seconds; 0: no limit */
+    uint64_t patience;              /* validations in a row without a better figure; 0: no limit */
 } opt_stop;
 
 typedef struct opt_sampling {

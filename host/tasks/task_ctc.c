@@ -419,8 +419,8 @@ static const task_train train = {
     .opts_size = sizeof(ctc_opts),
     .opts_defaults = &ctc_defaults,
     .defaults = defaults,
-    .record = "batch-size optimizer learning-rate lr-decay grad-clip augment-noise augment-gain augment-speed "
-              "augment-mask augment-warp seed dropout",
+    .record = "batch-size optimizer learning-rate lr-decay grad-clip weight-decay augment-noise augment-gain "
+              "augment-speed augment-mask augment-warp seed dropout",
     .strict = 1,
     .figure = "error_rate",
     .rate_unit = "x real time",

@@ -199,10 +199,11 @@ int trainer_write(trainer *tr, const char *path, int checkpoint, double elapsed)
     if (checkpoint &&
         meta_add(&ml, "rnnhost.checkpoint",
                  "{\"step\":%llu,\"epoch\":%llu,\"pos\":%zu,\"opt_t\":%llu,\"tokens_seen\":%llu,\"elapsed\":%.3f,"
-                 "\"val_loss\":%.17g,\"best_val\":%.17g}",
+                 "\"val_loss\":%.17g,\"best_val\":%.17g,\"best_step\":%llu,\"stale_vals\":%llu}",
                  (unsigned long long)tr->step, (unsigned long long)c->epoch, c->pos, (unsigned long long)tr->opt.t,
                  (unsigned long long)tr->seen, elapsed, isfinite(tr->last_val) ? tr->last_val : -1.0,
-                 isfinite(tr->best_val) ? tr->best_val : -1.0) != 0)
+                 isfinite(tr->best_val) ? tr->best_val : -1.0, (unsigned long long)tr->best_step,
+                 (unsigned long long)tr->stale_vals) != 0)
         goto oom;
     for (uint32_t i = 0; i < nt; i++)
         blobs[nb++] = rh_blob_from_tensor(&c->tensors[i], c->params);
@@ -295,6 +296,9 @@ int trainer_restore(trainer *tr, const rh_weights *w, const char *path)
         /* -1 (or absent, in checkpoints older than the field): none yet */
         tr->last_val = json_count(j, "val_loss", &v) == 0 ? v : NAN;
         tr->best_val = json_count(j, "best_val", &v) == 0 ? v : INFINITY;
+        /* absent in checkpoints older than --patience: its count starts anew */
+        tr->best_step = json_count(j, "best_step", &v) == 0 ? (uint64_t)v : 0;
+        tr->stale_vals = json_count(j, "stale_vals", &v) == 0 ? (uint64_t)v : 0;
     }
     cJSON_Delete(j);
     if (!ok) {

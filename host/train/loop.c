@@ -36,8 +36,9 @@ static const cli_option report_options[] = {
      .help = "continue a checkpoint exactly where it stopped; the options it was trained with are taken, "
              "and those given must agree"},
     {.name = "output", .short_name = 'o', .kind = CLI_STRING, .offset = offsetof(train_report, out), .arg = "FILE",
-     .help = "the trained model: the weights of the best validation, else the last; a file: '-', a device or "
-             "a FIFO is refused (a link is written through)"},
+     .help = "the trained model: the weights of the best validation figure, whatever ended the training "
+             "(--patience too); without validation the last weights; a file: '-', a device or a FIFO is refused "
+             "(a link is written through)"},
     {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .offset = offsetof(train_report, quiet),
      .help = "no progress lines"},
     {0},
@@ -288,9 +289,12 @@ static int validate(trainer *tr)
     }
     if (same_weights(tr) != 0)
         return -1;
-    if (!(v.figure < tr->best_val))
+    /* every rank has the same figure (the shares' sums), so every rank counts the same for --patience */
+    if (!(v.figure < tr->best_val)) {
+        tr->stale_vals++;
         return 0;
-    tr->best_val = v.figure;
+    }
+    tr->best_val = v.figure, tr->best_step = tr->step, tr->stale_vals = 0;
     return write_model(tr) == 0 ? 1 : -1;
 }
 
@@ -366,6 +370,7 @@ static int set_up(trainer *tr)
         goto done;
     }
     rh_optimizer_init(&tr->opt, kind, (float)o->optim.lr, c->num_params, tr->opt_state);
+    tr->opt.weight_decay = (float)o->optim.weight_decay;
     if (o->report.resume && trainer_restore(tr, from, path) != 0)
         goto done;
     rh_weights_close(from);
@@ -415,9 +420,15 @@ static int run(trainer *tr)
     const uint64_t first_step = tr->step;
     uint64_t checkpointed = UINT64_MAX, validated = UINT64_MAX;
     double window_start = start, window = 0, loss = NAN;
-    int wrote_best = 0;
+    int wrote_best = 0, impatient = 0;
     char why[1024];
     progress pr;
+    if (stop->patience && !validating) {
+        if (tr->c.rank == 0)
+            hostlog_usage("train: --patience counts validations, and this training has none: give validation data "
+                          "and --eval-every");
+        return EXIT_USAGE;
+    }
     progress_init(&pr, o->report.quiet, o->report.print_every ? o->report.print_every : 1);
     pr.unit = tr->tt->rate_unit;
     host_catch_interrupts();
@@ -427,8 +438,11 @@ static int run(trainer *tr)
         double elapsed = tr->elapsed_before + (train_now() - start);
         /* on several ranks the stops that depend on a clock or a signal are the ones the last step agreed on */
         const int time_up = ranks > 1 ? tr->stop_time : stop->time_budget > 0 && elapsed >= stop->time_budget;
-        if ((stop->max_steps && tr->step >= stop->max_steps) || (stop->max_epochs && tr->c.epoch >= stop->max_epochs) ||
-            time_up)
+        const int limit = (stop->max_steps && tr->step >= stop->max_steps) ||
+                          (stop->max_epochs && tr->c.epoch >= stop->max_epochs) || time_up;
+        /* the count is checkpointed, so a resumed run stops where the uninterrupted one does */
+        impatient = !limit && stop->patience && tr->stale_vals >= stop->patience;
+        if (limit || impatient)
             break;
         if (ranks > 1 ? tr->stop_interrupt : host_interrupted) {
             progress_end(&pr);
@@ -482,6 +496,10 @@ static int run(trainer *tr)
             fflush(tr->log);
     }
     progress_end(&pr);
+    if (impatient && speaks) /* a stop the user may not expect, said even with --quiet, as Ctrl-C's is */
+        hostlog_info("step %llu: no better validation %s in %llu evaluations since step %llu (best %.4f); stopped",
+                     (unsigned long long)tr->step, tr->tt->figure, (unsigned long long)tr->stale_vals,
+                     (unsigned long long)tr->best_step, tr->best_val);
     if (validating && validated != tr->step) { /* a time budget ended it between validations */
         const int w = validate(tr);
         if (w < 0)

@@ -11,16 +11,20 @@
  *     the training between validations; a task that validates by epochs (ctc) takes --eval-every 0 as
  *     every epoch's end, the others as never.
  *   - -o is the model of the best validation figure (lower is better), written whenever validation
- *     improves on it; without validation, the weights at the end. A resumed run that finds nothing better
- *     keeps the file the run before it wrote.
+ *     improves on it, whatever ends the training; without validation, the weights at the end. A resumed run
+ *     that finds nothing better keeps the file the run before it wrote.
+ *   - --patience N ends the training, in one line and with exit 0 as the other limits, once N validations
+ *     in a row have not bettered the best figure. The count (and the best figure's step) is checkpointed,
+ *     so a resumed run stops at the step the uninterrupted one would; it needs validation.
  *   - A checkpoint is written every --checkpoint-every steps, at the end, and on Ctrl-C (then exit 130).
  *     It holds the weights, the optimizer's moments, the random generator, the position in the data and
  *     the task's own state, so --resume continues bit for bit; it refuses a checkpoint of other data.
  *   - A NaN or infinite loss, gradient or weight stops with exit 1, naming the step.
  *   - Under mpirun (par.h), the ranks split every batch (train_share), sum their gradients with one
  *     all-reduce of the flat buffer before clipping and take the same step; rank 0 alone writes checkpoints,
- *     -o, the log and progress. Ranks agree on every stop (Ctrl-C, time budget, a failure) at a step's end,
- *     and compare a hash of their weights at every validation and checkpoint.
+ *     -o, the log and progress. Ranks agree on every stop (Ctrl-C, time budget, a failure) at a step's end
+ *     (--patience needs no vote: every rank has the same validation figure, so the same count), and compare
+ *     a hash of their weights at every validation and checkpoint.
  */
 #ifndef RNNHOST_LOOP_H
 #define RNNHOST_LOOP_H

@@ -25,6 +25,8 @@ typedef struct trainer {
     float *opt_state;        /* (slots * num_params) */
     double elapsed_before;   /* seconds trained before a resume */
     double last_val, best_val; /* NAN / INFINITY until known */
+    uint64_t best_step;      /* the step best_val was reached at */
+    uint64_t stale_vals;     /* validations since best_step, none better: --patience counts them */
 
     /* on several ranks: the stops the last step's all-reduce agreed on, and when this run started */
     int stop_interrupt, stop_time;

@@ -35,6 +35,7 @@ rh_status rh_optimizer_init(rh_optimizer *opt, uint32_t kind, float lr, uint64_t
     opt->t = 0;
     opt->n = n;
     opt->state = state;
+    opt->weight_decay = 0.0f;
     if (slots > 0 && n > 0)
         memset(state, 0, (size_t)slots * (size_t)n * sizeof *state);
     return RH_OK;
@@ -45,6 +46,13 @@ void rh_optimizer_step(rh_optimizer *opt, float *params, const float *grads)
     const uint64_t n = opt->n;
     const double lr = opt->lr;
     opt->t++;
+    if (opt->weight_decay != 0) {
+        /* decoupled, before the update as in PyTorch's AdamW: the update does not depend on p, so the order
+         * only decides the rounding; skipped at 0, so that the default stays the same bits */
+        const double wd = lr * opt->weight_decay;
+        for (uint64_t i = 0; i < n; i++)
+            params[i] = (float)(params[i] - wd * params[i]);
+    }
     switch (opt->kind) {
     case RH_OPT_SGD:
         for (uint64_t i = 0; i < n; i++)

@@ -260,10 +260,12 @@ case_help_special_values() {
         "--max-steps N 0: no limit (default: 0)" "--max-epochs N 0: no limit" "--time-budget D wall time, e.g. 90s, 10m, 2h; 0: no limit" \
         "validate every N steps and at the end; 0: never" "0 or 1: every step" "0: only at the end and on Ctrl-C" \
         "0: none (default: 0.05)" "1: never (default: 0.97)" "0 is off (default: 5)" "0: every core" \
-        "0 feeds symbols one-hot"
+        "0 feeds symbols one-hot" "--weight-decay W decoupled (AdamW)" "apart from the gradient; 0 is off (default: 0)" \
+        "--patience N stop when N validations in a row have not bettered the best (-o keeps the best); 0: no limit (default: 0)" \
+        "the weights of the best validation figure, whatever ended the training (--patience too)"
     help_says "train --task ctc" "--max-steps N 0: no limit (default: 0)" "--max-epochs N 0: no limit (default: 30 unless" \
         "0: no limit (default: 0)" "0: every epoch" "0: only at the end and on Ctrl-C" "0 or 1: every step" \
-        "0: off (default: 0)" "1: never (default: 1)" "0: none (default: 0)"
+        "0: off (default: 0)" "1: never (default: 1)" "0: none (default: 0)" "--weight-decay W" "--patience N"
     help_says eval "rnnhost eval -m MODEL --manifest FILE" "Speech models (task ctc, given --manifest)" \
         "word and character error rates" "1: greedy" "1-256" "1-65536"
     help_says sample "0: none, only --prime-text" "0: always the likeliest, as --argmax" "0 is all" "0: none (default: 1)"
@@ -368,6 +370,92 @@ case_lstm() {
     expect_rc 0 "export the lstm as f16"
     run "$RNNHOST" sample -m ./half.safetensors --prime-text "the cat" -n 40 --seed 3
     expect_rc 0 "sample the f16 lstm"
+}
+
+# --weight-decay: decoupled decay shrinks the weights, 0 is the same bits as without it, --resume takes the
+# recorded value and refuses another.
+case_weight_decay() {
+    local o=(--data corpus.txt --learning-rate 0.01 --max-steps 20 --eval-every 0)
+    train "${o[@]}" --checkpoint-dir ck -o plain.safetensors
+    expect_rc 0 "train without --weight-decay"
+    train "${o[@]}" --weight-decay 0 --checkpoint-dir ck -o zero.safetensors
+    expect_rc 0 "train --weight-decay 0"
+    cmp -s plain.safetensors zero.safetensors || fail "--weight-decay 0 trained other bits than no --weight-decay"
+    train "${o[@]}" --weight-decay 10 --checkpoint-dir ck -o decayed.safetensors
+    expect_rc 0 "train --weight-decay 10"
+    # 20 steps each taking 0.01 * 10 of every weight leave about 0.9^20 = 0.12 of the start, plus what Adam adds
+    "$PYTHON3" - plain.safetensors decayed.safetensors <<'PY' || fail "--weight-decay 10 did not shrink the weights"
+import array, json, math, struct, sys
+def norm(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    d = b[8 + n:]
+    return math.sqrt(sum(x * x for k, v in h.items() if k != "__metadata__" and v["dtype"] == "F32"
+                         for x in array.array("f", d[v["data_offsets"][0]:v["data_offsets"][1]])))
+plain, decayed = norm(sys.argv[1]), norm(sys.argv[2])
+print(f"weight norm {plain:.3f} without decay, {decayed:.3f} with --weight-decay 10")
+assert decayed < 0.5 * plain, (plain, decayed)
+PY
+    train "${o[@]}" --weight-decay 0.5 --checkpoint-dir ck1 -o straight.safetensors
+    expect_rc 0 "20 steps with --weight-decay 0.5"
+    train "${o[@]}" --max-steps 12 --weight-decay 0.5 --checkpoint-dir ck2 -o first.safetensors
+    expect_rc 0 "12 steps with --weight-decay 0.5"
+    train "${o[@]}" --checkpoint-dir ck2 --resume ck2/lm_step0000012.safetensors -o resumed.safetensors
+    expect_rc 0 "resume without --weight-decay"
+    cmp -s straight.safetensors resumed.safetensors ||
+        fail "12 + resumed 8 steps differ from 20 straight: --resume did not take the recorded --weight-decay"
+    train "${o[@]}" --weight-decay 0.25 --checkpoint-dir ck2 --resume ck2/lm_step0000012.safetensors -o other.safetensors
+    expect_rc 1 "resume with another --weight-decay"
+    expect_in "$tmp/err" "was trained with --weight-decay 0.5, not 0.25" "resume with another --weight-decay"
+    [ -e other.safetensors ] && fail "a refused resume wrote its output"
+}
+
+# --patience N: a rate too high for the small corpus stops improving on the validation text; training stops
+# after N validations without a better loss, in one line, exit 0, -o the best. Stopped by --max-steps between
+# the best and the stop and resumed, it stops at the same step with the same log and model.
+case_patience() {
+    local o=(--data corpus.txt --val-data val.txt --learning-rate 0.05 --eval-every 1 --checkpoint-every 0 --patience 3)
+    train "${o[@]}" --max-steps 300 --checkpoint-dir ck1 --log-json straight.jsonl -o straight.safetensors
+    expect_rc 0 "train --patience 3"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "--patience: $(wc -l <"$tmp/err") lines on stderr, expected one"
+    expect_in "$tmp/err" "no better validation loss in 3 evaluations since step" "--patience says why it stopped"
+    local stopped best
+    stopped=$(sed -n 's/^rnnhost: step \([0-9]*\): no better validation.*/\1/p' "$tmp/err")
+    best=$(sed -n 's/.* since step \([0-9]*\) .*/\1/p' "$tmp/err")
+    [ -n "$stopped" ] && [ -n "$best" ] || { fail "no step in the --patience line"; cat "$tmp/err" >&2; return; }
+    [ "$stopped" -lt 300 ] || fail "--patience 3 did not stop before --max-steps 300"
+    "$PYTHON3" - straight.jsonl "$stopped" "$best" <<'PY' || fail "--patience 3: the log does not end 3 validations after the best"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+stopped, best = int(sys.argv[2]), int(sys.argv[3])
+val = [x for x in r if x["type"] == "val"]
+assert [x["step"] for x in r if x["type"] == "train"][-1] == stopped, r[-2:]
+first_best = min(range(len(val)), key=lambda i: val[i]["loss"])  # the first of equal ones: a tie is no better
+assert val[first_best]["step"] == best, (val[first_best], best)
+assert len(val) - 1 - first_best == 3, val[first_best:]
+PY
+    local ck=$(ls ck1/lm_step$(printf %07d "$stopped")_*.safetensors 2>/dev/null)
+    [ -n "$ck" ] || fail "no checkpoint at the step --patience stopped at"
+    run "$RNNHOST" export "$ck" -o last.safetensors
+    cmp -s last.safetensors straight.safetensors && fail "-o holds the last weights, not the best validation's"
+
+    # one validation after the best: the checkpoint carries a count of 1
+    local part=$((best + 1))
+    train "${o[@]}" --max-steps "$part" --checkpoint-dir ck2 --log-json resumed.jsonl -o resumed.safetensors
+    expect_rc 0 "the first $part steps"
+    [ -s "$tmp/err" ] && fail "the first $part steps said: $(cat "$tmp/err")"
+    train "${o[@]}" --max-steps 300 --checkpoint-dir ck2 --log-json resumed.jsonl -o resumed.safetensors \
+        --resume "$(ls ck2/lm_step$(printf %07d "$part")_*.safetensors)"
+    expect_rc 0 "resumed with --patience 3"
+    expect_in "$tmp/err" "step $stopped: no better validation loss in 3 evaluations since step $best" \
+        "the resumed run stops where the straight one did"
+    cmp -s straight.jsonl resumed.jsonl || fail "the resumed run's log differs from the straight run's"
+    cmp -s straight.safetensors resumed.safetensors || fail "the resumed run's model differs from the straight run's"
+
+    train --data corpus.txt --val-frac 0 --patience 3 --max-steps 5 --checkpoint-dir ck3 -o none.safetensors
+    expect_rc 2 "--patience without validation"
+    expect_in "$tmp/err" "--patience counts validations, and this training has none" "--patience without validation"
 }
 
 finish "$1"

@@ -89,6 +89,29 @@ case_lm() {
     same_weights d1.safetensors d2.safetensors 1e-4 "lm lines with dropout"
 }
 
+# --patience: every rank has the same validation figure, so two ranks stop at the step one process stops
+# at, with one line (rank 0's). The rate is high enough for the figures to part by about 1e-5 (the sums'
+# rounding, grown), against gaps between validations of 1e-2: the steps must agree, not the bits.
+case_patience() {
+    need_mpi || return
+    text
+    local P=("${LM[@]}" --learning-rate 0.05 --eval-every 5 --patience 2 --max-steps 300 --checkpoint-every 0 -q)
+    run "$R" "${P[@]}" --log-json one.jsonl --checkpoint-dir c1 -o one.safetensors
+    expect_rc 0 "--patience 2, one process"
+    local line; line=$(grep 'no better validation loss in 2 evaluations' "$tmp/err")
+    [ -n "$line" ] || { fail "one process: no --patience line"; cat "$tmp/err" >&2; return; }
+    mpi2 "$R" "${P[@]}" --log-json two.jsonl --checkpoint-dir c2 -o two.safetensors
+    expect_rc 0 "--patience 2, two ranks"
+    [ "$(grep -c '^rnnhost:' "$tmp/err")" -eq 1 ] || { fail "not one line from two ranks"; cat "$tmp/err" >&2; }
+    expect_in "$tmp/err" "${line%% (best*}" "two ranks stop where one process stops"
+    "$PY" - one.jsonl two.jsonl <<'EOF' || fail "--patience: two ranks logged other steps than one process"
+import json, sys
+a, b = ([(x["type"], x["step"]) for x in map(json.loads, open(p))] for p in sys.argv[1:])
+assert a == b and len(a) > 20, (a[-3:], b[-3:])
+EOF
+    [ -f two.safetensors ] || fail "--patience, two ranks: no model"
+}
+
 case_ctc() {
     need_mpi || return
     "$PY" "$SOURCE_ROOT/tests/asr/make_tones.py" data --count 120 >/dev/null || { fail "make_tones.py"; return; }

@@ -1,5 +1,5 @@
 /* Optimizers: one step against the documented formula (recomputed here in double), convergence on a
- * quadratic, slot counts. */
+ * quadratic, slot counts, and decoupled weight decay on a tiny buffer against values worked out by hand. */
 #include <math.h>
 #include <string.h>
 
@@ -12,6 +12,62 @@ enum { N = 16 };
 static int close_to(double got, double want)
 {
     return fabs(got - want) <= 1e-6 * fabs(want) + 1e-7;
+}
+
+/* Decoupled weight decay (AdamW): p -= lr W p, then the optimizer's own step from the gradient alone. With
+ * lr 0.1 and W 0.5 every parameter first loses 5 % of itself. */
+static void check_weight_decay(void)
+{
+    const float p0[4] = {1.0f, -2.0f, 0.5f, 0.0f}, g[4] = {0.5f, 0.25f, -1.0f, 2.0f};
+    float p[4], state[8];
+    rh_optimizer opt;
+
+    rh_optimizer_init(&opt, RH_OPT_SGD, 0.1f, 4, NULL);
+    CHECK(opt.weight_decay == 0.0f, "weight decay is not off by default");
+    opt.weight_decay = 0.5f;
+    memcpy(p, p0, sizeof p);
+    rh_optimizer_step(&opt, p, g);
+    // 0.95 p - 0.1 g
+    const double sgd1[4] = {0.9, -1.925, 0.575, -0.2};
+    for (int i = 0; i < 4; i++)
+        CHECK(close_to(p[i], sgd1[i]), "sgd with decay: p[%d] %.9g, want %.9g", i, p[i], sgd1[i]);
+    // the decay follows the rate of the step (a schedule's): 0.975 p - 0.05 g
+    opt.lr = 0.05f;
+    rh_optimizer_step(&opt, p, g);
+    const double sgd2[4] = {0.9 * 0.975 - 0.025, -1.925 * 0.975 - 0.0125, 0.575 * 0.975 + 0.05, -0.2 * 0.975 - 0.1};
+    for (int i = 0; i < 4; i++)
+        CHECK(close_to(p[i], sgd2[i]), "sgd with decay, second step: p[%d] %.9g, want %.9g", i, p[i], sgd2[i]);
+
+    // Adam's first step is lr sign(g) (m^ = g, v^ = g^2); the decay comes on top, unscaled by the moments:
+    // 0.95 p - 0.1 sign(g). Decay added to the gradient instead (L2) would give 0.9, -1.9, 0.6, -0.1.
+    rh_optimizer_init(&opt, RH_OPT_ADAM, 0.1f, 4, state);
+    opt.weight_decay = 0.5f;
+    memcpy(p, p0, sizeof p);
+    rh_optimizer_step(&opt, p, g);
+    const double adam1[4] = {0.85, -2.0, 0.575, -0.1};
+    for (int i = 0; i < 4; i++)
+        CHECK(close_to(p[i], adam1[i]), "adam with decay: p[%d] %.9g, want %.9g", i, p[i], adam1[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK(close_to(state[i], 0.1 * g[i]) && close_to(state[4 + i], 0.001 * g[i] * g[i]),
+              "adam's moments saw the decay: m[%d] %.9g, v[%d] %.9g", i, state[i], i, state[4 + i]);
+
+    // Every kind: the moments are those of the same step without decay, and the weights differ by the decay.
+    for (uint32_t kind = RH_OPT_SGD; kind <= RH_OPT_ADAM; kind++) {
+        float q[4], without[4], plain_state[8];
+        rh_optimizer plain;
+        rh_optimizer_init(&opt, kind, 0.1f, 4, state);
+        rh_optimizer_init(&plain, kind, 0.1f, 4, plain_state);
+        opt.weight_decay = 0.5f;
+        memcpy(q, p0, sizeof q);
+        memcpy(without, p0, sizeof without);
+        rh_optimizer_step(&opt, q, g);
+        rh_optimizer_step(&plain, without, g);
+        CHECK(memcmp(state, plain_state, rh_optimizer_slots(kind) * 4 * sizeof(float)) == 0,
+              "kind %u: the decay reached the moments", kind);
+        for (int i = 0; i < 4; i++)
+            CHECK(close_to(q[i], without[i] - 0.05 * p0[i]), "kind %u: p[%d] %.9g, want %.9g", kind, i, q[i],
+                  without[i] - 0.05 * p0[i]);
+    }
 }
 
 int main(void)
@@ -108,5 +164,6 @@ int main(void)
             f += 0.5 * c[i] * (q[i] - a[i]) * (q[i] - a[i]);
         CHECK(f < 1e-3 * f0, "kind %u: quadratic went from %g to %g", kind, f0, f);
     }
+    check_weight_decay();
     TEST_EXIT();
 }
