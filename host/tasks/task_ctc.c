@@ -420,7 +420,7 @@ static const task_train train = {
     .opts_defaults = &ctc_defaults,
     .defaults = defaults,
     .record = "batch-size optimizer learning-rate lr-decay grad-clip weight-decay augment-noise augment-gain "
-              "augment-speed augment-mask augment-warp seed dropout",
+              "augment-speed augment-mask augment-warp seed dropout lr-decay-after clip-value",
     .strict = 1,
     .figure = "error_rate",
     .rate_unit = "x real time",
