@@ -10,6 +10,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 small=(--rnn-size 24 --num-layers 2 --seq-length 16 --batch-size 6 --quiet)
 train() { run "$RNNHOST" train "${small[@]}" "$@"; }
 
+# score_as_trained LOG MODEL TEXT WHAT: score MODEL on TEXT gives the last validation LOG recorded; the score is
+# left in $score.
+score_as_trained() {
+    local val
+    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["nats_per_symbol"])' "$1")
+    run "$RNNHOST" score -m "./$2" "$3"
+    expect_rc 0 "score $4"
+    score=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 1e-4*max(1,abs(a)) else 1)' "$val" "$score" ||
+        fail "$4: training reported validation loss $val but score says $score"
+}
+
 case_resume_streams() {
     train --data corpus.txt --max-steps 40 --eval-every 0 --checkpoint-dir ck1 -o straight.safetensors
     expect_rc 0 "straight 40 steps"
@@ -325,13 +337,8 @@ case_dropout() {
         -o changed.safetensors
     expect_rc 1 "resume with another --dropout"
     expect_in "$tmp/err" "--dropout 0.3, not 0.1" "the refusal names both values"
-    local val score
-    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["nats_per_symbol"])' log.jsonl)
-    run "$RNNHOST" score -m ./straight.safetensors val.txt
-    expect_rc 0 "score the dropout model"
-    score=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
-    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 1e-4*max(1,abs(a)) else 1)' "$val" "$score" ||
-        fail "training validated at $val but score says $score: inference drops units"
+    local score
+    score_as_trained log.jsonl straight.safetensors val.txt "the dropout model (inference must not drop)"
     "$PYTHON3" - straight.safetensors <<'PY' || fail "the model does not record its dropout"
 import json, struct, sys
 b = open(sys.argv[1], "rb").read()
@@ -354,13 +361,8 @@ case_lstm() {
     train "${o[@]}" --max-steps 100 --checkpoint-dir ck2 --resume "$ck" -o resumed.safetensors
     expect_rc 0 "resume the lstm for 45 more"
     cmp -s straight.safetensors resumed.safetensors || fail "lstm: 55 + resumed 45 steps differ from 100 straight"
-    local val score
-    val=$("$PYTHON3" -c 'import json,sys; print([r for r in map(json.loads, open(sys.argv[1])) if r["type"]=="val"][-1]["nats_per_symbol"])' log.jsonl)
-    run "$RNNHOST" score -m ./straight.safetensors val.txt
-    expect_rc 0 "score the lstm"
-    score=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
-    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) <= 1e-4*max(1,abs(a)) else 1)' "$val" "$score" ||
-        fail "training reported validation loss $val but score says $score"
+    local score
+    score_as_trained log.jsonl straight.safetensors val.txt "the lstm"
     "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 2.0 else 1)' "$score" ||
         fail "100 steps left the lstm at $score nats per symbol (uniform over the vocabulary is about 3)"
     run "$RNNHOST" sample -m ./straight.safetensors --prime-text "the cat" -n 40 --seed 3
