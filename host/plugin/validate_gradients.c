@@ -49,7 +49,8 @@ static double loss_fn(void *vctx, const float *v, float *grad)
     for (i = 0; i < ns; i++)
         L += (double)g->Q[i] * g->h_T[i];
     if (grad) {
-        st = host_model_train_backward(hm, params, g->wrt == WRT_PARAMS ? grad : g->sink, g->wrt == WRT_X ? g->dx : NULL,
+        float *dparams = g->wrt == WRT_PARAMS ? grad : g->sink;
+        st = host_model_train_backward(hm, params, dparams, g->wrt == WRT_X ? g->dx : NULL,
                                        g->wrt == WRT_H0 ? g->dh_0 : NULL, ws, &batch, h_0, g->R, g->Q, g->masks);
         if (st != RH_OK) {
             g->error = st;

@@ -143,9 +143,9 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
  * (backward reuses a layer's hs, once its weight gradients are done, for the gradient it sends to the layer
  * below); rh (T,B,H) when the cell has rh gates; cs (T+1,B,CH), the carried state like hs, when the cell
  * carries any; ho (T,B,H), the outputs with dropout applied, what the layer above or the projection reads
- * in training, when the model has dropout. Then shared backward scratch: dym (T,B,O), four (B,H) rows for the sweep, three (B,CH) for
- * the carried state's gradients, and the top layer's dy Wy for a chunk of steps (top_chunk); last the
- * forward's packed copy of one layer's W_h (pack_floats). A cell that carries nothing leaves every (B,CH)
+ * in training, when the model has dropout. Then shared backward scratch: dym (T,B,O), four (B,H) rows for
+ * the sweep, three (B,CH) for the carried state's gradients, and the top layer's dy Wy for a chunk of steps
+ * (top_chunk); last the forward's packed copy of one layer's W_h (pack_floats). A cell that carries nothing leaves every (B,CH)
  * piece empty, so its workspace is laid out as before the kit could carry state. */
 typedef struct stack_ws {
     float *z, *hs, *rh, *cs; /* of the layer asked for; rh and cs NULL when the cell has none */
