@@ -29,6 +29,18 @@ static int begin_with_dropout(fixture *f, const validate_ctx *ctx, const validat
     return 0;
 }
 
+/* A forward's outputs. */
+typedef struct out {
+    float *y, *h;
+    uint64_t ny, nh;
+} out;
+
+/* Whether two forwards gave the same bits. */
+static int same(const out *a, const out *b)
+{
+    return !memcmp(a->y, b->y, a->ny * sizeof *a->y) && !memcmp(a->h, b->h, a->nh * sizeof *a->h);
+}
+
 /* forward of hm over batch, with masks (NULL: the vtable's), into y and h_T. */
 static rh_status run(const host_model *hm, const rh_batch *batch, float *y, float *h_T, const rh_dropout_masks *masks)
 {
@@ -64,58 +76,41 @@ int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *r
     }
     if (begin_with_dropout(&half, ctx, vc, "0.5", &base.hm, detail, len) != 0)
         goto done;
-    const host_model *hm = &base.hm;
-    const sizes n = sizes_of(hm, 6, 3);
-    float *y0 = fixture_floats(&base, n.y, 0), *h0 = fixture_floats(&base, n.s, 0);
-    float *y1 = fixture_floats(&base, n.y, 0), *h1 = fixture_floats(&base, n.s, 0);
-    float *y2 = fixture_floats(&base, n.y, 0), *h2 = fixture_floats(&base, n.s, 0);
-    if (base.out_of_memory || batch_make(&base.ob, &hm->info, n.T, n.B, lengths, 1.0, rng) != 0) {
+    /* one batch through: the model without the option, with dropout=0, with dropout=0.5 outside training,
+     * in training with a seed, again with it, and with another seed */
+    enum { BASE, ZERO, OFF, SEED, AGAIN, OTHER, RUNS };
+    const rh_dropout_masks one = {rh_rng_next(rng), 0}, other = {one.seed + 1, 0};
+    const host_model *models[RUNS] = {&base.hm, &zero.hm, &half.hm, &half.hm, &half.hm, &half.hm};
+    const rh_dropout_masks *masks[RUNS] = {NULL, NULL, NULL, &one, &one, &other};
+    const sizes n = sizes_of(&base.hm, 6, 3);
+    out o[RUNS];
+    for (int k = 0; k < RUNS; k++)
+        o[k] = (out){fixture_floats(&base, n.y, 0), fixture_floats(&base, n.s, 0), n.y, n.s};
+    if (base.out_of_memory || batch_make(&base.ob, &base.hm.info, n.T, n.B, lengths, 1.0, rng) != 0) {
         host_fmt(detail, len, "out of memory");
         goto done;
     }
-    const rh_batch *b = &base.ob.b;
-    rh_status st;
-    if ((st = run(hm, b, y0, h0, NULL)) != RH_OK || (st = run(&zero.hm, b, y1, h1, NULL)) != RH_OK) {
-        host_fmt(detail, len, "forward failed: %s", rh_strerror(st));
-        goto done;
-    }
-    if (zero.hm.dropout || memcmp(y0, y1, n.y * sizeof *y0) || memcmp(h0, h1, n.s * sizeof *h0)) {
+    if (zero.hm.dropout || !half.hm.dropout) {
         host_fmt(detail, len, zero.hm.dropout ? "dropout=0 offers the training extension"
-                                              : "dropout=0 changes forward: not the same model");
+                                              : "dropout=0.5 is taken but the extension " RH_EXT_DROPOUT
+                                                " is missing or unusable");
         goto done;
     }
-    if ((st = run(&half.hm, b, y1, h1, NULL)) != RH_OK) {
-        host_fmt(detail, len, "forward with dropout=0.5 failed: %s", rh_strerror(st));
-        goto done;
+    for (int k = 0; k < RUNS; k++) {
+        rh_status st = run(models[k], &base.ob.b, o[k].y, o[k].h, masks[k]);
+        if (st != RH_OK) {
+            host_fmt(detail, len, "forward %d of %d failed: %s", k + 1, RUNS, rh_strerror(st));
+            goto done;
+        }
     }
-    if (memcmp(y0, y1, n.y * sizeof *y0) || memcmp(h0, h1, n.s * sizeof *h0)) {
-        host_fmt(detail, len, "forward with dropout=0.5 drops outside training");
-        goto done;
-    }
-    if (!half.hm.dropout) {
-        host_fmt(detail, len, "dropout=0.5 is taken but the extension " RH_EXT_DROPOUT " is missing or unusable");
-        goto done;
-    }
-    /* in training the seed decides: the same seed the same outputs, another seed others */
-    const rh_dropout_masks one = {rh_rng_next(rng), 0}, other = {one.seed + 1, 0};
-    if ((st = run(&half.hm, b, y1, h1, &one)) != RH_OK || (st = run(&half.hm, b, y2, h2, &one)) != RH_OK) {
-        host_fmt(detail, len, "the extension's forward failed: %s", rh_strerror(st));
-        goto done;
-    }
-    if (memcmp(y1, y2, n.y * sizeof *y1) || memcmp(h1, h2, n.s * sizeof *h1)) {
-        host_fmt(detail, len, "two training forwards with one seed differ");
-        goto done;
-    }
-    if (!memcmp(y0, y1, n.y * sizeof *y0)) {
-        host_fmt(detail, len, "dropout=0.5 drops nothing in training");
-        goto done;
-    }
-    if ((st = run(&half.hm, b, y2, h2, &other)) != RH_OK) {
-        host_fmt(detail, len, "the extension's forward failed: %s", rh_strerror(st));
-        goto done;
-    }
-    if (!memcmp(y1, y2, n.y * sizeof *y1)) {
-        host_fmt(detail, len, "another seed drops the same units");
+    const char *wrong = !same(&o[BASE], &o[ZERO])   ? "dropout=0 changes forward: not the same model"
+                        : !same(&o[BASE], &o[OFF])  ? "forward with dropout=0.5 drops outside training"
+                        : !same(&o[SEED], &o[AGAIN]) ? "two training forwards with one seed differ"
+                        : same(&o[BASE], &o[SEED])  ? "dropout=0.5 drops nothing in training"
+                        : same(&o[SEED], &o[OTHER]) ? "another seed drops the same units"
+                                                    : NULL;
+    if (wrong) {
+        host_fmt(detail, len, "%s", wrong);
         goto done;
     }
     host_fmt(detail, len, "dropout=0 is the same model; dropout=0.5 drops in training only, as its seed says");
