@@ -109,12 +109,9 @@ int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *r
                         : same(&o[BASE], &o[SEED])  ? "dropout=0.5 drops nothing in training"
                         : same(&o[SEED], &o[OTHER]) ? "another seed drops the same units"
                                                     : NULL;
-    if (wrong) {
-        host_fmt(detail, len, "%s", wrong);
-        goto done;
-    }
-    host_fmt(detail, len, "dropout=0 is the same model; dropout=0.5 drops in training only, as its seed says");
-    rc = 0;
+    host_fmt(detail, len, "%s",
+             wrong ? wrong : "dropout=0 is the same model; dropout=0.5 drops in training only, as its seed says");
+    rc = wrong != NULL;
 done:
     fixture_end(&half);
     fixture_end(&zero);
