@@ -26,12 +26,17 @@ static const cli_option data_options[] = {
              "all)"},
     {.name = "val-data", .kind = CLI_STRING, .offset = offsetof(seq_opts, val_data), .arg = "FILE",
      .help = "validation data", .shown = "the last --val-frac of --data; pianoroll: --data's --val-split"},
+    {0},
+};
+const cli_section seq_data_section = {NULL, data_options};
+
+static const cli_option bptt_options[] = {
     {.name = "seq-length", .kind = CLI_U32, .offset = offsetof(seq_opts, seq_len), .arg = "T",
      .help = "steps of backpropagation through time; longer piano rolls are cut into pieces", .min = 1,
      .max = 65536, .flags = OPT_TRAIN},
     {0},
 };
-const cli_section seq_data_section = {NULL, data_options};
+const cli_section seq_bptt_section = {NULL, bptt_options};
 
 static const cli_option token_options[] = {
     {.name = "val-frac", .kind = CLI_NUMBER, .offset = offsetof(seq_opts, val_frac), .arg = "F",
@@ -75,9 +80,13 @@ const cli_section seq_roll_section = {"Piano rolls (pianoroll)", roll_options};
 int seq_check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     const seq_opts *so = own;
-    (void)o, (void)groups, (void)n;
+    (void)groups, (void)n;
     if (!so->data) {
         hostlog_usage("train: --data is required");
+        return -1;
+    }
+    if (o->model.bidirectional) { /* they predict what comes next: the future is not theirs to read */
+        hostlog_usage("train: --bidirectional is for --task ctc");
         return -1;
     }
     if (so->per_line && so->seq_len < 2) {

@@ -37,7 +37,8 @@ typedef struct seq_opts {
 } seq_opts;
 
 extern const seq_opts seq_opts_defaults;
-extern const cli_section seq_data_section;   /* --data, --val-data, --seq-length: all three */
+extern const cli_section seq_data_section;   /* --data, --val-data: all three */
+extern const cli_section seq_bptt_section;   /* --seq-length: all three */
 extern const cli_section seq_token_section;  /* --val-frac, --eval-streams, --embed: lm, midi-lm */
 extern const cli_section seq_lines_section;  /* --per-line: lm */
 extern const cli_section seq_events_section; /* --transpose, --stretch: midi-lm */
