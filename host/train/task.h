@@ -78,6 +78,7 @@ typedef struct val_result {
     double figure;           /* what decides the best model, lower is better; NAN: none */
     double loss;             /* logged beside it when figure is not the loss; NAN: none */
     double nats_per_symbol;  /* NAN: none */
+    double accuracy;         /* the share of examples labelled right (classifiers); NAN: none */
 } val_result;
 
 typedef struct task_train {
