@@ -163,6 +163,13 @@ typedef struct score_args {
     int json;
 } score_args;
 
+/* classify: the label of each sequence of a text, one a line. */
+typedef struct classify_args {
+    const char *input;       /* a file, or "-" for standard input */
+    int json;                /* every label's probability, one JSON object a line */
+    int stream;              /* the top label's probability after every element, through the model's step */
+} classify_args;
+
 /* export: a model file without training state. */
 typedef struct export_weights {
     const rh_tensor *tensors; /* (num_tensors) over params */
@@ -205,6 +212,8 @@ typedef struct task_ops {
     int (*sample)(const char *path, plugin_registry *r, const sample_args *a);
     int (*score)(const char *path, plugin_registry *r, const score_args *a);
     const task_export *export;
+    /* classify: EXIT_* codes, everything said. */
+    int (*classify)(const char *path, plugin_registry *r, const classify_args *a);
 } task_ops;
 
 #endif /* RNNHOST_TASK_H */

@@ -1,0 +1,149 @@
+/* What the classify task's training, eval and the classify command share: the classifier (one kit cell
+ * stack per direction whose output is one logit per label at every step, and a pooling head host-side),
+ * its model file, and its data (TSV lines label<TAB>sequence). Private to host/tasks/.
+ *
+ * The head: the stack's projection is linear, so pooling its outputs pools the logits.
+ *   last   the logits at each sequence's last step (for the backward direction: after reading the whole
+ *          sequence backwards, at its first element)
+ *   mean   the mean of the logits over the steps, which is W mean(h) + b
+ *   max    each label's largest logit over the steps (max-pooled logits)
+ * With two directions the pooled logits of each are added. The gradient of the pooled logits goes back to
+ * the steps the pooling took them from.
+ */
+#ifndef RNNHOST_CLASSIFY_H
+#define RNNHOST_CLASSIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hostmodel.h"
+#include "loader.h"
+#include "modelfile.h"
+#include "rnnhost/rnnhost.h"
+#include "text.h"
+
+#define CLS_TASK "classify"
+
+enum { CLS_POOL_LAST, CLS_POOL_MEAN, CLS_POOL_MAX };
+enum { CLS_IN_CHARS, CLS_IN_NUMERIC };
+
+extern const char *const cls_pool_names[];  /* "last", "mean", "max", NULL */
+extern const char *const cls_input_names[]; /* "chars", "numeric", NULL */
+
+/* The longest sequence (in elements: characters, or time steps of numeric rows) --max-length allows. */
+#define CLS_MAX_LENGTH 100000u
+/* The most values a numeric step may have. */
+#define CLS_MAX_CHANNELS 4096u
+
+typedef struct cls_model {
+    model_spec spec;          /* the stack of each direction: output_dim = the number of labels */
+    host_model dir[2];        /* dir[1]: over reversed time, when bidirectional */
+    int bidirectional, pool, input;
+    uint32_t n_labels;
+    char **labels;            /* (n_labels) as the data spells them, in order of first appearance */
+    vocab voc;                /* chars: the code points, ascending; a symbol's id is its index */
+    uint32_t channels;        /* numeric: values per step */
+    float *mean, *std;        /* numeric (channels): the training set's statistics, (v - mean) / std the input */
+    uint32_t max_len;         /* the longest sequence the model takes */
+    /* Both directions' parameters as one buffer (dir 0 first), and their table, named "fw.x" and "bw.x"
+     * when bidirectional, as the directions' own names otherwise. */
+    float *params, *grads, *pdir[2], *gdir[2];
+    uint64_t np[2], P;
+    rh_tensor *tensors;
+    char (*names)[RH_MAX_NAME + 8];
+    uint32_t num_tensors;
+} cls_model;
+
+static inline int cls_dirs(const cls_model *m)
+{
+    return m->bidirectional ? 2 : 1;
+}
+
+/* Creates the stacks m->spec describes (m's head fields set) with the flat buffers and the table; the
+ * parameters are not initialised. EXIT_OK, or an exit code with why. */
+int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len);
+
+/* Opens a classify model file: its spec and head from the metadata, the stacks, the weights. EXIT_OK, or
+ * EXIT_LOAD with why. */
+int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size_t why_len);
+
+/* The model file's metadata: the spec, and rnnhost.classifier (the head, labels, vocabulary, statistics). */
+int cls_meta(meta_list *ml, const cls_model *m);
+
+void cls_close(cls_model *m);
+
+/* A label's index, or -1. */
+int32_t cls_label(const cls_model *m, const char *label);
+
+/* ---- batches ---------------------------------------------------------------------------------------------- */
+
+/* Buffers of batches of up to B sequences of up to T steps, sized once. */
+typedef struct cls_batch {
+    uint32_t T, B, Tmax, Bmax;
+    uint32_t *lengths;        /* (B) */
+    int32_t *tokens[2];       /* chars: (T,B), [1] each sequence reversed */
+    float *x[2];              /* numeric: (T,B,C), [1] reversed */
+    float *y[2], *dy[2], *ws[2]; /* each direction's logits (T,B,L), their gradient, its workspace */
+    uint32_t *arg[2];         /* max: (B,L) the step each pooled logit came from */
+    float *z, *dz;            /* (B,L) the pooled logits and their gradient */
+    int32_t *targets;         /* (B) */
+} cls_batch;
+
+int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B);
+void cls_batch_free(cls_batch *b);
+
+/* After the forward direction's inputs and the lengths are in b (T, B set): the backward direction's. */
+void cls_batch_reverse(cls_batch *b, const cls_model *m);
+
+/* The pooled logits b->z of the batch over params (one pointer per direction; NULL: the models' own),
+ * with dropout as masks says (NULL: none). */
+rh_status cls_forward(const cls_model *m, cls_batch *b, float *const *params, const rh_dropout_masks *masks);
+/* Adds the gradients of the pooled logits' gradient b->dz into grads (one pointer per direction), after
+ * cls_forward of the same batch, params and masks. */
+rh_status cls_backward(const cls_model *m, cls_batch *b, float *const *grads, float *const *params,
+                       const rh_dropout_masks *masks);
+
+/* ---- data ------------------------------------------------------------------------------------------------ */
+
+/* Sequences with their labels: elements of sequence i are [start[i], start[i+1]) of tokens (chars) or of
+ * the rows of values (numeric, channels each, standardised when read against a model with statistics). */
+typedef struct cls_set {
+    size_t n;
+    int32_t *label;           /* (n) -1 when read without labels */
+    size_t *start;            /* (n+1) */
+    int32_t *tokens;
+    float *values;
+    size_t *line;             /* (n) each sequence's line in its file, for messages */
+    uint64_t hash;            /* of the labels and the elements as read */
+} cls_set;
+
+/* How a file is read against m. */
+enum {
+    CLS_READ_GROW = 1,   /* new labels and symbols join m (a new model's training data) */
+    CLS_READ_LABELS = 2, /* lines are label<TAB>sequence; without it a line is a sequence */
+};
+
+/* Reads path ("-": standard input) against m: numeric rows of m->channels values a step (0: the channel count
+ * is the greatest common divisor of the training rows' lengths, and set in m). Every bad line is one
+ * message naming path and its line, and -1. */
+int cls_read(cls_set *s, const char *path, cls_model *m, int how);
+
+/* The training set's statistics into m (numeric), and the set standardised with them. */
+void cls_standardise_stats(cls_model *m, cls_set *s);
+/* Standardises s with m's statistics. */
+void cls_standardise(const cls_model *m, cls_set *s);
+
+/* One sequence from text (a line without its newline) as tokens or standardised values into the caller's
+ * buffers (room for m->max_len elements, values m->max_len * channels); its length, or -1 with why. */
+long cls_parse_sequence(const cls_model *m, const char *text, size_t len, int32_t *tokens, float *values, char *why,
+                        size_t why_len);
+
+void cls_set_free(cls_set *s);
+
+/* Fills b with the sequences which[0..B) of s (which NULL: 0..B-1) and their labels; its T. */
+void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const uint32_t *which, uint32_t B);
+
+/* The longest sequence of s. */
+uint32_t cls_longest(const cls_set *s);
+
+#endif /* RNNHOST_CLASSIFY_H */

@@ -1,0 +1,46 @@
+"""Writes the fixtures the classification tests train on: deterministic, made here, no data set needed.
+Usage: make_data.py DIR"""
+import os
+import random
+import sys
+
+out = sys.argv[1]
+rng = random.Random(20261207)
+
+
+def write(name, rows):
+    with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+        f.write("".join(f"{label}\t{seq}\n" for label, seq in rows))
+
+
+# Does the sequence contain an X? The X sits anywhere in a DNA-like string, so only a model that remembers
+# what it read can tell: the last step alone never shows it.
+def contains(n):
+    rows = []
+    for _ in range(n):
+        seq = [rng.choice("ACGT") for _ in range(rng.randint(4, 16))]
+        has = rng.random() < 0.5
+        if has:
+            seq[rng.randrange(len(seq))] = "X"
+        rows.append(("yes" if has else "no", "".join(seq)))
+    return rows
+
+
+write("contains.tsv", contains(600))
+write("contains_val.tsv", contains(200))
+
+
+# Which of three channels has the largest mean? Unit noise on every value, one channel shifted up by 1.
+def channels(n):
+    rows = []
+    for _ in range(n):
+        k, T = rng.randrange(3), rng.randint(6, 14)
+        vals = []
+        for _ in range(T):
+            vals += [5.0 + rng.gauss(0, 1) + (1.5 if c == k else 0) for c in range(3)]
+        rows.append((f"ch{k}", ",".join(f"{v:.3f}" for v in vals)))
+    return rows
+
+
+write("numeric.tsv", channels(600))
+write("numeric_val.tsv", channels(150))
