@@ -31,9 +31,11 @@ static const cli_section section = {NULL, options};
 static const cli_page page = {
     .head = "usage: rnnhost classify -m MODEL [OPTIONS] [FILE|-]\n\n"
             "Labels sequences, one a line (default: standard input), as the model was trained on them:\n"
-            "characters, or comma-separated values. Prints label<TAB>probability for each line.\n\n",
-    .tail = "\nA line that the model cannot read (a symbol outside its vocabulary, an empty sequence, a ragged\n"
-            "numeric row, a sequence longer than its --max-length) is an error naming the line, exit 1.\n"
+            "characters, words between white space, or comma-separated values. Prints label<TAB>probability\n"
+            "for each line.\n\n",
+    .tail = "\nA word the model's vocabulary lacks is its unknown word. A line that the model cannot read (a\n"
+            "character outside its vocabulary, an empty sequence, a ragged numeric row, a sequence longer than\n"
+            "its --max-length) is an error naming the line, exit 1, after the lines before it were printed.\n"
             "Ctrl-C (or SIGTERM) stops and exits 130.\n",
 };
 

@@ -25,10 +25,10 @@
 #define CLS_TASK "classify"
 
 enum { CLS_POOL_LAST, CLS_POOL_MEAN, CLS_POOL_MAX };
-enum { CLS_IN_CHARS, CLS_IN_NUMERIC };
+enum { CLS_IN_CHARS, CLS_IN_NUMERIC, CLS_IN_WORDS };
 
 extern const char *const cls_pool_names[];  /* "last", "mean", "max", NULL */
-extern const char *const cls_input_names[]; /* "chars", "numeric", NULL */
+extern const char *const cls_input_names[]; /* "chars", "numeric", "words", NULL */
 
 /* The longest sequence (in elements: characters, or time steps of numeric rows) --max-length allows. */
 #define CLS_MAX_LENGTH 100000u
@@ -42,6 +42,9 @@ typedef struct cls_model {
     uint32_t n_labels;
     char **labels;            /* (n_labels) as the data spells them, in order of first appearance */
     vocab voc;                /* chars: the code points, ascending; a symbol's id is its index */
+    char **words;             /* words (n_words): ascending by strcmp; word i's id is i + 1, and id 0 stands */
+    uint32_t n_words;         /* for every word outside them (the unknown word) */
+    uint32_t min_count;       /* a new model's words: the fewest times a word is seen to join the vocabulary */
     uint32_t channels;        /* numeric: values per step */
     float *mean, *std;        /* numeric (channels): the training set's statistics, (v - mean) / std the input */
     uint32_t max_len;         /* the longest sequence the model takes */
@@ -57,6 +60,12 @@ typedef struct cls_model {
 static inline int cls_dirs(const cls_model *m)
 {
     return m->bidirectional ? 2 : 1;
+}
+
+/* 1 when the model reads symbol ids (chars, words), 0 when numeric rows. */
+static inline int cls_tokens(const cls_model *m)
+{
+    return m->input != CLS_IN_NUMERIC;
 }
 
 /* Creates the stacks m->spec describes (m's head fields set) with the flat buffers and the table; the
@@ -81,7 +90,7 @@ int32_t cls_label(const cls_model *m, const char *label);
 typedef struct cls_batch {
     uint32_t T, B, Tmax, Bmax;
     uint32_t *lengths;        /* (B) */
-    int32_t *tokens[2];       /* chars: (T,B), [1] each sequence reversed */
+    int32_t *tokens[2];       /* chars, words: (T,B), [1] each sequence reversed */
     float *x[2];              /* numeric: (T,B,C), [1] reversed */
     float *y[2], *dy[2], *ws[2]; /* each direction's logits (T,B,L), their gradient, its workspace */
     uint32_t *arg[2];         /* max: (B,L) the step each pooled logit came from */
@@ -111,7 +120,7 @@ typedef struct cls_set {
     size_t n;
     int32_t *label;           /* (n) -1 when read without labels */
     size_t *start;            /* (n+1) */
-    int32_t *tokens;
+    int32_t *tokens;          /* chars, words */
     float *values;
     size_t *line;             /* (n) each sequence's line in its file, for messages */
     uint64_t hash;            /* of the labels and the elements as read */

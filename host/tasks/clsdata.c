@@ -14,17 +14,127 @@
 /* A data file may be this large: the sequences are held in memory. */
 #define CLS_MAX_FILE ((size_t)1 << 31)
 
-/* The elements of one sequence s[0..len) into tokens (code points, or the model's ids when ids is set) or
- * values (numeric: m->channels a step, or any count when it is 0), at most cap elements. The count of
- * elements (steps; values when m->channels is 0), or -1 with why. */
-static long parse_elems(const cls_model *m, int ids, const char *s, size_t len, int32_t *tokens, float *values,
-                        size_t cap, char *why, size_t why_len)
+/* The distinct words of a new model's training data, counted: open addressing over their FNV-1a hashes. */
+typedef struct word_table {
+    char **word;            /* (cap) NULL: free */
+    uint32_t *count, *index; /* (cap) a word's count, and its place in the order words were first seen */
+    uint32_t *slot;         /* (cap / 2) where the i-th word seen sits */
+    size_t n, cap;
+} word_table;
+
+static uint64_t word_hash(const char *s, size_t len)
+{
+    return train_hash(TRAIN_HASH_SEED, s, len);
+}
+
+/* The index (in order of first appearance) of the word s[0..len), added when new. -1: out of memory. */
+static long word_add(word_table *t, const char *s, size_t len)
+{
+    if (2 * (t->n + 1) > t->cap) { /* at most half full */
+        word_table g = {0};
+        g.cap = t->cap ? 2 * t->cap : 1024;
+        g.word = calloc(g.cap, sizeof *g.word);
+        g.count = calloc(g.cap, sizeof *g.count);
+        g.index = calloc(g.cap, sizeof *g.index);
+        g.slot = calloc(g.cap / 2, sizeof *g.slot);
+        if (!g.word || !g.count || !g.index || !g.slot) {
+            free(g.word), free(g.count), free(g.index), free(g.slot);
+            return -1;
+        }
+        for (size_t i = 0; i < t->n; i++) {
+            const char *w = t->word[t->slot[i]];
+            size_t k = word_hash(w, strlen(w)) & (g.cap - 1);
+            while (g.word[k])
+                k = (k + 1) & (g.cap - 1);
+            g.word[k] = t->word[t->slot[i]], g.count[k] = t->count[t->slot[i]], g.index[k] = (uint32_t)i;
+            g.slot[i] = (uint32_t)k;
+        }
+        g.n = t->n;
+        free(t->word), free(t->count), free(t->index), free(t->slot);
+        *t = g;
+    }
+    size_t k = word_hash(s, len) & (t->cap - 1);
+    for (; t->word[k]; k = (k + 1) & (t->cap - 1))
+        if (strncmp(t->word[k], s, len) == 0 && t->word[k][len] == '\0') {
+            t->count[k]++;
+            return (long)t->index[k];
+        }
+    if (!(t->word[k] = strndup(s, len)))
+        return -1;
+    t->count[k] = 1, t->index[k] = (uint32_t)t->n, t->slot[t->n] = (uint32_t)k;
+    return (long)t->n++;
+}
+
+static void word_table_free(word_table *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        free(t->word[i]);
+    free(t->word), free(t->count), free(t->index), free(t->slot);
+}
+
+static int cmp_words(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A word's id in m's vocabulary: its index + 1, or 0 (the unknown word). */
+static int32_t word_id(const cls_model *m, const char *s, size_t len)
+{
+    size_t lo = 0, hi = m->n_words;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        const int c = strncmp(m->words[mid], s, len);
+        const int cmp = c ? c : m->words[mid][len] != '\0';
+        if (cmp == 0)
+            return (int32_t)mid + 1;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* The elements of one sequence s[0..len) into tokens (code points, or the model's ids when ids is set;
+ * words: their index in wt, or the model's ids) or values (numeric: m->channels a step, or any count when it
+ * is 0), at most cap elements. The count of elements (steps; values when m->channels is 0), or -1 with why. */
+static long parse_elems(const cls_model *m, int ids, word_table *wt, const char *s, size_t len, int32_t *tokens,
+                        float *values, size_t cap, char *why, size_t why_len)
 {
     size_t n = 0;
-    if (len == 0) {
+    if (m->input == CLS_IN_WORDS) {
+        for (size_t at = 0; at < len;) {
+            while (at < len && is_space(s[at]))
+                at++;
+            size_t end = at;
+            while (end < len && !is_space(s[end]))
+                end++;
+            if (end == at)
+                break;
+            if (n >= cap) {
+                host_fmt(why, why_len, "longer than %zu words (the limit)", cap);
+                return -1;
+            }
+            const long id = ids ? word_id(m, s + at, end - at) : word_add(wt, s + at, end - at);
+            if (id < 0) {
+                host_fmt(why, why_len, "out of memory");
+                return -1;
+            }
+            tokens[n++] = (int32_t)id;
+            at = end;
+        }
+    }
+    if (len == 0 || (m->input == CLS_IN_WORDS && n == 0)) {
         host_fmt(why, why_len, "an empty sequence");
         return -1;
     }
+    if (m->input == CLS_IN_WORDS)
+        return (long)n;
     if (m->input == CLS_IN_CHARS) {
         for (size_t at = 0; at < len; n++) {
             uint32_t cp;
@@ -87,7 +197,7 @@ long cls_parse_sequence(const cls_model *m, const char *text, size_t len, int32_
 {
     if (len && text[len - 1] == '\r')
         len--;
-    const long n = parse_elems(m, 1, text, len, tokens, values, m->max_len, why, why_len);
+    const long n = parse_elems(m, 1, NULL, text, len, tokens, values, m->max_len, why, why_len);
     if (n > 0 && values)
         for (size_t i = 0; i < (size_t)n * m->channels; i++)
             values[i] = (values[i] - m->mean[i % m->channels]) / m->std[i % m->channels];
@@ -115,6 +225,33 @@ static int32_t add_label(cls_model *m, const char *label, size_t len)
     return (int32_t)m->n_labels++;
 }
 
+/* The words seen at least m->min_count times as m's vocabulary, and the set's words (their indices in t)
+ * as their ids, the rarer ones as the unknown word's. 0, or -1 with why. */
+static int grow_words(cls_model *m, cls_set *s, word_table *t, char *why, size_t why_len)
+{
+    int32_t *id = malloc((t->n + 1) * sizeof *id);
+    m->words = malloc((t->n + 1) * sizeof *m->words);
+    if (!id || !m->words) {
+        free(id);
+        return host_fmt(why, why_len, "out of memory"), -1;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->count[t->slot[i]] >= m->min_count)
+            m->words[m->n_words++] = t->word[t->slot[i]];
+    qsort(m->words, m->n_words, sizeof *m->words, cmp_words);
+    for (size_t i = 0; i < t->n; i++) {
+        const char *w = t->word[t->slot[i]];
+        id[i] = t->count[t->slot[i]] >= m->min_count ? word_id(m, w, strlen(w)) : 0;
+    }
+    for (size_t i = 0; i < t->n; i++) /* m owns the words it keeps now; the table frees the rest */
+        if (t->count[t->slot[i]] >= m->min_count)
+            t->word[t->slot[i]] = NULL;
+    for (size_t i = 0; i < s->start[s->n]; i++)
+        s->tokens[i] = id[s->tokens[i]];
+    free(id);
+    return 0;
+}
+
 /* The training symbols as m's vocabulary, and the set's code points as their ids. 0, or -1 with why. */
 static int grow_vocab(cls_model *m, cls_set *s, char *why, size_t why_len)
 {
@@ -137,6 +274,7 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
     const int find_channels = m->input == CLS_IN_NUMERIC && m->channels == 0;
     char *data = NULL, why[512];
     size_t size = 0, lines = 1;
+    word_table wt = {0};
     memset(s, 0, sizeof *s);
     const int read = strcmp(path, "-") == 0 ? read_all(stdin, CLS_MAX_FILE, &data, &size)
                                             : read_all_path(path, CLS_MAX_FILE, &data, &size);
@@ -151,7 +289,7 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
     s->label = malloc(lines * sizeof *s->label);
     s->start = calloc(lines + 1, sizeof *s->start);
     s->line = malloc(lines * sizeof *s->line);
-    if (m->input == CLS_IN_CHARS)
+    if (cls_tokens(m))
         s->tokens = malloc((size + 1) * sizeof *s->tokens);
     else
         s->values = malloc((size / 2 + 2) * sizeof *s->values);
@@ -191,7 +329,7 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
             }
             seq = tab + 1;
         }
-        const long n = parse_elems(m, !grow, seq, (size_t)(stop - seq), s->tokens ? s->tokens + at : NULL,
+        const long n = parse_elems(m, !grow, &wt, seq, (size_t)(stop - seq), s->tokens ? s->tokens + at : NULL,
                                    s->values ? s->values + at : NULL, SIZE_MAX / 8192, why, sizeof why);
         if (n < 0) {
             hostlog_error("%s:%zu: %s", path, ln, why);
@@ -228,13 +366,16 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
     if (m->input == CLS_IN_NUMERIC)
         for (size_t i = 0; i <= s->n; i++)
             s->start[i] /= m->channels;
-    if (grow && m->input == CLS_IN_CHARS && grow_vocab(m, s, why, sizeof why) != 0) {
+    if (grow && ((m->input == CLS_IN_CHARS && grow_vocab(m, s, why, sizeof why) != 0) ||
+                 (m->input == CLS_IN_WORDS && grow_words(m, s, &wt, why, sizeof why) != 0))) {
         hostlog_error("%s: %s", path, why);
         goto fail;
     }
+    word_table_free(&wt);
     free(data);
     return 0;
 fail:
+    word_table_free(&wt);
     free(data);
     cls_set_free(s);
     return -1;
@@ -304,7 +445,7 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
         for (uint32_t t = 0; t < T; t++) {
             const size_t row = (size_t)t * B + k;
             const int in = t < b->lengths[k];
-            if (m->input == CLS_IN_CHARS)
+            if (cls_tokens(m))
                 b->tokens[0][row] = in ? s->tokens[s->start[i] + t] : 0;
             else if (in)
                 memcpy(b->x[0] + row * C, s->values + (s->start[i] + t) * C, C * sizeof(float));

@@ -10,7 +10,7 @@
 #include "hostlog.h"
 
 const char *const cls_pool_names[] = {"last", "mean", "max", NULL};
-const char *const cls_input_names[] = {"chars", "numeric", NULL};
+const char *const cls_input_names[] = {"chars", "numeric", "words", NULL};
 
 /* ---- the model ------------------------------------------------------------------------------------------ */
 
@@ -88,6 +88,12 @@ int cls_meta(meta_list *ml, const cls_model *m)
     if (m->input == CLS_IN_CHARS) {
         if (!(voc = vocab_to_utf8(&m->voc)) || !cJSON_AddStringToObject(j, "vocab", voc))
             goto done;
+    } else if (m->input == CLS_IN_WORDS) {
+        cJSON *words = cJSON_AddArrayToObject(j, "words");
+        for (uint32_t i = 0; words && i < m->n_words; i++)
+            cJSON_AddItemToArray(words, cJSON_CreateString(m->words[i]));
+        if (!words || cJSON_GetArraySize(words) != (int)m->n_words)
+            goto done;
     } else {
         cJSON_AddNumberToObject(j, "channels", m->channels);
         if (!cJSON_AddItemToObject(j, "mean", cJSON_CreateFloatArray(m->mean, (int)m->channels)) ||
@@ -158,6 +164,25 @@ static int read_head(cls_model *m, const char *text, char *why, size_t why_len)
             m->spec.input_kind != RH_INPUT_TOKENS || m->voc.n != m->spec.input_dim) {
             host_fmt(why, why_len, "a vocabulary (rnnhost.classifier) that does not fit its model");
             goto done;
+        }
+    } else if (m->input == CLS_IN_WORDS) {
+        const cJSON *words = cJSON_GetObjectItemCaseSensitive(j, "words");
+        const int nw = cJSON_GetArraySize(words);
+        if (!cJSON_IsArray(words) || m->spec.input_kind != RH_INPUT_TOKENS || (uint32_t)nw + 1 != m->spec.input_dim) {
+            host_fmt(why, why_len, "a vocabulary (rnnhost.classifier) that does not fit its model");
+            goto done;
+        }
+        if (!(m->words = calloc((size_t)nw + 1, sizeof *m->words)))
+            goto memory;
+        for (int i = 0; i < nw; i++, m->n_words++) {
+            const cJSON *w = cJSON_GetArrayItem(words, i);
+            /* ascending and distinct, so that finding a word can halve the search */
+            if (!cJSON_IsString(w) || (i && strcmp(m->words[i - 1], w->valuestring) >= 0)) {
+                host_fmt(why, why_len, "word %d of the vocabulary (rnnhost.classifier) is out of order", i + 1);
+                goto done;
+            }
+            if (!(m->words[i] = strdup(w->valuestring)))
+                goto memory;
         }
     } else {
         const cJSON *mean = cJSON_GetObjectItemCaseSensitive(j, "mean"), *sd = cJSON_GetObjectItemCaseSensitive(j, "std");
@@ -232,7 +257,9 @@ void cls_close(cls_model *m)
             host_model_destroy(&m->dir[d]);
     for (uint32_t i = 0; m->labels && i < m->n_labels; i++)
         free(m->labels[i]);
-    free(m->labels);
+    for (uint32_t i = 0; m->words && i < m->n_words; i++)
+        free(m->words[i]);
+    free(m->labels), free(m->words);
     vocab_free(&m->voc);
     free(m->mean), free(m->std), free(m->params), free(m->grads), free(m->tensors), free(m->names);
     memset(m, 0, sizeof *m);
@@ -252,7 +279,7 @@ int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
     int ok = b->lengths && b->z && b->dz && b->targets;
     for (int d = 0; d < cls_dirs(m) && ok; d++) {
         const host_model *hm = &m->dir[d];
-        if (m->input == CLS_IN_CHARS)
+        if (cls_tokens(m))
             ok &= (b->tokens[d] = calloc(rows + 1, sizeof(int32_t))) != NULL;
         else
             ok &= (b->x[d] = calloc(rows * m->channels + 1, sizeof(float))) != NULL;
@@ -284,7 +311,7 @@ void cls_batch_reverse(cls_batch *b, const cls_model *m)
         for (uint32_t t = 0; t < b->T; t++) {
             const size_t to = (size_t)t * b->B + s;
             const size_t from = t < b->lengths[s] ? (size_t)(b->lengths[s] - 1 - t) * b->B + s : to;
-            if (m->input == CLS_IN_CHARS)
+            if (cls_tokens(m))
                 b->tokens[1][to] = b->tokens[0][from];
             else
                 memcpy(b->x[1] + to * C, b->x[0] + from * C, C * sizeof(float));

@@ -36,7 +36,7 @@ typedef struct seq_opts {
     int grid;               /* pianoroll from MIDI: 0 quarter, 1 eighth, 2 sixteenth notes */
     /* classify (task_classify.c), which shares --data and --val-data */
     int input, pool;
-    uint32_t channels, max_len;
+    uint32_t channels, max_len, min_count;
 } seq_opts;
 
 extern const seq_opts seq_opts_defaults;

@@ -18,14 +18,19 @@
 
 /* Its own options, over the sequence tasks' struct (seqtask.h), whose --data and --val-data it shares. */
 static const cli_option data_options[] = {
-    {.name = "input", .kind = CLI_CHOICE, .offset = offsetof(seq_opts, input), .arg = "chars|numeric",
+    {.name = "input", .kind = CLI_CHOICE, .offset = offsetof(seq_opts, input), .arg = "chars|numeric|words",
      .help = "what a sequence is: chars, every code point a symbol (text, DNA); numeric, comma-separated values "
              "v1,v2,... time-major, --channels a step, each channel standardised with the training set's mean "
-             "and deviation (stored in the model)",
+             "and deviation (stored in the model); words, tokens between white space, those seen fewer than "
+             "--min-count times in training (and, later, any word the training data lacks) read as one unknown "
+             "word",
      .choices = cls_input_names, .flags = OPT_ARCH},
     {.name = "channels", .kind = CLI_U32, .offset = offsetof(seq_opts, channels), .arg = "C",
      .help = "numeric: values per step; 0: the greatest common divisor of the training rows' lengths",
      .max = CLS_MAX_CHANNELS, .flags = OPT_ARCH},
+    {.name = "min-count", .kind = CLI_U32, .offset = offsetof(seq_opts, min_count), .arg = "N",
+     .help = "words: the fewest times a word is seen in the training data to have a vector of its own", .min = 1,
+     .max = 1000000, .flags = OPT_ARCH},
     {.name = "pool", .kind = CLI_CHOICE, .offset = offsetof(seq_opts, pool), .arg = "last|mean|max",
      .help = "how the steps' logits become one: last, the logits after the last element; mean, their mean over "
              "the steps (the projection of the mean state); max, each label's largest logit over the steps "
@@ -59,6 +64,8 @@ static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
         return hostlog_usage("train: --data FILE is required"), -1;
     if (co->channels && co->input != CLS_IN_NUMERIC)
         return hostlog_usage("train: --channels is for --input numeric"), -1;
+    if (co->min_count != seq_opts_defaults.min_count && co->input != CLS_IN_WORDS)
+        return hostlog_usage("train: --min-count is for --input words"), -1;
     return 0;
 }
 
@@ -91,8 +98,8 @@ static int make_model(cls_trainer *tr, train_ctx *c)
     }
     host_fmt(spec->task, sizeof spec->task, "%s", CLS_TASK);
     host_fmt(spec->model_id, sizeof spec->model_id, "%s", om->cell);
-    spec->input_kind = m->input == CLS_IN_CHARS ? RH_INPUT_TOKENS : RH_INPUT_DENSE;
-    spec->input_dim = m->input == CLS_IN_CHARS ? m->voc.n : m->channels;
+    spec->input_kind = cls_tokens(m) ? RH_INPUT_TOKENS : RH_INPUT_DENSE;
+    spec->input_dim = m->input == CLS_IN_CHARS ? m->voc.n : m->input == CLS_IN_WORDS ? m->n_words + 1 : m->channels;
     spec->hidden_size = om->hidden, spec->num_layers = om->layers;
     spec->output_dim = m->n_labels;
     if (om->dropout > 0)
@@ -129,7 +136,7 @@ static int cls_train_open(void *st, train_ctx *c, const rh_weights *from, const 
         om->bidirectional = m->bidirectional;
     } else {
         m->input = co->input, m->pool = co->pool, m->bidirectional = om->bidirectional;
-        m->channels = co->channels, m->max_len = co->max_len;
+        m->channels = co->channels, m->max_len = co->max_len, m->min_count = co->min_count;
     }
     if (cls_read(&tr->train, co->data, m, CLS_READ_LABELS | (from_path ? 0 : CLS_READ_GROW)) != 0)
         return EXIT_FAIL;
@@ -170,6 +177,8 @@ static void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
     char in[64];
     if (m->input == CLS_IN_CHARS)
         host_fmt(in, sizeof in, "%u symbols", m->voc.n);
+    else if (m->input == CLS_IN_WORDS)
+        host_fmt(in, sizeof in, "%u words and the unknown word", m->n_words);
     else
         host_fmt(in, sizeof in, "%u channels", m->channels);
     host_fmt(buf, len,

@@ -63,6 +63,26 @@ case_numeric() {
         fail "classify numeric: $(cut -f1 "$tmp/out" | tr '\n' ' ')"
 }
 
+# Words through a vocabulary: "not" before the opinion word flips it, and words seen once (a name in every
+# sentence) are the unknown word, in training and in classify alike.
+case_words() {
+    run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --data words.tsv \
+        --val-data words_val.tsv --max-epochs 12 --log-json log.jsonl -o w.safetensors
+    expect_rc 0 "train --input words"
+    expect_in "$tmp/err" "over 20 words and the unknown word into 2 labels" "the vocabulary: --min-count 2 drops the names"
+    at_least "$(last_val log.jsonl accuracy)" 0.95 "words validation accuracy"
+    printf 'the film was great nobody-knows-me\nthe film was not great\n' >two.txt
+    run "$RNNHOST" classify -m ./w.safetensors two.txt
+    expect_rc 0 "classify with a word the model has never seen"
+    [ "$(cut -f1 "$tmp/out" | tr '\n' ' ')" = "pos neg " ] || fail "classify words: $(tr '\n' ' ' <"$tmp/out")"
+    run "$RNNHOST" eval -m ./w.safetensors --data words_val.tsv
+    expect_rc 0 "eval words"
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<1e-6 else 1)' \
+        "$(tail -n 1 "$tmp/out" | cut -d' ' -f2)" "$(last_val log.jsonl accuracy)" || fail "eval and training disagree"
+    train --min-count 3 --data contains.tsv
+    expect_rc 2 "--min-count without --input words"
+}
+
 # The other heads learn it too: the mean over both directions, and max-pooled logits.
 case_heads_learn() {
     local o=(--data contains.tsv --val-data contains_val.tsv --max-epochs 12 --log-json)

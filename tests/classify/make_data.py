@@ -44,3 +44,23 @@ def channels(n):
 
 write("numeric.tsv", channels(600))
 write("numeric_val.tsv", channels(150))
+
+
+# Words: is a sentence's opinion good or bad? Its one opinion word says, unless "not" comes just before it.
+# Names that occur once each are rare words: the unknown word's share.
+def opinions(n):
+    good, bad = ["good", "great", "fine", "lovely"], ["bad", "awful", "poor", "dull"]
+    filler = "the film was a plot with actors and music in it".split()
+    rows = []
+    for i in range(n):
+        pos = rng.random() < 0.5
+        neg = rng.random() < 0.3
+        word = rng.choice(good if pos != neg else bad)
+        words = [rng.choice(filler) for _ in range(rng.randint(2, 6))] + (["not"] if neg else []) + [word]
+        words += [rng.choice(filler) for _ in range(rng.randint(0, 4))] + [f"name{i}"]
+        rows.append(("pos" if pos else "neg", " ".join(words)))
+    return rows
+
+
+write("words.tsv", opinions(800))
+write("words_val.tsv", opinions(200))
