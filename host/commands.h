@@ -18,5 +18,6 @@ int cmd_generate(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_presets(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
 
 #endif /* RNNHOST_COMMANDS_H */

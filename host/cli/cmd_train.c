@@ -110,7 +110,7 @@ static void usage(FILE *f, table *tb, const task_ops *t)
     }
     fprintf(f, "\nTrains a model of one of the tasks by truncated backpropagation through time. Every task trains\n"
                "in one loop, by the same rules: -o is the model of the best validation figure (the loss; for ctc\n"
-               "and classify the error rate), rewritten whenever it improves, whatever ends the training\n"
+               "classify and tag the error rate), rewritten whenever it improves, whatever ends the training\n"
                "(--patience too), or without validation the last weights; the learning rate is multiplied by\n"
                "--lr-decay at the start of every epoch after --lr-decay-after.\n\n");
     const int apart = t->train->defaults != NULL;

@@ -95,7 +95,7 @@ static int32_t word_id(const cls_model *m, const char *s, size_t len)
     return 0;
 }
 
-static int is_space(char c)
+int cls_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -109,10 +109,10 @@ static long parse_elems(const cls_model *m, int ids, word_table *wt, const char 
     size_t n = 0;
     if (m->input == CLS_IN_WORDS) {
         for (size_t at = 0; at < len;) {
-            while (at < len && is_space(s[at]))
+            while (at < len && cls_is_space(s[at]))
                 at++;
             size_t end = at;
-            while (end < len && !is_space(s[end]))
+            while (end < len && !cls_is_space(s[end]))
                 end++;
             if (end == at)
                 break;
@@ -268,9 +268,120 @@ static int grow_vocab(cls_model *m, cls_set *s, char *why, size_t why_len)
     return rc;
 }
 
+/* The index of the label (or tag) l[0..k) in m, added when grow; -1 after one line naming path:ln when it is
+ * not there (or memory ran out). */
+static int32_t find_label(cls_model *m, const char *l, size_t k, int grow, const char *path, size_t ln)
+{
+    for (uint32_t i = 0; i < m->n_labels; i++)
+        if (strlen(m->labels[i]) == k && memcmp(m->labels[i], l, k) == 0)
+            return (int32_t)i;
+    if (!grow) {
+        hostlog_error("%s:%zu: %s '%.*s' is not one of the model's %u %ss (seen only here, not in the training data)",
+                      path, ln, m->tagger ? "tag" : "label", (int)(k > 80 ? 80 : k), l, m->n_labels,
+                      m->tagger ? "tag" : "label");
+        return -1;
+    }
+    const int32_t i = add_label(m, l, k);
+    if (i < 0)
+        hostlog_error("out of memory");
+    return i;
+}
+
+/* CoNLL lines token<TAB>tag into s, a sentence a sequence; blank lines end sentences. 0, or -1 after one
+ * line. */
+static int read_conll(cls_set *s, const char *path, const char *data, size_t size, cls_model *m, int grow,
+                      word_table *wt)
+{
+    size_t at = 0, ln = 0;
+    for (const char *p = data, *end = data + size; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        ln++;
+        if (stop > p && stop[-1] == '\r')
+            stop--;
+        const int blank = stop == p;
+        if (!blank) {
+            const char *tab = memchr(p, '\t', (size_t)(stop - p));
+            if (!tab || tab == p || tab + 1 == stop) {
+                hostlog_error("%s:%zu: %s", path, ln,
+                              !tab ? "no tab: a line is token<TAB>tag, a blank line between sentences"
+                                   : tab == p ? "an empty token" : "an empty tag");
+                return -1;
+            }
+            if (at == s->start[s->n]) /* a sentence starts */
+                s->line[s->n] = ln, s->label[s->n] = -1;
+            const long id = grow ? word_add(wt, p, (size_t)(tab - p)) : word_id(m, p, (size_t)(tab - p));
+            const int32_t tag = id < 0 ? -1 : find_label(m, tab + 1, (size_t)(stop - tab - 1), grow, path, ln);
+            if (id < 0 || tag < 0) {
+                if (id < 0)
+                    hostlog_error("out of memory");
+                return -1;
+            }
+            s->tokens[at] = (int32_t)id, s->tags[at++] = tag;
+            if (at - s->start[s->n] > m->max_len) {
+                hostlog_error("%s:%zu: a sentence of more than %u tokens, longer than the limit (--max-length)", path,
+                              s->line[s->n], m->max_len);
+                return -1;
+            }
+        }
+        p = nl ? nl + 1 : end;
+        if ((blank || p == end) && at > s->start[s->n]) /* a sentence ends */
+            s->start[++s->n] = at;
+    }
+    return 0;
+}
+
+/* Lines label<TAB>sequence, or sequences alone (labelled 0), into s; the gcd of their lengths. 0, or -1
+ * after one line. */
+static int read_lines(cls_set *s, const char *path, const char *data, size_t size, cls_model *m, int grow,
+                      word_table *wt, int labelled, size_t *steps_gcd_out)
+{
+    const int find_channels = m->input == CLS_IN_NUMERIC && m->channels == 0;
+    char why[512];
+    size_t at = 0, line = 0, steps_gcd = 0;
+    for (const char *p = data, *end = data + size; p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        const char *seq = p;
+        const size_t ln = line + 1;
+        if (stop > p && stop[-1] == '\r')
+            stop--;
+        s->line[s->n] = ln;
+        s->label[s->n] = -1;
+        if (labelled) {
+            const char *tab = memchr(p, '\t', (size_t)(stop - p));
+            if (!tab || tab == p) {
+                hostlog_error("%s:%zu: %s", path, ln, tab ? "an empty label" : "no tab: a line is label<TAB>sequence");
+                return -1;
+            }
+            if ((s->label[s->n] = find_label(m, p, (size_t)(tab - p), grow, path, ln)) < 0)
+                return -1;
+            seq = tab + 1;
+        }
+        const long n = parse_elems(m, !grow, wt, seq, (size_t)(stop - seq), s->tokens ? s->tokens + at : NULL,
+                                   s->values ? s->values + at : NULL, SIZE_MAX / 8192, why, sizeof why);
+        if (n < 0) {
+            hostlog_error("%s:%zu: %s", path, ln, why);
+            return -1;
+        }
+        if (!find_channels && (size_t)n > m->max_len) {
+            hostlog_error("%s:%zu: a sequence of %ld elements, longer than the limit of %u (--max-length)", path, ln, n,
+                          m->max_len);
+            return -1;
+        }
+        at += (size_t)n * (m->input == CLS_IN_NUMERIC && !find_channels ? m->channels : 1);
+        steps_gcd = gcd(steps_gcd, (size_t)n);
+        s->start[++s->n] = at;
+        p = nl ? nl + 1 : end;
+    }
+    *steps_gcd_out = steps_gcd;
+    return 0;
+}
+
 int cls_read(cls_set *s, const char *path, cls_model *m, int how)
 {
     const int grow = (how & CLS_READ_GROW) != 0, labelled = (how & CLS_READ_LABELS) != 0;
+    const int conll = (how & CLS_READ_CONLL) != 0;
     const int find_channels = m->input == CLS_IN_NUMERIC && m->channels == 0;
     char *data = NULL, why[512];
     size_t size = 0, lines = 1;
@@ -293,58 +404,16 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
         s->tokens = malloc((size + 1) * sizeof *s->tokens);
     else
         s->values = malloc((size / 2 + 2) * sizeof *s->values);
-    if (!s->label || !s->start || !s->line || (!s->tokens && !s->values)) {
+    if (conll)
+        s->tags = malloc(lines * sizeof *s->tags);
+    if (!s->label || !s->start || !s->line || (!s->tokens && !s->values) || (conll && !s->tags)) {
         hostlog_error("%s: out of memory for its sequences", path);
         goto fail;
     }
-    size_t at = 0, line = 0, steps_gcd = 0;
-    for (const char *p = data, *end = data + size; p < end; line++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        const char *seq = p;
-        const size_t ln = line + 1;
-        if (stop > p && stop[-1] == '\r')
-            stop--;
-        s->line[s->n] = ln;
-        s->label[s->n] = -1;
-        if (labelled) {
-            const char *tab = memchr(p, '\t', (size_t)(stop - p));
-            if (!tab || tab == p) {
-                hostlog_error("%s:%zu: %s", path, ln, tab ? "an empty label" : "no tab: a line is label<TAB>sequence");
-                goto fail;
-            }
-            const size_t k = (size_t)(tab - p);
-            for (uint32_t i = 0; i < m->n_labels && s->label[s->n] < 0; i++)
-                if (strlen(m->labels[i]) == k && memcmp(m->labels[i], p, k) == 0)
-                    s->label[s->n] = (int32_t)i;
-            if (s->label[s->n] < 0 && !grow) {
-                hostlog_error("%s:%zu: label '%.*s' is not one of the model's %u labels (seen only here, not in the "
-                              "training data)",
-                              path, ln, (int)(k > 80 ? 80 : k), p, m->n_labels);
-                goto fail;
-            }
-            if (s->label[s->n] < 0 && (s->label[s->n] = add_label(m, p, k)) < 0) {
-                hostlog_error("out of memory");
-                goto fail;
-            }
-            seq = tab + 1;
-        }
-        const long n = parse_elems(m, !grow, &wt, seq, (size_t)(stop - seq), s->tokens ? s->tokens + at : NULL,
-                                   s->values ? s->values + at : NULL, SIZE_MAX / 8192, why, sizeof why);
-        if (n < 0) {
-            hostlog_error("%s:%zu: %s", path, ln, why);
-            goto fail;
-        }
-        if (!find_channels && (size_t)n > m->max_len) {
-            hostlog_error("%s:%zu: a sequence of %ld elements, longer than the limit of %u (--max-length)", path, ln, n,
-                          m->max_len);
-            goto fail;
-        }
-        at += (size_t)n * (m->input == CLS_IN_NUMERIC && !find_channels ? m->channels : 1);
-        steps_gcd = gcd(steps_gcd, (size_t)n);
-        s->start[++s->n] = at;
-        p = nl ? nl + 1 : end;
-    }
+    size_t steps_gcd = 0;
+    if (conll ? read_conll(s, path, data, size, m, grow, &wt) != 0
+              : read_lines(s, path, data, size, m, grow, &wt, labelled, &steps_gcd) != 0)
+        goto fail;
     if (s->n == 0) {
         hostlog_error("%s: no sequences", path);
         goto fail;
@@ -415,7 +484,7 @@ void cls_standardise(const cls_model *m, cls_set *s)
 
 void cls_set_free(cls_set *s)
 {
-    free(s->label), free(s->start), free(s->tokens), free(s->values), free(s->line);
+    free(s->label), free(s->start), free(s->tokens), free(s->values), free(s->line), free(s->tags);
     memset(s, 0, sizeof *s);
 }
 
@@ -435,7 +504,8 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
     for (uint32_t k = 0; k < B; k++) {
         const size_t i = which ? which[k] : k;
         b->lengths[k] = (uint32_t)(s->start[i + 1] - s->start[i]);
-        b->targets[k] = s->label[i];
+        if (!m->tagger)
+            b->targets[k] = s->label[i];
         if (b->lengths[k] > T)
             T = b->lengths[k];
     }
@@ -445,6 +515,8 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
         for (uint32_t t = 0; t < T; t++) {
             const size_t row = (size_t)t * B + k;
             const int in = t < b->lengths[k];
+            if (m->tagger)
+                b->targets[row] = in ? s->tags[s->start[i] + t] : -1;
             if (cls_tokens(m))
                 b->tokens[0][row] = in ? s->tokens[s->start[i] + t] : 0;
             else if (in)

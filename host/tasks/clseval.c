@@ -16,16 +16,6 @@
 
 enum { EVAL_BATCH = 32 };
 
-/* The label of the largest of L logits. */
-static uint32_t top(const float *z, uint32_t L)
-{
-    uint32_t k = 0;
-    for (uint32_t l = 1; l < L; l++)
-        if (z[l] > z[k])
-            k = l;
-    return k;
-}
-
 /* The report: text, each label's line and the matrix, or one JSON object. */
 static void report(const cls_model *m, const char *path, const char *data, const uint64_t *conf, size_t n, int json)
 {
@@ -130,7 +120,7 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
             goto done;
         }
         for (uint32_t k = 0; k < n; k++)
-            conf[(size_t)b.targets[k] * L + top(b.z + (size_t)k * L, L)]++;
+            conf[(size_t)b.targets[k] * L + cls_top(b.z + (size_t)k * L, L)]++;
     }
     report(&m, path, o->data, conf, s.n, json);
     rc = EXIT_OK;
@@ -150,7 +140,7 @@ const task_eval cls_eval = {"--data FILE.tsv", "classifiers", &music_eval_sectio
 /* One line of output: the top label and its probability, or (json) every label's. */
 static void print_result(const cls_model *m, const float *probs, int json)
 {
-    const uint32_t k = top(probs, m->n_labels);
+    const uint32_t k = cls_top(probs, m->n_labels);
     if (!json) {
         printf("%s\t%.6f\n", m->labels[k], probs[k]);
         return;

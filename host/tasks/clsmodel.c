@@ -9,7 +9,7 @@
 #include "classify.h"
 #include "hostlog.h"
 
-const char *const cls_pool_names[] = {"last", "mean", "max", NULL};
+const char *const cls_pool_names[] = {"last", "mean", "max", "each", NULL};
 const char *const cls_input_names[] = {"chars", "numeric", "words", NULL};
 
 /* ---- the model ------------------------------------------------------------------------------------------ */
@@ -60,6 +60,15 @@ int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len)
         m->gdir[d] = m->grads + (d ? m->np[0] : 0);
     }
     return EXIT_OK;
+}
+
+uint32_t cls_top(const float *z, uint32_t L)
+{
+    uint32_t k = 0;
+    for (uint32_t l = 1; l < L; l++)
+        if (z[l] > z[k])
+            k = l;
+    return k;
 }
 
 int32_t cls_label(const cls_model *m, const char *label)
@@ -138,7 +147,8 @@ static int read_head(cls_model *m, const char *text, char *why, size_t why_len)
     m->pool = choice(j, "pool", cls_pool_names);
     m->bidirectional = cJSON_IsTrue(bi);
     const int n = cJSON_GetArraySize(labels);
-    if (m->input < 0 || m->pool < 0 || !cJSON_IsBool(bi) || !cJSON_IsArray(labels) || n < 2 ||
+    m->tagger = strcmp(m->spec.task, TAG_TASK) == 0;
+    if (m->input < 0 || m->pool < 0 || (m->pool == CLS_POOL_EACH) != m->tagger || !cJSON_IsBool(bi) || !cJSON_IsArray(labels) || n < 2 ||
         (uint32_t)n != m->spec.output_dim || !cJSON_IsNumber(ml) || ml->valuedouble < 1 ||
         ml->valuedouble > CLS_MAX_LENGTH) {
         host_fmt(why, why_len, "a classifier description (rnnhost.classifier) that does not fit its model");
@@ -226,12 +236,14 @@ int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size
         return EXIT_LOAD;
     }
     int rc = EXIT_LOAD;
-    if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0 || strcmp(m->spec.task, CLS_TASK) != 0 ||
-        read_head(m, rh_weights_meta(w, "rnnhost.classifier"), err, sizeof err) != 0) {
-        if (strcmp(m->spec.task, CLS_TASK) != 0 && m->spec.task[0])
-            host_fmt(err, sizeof err, "a '%s' model, not a classifier", m->spec.task);
+    if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0)
+        goto done;
+    if (strcmp(m->spec.task, CLS_TASK) != 0 && strcmp(m->spec.task, TAG_TASK) != 0) {
+        host_fmt(err, sizeof err, "a '%s' model, not a classifier or tagger", m->spec.task);
         goto done;
     }
+    if (read_head(m, rh_weights_meta(w, "rnnhost.classifier"), err, sizeof err) != 0)
+        goto done;
     if ((rc = cls_create(m, r, err, sizeof err)) != EXIT_OK)
         goto done;
     for (int d = 0; d < cls_dirs(m); d++)
@@ -269,13 +281,13 @@ void cls_close(cls_model *m)
 
 int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
 {
-    const size_t rows = (size_t)T * B, L = m->n_labels;
+    const size_t rows = (size_t)T * B, L = m->n_labels, outs = m->tagger ? rows : B;
     memset(b, 0, sizeof *b);
     b->Tmax = T, b->Bmax = B;
     b->lengths = calloc(B, sizeof *b->lengths);
-    b->z = calloc((size_t)B * L, sizeof *b->z);
-    b->dz = calloc((size_t)B * L, sizeof *b->dz);
-    b->targets = calloc(B, sizeof *b->targets);
+    b->z = calloc(outs * L + 1, sizeof *b->z);
+    b->dz = calloc(outs * L + 1, sizeof *b->dz);
+    b->targets = calloc(outs + 1, sizeof *b->targets);
     int ok = b->lengths && b->z && b->dz && b->targets;
     for (int d = 0; d < cls_dirs(m) && ok; d++) {
         const host_model *hm = &m->dir[d];
@@ -366,6 +378,36 @@ static void unpool(float *dy, const uint32_t *arg, const float *dz, const uint32
         }
 }
 
+/* A tagger's logits: z (T,B,L) takes direction d's y (T,B,L), the backward direction's steps put back in
+ * the order of the elements (padding rows stay 0). */
+static void gather_steps(float *z, const float *y, const uint32_t *len, uint32_t T, uint32_t B, uint32_t L, int d)
+{
+    if (d == 0) {
+        memcpy(z, y, (size_t)T * B * L * sizeof *z);
+        return;
+    }
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t t = 0; t < len[b]; t++) {
+            float *to = z + ((size_t)t * B + b) * L;
+            const float *from = y + ((size_t)(len[b] - 1 - t) * B + b) * L;
+            for (uint32_t l = 0; l < L; l++)
+                to[l] += from[l];
+        }
+}
+
+/* Its backward: direction d's dy from dz. */
+static void scatter_steps(float *dy, const float *dz, const uint32_t *len, uint32_t T, uint32_t B, uint32_t L, int d)
+{
+    if (d == 0) {
+        memcpy(dy, dz, (size_t)T * B * L * sizeof *dy);
+        return;
+    }
+    memset(dy, 0, (size_t)T * B * L * sizeof *dy);
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t t = 0; t < len[b]; t++)
+            memcpy(dy + ((size_t)(len[b] - 1 - t) * B + b) * L, dz + ((size_t)t * B + b) * L, L * sizeof *dy);
+}
+
 /* The backward direction's masks: another seed, so the two directions drop independently. */
 static const rh_dropout_masks *dir_masks(rh_dropout_masks *mine, const rh_dropout_masks *masks, int d)
 {
@@ -392,7 +434,10 @@ rh_status cls_forward(const cls_model *m, cls_batch *b, float *const *params, co
                                                       &rb, NULL, dir_masks(&mine, masks, d));
         if (st != RH_OK)
             return st;
-        pool(b->z, b->arg[d], b->y[d], b->lengths, b->T, b->B, m->n_labels, m->pool, d);
+        if (m->pool == CLS_POOL_EACH)
+            gather_steps(b->z, b->y[d], b->lengths, b->T, b->B, m->n_labels, d);
+        else
+            pool(b->z, b->arg[d], b->y[d], b->lengths, b->T, b->B, m->n_labels, m->pool, d);
     }
     return RH_OK;
 }
@@ -404,7 +449,10 @@ rh_status cls_backward(const cls_model *m, cls_batch *b, float *const *grads, fl
         const host_model *hm = &m->dir[d];
         const rh_batch rb = dir_batch(b, d);
         rh_dropout_masks mine;
-        unpool(b->dy[d], b->arg[d], b->dz, b->lengths, b->T, b->B, m->n_labels, m->pool);
+        if (m->pool == CLS_POOL_EACH)
+            scatter_steps(b->dy[d], b->dz, b->lengths, b->T, b->B, m->n_labels, d);
+        else
+            unpool(b->dy[d], b->arg[d], b->dz, b->lengths, b->T, b->B, m->n_labels, m->pool);
         const rh_status st = host_model_train_backward(hm, params ? params[d] : m->pdir[d], grads[d], NULL, NULL,
                                                        b->ws[d], &rb, NULL, b->dy[d], NULL, dir_masks(&mine, masks, d));
         if (st != RH_OK)

@@ -8,7 +8,7 @@
 #include "tasks.h"
 
 /* Every task, in the order --help and messages list them. */
-static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc, &task_classify};
+static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc, &task_classify, &task_tag};
 #define N_TASKS (sizeof tasks / sizeof tasks[0])
 
 size_t task_count(void)
@@ -61,6 +61,7 @@ TASK_CAN(score, score)
 TASK_CAN(generate, generate)
 TASK_CAN(export, export)
 TASK_CAN(classify, classify)
+TASK_CAN(tag, tag)
 
 int task_can_eval(const task_ops *t, const void *arg)
 {

@@ -34,9 +34,10 @@ typedef struct seq_opts {
     double stretch;         /* midi-lm: and copies this many times slower and faster (1: none) */
     const char *split, *val_split;
     int grid;               /* pianoroll from MIDI: 0 quarter, 1 eighth, 2 sixteenth notes */
-    /* classify (task_classify.c), which shares --data and --val-data */
+    /* classify and tag (task_classify.c, task_tag.c), which share --data and --val-data */
     int input, pool;
     uint32_t channels, max_len, min_count;
+    int unidirectional;     /* tag, which reads both ways unless told */
 } seq_opts;
 
 extern const seq_opts seq_opts_defaults;

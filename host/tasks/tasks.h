@@ -11,6 +11,7 @@ extern const task_ops task_midi_lm;   /* task_midilm.c */
 extern const task_ops task_pianoroll; /* task_pianoroll.c */
 extern const task_ops task_ctc;       /* task_ctc.c */
 extern const task_ops task_classify;  /* task_classify.c */
+extern const task_ops task_tag;       /* task_tag.c */
 
 /* sample and score for language models (lmtext.c). */
 int lm_sample_text(const char *path, plugin_registry *r, const sample_args *a);

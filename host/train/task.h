@@ -163,11 +163,12 @@ typedef struct score_args {
     int json;
 } score_args;
 
-/* classify: the label of each sequence of a text, one a line. */
+/* classify: the label of each sequence of a text, one a line; tag: the tag of each word of a text, one
+ * sentence a line. */
 typedef struct classify_args {
     const char *input;       /* a file, or "-" for standard input */
-    int json;                /* every label's probability, one JSON object a line */
-    int stream;              /* the top label's probability after every element, through the model's step */
+    int json;                /* classify: every label's probability; tag: a sentence's tags; one JSON object a line */
+    int stream;              /* classify: the top label's probability after every element, through the model's step */
 } classify_args;
 
 /* export: a model file without training state. */
@@ -212,8 +213,9 @@ typedef struct task_ops {
     int (*sample)(const char *path, plugin_registry *r, const sample_args *a);
     int (*score)(const char *path, plugin_registry *r, const score_args *a);
     const task_export *export;
-    /* classify: EXIT_* codes, everything said. */
+    /* classify and tag: EXIT_* codes, everything said. */
     int (*classify)(const char *path, plugin_registry *r, const classify_args *a);
+    int (*tag)(const char *path, plugin_registry *r, const classify_args *a);
 } task_ops;
 
 #endif /* RNNHOST_TASK_H */

@@ -219,4 +219,87 @@ case_bad_input() {
     [ "$(wc -l <"$tmp/out")" -eq 4 ] || fail "streaming printed $(wc -l <"$tmp/out") lines before the bad one"
 }
 
+# Tagging names, IOB: "Paris" is a person before a surname and a place otherwise, so its tag needs the
+# word after it, which the default reading both ways has.
+case_tag() {
+    local o=(--task tag --rnn-size 16 --threads 1 --quiet --data tag.txt --val-data tag_val.txt)
+    run "$RNNHOST" train "${o[@]}" --max-epochs 12 --log-json log.jsonl -o t.safetensors
+    expect_rc 0 "train --task tag"
+    at_least "$(last_val log.jsonl accuracy)" 0.95 "token accuracy"
+    run "$RNNHOST" eval -m ./t.safetensors --data tag_val.txt
+    expect_rc 0 "eval a tagger"
+    expect_in "$tmp/out" "entities 300," "the validation sentences' entities"
+    at_least "$(grep -o 'f1 [0-9.]*' "$tmp/out" | cut -d' ' -f2)" 0.95 "entity F1"
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<1e-6 else 1)' \
+        "$(tail -n 1 "$tmp/out" | cut -d' ' -f2)" "$(last_val log.jsonl accuracy)" ||
+        fail "eval's $(tail -n 1 "$tmp/out") is not training's last validation accuracy"
+    run "$RNNHOST" eval -m ./t.safetensors --data tag_val.txt --json
+    expect_rc 0 "eval --json"
+    "$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["entities"]
+sys.exit(0 if d["sentences"]==150 and e["gold"]==300 and 0<=e["f1"]<=1 and d["tokens"]>0 else 1)' "$tmp/out" ||
+        fail "eval --json: $(cat "$tmp/out")"
+    printf 'Paris Hilton met Anna in Paris .\nBoris  called Dora Smith again .\n' >two.txt
+    run "$RNNHOST" tag -m ./t.safetensors two.txt
+    expect_rc 0 "tag two sentences"
+    printf 'Paris\tB-PER\nHilton\tI-PER\nmet\tO\nAnna\tB-PER\nin\tO\nParis\tB-LOC\n.\tO\n\nBoris\tB-PER\ncalled\tO\nDora\tB-PER\nSmith\tI-PER\nagain\tO\n.\tO\n\n' >want.txt
+    cmp -s want.txt "$tmp/out" || { fail "tag's output"; diff want.txt "$tmp/out" >&2; }
+    run "$RNNHOST" tag -m ./t.safetensors --json - <two.txt
+    expect_rc 0 "tag --json"
+    "$PYTHON3" -c 'import json,sys
+r=[json.loads(l) for l in open(sys.argv[1])]
+ok=len(r)==2 and r[0]["tokens"][0]=="Paris" and r[0]["tags"]==["B-PER","I-PER","O","B-PER","O","B-LOC","O"]
+ok=ok and len(r[1]["probabilities"])==6 and all(0<p<=1 for p in r[1]["probabilities"])
+sys.exit(0 if ok else 1)' "$tmp/out" || fail "tag --json: $(cat "$tmp/out")"
+    run "$RNNHOST" classify -m ./t.safetensors two.txt
+    expect_rc 3 "classify with a tagger"
+    expect_in "$tmp/err" "is a 'tag' model; classify needs a 'classify' model" "classify's refusal"
+}
+
+# A tagger's training resumes bit for bit, and refuses what a tagger does not take.
+case_tag_resume() {
+    local o=(--task tag --threads 1 --quiet --data tag.txt --val-data tag_val.txt --eval-every 10)
+    run "$RNNHOST" train "${o[@]}" --rnn-size 16 --max-steps 40 --checkpoint-dir ck1 -o straight.safetensors
+    expect_rc 0 "40 steps straight"
+    run "$RNNHOST" train "${o[@]}" --rnn-size 16 --max-steps 20 --checkpoint-dir ck2 -o resumed.safetensors
+    expect_rc 0 "20 steps"
+    run "$RNNHOST" train "${o[@]}" --max-steps 40 --resume "$(ls ck2/tag_step0000020*.safetensors)" -o resumed.safetensors
+    expect_rc 0 "resumed to 40"
+    cmp -s straight.safetensors resumed.safetensors || fail "20 + resumed 20 steps differ from 40 straight"
+    run "$RNNHOST" train "${o[@]}" --pool max
+    expect_rc 2 "--pool for a tagger"
+    expect_in "$tmp/err" "--pool is for --task classify" "--pool's refusal"
+    run "$RNNHOST" train "${o[@]}" --unidirectional --bidirectional
+    expect_rc 2 "--unidirectional --bidirectional"
+}
+
+case_tag_bad_input() {
+    bad() { # WHAT EXPECTED-SUBSTRING ARGS...
+        local what=$1 want=$2
+        shift 2
+        run "$RNNHOST" train --task tag --rnn-size 8 --threads 1 --quiet "$@" --max-steps 1 -o bad.safetensors
+        expect_rc 1 "$what"
+        expect_in "$tmp/err" "$want" "$what"
+        [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$what: $(wc -l <"$tmp/err") lines on stderr"
+        [ -e bad.safetensors ] && fail "$what: wrote a model"
+    }
+    printf 'Anna\tB-PER\nmet\tO\n\nBoris\tB-PER\n' >ok.txt
+    printf 'Anna\tB-PER\n\nDora\tB-ORG\n' >val.txt
+    bad "a tag seen only in validation" "val.txt:3: tag 'B-ORG' is not one of the model's 2 tags" --data ok.txt \
+        --val-data val.txt
+    printf 'Anna\tB-PER\nmet O\n' >notab.txt
+    bad "no tab" "notab.txt:2: no tab" --data notab.txt
+    printf 'Anna\tB-PER\n\tO\n' >empty.txt
+    bad "an empty token" "empty.txt:2: an empty token" --data empty.txt
+    printf 'Anna\tB-PER\n\na\tO\nb\tO\nc\tO\nd\tB-PER\n' >long.txt
+    bad "a sentence over --max-length" "long.txt:3: a sentence of more than 3 tokens" --max-length 3 --data long.txt
+    run "$RNNHOST" train --task tag --rnn-size 8 --threads 1 --quiet --data tag.txt --max-steps 2 -o t.safetensors
+    expect_rc 0 "a tagger"
+    printf 'Anna met Zed\n\nBoris\n' >in.txt
+    run "$RNNHOST" tag -m ./t.safetensors in.txt
+    expect_rc 1 "an empty line"
+    expect_in "$tmp/err" "in.txt:2: an empty sequence" "tag's message"
+    [ "$(head -n 3 "$tmp/out" | cut -f1 | tr '\n' ' ')" = "Anna met Zed " ] ||
+        fail "the sentence before the bad line, with its unknown word: $(cat "$tmp/out")"
+}
+
 finish "$1"

@@ -64,3 +64,34 @@ def opinions(n):
 
 write("words.tsv", opinions(800))
 write("words_val.tsv", opinions(200))
+
+
+# Tagging, IOB names: people (a first name, perhaps a surname) and places (one or two words). "Paris" is a
+# person when a surname follows it and a place otherwise, so its tag needs the word after it.
+def tagged(n):
+    first, last = ["Anna", "Boris", "Chen", "Dora", "Emil"], ["Smith", "Ivanova", "Hilton", "Okafor"]
+    places = [["Lima"], ["Oslo"], ["New", "York"], ["Cape", "Town"]]
+    verbs, filler = ["met", "visited", "called", "left"], ["today", "again", "quietly", "at", "noon"]
+
+    def person():
+        name = rng.choice(first + ["Paris"])
+        if name == "Paris" or rng.random() < 0.5:
+            return [(name, "B-PER"), (rng.choice(last), "I-PER")]
+        return [(name, "B-PER")]
+
+    def place():
+        words = rng.choice(places + [["Paris"]])
+        return [(w, "B-LOC" if i == 0 else "I-LOC") for i, w in enumerate(words)]
+
+    sentences = []
+    for _ in range(n):
+        s = person() + [(rng.choice(verbs), "O")]
+        s += person() if rng.random() < 0.5 else [("in", "O")] + place()
+        s += [(w, "O") for w in rng.sample(filler, rng.randint(0, 2))] + [(".", "O")]
+        sentences.append(s)
+    return sentences
+
+
+for name, count in (("tag.txt", 500), ("tag_val.txt", 150)):
+    with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+        f.write("\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in tagged(count)))

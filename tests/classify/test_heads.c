@@ -1,8 +1,8 @@
 /* The classifier's pooling heads (host/tasks/classify.h) against finite differences: last, mean and max,
- * each over one direction and over two (the backward one on reversed time), on a batch of sequences of
- * different lengths, under softmax cross-entropy; and again with dropout in training (its masks held
- * fixed). The plugins' own gradients are checked elsewhere; this checks the pooling, its padding and the
- * sum of the directions. */
+ * and a tagger's logits at every step, each over one direction and over two (the backward one on reversed
+ * time), on a batch of sequences of different lengths, under softmax cross-entropy; and again with
+ * dropout in training (its masks held fixed). The plugins' own gradients are checked elsewhere; this
+ * checks the pooling, its padding and the sum of the directions. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,8 @@ static double loss(void *vc, const float *v, float *grad)
     float *p[2] = {(float *)v, (float *)v + c->m->np[0]};
     if (cls_forward(c->m, c->b, p, c->masks) != RH_OK)
         return NAN;
-    const double l = rh_softmax_xent(grad ? c->b->dz : NULL, c->b->z, c->b->targets, NULL, B, L, 1.0f);
+    const uint32_t rows = c->m->tagger ? T * B : B;
+    const double l = rh_softmax_xent(grad ? c->b->dz : NULL, c->b->z, c->b->targets, NULL, rows, L, 1.0f);
     if (grad) {
         float *g[2] = {grad, grad + c->m->np[0]};
         if (cls_backward(c->m, c->b, g, p, c->masks) != RH_OK)
@@ -43,6 +44,7 @@ static int check(plugin_registry *reg, int pool, int bidirectional, const char *
     char why[1024];
     memset(&m, 0, sizeof m);
     m.input = CLS_IN_NUMERIC, m.pool = pool, m.bidirectional = bidirectional, m.channels = C, m.n_labels = L;
+    m.tagger = pool == CLS_POOL_EACH;
     m.max_len = T;
     snprintf(m.spec.task, sizeof m.spec.task, "%s", CLS_TASK);
     snprintf(m.spec.model_id, sizeof m.spec.model_id, "gru");
@@ -62,6 +64,9 @@ static int check(plugin_registry *reg, int pool, int bidirectional, const char *
     b.T = T, b.B = B;
     memcpy(b.lengths, lengths, sizeof lengths);
     memcpy(b.targets, targets, sizeof targets);
+    for (uint32_t t = 0; m.tagger && t < T; t++) /* a tag for every element, none past the end */
+        for (uint32_t k = 0; k < B; k++)
+            b.targets[t * B + k] = t < lengths[k] ? (int32_t)((t + k) % L) : -1;
     for (size_t i = 0; i < (size_t)T * B * C; i++)
         b.x[0][i] = (float)rh_rng_normal(&rng);
     cls_batch_reverse(&b, &m);
@@ -113,10 +118,11 @@ int main(void)
         return 1;
     const rh_dropout_masks masks = {42, 1};
     int fails = 0;
-    for (int pool = CLS_POOL_LAST; pool <= CLS_POOL_MAX; pool++)
+    for (int pool = CLS_POOL_LAST; pool <= CLS_POOL_EACH; pool++)
         for (int bi = 0; bi < 2; bi++)
             fails += check(&reg, pool, bi, "", NULL);
     fails += check(&reg, CLS_POOL_MEAN, 1, "dropout=0.3", &masks);
+    fails += check(&reg, CLS_POOL_EACH, 1, "dropout=0.3", &masks);
     registry_free(&reg);
     return fails ? 1 : 0;
 }
