@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "modelfile.h"
 #include "rnnhost/rnnhost.h"
+#include "task.h"
 #include "text.h"
 
 #define CLS_TASK "classify"
@@ -85,6 +86,9 @@ int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size
 int cls_meta(meta_list *ml, const cls_model *m);
 
 void cls_close(cls_model *m);
+
+/* export of both tasks' model files: every direction's tensors, the metadata kept. */
+extern const task_export cls_export;
 
 /* A label's index, or -1. */
 int32_t cls_label(const cls_model *m, const char *label);

@@ -66,4 +66,5 @@ const task_ops task_classify = {
     .train = &train,
     .eval = &cls_eval,
     .classify = cls_classify,
+    .export = &cls_export,
 };

@@ -325,4 +325,5 @@ const task_ops task_tag = {
     .train = &train,
     .eval = &eval_ops,
     .tag = tag_run,
+    .export = &cls_export,
 };

@@ -125,6 +125,13 @@ ok=(d["sequences"]==200==n and len(d["classes"])==2 and abs(d["accuracy"]-sum(co
 sys.exit(0 if ok else 1)' "$tmp/out" "${acc#* }" || fail "eval --json: $(cat "$tmp/out")"
     run "$RNNHOST" eval -m ./c.safetensors
     expect_rc 2 "eval without --data"
+    run "$RNNHOST" export ./c.safetensors -o e.safetensors --description "contains an X"
+    expect_rc 0 "export a classifier"
+    run "$RNNHOST" eval -m ./e.safetensors --data contains_val.tsv
+    expect_rc 0 "eval the exported model"
+    [ "$(tail -n 1 "$tmp/out")" = "$acc" ] || fail "exported: $(tail -n 1 "$tmp/out"), the model: $acc"
+    RNNHOST_PRESET_PATH=$tmp run "$RNNHOST" presets
+    expect_in "$tmp/out" "contains an X" "presets lists the exported model's description"
 }
 
 # classify --stream through the model's step gives, after every element, what classify gives for the
