@@ -17,5 +17,7 @@ int cmd_transcribe(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_presets(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
 
 #endif /* RNNHOST_COMMANDS_H */

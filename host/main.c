@@ -25,11 +25,11 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", cmd_plugins, "list the plugins on the search path and their models"},
     {"validate", cmd_validate, "run the conformance checks on a plugin"},
-    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm), piano rolls (pianoroll) or speech (ctc)"},
+    {"train", cmd_train, "train a model: characters (lm), MIDI events (midi-lm), piano rolls (pianoroll), speech (ctc), labels of sequences (classify) or of words (tag)"},
     {"sample", cmd_sample, "write text sampled from a language model"},
     {"score", cmd_score, "how well a language model predicts a text (nats per character)"},
     {"export", cmd_export, "a model file from a checkpoint, optionally in half precision"},
-    {"eval", cmd_eval, "score a model on test data: music nll per step, or speech word error rate"},
+    {"eval", cmd_eval, "score a model on test data: music nll per step, speech word error rate, or classifier and tagger accuracy"},
     {"generate", cmd_generate, "write MIDI files sampled from a music model"},
     {"midi-devices", cmd_mididevices, "list the MIDI inputs and outputs (PortMidi)"},
     {"play", cmd_play, "an event model performing live on a MIDI port, or recording in real time"},
@@ -37,6 +37,8 @@ static const command commands[] = {
     {"transcribe", cmd_transcribe, "speech to text for sound files and folders (txt, json, jsonl, srt, vtt)"},
     {"features", cmd_features, "the log-mel spectrogram of a sound file (.npy array or PGM image)"},
     {"presets", cmd_presets, "list the presets (models -m NAME opens by name): task, size, description"},
+    {"classify", cmd_classify, "label sequences (text, DNA, numeric rows) with a classifier"},
+    {"tag", cmd_tag, "tag every word of sentences (parts of speech, names) with a tagger"},
 };
 
 static void print_help(void)

@@ -110,9 +110,9 @@ static void usage(FILE *f, table *tb, const task_ops *t)
     }
     fprintf(f, "\nTrains a model of one of the tasks by truncated backpropagation through time. Every task trains\n"
                "in one loop, by the same rules: -o is the model of the best validation figure (the loss; for ctc\n"
-               "the error rate), rewritten whenever it improves, whatever ends the training (--patience too), or\n"
-               "without validation the last weights; the learning rate is multiplied by --lr-decay at the start\n"
-               "of every epoch after --lr-decay-after.\n\n");
+               "classify and tag the error rate), rewritten whenever it improves, whatever ends the training\n"
+               "(--patience too), or without validation the last weights; the learning rate is multiplied by\n"
+               "--lr-decay at the start of every epoch after --lr-decay-after.\n\n");
     const int apart = t->train->defaults != NULL;
     for (size_t i = 0; i < tb->t.n; i++) /* a page shows its task's sections, or those of every task without one */
         tb->t.g[i].hidden = tb->owner[i] && !(apart ? lists(t, tb->t.g[i].section)

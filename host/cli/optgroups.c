@@ -19,6 +19,10 @@ static const cli_option model_options[] = {
      .help = "hidden units per layer", .min = 1, .max = 65536, .flags = OPT_ARCH},
     {.name = "num-layers", .kind = CLI_U32, .offset = offsetof(opt_model, layers), .arg = "N",
      .help = "stacked layers", .min = 1, .max = 64, .flags = OPT_ARCH},
+    {.name = "bidirectional", .kind = CLI_FLAG, .offset = offsetof(opt_model, bidirectional),
+     .help = "ctc and classify: a second model reads time backwards (ctc: offline transcription; classify: the "
+             "two pooled logits are added)",
+     .flags = OPT_ARCH},
     {.name = "init-from", .kind = CLI_STRING, .offset = offsetof(opt_model, init_from), .arg = "MODEL",
      .help = "start from these weights (a path or preset name); the model's shape comes with them"},
     {.name = "dropout", .kind = CLI_NUMBER, .offset = offsetof(opt_model, dropout), .arg = "P",

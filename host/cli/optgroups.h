@@ -29,6 +29,7 @@ enum {
 typedef struct opt_model {
     const char *cell;       /* the recurrent core's model id */
     uint32_t hidden, layers;
+    int bidirectional;      /* a second model over reversed time (tasks that read whole sequences before they answer) */
     const char *init_from;  /* NULL: new weights */
     double dropout;         /* the chance a layer's output unit is dropped in training (rnnhost/dropout.h) */
 } opt_model;

@@ -17,7 +17,6 @@ typedef struct ctc_opts {
     const char *manifest, *val_manifest;
     int units;              /* 0 words, 1 characters */
     uint32_t sample_rate, n_mels, stack, norm_prior, pad_ms, cepstra, fmin;
-    int bidirectional;
     double noise_snr, gain_db, speed, warp;
     uint32_t masks;         /* SpecAugment: this many frequency and time masks */
 } ctc_opts;

@@ -13,7 +13,8 @@ const music_eval_opts music_eval_defaults = {.split = "valid", .streams = 8};
 
 static const cli_option options[] = {
     {.name = "data", .kind = CLI_STRING, .offset = offsetof(music_eval_opts, data), .arg = "PATH",
-     .help = "pianoroll: a JSON piano-roll file or MIDI files; midi-lm: a MIDI file or folder"},
+     .help = "pianoroll: a JSON piano-roll file or MIDI files; midi-lm: a MIDI file or folder; classify: TSV lines "
+             "label<TAB>sequence"},
     {.name = "split", .kind = CLI_STRING, .offset = offsetof(music_eval_opts, split), .arg = "NAME",
      .help = "pianoroll: the split to evaluate"},
     {.name = "streams", .kind = CLI_U32, .offset = offsetof(music_eval_opts, streams), .arg = "N",
@@ -22,7 +23,9 @@ static const cli_option options[] = {
 };
 const cli_section music_eval_section = {
     "Music models (task pianoroll or midi-lm): the average negative log-likelihood (nats) of the data under the "
-    "model, per time step summed over the 88 pitches (pianoroll) or per event (midi-lm). The last line is 'nll X'.",
+    "model, per time step summed over the 88 pitches (pianoroll) or per event (midi-lm). The last line is 'nll X'. "
+    "Classifiers (task classify) take --data too: accuracy, each label's precision, recall and F1, and the "
+    "confusion matrix; the last line is 'accuracy X', a fraction.",
     options};
 
 int music_eval_check(const music_eval_opts *o)

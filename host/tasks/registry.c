@@ -8,7 +8,7 @@
 #include "tasks.h"
 
 /* Every task, in the order --help and messages list them. */
-static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc};
+static const task_ops *const tasks[] = {&task_lm, &task_pianoroll, &task_midi_lm, &task_ctc, &task_classify, &task_tag};
 #define N_TASKS (sizeof tasks / sizeof tasks[0])
 
 size_t task_count(void)
@@ -60,6 +60,8 @@ TASK_CAN(sample, sample)
 TASK_CAN(score, score)
 TASK_CAN(generate, generate)
 TASK_CAN(export, export)
+TASK_CAN(classify, classify)
+TASK_CAN(tag, tag)
 
 int task_can_eval(const task_ops *t, const void *arg)
 {

@@ -27,6 +27,8 @@ int task_can_sample(const task_ops *t, const void *arg);
 int task_can_score(const task_ops *t, const void *arg);
 int task_can_generate(const task_ops *t, const void *arg);
 int task_can_export(const task_ops *t, const void *arg);
+int task_can_classify(const task_ops *t, const void *arg);
+int task_can_tag(const task_ops *t, const void *arg);
 int task_can_eval(const task_ops *t, const void *arg); /* arg NULL, or the eval section the options came from */
 
 /* The command whose options for a task's models each task's module may bring. */

@@ -15,6 +15,7 @@ static const char *const grids[] = {"quarter", "eighth", "sixteenth", NULL};
 
 const seq_opts seq_opts_defaults = {
     .seq_len = 50, .val_frac = 0.05, .eval_streams = 8, .stretch = 1.0, .split = "train", .val_split = "valid",
+    .max_len = 2000, .min_count = 2,
 };
 
 static const cli_option data_options[] = {
@@ -23,15 +24,21 @@ static const cli_option data_options[] = {
              "disk as training goes, stdin and --per-line are held in memory); midi-lm: a MIDI file or a "
              "directory of them; pianoroll: a JSON piano-roll file ({\"train\": [[[pitch, ...], ...], ...], ...}) "
              "or a MIDI file or directory (nine files in ten train, every tenth validates: splits train, valid, "
-             "all)"},
+             "all); classify: TSV lines label<TAB>sequence"},
     {.name = "val-data", .kind = CLI_STRING, .offset = offsetof(seq_opts, val_data), .arg = "FILE",
-     .help = "validation data", .shown = "the last --val-frac of --data; pianoroll: --data's --val-split"},
+     .help = "validation data", .shown = "the last --val-frac of --data; pianoroll: --data's --val-split; "
+     "classify: none"},
+    {0},
+};
+const cli_section seq_data_section = {NULL, data_options};
+
+static const cli_option bptt_options[] = {
     {.name = "seq-length", .kind = CLI_U32, .offset = offsetof(seq_opts, seq_len), .arg = "T",
      .help = "steps of backpropagation through time; longer piano rolls are cut into pieces", .min = 1,
      .max = 65536, .flags = OPT_TRAIN},
     {0},
 };
-const cli_section seq_data_section = {NULL, data_options};
+const cli_section seq_bptt_section = {NULL, bptt_options};
 
 static const cli_option token_options[] = {
     {.name = "val-frac", .kind = CLI_NUMBER, .offset = offsetof(seq_opts, val_frac), .arg = "F",
@@ -75,9 +82,13 @@ const cli_section seq_roll_section = {"Piano rolls (pianoroll)", roll_options};
 int seq_check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     const seq_opts *so = own;
-    (void)o, (void)groups, (void)n;
+    (void)groups, (void)n;
     if (!so->data) {
         hostlog_usage("train: --data is required");
+        return -1;
+    }
+    if (o->model.bidirectional) { /* they predict what comes next: the future is not theirs to read */
+        hostlog_usage("train: --bidirectional is for --task ctc or classify");
         return -1;
     }
     if (so->per_line && so->seq_len < 2) {

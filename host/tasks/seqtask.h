@@ -23,7 +23,7 @@
 #include "musicdata.h"
 #include "task.h"
 
-/* The options of the three tasks: one struct, its sections shared by the tasks that take them. */
+/* The options of the three tasks and classify: one struct, its sections shared by the tasks that take them. */
 typedef struct seq_opts {
     const char *data, *val_data;
     uint32_t seq_len;
@@ -34,10 +34,15 @@ typedef struct seq_opts {
     double stretch;         /* midi-lm: and copies this many times slower and faster (1: none) */
     const char *split, *val_split;
     int grid;               /* pianoroll from MIDI: 0 quarter, 1 eighth, 2 sixteenth notes */
+    /* classify and tag (task_classify.c, task_tag.c), which share --data and --val-data */
+    int input, pool;
+    uint32_t channels, max_len, min_count;
+    int unidirectional;     /* tag, which reads both ways unless told */
 } seq_opts;
 
 extern const seq_opts seq_opts_defaults;
-extern const cli_section seq_data_section;   /* --data, --val-data, --seq-length: all three */
+extern const cli_section seq_data_section;   /* --data, --val-data: all three, and classify */
+extern const cli_section seq_bptt_section;   /* --seq-length: all three */
 extern const cli_section seq_token_section;  /* --val-frac, --eval-streams, --embed: lm, midi-lm */
 extern const cli_section seq_lines_section;  /* --per-line: lm */
 extern const cli_section seq_events_section; /* --transpose, --stretch: midi-lm */

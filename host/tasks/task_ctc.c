@@ -29,8 +29,6 @@ static const cli_option data_options[] = {
     {.name = "units", .kind = CLI_CHOICE, .offset = offsetof(ctc_opts, units), .arg = "words|chars",
      .help = "output symbols: the words or the characters of the transcripts", .choices = unit_names,
      .flags = OPT_ARCH},
-    {.name = "bidirectional", .kind = CLI_FLAG, .offset = offsetof(ctc_opts, bidirectional),
-     .help = "a second model reads time backwards (offline transcription)", .flags = OPT_ARCH},
     {0},
 };
 static const cli_section data_section = {"Speech (ctc)", data_options};
@@ -172,7 +170,7 @@ static int make_model(ctc_trainer *tr, train_ctx *c, const char *from_path)
     tr->m.fe.fmin = co->fmin;
     tr->m.stack = co->stack;
     tr->m.pad_ms = co->pad_ms;
-    tr->m.bidirectional = co->bidirectional;
+    tr->m.bidirectional = om->bidirectional;
     host_fmt(tr->m.spec.model_id, sizeof tr->m.spec.model_id, "%s", om->cell);
     tr->m.spec.hidden_size = om->hidden, tr->m.spec.num_layers = om->layers;
     if (om->dropout > 0)

@@ -328,7 +328,7 @@ static int lm_meta(void *st, const train_ctx *c, meta_list *ml)
     return rc;
 }
 
-static const cli_section *const sections[] = {&seq_data_section, &seq_token_section, &seq_lines_section, NULL};
+static const cli_section *const sections[] = {&seq_data_section, &seq_bptt_section, &seq_token_section, &seq_lines_section, NULL};
 
 static const task_train train = {
     SEQ_TASK_TRAIN,

@@ -43,7 +43,7 @@ static int midi_meta(void *st, const train_ctx *c, meta_list *ml)
     return seq_meta(st, ml, "rnnhost.encoding", "performance-events-1");
 }
 
-static const cli_section *const sections[] = {&seq_data_section, &seq_token_section, &seq_events_section, NULL};
+static const cli_section *const sections[] = {&seq_data_section, &seq_bptt_section, &seq_token_section, &seq_events_section, NULL};
 
 static const task_train train = {
     SEQ_TASK_TRAIN,

@@ -179,7 +179,7 @@ static int roll_meta(void *st, const train_ctx *c, meta_list *ml)
                : 0;
 }
 
-static const cli_section *const sections[] = {&seq_data_section, &seq_roll_section, NULL};
+static const cli_section *const sections[] = {&seq_data_section, &seq_bptt_section, &seq_roll_section, NULL};
 
 static const task_train train = {
     SEQ_TASK_TRAIN,

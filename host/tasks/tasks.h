@@ -10,6 +10,8 @@ extern const task_ops task_lm;        /* task_lm.c */
 extern const task_ops task_midi_lm;   /* task_midilm.c */
 extern const task_ops task_pianoroll; /* task_pianoroll.c */
 extern const task_ops task_ctc;       /* task_ctc.c */
+extern const task_ops task_classify;  /* task_classify.c */
+extern const task_ops task_tag;       /* task_tag.c */
 
 /* sample and score for language models (lmtext.c). */
 int lm_sample_text(const char *path, plugin_registry *r, const sample_args *a);
@@ -17,6 +19,10 @@ int lm_score_text(const char *path, plugin_registry *r, const score_args *a);
 
 /* eval of speech models (ctceval.c). */
 extern const task_eval ctc_eval;
+
+/* eval and classify of classifiers (clseval.c). */
+extern const task_eval cls_eval;
+int cls_classify(const char *path, plugin_registry *r, const classify_args *a);
 
 /* export for tasks whose model file holds one model (registry.c). */
 extern const task_export single_export;

@@ -273,7 +273,7 @@ static int write_model(trainer *tr)
 /* Validates, logs, and writes -o when the figure is the best so far. 1 when it wrote, 0, -1 on a failed write. */
 static int validate(trainer *tr)
 {
-    val_result v = {NAN, NAN, NAN};
+    val_result v = {NAN, NAN, NAN, NAN};
     tr->tt->validate(tr->st, &tr->c, &v);
     tr->last_val = v.figure;
     if (!isfinite(v.figure))
@@ -285,6 +285,8 @@ static int validate(trainer *tr)
             fprintf(tr->log, ",\"loss\":%.6f", v.loss);
         if (isfinite(v.nats_per_symbol))
             fprintf(tr->log, ",\"nats_per_symbol\":%.6f", v.nats_per_symbol);
+        if (isfinite(v.accuracy))
+            fprintf(tr->log, ",\"accuracy\":%.6f", v.accuracy);
         fprintf(tr->log, "}\n");
     }
     if (same_weights(tr) != 0)

@@ -78,6 +78,7 @@ typedef struct val_result {
     double figure;           /* what decides the best model, lower is better; NAN: none */
     double loss;             /* logged beside it when figure is not the loss; NAN: none */
     double nats_per_symbol;  /* NAN: none */
+    double accuracy;         /* the share of examples labelled right (classifiers); NAN: none */
 } val_result;
 
 typedef struct task_train {
@@ -162,6 +163,14 @@ typedef struct score_args {
     int json;
 } score_args;
 
+/* classify: the label of each sequence of a text, one a line; tag: the tag of each word of a text, one
+ * sentence a line. */
+typedef struct classify_args {
+    const char *input;       /* a file, or "-" for standard input */
+    int json;                /* classify: every label's probability; tag: a sentence's tags; one JSON object a line */
+    int stream;              /* classify: the top label's probability after every element, through the model's step */
+} classify_args;
+
 /* export: a model file without training state. */
 typedef struct export_weights {
     const rh_tensor *tensors; /* (num_tensors) over params */
@@ -204,6 +213,9 @@ typedef struct task_ops {
     int (*sample)(const char *path, plugin_registry *r, const sample_args *a);
     int (*score)(const char *path, plugin_registry *r, const score_args *a);
     const task_export *export;
+    /* classify and tag: EXIT_* codes, everything said. */
+    int (*classify)(const char *path, plugin_registry *r, const classify_args *a);
+    int (*tag)(const char *path, plugin_registry *r, const classify_args *a);
 } task_ops;
 
 #endif /* RNNHOST_TASK_H */

@@ -74,8 +74,12 @@ sys.stdout.buffer.write(b'RIFF'+struct.pack('<I',36+len(d))+b'WAVEfmt '+struct.p
     # every command says which task the model is and which it needs, before reading any weights
     refused "generate given a speech model" "is a 'ctc' model; generate needs a 'midi-lm' or 'pianoroll' model" \
         "$RNNHOST" generate -m "$presets/digits.safetensors" -o out.mid
-    refused "eval --data given a speech model" "is a 'ctc' model; eval needs a 'pianoroll' or 'midi-lm' model" \
+    refused "eval --data given a speech model" "is a 'ctc' model; eval needs a 'pianoroll', 'midi-lm', 'classify' or 'tag' model" \
         "$RNNHOST" eval -m "$presets/digits.safetensors" --data x.json
+    refused "classify given a speech model" "is a 'ctc' model; classify needs a 'classify' model" \
+        "$RNNHOST" classify -m "$presets/digits.safetensors" x.txt
+    refused "tag given a text model" "is a 'lm' model; tag needs a 'tag' model" \
+        "$RNNHOST" tag -m "$presets/dinos.safetensors" x.txt
     refused "eval --data given a text model" "is a 'lm' model; eval needs" \
         "$RNNHOST" eval -m "$presets/dinos.safetensors" --data x.json
     refused "eval --manifest given a music model" "is a 'midi-lm' model; eval needs a 'ctc'" \

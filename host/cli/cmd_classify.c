@@ -1,0 +1,71 @@
+/* rnnhost classify: the label of every line of a text under a classifier, with its probability; --json
+ * gives every label's, --stream the top label's after every element. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "hostlog.h"
+#include "interrupt.h"
+#include "optgroups.h"
+#include "registry.h"
+
+typedef struct classify_opts {
+    const char *model;
+    classify_args a;
+} classify_opts;
+
+static const classify_opts defaults = {NULL, {NULL, 0, 0}};
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(classify_opts, model),
+     .arg = "MODEL", .help = "a classifier's model file, or the name of a preset"},
+    {.name = "json", .kind = CLI_FLAG, .offset = offsetof(classify_opts, a.json),
+     .help = "one JSON object a line: the label and every label's probability"},
+    {.name = "stream", .kind = CLI_FLAG, .offset = offsetof(classify_opts, a.stream),
+     .help = "read each sequence element by element through the model's step and print a line after every "
+             "element: the label so far (unidirectional models with pool last)"},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static const cli_page page = {
+    .head = "usage: rnnhost classify -m MODEL [OPTIONS] [FILE|-]\n\n"
+            "Labels sequences, one a line (default: standard input), as the model was trained on them:\n"
+            "characters, words between white space, or comma-separated values. Prints label<TAB>probability\n"
+            "for each line.\n\n",
+    .tail = "\nA word the model's vocabulary lacks is its unknown word. A line that the model cannot read (a\n"
+            "character outside its vocabulary, an empty sequence, a ragged numeric row, a sequence longer than\n"
+            "its --max-length) is an error naming the line, exit 1, after the lines before it were printed.\n"
+            "Ctrl-C (or SIGTERM) stops and exits 130.\n",
+};
+
+int cmd_classify(int argc, char **argv)
+{
+    classify_opts o;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
+    };
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    if (started >= 0)
+        return started;
+    if (first + 1 < argc) {
+        hostlog_usage("classify: one input at a time ('%s' is extra)", argv[first + 1]);
+        return EXIT_USAGE;
+    }
+    o.a.input = first < argc ? argv[first] : "-"; /* not an option: the table leaves it unset */
+    if (!o.model) {
+        hostlog_usage("classify: -m MODEL is required");
+        return EXIT_USAGE;
+    }
+    task_model m;
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
+    int rc = task_model_open(&m, plugin.path, o.model, task_can_classify, NULL);
+    if (rc == EXIT_OK) {
+        rc = m.t->classify(m.path, &m.reg, &o.a);
+        task_model_close(&m);
+    }
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* rnnhost tag: the tag of every word of sentences, one a line, under a tagger: token<TAB>tag lines, a blank
+ * line after each sentence, or one JSON object a sentence. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "hostlog.h"
+#include "interrupt.h"
+#include "optgroups.h"
+#include "registry.h"
+
+typedef struct tag_opts {
+    const char *model;
+    classify_args a;
+} tag_opts;
+
+static const tag_opts defaults = {NULL, {NULL, 0, 0}};
+
+static const cli_option options[] = {
+    {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(tag_opts, model), .arg = "MODEL",
+     .help = "a tagger's model file, or the name of a preset"},
+    {.name = "json", .kind = CLI_FLAG, .offset = offsetof(tag_opts, a.json),
+     .help = "one JSON object a sentence: its tokens, their tags and each tag's probability"},
+    {0},
+};
+static const cli_section section = {NULL, options};
+
+static const cli_page page = {
+    .head = "usage: rnnhost tag -m MODEL [OPTIONS] [FILE|-]\n\n"
+            "Tags every word of sentences, one a line with its words between white space (default: standard\n"
+            "input). Prints token<TAB>tag for each word and a blank line after each sentence.\n\n",
+    .tail = "\nA word the model's vocabulary lacks is its unknown word. An empty line, or a sentence longer than\n"
+            "the model's --max-length, is an error naming the line, exit 1, after the sentences before it were\n"
+            "printed. Ctrl-C (or SIGTERM) stops and exits 130.\n",
+};
+
+int cmd_tag(int argc, char **argv)
+{
+    tag_opts o;
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&section, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
+    };
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    if (started >= 0)
+        return started;
+    if (first + 1 < argc) {
+        hostlog_usage("tag: one input at a time ('%s' is extra)", argv[first + 1]);
+        return EXIT_USAGE;
+    }
+    o.a.input = first < argc ? argv[first] : "-"; /* not an option: the table leaves it unset */
+    if (!o.model) {
+        hostlog_usage("tag: -m MODEL is required");
+        return EXIT_USAGE;
+    }
+    task_model m;
+    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
+    int rc = task_model_open(&m, plugin.path, o.model, task_can_tag, NULL);
+    if (rc == EXIT_OK) {
+        rc = m.t->tag(m.path, &m.reg, &o.a);
+        task_model_close(&m);
+    }
+    return rc;
+}

@@ -1,0 +1,317 @@
+/* The trainer the classify and tag tasks share (classify.h): the data, the model, shuffled batches with
+ * padding, and the loss per sequence (classify) or per token (tag). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "classify.h"
+#include "hostlog.h"
+#include "par.h"
+#include "seqtask.h"
+
+static const cli_option shared_options[] = {
+    {.name = "min-count", .kind = CLI_U32, .offset = offsetof(seq_opts, min_count), .arg = "N",
+     .help = "words: the fewest times a word is seen in the training data to have a vector of its own; rarer "
+             "words, and later any word the training data lacks, are one unknown word",
+     .min = 1, .max = 1000000, .flags = OPT_ARCH},
+    {.name = "max-length", .kind = CLI_U32, .offset = offsetof(seq_opts, max_len), .arg = "N",
+     .help = "the longest sequence, in characters, words or steps: a longer one is an error naming its line "
+             "(stored in the model, which classify and tag hold to)",
+     .min = 1, .max = CLS_MAX_LENGTH, .flags = OPT_ARCH},
+    {0},
+};
+const cli_section cls_shared_section = {"Classification and tagging (classify, tag)", shared_options};
+
+void cls_defaults(train_opts *o)
+{
+    o->model.hidden = 64;
+    o->model.layers = 1;
+    o->optim.batch = 32;
+    o->optim.lr_decay = 1;
+    o->stop.max_epochs = 30;
+    o->report.eval_every = 0;
+    o->report.print_every = 50;
+}
+
+
+/* A new model's spec and weights, after its training data is read. */
+static int make_model(cls_trainer *tr, train_ctx *c)
+{
+    const opt_model *om = &c->o->model;
+    cls_model *m = &tr->m;
+    model_spec *spec = &m->spec;
+    char why[1024];
+    if (m->n_labels < 2) {
+        hostlog_error("%s: one %s only ('%s'): a model needs two or more", c->data_name, m->tagger ? "tag" : "label",
+                      m->labels[0]);
+        return EXIT_FAIL;
+    }
+    if (m->input == CLS_IN_NUMERIC) {
+        cls_standardise_stats(m, &tr->train);
+        if (!m->mean || !m->std) {
+            hostlog_error("out of memory");
+            return EXIT_FAIL;
+        }
+    }
+    host_fmt(spec->task, sizeof spec->task, "%s", m->tagger ? TAG_TASK : CLS_TASK);
+    host_fmt(spec->model_id, sizeof spec->model_id, "%s", om->cell);
+    spec->input_kind = cls_tokens(m) ? RH_INPUT_TOKENS : RH_INPUT_DENSE;
+    spec->input_dim = m->input == CLS_IN_CHARS ? m->voc.n : m->input == CLS_IN_WORDS ? m->n_words + 1 : m->channels;
+    spec->hidden_size = om->hidden, spec->num_layers = om->layers;
+    spec->output_dim = m->n_labels;
+    if (om->dropout > 0)
+        host_fmt(spec->options, sizeof spec->options, "dropout=%g", om->dropout);
+    const int rc = cls_create(m, c->reg, why, sizeof why);
+    if (rc != EXIT_OK) {
+        hostlog_error("%s", why);
+        return rc;
+    }
+    for (int d = 0; d < cls_dirs(m); d++) {
+        host_model_init_params(&m->dir[d], c->o->optim.seed + (uint64_t)d * 0x9e3779b97f4a7c15ULL);
+        memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
+    }
+    return EXIT_OK;
+}
+
+int cls_train_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
+{
+    cls_trainer *tr = st;
+    const seq_opts *co = c->own;
+    opt_model *om = &c->o->model;
+    const uint32_t B = c->o->optim.batch;
+    cls_model *m = &tr->m;
+    char why[1024];
+    int rc;
+    from_path = from ? from_path : NULL;
+    c->data_name = co->data;
+    if (from_path) { /* the model decides its shape, head, labels and symbols */
+        if ((rc = cls_open(m, c->reg, from_path, why, sizeof why)) != EXIT_OK) {
+            hostlog_error("%s", why);
+            return rc;
+        }
+        om->cell = m->spec.model_id, om->hidden = m->spec.hidden_size, om->layers = m->spec.num_layers;
+        om->bidirectional = m->bidirectional;
+    } else { /* a tagger's input, head and directions are its task's, already set */
+        if (!m->tagger)
+            m->input = co->input, m->pool = co->pool, m->bidirectional = om->bidirectional;
+        m->channels = co->channels, m->max_len = co->max_len, m->min_count = co->min_count;
+    }
+    const int format = m->tagger ? CLS_READ_CONLL : CLS_READ_LABELS;
+    if (cls_read(&tr->train, co->data, m, format | (from_path ? 0 : CLS_READ_GROW)) != 0)
+        return EXIT_FAIL;
+    if (!from_path && (rc = make_model(tr, c)) != EXIT_OK)
+        return rc;
+    if (from_path && m->input == CLS_IN_NUMERIC)
+        cls_standardise(m, &tr->train);
+    if (co->val_data) {
+        if (cls_read(&tr->val, co->val_data, m, format) != 0)
+            return EXIT_FAIL;
+        if (m->input == CLS_IN_NUMERIC)
+            cls_standardise(m, &tr->val);
+    }
+    const uint32_t Tv = cls_longest(&tr->val), T = cls_longest(&tr->train);
+    tr->order = malloc(tr->train.n * sizeof *tr->order);
+    tr->idx = malloc(B * sizeof *tr->idx);
+    if (!tr->order || !tr->idx || cls_batch_alloc(&tr->b, m, T > Tv ? T : Tv, B) != 0) {
+        hostlog_error("out of memory for a batch of %u x %u", B, T > Tv ? T : Tv);
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < tr->train.n; i++)
+        tr->order[i] = (uint32_t)i;
+    seq_shuffle(tr->order, tr->train.n, c->rng);
+    tr->n_batches = (tr->train.n + B - 1) / B;
+    c->params = m->params, c->grads = m->grads, c->num_params = m->P;
+    c->tensors = m->tensors, c->num_tensors = m->num_tensors;
+    c->steps_per_epoch = tr->n_batches;
+    c->epoch_units = tr->train.n;
+    c->data_hash = tr->train.hash;
+    return EXIT_OK;
+}
+
+void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
+{
+    const cls_trainer *tr = st;
+    const cls_model *m = &tr->m;
+    const opt_model *om = &c->o->model;
+    char in[64];
+    if (m->input == CLS_IN_CHARS)
+        host_fmt(in, sizeof in, "%u symbols", m->voc.n);
+    else if (m->input == CLS_IN_WORDS)
+        host_fmt(in, sizeof in, "%u words and the unknown word", m->n_words);
+    else
+        host_fmt(in, sizeof in, "%u channels", m->channels);
+    char pool[32] = "";
+    if (!m->tagger)
+        host_fmt(pool, sizeof pool, ", pool %s", cls_pool_names[m->pool]);
+    host_fmt(buf, len,
+             "%s %s%s (%u x %u, %llu parameters%s) over %s into %u %s; %zu sequences, %zu for validation; %llu steps "
+             "per epoch",
+             m->spec.task, m->bidirectional ? "bidirectional " : "", om->cell, om->layers, om->hidden,
+             (unsigned long long)m->P, pool, in, m->n_labels, m->tagger ? "tags" : "labels", tr->train.n, tr->val.n,
+             (unsigned long long)tr->n_batches);
+}
+
+static void advance(cls_trainer *tr, train_ctx *c, uint32_t whole)
+{
+    c->pos += whole;
+    if (c->pos >= tr->train.n) {
+        c->pos = 0, c->epoch++;
+        seq_shuffle(tr->order, tr->train.n, c->rng);
+    }
+}
+
+int cls_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len)
+{
+    cls_trainer *tr = st;
+    cls_model *m = &tr->m;
+    cls_batch *b = &tr->b;
+    const uint32_t B = c->o->optim.batch;
+    const uint32_t whole = (uint32_t)(tr->train.n - c->pos < B ? tr->train.n - c->pos : B);
+    uint32_t mine, n;
+    train_share(c, whole, &mine, &n);
+    /* the dropout masks, drawn (when there is dropout) for the whole batch on every rank */
+    const rh_dropout_masks masks = {m->dir[0].dropout ? rh_rng_next(c->rng) : 0, mine};
+    memset(m->grads, 0, m->P * sizeof *m->grads);
+    r->loss = 0, r->weight = 0;
+    if (n == 0) { /* another rank has the batch's last sequences */
+        advance(tr, c, whole);
+        return 0;
+    }
+    cls_batch_fill(b, m, &tr->train, tr->order + c->pos + mine, n);
+    rh_status s = cls_forward(m, b, NULL, &masks);
+    if (s != RH_OK) {
+        host_fmt(why, why_len, "forward failed: %s", rh_strerror(s));
+        return -1;
+    }
+    /* a classifier's loss is per sequence, a tagger's per token */
+    const uint32_t rows = m->tagger ? b->T * n : n;
+    uint64_t steps = 0;
+    for (uint32_t k = 0; k < n; k++)
+        steps += b->lengths[k];
+    const double per = m->tagger ? (double)steps : (double)n;
+    const double nats = rh_softmax_xent(b->dz, b->z, b->targets, NULL, rows, m->n_labels, (float)(1.0 / per));
+    r->loss = nats / per;
+    r->weight = per;
+    if (!isfinite(r->loss)) {
+        host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
+        return -1;
+    }
+    if ((s = cls_backward(m, b, m->gdir, NULL, &masks)) != RH_OK) {
+        host_fmt(why, why_len, "backward failed: %s", rh_strerror(s));
+        return -1;
+    }
+    r->seen = steps;
+    r->rate = n;
+    advance(tr, c, whole);
+    return 0;
+}
+
+int cls_has_validation(void *st)
+{
+    return ((cls_trainer *)st)->val.n > 0;
+}
+
+/* Error rate, loss and accuracy per sequence (classifiers) or token (taggers); each rank its share of the
+ * sequences, the sums added. */
+void cls_validate(void *st, train_ctx *c, val_result *v)
+{
+    cls_trainer *tr = st;
+    cls_model *m = &tr->m;
+    const uint32_t B = c->o->optim.batch, L = m->n_labels;
+    double sums[4] = {0, 0, 0, 0}; /* failed, loss, errors, predictions */
+    uint32_t mine, count;
+    train_share(c, (uint32_t)tr->val.n, &mine, &count);
+    for (size_t first = mine; first < (size_t)mine + count; first += B) {
+        const uint32_t n = (uint32_t)(mine + count - first < B ? mine + count - first : B);
+        for (uint32_t k = 0; k < n; k++)
+            tr->idx[k] = (uint32_t)(first + k);
+        cls_batch_fill(&tr->b, m, &tr->val, tr->idx, n);
+        if (cls_forward(m, &tr->b, NULL, NULL) != RH_OK) {
+            sums[0] = 1;
+            break;
+        }
+        const uint32_t rows = m->tagger ? tr->b.T * n : n;
+        sums[1] += rh_softmax_xent(NULL, tr->b.z, tr->b.targets, NULL, rows, L, 1.0f);
+        for (uint32_t k = 0; k < rows; k++)
+            if (tr->b.targets[k] >= 0)
+                sums[2] += cls_top(tr->b.z + (size_t)k * L, L) != (uint32_t)tr->b.targets[k], sums[3]++;
+    }
+    par_sum_f64(sums, 4);
+    if (sums[0] || sums[3] == 0)
+        return;
+    v->figure = sums[2] / sums[3];
+    v->loss = sums[1] / sums[3];
+    v->accuracy = 1.0 - v->figure;
+}
+
+int cls_train_meta(void *st, const train_ctx *c, meta_list *ml)
+{
+    (void)c;
+    return cls_meta(ml, &((cls_trainer *)st)->m);
+}
+
+/* A file's name without its folders: model files travel. */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+void cls_record_data(void *st, const train_ctx *c, cJSON *j)
+{
+    const cls_trainer *tr = st;
+    const seq_opts *co = c->own;
+    char hash[32];
+    cJSON_AddStringToObject(j, "data", base_name(co->data));
+    host_fmt(hash, sizeof hash, "%016llx", (unsigned long long)tr->train.hash);
+    cJSON_AddStringToObject(j, "data_hash", hash);
+    cJSON_AddNumberToObject(j, "sequences", (double)tr->train.n);
+    cJSON_AddStringToObject(j, "val_data", co->val_data ? base_name(co->val_data) : "");
+}
+
+uint32_t cls_save(void *st, const train_ctx *c, rh_blob *blobs)
+{
+    cls_trainer *tr = st;
+    (void)c;
+    const rh_blob order = {"train.order", RH_DTYPE_I32, 1, {(uint32_t)tr->train.n, 0, 0, 0}, tr->order};
+    blobs[0] = order;
+    return 1;
+}
+
+int cls_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
+{
+    cls_trainer *tr = st;
+    rh_blob b;
+    const int32_t i = rh_weights_find(w, "train.order");
+    if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_I32 || b.ndim != 1 ||
+        b.shape[0] != tr->train.n) {
+        hostlog_error("%s: no order of %zu sequences (train.order): was it trained on this data?", path, tr->train.n);
+        return -1;
+    }
+    const int32_t *ord = b.data;
+    for (size_t k = 0; k < tr->train.n; k++) {
+        if (ord[k] < 0 || (size_t)ord[k] >= tr->train.n) {
+            hostlog_error("%s: train.order holds %d, outside 0..%zu", path, ord[k], tr->train.n - 1);
+            return -1;
+        }
+        tr->order[k] = (uint32_t)ord[k];
+    }
+    if (c->pos >= tr->train.n) {
+        hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
+        return -1;
+    }
+    return 0;
+}
+
+void cls_train_close(void *st)
+{
+    cls_trainer *tr = st;
+    cls_batch_free(&tr->b);
+    cls_set_free(&tr->train);
+    cls_set_free(&tr->val);
+    cls_close(&tr->m);
+    free(tr->order), free(tr->idx);
+}
+

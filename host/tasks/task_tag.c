@@ -1,0 +1,329 @@
+/* Task tag: a tag for every word (many-to-many with Tx = Ty: parts of speech, names in a sentence). The
+ * classifier's model (classify.h) without pooling: the logits of every step, both directions' added (it
+ * reads both ways unless told otherwise), a softmax per word. It trains on CoNLL lines token<TAB>tag with a
+ * blank line between sentences, in the trainer it shares with classify (clstrain.c); validation is the
+ * token error rate. eval adds entity-level F1 when the tags are IOB. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "classify.h"
+#include "hostlog.h"
+#include "interrupt.h"
+#include "seqtask.h"
+#include "tasks.h"
+
+static const cli_option tag_options[] = {
+    {.name = "unidirectional", .kind = CLI_FLAG, .offset = offsetof(seq_opts, unidirectional),
+     .help = "read each sentence left to right only, so a word's tag sees none of the words after it",
+     .shown = "both ways", .flags = OPT_ARCH},
+    {0},
+};
+static const cli_section tag_section = {"Tagging (tag)", tag_options};
+
+static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
+{
+    const seq_opts *so = own;
+    (void)groups, (void)n;
+    if (!so->data)
+        return hostlog_usage("train: --data FILE is required (CoNLL: token<TAB>tag lines)"), -1;
+    if (so->unidirectional && o->model.bidirectional)
+        return hostlog_usage("train: --unidirectional and --bidirectional contradict each other"), -1;
+    return 0;
+}
+
+static int tag_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
+{
+    cls_trainer *tr = st;
+    const seq_opts *so = c->own;
+    tr->m.tagger = 1, tr->m.input = CLS_IN_WORDS, tr->m.pool = CLS_POOL_EACH;
+    tr->m.bidirectional = !so->unidirectional;
+    return cls_train_open(st, c, from, from_path);
+}
+
+static const cli_section *const sections[] = {&seq_data_section, &cls_shared_section, &tag_section, NULL};
+
+static const task_train train = {
+    CLS_TASK_TRAIN,
+    .about = "a tag for every word (parts of speech, names) from CoNLL lines token<TAB>tag, a blank line between "
+             "sentences",
+    .usage = "--data FILE.txt",
+    .sections = sections,
+    .defaults = cls_defaults,
+    .rate_unit = "sent/s",
+    .data_differs = "the training sentences differ",
+    .rng_salt = 0x7461675f74726e31ULL,
+    .check = check,
+    .open = tag_open,
+};
+
+/* ---- eval ------------------------------------------------------------------------------------------------- */
+
+/* IOB tags: every tag is O or B-TYPE or I-TYPE, and one at least is not O. */
+static int iob_tags(const cls_model *m)
+{
+    int typed = 0;
+    for (uint32_t i = 0; i < m->n_labels; i++) {
+        const char *t = m->labels[i];
+        if (strcmp(t, "O") == 0)
+            continue;
+        if ((t[0] != 'B' && t[0] != 'I') || t[1] != '-' || !t[2])
+            return 0;
+        typed = 1;
+    }
+    return typed;
+}
+
+/* Where entity k of a sentence's tags ends (one past), and its type in *type (from its tag's third
+ * character); the next entity's start in *next. An entity starts at B-X, or at I-X after anything but
+ * B-X or I-X of the same type, and runs on over I-X (conlleval's reading of IOB1 and IOB2 alike). */
+static size_t entity_at(const cls_model *m, const int32_t *tags, size_t n, size_t from, size_t *start,
+                        const char **type)
+{
+    for (size_t i = from; i < n; i++) {
+        const char *t = m->labels[tags[i]];
+        if (strcmp(t, "O") == 0)
+            continue;
+        *start = i, *type = t + 2;
+        size_t e = i + 1;
+        while (e < n && m->labels[tags[e]][0] == 'I' && strcmp(m->labels[tags[e]] + 2, *type) == 0)
+            e++;
+        return e;
+    }
+    *start = n;
+    return n;
+}
+
+/* Entities of a sentence, gold and predicted, and those both have (same span, same type). */
+static void count_entities(const cls_model *m, const int32_t *gold, const int32_t *pred, size_t n, double *counts)
+{
+    size_t s, e;
+    const char *type, *ptype;
+    for (size_t at = 0; (e = entity_at(m, gold, n, at, &s, &type)), s < n; at = e) {
+        counts[0]++;
+        size_t ps, pe = 0;
+        for (size_t pat = 0; (pe = entity_at(m, pred, n, pat, &ps, &ptype)), ps < n && ps <= s; pat = pe)
+            if (ps == s && pe == e && strcmp(ptype, type) == 0)
+                counts[2]++;
+    }
+    for (size_t at = 0; (e = entity_at(m, pred, n, at, &s, &type)), s < n; at = e)
+        counts[1]++;
+}
+
+static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+{
+    enum { B = 32 };
+    const music_eval_opts *o = opts;
+    cls_model m;
+    cls_set s;
+    cls_batch b;
+    uint32_t idx[B];
+    int32_t *pred = NULL, *gold = NULL;
+    double tokens = 0, right = 0, ent[3] = {0, 0, 0}; /* gold, predicted, both */
+    char why[1024];
+    int rc = EXIT_FAIL;
+    if (!o->data) {
+        hostlog_usage("eval: --data FILE is required for a tagger");
+        return EXIT_USAGE;
+    }
+    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
+        hostlog_error("%s", why);
+        return EXIT_LOAD;
+    }
+    memset(&b, 0, sizeof b);
+    if (cls_read(&s, o->data, &m, CLS_READ_CONLL) != 0)
+        goto done;
+    const uint32_t T = cls_longest(&s), L = m.n_labels;
+    pred = malloc(((size_t)T + 1) * sizeof *pred);
+    gold = malloc(((size_t)T + 1) * sizeof *gold);
+    if (!pred || !gold || cls_batch_alloc(&b, &m, T, B) != 0) {
+        hostlog_error("out of memory");
+        goto done;
+    }
+    const int iob = iob_tags(&m);
+    for (size_t first = 0; first < s.n; first += B) {
+        if (host_interrupted) {
+            hostlog_info("interrupted; %s is not evaluated", o->data);
+            rc = EXIT_INTERRUPTED;
+            goto done;
+        }
+        const uint32_t n = (uint32_t)(s.n - first < B ? s.n - first : B);
+        for (uint32_t k = 0; k < n; k++)
+            idx[k] = (uint32_t)(first + k);
+        cls_batch_fill(&b, &m, &s, idx, n);
+        if (cls_forward(&m, &b, NULL, NULL) != RH_OK) {
+            hostlog_error("%s: the model failed", path);
+            goto done;
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            for (uint32_t t = 0; t < b.lengths[k]; t++) {
+                const size_t row = (size_t)t * n + k;
+                pred[t] = (int32_t)cls_top(b.z + row * L, L), gold[t] = b.targets[row];
+                right += pred[t] == gold[t];
+            }
+            tokens += b.lengths[k];
+            if (iob)
+                count_entities(&m, gold, pred, b.lengths[k], ent);
+        }
+    }
+    const double accuracy = right / tokens, p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
+    const double f1 = p + rec > 0 ? 2 * p * rec / (p + rec) : 0;
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "schema", 1);
+        cJSON_AddStringToObject(j, "model", path);
+        cJSON_AddStringToObject(j, "task", TAG_TASK);
+        cJSON_AddStringToObject(j, "data", o->data);
+        cJSON_AddNumberToObject(j, "sentences", (double)s.n);
+        cJSON_AddNumberToObject(j, "tokens", tokens);
+        if (iob) {
+            cJSON *e = cJSON_AddObjectToObject(j, "entities");
+            cJSON_AddNumberToObject(e, "gold", ent[0]);
+            cJSON_AddNumberToObject(e, "predicted", ent[1]);
+            cJSON_AddNumberToObject(e, "correct", ent[2]);
+            cJSON_AddNumberToObject(e, "precision", p);
+            cJSON_AddNumberToObject(e, "recall", rec);
+            cJSON_AddNumberToObject(e, "f1", f1);
+        }
+        cJSON_AddNumberToObject(j, "accuracy", accuracy);
+        char *text = cJSON_PrintUnformatted(j);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        cJSON_Delete(j);
+    } else {
+        printf("sentences %zu\ntokens %.0f\n", s.n, tokens);
+        if (iob)
+            printf("entities %.0f, predicted %.0f, right %.0f: precision %.6f recall %.6f f1 %.6f\n", ent[0], ent[1],
+                   ent[2], p, rec, f1);
+        printf("accuracy %.6f\n", accuracy);
+    }
+    rc = EXIT_OK;
+done:
+    free(pred), free(gold);
+    cls_batch_free(&b);
+    cls_set_free(&s);
+    cls_close(&m);
+    return rc;
+}
+
+static const task_eval eval_ops = {"--data FILE.txt", "taggers", &music_eval_section, sizeof(music_eval_opts),
+                                   &music_eval_defaults, eval_run};
+
+/* ---- tag ---------------------------------------------------------------------------------------------------- */
+
+/* One sentence's output: token<TAB>tag lines and a blank line, or one JSON object. */
+static void print_sentence(const cls_model *m, const char *line, size_t len, const float *z, uint32_t n, int json)
+{
+    const uint32_t L = m->n_labels;
+    cJSON *j = json ? cJSON_CreateObject() : NULL;
+    cJSON *tokens = j ? cJSON_AddArrayToObject(j, "tokens") : NULL, *tags = j ? cJSON_AddArrayToObject(j, "tags") : NULL;
+    cJSON *probs = j ? cJSON_AddArrayToObject(j, "probabilities") : NULL;
+    float *p = malloc(L * sizeof *p);
+    size_t at = 0;
+    for (uint32_t t = 0; t < n && p; t++) {
+        while (at < len && cls_is_space(line[at]))
+            at++;
+        size_t end = at;
+        while (end < len && !cls_is_space(line[end]))
+            end++;
+        rh_softmax(p, z + (size_t)t * L, 1, L);
+        const uint32_t k = cls_top(p, L);
+        if (j) {
+            char *word = strndup(line + at, end - at);
+            cJSON_AddItemToArray(tokens, cJSON_CreateString(word ? word : ""));
+            cJSON_AddItemToArray(tags, cJSON_CreateString(m->labels[k]));
+            cJSON_AddItemToArray(probs, cJSON_CreateNumber(p[k]));
+            free(word);
+        } else {
+            printf("%.*s\t%s\n", (int)(end - at), line + at, m->labels[k]);
+        }
+        at = end;
+    }
+    free(p);
+    if (!j) {
+        printf("\n");
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(j);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
+{
+    cls_model m;
+    cls_batch b;
+    char why[1024], *line = NULL;
+    size_t cap = 0, ln = 0;
+    int rc = EXIT_FAIL;
+    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
+        hostlog_error("%s", why);
+        return EXIT_LOAD;
+    }
+    memset(&b, 0, sizeof b);
+    FILE *f = strcmp(a->input, "-") == 0 ? stdin : fopen(a->input, "r");
+    if (!f) {
+        host_fmt_errno(why, sizeof why, a->input, errno);
+        hostlog_error("%s", why);
+        cls_close(&m);
+        return EXIT_FAIL;
+    }
+    if (cls_batch_alloc(&b, &m, m.max_len, 1) != 0) {
+        hostlog_error("out of memory");
+        goto done;
+    }
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0 && !host_interrupted) {
+        ln++;
+        size_t len = (size_t)got;
+        if (len && line[len - 1] == '\n')
+            len--;
+        const long n = cls_parse_sequence(&m, line, len, b.tokens[0], NULL, why, sizeof why);
+        if (n < 0) {
+            hostlog_error("%s:%zu: %s", a->input, ln, why);
+            goto done;
+        }
+        b.T = (uint32_t)n, b.B = 1, b.lengths[0] = (uint32_t)n;
+        cls_batch_reverse(&b, &m);
+        const rh_status st = cls_forward(&m, &b, NULL, NULL);
+        if (st != RH_OK) {
+            hostlog_error("%s: the model failed on line %zu: %s", path, ln, rh_strerror(st));
+            goto done;
+        }
+        print_sentence(&m, line, len, b.z, (uint32_t)n, a->json);
+    }
+    if (host_interrupted) {
+        rc = EXIT_INTERRUPTED;
+        goto done;
+    }
+    if (ferror(f)) {
+        host_fmt_errno(why, sizeof why, a->input, errno);
+        hostlog_error("%s", why);
+        goto done;
+    }
+    rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+    if (rc != EXIT_OK)
+        hostlog_error("cannot write the results");
+done:
+    if (f != stdin)
+        fclose(f);
+    free(line);
+    cls_batch_free(&b);
+    cls_close(&m);
+    return rc;
+}
+
+const task_ops task_tag = {
+    .name = TAG_TASK,
+    .noun = "a word tagger",
+    .train = &train,
+    .eval = &eval_ops,
+    .tag = tag_run,
+    .export = &cls_export,
+};
