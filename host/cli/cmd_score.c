@@ -14,7 +14,7 @@ typedef struct score_opts {
     score_args a;
 } score_opts;
 
-static const score_opts defaults = {.a = {.text = "-", .streams = 1, .seq = 256}};
+static const score_opts defaults = {.a = {.streams = 1, .seq = 256}};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(score_opts, model), .arg = "MODEL",
@@ -55,8 +55,8 @@ int cmd_score(int argc, char **argv)
         hostlog_usage("score: one text at a time ('%s' is extra)", argv[first + 1]);
         return EXIT_USAGE;
     }
-    if (first < argc)
-        o.a.text = argv[first];
+    /* the text is an operand, not an option: the table's defaults never reach it */
+    o.a.text = first < argc ? argv[first] : "-";
     if (!o.model) {
         hostlog_usage("score: -m MODEL is required");
         return EXIT_USAGE;

@@ -101,6 +101,9 @@ case_score_matches_training() {
     expect_rc 0 "score --json from stdin"
     "$PYTHON3" -c 'import json,sys,math; d=json.load(open(sys.argv[1])); sys.exit(0 if d["schema"]==1 and abs(d["nats_per_char"]-float(sys.argv[2]))<1e-5 and abs(d["perplexity"]-math.exp(d["nats_per_char"]))<1e-6 else 1)' \
         "$tmp/out" "$score" || fail "score --json disagrees with the text output"
+    run "$RNNHOST" score -m ./m.safetensors <val.txt
+    expect_rc 0 "score with no text named reads standard input"
+    [ "$(tail -n 1 "$tmp/out")" = "nats_per_char $score" ] || fail "score of standard input without '-' differs"
     printf 'the cat \xc3\xa9\n' >accent.txt
     run "$RNNHOST" score -m ./m.safetensors accent.txt
     expect_rc 1 "score a text with a symbol outside the vocabulary"
