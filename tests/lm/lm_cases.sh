@@ -248,14 +248,15 @@ case_preset_dinos() {
 case_preset_shakespeare() {
     local data=$SOURCE_ROOT/../shared/data/tinyshakespeare/train.txt
     need_data "$data"
-    # the last 10 % (100,385 characters) was held out of training; 16 streams keep the test quick
-    tail -c 100385 "$data" >heldout.txt
+    # the last 50,192 characters were held out of training and of choosing the checkpoint
+    # (presets/README.md: 1.5497 on one stream, 1.5512 on 16); 16 streams keep the test quick
+    tail -c 50192 "$data" >heldout.txt
     run "$RNNHOST" score -m shakespeare --streams 16 heldout.txt
     expect_rc 0 "score -m shakespeare"
     local npc
     npc=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
-    "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 1.55 else 1)' "$npc" ||
-        fail "shakespeare scores $npc nats per character on held-out text (target: at most 1.55)"
+    "$PYTHON3" -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - 1.5512) <= 0.0005 else 1)' "$npc" ||
+        fail "shakespeare scores $npc nats per character on the held-out text, not the 1.5512 presets/README.md gives"
     echo "shakespeare on held-out text: $npc nats per character"
 }
 

@@ -130,6 +130,22 @@ case_preset_chorales() {
     expect_rc 0 "generate -m chorales"
 }
 
+# The shipped nottingham preset on the Nottingham validation tunes (needs ../shared/data): the figure
+# presets/README.md gives, and tunes that are Standard MIDI Files.
+case_preset_nottingham() {
+    local data=$SOURCE_ROOT/../shared/data/nottingham/nottingham-pianoroll.json
+    need_data "$data"
+    run "$RNNHOST" eval -m nottingham --data "$data" --split valid
+    expect_rc 0 "eval -m nottingham"
+    local nll
+    nll=$(tail -n 1 "$tmp/out" | cut -d' ' -f2)
+    "$PYTHON3" -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - 3.3567) <= 0.0005 else 1)' "$nll" ||
+        fail "nottingham: validation nll $nll, not the 3.3567 of presets/README.md"
+    run "$RNNHOST" generate -m nottingham -o tune.mid --seed 7
+    expect_rc 0 "generate -m nottingham"
+    [ "$(head -c 4 tune.mid)" = MThd ] || fail "generate -m nottingham did not write a Standard MIDI File"
+}
+
 case_preset_folk() {
     run "$RNNHOST" generate -m folk -o f1.mid --seed 7 --length 10s
     expect_rc 0 "generate -m folk"
