@@ -41,26 +41,12 @@ static const cli_page page = {
 
 int cmd_score(int argc, char **argv)
 {
-    score_opts o;
+    score_opts o = defaults;
     opt_plugin plugin;
-    cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
-    int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    const int started = opt_start_model_input("score", &section, &o, &defaults, &page, &plugin, &o.model,
+                                              &o.a.text, argc, argv);
     if (started >= 0)
         return started;
-    if (first + 1 < argc) {
-        hostlog_usage("score: one text at a time ('%s' is extra)", argv[first + 1]);
-        return EXIT_USAGE;
-    }
-    /* the text is an operand, not an option: the table's defaults never reach it */
-    o.a.text = first < argc ? argv[first] : "-";
-    if (!o.model) {
-        hostlog_usage("score: -m MODEL is required");
-        return EXIT_USAGE;
-    }
     task_model m;
     host_catch_interrupts(); /* from here on, so that Ctrl-C while the model or the text loads is a clean stop */
     int rc = task_model_open(&m, plugin.path, o.model, task_can_score, NULL);

@@ -36,25 +36,12 @@ static const cli_page page = {
 
 int cmd_tag(int argc, char **argv)
 {
-    tag_opts o;
+    tag_opts o = defaults;
     opt_plugin plugin;
-    cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
-    int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    const int started = opt_start_model_input("tag", &section, &o, &defaults, &page, &plugin, &o.model,
+                                              &o.a.input, argc, argv);
     if (started >= 0)
         return started;
-    if (first + 1 < argc) {
-        hostlog_usage("tag: one input at a time ('%s' is extra)", argv[first + 1]);
-        return EXIT_USAGE;
-    }
-    o.a.input = first < argc ? argv[first] : "-"; /* not an option: the table leaves it unset */
-    if (!o.model) {
-        hostlog_usage("tag: -m MODEL is required");
-        return EXIT_USAGE;
-    }
     task_model m;
     host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
     int rc = task_model_open(&m, plugin.path, o.model, task_can_tag, NULL);

@@ -16,6 +16,7 @@
 #define RNNHOST_CLASSIFY_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "hostmodel.h"
@@ -168,6 +169,11 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
 
 /* White space between words: ' ', tab, CR, VT, FF. */
 int cls_is_space(char c);
+
+/* After reading input (FILE f, named input) line by line and printing a result for each: EXIT_INTERRUPTED
+ * after Ctrl-C, EXIT_FAIL after one line when the input could not be read or the results written, else
+ * EXIT_OK. classify and tag end this way. */
+int cls_lines_end(FILE *f, const char *input);
 
 /* The longest sequence of s. */
 uint32_t cls_longest(const cls_set *s);

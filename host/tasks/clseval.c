@@ -235,18 +235,7 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
             print_result(&m, probs, a->json);
         }
     }
-    if (host_interrupted) {
-        rc = EXIT_INTERRUPTED;
-        goto done;
-    }
-    if (ferror(f)) {
-        host_fmt_errno(why, sizeof why, a->input, errno);
-        hostlog_error("%s", why);
-        goto done;
-    }
-    rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-    if (rc != EXIT_OK)
-        hostlog_error("cannot write the results");
+    rc = cls_lines_end(f, a->input);
 done:
     if (f != stdin)
         fclose(f);
@@ -254,4 +243,21 @@ done:
     cls_batch_free(&b);
     cls_close(&m);
     return rc;
+}
+
+int cls_lines_end(FILE *f, const char *input)
+{
+    char why[512];
+    if (host_interrupted)
+        return EXIT_INTERRUPTED;
+    if (ferror(f)) {
+        host_fmt_errno(why, sizeof why, input, errno);
+        hostlog_error("%s", why);
+        return EXIT_FAIL;
+    }
+    if (fflush(stdout) != 0) {
+        hostlog_error("cannot write the results");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }

@@ -298,18 +298,7 @@ static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
         }
         print_sentence(&m, line, len, b.z, (uint32_t)n, a->json);
     }
-    if (host_interrupted) {
-        rc = EXIT_INTERRUPTED;
-        goto done;
-    }
-    if (ferror(f)) {
-        host_fmt_errno(why, sizeof why, a->input, errno);
-        hostlog_error("%s", why);
-        goto done;
-    }
-    rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
-    if (rc != EXIT_OK)
-        hostlog_error("cannot write the results");
+    rc = cls_lines_end(f, a->input);
 done:
     if (f != stdin)
         fclose(f);
