@@ -150,7 +150,17 @@ for l in open(sys.argv[1]):
     run "$RNNHOST" classify -m ./c.safetensors --stream seqs.txt
     expect_rc 0 "classify --stream"
     [ "$(wc -l <"$tmp/out")" -eq "$(wc -l <prefixes.txt)" ] || fail "--stream: $(wc -l <"$tmp/out") lines"
-    cmp -s batched.txt "$tmp/out" || { fail "streamed and batched differ"; diff batched.txt "$tmp/out" | head >&2; }
+    # the same labels, and probabilities within float rounding: step and forward may sum in another order
+    "$PYTHON3" - batched.txt "$tmp/out" <<'PY' || { fail "streamed and batched differ"; diff batched.txt "$tmp/out" | head >&2; }
+import sys
+a, b = (open(p).read().split("\n") for p in sys.argv[1:3])
+assert len(a) == len(b), (len(a), len(b))
+for x, y in zip(a, b):
+    if x == y:
+        continue
+    (la, pa), (lb, pb) = x.split("\t"), y.split("\t")
+    assert la == lb and abs(float(pa) - float(pb)) <= 2e-6, (x, y)
+PY
     train --data contains.tsv --max-epochs 1 --pool mean -o mean.safetensors
     run "$RNNHOST" classify -m ./mean.safetensors --stream seqs.txt
     expect_rc 1 "--stream of a --pool mean model"

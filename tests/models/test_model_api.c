@@ -74,7 +74,7 @@ static void check_configs(harness *h)
                                        "dropout=nan", "dropout=0.1;dropout=0.2"};
     for (size_t i = 0; i < sizeof bad_dropout / sizeof *bad_dropout; i++) {
         v = base_config(), v.options = bad_dropout[i];
-        check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, bad_dropout[i]);
+        check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "%s accepted", bad_dropout[i]);
     }
     v = base_config(), v.options = "";
     check(h, try_create(h, &h->host, id, &v) == RH_OK, "empty options refused");
