@@ -83,6 +83,9 @@ int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len);
  * EXIT_LOAD with why. */
 int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size_t why_len);
 
+/* cls_open for a command: says why in one line when it fails. EXIT_OK, or EXIT_LOAD. */
+int cls_load(cls_model *m, plugin_registry *r, const char *path);
+
 /* The model file's metadata: the spec, and rnnhost.classifier (the head, labels, vocabulary, statistics). */
 int cls_meta(meta_list *ml, const cls_model *m);
 
@@ -173,6 +176,10 @@ int cls_is_space(char c);
 /* After reading input (FILE f, named input) line by line and printing a result for each: EXIT_INTERRUPTED
  * after Ctrl-C, EXIT_FAIL after one line when the input could not be read or the results written, else
  * EXIT_OK. classify and tag end this way. */
+/* The input classify and tag read line by line: standard input for "-", else the file; NULL after one line
+ * saying why it cannot be opened. */
+FILE *cls_open_input(const char *input);
+
 int cls_lines_end(FILE *f, const char *input);
 
 /* The longest sequence of s. */

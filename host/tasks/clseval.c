@@ -85,16 +85,13 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     cls_batch b;
     uint32_t idx[EVAL_BATCH];
     uint64_t *conf = NULL;
-    char why[1024];
     int rc = EXIT_FAIL;
     if (!o->data) {
         hostlog_usage("eval: --data FILE is required for a classifier");
         return EXIT_USAGE;
     }
-    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
-        hostlog_error("%s", why);
+    if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
-    }
     memset(&b, 0, sizeof b);
     if (cls_read(&s, o->data, &m, CLS_READ_LABELS) != 0)
         goto done;
@@ -183,10 +180,8 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
     size_t cap = 0, ln = 0;
     float *probs = NULL, *state = NULL, *scratch = NULL;
     int rc = EXIT_FAIL;
-    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
-        hostlog_error("%s", why);
+    if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
-    }
     memset(&b, 0, sizeof b);
     if (a->stream && (m.bidirectional || m.pool != CLS_POOL_LAST)) {
         hostlog_error("%s: --stream needs a unidirectional model with --pool last (this one is %s, pool %s)", path,
@@ -194,10 +189,8 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
         cls_close(&m);
         return EXIT_FAIL;
     }
-    FILE *f = strcmp(a->input, "-") == 0 ? stdin : fopen(a->input, "r");
+    FILE *f = cls_open_input(a->input);
     if (!f) {
-        host_fmt_errno(why, sizeof why, a->input, errno);
-        hostlog_error("%s", why);
         cls_close(&m);
         return EXIT_FAIL;
     }
@@ -260,4 +253,15 @@ int cls_lines_end(FILE *f, const char *input)
         return EXIT_FAIL;
     }
     return EXIT_OK;
+}
+
+FILE *cls_open_input(const char *input)
+{
+    FILE *f = strcmp(input, "-") == 0 ? stdin : fopen(input, "r");
+    if (!f) {
+        char why[512];
+        host_fmt_errno(why, sizeof why, input, errno);
+        hostlog_error("%s", why);
+    }
+    return f;
 }

@@ -508,3 +508,12 @@ rh_status cls_backward(const cls_model *m, cls_batch *b, float *const *grads, fl
     }
     return RH_OK;
 }
+
+int cls_load(cls_model *m, plugin_registry *r, const char *path)
+{
+    char why[1024];
+    if (cls_open(m, r, path, why, sizeof why) == EXIT_OK)
+        return EXIT_OK;
+    hostlog_error("%s", why);
+    return EXIT_LOAD;
+}

@@ -3,7 +3,6 @@
  * reads both ways unless told otherwise), a softmax per word. It trains on CoNLL lines token<TAB>tag with a
  * blank line between sentences, in the trainer it shares with classify (clstrain.c); validation is the
  * token error rate. eval adds entity-level F1 when the tags are IOB. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,16 +122,13 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     uint32_t idx[B];
     int32_t *pred = NULL, *gold = NULL;
     double tokens = 0, right = 0, ent[3] = {0, 0, 0}; /* gold, predicted, both */
-    char why[1024];
     int rc = EXIT_FAIL;
     if (!o->data) {
         hostlog_usage("eval: --data FILE is required for a tagger");
         return EXIT_USAGE;
     }
-    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
-        hostlog_error("%s", why);
+    if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
-    }
     memset(&b, 0, sizeof b);
     if (cls_read(&s, o->data, &m, CLS_READ_CONLL) != 0)
         goto done;
@@ -262,15 +258,11 @@ static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
     char why[1024], *line = NULL;
     size_t cap = 0, ln = 0;
     int rc = EXIT_FAIL;
-    if (cls_open(&m, r, path, why, sizeof why) != EXIT_OK) {
-        hostlog_error("%s", why);
+    if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
-    }
     memset(&b, 0, sizeof b);
-    FILE *f = strcmp(a->input, "-") == 0 ? stdin : fopen(a->input, "r");
+    FILE *f = cls_open_input(a->input);
     if (!f) {
-        host_fmt_errno(why, sizeof why, a->input, errno);
-        hostlog_error("%s", why);
         cls_close(&m);
         return EXIT_FAIL;
     }
