@@ -373,6 +373,24 @@ static void pack_panels(float *pack, const float *W_h, size_t G, size_t H, uint3
         }
 }
 
+/* Packs W_h (G*H,H) for the backward product as P panels of KNR of its columns, each G*H rows of KNR floats
+ * (zeros past H), for the panels of units [u0,u1). The rows of W_h itself lie H floats apart, which at a
+ * power-of-two H puts a panel's rows in a few cache sets, so that a chunk of them cannot stay in L1 while
+ * the batch's row blocks pass over it; a panel's rows lie KNR floats apart. The kernel sees the same
+ * values in the same order, so the sums are the same bits. */
+static void pack_rows(float *pack, const float *W_h, size_t G, size_t H, uint32_t u0, uint32_t u1)
+{
+    size_t GH = G * H;
+    for (size_t pi = u0 / KNR; pi * KNR < u1; pi++) {
+        float *dst = pack + pi * GH * KNR;
+        size_t col = pi * KNR, w = H - col < KNR ? H - col : KNR;
+        for (size_t r = 0; r < GH; r++) {
+            memcpy(dst + r * KNR, W_h + r * H + col, w * sizeof(float));
+            memset(dst + r * KNR + w, 0, (KNR - w) * sizeof(float));
+        }
+    }
+}
+
 /* The step's product z (B, row stride ldz) += a (B,K, row stride lda) W^T over the N rows of W (N,K): from
  * the half-step copy Wh when there is one; at batch 1 by the dot kernel, which the copy's step shares, so
  * that the two give the same bits; else one GEMM. */
@@ -413,9 +431,10 @@ void rhk_rec(const rhk_part *p, float *z, size_t ldz, const float *a, uint32_t g
  * block of the batch passes over them. */
 enum { KCHUNK = 128 };
 
-/* d (B,H), columns [u0,u1): = beta d + dz (B,N, row stride lddz) W (N,H) */
-static void rows_back(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t N, size_t B,
-                      size_t H, size_t u0, size_t u1)
+/* d (B,H), columns [u0,u1): = beta d + dz (B,N, row stride lddz) W (N,H); W's panel of columns col is at
+ * W + col with rows ldw apart (W_h itself, ldw = H) or at W + col / KNR * panel (pack_rows, ldw = KNR). */
+static void rows_back(float *d, float beta, const float *dz, size_t lddz, const float *W, size_t ldw, size_t panel,
+                      size_t N, size_t B, size_t H, size_t u0, size_t u1)
 {
     if (u1 <= u0)
         return;
@@ -428,7 +447,8 @@ static void rows_back(float *d, float beta, const float *dz, size_t lddz, const 
         size_t w = u1 - col < KNR ? u1 - col : KNR;
         for (size_t n0 = 0; n0 < N; n0 += KCHUNK) {
             size_t nk = N - n0 < KCHUNK ? N - n0 : KCHUNK;
-            rhk_kern(d + col, H, dz + n0, lddz, W + n0 * H + col, H, nk, B, w);
+            const float *p = panel > 0 ? W + col / KNR * panel : W + col;
+            rhk_kern(d + col, H, dz + n0, lddz, p + n0 * ldw, ldw, nk, B, w);
         }
     }
 }
@@ -436,8 +456,12 @@ static void rows_back(float *d, float beta, const float *dz, size_t lddz, const 
 void rhk_rec_back(const rhk_part *p, float *d, float beta, const float *dz, size_t lddz, uint32_t g0,
                   uint32_t ng)
 {
-    size_t H = p->H;
-    rows_back(d, beta, dz, lddz, p->W_h + (size_t)g0 * H * H, (size_t)ng * H, p->B, H, p->u0, p->u1);
+    size_t H = p->H, N = (size_t)ng * H;
+    if (p->pack != NULL) // pack_rows: panels of all G*H rows
+        rows_back(d, beta, dz, lddz, p->pack + (size_t)g0 * H * KNR, KNR, (size_t)p->G * H * KNR, N, p->B, H, p->u0,
+                  p->u1);
+    else
+        rows_back(d, beta, dz, lddz, p->W_h + (size_t)g0 * H * H, H, 0, N, p->B, H, p->u0, p->u1);
 }
 
 /* z (N,GH) += in (N,K, row stride ld) W^T, W (GH,K). */
@@ -701,7 +725,7 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
         state_get(m, w.hs, c->h_0, l, 0, 1, B, u0, u1);
         if (m->C > 0)
             state_get(m, w.cs, c->h_0, l, 1, m->C, B, u0, u1);
-        rhk_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, NULL, m->pool, n};
+        rhk_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, NULL, m->pool, n, m->G};
         for (size_t t = 0; t < T; t++) {
             rhk_sync(&part); // h_prev whole, and (at t = 0) this layer's input projection done
             rhk_fwd s = {w.z + t * B * GH, w.hs + (t + 1) * B * H, NULL, w.rh != NULL ? w.rh + t * B * H : NULL,
@@ -823,7 +847,8 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     share(GH, id, n, &q0, &q1); // rows of the layer's weight gradients, columns of its bias gradient
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, NULL, m->pool, n};
+    float *pack = ws_pack(m, c->ws, T, B); // W_h of the layer at hand, for rhk_rec_back (pack_rows)
+    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, pack, NULL, m->pool, n, m->G};
 
     size_t C = m->C, CH = C * H;
     float *dym = ws_shared(m, c->ws, TB, B); // (T,B,O) dy with padding zeroed, when there is padding
@@ -862,6 +887,7 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
         // dy step by step (dy Wy when there is a projection, dy itself when not).
         const float *da = l + 1 < m->L ? ws_layer(m, c->ws, l + 1, TB, B).hs : NULL;
         part.W_h = tensor_ptr(m, params, layer_tensor(m, l, T_WH));
+        pack_rows(pack, part.W_h, m->G, H, u0, u1);
         state_get(m, dh, c->dh_T, l, 0, 1, B, u0, u1);
         if (C > 0)
             state_get(m, dc, c->dh_T, l, 1, m->C, B, u0, u1);
@@ -1035,7 +1061,7 @@ static void step_task(void *arg, uint32_t id, uint32_t n)
     float *z = c->scratch, *rh = z + B * GH, *hp = rh + B * H, *h = hp + B * H, *cp = h + B * H, *cn = cp + B * CH;
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, NULL, m->pool, n};
+    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, NULL, m->pool, n, m->G};
     for (uint32_t l = 0; l < m->L; l++) {
         const float *W_x = tensor_ptr(m, c->params, layer_tensor(m, l, T_WX));
         const float *bias = tensor_ptr(m, c->params, layer_tensor(m, l, T_B));

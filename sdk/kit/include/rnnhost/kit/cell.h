@@ -66,10 +66,12 @@ typedef struct rhk_part {
     uint32_t B, H;   /* rows of the batch, hidden units */
     /* The kit's own; a cell never reads them. */
     const float *W_h;         /* (G*H,H) */
-    const float *pack;        /* W_h^T in the kernel's panels (batched forward), or NULL (step, backward) */
+    const float *pack;        /* W_h^T in the kernel's panels (batched forward), W_h in panels of its columns
+                                 (backward), or NULL (step) */
     const uint16_t *W_h_half; /* the half-step copy's W_h, or NULL */
     void *pool;
     uint32_t n; /* threads of the call */
+    uint32_t G; /* gate blocks of W_h */
 } rhk_part;
 
 /* One step forward. Own columns [u0,u1) of every block unless said otherwise. */
