@@ -1,6 +1,7 @@
-/* The dropout check (rnnhost/dropout.h): a model that takes the option "dropout" is the same model with it
- * at 0, never drops outside training, and drops in training as its seed says. Its gradients with the masks
- * held fixed are the gradients check's, run with --options dropout=P. */
+/* The dropout check (rnnhost/dropout.h): a model that takes the option "dropout" (or the cell kit's
+ * "recurrent_dropout") is the same model with it at 0, never drops outside training, and drops in training
+ * as its seed says. Its gradients with the masks held fixed are the gradients check's, run with
+ * --options dropout=P. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,19 +10,19 @@
 #include "hostlog.h"
 #include "validate_fixture.h"
 
-/* The case's model with "dropout=P" after the case's options, its parameters those of base (same layout). */
-static int begin_with_dropout(fixture *f, const validate_ctx *ctx, const validate_case *vc, const char *p,
-                              const host_model *base, char *detail, size_t len)
+/* The case's model with "KEY=P" after the case's options, its parameters those of base (same layout). */
+static int begin_with_dropout(fixture *f, const validate_ctx *ctx, const validate_case *vc, const char *key,
+                              const char *p, const host_model *base, char *detail, size_t len)
 {
     char options[512];
     validate_case dc = *vc;
-    host_fmt(options, sizeof options, "%s%sdropout=%s", vc->config.options ? vc->config.options : "",
-             vc->config.options && vc->config.options[0] ? ";" : "", p);
+    host_fmt(options, sizeof options, "%s%s%s=%s", vc->config.options ? vc->config.options : "",
+             vc->config.options && vc->config.options[0] ? ";" : "", key, p);
     dc.config.options = options;
     if (fixture_begin(f, ctx, &dc, NULL, detail, len) != 0)
         return -1;
     if (f->hm.info.num_params != base->info.num_params) {
-        host_fmt(detail, len, "dropout=%s changes the parameter count (%llu, not %llu)", p,
+        host_fmt(detail, len, "%s=%s changes the parameter count (%llu, not %llu)", key, p,
                  (unsigned long long)f->hm.info.num_params, (unsigned long long)base->info.num_params);
         return -1;
     }
@@ -52,13 +53,11 @@ static rh_status run(const host_model *hm, const rh_batch *batch, float *y, floa
     return st;
 }
 
-int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, char *detail, size_t len)
+/* The check of one option, key: 0 when it passes (or the model does not take it), 1 when not; detail says. */
+static int check_option(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, const char *key,
+                        char *detail, size_t len)
 {
     static const uint32_t lengths[3] = {6, 4, 0};
-    if (vc->config.options && strstr(vc->config.options, "dropout")) {
-        host_fmt(detail, len, "--options sets dropout: its gradients are the gradients check's");
-        return 0;
-    }
     fixture base, zero, half;
     memset(&zero, 0, sizeof zero);
     memset(&half, 0, sizeof half);
@@ -66,15 +65,15 @@ int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *r
     if (fixture_begin(&base, ctx, vc, rng, detail, len) != 0)
         return 1;
     char why[512];
-    if (begin_with_dropout(&zero, ctx, vc, "0", &base.hm, why, sizeof why) != 0) {
+    if (begin_with_dropout(&zero, ctx, vc, key, "0", &base.hm, why, sizeof why) != 0) {
         // A model without the option passes, dropout being optional; one that takes 0.5 but not 0 does not.
-        host_fmt(detail, len, "not offered (optional): %s", why);
-        rc = begin_with_dropout(&half, ctx, vc, "0.5", &base.hm, why, sizeof why) == 0;
+        host_fmt(detail, len, "%s not offered (optional): %s", key, why);
+        rc = begin_with_dropout(&half, ctx, vc, key, "0.5", &base.hm, why, sizeof why) == 0;
         if (rc)
-            host_fmt(detail, len, "takes dropout=0.5 but refuses dropout=0");
+            host_fmt(detail, len, "takes %s=0.5 but refuses %s=0", key, key);
         goto done;
     }
-    if (begin_with_dropout(&half, ctx, vc, "0.5", &base.hm, detail, len) != 0)
+    if (begin_with_dropout(&half, ctx, vc, key, "0.5", &base.hm, detail, len) != 0)
         goto done;
     /* one batch through: the model without the option, with dropout=0, with dropout=0.5 outside training,
      * in training with a seed, again with it, and with another seed */
@@ -91,9 +90,10 @@ int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *r
         goto done;
     }
     if (zero.hm.dropout || !half.hm.dropout) {
-        host_fmt(detail, len, zero.hm.dropout ? "dropout=0 offers the training extension"
-                                              : "dropout=0.5 is taken but the extension " RH_EXT_DROPOUT
-                                                " is missing or unusable");
+        host_fmt(detail, len,
+                 zero.hm.dropout ? "%s=0 offers the training extension"
+                                 : "%s=0.5 is taken but the extension " RH_EXT_DROPOUT " is missing or unusable",
+                 key);
         goto done;
     }
     for (int k = 0; k < RUNS; k++) {
@@ -103,18 +103,37 @@ int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *r
             goto done;
         }
     }
-    const char *wrong = !same(&o[BASE], &o[ZERO])   ? "dropout=0 changes forward: not the same model"
-                        : !same(&o[BASE], &o[OFF])  ? "forward with dropout=0.5 drops outside training"
-                        : !same(&o[SEED], &o[AGAIN]) ? "two training forwards with one seed differ"
-                        : same(&o[BASE], &o[SEED])  ? "dropout=0.5 drops nothing in training"
-                        : same(&o[SEED], &o[OTHER]) ? "another seed drops the same units"
+    const char *wrong = !same(&o[BASE], &o[ZERO])   ? "=0 changes forward: not the same model"
+                        : !same(&o[BASE], &o[OFF])  ? "=0.5: forward drops outside training"
+                        : !same(&o[SEED], &o[AGAIN]) ? "=0.5: two training forwards with one seed differ"
+                        : same(&o[BASE], &o[SEED])  ? "=0.5 drops nothing in training"
+                        : same(&o[SEED], &o[OTHER]) ? "=0.5: another seed drops the same units"
                                                     : NULL;
-    host_fmt(detail, len, "%s",
-             wrong ? wrong : "dropout=0 is the same model; dropout=0.5 drops in training only, as its seed says");
+    if (wrong)
+        host_fmt(detail, len, "%s%s", key, wrong);
+    else
+        host_fmt(detail, len, "%s=0 is the same model; %s=0.5 drops in training only, as its seed says", key, key);
     rc = wrong != NULL;
 done:
     fixture_end(&half);
     fixture_end(&zero);
     fixture_end(&base);
+    return rc;
+}
+
+int validate_dropout(const validate_ctx *ctx, const validate_case *vc, rh_rng *rng, char *detail, size_t len)
+{
+    if (vc->config.options && strstr(vc->config.options, "dropout")) {
+        host_fmt(detail, len, "--options sets dropout: its gradients are the gradients check's");
+        return 0;
+    }
+    // The output's dropout, then the recurrent state's (the cell kit's option; optional like the first)
+    char first[512], second[512];
+    if (check_option(ctx, vc, rng, "dropout", first, sizeof first) != 0) {
+        host_fmt(detail, len, "%s", first);
+        return 1;
+    }
+    const int rc = check_option(ctx, vc, rng, "recurrent_dropout", second, sizeof second);
+    host_fmt(detail, len, "%s; %s", first, second);
     return rc;
 }

@@ -9,8 +9,9 @@
  *
  * Options ("key=value;..."): embed=N. With N = 0 (the default) the tokens go straight to the core's token
  * input, a one-hot input as char-rnn has it. With N > 0 a learned table "embed" (V,N) feeds the core's
- * dense input, which is how a dense-only cell becomes a language model. dropout=P is the core's: it is
- * passed to the core, and this model trains with dropout (rnnhost/dropout.h) when the core does.
+ * dense input, which is how a dense-only cell becomes a language model. Every other key (the kit's dropout=P
+ * and recurrent_dropout=P) is the core's: it is passed to the core, which checks it, and this model trains
+ * with dropout (rnnhost/dropout.h) when the core does.
  *
  * Parameter layout: [embed (V,N)], core.* (the core's own table, shifted), out.W (V,H), out.b (V).
  * The core receives params + core_offset and grads + core_offset, so it never knows it is embedded.
@@ -538,13 +539,15 @@ static rh_status refuse(const rh_host *host, rh_status status, const char *why)
     return status;
 }
 
-/* Parses "key=value;key=value" into *embed, and the core's options (dropout) into core_options, as given
- * (the core checks their values). Empty items (a trailing ';') are allowed; a key given twice is refused
- * rather than silently resolved one way or the other. */
+/* Parses "key=value;key=value" into *embed, and every other key (dropout, recurrent_dropout) into
+ * core_options, as given: the core checks them, a key it does not know or one given twice included. Empty
+ * items (a trailing ';') are allowed; embed given twice is refused rather than silently resolved one way or
+ * the other. */
 static rh_status parse_options(const rh_host *host, const char *options, uint32_t *embed, char *core_options,
                                size_t core_len)
 {
-    int seen_embed = 0, seen_dropout = 0;
+    int seen_embed = 0;
+    size_t core_used = 0;
     *embed = 0;
     core_options[0] = '\0';
     for (const char *p = options; p != NULL && *p != '\0';) {
@@ -561,19 +564,15 @@ static rh_status parse_options(const rh_host *host, const char *options, uint32_
         }
         const char *val = p + klen + 1;
         size_t vlen = item - klen - 1;
-        if (klen == 7 && strncmp(p, "dropout", 7) == 0) {
-            if (seen_dropout++ || vlen >= core_len - 9) {
-                charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": option 'dropout' given twice or too long");
+        if (klen != 5 || strncmp(p, "embed", 5) != 0) { // the core's
+            if (core_used + item + 2 > core_len) {
+                charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": the core's options are too long");
                 return RH_ERR_INVALID_ARGUMENT;
             }
-            snprintf(core_options, core_len, "dropout=%.*s", (int)vlen, val);
+            core_used += (size_t)snprintf(core_options + core_used, core_len - core_used, "%s%.*s",
+                                          core_used > 0 ? ";" : "", (int)item, p);
             p += item;
             continue;
-        }
-        if (klen != 5 || strncmp(p, "embed", 5) != 0) {
-            charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": unknown option '%.*s' (known: embed, dropout)",
-                       (int)(klen < 64 ? klen : 64), p);
-            return RH_ERR_INVALID_ARGUMENT;
         }
         if (seen_embed++) {
             charlm_log(host, RH_LOG_ERROR, CHARLM_ID ": option 'embed' given twice");
@@ -757,7 +756,7 @@ static rh_status charlm_create(const rh_host *host, const rh_config *config, rh_
     if (bounded_len(config->core) == RH_MAX_NAME)
         return refuse(host, RH_ERR_INVALID_ARGUMENT, "config.core is longer than a model id can be");
     uint32_t N;
-    char core_options[64];
+    char core_options[128];
     rh_status st = parse_options(host, config->options, &N, core_options, sizeof core_options);
     if (st != RH_OK)
         return st;

@@ -191,6 +191,12 @@ int main(int argc, char **argv)
         {"tokens, 3 layers, projection, dropout 0.4", RH_INPUT_TOKENS, 7, 5, 3, 4, "dropout=0.4"},
         {"dense, 2 layers, no projection, dropout 0.3", RH_INPUT_DENSE, 3, 4, 2, 0, "dropout=0.3"},
         {"tokens, 2 layers, 40 units, dropout 0.5", RH_INPUT_TOKENS, 6, 40, 2, 3, "dropout=0.5"},
+        // recurrent dropout: h<t-1> masked in every recurrent product, one mask per sequence and layer
+        {"tokens, 2 layers, projection, recurrent dropout 0.4", RH_INPUT_TOKENS, 7, 5, 2, 4,
+         "recurrent_dropout=0.4"},
+        // (milder at 40 units: a kept unit's factor 1/(1-P) scales the sums, and with them the float32
+        // rounding of the finite differences)
+        {"dense, 2 layers, 40 units, both dropouts", RH_INPUT_DENSE, 3, 40, 2, 0, "dropout=0.2;recurrent_dropout=0.3"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&h, &cases[i], 1000 + i);

@@ -70,8 +70,12 @@ static void check_configs(harness *h)
     check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "unknown option accepted");
     v = base_config(), v.options = "dropout=0.5";
     check(h, try_create(h, &h->host, id, &v) == RH_OK, "dropout=0.5 refused");
+    v = base_config(), v.options = "recurrent_dropout=0.25;dropout=0.5;";
+    check(h, try_create(h, &h->host, id, &v) == RH_OK, "recurrent_dropout=0.25;dropout=0.5 refused");
     const char *const bad_dropout[] = {"dropout=1", "dropout=-0.1", "dropout=", "dropout", "dropout=0.5x",
-                                       "dropout=nan", "dropout=0.1;dropout=0.2"};
+                                       "dropout=nan", "dropout=0.1;dropout=0.2", "recurrent_dropout=1",
+                                       "recurrent_dropout=-1", "recurrent_dropout=0.1;recurrent_dropout=0.1",
+                                       "recurrent_dropout", "recurrent=0.1", "dropoutx=0.1"};
     for (size_t i = 0; i < sizeof bad_dropout / sizeof *bad_dropout; i++) {
         v = base_config(), v.options = bad_dropout[i];
         check(h, try_create(h, &h->host, id, &v) == RH_ERR_INVALID_ARGUMENT, "%s accepted", bad_dropout[i]);

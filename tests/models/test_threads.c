@@ -1,5 +1,6 @@
 /* A model granted two threads ("rnnhost.threads/1") against the same model on one: forward, backward and
- * step give the same numbers whichever thread computes them; two calls at once on one model, and a call in
+ * step give the same numbers whichever thread computes them, and so do training's forward and backward with
+ * dropout ("rnnhost.dropout/1", both kinds of the kit, one seed's masks); two calls at once on one model, and a call in
  * a child process after fork (where the model's threads do not exist), still give them. The sizes are
  * large enough that the plugin does spread its steps (a step of at least 2^17 weight products).
  * Usage: test_threads MODULE.so */
@@ -28,6 +29,7 @@ typedef struct setup {
     const int32_t *tokens;
     const uint32_t *lengths;
     uint32_t kind, D;
+    const rh_dropout_masks *masks; /* training with dropout through the extension, or NULL */
 } setup;
 
 static void run_alloc(run *r, const setup *s)
@@ -51,10 +53,18 @@ static int run_once(run *r, const setup *s)
     rh_batch batch = {T, B, s->lengths, s->kind == RH_INPUT_DENSE ? s->x : NULL,
                       s->kind == RH_INPUT_TOKENS ? s->tokens : NULL};
     memset(r->grads, 0, s->info.num_params * sizeof(float));
+    float *dx = s->kind == RH_INPUT_DENSE ? r->dx : NULL;
+    if (s->masks != NULL) {
+        const rh_ext_dropout *d = rh_dropout_of(s->m);
+        if (d == NULL || d->forward(s->m, r->y, r->h_T, r->ws, s->params, &batch, NULL, s->masks) != RH_OK)
+            return -1;
+        return d->backward(s->m, r->grads, dx, r->dh0, r->ws, s->params, &batch, NULL, s->R, s->Q, s->masks) == RH_OK
+                   ? 0
+                   : -1;
+    }
     if (s->m->vtable->forward(s->m, r->y, r->h_T, r->ws, s->params, &batch, NULL) != RH_OK)
         return -1;
-    return s->m->vtable->backward(s->m, r->grads, s->kind == RH_INPUT_DENSE ? r->dx : NULL, r->dh0, r->ws, s->params,
-                                  &batch, NULL, s->R, s->Q) == RH_OK
+    return s->m->vtable->backward(s->m, r->grads, dx, r->dh0, r->ws, s->params, &batch, NULL, s->R, s->Q) == RH_OK
                ? 0
                : -1;
 }
@@ -108,17 +118,18 @@ static void *concurrent_main(void *p)
     return NULL;
 }
 
-static void run_case(harness *h, uint32_t kind, uint32_t D, uint32_t H, uint32_t L, uint32_t O, uint64_t seed)
+static void run_case(harness *h, uint32_t kind, uint32_t D, uint32_t H, uint32_t L, uint32_t O, uint64_t seed,
+                     const char *options)
 {
-    printf("  %s: %s D=%u H=%u L=%u O=%u T=%u B=%u\n", harness_model_id(h),
-           kind == RH_INPUT_DENSE ? "dense" : "tokens", D, H, L, O, T, B);
+    printf("  %s: %s D=%u H=%u L=%u O=%u T=%u B=%u%s%s\n", harness_model_id(h),
+           kind == RH_INPUT_DENSE ? "dense" : "tokens", D, H, L, O, T, B, options ? " " : "", options ? options : "");
     rh_status st;
     int before = count_threads();
     harness_set_threads(1);
-    rh_model *one = harness_create(h, kind, D, H, L, O, &st);
+    rh_model *one = harness_create_with(h, kind, D, H, L, O, options, &st);
     int after_one = count_threads();
     harness_set_threads(2);
-    rh_model *two = harness_create(h, kind, D, H, L, O, &st);
+    rh_model *two = harness_create_with(h, kind, D, H, L, O, options, &st);
     int after_two = count_threads();
     if (!check(h, one != NULL && two != NULL, "create failed: %d", st))
         return;
@@ -148,7 +159,8 @@ static void run_case(harness *h, uint32_t kind, uint32_t D, uint32_t H, uint32_t
     fill_uniform(R, ny, 1.0f, &rng);
     fill_uniform(Q, nh, 1.0f, &rng);
 
-    setup s1 = {one, info, params, x, R, Q, tokens, lengths, kind, D}, s2 = s1;
+    const rh_dropout_masks masks = {seed * 104729, 3};
+    setup s1 = {one, info, params, x, R, Q, tokens, lengths, kind, D, options != NULL ? &masks : NULL}, s2 = s1;
     s2.m = two;
     run r1, r2;
     run_alloc(&r1, &s1);
@@ -231,8 +243,9 @@ int main(int argc, char **argv)
     harness h;
     if (harness_open(&h, argv[1]) != 0)
         return 1;
-    run_case(&h, RH_INPUT_TOKENS, 11, 100, 2, 9, 5);
-    run_case(&h, RH_INPUT_DENSE, 5, 128, 1, 0, 6);
+    run_case(&h, RH_INPUT_TOKENS, 11, 100, 2, 9, 5, NULL);
+    run_case(&h, RH_INPUT_DENSE, 5, 128, 1, 0, 6, NULL);
+    run_case(&h, RH_INPUT_TOKENS, 11, 100, 2, 9, 7, "dropout=0.3;recurrent_dropout=0.4");
     harness_close(&h);
     printf("%s: %s\n", argv[0], h.failures ? "FAILED" : "ok");
     return h.failures ? 1 : 0;

@@ -11,7 +11,9 @@
  *
  * Where the units are dropped is the model's choice, documented by its plugin; the cell kit drops each
  * layer's output: the input of every layer above the first and the top layer's output before the output
- * projection (as char-rnn and PyTorch's stacked RNNs), a new mask at every step. */
+ * projection (as char-rnn and PyTorch's stacked RNNs), a new mask at every step; and with its option
+ * "recurrent_dropout=P" the state h<t-1> in each recurrent product, one mask per sequence for all its
+ * steps (variational dropout). */
 #ifndef RNNHOST_DROPOUT_H
 #define RNNHOST_DROPOUT_H
 

@@ -51,7 +51,10 @@ typedef struct stack_model {
                                       halves, or NO_HALF for tensors the copy leaves out */
     uint64_t half_count;           /* halves in the copy */
     float dropout;                 /* the option "dropout": the chance a layer's output unit is dropped in
-                                      training (rh_ext_dropout); 0: none, and no extension */
+                                      training (rh_ext_dropout); 0: none */
+    float rdropout;                /* the option "recurrent_dropout": the chance a unit of h<t-1> is dropped
+                                      from the recurrent products, one mask per sequence; 0: none. Both 0:
+                                      no extension */
 } stack_model;
 
 #define NO_HALF UINT64_MAX
@@ -145,8 +148,9 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
  * carries any; ho (T,B,H), the outputs with dropout applied, what the layer above or the projection reads
  * in training, when the model has dropout. Then shared backward scratch: dym (T,B,O), four (B,H) rows for
  * the sweep, three (B,CH) for the carried state's gradients, and the top layer's dy Wy for a chunk of steps
- * (top_chunk); last the forward's packed copy of one layer's W_h (pack_floats). A cell that carries nothing leaves every (B,CH)
- * piece empty, so its workspace is laid out as before the kit could carry state. */
+ * (top_chunk); then the packed copy of one layer's W_h, forward's or backward's (pack_floats); last, with
+ * recurrent dropout, its masks and each thread's masked input (rdrop_floats). A cell that carries nothing
+ * leaves every (B,CH) piece empty, so its workspace is laid out as before the kit could carry state. */
 typedef struct stack_ws {
     float *z, *hs, *rh, *cs; /* of the layer asked for; rh and cs NULL when the cell has none */
     float *ho;               /* NULL when the model has no dropout */
@@ -185,6 +189,16 @@ static uint64_t top_chunk(uint32_t T, uint32_t B)
     return steps < T ? steps : T;
 }
 
+/* Recurrent dropout's masks (L,B,H), one per layer and sequence, and each thread's masked copy of a
+ * recurrent product's input (B,H). */
+static uint64_t rdrop_floats(const stack_model *m, uint32_t B)
+{
+    if (m->rdropout <= 0)
+        return 0;
+    uint64_t threads = m->pool != NULL ? rhk_pool_size(m->pool) : 1;
+    return sat_mul((uint64_t)m->L + threads, sat_mul(B, m->H));
+}
+
 static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
 {
     uint64_t TB = (uint64_t)T * B;
@@ -193,7 +207,7 @@ static uint64_t ws_floats(const stack_model *m, uint32_t T, uint32_t B)
     n = sat_add(n, sat_mul(4 + 3ull * m->C, sat_mul(B, m->H)));
     if (m->O > 0)
         n = sat_add(n, sat_mul(sat_mul(top_chunk(T, B), B), m->H));
-    return sat_add(n, pack_floats(m));
+    return sat_add(sat_add(n, pack_floats(m)), rdrop_floats(m, B));
 }
 
 static stack_ws ws_layer(const stack_model *m, float *ws, uint32_t l, size_t TB, size_t B)
@@ -218,6 +232,17 @@ static float *ws_pack(const stack_model *m, float *ws, size_t T, size_t B)
 {
     size_t TB = T * B, chunk = m->O > 0 ? (size_t)top_chunk((uint32_t)T, (uint32_t)B) * B * m->H : 0;
     return ws_shared(m, ws, TB, B) + TB * out_dim(m) + (4 + 3 * (size_t)m->C) * B * m->H + chunk;
+}
+
+/* Recurrent dropout's masks of layer l (B,H), and thread id's masked input (B,H) after all the masks. */
+static float *ws_rmask(const stack_model *m, float *ws, size_t T, size_t B, uint32_t l)
+{
+    return ws_pack(m, ws, T, B) + pack_floats(m) + (size_t)l * B * m->H;
+}
+
+static float *ws_rinput(const stack_model *m, float *ws, size_t T, size_t B, uint32_t id)
+{
+    return ws_rmask(m, ws, T, B, m->L) + (size_t)id * B * m->H;
 }
 
 /* ---- vtable ---------------------------------------------------------------------------------------- */
@@ -412,6 +437,11 @@ void rhk_rec(const rhk_part *p, float *z, size_t ldz, const float *a, uint32_t g
     size_t B = p->B, H = p->H, P = panels(H);
     if (p->u1 <= p->u0)
         return;
+    if (p->rmask != NULL) { // recurrent dropout: the whole input, masked, in this thread's own copy
+        for (size_t i = 0; i < B * H; i++)
+            p->rinput[i] = a[i] * p->rmask[i];
+        a = p->rinput;
+    }
     for (size_t g = g0; g < (size_t)g0 + ng; g++) {
         if (p->pack == NULL) { // step: the rows of W_h as they are
             size_t row = g * H + p->u0;
@@ -457,6 +487,17 @@ void rhk_rec_back(const rhk_part *p, float *d, float beta, const float *dz, size
                   uint32_t ng)
 {
     size_t H = p->H, N = (size_t)ng * H;
+    if (p->rmask != NULL) { // recurrent dropout: d = beta d + rmask (dz W), the product made in rinput
+        rhk_part q = *p;
+        q.rmask = NULL;
+        rhk_rec_back(&q, p->rinput, 0.0f, dz, lddz, g0, ng);
+        for (size_t b = 0; b < p->B; b++)
+            for (size_t i = p->u0; i < p->u1; i++) {
+                size_t k = b * H + i;
+                d[k] = (beta == 0.0f ? 0.0f : beta * d[k]) + p->rmask[k] * p->rinput[k];
+            }
+        return;
+    }
     if (p->pack != NULL) // pack_rows: panels of all G*H rows
         rows_back(d, beta, dz, lddz, p->pack + (size_t)g0 * H * KNR, KNR, (size_t)p->G * H * KNR, N, p->B, H, p->u0,
                   p->u1);
@@ -636,17 +677,25 @@ static uint64_t mix64(uint64_t x)
 #define GOLDEN 0x9e3779b97f4a7c15ull
 
 /* The masks of one training call: those of the output of layer l at step t of sequence b (its index in
- * the whole batch) are drawn from row_key(l, t, b). */
+ * the whole batch) are drawn from row_key(l, t, b); recurrent dropout's, one for all steps of sequence b
+ * in layer l, from state_key(l, b). */
 typedef struct drop_ctx {
     uint64_t seed;
     uint32_t first;
-    uint32_t threshold; /* a unit is dropped when the top 24 bits of its draw are below it */
-    float scale;        /* 1/(1-P): a kept unit's factor, so the expected output is the undropped one */
+    uint32_t threshold;  /* a unit is dropped when the top 24 bits of its draw are below it */
+    float scale;         /* 1/(1-P): a kept unit's factor, so the expected output is the undropped one */
+    uint32_t rthreshold; /* the same two for recurrent dropout */
+    float rscale;
 } drop_ctx;
 
 static drop_ctx drop_setup(const stack_model *m, const rh_dropout_masks *masks)
 {
-    drop_ctx d = {masks->seed, masks->first, (uint32_t)lrint(m->dropout * 16777216.0), 1.0f / (1.0f - m->dropout)};
+    drop_ctx d = {masks->seed,
+                  masks->first,
+                  (uint32_t)lrint(m->dropout * 16777216.0),
+                  1.0f / (1.0f - m->dropout),
+                  (uint32_t)lrint(m->rdropout * 16777216.0),
+                  1.0f / (1.0f - m->rdropout)};
     return d;
 }
 
@@ -661,6 +710,27 @@ static uint64_t row_key(const drop_ctx *d, uint32_t l, size_t t, size_t b)
 static float unit_factor(const drop_ctx *d, uint64_t key, size_t i)
 {
     return (uint32_t)(mix64(key + GOLDEN * (i + 1ull)) >> 40) < d->threshold ? 0.0f : d->scale;
+}
+
+/* Recurrent dropout's masks of layer l, own units [u0,u1) of every sequence's row (B,H): drawn apart from
+ * the output's (another stream of the seed), the same at every step. */
+static void fill_state_masks(const drop_ctx *d, float *mask, uint32_t l, size_t B, size_t H, size_t u0, size_t u1)
+{
+    const uint64_t stream = mix64(d->seed ^ 0x5851f42d4c957f2dull);
+    for (size_t b = 0; b < B; b++) {
+        uint64_t key = mix64(mix64(stream + GOLDEN * (l + 1ull)) + GOLDEN * (d->first + b + 1ull));
+        for (size_t i = u0; i < u1; i++)
+            mask[b * H + i] =
+                (uint32_t)(mix64(key + GOLDEN * (i + 1ull)) >> 40) < d->rthreshold ? 0.0f : d->rscale;
+    }
+}
+
+/* rows [r0,r1) of x (rows of B sequences, each H) *= their sequence's mask (B,H) */
+static void mask_rows(float *x, const float *mask, size_t B, size_t H, size_t r0, size_t r1)
+{
+    for (size_t r = r0; r < r1; r++)
+        for (size_t i = 0; i < H; i++)
+            x[r * H + i] *= mask[(r % B) * H + i];
 }
 
 /* ho rows [r0,r1) (each H) = hs rows, dropped: the output of layer l as its consumer reads it in training. */
@@ -681,7 +751,8 @@ typedef struct fwd_call {
     float *y, *h_T, *ws;
     const float *params, *h_0;
     const rh_batch *batch;
-    const drop_ctx *drop; /* NULL: nothing is dropped (inference) */
+    const drop_ctx *drop;  /* NULL: no output is dropped (inference, or no dropout) */
+    const drop_ctx *rdrop; /* NULL: no recurrent dropout */
 } fwd_call;
 
 /* What reads layer l's output (the layer above, the projection) reads from row 0 on: ho in training with
@@ -725,7 +796,12 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
         state_get(m, w.hs, c->h_0, l, 0, 1, B, u0, u1);
         if (m->C > 0)
             state_get(m, w.cs, c->h_0, l, 1, m->C, B, u0, u1);
-        rhk_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, NULL, m->pool, n, m->G};
+        rhk_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, NULL, m->pool, n, m->G, NULL, NULL};
+        if (c->rdrop != NULL) {
+            part.rmask = ws_rmask(m, c->ws, T, B, l);
+            part.rinput = ws_rinput(m, c->ws, T, B, id);
+            fill_state_masks(c->rdrop, ws_rmask(m, c->ws, T, B, l), l, B, H, u0, u1);
+        }
         for (size_t t = 0; t < T; t++) {
             rhk_sync(&part); // h_prev whole, and (at t = 0) this layer's input projection done
             rhk_fwd s = {w.z + t * B * GH, w.hs + (t + 1) * B * H, NULL, w.rh != NULL ? w.rh + t * B * H : NULL,
@@ -780,7 +856,8 @@ static rh_status forward_with(const rh_model *model, float *y, float *h_T, float
         return RH_ERR_INVALID_ARGUMENT;
     }
     const drop_ctx drop = masks != NULL ? drop_setup(m, masks) : (drop_ctx){0};
-    fwd_call c = {m, y, h_T, workspace, params, h_0, batch, masks != NULL ? &drop : NULL};
+    fwd_call c = {m,     y,    h_T, workspace, params, h_0, batch, masks != NULL && m->dropout > 0 ? &drop : NULL,
+                  masks != NULL && m->rdropout > 0 ? &drop : NULL};
     run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), forward_task, &c, 0);
     return RH_OK;
 }
@@ -831,7 +908,7 @@ typedef struct bwd_call {
     float *grads, *dx, *dh_0, *ws;
     const float *params, *dy, *dh_T;
     const rh_batch *batch;
-    const drop_ctx *drop; /* the forward's masks, or NULL */
+    const drop_ctx *drop, *rdrop; /* the forward's masks, or NULL */
 } bwd_call;
 
 static void backward_task(void *arg, uint32_t id, uint32_t n)
@@ -848,7 +925,9 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
     float *pack = ws_pack(m, c->ws, T, B); // W_h of the layer at hand, for rhk_rec_back (pack_rows)
-    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, pack, NULL, m->pool, n, m->G};
+    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, pack, NULL, m->pool, n, m->G, NULL, NULL};
+    if (c->rdrop != NULL)
+        part.rinput = ws_rinput(m, c->ws, T, B, id);
 
     size_t C = m->C, CH = C * H;
     float *dym = ws_shared(m, c->ws, TB, B); // (T,B,O) dy with padding zeroed, when there is padding
@@ -888,6 +967,10 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
         const float *da = l + 1 < m->L ? ws_layer(m, c->ws, l + 1, TB, B).hs : NULL;
         part.W_h = tensor_ptr(m, params, layer_tensor(m, l, T_WH));
         pack_rows(pack, part.W_h, m->G, H, u0, u1);
+        if (c->rdrop != NULL) {
+            part.rmask = ws_rmask(m, c->ws, T, B, l);
+            fill_state_masks(c->rdrop, ws_rmask(m, c->ws, T, B, l), l, B, H, u0, u1);
+        }
         state_get(m, dh, c->dh_T, l, 0, 1, B, u0, u1);
         if (C > 0)
             state_get(m, dc, c->dh_T, l, 1, m->C, B, u0, u1);
@@ -951,6 +1034,14 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
                 state_put(m, c->dh_0, dc, l, 1, m->C, B, u0, u1);
         }
         rhk_sync(&part); // every step's dz whole
+        if (c->rdrop != NULL) {
+            // The recurrent products read their inputs masked: so do their weight gradients. hs and rh are
+            // not read as they were again (hs becomes the gradient for the layer below).
+            mask_rows(w.hs, part.rmask, B, H, r0, r1);
+            if (w.rh != NULL)
+                mask_rows(w.rh, part.rmask, B, H, r0, r1);
+            rhk_sync(&part);
+        }
 
         // Weight gradients over all steps at once; padded rows of dz are zero and add nothing. Each thread
         // takes rows [q0,q1) of dW and the same columns of db.
@@ -1003,7 +1094,8 @@ static rh_status backward_with(const rh_model *model, float *grads, float *dx, f
         return RH_ERR_INVALID_ARGUMENT;
     }
     const drop_ctx drop = masks != NULL ? drop_setup(m, masks) : (drop_ctx){0};
-    bwd_call c = {m, grads, dx, dh_0, workspace, params, dy, dh_T, batch, masks != NULL ? &drop : NULL};
+    bwd_call c = {m,     grads, dx,    dh_0, workspace, params, dy, dh_T, batch,
+                  masks != NULL && m->dropout > 0 ? &drop : NULL, masks != NULL && m->rdropout > 0 ? &drop : NULL};
     run_split(m, call_threads(m, (uint64_t)batch->B * m->G * m->H * m->H), backward_task, &c, 0);
     return RH_OK;
 }
@@ -1061,7 +1153,7 @@ static void step_task(void *arg, uint32_t id, uint32_t n)
     float *z = c->scratch, *rh = z + B * GH, *hp = rh + B * H, *h = hp + B * H, *cp = h + B * H, *cn = cp + B * CH;
     uint32_t u0, u1;
     own_units(m, id, n, &u0, &u1);
-    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, NULL, m->pool, n, m->G};
+    rhk_part part = {u0, u1, (uint32_t)B, m->H, NULL, NULL, NULL, m->pool, n, m->G, NULL, NULL};
     for (uint32_t l = 0; l < m->L; l++) {
         const float *W_x = tensor_ptr(m, c->params, layer_tensor(m, l, T_WX));
         const float *bias = tensor_ptr(m, c->params, layer_tensor(m, l, T_B));
@@ -1207,7 +1299,7 @@ static const void *stack_get_extension(const rh_model *model, const char *extens
     if (strcmp(extension_id, RH_EXT_HALF_STEP) == 0)
         return &stack_half_ext;
     if (strcmp(extension_id, RH_EXT_DROPOUT) == 0)
-        return as_stack(model)->dropout > 0 ? &stack_drop_ext : NULL;
+        return as_stack(model)->dropout > 0 || as_stack(model)->rdropout > 0 ? &stack_drop_ext : NULL;
     return NULL;
 }
 
@@ -1225,25 +1317,32 @@ static rh_status refuse(const rh_host *host, const char *id, const char *why)
     return RH_ERR_INVALID_ARGUMENT;
 }
 
-/* Reads the options "key=value;...": dropout=P, 0 <= P < 1 (rnnhost/dropout.h). Empty items are allowed; an
- * unknown key, a key given twice or a value out of range is refused in one line. */
-static rh_status parse_options(const rh_host *host, const char *id, const char *options, float *dropout)
+/* Reads the options "key=value;...": dropout=P and recurrent_dropout=P, 0 <= P < 1 (rnnhost/dropout.h,
+ * cell.h). Empty items are allowed; an unknown key, a key given twice or a value out of range is refused
+ * in one line. */
+static rh_status parse_options(const rh_host *host, const char *id, const char *options, float *dropout,
+                               float *rdropout)
 {
-    int seen = 0;
-    *dropout = 0;
+    static const char *const keys[2] = {"dropout", "recurrent_dropout"};
+    float *const values[2] = {dropout, rdropout};
+    int seen[2] = {0, 0};
+    *dropout = 0, *rdropout = 0;
     for (const char *p = options; p != NULL && *p != '\0';) {
         const size_t item = strcspn(p, ";"), klen = strcspn(p, "=;");
         if (item == 0) {
             p++;
             continue;
         }
-        if (klen == item || klen != 7 || strncmp(p, "dropout", 7) != 0) {
-            rhk_log(host, RH_LOG_ERROR, "%s: unknown option '%.*s' (known: dropout=P)", id,
+        int k = 0;
+        while (k < 2 && (klen != strlen(keys[k]) || strncmp(p, keys[k], klen) != 0))
+            k++;
+        if (klen == item || k == 2) {
+            rhk_log(host, RH_LOG_ERROR, "%s: unknown option '%.*s' (known: dropout=P, recurrent_dropout=P)", id,
                     (int)(klen < 64 ? klen : 64), p);
             return RH_ERR_INVALID_ARGUMENT;
         }
-        if (seen++) {
-            rhk_log(host, RH_LOG_ERROR, "%s: option 'dropout' given twice", id);
+        if (seen[k]++) {
+            rhk_log(host, RH_LOG_ERROR, "%s: option '%s' given twice", id, keys[k]);
             return RH_ERR_INVALID_ARGUMENT;
         }
         char value[32] = "", *end = NULL;
@@ -1252,11 +1351,11 @@ static rh_status parse_options(const rh_host *host, const char *id, const char *
             memcpy(value, p + klen + 1, vlen);
         const double v = value[0] != '\0' ? strtod(value, &end) : NAN;
         if (!(v >= 0 && v < 1) || end == NULL || *end != '\0') {
-            rhk_log(host, RH_LOG_ERROR, "%s: dropout wants a number in [0, 1), not '%.*s'", id,
+            rhk_log(host, RH_LOG_ERROR, "%s: %s wants a number in [0, 1), not '%.*s'", id, keys[k],
                     (int)(vlen < 64 ? vlen : 64), p + klen + 1);
             return RH_ERR_INVALID_ARGUMENT;
         }
-        *dropout = (float)v;
+        *values[k] = (float)v;
         p += item;
     }
     return RH_OK;
@@ -1303,8 +1402,8 @@ rh_status rhk_create(const rh_host *host, const rhk_cell *cell, const char *mode
         return refuse(host, id, "config.input_dim, hidden_size and num_layers must be at least 1");
     if (config->core != NULL && config->core[0] != '\0')
         return refuse(host, id, "config.core is for composite models; this model has no core");
-    float dropout;
-    rh_status st = parse_options(host, id, config->options, &dropout);
+    float dropout, rdropout;
+    rh_status st = parse_options(host, id, config->options, &dropout, &rdropout);
     if (st != RH_OK)
         return st;
 
@@ -1339,6 +1438,7 @@ rh_status rhk_create(const rh_host *host, const rhk_cell *cell, const char *mode
     m->O = (uint32_t)O;
     m->per_layer = per_layer;
     m->dropout = dropout;
+    m->rdropout = rdropout;
     m->num_tensors = num_tensors;
     m->tensors = (rh_tensor *)(m + 1);
     m->half_off = (uint64_t *)(m->tensors + num_tensors);

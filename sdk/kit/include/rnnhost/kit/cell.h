@@ -21,9 +21,11 @@
  *   1/sqrt(H + fan-in), biases at the cell's values (0 unless it says otherwise).
  *   state per sequence (B,S), S = L * (1 + C) * H: for each layer its output h (H), then the C*H floats of
  *   state the cell carries beside it (C = rhk_cell.carry; the LSTM's cell state c, C = 1).
- *   options (config.options): "dropout=P", 0 <= P < 1: in training (rnnhost/dropout.h) each unit of every
- *   layer's output is dropped with chance P, a new mask every step, before the layer above or the output
- *   projection reads it; never in forward, backward or step. Any other key is refused.
+ *   options (config.options, "key=value;..."): "dropout=P", 0 <= P < 1: in training (rnnhost/dropout.h) each
+ *   unit of every layer's output is dropped with chance P, a new mask every step, before the layer above or
+ *   the output projection reads it; "recurrent_dropout=P": in training each unit of h<t-1> is dropped from
+ *   the recurrent products (rhk_rec) with chance P, one mask per sequence and layer for all its steps; never
+ *   in forward, backward or step. Any other key is refused.
  *
  * One step of one layer, as the cell sees it, for the B rows of the batch:
  *   z (B,G*H) arrives holding the input projection plus the bias; the cell adds its recurrent products
@@ -72,6 +74,8 @@ typedef struct rhk_part {
     void *pool;
     uint32_t n; /* threads of the call */
     uint32_t G; /* gate blocks of W_h */
+    const float *rmask; /* recurrent dropout's masks (B,H) of the layer in training, or NULL */
+    float *rinput;      /* (B,H) this thread's own: a recurrent product's input times rmask */
 } rhk_part;
 
 /* One step forward. Own columns [u0,u1) of every block unless said otherwise. */
@@ -127,7 +131,10 @@ typedef struct rhk_cell {
 
 /* The recurrent products on the calling thread's own units, in forward (batched or step).
  *   z (B, row stride ldz), columns g*H + [u0,u1) of the gate blocks g in [g0, g0+ng):
- *       += a (B,H) W_h[rows of those blocks]^T */
+ *       += a (B,H) W_h[rows of those blocks]^T
+ * With recurrent dropout (the option "recurrent_dropout=P", training only) the product reads a times the
+ * sequence's mask, the same at every step (variational dropout, Gal and Ghahramani 2016), and rhk_rec_back
+ * masks its product the same way: a cell needs nothing of its own for it. */
 RHK_API void rhk_rec(const rhk_part *p, float *z, size_t ldz, const float *a, uint32_t g0, uint32_t ng);
 
 /* The recurrent products of backward, on the calling thread's own units.
