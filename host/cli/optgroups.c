@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 const char *const opt_optimizer_names[] = {"sgd", "momentum", "rmsprop", "adam", NULL};
 
@@ -29,9 +30,25 @@ static const cli_option model_options[] = {
      .help = "in training, drop each unit of every layer's output (the input of the layer above, and of the "
              "output projection) with chance P, a new mask every step; never at inference; 0-0.9",
      .max = 0.9, .flags = OPT_TRAIN},
+    {.name = "recurrent-dropout", .kind = CLI_NUMBER, .offset = offsetof(opt_model, recurrent_dropout),
+     .arg = "P",
+     .help = "in training, drop each unit of a layer's state h<t-1> from its recurrent products with chance P, "
+             "one mask per sequence for all its steps (variational dropout); never at inference; 0-0.9",
+     .max = 0.9, .flags = OPT_TRAIN},
     {0},
 };
 const cli_section opt_model_section = {"Model", model_options};
+
+void opt_model_options(const opt_model *om, char *options, size_t size)
+{
+    const char *const keys[2] = {"dropout", "recurrent_dropout"};
+    const double values[2] = {om->dropout, om->recurrent_dropout};
+    for (int k = 0; k < 2; k++)
+        if (values[k] > 0) {
+            const size_t used = strlen(options);
+            host_fmt(options + used, size - used, "%s%s=%g", used ? ";" : "", keys[k], values[k]);
+        }
+}
 
 /* ---- optimiser ------------------------------------------------------------------------------------------- */
 

@@ -32,7 +32,12 @@ typedef struct opt_model {
     int bidirectional;      /* a second model over reversed time (tasks that read whole sequences before they answer) */
     const char *init_from;  /* NULL: new weights */
     double dropout;         /* the chance a layer's output unit is dropped in training (rnnhost/dropout.h) */
+    double recurrent_dropout; /* the chance a unit of h<t-1> is dropped from the recurrent products */
 } opt_model;
+
+/* Appends the model options the dropouts ask for ("dropout=P;recurrent_dropout=P", those above 0) to the
+ * options string, after a ';' when it holds any. */
+void opt_model_options(const opt_model *om, char *options, size_t size);
 
 typedef struct opt_optim {
     uint32_t batch;

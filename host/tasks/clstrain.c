@@ -61,8 +61,7 @@ static int make_model(cls_trainer *tr, train_ctx *c)
     spec->input_dim = m->input == CLS_IN_CHARS ? m->voc.n : m->input == CLS_IN_WORDS ? m->n_words + 1 : m->channels;
     spec->hidden_size = om->hidden, spec->num_layers = om->layers;
     spec->output_dim = m->n_labels;
-    if (om->dropout > 0)
-        host_fmt(spec->options, sizeof spec->options, "dropout=%g", om->dropout);
+    opt_model_options(om, spec->options, sizeof spec->options);
     const int rc = cls_create(m, c->reg, why, sizeof why);
     if (rc != EXIT_OK) {
         hostlog_error("%s", why);

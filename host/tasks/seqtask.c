@@ -221,11 +221,7 @@ int seq_start(seq_trainer *tr, train_ctx *c, const rh_weights *from, const char 
         spec->input_kind = RH_INPUT_TOKENS;
         spec->input_dim = spec->output_dim = tr->V;
     }
-    if (o->model.dropout > 0) {
-        const size_t used = strlen(spec->options);
-        host_fmt(spec->options + used, sizeof spec->options - used, "%sdropout=%g", used ? ";" : "",
-                 o->model.dropout);
-    }
+    opt_model_options(&o->model, spec->options, sizeof spec->options);
     if ((rc = model_create(&tr->m.hm, c->reg, spec, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         return rc;

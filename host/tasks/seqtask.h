@@ -51,7 +51,7 @@ extern const cli_section seq_roll_section;   /* --grid, --split, --val-split: pi
 /* The options recorded in a model file, in the order files have always had them. */
 #define SEQ_RECORD                                                                                            \
     "cell rnn-size num-layers embed seq-length batch-size per-line optimizer learning-rate lr-decay "         \
-    "lr-decay-after grad-clip clip-value weight-decay val-frac eval-streams seed dropout"
+    "lr-decay-after grad-clip clip-value weight-decay val-frac eval-streams seed dropout recurrent-dropout"
 #define SEQ_RNG_SALT 0x7261696e5f6c6dULL
 
 typedef struct seq_trainer {

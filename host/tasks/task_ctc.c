@@ -173,8 +173,7 @@ static int make_model(ctc_trainer *tr, train_ctx *c, const char *from_path)
     tr->m.bidirectional = om->bidirectional;
     host_fmt(tr->m.spec.model_id, sizeof tr->m.spec.model_id, "%s", om->cell);
     tr->m.spec.hidden_size = om->hidden, tr->m.spec.num_layers = om->layers;
-    if (om->dropout > 0)
-        host_fmt(tr->m.spec.options, sizeof tr->m.spec.options, "dropout=%g", om->dropout);
+    opt_model_options(om, tr->m.spec.options, sizeof tr->m.spec.options);
     if ((rc = asr_create(&tr->m, c->reg, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         return rc;
@@ -418,7 +417,7 @@ static const task_train train = {
     .opts_defaults = &ctc_defaults,
     .defaults = defaults,
     .record = "batch-size optimizer learning-rate lr-decay grad-clip weight-decay augment-noise augment-gain "
-              "augment-speed augment-mask augment-warp seed dropout lr-decay-after clip-value",
+              "augment-speed augment-mask augment-warp seed dropout lr-decay-after clip-value recurrent-dropout",
     .strict = 1,
     .figure = "error_rate",
     .rate_unit = "x real time",

@@ -167,13 +167,13 @@ PY
     expect_in "$tmp/err" "--stream needs a unidirectional model with --pool last" "refusal"
 }
 
-# 25 steps, then a resumed run to 60, equal 60 straight (with dropout, so the masks' draws resume too). A
+# 25 steps, then a resumed run to 60, equal 60 straight (with both dropouts, so the masks' draws resume too). A
 # resumed run takes the model and its training options from the checkpoint: giving them is a usage error.
 case_resume() {
     local o=(--data contains.tsv --val-data contains_val.tsv --eval-every 10)
-    train "${o[@]}" --dropout 0.2 --max-steps 60 --checkpoint-dir ck1 -o straight.safetensors
+    train "${o[@]}" --dropout 0.2 --recurrent-dropout 0.3 --max-steps 60 --checkpoint-dir ck1 -o straight.safetensors
     expect_rc 0 "60 steps straight"
-    train "${o[@]}" --dropout 0.2 --max-steps 25 --checkpoint-dir ck2 -o first.safetensors
+    train "${o[@]}" --dropout 0.2 --recurrent-dropout 0.3 --max-steps 25 --checkpoint-dir ck2 -o first.safetensors
     expect_rc 0 "first 25 steps"
     local ck
     ck=$(ls ck2/classify_step0000025*.safetensors 2>/dev/null)

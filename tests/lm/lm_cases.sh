@@ -320,14 +320,15 @@ assert all(k in x for x in r if x["type"] == "train" for k in ("epoch", "loss", 
 PY
 }
 
-# Dropout: it changes training (and only training: score reads the whole network, as training's validation
-# did), --resume continues bit for bit with its masks, a resume cannot change it, and the model says it.
+# Dropout, of the outputs and of the recurrent state: each changes training (and only training: score reads
+# the whole network, as training's validation did), --resume continues bit for bit with their masks, a
+# resume cannot change them, and the model says them.
 case_dropout() {
-    local o=(--data corpus.txt --val-data val.txt --eval-streams 1 --eval-every 60 --dropout 0.3)
+    local o=(--data corpus.txt --val-data val.txt --eval-streams 1 --eval-every 60 --dropout 0.3 --recurrent-dropout 0.2)
     train "${o[@]}" --max-steps 60 --checkpoint-dir ck1 --log-json log.jsonl -o straight.safetensors
-    expect_rc 0 "train --dropout 0.3, 60 steps"
+    expect_rc 0 "train --dropout 0.3 --recurrent-dropout 0.2, 60 steps"
     train "${o[@]}" --max-steps 35 --checkpoint-dir ck2 -o first.safetensors
-    expect_rc 0 "train --dropout 0.3, 35 steps"
+    expect_rc 0 "train with both dropouts, 35 steps"
     local ck
     ck=$(ls ck2/lm_step0000035*.safetensors) || fail "no checkpoint of step 35"
     train --data corpus.txt --val-data val.txt --max-steps 60 --checkpoint-dir ck2 --resume "$ck" -o resumed.safetensors
@@ -336,19 +337,28 @@ case_dropout() {
     train --data corpus.txt --val-data val.txt --eval-streams 1 --eval-every 60 --max-steps 60 --checkpoint-dir ck3 \
         -o plain.safetensors
     expect_rc 0 "the same training without dropout"
-    cmp -s straight.safetensors plain.safetensors && fail "--dropout 0.3 trained the very weights of no dropout"
+    cmp -s straight.safetensors plain.safetensors && fail "the dropouts trained the very weights of no dropout"
+    train "${o[@]:0:10}" --max-steps 60 --checkpoint-dir ck4 -o outputs-only.safetensors
+    expect_rc 0 "the same training with --dropout 0.3 alone"
+    cmp -s straight.safetensors outputs-only.safetensors &&
+        fail "--recurrent-dropout 0.2 trained the very weights of --dropout alone"
     train --data corpus.txt --val-data val.txt --max-steps 60 --checkpoint-dir ck2 --resume "$ck" --dropout 0.1 \
         -o changed.safetensors
     expect_rc 1 "resume with another --dropout"
     expect_in "$tmp/err" "--dropout 0.3, not 0.1" "the refusal names both values"
+    train --data corpus.txt --val-data val.txt --max-steps 60 --checkpoint-dir ck2 --resume "$ck" \
+        --recurrent-dropout 0 -o changed.safetensors
+    expect_rc 1 "resume with another --recurrent-dropout"
+    expect_in "$tmp/err" "--recurrent-dropout 0.2, not 0" "the refusal names both values"
     local score
     score_as_trained log.jsonl straight.safetensors val.txt "the dropout model (inference must not drop)"
     "$PYTHON3" - straight.safetensors <<'PY' || fail "the model does not record its dropout"
 import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
-assert meta["rnnhost.options"] == "dropout=0.3", meta["rnnhost.options"]
-assert json.loads(meta["rnnhost.training"])["dropout"] == 0.3, meta["rnnhost.training"]
+assert meta["rnnhost.options"] == "dropout=0.3;recurrent_dropout=0.2", meta["rnnhost.options"]
+record = json.loads(meta["rnnhost.training"])
+assert record["dropout"] == 0.3 and record["recurrent_dropout"] == 0.2, record
 PY
 }
 

@@ -80,10 +80,12 @@ case_lm() {
     expect_rc 0 "lines, two ranks"
     same_log l1.jsonl l2.jsonl 1e-5 "lm lines"
     same_weights l1.safetensors l2.safetensors 1e-4 "lm lines"
-    # dropout: each rank drops in its share what one process drops in the whole batch
-    run "$R" "${L[@]}" --dropout 0.3 --max-steps 40 --log-json d1.jsonl --checkpoint-dir d1 -o d1.safetensors -q
+    # dropout of the outputs and of the recurrent state: each rank drops in its share what one process drops
+    # in the whole batch
+    local D=(--dropout 0.3 --recurrent-dropout 0.2 --max-steps 40)
+    run "$R" "${L[@]}" "${D[@]}" --log-json d1.jsonl --checkpoint-dir d1 -o d1.safetensors -q
     expect_rc 0 "lines with dropout, one process"
-    mpi2 "$R" "${L[@]}" --dropout 0.3 --max-steps 40 --log-json d2.jsonl --checkpoint-dir d2 -o d2.safetensors -q
+    mpi2 "$R" "${L[@]}" "${D[@]}" --log-json d2.jsonl --checkpoint-dir d2 -o d2.safetensors -q
     expect_rc 0 "lines with dropout, two ranks"
     same_log d1.jsonl d2.jsonl 1e-5 "lm lines with dropout"
     same_weights d1.safetensors d2.safetensors 1e-4 "lm lines with dropout"
