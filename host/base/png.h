@@ -1,5 +1,4 @@
-/* Pictures as PNG files: 8-bit RGB, every row unfiltered, the pixels in stored (uncompressed) deflate
- * blocks. Any PNG reader opens them. */
+/* Pictures as PNG files: 8-bit RGB, every row unfiltered, deflated by zlib. Any PNG reader opens them. */
 #ifndef RNNHOST_PNG_H
 #define RNNHOST_PNG_H
 

@@ -1,7 +1,8 @@
 /* A picture of notes, as `rnnhost pianoroll` draws them: time from left to right, pitch upwards (the range
  * the notes use, in whole octaves, with a line under every C), one rectangle per note, coloured by channel
- * and paler the softer it is played. The picture is laid out once as a list of rectangles; the SVG renderer
- * writes them as elements and the PNG renderer paints them into pixels, so both formats show the same. */
+ * and paler the softer it is played, with the times below and the octaves at the left. The picture is laid
+ * out once as a list of rectangles and labels; the SVG renderer writes them as elements and the PNG renderer
+ * paints them into pixels (the labels in a small font of its own), so both formats show the same. */
 #ifndef RNNHOST_ROLLPICTURE_H
 #define RNNHOST_ROLLPICTURE_H
 
@@ -30,7 +31,7 @@ typedef struct roll_picture {
     int width, height;
     roll_shape *shapes; /* in drawing order: later ones cover earlier ones */
     size_t nshapes, cap;
-    roll_label labels[160]; /* SVG only: a PNG has no font */
+    roll_label labels[160]; /* drawn over the shapes */
     size_t nlabels;
 } roll_picture;
 

@@ -165,8 +165,14 @@ def main():
             colours = {bytes(row[i:i + 3]) for row in rows for i in range(0, len(row), 3)}
             if len(colours) < 8:
                 fail(f"png: only {len(colours)} colours; the notes are missing")
+            # The labels the SVG has, in its text colour: times in the bottom margin, octaves in the left one.
+            ink = bytes.fromhex("555555")
+            below = sum(row[i:i + 3] == ink for row in rows[h - 20:] for i in range(0, len(row), 3))
+            beside = sum(row[i:i + 3] == ink for row in rows[:h - 20] for i in range(0, 36 * 3, 3))
+            if below < 20 or beside < 20:
+                fail(f"png: {below} label pixels under the notes and {beside} beside them; the axes are missing")
 
-    # The default size spans many stored deflate blocks; a tiny one fits in one.
+    # The default size and a tiny one; the pixels are compressed (1.7 MB raw at the default size).
     for name, extra, size in (("big.png", [], (1200, 480)), ("tiny.png", ["--width", "16", "--height", "16"], (16, 16))):
         rc, _, err = run("in.mid", "-o", name, *extra)
         png = read_png(name) if rc == 0 else None
@@ -174,6 +180,8 @@ def main():
             fail(f"{name}: exit {rc}: {err}")
         elif png and png[:2] != size:
             fail(f"{name}: {png[:2]}, want {size}")
+    if os.path.exists("big.png") and os.path.getsize("big.png") > 100_000:
+        fail(f"big.png: {os.path.getsize('big.png')} bytes for 1200x480 of flat colours: not compressed")
     # Overwriting keeps working, and nothing temporary is left beside the output.
     rc, _, err = run("in.mid", "-o", "big.png", "--width", "640")
     png = read_png("big.png") if rc == 0 else None
