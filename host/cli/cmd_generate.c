@@ -34,9 +34,10 @@ typedef struct gen_opts {
     uint32_t num, program;
     gen_length length;
     double qpm;
+    double max_note; /* seconds; 0: no limit; below 0: the model's record */
 } gen_opts;
 
-static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120};
+static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120, .max_note = -1};
 
 /* A duration in the one syntax of every command (30s, 1.5m, 500ms) is music; a bare number is model steps. */
 static int parse_length(void *field, const char *arg, const char *name)
@@ -114,13 +115,17 @@ static const cli_option options[] = {
      .min = 1, .max = 100000},
     {.name = "output-dir", .kind = CLI_STRING, .offset = offsetof(gen_opts, dir), .arg = "DIR"},
     {.name = "length", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, length), .arg = "L",
-     .help = "a duration of music (30s, 1.5m) or a number of model steps (512), above 0", .parse = parse_length,
+     .help = "a duration of music (30s, 1.5m) or a number of model steps (512) after the primer, above 0",
+     .parse = parse_length,
      .show = show_length, .size = sizeof(gen_length)},
     {.name = "primer-midi", .kind = CLI_STRING, .offset = offsetof(gen_opts, primer_midi), .arg = "FILE",
      .help = "start from this file's notes (they are kept in the output)"},
     {.name = "primer-pitches", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, primer_pitches), .arg = "P,...",
      .help = "start from this chord, a quarter note long", .shown = "", .parse = check_pitches,
      .size = sizeof(const char *)},
+    {.name = "max-note", .kind = CLI_DURATION, .offset = offsetof(gen_opts, max_note), .arg = "D",
+     .help = "end a note that has sounded this long: 12s, 500ms; 0: no limit",
+     .shown = "the longest note of the model's training data, as its file records it"},
     {.name = "qpm", .kind = CLI_NUMBER, .offset = offsetof(gen_opts, qpm), .arg = "Q",
      .help = "tempo written to the file, and the piano-roll grid, 1-1000", .min = 1, .max = 1000},
     {.name = "program", .kind = CLI_U32, .offset = offsetof(gen_opts, program), .arg = "P",
@@ -134,7 +139,9 @@ static const cli_section section = {NULL, options};
 static const cli_page page = {
     .head = "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
             "\n"
-            "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll).\n"
+            "Writes Standard MIDI Files sampled from a music model (task midi-lm or pianoroll). The music\n"
+            "keeps to what the model was trained on, as its file records it: no note starts outside the\n"
+            "training data's pitches, and none sounds longer than --max-note.\n"
             "\n",
     .tail = "\n"
             "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
@@ -321,6 +328,7 @@ int cmd_generate(int argc, char **argv)
         task_model_close(&m);
         return rc;
     }
+    music_gen_set_max_note(g, o.max_note);
     rc = EXIT_FAIL;
     gen_piece piece = {o.length.seconds, o.length.steps, o.qpm, NULL, 0};
     if (primer_notes(&primer, &piece.n_primer, &o) != 0)

@@ -24,9 +24,10 @@ typedef struct play_opts {
     const char *model, *out_port, *in_port, *record;
     uint32_t latency_ms;
     double duration; /* seconds; 0: until Ctrl-C */
+    double max_note; /* seconds; 0: no limit; below 0: the model's record */
 } play_opts;
 
-static const play_opts defaults = {.latency_ms = 10};
+static const play_opts defaults = {.latency_ms = 10, .max_note = -1};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(play_opts, model), .arg = "MODEL",
@@ -41,6 +42,9 @@ static const cli_option options[] = {
      .help = "how far ahead messages are timestamped, 0-10000; 0: sent the moment they are due", .max = 10000},
     {.name = "duration", .short_name = 'd', .kind = CLI_DURATION, .offset = offsetof(play_opts, duration),
      .arg = "D", .help = "stop after D: 20s, 1.5m, 500ms", .shown = "until Ctrl-C", .flags = CLI_ABOVE_ZERO},
+    {.name = "max-note", .kind = CLI_DURATION, .offset = offsetof(play_opts, max_note), .arg = "D",
+     .help = "end a note that has sounded this long: 12s, 500ms; 0: no limit",
+     .shown = "the longest note of the model's training data, as its file records it"},
     {.name = "record", .kind = CLI_STRING, .offset = offsetof(play_opts, record), .arg = "FILE.mid|-",
      .help = "write exactly what was sent, when it was sent (written at the end; '-' for stdout, a link is "
              "written through)"},
@@ -55,6 +59,7 @@ static const cli_page page = {
             "the clock on its own thread and the player sends each note when it is due, timestamped for\n"
             "PortMidi with the latency given. Without --output-port and with --record, the same real-time\n"
             "loop runs on PortMidi's clock and only records, and reports how late each event was sent.\n"
+            "The music keeps to the model's training data as generate's does (pitches, --max-note).\n"
             "Ctrl-C sends all-notes-off and all-sound-off on every channel, writes --record and exits 130.\n"
             "\n",
     .tail = "\n"
@@ -170,6 +175,7 @@ int cmd_play(int argc, char **argv)
         hostlog_error("%s", why);
         goto done;
     }
+    event_gen_set_max_note(gen, o.max_note);
     rc = EXIT_FAIL;
     PmError pe;
     if (out_id >= 0 && (pe = Pm_OpenOutput(&out, out_id, NULL, 0, NULL, NULL, (int32_t)o.latency_ms)) != pmNoError) {

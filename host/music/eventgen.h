@@ -15,6 +15,7 @@
 #include "hostmodel.h"
 #include "loader.h"
 #include "music.h"
+#include "musicrange.h"
 
 /* The task of event models, as model files name it. */
 #define EVENTS_TASK "midi-lm"
@@ -34,6 +35,12 @@ int32_t event_gen_next(event_gen *g);
 /* Back to the start state (as after open). */
 void event_gen_reset(event_gen *g);
 
+/* The longest a note may sound before the generator ends it: seconds; 0 for no limit; below 0 the longest
+ * note of the model's training data, as its file records it (no limit for a file from before the record),
+ * which is what open sets. Note-ons are always kept to the training data's pitches where the file records
+ * them. */
+void event_gen_set_max_note(event_gen *g, double seconds);
+
 void event_gen_close(event_gen *g);
 
 /* ---- pieces for generate --------------------------------------------------------------------------------- */
@@ -42,8 +49,8 @@ void event_gen_close(event_gen *g);
 typedef enum music_gen_kind { MUSIC_GEN_EVENTS, MUSIC_GEN_FRAMES } music_gen_kind;
 
 typedef struct gen_piece {
-    double seconds;      /* > 0: stop after this much music */
-    uint64_t steps;      /* > 0: stop after this many model steps instead */
+    double seconds;      /* > 0: stop after this much music after the primer */
+    uint64_t steps;      /* > 0: stop after this many model steps after the primer instead */
     double qpm;          /* piano rolls: their grid is a quarter note at this tempo over steps_per_quarter */
     const note *primer;  /* the piece starts with these notes, kept in it (NULL: none) */
     size_t n_primer;
@@ -56,9 +63,13 @@ int music_gen_events(music_gen **g, plugin_registry *r, const char *path, float 
                      char *why, size_t why_len);
 
 /* A piano-roll model's generator over hm (taken over: music_gen_close destroys it), whose frames are
- * 1/steps_per_quarter of a quarter note. EXIT_OK, or EXIT_FAIL with why. */
-int music_gen_frames(music_gen **g, host_model *hm, uint32_t steps_per_quarter, float temperature, char *why,
-                     size_t why_len);
+ * 1/steps_per_quarter of a quarter note, kept to range (its file's record, musicrange.h; longest in
+ * frames). EXIT_OK, or EXIT_FAIL with why. */
+int music_gen_frames(music_gen **g, host_model *hm, uint32_t steps_per_quarter, const music_range *range,
+                     float temperature, char *why, size_t why_len);
+
+/* The longest a generated note may sound, as event_gen_set_max_note says (below 0: the model's record). */
+void music_gen_set_max_note(music_gen *g, double seconds);
 
 /* The piece for seed: the primer's notes and what follows them, into *notes (malloc'd). Stops early, the
  * piece so far kept, once host_interrupted is set. 0, or -1 on a model error or when memory runs out. */

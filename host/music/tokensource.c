@@ -120,6 +120,15 @@ static int token_next(void *ctx, player_event *ev, int64_t now_us, int64_t limit
             ev->due_us = s->clock_us;
             return PLAYER_IDLE;
         }
+        if (s->same_time >= TOKEN_MAX_SIMULTANEOUS) {
+            /* time moves on a step, and the model is told, so that its clock (and the note lengths it keeps
+             * to) stays the player's */
+            if (s->model.feed(s->model.ctx, EV_TIME_SHIFT) != 0)
+                return PLAYER_ERROR;
+            s->clock_us += TOKEN_STEP_US;
+            s->last_fed_us = s->clock_us;
+            s->same_time = 0;
+        }
         int32_t t = s->model.next(s->model.ctx);
         if (t < 0 || t >= EV_VOCAB)
             return PLAYER_ERROR;
@@ -135,10 +144,7 @@ static int token_next(void *ctx, player_event *ev, int64_t now_us, int64_t limit
             s->velocity = 4 * s->velocity_bin + 2;
             continue;
         }
-        if (++s->same_time > TOKEN_MAX_SIMULTANEOUS) {
-            s->clock_us += TOKEN_STEP_US;
-            s->same_time = 1;
-        }
+        s->same_time++;
         const uint8_t pitch = (uint8_t)(t & 0x7F);
         if (t < EV_NOTE_OFF) {
             if (s->sounding[pitch]) {

@@ -21,6 +21,7 @@
 #include "lm.h"
 #include "loop.h"
 #include "musicdata.h"
+#include "musicrange.h"
 #include "task.h"
 
 /* The options of the three tasks and classify: one struct, its sections shared by the tasks that take them. */
@@ -76,6 +77,7 @@ typedef struct seq_trainer {
     uint32_t *order;        /* this epoch's order of the training sequences */
     int32_t newline;        /* lines: the id of '\n', which starts and ends every line */
     uint8_t *frames, *val_frames; /* piano rolls: (frames, ROLL_PITCHES) multi-hot */
+    music_range range;      /* music: what the training data spans, kept in the model file (musicrange.h) */
     uint64_t data_hash;
     /* the carried state of streams (B,S), swapped after each step */
     float *state, *next_state;

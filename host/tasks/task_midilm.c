@@ -33,6 +33,7 @@ static int midi_open(void *st, train_ctx *c, const rh_weights *from, const char 
     }
     if (seq_split_streams(tr, c) != 0)
         return EXIT_FAIL;
+    tr->range = events_range(tr->ids, tr->n);
     tr->V = EV_VOCAB;
     return seq_start(tr, c, from, from_path);
 }
@@ -40,7 +41,13 @@ static int midi_open(void *st, train_ctx *c, const rh_weights *from, const char 
 static int midi_meta(void *st, const train_ctx *c, meta_list *ml)
 {
     (void)c;
-    return seq_meta(st, ml, "rnnhost.encoding", "performance-events-1");
+    const seq_trainer *tr = st;
+    char range[128];
+    music_range_json(range, sizeof range, &tr->range, "seconds");
+    return seq_meta(st, ml, "rnnhost.encoding", "performance-events-1") != 0 ||
+                   meta_add(ml, MUSIC_RANGE_META, "%s", range) != 0
+               ? -1
+               : 0;
 }
 
 static const cli_section *const sections[] = {&seq_data_section, &seq_bptt_section, &seq_token_section, &seq_events_section, NULL};

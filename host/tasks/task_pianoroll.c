@@ -116,6 +116,7 @@ static int load_rolls(seq_trainer *tr, train_ctx *c)
     for (size_t i = 0; i < tr->n_lines; i++)
         frames += tr->lines[i].len;
     tr->n = frames;
+    tr->range = rolls_range(tr->frames, tr->lines, tr->n_lines);
     const span *end = &tr->lines[tr->n_lines - 1];
     tr->data_hash = train_hash(TRAIN_HASH_SEED, tr->frames, (end->start + end->len) * ROLL_PITCHES);
     return 0;
@@ -173,8 +174,12 @@ static void roll_validate(void *st, train_ctx *c, val_result *v)
 
 static int roll_meta(void *st, const train_ctx *c, meta_list *ml)
 {
+    const seq_trainer *tr = st;
+    char range[128];
+    music_range_json(range, sizeof range, &tr->range, "frames");
     return seq_meta(st, ml, "rnnhost.encoding", "pianoroll-88-1") != 0 ||
-                   meta_add(ml, "rnnhost.steps_per_quarter", "%u", steps_per_quarter(c->own)) != 0
+                   meta_add(ml, "rnnhost.steps_per_quarter", "%u", steps_per_quarter(c->own)) != 0 ||
+                   meta_add(ml, MUSIC_RANGE_META, "%s", range) != 0
                ? -1
                : 0;
 }
@@ -197,7 +202,8 @@ static const task_train train = {
 /* ---- eval and generate ------------------------------------------------------------------------------------ */
 
 /* A piano-roll model file and the grid it was trained on. EXIT_OK or EXIT_LOAD with why. */
-static int open_model(host_model *hm, uint32_t *spq, plugin_registry *r, const char *path, char *why, size_t why_len)
+static int open_model(host_model *hm, uint32_t *spq, music_range *range, plugin_registry *r, const char *path,
+                      char *why, size_t why_len)
 {
     model_spec spec;
     rh_weights *w = NULL;
@@ -206,6 +212,8 @@ static int open_model(host_model *hm, uint32_t *spq, plugin_registry *r, const c
         return rc;
     const char *s = rh_weights_meta(w, "rnnhost.steps_per_quarter");
     *spq = s && atoi(s) >= 1 && atoi(s) <= 16 ? (uint32_t)atoi(s) : 1;
+    if (range)
+        *range = music_range_of(w, "frames");
     rh_weights_close(w);
     return EXIT_OK;
 }
@@ -224,7 +232,7 @@ static int roll_eval(const char *path, plugin_registry *r, const void *opts, int
     int rc = EXIT_FAIL;
     if (music_eval_check(o) != 0)
         return EXIT_USAGE;
-    if (open_model(&hm, &spq, r, path, why, sizeof why) != EXIT_OK) {
+    if (open_model(&hm, &spq, NULL, r, path, why, sizeof why) != EXIT_OK) {
         hostlog_error("%s", why);
         return EXIT_LOAD;
     }
@@ -259,8 +267,9 @@ static int roll_generator(music_gen **g, const char *path, plugin_registry *r, c
 {
     host_model hm;
     uint32_t spq;
-    const int rc = open_model(&hm, &spq, r, path, why, why_len);
-    return rc != EXIT_OK ? rc : music_gen_frames(g, &hm, spq, (float)s->temperature, why, why_len);
+    music_range range;
+    const int rc = open_model(&hm, &spq, &range, r, path, why, why_len);
+    return rc != EXIT_OK ? rc : music_gen_frames(g, &hm, spq, &range, (float)s->temperature, why, why_len);
 }
 
 static const task_generate generate = {MUSIC_GEN_FRAMES, roll_generator};

@@ -156,6 +156,55 @@ case_preset_folk() {
     [ -s f3.mid ] && [ "$(stat -c %s f3.mid)" -ge "$(stat -c %s f1.mid)" ] || fail "folk: --length 0.1667m wrote less than 10s"
 }
 
+# Generation keeps to what the model was trained on: the record in a model file is what its training data
+# spans (pitches, with --transpose; the longest note), and 100 pieces at a high temperature from barely
+# trained models, which left alone would sound any pitch and hold notes for seconds, never leave it.
+case_limits() {
+    local lim=("$PYTHON3" "$here/midi_limits.py") rec want low high longest
+    run "$RNNHOST" train --task midi-lm --data midi --transpose 1 --val-frac 0 --cell gru --rnn-size 32 \
+        --num-layers 1 --batch-size 4 --seq-length 32 --max-steps 20 --quiet --checkpoint-dir ck -o ev.safetensors
+    expect_rc 0 "train an event model for 20 steps"
+    rec=$("${lim[@]}" record ev.safetensors) || fail "the event model has no rnnhost.music record"
+    want=$("${lim[@]}" midi midi 1)
+    "$PYTHON3" -c 'import sys; a, b = (list(map(float, s.split())) for s in sys.argv[1:]); sys.exit(a[:2] != b[:2] or abs(a[2] - b[2]) > 0.005)' \
+        "$rec" "$want" || fail "event model: record '$rec', the data spans '$want'"
+    read -r low high longest <<<"$rec"
+    run "$RNNHOST" generate -m ./ev.safetensors --num-outputs 100 --output-dir ev --length 5s --temperature 2
+    expect_rc 0 "100 pieces from the event model"
+    run "${lim[@]}" check "$low" "$high" "$longest" ev/*.mid
+    expect_rc 0 "the event model's pieces keep to its training data"
+    run "$RNNHOST" play -m ./ev.safetensors --record played.mid --duration 3s --temperature 2
+    expect_rc 0 "play the event model for 3 s (recorded, no device needed)"
+    run "${lim[@]}" check "$low" "$high" "$longest" played.mid
+    expect_rc 0 "what play sends keeps to the event model's training data"
+    run "$RNNHOST" generate -m ./ev.safetensors -o short.mid --length 10s --temperature 2 --seed 3 --max-note 100ms
+    expect_rc 0 "generate --max-note 100ms"
+    run "${lim[@]}" check "$low" "$high" 0.1 short.mid
+    expect_rc 0 "no note longer than --max-note"
+    # --length counts what follows the primer: a primer of 7 s and --length 10s make a piece of about 17 s
+    local primer after
+    primer=$("${lim[@]}" notes midi/tune00.mid)
+    run "$RNNHOST" generate -m ./ev.safetensors -o primed.mid --primer-midi midi/tune00.mid --length 10s --seed 3 \
+        --temperature 2
+    expect_rc 0 "generate after a primer (7 s) for 10 s"
+    after=$("${lim[@]}" notes primed.mid)
+    "$PYTHON3" -c 'import sys; (n, e), (m, f) = (s.split() for s in sys.argv[1:]); sys.exit(not (int(m) > int(n) and float(f) > float(e) + 9))' \
+        "$primer" "$after" || fail "after the primer ($primer: notes, end) the piece has $after"
+
+    run "$RNNHOST" train --task pianoroll --data rolls.json --cell gru --rnn-size 16 --num-layers 1 \
+        --batch-size 8 --seq-length 64 --max-steps 10 --quiet --checkpoint-dir ck -o roll.safetensors
+    expect_rc 0 "train a piano-roll model for 10 steps"
+    rec=$("${lim[@]}" record roll.safetensors) || fail "the piano-roll model has no rnnhost.music record"
+    want=$("${lim[@]}" rolls rolls.json train)
+    [ "$rec" = "$want" ] || fail "piano-roll model: record '$rec', the data spans '$want'"
+    read -r low high longest <<<"$rec"
+    run "$RNNHOST" generate -m ./roll.safetensors --num-outputs 100 --output-dir roll --length 24 --temperature 2
+    expect_rc 0 "100 pieces from the piano-roll model"
+    # a frame is a quarter note at 120 qpm: half a second
+    run "${lim[@]}" check "$low" "$high" "$("$PYTHON3" -c "print($longest * 0.5)")" roll/*.mid
+    expect_rc 0 "the piano-roll model's pieces keep to its training data"
+}
+
 # The LSTM as the core of both music models: each learns what the gru's cases ask for, and generates.
 case_lstm() {
     run "$RNNHOST" train --task pianoroll --data rolls.json --cell lstm --rnn-size 32 --num-layers 1 \

@@ -336,6 +336,29 @@ static void test_tokens(void)
     CHECK(sc.n_fed == 0, "free play fed %zu tokens", sc.n_fed);
 }
 
+/* A model that never moves time on: after 64 events at one instant time moves on a step, and the model is
+ * fed that step, so that its clock stays the player's. */
+static void test_token_flood(void)
+{
+    int32_t tokens[140];
+    for (int i = 0; i < 140; i += 2)
+        tokens[i] = EV_NOTE_ON + 40 + i / 2 % 30, tokens[i + 1] = EV_NOTE_OFF + 40 + i / 2 % 30;
+    script sc = {tokens, 140, 0, {0}, 0};
+    token_source src;
+    token_model tm = {script_next, script_feed, &sc};
+    token_source_init(&src, tm, 0);
+    player_source ps = token_source_player(&src);
+    player_event ev;
+    for (int i = 0; i < 140; i++) {
+        const int r = ps.next(ps.ctx, &ev, 0, 10000000);
+        const int64_t want = i < 64 ? 0 : i < 128 ? 10000 : 20000;
+        CHECK(r == PLAYER_EVENT && ev.due_us == want, "event %d: %d at %lld us, want %lld", i, r, (long long)ev.due_us,
+              (long long)want);
+    }
+    CHECK(sc.n_fed == 2 && sc.fed[0] == EV_TIME_SHIFT && sc.fed[1] == EV_TIME_SHIFT,
+          "the model was fed %zu tokens, not the 2 steps time moved on", sc.n_fed);
+}
+
 /* ---- call and response through the player, with a scripted human ---------------------------------- */
 
 typedef struct human {
@@ -433,6 +456,7 @@ static void test_call_and_response(void)
 int main(void)
 {
     test_tokens();
+    test_token_flood();
     test_schedule();
     test_interrupt();
     test_underrun();
