@@ -41,11 +41,13 @@
 typedef struct transcribe_opts {
     const char *model, *formats, *out_dir, *output, *phrases, *summary;
     uint32_t jobs, beam;
-    double chunk;
+    double chunk, min_pause;
+    int vad; /* the index in vad_names: 0 energy, 1 off */
     int skip_existing, no_timestamps, quiet;
 } transcribe_opts;
 
-static const transcribe_opts defaults = {.formats = "txt", .jobs = 2, .beam = 1, .chunk = 30};
+static const transcribe_opts defaults = {.formats = "txt", .jobs = 2, .beam = 1, .chunk = 30, .min_pause = 0.3};
+static const char *const vad_names[] = {"energy", "off", NULL};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(transcribe_opts, model),
@@ -71,8 +73,13 @@ static const cli_option options[] = {
      .help = "only these phrases (one per line) may be the answer; a recording whose best phrase is far less "
              "likely (e^-5) than the best answer overall is rejected: an empty transcript"},
     {.name = "chunk-seconds", .kind = CLI_NUMBER, .offset = offsetof(transcribe_opts, chunk), .arg = "S",
-     .help = "long recordings are decoded in chunks of at most S seconds, cut in pauses, 1-600", .min = 1,
-     .max = 600},
+     .help = "long recordings are read in chunks of at most S seconds, 1-600", .min = 1, .max = 600},
+    {.name = "vad", .kind = CLI_CHOICE, .offset = offsetof(transcribe_opts, vad), .arg = "energy|off",
+     .help = "voice activity: energy cuts a chunk into utterances at its pauses and decodes each alone, as the "
+             "model's clips were, and places the words on the speech; off decodes whole chunks, cut in pauses",
+     .choices = vad_names},
+    {.name = "min-pause", .kind = CLI_DURATION, .offset = offsetof(transcribe_opts, min_pause), .arg = "D",
+     .help = "with --vad energy, a pause this long parts two utterances: 300ms, 1s", .flags = CLI_ABOVE_ZERO},
     {.name = "summary", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, summary), .arg = "FILE|-",
      .help = "a JSON summary: counts, failures with reasons, speed"},
     {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .offset = offsetof(transcribe_opts, quiet),
@@ -412,7 +419,7 @@ int cmd_transcribe(int argc, char **argv)
     r.end = (size_t)(share_first + share_n);
     host_catch_interrupts();
     r.start = r.last_print = now_seconds();
-    asr_decode_opts dec = {o.beam, phrases ? &ph : NULL, o.chunk, 0};
+    asr_decode_opts dec = {o.beam, phrases ? &ph : NULL, o.chunk, 0, o.vad == 1, o.min_pause};
     int broken = 0; /* a session could not be made */
     for (r.base = r.first; r.base < r.end && !host_interrupted; r.base += r.window) {
         r.window = r.end - r.base < window ? r.end - r.base : window;

@@ -10,6 +10,17 @@
 #include "hostlog.h"
 
 #define READ_BLOCK 8192
+/* Voice activity: energies of 10 ms frames; speech rises VAD_RISE_DB (or a fifth of the way from the noise
+ * floor to the loud end, when that is more) above the chunk's floor, its 10th percentile; a burst shorter
+ * than VAD_MIN_SPEECH, or whose loudest frame stays VAD_QUIET_DB under the chunk's loud end (its 95th
+ * percentile: a click, a breath, a door), is not speech; an utterance is decoded with up to VAD_MARGIN of
+ * the silence around it, as a training clip has some. */
+#define VAD_FRAMES_PER_SECOND 100
+#define VAD_RISE_DB 10.0f
+#define VAD_QUIET_DB 25.0f
+#define VAD_DIGITAL_SILENCE_DB -90.0f
+#define VAD_MIN_SPEECH 0.06
+#define VAD_MARGIN 0.2
 /* A phrase less likely than the best unrestricted answer by this many nats (a factor of about 150) is
  * rejected. */
 #define ASR_REJECT_NATS 5.0
@@ -25,6 +36,9 @@ struct asr_session {
     int32_t *labels;
     uint32_t *starts, *ends;
     float *conf;
+    float *energy, *sorted; /* voice activity: dB of each 10 ms frame of the chunk, and a sorted copy */
+    size_t *runs;           /* speech runs [runs[2k], runs[2k+1]) of frames */
+    size_t hop;             /* samples per frame */
 };
 
 asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char *err, size_t err_len)
@@ -40,6 +54,8 @@ asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char 
         s->o.chunk_seconds = 30.0;
     if (!(s->o.segment_gap > 0))
         s->o.segment_gap = 0.8;
+    if (!(s->o.min_pause > 0))
+        s->o.min_pause = 0.3;
     s->cap = (size_t)(s->o.chunk_seconds * m->fe.sample_rate);
     if (s->cap < (size_t)m->fe.win_length * 4)
         s->cap = (size_t)m->fe.win_length * 4;
@@ -61,8 +77,15 @@ asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char 
     s->starts = malloc(((size_t)s->Tcap + 1) * sizeof *s->starts);
     s->ends = malloc(((size_t)s->Tcap + 1) * sizeof *s->ends);
     s->conf = malloc(((size_t)s->Tcap + 1) * sizeof *s->conf);
+    s->hop = (size_t)m->fe.sample_rate / VAD_FRAMES_PER_SECOND;
+    if (s->hop == 0)
+        s->hop = 1;
+    const size_t nf = (s->cap + READ_BLOCK) / s->hop + 2;
+    s->energy = malloc(nf * sizeof *s->energy);
+    s->sorted = malloc(nf * sizeof *s->sorted);
+    s->runs = malloc((nf + 2) * sizeof *s->runs);
     if (!s->buf || !s->mel || !s->x || !s->logits || !s->ws[0] || (m->bidirectional && !s->ws[1]) || !s->scratch ||
-        !s->align || !s->labels || !s->starts || !s->ends || !s->conf) {
+        !s->align || !s->labels || !s->starts || !s->ends || !s->conf || !s->energy || !s->sorted || !s->runs) {
         host_fmt(err, err_len, "out of memory for %.0f s chunks", s->o.chunk_seconds);
         asr_session_free(s);
         return NULL;
@@ -77,6 +100,7 @@ void asr_session_free(asr_session *s)
     spec_free(s->sp);
     free(s->buf), free(s->mel), free(s->x), free(s->logits), free(s->ws[0]), free(s->ws[1]), free(s->scratch);
     free(s->align), free(s->labels), free(s->starts), free(s->ends), free(s->conf);
+    free(s->energy), free(s->sorted), free(s->runs);
     free(s);
 }
 
@@ -100,7 +124,7 @@ static int add_word(tx_result *r, uint32_t *cap, char *text, int64_t start, int6
             return -1;
         r->words = g, *cap = c;
     }
-    r->words[r->n_words++] = (tx_word){text, start, end, conf};
+    r->words[r->n_words++] = (tx_word){text, start, end, conf, 0};
     return 0;
 }
 
@@ -186,9 +210,10 @@ static size_t cut_point(const float *x, size_t n, int rate)
     return best;
 }
 
-static int run_chunk(asr_session *s, tx_result *r, uint32_t *cap, size_t n, size_t offset)
+/* Decodes the n samples at x, which start offset samples into the recording. */
+static int run_chunk(asr_session *s, tx_result *r, uint32_t *cap, const float *x, size_t n, size_t offset)
 {
-    const size_t T = asr_features(s->x, s->mel, s->sp, s->m, s->buf, n);
+    const size_t T = asr_features(s->x, s->mel, s->sp, s->m, x, n);
     if (T == 0)
         return 0;
     rh_status st = asr_forward(s->m, s->logits, s->ws, s->scratch, NULL, s->x, NULL, (uint32_t)T, 1, NULL);
@@ -208,6 +233,10 @@ static void widen_words(tx_result *r)
     for (uint32_t i = 0; i < r->n_words; i++) {
         tx_word *w = &r->words[i];
         const int64_t next = i + 1 < r->n_words ? r->words[i + 1].start_ms : total;
+        if (w->placed) {
+            prev_end = w->end_ms;
+            continue;
+        }
         const int64_t a = w->start_ms - 100, b = w->end_ms + 250;
         if (a > prev_end)
             w->start_ms = a;
@@ -266,6 +295,168 @@ static int finish(asr_session *s, tx_result *r, const uint32_t *chunk_first, uin
     return 0;
 }
 
+/* ---- voice activity ------------------------------------------------------------------------------------ */
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The dB of every whole frame of x[0..n) into s->energy; returns how many, and the speech threshold. */
+static size_t frame_energies(asr_session *s, const float *x, size_t n, float *threshold, float *loud_end)
+{
+    const size_t nf = n / s->hop;
+    for (size_t f = 0; f < nf; f++) {
+        double e = 0;
+        for (size_t k = f * s->hop; k < (f + 1) * s->hop; k++)
+            e += (double)x[k] * x[k];
+        s->energy[f] = (float)(10.0 * log10(e / (double)s->hop + 1e-10));
+    }
+    *threshold = INFINITY, *loud_end = INFINITY;
+    /* the floor and the loud end of what was recorded: digital silence (inserted, or a muted input) is
+     * left out, or it would make a recording's own noise look like speech */
+    size_t ns = 0;
+    for (size_t f = 0; f < nf; f++)
+        if (s->energy[f] > VAD_DIGITAL_SILENCE_DB)
+            s->sorted[ns++] = s->energy[f];
+    if (ns == 0)
+        return nf;
+    qsort(s->sorted, ns, sizeof *s->sorted, cmp_float);
+    const float floor = s->sorted[ns / 10], loud = s->sorted[ns - 1 - ns / 20];
+    *threshold = floor + fmaxf(VAD_RISE_DB, 0.2f * (loud - floor));
+    *loud_end = loud;
+    return nf;
+}
+
+/* The utterances of frames [0, nf): runs of speech frames, those closer than min_pause joined, those
+ * shorter than VAD_MIN_SPEECH or quieter than loud - VAD_QUIET_DB dropped, into s->runs as [start, end)
+ * pairs. Returns how many. */
+static size_t find_utterances(asr_session *s, size_t nf, float threshold, float loud)
+{
+    const size_t pause = (size_t)(s->o.min_pause * VAD_FRAMES_PER_SECOND + 0.5);
+    const size_t shortest = (size_t)(VAD_MIN_SPEECH * VAD_FRAMES_PER_SECOND + 0.5);
+    size_t k = 0;
+    for (size_t f = 0; f < nf;) {
+        if (!(s->energy[f] > threshold)) {
+            f++;
+            continue;
+        }
+        size_t e = f;
+        while (e < nf && s->energy[e] > threshold)
+            e++;
+        if (k > 0 && f - s->runs[2 * k - 1] < pause)
+            s->runs[2 * k - 1] = e; /* a short pause inside one utterance */
+        else
+            s->runs[2 * k] = f, s->runs[2 * k + 1] = e, k++;
+        f = e;
+    }
+    size_t kept = 0;
+    for (size_t u = 0; u < k; u++) {
+        float peak = -INFINITY;
+        for (size_t f = s->runs[2 * u]; f < s->runs[2 * u + 1]; f++)
+            peak = fmaxf(peak, s->energy[f]);
+        if (s->runs[2 * u + 1] - s->runs[2 * u] >= shortest && peak >= loud - VAD_QUIET_DB)
+            s->runs[2 * kept] = s->runs[2 * u], s->runs[2 * kept + 1] = s->runs[2 * u + 1], kept++;
+    }
+    return kept;
+}
+
+/* The words [first, r->n_words) of an utterance whose speech is frames [a, b) of the chunk (which starts
+ * offset samples into the recording), placed on the speech: the first starts at a, the last ends at b, and
+ * two neighbours part where the speech pauses between their spikes (or at its quietest frame there). */
+static void place_words(asr_session *s, tx_result *r, uint32_t first, size_t a, size_t b, size_t offset,
+                        float threshold)
+{
+    const double rate = s->m->fe.sample_rate;
+    /* frames of the chunk and ms of the recording, both ways */
+#define FRAME_OF(ms) ((double)(ms) * rate / 1000.0 - (double)offset) / (double)s->hop
+#define MS_OF(frame) ((int64_t)llround(((double)offset + (double)(frame) * (double)s->hop) * 1000.0 / rate))
+    size_t prev_end = a;
+    for (uint32_t i = first; i < r->n_words; i++) {
+        tx_word *w = &r->words[i];
+        size_t start = prev_end, end = b;
+        if (i + 1 < r->n_words) {
+            /* from this word's spike to the next one's, inside the speech */
+            double lo = fmax(FRAME_OF(w->end_ms), (double)start), hi = fmin(FRAME_OF(r->words[i + 1].start_ms), (double)b);
+            size_t f0 = (size_t)lo, f1 = hi > lo ? (size_t)hi : f0;
+            size_t quiet = f0, pause_at = SIZE_MAX, pause_end = f0;
+            for (size_t f = f0; f < f1 && f < b; f++) {
+                if (s->energy[f] < s->energy[quiet])
+                    quiet = f;
+                if (!(s->energy[f] > threshold)) {
+                    if (pause_at == SIZE_MAX)
+                        pause_at = f;
+                    pause_end = f + 1;
+                }
+            }
+            end = pause_at != SIZE_MAX ? pause_at : quiet;
+            prev_end = pause_at != SIZE_MAX ? pause_end : quiet;
+        }
+        w->start_ms = MS_OF(start);
+        w->end_ms = MS_OF(end > start ? end : start + 1);
+        w->placed = 1;
+    }
+#undef FRAME_OF
+#undef MS_OF
+}
+
+/* What a full chunk of n samples (or the last, at eof) gives: its complete utterances decoded one by one.
+ * Returns the samples used up (the rest starts the next chunk), or -1 on a failure in r. */
+static long run_utterances(asr_session *s, tx_result *r, uint32_t *cap, size_t n, size_t offset, int eof,
+                           uint32_t **chunk_first, uint32_t *n_chunks, uint32_t *chunk_cap)
+{
+    float threshold, loud;
+    const size_t nf = frame_energies(s, s->buf, n, &threshold, &loud), nu = find_utterances(s, nf, threshold, loud);
+    const size_t margin = (size_t)(VAD_MARGIN * VAD_FRAMES_PER_SECOND), pause = (size_t)(s->o.min_pause * VAD_FRAMES_PER_SECOND);
+    size_t used = 0;
+    for (size_t u = 0; u < nu; u++) {
+        const size_t a = s->runs[2 * u], b = s->runs[2 * u + 1];
+        if (!eof && b + pause > nf)
+            break; /* it may go on in what is still to be read */
+        /* the margins: shared with the neighbours at most halfway, and without digital silence, which no
+         * recording the model learnt from has */
+        size_t before = u > 0 ? (a - s->runs[2 * u - 1]) / 2 : a, after = u + 1 < nu ? (s->runs[2 * u + 2] - b) / 2 : nf - b;
+        before = before < margin ? before : margin, after = after < margin ? after : margin;
+        for (size_t k = 1; k <= before; k++)
+            if (!(s->energy[a - k] > VAD_DIGITAL_SILENCE_DB)) {
+                before = k - 1;
+                break;
+            }
+        for (size_t k = 0; k < after; k++)
+            if (!(s->energy[b + k] > VAD_DIGITAL_SILENCE_DB)) {
+                after = k;
+                break;
+            }
+        const size_t lo = (a - before) * s->hop;
+        const size_t hi = u + 1 == nu && eof && after == nf - b ? n : (b + after) * s->hop;
+        if (*n_chunks == *chunk_cap) {
+            const uint32_t c = *chunk_cap ? *chunk_cap * 2 : 16;
+            uint32_t *g = realloc(*chunk_first, c * sizeof *g);
+            if (!g)
+                return -1;
+            *chunk_first = g, *chunk_cap = c;
+        }
+        (*chunk_first)[(*n_chunks)++] = r->n_words;
+        const uint32_t first = r->n_words;
+        if (run_chunk(s, r, cap, s->buf + (lo > used ? lo : used), hi - (lo > used ? lo : used), offset + (lo > used ? lo : used)) != 0)
+            return -1;
+        place_words(s, r, first, a, b, offset, threshold);
+        used = hi;
+    }
+    if (eof)
+        return (long)n;
+    if (used > 0)
+        return (long)used;
+    /* nothing complete in a full chunk: silence, which goes but for a margin; or speech starting late, which
+     * waits for the next read; or speech all through, which is cut as before */
+    if (nu == 0)
+        return (long)(n > margin * s->hop ? n - margin * s->hop : 0);
+    if (s->runs[0] > margin)
+        return (long)((s->runs[0] - margin) * s->hop);
+    return 0;
+}
+
 /* The chunk loop over any sample source: read(ctx, out, max) returns samples, 0 at the end, -1 on error. */
 typedef long (*sample_source)(void *ctx, float *out, size_t max, char *err, size_t err_len);
 
@@ -284,19 +475,31 @@ static int transcribe_source(asr_session *s, tx_result *r, sample_source read, v
                 eof = 1;
             n += (size_t)got;
         }
-        size_t use = eof ? n : cut_point(s->buf, n, s->m->fe.sample_rate);
-        if (n_chunks == chunk_cap) {
-            chunk_cap = chunk_cap ? chunk_cap * 2 : 16;
-            uint32_t *g = realloc(chunk_first, chunk_cap * sizeof *g);
-            if (!g)
-                goto oom;
-            chunk_first = g;
+        size_t use = 0;
+        if (!s->o.no_vad) {
+            const long got = run_utterances(s, r, &cap, n, offset, eof, &chunk_first, &n_chunks, &chunk_cap);
+            if (got < 0) {
+                if (!r->error[0])
+                    goto oom;
+                goto done;
+            }
+            use = (size_t)got;
         }
-        chunk_first[n_chunks++] = r->n_words;
-        if (run_chunk(s, r, &cap, use, offset) != 0) {
-            if (!r->error[0])
-                goto oom;
-            goto done;
+        if (use == 0 && n > 0) { /* whole chunks: without voice activity, or speech that fills a chunk */
+            use = eof ? n : cut_point(s->buf, n, s->m->fe.sample_rate);
+            if (n_chunks == chunk_cap) {
+                chunk_cap = chunk_cap ? chunk_cap * 2 : 16;
+                uint32_t *g = realloc(chunk_first, chunk_cap * sizeof *g);
+                if (!g)
+                    goto oom;
+                chunk_first = g;
+            }
+            chunk_first[n_chunks++] = r->n_words;
+            if (run_chunk(s, r, &cap, s->buf, use, offset) != 0) {
+                if (!r->error[0])
+                    goto oom;
+                goto done;
+            }
         }
         memmove(s->buf, s->buf + use, (n - use) * sizeof *s->buf);
         offset += use, n -= use;

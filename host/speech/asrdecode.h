@@ -1,7 +1,12 @@
-/* From a recording to a transcript with times: the file is read in chunks of at most chunk_seconds (cut
- * in the quietest 100 ms of the chunk's last third, so words are rarely split), each chunk becomes
- * features, logits and a labelling (greedy or prefix beam search, optionally restricted to phrases), and
- * the labelling's forced alignment gives every word its start, end and confidence. Memory is one chunk,
+/* From a recording to a transcript with times: the file is read in chunks of at most chunk_seconds, and a
+ * chunk is cut into utterances where its energy shows pauses (voice activity: speech is what rises well
+ * above the chunk's noise floor; pauses of min_pause or more part utterances), each decoded alone with a
+ * little of the silence around it, as the model's training clips were. Speech that runs on for a whole
+ * chunk is cut in the quietest 100 ms of its last third instead. Each utterance becomes features, logits
+ * and a labelling (greedy or prefix beam search, optionally restricted to phrases), whose forced alignment
+ * gives every word its confidence and its place; a word's start and end are then the edges of the speech
+ * around its spike (an utterance's first word starts where its speech starts, its last ends where the
+ * speech ends, and neighbours part at the quietest point between their spikes). Memory is one chunk,
  * whatever the file's length.
  *
  * A session holds the buffers for one thread; the model is shared read-only, so N threads transcribe N
@@ -18,6 +23,7 @@ typedef struct tx_word {
     char *text;
     int64_t start_ms, end_ms;
     float confidence; /* mean softmax probability of the word's symbols over their aligned frames */
+    int placed;       /* start and end are the speech's edges (voice activity), not the spike's widening */
 } tx_word;
 
 typedef struct tx_segment {
@@ -44,6 +50,8 @@ typedef struct asr_decode_opts {
     const rh_ctc_phrases *phrases;  /* NULL: any labelling */
     double chunk_seconds;           /* 0: 30 */
     double segment_gap;             /* a pause this long (s) starts a new segment; 0: 0.8 */
+    int no_vad;                     /* 1: decode whole chunks, as before voice activity was looked at */
+    double min_pause;               /* a pause this long (s) parts utterances; 0: 0.3 */
 } asr_decode_opts;
 
 typedef struct asr_session asr_session;

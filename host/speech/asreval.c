@@ -65,10 +65,11 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
         if (!(ws[k].s = asr_session_new(m, o, err, err_len)))
             goto done;
     }
+    /* Files are the unit of parallelism here, each product on one core: no oversubscription, and one thread
+     * per call, BLAS's too (OpenBLAS's edge kernels round some shapes otherwise on two threads than on one),
+     * keeps -j 1 and -j N, and any number of MPI ranks, bit-identical. */
     const int blas_before = blas_threads();
-    if (jobs > 1) /* files in parallel, each product on one core: no oversubscription */
-        blas_set_threads(1);
-    /* Files are the unit of parallelism here, and one thread per call keeps -j 1 and -j N bit-identical. */
+    blas_set_threads(1);
     const uint32_t model_threads = host_model_threads();
     host_set_model_threads(1);
     for (int k = 1; k < jobs; k++) {
@@ -79,8 +80,7 @@ int asr_run_files(tx_result *results, const char *const *paths, size_t n, const 
     work(&ws[0]);
     for (int k = 1; k <= started; k++)
         pthread_join(th[k], NULL);
-    if (jobs > 1)
-        blas_set_threads(blas_before);
+    blas_set_threads(blas_before);
     host_set_model_threads(model_threads);
     rc = 0;
 done:

@@ -4,7 +4,8 @@
 four with pauses, at 8 kHz. Learnable in seconds, so the tests can train a real model end to end.
 
 make_tones.py OUT_DIR [--count N] [--seed S]: writes OUT_DIR/clips/*.wav, train.tsv and test.tsv
-(relative paths), long.wav (100 s of strings and silence) and long.txt (its words in order)."""
+(relative paths), times.tsv (clip, word, start and end in seconds), long.wav (100 s of strings and
+silence) and long.txt (its words in order)."""
 import argparse, math, os, random, struct, wave
 
 RATE = 8000
@@ -27,12 +28,16 @@ def silence(rng, lo, hi):
     return [0.0] * int(RATE * rng.uniform(lo, hi))
 
 
-def utterance(rng, words):
+def utterance(rng, words, times=None):
+    """The samples of words said with pauses; where each word starts and ends (seconds) into times."""
     x = silence(rng, 0.05, 0.2)
     for k, w in enumerate(words):
         if k:
             x += silence(rng, 0.06, 0.25)
+        start = len(x)
         x += tone(rng, WORDS[w])
+        if times is not None:
+            times.append((w, start / RATE, len(x) / RATE))
     x += silence(rng, 0.05, 0.2)
     noise = rng.uniform(0.002, 0.01)
     return [v + rng.gauss(0, noise) for v in x]
@@ -55,12 +60,16 @@ def main():
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "clips"), exist_ok=True)
     names = list(WORDS)
-    rows = []
+    rows, times = [], []
     for i in range(a.count):
         words = [rng.choice(names) for _ in range(rng.randint(1, 4))]
         rel = "clips/u%04d.wav" % i
-        write_wav(os.path.join(a.out, rel), utterance(rng, words))
+        said = []
+        write_wav(os.path.join(a.out, rel), utterance(rng, words, said))
         rows.append("%s\t%s\n" % (rel, " ".join(words)))
+        times += ["%s\t%s\t%.4f\t%.4f\n" % (rel, w, s, e) for w, s, e in said]
+    with open(os.path.join(a.out, "times.tsv"), "w") as f:
+        f.writelines(times)
     cut = a.count * 5 // 6
     with open(os.path.join(a.out, "train.tsv"), "w") as f:
         f.writelines(rows[:cut])

@@ -64,7 +64,8 @@ static void test_wer(void)
 
 static tx_result sample_result(void)
 {
-    static tx_word words[] = {{"one", 1200, 1650, 0.9f}, {"two", 1700, 2100, 0.8f}, {"nine", 3725001, 3725500, 0.5f}};
+    static tx_word words[] = {
+        {"one", 1200, 1650, 0.9f, 0}, {"two", 1700, 2100, 0.8f, 0}, {"nine", 3725001, 3725500, 0.5f, 0}};
     static tx_segment segs[] = {{1200, 2100, "one two", 0.85f, 0, 2}, {3725001, 3725500, "nine", 0.5f, 2, 1}};
     tx_result r;
     memset(&r, 0, sizeof r);
