@@ -19,9 +19,9 @@
  * defaults that value selects, and calls cli_fill_defaults: every field the user did not give takes its
  * new default. cli_was_given says whether the option behind a field was given.
  *
- * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options, an array of groups (its own and shared ones), its --help page (cli_page: the text
- * around the table of options), and cli_start.
+ * Converting a command: a struct of its options and a const instance holding the defaults, its options (a
+ * section when they have a title), an array of groups (its own, CLI_OWN when they have none, and shared
+ * ones), its --help page (cli_page: the text around the table of options), and cli_start.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
@@ -83,6 +83,10 @@ typedef struct cli_group {
     uint64_t given;             /* set by cli_parse: bit i when section->options[i] was given */
     int hidden;                 /* parsed but left out of --help (a command shows it on another page) */
 } cli_group;
+
+/* The group of a command's own options when they are one section without a title: the section is made in
+ * place and lives as long as the block that holds the groups, so the command names only its options. */
+#define CLI_OWN(options, fields, defaults) {&(const cli_section){NULL, (options)}, (fields), (defaults), 0, 0}
 
 enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = -1 };
 

@@ -26,7 +26,6 @@ static const cli_option options[] = {
              "element: the label so far (unidirectional models with pool last)"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost classify -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -43,7 +42,7 @@ int cmd_classify(int argc, char **argv)
 {
     classify_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("classify", &section, &o, &defaults, &page, &plugin, &o.model,
+    const int started = opt_start_model_input("classify", options, &o, &defaults, &page, &plugin, &o.model,
                                               &o.a.input, argc, argv);
     if (started >= 0)
         return started;

@@ -89,7 +89,6 @@ static const cli_option options[] = {
      .max = FEATURES_MAX_THREADS},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost features [OPTIONS] FILE|-\n"
@@ -377,7 +376,7 @@ int cmd_features(int argc, char **argv)
     const frontend_opts fe_defaults = {spec_default_settings(), 0};
     cli_group groups[] = {
         OPT_GROUP(opt_output_section, &out, &opt_output_defaults),
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         {&frontend_section, &fe, &fe_defaults, 0, 0},
     };
     int first;

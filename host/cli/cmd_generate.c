@@ -129,7 +129,6 @@ static const cli_option options[] = {
      .help = "also render the first file with FluidSynth and a GM soundfont"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
@@ -290,7 +289,7 @@ int cmd_generate(int argc, char **argv)
     opt_sampling sampling;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };

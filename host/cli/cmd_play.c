@@ -46,7 +46,6 @@ static const cli_option options[] = {
              "written through)"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost play -m MODEL [--output-port NAME|INDEX] [--record FILE.mid] [OPTIONS]\n"
@@ -106,7 +105,7 @@ int cmd_play(int argc, char **argv)
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),

@@ -33,7 +33,6 @@ static const cli_option options[] = {
              "through, a FIFO or device is a stream"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
@@ -46,7 +45,7 @@ int cmd_sample(int argc, char **argv)
     sample_opts o;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };

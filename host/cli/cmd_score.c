@@ -29,7 +29,6 @@ static const cli_option options[] = {
      .help = "one JSON object instead of text"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -43,7 +42,7 @@ int cmd_score(int argc, char **argv)
 {
     score_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("score", &section, &o, &defaults, &page, &plugin, &o.model,
+    const int started = opt_start_model_input("score", options, &o, &defaults, &page, &plugin, &o.model,
                                               &o.a.text, argc, argv);
     if (started >= 0)
         return started;

@@ -23,7 +23,6 @@ static const cli_option options[] = {
      .help = "one JSON object a sentence: its tokens, their tags and each tag's probability"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost tag -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -38,7 +37,7 @@ int cmd_tag(int argc, char **argv)
 {
     tag_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("tag", &section, &o, &defaults, &page, &plugin, &o.model,
+    const int started = opt_start_model_input("tag", options, &o, &defaults, &page, &plugin, &o.model,
                                               &o.a.input, argc, argv);
     if (started >= 0)
         return started;

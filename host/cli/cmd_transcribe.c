@@ -79,7 +79,6 @@ static const cli_option options[] = {
      .help = "no progress on stderr"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static void usage(FILE *f, const cli_group *groups, size_t n)
 {
@@ -321,7 +320,7 @@ int cmd_transcribe(int argc, char **argv)
     transcribe_opts o;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     int first;

@@ -104,7 +104,6 @@ static const cli_option options[] = {
      .size = sizeof(unsigned)},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static void validate_help(FILE *f, const cli_group *groups, size_t n)
 {
@@ -297,7 +296,7 @@ int cmd_validate(int argc, char **argv)
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        CLI_OWN(options, &o, &defaults),
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
