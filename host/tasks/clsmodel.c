@@ -297,19 +297,6 @@ static int export_open(export_weights *x, const char *path, plugin_registry *r, 
     return EXIT_OK;
 }
 
-static const char *export_meta(const export_weights *x, const void *opts, const char *key, const char *value,
-                               char **owned)
-{
-    (void)x, (void)opts, (void)key, (void)owned;
-    return value;
-}
-
-static void export_describe(const export_weights *x, const void *opts, char *buf, size_t len)
-{
-    (void)x, (void)opts;
-    host_fmt(buf, len, "%s", "");
-}
-
 static void export_close(export_weights *x)
 {
     if (x->priv)
@@ -320,8 +307,6 @@ static void export_close(export_weights *x)
 
 const task_export cls_export = {
     .open = export_open,
-    .meta = export_meta,
-    .describe = export_describe,
     .close = export_close,
 };
 

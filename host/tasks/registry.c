@@ -163,19 +163,6 @@ static int single_open(export_weights *x, const char *path, plugin_registry *r, 
     return EXIT_OK;
 }
 
-static const char *single_meta(const export_weights *x, const void *opts, const char *key, const char *value,
-                               char **owned)
-{
-    (void)x, (void)opts, (void)key, (void)owned;
-    return value;
-}
-
-static void single_describe(const export_weights *x, const void *opts, char *buf, size_t len)
-{
-    (void)x, (void)opts;
-    host_fmt(buf, len, "%s", "");
-}
-
 static void single_close(export_weights *x)
 {
     if (x->priv)
@@ -186,7 +173,5 @@ static void single_close(export_weights *x)
 
 const task_export single_export = {
     .open = single_open,
-    .meta = single_meta,
-    .describe = single_describe,
     .close = single_close,
 };

@@ -186,11 +186,11 @@ typedef struct task_export {
     const void *opts_defaults;
     /* The model file at path as tensors over one buffer. EXIT_OK or EXIT_LOAD with why. */
     int (*open)(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len);
-    /* A metadata value as the export writes it: value itself, or a replacement (*owned set to free it
-     * afterwards), or NULL when memory ran out. */
+    /* With a section (called with its options; NULL without one): a metadata value as the export writes
+     * it: value itself, or a replacement (*owned set to free it afterwards), or NULL when memory ran out. */
     const char *(*meta)(const export_weights *x, const void *opts, const char *key, const char *value,
                         char **owned);
-    /* What the "wrote" line says after the parameter count: ", padding 100 ms" (may be ""). */
+    /* With a section (likewise): what the "wrote" line says after the parameter count: ", padding 100 ms". */
     void (*describe)(const export_weights *x, const void *opts, char *buf, size_t len);
     void (*close)(export_weights *x);
 } task_export;
