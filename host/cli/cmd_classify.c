@@ -5,7 +5,6 @@
 
 #include "commands.h"
 #include "hostlog.h"
-#include "interrupt.h"
 #include "optgroups.h"
 #include "registry.h"
 
@@ -38,20 +37,16 @@ static const cli_page page = {
             "Ctrl-C (or SIGTERM) stops and exits 130.\n",
 };
 
+static int classify(task_model *m, const void *a)
+{
+    return m->t->classify(m->path, &m->reg, a);
+}
+
 int cmd_classify(int argc, char **argv)
 {
     classify_opts o = defaults;
     opt_plugin plugin;
     const int started = opt_start_model_input("classify", options, &o, &defaults, &page, &plugin, &o.model,
                                               &o.a.input, argc, argv);
-    if (started >= 0)
-        return started;
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_classify, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->classify(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_classify, NULL, classify, &o.a);
 }

@@ -5,7 +5,6 @@
 
 #include "commands.h"
 #include "hostlog.h"
-#include "interrupt.h"
 #include "optgroups.h"
 #include "registry.h"
 
@@ -40,6 +39,11 @@ static const cli_page page = {
     .tail = "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n",
 };
 
+static int sample(task_model *m, const void *a)
+{
+    return m->t->sample(m->path, &m->reg, a);
+}
+
 int cmd_sample(int argc, char **argv)
 {
     sample_opts o;
@@ -56,12 +60,5 @@ int cmd_sample(int argc, char **argv)
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;
     }
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while a large model loads is also a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_sample, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->sample(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return task_model_run(plugin.path, o.model, task_can_sample, NULL, sample, &o.a);
 }

@@ -5,7 +5,6 @@
 
 #include "commands.h"
 #include "hostlog.h"
-#include "interrupt.h"
 #include "optgroups.h"
 #include "registry.h"
 
@@ -38,20 +37,16 @@ static const cli_page page = {
             "SIGTERM) stops, prints nothing on standard output and exits 130.\n",
 };
 
+static int score(task_model *m, const void *a)
+{
+    return m->t->score(m->path, &m->reg, a);
+}
+
 int cmd_score(int argc, char **argv)
 {
     score_opts o = defaults;
     opt_plugin plugin;
     const int started = opt_start_model_input("score", options, &o, &defaults, &page, &plugin, &o.model,
                                               &o.a.text, argc, argv);
-    if (started >= 0)
-        return started;
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model or the text loads is a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_score, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->score(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_score, NULL, score, &o.a);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hostlog.h"
+#include "interrupt.h"
 #include "modelfile.h"
 #include "tasks.h"
 
@@ -138,6 +139,19 @@ int task_model_open(task_model *m, const char *plugin_path, const char *name, ta
 void task_model_close(task_model *m)
 {
     registry_free(&m->reg);
+}
+
+int task_model_run(const char *plugin_path, const char *name, task_can can, const void *arg, task_model_fn *run,
+                   const void *args)
+{
+    task_model m;
+    host_catch_interrupts();
+    int rc = task_model_open(&m, plugin_path, name, can, arg);
+    if (rc == EXIT_OK) {
+        rc = run(&m, args);
+        task_model_close(&m);
+    }
+    return rc;
 }
 
 /* ---- export of a model file that holds one model ----------------------------------------------------------- */

@@ -61,4 +61,13 @@ typedef struct task_model {
 int task_model_open(task_model *m, const char *plugin_path, const char *name, task_can can, const void *arg);
 void task_model_close(task_model *m);
 
+/* What a command does with a model: the task's member for it, with the command's arguments. An exit code. */
+typedef int task_model_fn(task_model *m, const void *args);
+
+/* The whole of a command's work with a model: catches Ctrl-C from here on (so that one while the model or
+ * the command's data loads is a clean stop), opens it (task_model_open), runs run and closes it. run's
+ * exit code, or task_model_open's. */
+int task_model_run(const char *plugin_path, const char *name, task_can can, const void *arg, task_model_fn *run,
+                   const void *args);
+
 #endif /* RNNHOST_REGISTRY_H */
