@@ -185,6 +185,13 @@ int cls_lines_end(FILE *f, const char *input);
 /* The longest sequence of s. */
 uint32_t cls_longest(const cls_set *s);
 
+/* eval's pass of the model at path over a labelled set s (read from data): b is allocated for the set
+ * (the caller frees it), and each batch, after the forward pass, is handed to count with its size. EXIT_OK,
+ * or EXIT_INTERRUPTED or EXIT_FAIL after one line. classify and tag evaluate this way. */
+typedef void cls_count_fn(void *ctx, const cls_batch *b, uint32_t n);
+int cls_eval_pass(const cls_model *m, const cls_set *s, cls_batch *b, const char *path, const char *data,
+                  cls_count_fn *count, void *ctx);
+
 /* ---- the trainer (clstrain.c) --------------------------------------------------------------------------- */
 
 typedef struct cls_trainer {

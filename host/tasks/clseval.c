@@ -77,13 +77,51 @@ static void report(const cls_model *m, const char *path, const char *data, const
     printf("accuracy %.6f\n", accuracy);
 }
 
+int cls_eval_pass(const cls_model *m, const cls_set *s, cls_batch *b, const char *path, const char *data,
+                  cls_count_fn *count, void *ctx)
+{
+    uint32_t idx[EVAL_BATCH];
+    if (cls_batch_alloc(b, m, cls_longest(s), EVAL_BATCH) != 0) {
+        hostlog_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t first = 0; first < s->n; first += EVAL_BATCH) {
+        if (host_interrupted) {
+            hostlog_info("interrupted; %s is not evaluated", data);
+            return EXIT_INTERRUPTED;
+        }
+        const uint32_t n = (uint32_t)(s->n - first < EVAL_BATCH ? s->n - first : EVAL_BATCH);
+        for (uint32_t k = 0; k < n; k++)
+            idx[k] = (uint32_t)(first + k);
+        cls_batch_fill(b, m, s, idx, n);
+        if (cls_forward(m, b, NULL, NULL) != RH_OK) {
+            hostlog_error("%s: the model failed", path);
+            return EXIT_FAIL;
+        }
+        count(ctx, b, n);
+    }
+    return EXIT_OK;
+}
+
+/* The confusion matrix: (L, L), a row for each true label, a column for each predicted one. */
+typedef struct confusion {
+    uint32_t L;
+    uint64_t *counts;
+} confusion;
+
+static void count_batch(void *ctx, const cls_batch *b, uint32_t n)
+{
+    confusion *c = ctx;
+    for (uint32_t k = 0; k < n; k++)
+        c->counts[(size_t)b->targets[k] * c->L + cls_top(b->z + (size_t)k * c->L, c->L)]++;
+}
+
 static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
 {
     const music_eval_opts *o = opts;
     cls_model m;
     cls_set s;
     cls_batch b;
-    uint32_t idx[EVAL_BATCH];
     uint64_t *conf = NULL;
     int rc = EXIT_FAIL;
     if (!o->data) {
@@ -98,29 +136,13 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     if (m.input == CLS_IN_NUMERIC)
         cls_standardise(&m, &s);
     const uint32_t L = m.n_labels;
-    if (!(conf = calloc((size_t)L * L, sizeof *conf)) || cls_batch_alloc(&b, &m, cls_longest(&s), EVAL_BATCH) != 0) {
+    if (!(conf = calloc((size_t)L * L, sizeof *conf))) {
         hostlog_error("out of memory");
         goto done;
     }
-    for (size_t first = 0; first < s.n; first += EVAL_BATCH) {
-        if (host_interrupted) {
-            hostlog_info("interrupted; %s is not evaluated", o->data);
-            rc = EXIT_INTERRUPTED;
-            goto done;
-        }
-        const uint32_t n = (uint32_t)(s.n - first < EVAL_BATCH ? s.n - first : EVAL_BATCH);
-        for (uint32_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(first + k);
-        cls_batch_fill(&b, &m, &s, idx, n);
-        if (cls_forward(&m, &b, NULL, NULL) != RH_OK) {
-            hostlog_error("%s: the model failed", path);
-            goto done;
-        }
-        for (uint32_t k = 0; k < n; k++)
-            conf[(size_t)b.targets[k] * L + cls_top(b.z + (size_t)k * L, L)]++;
-    }
-    report(&m, path, o->data, conf, s.n, json);
-    rc = EXIT_OK;
+    confusion c = {L, conf};
+    if ((rc = cls_eval_pass(&m, &s, &b, path, o->data, count_batch, &c)) == EXIT_OK)
+        report(&m, path, o->data, conf, s.n, json);
 done:
     free(conf);
     cls_batch_free(&b);

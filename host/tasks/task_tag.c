@@ -112,16 +112,37 @@ static void count_entities(const cls_model *m, const int32_t *gold, const int32_
         counts[1]++;
 }
 
+/* What eval counts over a tagger's batches. */
+typedef struct tag_counts {
+    const cls_model *m;
+    int iob;                 /* and the entities (iob_tags) */
+    int32_t *pred, *gold;    /* (the longest sentence + 1) one sentence's tags */
+    double tokens, right, ent[3]; /* ent: gold, predicted, both */
+} tag_counts;
+
+static void count_batch(void *ctx, const cls_batch *b, uint32_t n)
+{
+    tag_counts *c = ctx;
+    const uint32_t L = c->m->n_labels;
+    for (uint32_t k = 0; k < n; k++) {
+        for (uint32_t t = 0; t < b->lengths[k]; t++) {
+            const size_t row = (size_t)t * n + k;
+            c->pred[t] = (int32_t)cls_top(b->z + row * L, L), c->gold[t] = b->targets[row];
+            c->right += c->pred[t] == c->gold[t];
+        }
+        c->tokens += b->lengths[k];
+        if (c->iob)
+            count_entities(c->m, c->gold, c->pred, b->lengths[k], c->ent);
+    }
+}
+
 static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
 {
-    enum { B = 32 };
     const music_eval_opts *o = opts;
     cls_model m;
     cls_set s;
     cls_batch b;
-    uint32_t idx[B];
-    int32_t *pred = NULL, *gold = NULL;
-    double tokens = 0, right = 0, ent[3] = {0, 0, 0}; /* gold, predicted, both */
+    tag_counts c = {.m = &m};
     int rc = EXIT_FAIL;
     if (!o->data) {
         hostlog_usage("eval: --data FILE is required for a tagger");
@@ -132,40 +153,19 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     memset(&b, 0, sizeof b);
     if (cls_read(&s, o->data, &m, CLS_READ_CONLL) != 0)
         goto done;
-    const uint32_t T = cls_longest(&s), L = m.n_labels;
-    pred = malloc(((size_t)T + 1) * sizeof *pred);
-    gold = malloc(((size_t)T + 1) * sizeof *gold);
-    if (!pred || !gold || cls_batch_alloc(&b, &m, T, B) != 0) {
+    const uint32_t T = cls_longest(&s);
+    c.pred = malloc(((size_t)T + 1) * sizeof *c.pred);
+    c.gold = malloc(((size_t)T + 1) * sizeof *c.gold);
+    if (!c.pred || !c.gold) {
         hostlog_error("out of memory");
         goto done;
     }
-    const int iob = iob_tags(&m);
-    for (size_t first = 0; first < s.n; first += B) {
-        if (host_interrupted) {
-            hostlog_info("interrupted; %s is not evaluated", o->data);
-            rc = EXIT_INTERRUPTED;
-            goto done;
-        }
-        const uint32_t n = (uint32_t)(s.n - first < B ? s.n - first : B);
-        for (uint32_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(first + k);
-        cls_batch_fill(&b, &m, &s, idx, n);
-        if (cls_forward(&m, &b, NULL, NULL) != RH_OK) {
-            hostlog_error("%s: the model failed", path);
-            goto done;
-        }
-        for (uint32_t k = 0; k < n; k++) {
-            for (uint32_t t = 0; t < b.lengths[k]; t++) {
-                const size_t row = (size_t)t * n + k;
-                pred[t] = (int32_t)cls_top(b.z + row * L, L), gold[t] = b.targets[row];
-                right += pred[t] == gold[t];
-            }
-            tokens += b.lengths[k];
-            if (iob)
-                count_entities(&m, gold, pred, b.lengths[k], ent);
-        }
-    }
-    const double accuracy = right / tokens, p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
+    c.iob = iob_tags(&m);
+    if ((rc = cls_eval_pass(&m, &s, &b, path, o->data, count_batch, &c)) != EXIT_OK)
+        goto done;
+    const double tokens = c.tokens, accuracy = c.right / tokens, *ent = c.ent;
+    const int iob = c.iob;
+    const double p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
     const double f1 = p + rec > 0 ? 2 * p * rec / (p + rec) : 0;
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -199,7 +199,7 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     }
     rc = EXIT_OK;
 done:
-    free(pred), free(gold);
+    free(c.pred), free(c.gold);
     cls_batch_free(&b);
     cls_set_free(&s);
     cls_close(&m);
