@@ -252,23 +252,10 @@ int cls_train_meta(void *st, const train_ctx *c, meta_list *ml)
     return cls_meta(ml, &((cls_trainer *)st)->m);
 }
 
-/* A file's name without its folders: model files travel. */
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash && slash[1] ? slash + 1 : path;
-}
-
 void cls_record_data(void *st, const train_ctx *c, cJSON *j)
 {
     const cls_trainer *tr = st;
-    const seq_opts *co = c->own;
-    char hash[32];
-    cJSON_AddStringToObject(j, "data", base_name(co->data));
-    host_fmt(hash, sizeof hash, "%016llx", (unsigned long long)tr->train.hash);
-    cJSON_AddStringToObject(j, "data_hash", hash);
-    cJSON_AddNumberToObject(j, "sequences", (double)tr->train.n);
-    cJSON_AddStringToObject(j, "val_data", co->val_data ? base_name(co->val_data) : "");
+    seq_record_files(j, c->own, tr->train.hash, "sequences", (double)tr->train.n);
 }
 
 uint32_t cls_save(void *st, const train_ctx *c, rh_blob *blobs)

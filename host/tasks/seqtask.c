@@ -539,16 +539,20 @@ static const char *base_name(const char *path)
     return slash && slash[1] ? slash + 1 : path;
 }
 
+void seq_record_files(cJSON *j, const seq_opts *so, uint64_t hash, const char *count_key, double count)
+{
+    char hex[32];
+    cJSON_AddStringToObject(j, "data", base_name(so->data));
+    host_fmt(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+    cJSON_AddStringToObject(j, "data_hash", hex);
+    cJSON_AddNumberToObject(j, count_key, count);
+    cJSON_AddStringToObject(j, "val_data", so->val_data ? base_name(so->val_data) : "");
+}
+
 void seq_record_data(void *st, const train_ctx *c, cJSON *j)
 {
     const seq_trainer *tr = st;
-    const seq_opts *so = c->own;
-    char hash[32];
-    cJSON_AddStringToObject(j, "data", base_name(so->data));
-    host_fmt(hash, sizeof hash, "%016llx", (unsigned long long)tr->data_hash);
-    cJSON_AddStringToObject(j, "data_hash", hash);
-    cJSON_AddNumberToObject(j, "data_symbols", (double)tr->n);
-    cJSON_AddStringToObject(j, "val_data", so->val_data ? base_name(so->val_data) : "");
+    seq_record_files(j, c->own, tr->data_hash, "data_symbols", (double)tr->n);
 }
 
 int seq_meta(seq_trainer *tr, meta_list *ml, const char *key, const char *value)
