@@ -24,12 +24,8 @@ static void report(const cls_model *m, const char *path, const char *data, const
     for (uint32_t l = 0; l < L; l++)
         right += conf[(size_t)l * L + l];
     const double accuracy = (double)right / (double)n;
-    cJSON *j = json ? cJSON_CreateObject() : NULL, *classes = NULL, *matrix = NULL;
+    cJSON *j = json ? eval_json(path, CLS_TASK, data) : NULL, *classes = NULL, *matrix = NULL;
     if (j) {
-        cJSON_AddNumberToObject(j, "schema", 1);
-        cJSON_AddStringToObject(j, "model", path);
-        cJSON_AddStringToObject(j, "task", CLS_TASK);
-        cJSON_AddStringToObject(j, "data", data);
         cJSON_AddNumberToObject(j, "sequences", (double)n);
         classes = cJSON_AddArrayToObject(j, "classes");
         matrix = cJSON_AddArrayToObject(j, "confusion");
@@ -61,11 +57,7 @@ static void report(const cls_model *m, const char *path, const char *data, const
     }
     if (j) {
         cJSON_AddNumberToObject(j, "accuracy", accuracy);
-        char *s = cJSON_PrintUnformatted(j);
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        cJSON_Delete(j);
+        eval_json_print(j);
         return;
     }
     printf("confusion (a row for each true label, a column for each predicted one, in the order above)\n");

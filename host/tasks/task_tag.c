@@ -168,11 +168,7 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
     const double p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
     const double f1 = p + rec > 0 ? 2 * p * rec / (p + rec) : 0;
     if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "schema", 1);
-        cJSON_AddStringToObject(j, "model", path);
-        cJSON_AddStringToObject(j, "task", TAG_TASK);
-        cJSON_AddStringToObject(j, "data", o->data);
+        cJSON *j = eval_json(path, TAG_TASK, o->data);
         cJSON_AddNumberToObject(j, "sentences", (double)s.n);
         cJSON_AddNumberToObject(j, "tokens", tokens);
         if (iob) {
@@ -185,11 +181,7 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
             cJSON_AddNumberToObject(e, "f1", f1);
         }
         cJSON_AddNumberToObject(j, "accuracy", accuracy);
-        char *text = cJSON_PrintUnformatted(j);
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        cJSON_Delete(j);
+        eval_json_print(j);
     } else {
         printf("sentences %zu\ntokens %.0f\n", s.n, tokens);
         if (iob)
