@@ -35,6 +35,7 @@ static const cli_page page = {
             "character outside its vocabulary, an empty sequence, a ragged numeric row, a sequence longer than\n"
             "its --max-length) is an error naming the line, exit 1, after the lines before it were printed.\n"
             "Ctrl-C (or SIGTERM) stops and exits 130.\n",
+    .own = {NULL, options},
 };
 
 static int classify(task_model *m, const void *a)
@@ -46,7 +47,7 @@ int cmd_classify(int argc, char **argv)
 {
     classify_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("classify", options, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.input, argc, argv);
+    const int started = opt_start_model_input("classify", &o, &defaults, &page, &plugin, &o.model, &o.a.input,
+                                              argc, argv);
     return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_classify, NULL, classify, &o.a);
 }

@@ -37,6 +37,7 @@ static const cli_page page = {
     .head = "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
             "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n",
     .tail = "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n",
+    .own = {NULL, options},
 };
 
 static int sample(task_model *m, const void *a)
@@ -49,7 +50,7 @@ int cmd_sample(int argc, char **argv)
     sample_opts o;
     opt_plugin plugin;
     cli_group groups[] = {
-        CLI_OWN(options, &o, &defaults),
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };

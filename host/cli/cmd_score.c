@@ -35,6 +35,7 @@ static const cli_page page = {
             "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n",
     .tail = "\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
             "SIGTERM) stops, prints nothing on standard output and exits 130.\n",
+    .own = {NULL, options},
 };
 
 static int score(task_model *m, const void *a)
@@ -46,7 +47,7 @@ int cmd_score(int argc, char **argv)
 {
     score_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("score", options, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.text, argc, argv);
+    const int started = opt_start_model_input("score", &o, &defaults, &page, &plugin, &o.model, &o.a.text,
+                                              argc, argv);
     return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_score, NULL, score, &o.a);
 }

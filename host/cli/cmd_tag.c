@@ -30,6 +30,7 @@ static const cli_page page = {
     .tail = "\nA word the model's vocabulary lacks is its unknown word. An empty line, or a sentence longer than\n"
             "the model's --max-length, is an error naming the line, exit 1, after the sentences before it were\n"
             "printed. Ctrl-C (or SIGTERM) stops and exits 130.\n",
+    .own = {NULL, options},
 };
 
 static int tag(task_model *m, const void *a)
@@ -41,7 +42,7 @@ int cmd_tag(int argc, char **argv)
 {
     tag_opts o = defaults;
     opt_plugin plugin;
-    const int started = opt_start_model_input("tag", options, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.input, argc, argv);
+    const int started = opt_start_model_input("tag", &o, &defaults, &page, &plugin, &o.model, &o.a.input,
+                                              argc, argv);
     return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_tag, NULL, tag, &o.a);
 }

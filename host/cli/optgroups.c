@@ -149,12 +149,11 @@ int opt_output_format(const opt_output *o, const char *const *names, int n, int 
 
 /* ---- a model over one input ------------------------------------------------------------------------------ */
 
-int opt_start_model_input(const char *command, const cli_option *options, void *opts, const void *defaults,
-                          const cli_page *page, opt_plugin *plugin, const char *const *model, const char **input,
-                          int argc, char **argv)
+int opt_start_model_input(const char *command, void *opts, const void *defaults, const cli_page *page,
+                          opt_plugin *plugin, const char *const *model, const char **input, int argc, char **argv)
 {
     cli_group groups[] = {
-        CLI_OWN(options, opts, defaults),
+        {&page->own, opts, defaults, 0, 0},
         OPT_GROUP(opt_plugin_section, plugin, &opt_plugin_defaults),
     };
     int first;
