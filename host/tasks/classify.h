@@ -185,12 +185,22 @@ int cls_lines_end(FILE *f, const char *input);
 /* The longest sequence of s. */
 uint32_t cls_longest(const cls_set *s);
 
-/* eval's pass of the model at path over a labelled set s (read from data): b is allocated for the set
- * (the caller frees it), and each batch, after the forward pass, is handed to count with its size. EXIT_OK,
- * or EXIT_INTERRUPTED or EXIT_FAIL after one line. classify and tag evaluate this way. */
-typedef void cls_count_fn(void *ctx, const cls_batch *b, uint32_t n);
-int cls_eval_pass(const cls_model *m, const cls_set *s, cls_batch *b, const char *path, const char *data,
-                  cls_count_fn *count, void *ctx);
+/* What eval of a classifier or of a tagger counts and reports, over its counts (ctx). */
+typedef struct cls_eval_kind {
+    const char *noun;        /* "a classifier": "eval: --data FILE is required for a classifier" */
+    int how;                 /* how --data is read (cls_read) */
+    /* Makes room in ctx for counting m's batches over s: 0, or -1 when memory ran out. */
+    int (*begin)(void *ctx, const cls_model *m, const cls_set *s);
+    /* Counts a batch of n sequences, after the forward pass. */
+    void (*count)(void *ctx, const cls_batch *b, uint32_t n);
+    /* The report on standard output: text, or (json) one object. */
+    void (*report)(void *ctx, const cls_model *m, const cls_set *s, const char *path, const char *data, int json);
+} cls_eval_kind;
+
+/* eval of the model at path over data (NULL: not given, a usage error): its batches counted into ctx, then
+ * the report. The exit code, everything said; the caller frees what begin put in ctx. */
+int cls_evaluate(const cls_eval_kind *k, void *ctx, const char *path, plugin_registry *r, const char *data,
+                 int json);
 
 /* ---- the trainer (clstrain.c) --------------------------------------------------------------------------- */
 

@@ -120,7 +120,18 @@ typedef struct tag_counts {
     double tokens, right, ent[3]; /* ent: gold, predicted, both */
 } tag_counts;
 
-static void count_batch(void *ctx, const cls_batch *b, uint32_t n)
+static int begin(void *ctx, const cls_model *m, const cls_set *s)
+{
+    tag_counts *c = ctx;
+    const uint32_t T = cls_longest(s);
+    c->m = m;
+    c->iob = iob_tags(m);
+    c->pred = malloc(((size_t)T + 1) * sizeof *c->pred);
+    c->gold = malloc(((size_t)T + 1) * sizeof *c->gold);
+    return c->pred && c->gold ? 0 : -1;
+}
+
+static void count(void *ctx, const cls_batch *b, uint32_t n)
 {
     tag_counts *c = ctx;
     const uint32_t L = c->m->n_labels;
@@ -136,42 +147,18 @@ static void count_batch(void *ctx, const cls_batch *b, uint32_t n)
     }
 }
 
-static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+static void report(void *ctx, const cls_model *m, const cls_set *s, const char *path, const char *data, int json)
 {
-    const music_eval_opts *o = opts;
-    cls_model m;
-    cls_set s;
-    cls_batch b;
-    tag_counts c = {.m = &m};
-    int rc = EXIT_FAIL;
-    if (!o->data) {
-        hostlog_usage("eval: --data FILE is required for a tagger");
-        return EXIT_USAGE;
-    }
-    if (cls_load(&m, r, path) != EXIT_OK)
-        return EXIT_LOAD;
-    memset(&b, 0, sizeof b);
-    if (cls_read(&s, o->data, &m, CLS_READ_CONLL) != 0)
-        goto done;
-    const uint32_t T = cls_longest(&s);
-    c.pred = malloc(((size_t)T + 1) * sizeof *c.pred);
-    c.gold = malloc(((size_t)T + 1) * sizeof *c.gold);
-    if (!c.pred || !c.gold) {
-        hostlog_error("out of memory");
-        goto done;
-    }
-    c.iob = iob_tags(&m);
-    if ((rc = cls_eval_pass(&m, &s, &b, path, o->data, count_batch, &c)) != EXIT_OK)
-        goto done;
-    const double tokens = c.tokens, accuracy = c.right / tokens, *ent = c.ent;
-    const int iob = c.iob;
+    const tag_counts *c = ctx;
+    const double tokens = c->tokens, accuracy = c->right / tokens, *ent = c->ent;
     const double p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
     const double f1 = p + rec > 0 ? 2 * p * rec / (p + rec) : 0;
+    (void)m;
     if (json) {
-        cJSON *j = eval_json(path, TAG_TASK, o->data);
-        cJSON_AddNumberToObject(j, "sentences", (double)s.n);
+        cJSON *j = eval_json(path, TAG_TASK, data);
+        cJSON_AddNumberToObject(j, "sentences", (double)s->n);
         cJSON_AddNumberToObject(j, "tokens", tokens);
-        if (iob) {
+        if (c->iob) {
             cJSON *e = cJSON_AddObjectToObject(j, "entities");
             cJSON_AddNumberToObject(e, "gold", ent[0]);
             cJSON_AddNumberToObject(e, "predicted", ent[1]);
@@ -183,18 +170,21 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
         cJSON_AddNumberToObject(j, "accuracy", accuracy);
         eval_json_print(j);
     } else {
-        printf("sentences %zu\ntokens %.0f\n", s.n, tokens);
-        if (iob)
+        printf("sentences %zu\ntokens %.0f\n", s->n, tokens);
+        if (c->iob)
             printf("entities %.0f, predicted %.0f, right %.0f: precision %.6f recall %.6f f1 %.6f\n", ent[0], ent[1],
                    ent[2], p, rec, f1);
         printf("accuracy %.6f\n", accuracy);
     }
-    rc = EXIT_OK;
-done:
+}
+
+static const cls_eval_kind tagger = {"a tagger", CLS_READ_CONLL, begin, count, report};
+
+static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+{
+    tag_counts c = {0};
+    const int rc = cls_evaluate(&tagger, &c, path, r, ((const music_eval_opts *)opts)->data, json);
     free(c.pred), free(c.gold);
-    cls_batch_free(&b);
-    cls_set_free(&s);
-    cls_close(&m);
     return rc;
 }
 
