@@ -158,34 +158,23 @@ int task_model_run(const char *plugin_path, const char *name, task_can can, cons
 
 static int single_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
 {
-    host_model *hm = calloc(1, sizeof *hm);
+    host_model *hm = x->priv;
     model_spec spec;
     rh_weights *w = NULL;
-    if (!hm) {
-        host_fmt(why, why_len, "out of memory");
-        return EXIT_FAIL;
-    }
     const int rc = model_open(hm, &spec, &w, r, path, NULL, why, why_len);
     rh_weights_close(w);
-    if (rc != EXIT_OK) {
-        free(hm);
-        return rc;
-    }
     x->tensors = hm->tensors, x->num_tensors = hm->info.num_tensors;
     x->params = hm->params, x->num_params = hm->info.num_params;
-    x->priv = hm;
-    return EXIT_OK;
+    return rc;
 }
 
 static void single_close(export_weights *x)
 {
-    if (x->priv)
-        host_model_destroy(x->priv);
-    free(x->priv);
-    memset(x, 0, sizeof *x);
+    host_model_destroy(x->priv);
 }
 
 const task_export single_export = {
+    .priv_size = sizeof(host_model),
     .open = single_open,
     .close = single_close,
 };

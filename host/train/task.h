@@ -177,14 +177,16 @@ typedef struct export_weights {
     uint32_t num_tensors;
     const float *params;
     uint64_t num_params;
-    void *priv;               /* the task's */
+    void *priv;               /* the task's: task_export.priv_size bytes, zeroed, from before open to after close */
 } export_weights;
 
 typedef struct task_export {
     const cli_section *section; /* options only its models take (NULL: none) */
     size_t opts_size;
     const void *opts_defaults;
-    /* The model file at path as tensors over one buffer. EXIT_OK or EXIT_LOAD with why. */
+    size_t priv_size;         /* of the task's state at x->priv */
+    /* The model file at path as tensors over one buffer. EXIT_OK, or EXIT_LOAD or EXIT_FAIL with why (and
+     * nothing left to close). */
     int (*open)(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len);
     /* With a section (called with its options; NULL without one): a metadata value as the export writes
      * it: value itself, or a replacement (*owned set to free it afterwards), or NULL when memory ran out. */
@@ -192,6 +194,7 @@ typedef struct task_export {
                         char **owned);
     /* With a section (likewise): what the "wrote" line says after the parameter count: ", padding 100 ms". */
     void (*describe)(const export_weights *x, const void *opts, char *buf, size_t len);
+    /* Frees what open made (not x->priv itself). */
     void (*close)(export_weights *x);
 } task_export;
 
