@@ -232,7 +232,7 @@ void cls_train_close(void *st);
 
 /* The members of task_train both tasks share. */
 #define CLS_TASK_TRAIN                                                                                           \
-    .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults,                                          \
+    .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults, .defaults = cls_defaults,                \
     .record = "batch-size optimizer learning-rate lr-decay lr-decay-after grad-clip clip-value weight-decay seed " \
               "dropout",                                                                                         \
     .strict = 1, .figure = "error_rate", .validate_epochs = 1, .state_size = sizeof(cls_trainer),                \

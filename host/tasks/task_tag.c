@@ -51,7 +51,6 @@ static const task_train train = {
              "sentences",
     .usage = "--data FILE.txt",
     .sections = sections,
-    .defaults = cls_defaults,
     .rate_unit = "sent/s",
     .data_differs = "the training sentences differ",
     .rng_salt = 0x7461675f74726e31ULL,
