@@ -270,6 +270,7 @@ uint32_t cls_save(void *st, const train_ctx *c, rh_blob *blobs)
 int cls_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
 {
     cls_trainer *tr = st;
+    (void)c;
     rh_blob b;
     const int32_t i = rh_weights_find(w, "train.order");
     if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_I32 || b.ndim != 1 ||
@@ -284,10 +285,6 @@ int cls_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
             return -1;
         }
         tr->order[k] = (uint32_t)ord[k];
-    }
-    if (c->pos >= tr->train.n) {
-        hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
-        return -1;
     }
     return 0;
 }

@@ -606,7 +606,8 @@ int seq_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
         }
         memcpy(tr->state, b.data, (size_t)B * tr->S * sizeof(float));
     }
-    if (tr->per_line ? c->pos >= tr->n_lines : c->pos + so->seq_len + 1 > tr->seg) {
+    /* a stream's position needs a whole window after it (the loop checks the lines' and the epoch's) */
+    if (!tr->per_line && c->pos + so->seq_len + 1 > tr->seg) {
         hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
         return -1;
     }

@@ -384,10 +384,6 @@ static int ctc_restore(void *st, train_ctx *c, const rh_weights *w, const char *
         }
         tr->batches[k] = (uint32_t)ord[k];
     }
-    if (c->pos >= tr->n_batches) {
-        hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
-        return -1;
-    }
     return 0;
 }
 

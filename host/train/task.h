@@ -126,7 +126,8 @@ typedef struct task_train {
     void (*record_data)(void *st, const train_ctx *c, cJSON *record);
     /* Its state in a checkpoint: up to 2 blobs (train.order, train.state, ...), pointing into its memory. */
     uint32_t (*save)(void *st, const train_ctx *c, rh_blob *blobs);
-    /* Its state from a checkpoint, and c->pos checked against the data. 0, or -1 after one line. */
+    /* Its state from a checkpoint. 0, or -1 after one line. The loop then checks c->pos against epoch_units;
+     * a task whose position needs more of its data checks that here. */
     int (*restore)(void *st, train_ctx *c, const rh_weights *w, const char *path);
     /* On several ranks, before save: every rank's share of the task's state brought to every rank (the
      * carried state of the streams each rank steps). Called on every rank at once. NULL: nothing is a share. */
