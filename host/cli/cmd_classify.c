@@ -4,8 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct classify_opts {
@@ -38,16 +36,8 @@ static const cli_page page = {
     .own = {NULL, options},
 };
 
-static int classify(task_model *m, const void *a)
-{
-    return m->t->classify(m->path, &m->reg, a);
-}
-
 int cmd_classify(int argc, char **argv)
 {
     classify_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("classify", &o, &defaults, &page, &plugin, &o.model, &o.a.input,
-                                              argc, argv);
-    return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_classify, NULL, classify, &o.a);
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.input, &task_use_classify, &o.a, argc, argv);
 }

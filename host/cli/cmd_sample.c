@@ -40,11 +40,6 @@ static const cli_page page = {
     .own = {NULL, options},
 };
 
-static int sample(task_model *m, const void *a)
-{
-    return m->t->sample(m->path, &m->reg, a);
-}
-
 int cmd_sample(int argc, char **argv)
 {
     sample_opts o;
@@ -61,5 +56,5 @@ int cmd_sample(int argc, char **argv)
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;
     }
-    return task_model_run(plugin.path, o.model, task_can_sample, NULL, sample, &o.a);
+    return task_model_run(plugin.path, o.model, &task_use_sample, &o.a);
 }

@@ -4,8 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct score_opts {
@@ -38,16 +36,8 @@ static const cli_page page = {
     .own = {NULL, options},
 };
 
-static int score(task_model *m, const void *a)
-{
-    return m->t->score(m->path, &m->reg, a);
-}
-
 int cmd_score(int argc, char **argv)
 {
     score_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("score", &o, &defaults, &page, &plugin, &o.model, &o.a.text,
-                                              argc, argv);
-    return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_score, NULL, score, &o.a);
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.text, &task_use_score, &o.a, argc, argv);
 }

@@ -4,8 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct tag_opts {
@@ -33,16 +31,8 @@ static const cli_page page = {
     .own = {NULL, options},
 };
 
-static int tag(task_model *m, const void *a)
-{
-    return m->t->tag(m->path, &m->reg, a);
-}
-
 int cmd_tag(int argc, char **argv)
 {
     tag_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("tag", &o, &defaults, &page, &plugin, &o.model, &o.a.input,
-                                              argc, argv);
-    return started >= 0 ? started : task_model_run(plugin.path, o.model, task_can_tag, NULL, tag, &o.a);
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.input, &task_use_tag, &o.a, argc, argv);
 }

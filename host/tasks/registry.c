@@ -64,6 +64,18 @@ TASK_CAN(export, export)
 TASK_CAN(classify, classify)
 TASK_CAN(tag, tag)
 
+/* A command uses the task's member of its name. */
+#define TASK_USE(member)                                                                                       \
+    static int run_##member(task_model *m, const void *args)                                                   \
+    {                                                                                                          \
+        return m->t->member(m->path, &m->reg, args);                                                           \
+    }                                                                                                          \
+    const task_use task_use_##member = {task_can_##member, run_##member};
+TASK_USE(sample)
+TASK_USE(score)
+TASK_USE(classify)
+TASK_USE(tag)
+
 int task_can_eval(const task_ops *t, const void *arg)
 {
     return t->eval && (!arg || t->eval->section == arg);
@@ -141,17 +153,41 @@ void task_model_close(task_model *m)
     registry_free(&m->reg);
 }
 
-int task_model_run(const char *plugin_path, const char *name, task_can can, const void *arg, task_model_fn *run,
-                   const void *args)
+int task_model_run(const char *plugin_path, const char *name, const task_use *use, const void *args)
 {
     task_model m;
     host_catch_interrupts();
-    int rc = task_model_open(&m, plugin_path, name, can, arg);
+    int rc = task_model_open(&m, plugin_path, name, use->can, NULL);
     if (rc == EXIT_OK) {
-        rc = run(&m, args);
+        rc = use->run(&m, args);
         task_model_close(&m);
     }
     return rc;
+}
+
+int task_model_input(const cli_page *page, void *opts, const void *defaults, const char *const *model,
+                     const char **input, const task_use *use, const void *args, int argc, char **argv)
+{
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&page->own, opts, defaults, 0, 0},
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
+    };
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, page);
+    if (started >= 0)
+        return started;
+    if (first + 1 < argc) {
+        hostlog_usage("%s: one input at a time ('%s' is extra)", hostlog_command(), argv[first + 1]);
+        return EXIT_USAGE;
+    }
+    /* the input is an operand, not an option: the table's defaults never reach it */
+    *input = first < argc ? argv[first] : "-";
+    if (!*model) {
+        hostlog_usage("%s: -m MODEL is required", hostlog_command());
+        return EXIT_USAGE;
+    }
+    return task_model_run(plugin.path, *model, use, args);
 }
 
 /* ---- export of a model file that holds one model ----------------------------------------------------------- */
