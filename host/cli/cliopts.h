@@ -100,7 +100,7 @@ typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
 /* A command's --help page as data: head (its usage line and what it does), the table of its options
  * (cli_help), then tail (NULL: nothing); or, when print is set, what print writes. own is the section of
  * the command's own options, which its group binds ({&page.own, &o, &defaults, 0, 0}): a command whose
- * options are one table declares no section of its own. */
+ * options are one table needs no section of its own. */
 typedef struct cli_page {
     const char *head;
     const char *tail;
