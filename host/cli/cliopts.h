@@ -20,8 +20,8 @@
  * new default. cli_was_given says whether the option behind a field was given.
  *
  * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options, an array of groups (its own and shared ones), its --help page (cli_page: the text
- * around the table of options), and cli_start.
+ * listing the options (the page's own when they are the command's, see cli_page), an array of groups (its
+ * own and shared ones), its --help page (cli_page: the text around the table of options), and cli_start.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
@@ -98,11 +98,14 @@ int cli_parse(cli_group *groups, size_t n, int argc, char **argv, int *first);
 typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
 
 /* A command's --help page as data: head (its usage line and what it does), the table of its options
- * (cli_help), then tail (NULL: nothing); or, when print is set, what print writes. */
+ * (cli_help), then tail (NULL: nothing); or, when print is set, what print writes. own is the section of
+ * the command's own options, which its group binds ({&page.own, &o, &defaults, 0, 0}): a command whose
+ * options are one table needs no section of its own. */
 typedef struct cli_page {
     const char *head;
     const char *tail;
     cli_usage_fn *print;
+    cli_section own;
 } cli_page;
 
 void cli_print_page(FILE *f, const cli_page *page, const cli_group *groups, size_t n);

@@ -4,9 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "interrupt.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct classify_opts {
@@ -26,7 +23,6 @@ static const cli_option options[] = {
              "element: the label so far (unidirectional models with pool last)"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost classify -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -37,22 +33,11 @@ static const cli_page page = {
             "character outside its vocabulary, an empty sequence, a ragged numeric row, a sequence longer than\n"
             "its --max-length) is an error naming the line, exit 1, after the lines before it were printed.\n"
             "Ctrl-C (or SIGTERM) stops and exits 130.\n",
+    .own = {NULL, options},
 };
 
 int cmd_classify(int argc, char **argv)
 {
     classify_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("classify", &section, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.input, argc, argv);
-    if (started >= 0)
-        return started;
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_classify, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->classify(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.input, &task_use_classify, &o.a, argc, argv);
 }

@@ -112,9 +112,15 @@ static int write_export(const export_opts *o, const char *path, const char *task
     rh_weights *w = NULL;
     char why[1024], err[512], more[128] = "";
     memset(&x, 0, sizeof x);
+    void *priv = x.priv = calloc(1, e->priv_size);
+    if (!priv) {
+        hostlog_error("out of memory");
+        return EXIT_FAIL;
+    }
     int rc = e->open(&x, path, reg, why, sizeof why);
     if (rc != EXIT_OK) {
         hostlog_error("%s", why);
+        free(priv);
         return rc;
     }
     rc = EXIT_FAIL;
@@ -152,6 +158,7 @@ done:
     free(owned), free(meta), free(blobs), free(halves);
     rh_weights_close(w);
     e->close(&x);
+    free(priv);
     return rc;
 }
 

@@ -89,7 +89,6 @@ static const cli_option options[] = {
      .max = FEATURES_MAX_THREADS},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost features [OPTIONS] FILE|-\n"
@@ -108,6 +107,7 @@ static const cli_page page = {
             "A file is written atomically; a link is written through, '-', a FIFO or device as a stream.\n"
             "Exit status: 0 written, 1 unreadable audio or a write failure, 2 usage error (an unknown output\n"
             "extension among them), 3 a model that cannot be read, 130 interrupted.\n",
+    .own = {NULL, options},
 };
 
 /* FILE's base name with its extension replaced by .npy, in the current directory. */
@@ -377,7 +377,7 @@ int cmd_features(int argc, char **argv)
     const frontend_opts fe_defaults = {spec_default_settings(), 0};
     cli_group groups[] = {
         OPT_GROUP(opt_output_section, &out, &opt_output_defaults),
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         {&frontend_section, &fe, &fe_defaults, 0, 0},
     };
     int first;

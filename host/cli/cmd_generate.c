@@ -134,7 +134,6 @@ static const cli_option options[] = {
      .help = "also render the first file with FluidSynth and a GM soundfont"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost generate -m MODEL (-o OUT.mid | --num-outputs N --output-dir DIR) [OPTIONS]\n"
@@ -147,6 +146,7 @@ static const cli_page page = {
             "A file is written atomically; a link is written through, a FIFO or device as a stream.\n"
             "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
             "(earlier --num-outputs files stay as they are) and the exit code is 130.\n",
+    .own = {NULL, options},
 };
 
 /* The whole of a file into memory; NULL with errno. */
@@ -297,7 +297,7 @@ int cmd_generate(int argc, char **argv)
     opt_sampling sampling;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };

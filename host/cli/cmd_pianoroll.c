@@ -26,7 +26,6 @@ static const cli_option options[] = {
      .help = "height in pixels, 16-8192", .min = 16, .max = 8192},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost pianoroll IN.mid -o OUT.svg|OUT.png|- [OPTIONS]\n"
@@ -37,6 +36,7 @@ static const cli_page page = {
             "extension, .svg or .png, and --format svg or png is needed for '-' or a name without one.\n"
             "SVG carries labels and a tooltip per note.\n"
             "\n",
+    .own = {NULL, options},
 };
 
 int cmd_pianoroll(int argc, char **argv)
@@ -45,7 +45,7 @@ int cmd_pianoroll(int argc, char **argv)
     roll_opts o;
     cli_group groups[] = {
         OPT_GROUP(opt_output_section, &out, &opt_output_defaults),
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
     };
     int first;
     const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);

@@ -50,7 +50,6 @@ static const cli_option options[] = {
              "written through)"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost play -m MODEL [--output-port NAME|INDEX] [--record FILE.mid] [OPTIONS]\n"
@@ -67,6 +66,7 @@ static const cli_page page = {
             "Exit status: 0 done; 1 no such MIDI port, or no MIDI device on this machine (see\n"
             "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
             "or is not an event model; 130 interrupted.\n",
+    .own = {NULL, options},
 };
 
 static int32_t gen_next(void *ctx)
@@ -111,7 +111,7 @@ int cmd_play(int argc, char **argv)
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),

@@ -5,7 +5,6 @@
 
 #include "commands.h"
 #include "hostlog.h"
-#include "interrupt.h"
 #include "optgroups.h"
 #include "registry.h"
 
@@ -33,12 +32,12 @@ static const cli_option options[] = {
              "through, a FIFO or device is a stream"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost sample -m MODEL [OPTIONS]\n\n"
             "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n",
     .tail = "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n",
+    .own = {NULL, options},
 };
 
 int cmd_sample(int argc, char **argv)
@@ -46,7 +45,7 @@ int cmd_sample(int argc, char **argv)
     sample_opts o;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
@@ -57,12 +56,5 @@ int cmd_sample(int argc, char **argv)
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;
     }
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while a large model loads is also a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_sample, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->sample(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return task_model_run(plugin.path, o.model, &task_use_sample, &o.a);
 }

@@ -4,9 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "interrupt.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct score_opts {
@@ -29,7 +26,6 @@ static const cli_option options[] = {
      .help = "one JSON object instead of text"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost score -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -37,22 +33,11 @@ static const cli_page page = {
             "first is predicted from those before it. The last line is 'nats_per_char X'.\n\n",
     .tail = "\nA symbol the model's vocabulary lacks is an error naming its line and column. Ctrl-C (or\n"
             "SIGTERM) stops, prints nothing on standard output and exits 130.\n",
+    .own = {NULL, options},
 };
 
 int cmd_score(int argc, char **argv)
 {
     score_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("score", &section, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.text, argc, argv);
-    if (started >= 0)
-        return started;
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model or the text loads is a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_score, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->score(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.text, &task_use_score, &o.a, argc, argv);
 }

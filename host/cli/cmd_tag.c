@@ -4,9 +4,6 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "hostlog.h"
-#include "interrupt.h"
-#include "optgroups.h"
 #include "registry.h"
 
 typedef struct tag_opts {
@@ -23,7 +20,6 @@ static const cli_option options[] = {
      .help = "one JSON object a sentence: its tokens, their tags and each tag's probability"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static const cli_page page = {
     .head = "usage: rnnhost tag -m MODEL [OPTIONS] [FILE|-]\n\n"
@@ -32,22 +28,11 @@ static const cli_page page = {
     .tail = "\nA word the model's vocabulary lacks is its unknown word. An empty line, or a sentence longer than\n"
             "the model's --max-length, is an error naming the line, exit 1, after the sentences before it were\n"
             "printed. Ctrl-C (or SIGTERM) stops and exits 130.\n",
+    .own = {NULL, options},
 };
 
 int cmd_tag(int argc, char **argv)
 {
     tag_opts o = defaults;
-    opt_plugin plugin;
-    const int started = opt_start_model_input("tag", &section, &o, &defaults, &page, &plugin, &o.model,
-                                              &o.a.input, argc, argv);
-    if (started >= 0)
-        return started;
-    task_model m;
-    host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_tag, NULL);
-    if (rc == EXIT_OK) {
-        rc = m.t->tag(m.path, &m.reg, &o.a);
-        task_model_close(&m);
-    }
-    return rc;
+    return task_model_input(&page, &o, &defaults, &o.model, &o.a.input, &task_use_tag, &o.a, argc, argv);
 }

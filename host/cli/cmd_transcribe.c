@@ -86,7 +86,6 @@ static const cli_option options[] = {
      .help = "no progress on stderr"},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static void usage(FILE *f, const cli_group *groups, size_t n)
 {
@@ -113,7 +112,7 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
                "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
                "(files finished so far are written).\n");
 }
-static const cli_page page = {.print = usage};
+static const cli_page page = {.print = usage, .own = {NULL, options}};
 
 static double now_seconds(void)
 {
@@ -328,7 +327,7 @@ int cmd_transcribe(int argc, char **argv)
     transcribe_opts o;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
     int first;

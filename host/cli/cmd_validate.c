@@ -104,7 +104,6 @@ static const cli_option options[] = {
      .size = sizeof(unsigned)},
     {0},
 };
-static const cli_section section = {NULL, options};
 
 static void validate_help(FILE *f, const cli_group *groups, size_t n)
 {
@@ -121,7 +120,7 @@ static void validate_help(FILE *f, const cli_group *groups, size_t n)
     fprintf(f, "\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
                "loaded.\n");
 }
-static const cli_page page = {.print = validate_help};
+static const cli_page page = {.print = validate_help, .own = {NULL, options}};
 
 static const char *signal_name(int sig)
 {
@@ -297,7 +296,7 @@ int cmd_validate(int argc, char **argv)
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
-        {&section, &o, &defaults, 0, 0},
+        {&page.own, &o, &defaults, 0, 0},
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };

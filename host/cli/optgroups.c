@@ -163,30 +163,3 @@ int opt_output_format(const opt_output *o, const char *const *names, int n, int 
 {
     return cli_output_format(o->path, o->format, names, n, fallback, hostlog_command());
 }
-
-/* ---- a model over one input ------------------------------------------------------------------------------ */
-
-int opt_start_model_input(const char *command, const cli_section *section, void *opts, const void *defaults,
-                          const cli_page *page, opt_plugin *plugin, const char *const *model, const char **input,
-                          int argc, char **argv)
-{
-    cli_group groups[] = {
-        {section, opts, defaults, 0, 0},
-        OPT_GROUP(opt_plugin_section, plugin, &opt_plugin_defaults),
-    };
-    int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, page);
-    if (started >= 0)
-        return started;
-    if (first + 1 < argc) {
-        hostlog_usage("%s: one input at a time ('%s' is extra)", command, argv[first + 1]);
-        return EXIT_USAGE;
-    }
-    /* the input is an operand, not an option: the table's defaults never reach it */
-    *input = first < argc ? argv[first] : "-";
-    if (!*model) {
-        hostlog_usage("%s: -m MODEL is required", command);
-        return EXIT_USAGE;
-    }
-    return -1;
-}

@@ -97,14 +97,6 @@ extern const cli_section opt_output_section;
  * -1 for none). The index, or -1 after a usage line. */
 int opt_output_format(const opt_output *o, const char *const *names, int n, int fallback);
 
-/* The start of a command that applies a model (-m, a field of its own section) to one input named by an
- * operand, or standard input ('-') when none is: score, classify, tag. Parses the command's section
- * (over opts and defaults) and the plugin path, then sets *input and checks that *model is given. -1 to
- * go on, else the exit code (0 after --help, 2 after a usage line). */
-int opt_start_model_input(const char *command, const cli_section *section, void *opts, const void *defaults,
-                          const cli_page *page, opt_plugin *plugin, const char *const *model, const char **input,
-                          int argc, char **argv);
-
 /* A group of a shared section over its struct and default instance. */
 #define OPT_GROUP(section, fields, defaults) {&(section), (fields), (defaults), 0, 0}
 

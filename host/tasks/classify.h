@@ -185,6 +185,23 @@ int cls_lines_end(FILE *f, const char *input);
 /* The longest sequence of s. */
 uint32_t cls_longest(const cls_set *s);
 
+/* What eval of a classifier or of a tagger counts and reports, over its counts (ctx). */
+typedef struct cls_eval_kind {
+    const char *noun;        /* "a classifier": "eval: --data FILE is required for a classifier" */
+    int how;                 /* how --data is read (cls_read) */
+    /* Makes room in ctx for counting m's batches over s: 0, or -1 when memory ran out. */
+    int (*begin)(void *ctx, const cls_model *m, const cls_set *s);
+    /* Counts a batch of n sequences, after the forward pass. */
+    void (*count)(void *ctx, const cls_batch *b, uint32_t n);
+    /* The report on standard output: text, or (json) one object. */
+    void (*report)(void *ctx, const cls_model *m, const cls_set *s, const char *path, const char *data, int json);
+} cls_eval_kind;
+
+/* eval of the model at path over data (NULL: not given, a usage error): its batches counted into ctx, then
+ * the report. The exit code, everything said; the caller frees what begin put in ctx. */
+int cls_evaluate(const cls_eval_kind *k, void *ctx, const char *path, plugin_registry *r, const char *data,
+                 int json);
+
 /* ---- the trainer (clstrain.c) --------------------------------------------------------------------------- */
 
 typedef struct cls_trainer {
@@ -215,7 +232,7 @@ void cls_train_close(void *st);
 
 /* The members of task_train both tasks share. */
 #define CLS_TASK_TRAIN                                                                                           \
-    .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults,                                          \
+    .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults, .defaults = cls_defaults,                \
     .record = "batch-size optimizer learning-rate lr-decay lr-decay-after grad-clip clip-value weight-decay seed " \
               "dropout recurrent-dropout",                                                                       \
     .strict = 1, .figure = "error_rate", .validate_epochs = 1, .state_size = sizeof(cls_trainer),                \

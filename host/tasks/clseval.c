@@ -16,20 +16,24 @@
 
 enum { EVAL_BATCH = 32 };
 
+/* The confusion matrix: (L, L), a row for each true label, a column for each predicted one. */
+typedef struct confusion {
+    uint32_t L;
+    uint64_t *counts;
+} confusion;
+
 /* The report: text, each label's line and the matrix, or one JSON object. */
-static void report(const cls_model *m, const char *path, const char *data, const uint64_t *conf, size_t n, int json)
+static void report(void *ctx, const cls_model *m, const cls_set *s, const char *path, const char *data, int json)
 {
+    const uint64_t *conf = ((const confusion *)ctx)->counts;
+    const size_t n = s->n;
     const uint32_t L = m->n_labels;
     uint64_t right = 0;
     for (uint32_t l = 0; l < L; l++)
         right += conf[(size_t)l * L + l];
     const double accuracy = (double)right / (double)n;
-    cJSON *j = json ? cJSON_CreateObject() : NULL, *classes = NULL, *matrix = NULL;
+    cJSON *j = json ? eval_json(path, CLS_TASK, data) : NULL, *classes = NULL, *matrix = NULL;
     if (j) {
-        cJSON_AddNumberToObject(j, "schema", 1);
-        cJSON_AddStringToObject(j, "model", path);
-        cJSON_AddStringToObject(j, "task", CLS_TASK);
-        cJSON_AddStringToObject(j, "data", data);
         cJSON_AddNumberToObject(j, "sequences", (double)n);
         classes = cJSON_AddArrayToObject(j, "classes");
         matrix = cJSON_AddArrayToObject(j, "confusion");
@@ -61,11 +65,7 @@ static void report(const cls_model *m, const char *path, const char *data, const
     }
     if (j) {
         cJSON_AddNumberToObject(j, "accuracy", accuracy);
-        char *s = cJSON_PrintUnformatted(j);
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        cJSON_Delete(j);
+        eval_json_print(j);
         return;
     }
     printf("confusion (a row for each true label, a column for each predicted one, in the order above)\n");
@@ -77,55 +77,77 @@ static void report(const cls_model *m, const char *path, const char *data, const
     printf("accuracy %.6f\n", accuracy);
 }
 
-static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+int cls_evaluate(const cls_eval_kind *k, void *ctx, const char *path, plugin_registry *r, const char *data,
+                 int json)
 {
-    const music_eval_opts *o = opts;
     cls_model m;
     cls_set s;
     cls_batch b;
     uint32_t idx[EVAL_BATCH];
-    uint64_t *conf = NULL;
     int rc = EXIT_FAIL;
-    if (!o->data) {
-        hostlog_usage("eval: --data FILE is required for a classifier");
+    if (!data) {
+        hostlog_usage("eval: --data FILE is required for %s", k->noun);
         return EXIT_USAGE;
     }
     if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
     memset(&b, 0, sizeof b);
-    if (cls_read(&s, o->data, &m, CLS_READ_LABELS) != 0)
+    if (cls_read(&s, data, &m, k->how) != 0)
         goto done;
     if (m.input == CLS_IN_NUMERIC)
         cls_standardise(&m, &s);
-    const uint32_t L = m.n_labels;
-    if (!(conf = calloc((size_t)L * L, sizeof *conf)) || cls_batch_alloc(&b, &m, cls_longest(&s), EVAL_BATCH) != 0) {
+    if (k->begin(ctx, &m, &s) != 0 || cls_batch_alloc(&b, &m, cls_longest(&s), EVAL_BATCH) != 0) {
         hostlog_error("out of memory");
         goto done;
     }
     for (size_t first = 0; first < s.n; first += EVAL_BATCH) {
         if (host_interrupted) {
-            hostlog_info("interrupted; %s is not evaluated", o->data);
+            hostlog_info("interrupted; %s is not evaluated", data);
             rc = EXIT_INTERRUPTED;
             goto done;
         }
         const uint32_t n = (uint32_t)(s.n - first < EVAL_BATCH ? s.n - first : EVAL_BATCH);
-        for (uint32_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(first + k);
+        for (uint32_t i = 0; i < n; i++)
+            idx[i] = (uint32_t)(first + i);
         cls_batch_fill(&b, &m, &s, idx, n);
         if (cls_forward(&m, &b, NULL, NULL) != RH_OK) {
             hostlog_error("%s: the model failed", path);
             goto done;
         }
-        for (uint32_t k = 0; k < n; k++)
-            conf[(size_t)b.targets[k] * L + cls_top(b.z + (size_t)k * L, L)]++;
+        k->count(ctx, &b, n);
     }
-    report(&m, path, o->data, conf, s.n, json);
+    k->report(ctx, &m, &s, path, data, json);
     rc = EXIT_OK;
 done:
-    free(conf);
     cls_batch_free(&b);
     cls_set_free(&s);
     cls_close(&m);
+    return rc;
+}
+
+static int begin(void *ctx, const cls_model *m, const cls_set *s)
+{
+    confusion *c = ctx;
+    (void)s;
+    c->L = m->n_labels;
+    c->counts = calloc((size_t)c->L * c->L, sizeof *c->counts);
+    return c->counts ? 0 : -1;
+}
+
+static void count(void *ctx, const cls_batch *b, uint32_t n)
+{
+    confusion *c = ctx;
+    for (uint32_t k = 0; k < n; k++)
+        c->counts[(size_t)b->targets[k] * c->L + cls_top(b->z + (size_t)k * c->L, c->L)]++;
+}
+
+static const cls_eval_kind classifier = {"a classifier", CLS_READ_LABELS, begin, count, report};
+
+static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+{
+    confusion c = {0, NULL};
+    const int rc = cls_evaluate(&classifier, &c, path, r, ((const music_eval_opts *)opts)->data, json);
+    free(c.counts);
     return rc;
 }
 

@@ -281,47 +281,21 @@ void cls_close(cls_model *m)
 
 static int export_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
 {
-    cls_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        host_fmt(why, why_len, "out of memory");
-        return EXIT_FAIL;
-    }
+    cls_model *m = x->priv;
     const int rc = cls_open(m, r, path, why, why_len);
-    if (rc != EXIT_OK) {
-        free(m);
-        return rc;
-    }
     x->tensors = m->tensors, x->num_tensors = m->num_tensors;
     x->params = m->params, x->num_params = m->P;
-    x->priv = m;
-    return EXIT_OK;
-}
-
-static const char *export_meta(const export_weights *x, const void *opts, const char *key, const char *value,
-                               char **owned)
-{
-    (void)x, (void)opts, (void)key, (void)owned;
-    return value;
-}
-
-static void export_describe(const export_weights *x, const void *opts, char *buf, size_t len)
-{
-    (void)x, (void)opts;
-    host_fmt(buf, len, "%s", "");
+    return rc;
 }
 
 static void export_close(export_weights *x)
 {
-    if (x->priv)
-        cls_close(x->priv);
-    free(x->priv);
-    memset(x, 0, sizeof *x);
+    cls_close(x->priv);
 }
 
 const task_export cls_export = {
+    .priv_size = sizeof(cls_model),
     .open = export_open,
-    .meta = export_meta,
-    .describe = export_describe,
     .close = export_close,
 };
 

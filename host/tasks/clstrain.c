@@ -251,23 +251,10 @@ int cls_train_meta(void *st, const train_ctx *c, meta_list *ml)
     return cls_meta(ml, &((cls_trainer *)st)->m);
 }
 
-/* A file's name without its folders: model files travel. */
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash && slash[1] ? slash + 1 : path;
-}
-
 void cls_record_data(void *st, const train_ctx *c, cJSON *j)
 {
     const cls_trainer *tr = st;
-    const seq_opts *co = c->own;
-    char hash[32];
-    cJSON_AddStringToObject(j, "data", base_name(co->data));
-    host_fmt(hash, sizeof hash, "%016llx", (unsigned long long)tr->train.hash);
-    cJSON_AddStringToObject(j, "data_hash", hash);
-    cJSON_AddNumberToObject(j, "sequences", (double)tr->train.n);
-    cJSON_AddStringToObject(j, "val_data", co->val_data ? base_name(co->val_data) : "");
+    seq_record_files(j, c->own, tr->train.hash, "sequences", (double)tr->train.n);
 }
 
 uint32_t cls_save(void *st, const train_ctx *c, rh_blob *blobs)
@@ -282,6 +269,7 @@ uint32_t cls_save(void *st, const train_ctx *c, rh_blob *blobs)
 int cls_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
 {
     cls_trainer *tr = st;
+    (void)c;
     rh_blob b;
     const int32_t i = rh_weights_find(w, "train.order");
     if (i < 0 || rh_weights_get(w, (uint32_t)i, &b) != RH_OK || b.dtype != RH_DTYPE_I32 || b.ndim != 1 ||
@@ -296,10 +284,6 @@ int cls_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
             return -1;
         }
         tr->order[k] = (uint32_t)ord[k];
-    }
-    if (c->pos >= tr->train.n) {
-        hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
-        return -1;
     }
     return 0;
 }

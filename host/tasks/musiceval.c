@@ -1,5 +1,6 @@
 /* What eval does alike for the two music tasks: their options (one section, so --data means one thing)
- * and the report of an average negative log-likelihood. */
+ * and the report of an average negative log-likelihood; and the head of the JSON report of every task's
+ * eval over --data. */
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +29,25 @@ const cli_section music_eval_section = {
     "confusion matrix; the last line is 'accuracy X', a fraction.",
     options};
 
+cJSON *eval_json(const char *path, const char *task, const char *data)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "schema", 1);
+    cJSON_AddStringToObject(j, "model", path);
+    cJSON_AddStringToObject(j, "task", task);
+    cJSON_AddStringToObject(j, "data", data);
+    return j;
+}
+
+void eval_json_print(cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
 int music_eval_check(const music_eval_opts *o)
 {
     if (o->data)
@@ -48,18 +68,11 @@ int music_eval_report(const char *path, const char *task, const music_eval_opts 
         return EXIT_FAIL;
     }
     if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "schema", 1);
-        cJSON_AddStringToObject(j, "model", path);
-        cJSON_AddStringToObject(j, "task", task);
-        cJSON_AddStringToObject(j, "data", o->data);
+        cJSON *j = eval_json(path, task, o->data);
         cJSON_AddNumberToObject(j, "count", (double)count);
         cJSON_AddStringToObject(j, "unit", unit);
         cJSON_AddNumberToObject(j, "nll", total / (double)count);
-        char *s = cJSON_PrintUnformatted(j);
-        printf("%s\n", s);
-        free(s);
-        cJSON_Delete(j);
+        eval_json_print(j);
     } else {
         if (sequences)
             printf("sequences %llu\n", (unsigned long long)sequences);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hostlog.h"
+#include "interrupt.h"
 #include "modelfile.h"
 #include "tasks.h"
 
@@ -62,6 +63,18 @@ TASK_CAN(generate, generate)
 TASK_CAN(export, export)
 TASK_CAN(classify, classify)
 TASK_CAN(tag, tag)
+
+/* A command uses the task's member of its name. */
+#define TASK_USE(member)                                                                                       \
+    static int run_##member(task_model *m, const void *args)                                                   \
+    {                                                                                                          \
+        return m->t->member(m->path, &m->reg, args);                                                           \
+    }                                                                                                          \
+    const task_use task_use_##member = {task_can_##member, run_##member};
+TASK_USE(sample)
+TASK_USE(score)
+TASK_USE(classify)
+TASK_USE(tag)
 
 int task_can_eval(const task_ops *t, const void *arg)
 {
@@ -140,53 +153,64 @@ void task_model_close(task_model *m)
     registry_free(&m->reg);
 }
 
+int task_model_run(const char *plugin_path, const char *name, const task_use *use, const void *args)
+{
+    task_model m;
+    host_catch_interrupts();
+    int rc = task_model_open(&m, plugin_path, name, use->can, NULL);
+    if (rc == EXIT_OK) {
+        rc = use->run(&m, args);
+        task_model_close(&m);
+    }
+    return rc;
+}
+
+int task_model_input(const cli_page *page, void *opts, const void *defaults, const char *const *model,
+                     const char **input, const task_use *use, const void *args, int argc, char **argv)
+{
+    opt_plugin plugin;
+    cli_group groups[] = {
+        {&page->own, opts, defaults, 0, 0},
+        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
+    };
+    int first;
+    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, page);
+    if (started >= 0)
+        return started;
+    if (first + 1 < argc) {
+        hostlog_usage("%s: one input at a time ('%s' is extra)", hostlog_command(), argv[first + 1]);
+        return EXIT_USAGE;
+    }
+    /* the input is an operand, not an option: the table's defaults never reach it */
+    *input = first < argc ? argv[first] : "-";
+    if (!*model) {
+        hostlog_usage("%s: -m MODEL is required", hostlog_command());
+        return EXIT_USAGE;
+    }
+    return task_model_run(plugin.path, *model, use, args);
+}
+
 /* ---- export of a model file that holds one model ----------------------------------------------------------- */
 
 static int single_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
 {
-    host_model *hm = calloc(1, sizeof *hm);
+    host_model *hm = x->priv;
     model_spec spec;
     rh_weights *w = NULL;
-    if (!hm) {
-        host_fmt(why, why_len, "out of memory");
-        return EXIT_FAIL;
-    }
     const int rc = model_open(hm, &spec, &w, r, path, NULL, why, why_len);
     rh_weights_close(w);
-    if (rc != EXIT_OK) {
-        free(hm);
-        return rc;
-    }
     x->tensors = hm->tensors, x->num_tensors = hm->info.num_tensors;
     x->params = hm->params, x->num_params = hm->info.num_params;
-    x->priv = hm;
-    return EXIT_OK;
-}
-
-static const char *single_meta(const export_weights *x, const void *opts, const char *key, const char *value,
-                               char **owned)
-{
-    (void)x, (void)opts, (void)key, (void)owned;
-    return value;
-}
-
-static void single_describe(const export_weights *x, const void *opts, char *buf, size_t len)
-{
-    (void)x, (void)opts;
-    host_fmt(buf, len, "%s", "");
+    return rc;
 }
 
 static void single_close(export_weights *x)
 {
-    if (x->priv)
-        host_model_destroy(x->priv);
-    free(x->priv);
-    memset(x, 0, sizeof *x);
+    host_model_destroy(x->priv);
 }
 
 const task_export single_export = {
+    .priv_size = sizeof(host_model),
     .open = single_open,
-    .meta = single_meta,
-    .describe = single_describe,
     .close = single_close,
 };

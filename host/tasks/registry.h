@@ -61,4 +61,24 @@ typedef struct task_model {
 int task_model_open(task_model *m, const char *plugin_path, const char *name, task_can can, const void *arg);
 void task_model_close(task_model *m);
 
+/* What sample, score, classify and tag use of a model's task: whether it can, and its member of the
+ * command's name run with the command's arguments (an exit code). */
+typedef struct task_use {
+    task_can can;
+    int (*run)(task_model *m, const void *args);
+} task_use;
+extern const task_use task_use_sample, task_use_score, task_use_classify, task_use_tag;
+
+/* The whole of a command's work with a model: catches Ctrl-C from here on (so that one while the model or
+ * the command's data loads is a clean stop), opens -m NAME (task_model_open), which must use->can, runs it
+ * and closes it. run's exit code, or task_model_open's. */
+int task_model_run(const char *plugin_path, const char *name, const task_use *use, const void *args);
+
+/* The whole of a command that applies a model (-m, one of its own options) to one input named by an
+ * operand, or standard input ('-') when none is: score, classify, tag. Parses the command's own options
+ * (page->own, over opts and defaults) and the plugin path, sets *input, checks that *model is given, and
+ * runs task_model_run with args. The exit code (0 after --help, 2 after a usage line). */
+int task_model_input(const cli_page *page, void *opts, const void *defaults, const char *const *model,
+                     const char **input, const task_use *use, const void *args, int argc, char **argv);
+
 #endif /* RNNHOST_REGISTRY_H */

@@ -535,16 +535,20 @@ static const char *base_name(const char *path)
     return slash && slash[1] ? slash + 1 : path;
 }
 
+void seq_record_files(cJSON *j, const seq_opts *so, uint64_t hash, const char *count_key, double count)
+{
+    char hex[32];
+    cJSON_AddStringToObject(j, "data", base_name(so->data));
+    host_fmt(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+    cJSON_AddStringToObject(j, "data_hash", hex);
+    cJSON_AddNumberToObject(j, count_key, count);
+    cJSON_AddStringToObject(j, "val_data", so->val_data ? base_name(so->val_data) : "");
+}
+
 void seq_record_data(void *st, const train_ctx *c, cJSON *j)
 {
     const seq_trainer *tr = st;
-    const seq_opts *so = c->own;
-    char hash[32];
-    cJSON_AddStringToObject(j, "data", base_name(so->data));
-    host_fmt(hash, sizeof hash, "%016llx", (unsigned long long)tr->data_hash);
-    cJSON_AddStringToObject(j, "data_hash", hash);
-    cJSON_AddNumberToObject(j, "data_symbols", (double)tr->n);
-    cJSON_AddStringToObject(j, "val_data", so->val_data ? base_name(so->val_data) : "");
+    seq_record_files(j, c->own, tr->data_hash, "data_symbols", (double)tr->n);
 }
 
 int seq_meta(seq_trainer *tr, meta_list *ml, const char *key, const char *value)
@@ -598,7 +602,8 @@ int seq_restore(void *st, train_ctx *c, const rh_weights *w, const char *path)
         }
         memcpy(tr->state, b.data, (size_t)B * tr->S * sizeof(float));
     }
-    if (tr->per_line ? c->pos >= tr->n_lines : c->pos + so->seq_len + 1 > tr->seg) {
+    /* a stream's position needs a whole window after it (the loop checks the lines' and the epoch's) */
+    if (!tr->per_line && c->pos + so->seq_len + 1 > tr->seg) {
         hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
         return -1;
     }

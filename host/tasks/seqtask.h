@@ -129,6 +129,9 @@ void seq_token_validate(void *st, train_ctx *c, val_result *v);
 int seq_has_validation(void *st);
 void seq_describe(void *st, const train_ctx *c, char *buf, size_t len);
 void seq_record_data(void *st, const train_ctx *c, cJSON *record);
+/* What every task over seq_opts records of its data: "data", "data_hash", count_key = count, "val_data"; the
+ * files by their base names, since model files travel. */
+void seq_record_files(cJSON *record, const seq_opts *so, uint64_t hash, const char *count_key, double count);
 uint32_t seq_save(void *st, const train_ctx *c, rh_blob *blobs);
 int seq_restore(void *st, train_ctx *c, const rh_weights *w, const char *path);
 void seq_close(void *st);

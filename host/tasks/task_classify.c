@@ -52,7 +52,6 @@ static const task_train train = {
     .usage = "--data FILE.tsv",
     CLS_TASK_TRAIN,
     .sections = sections,
-    .defaults = cls_defaults,
     .rate_unit = "seq/s",
     .data_differs = "the training sequences differ",
     .rng_salt = 0x636c617373696679ULL,

@@ -383,10 +383,6 @@ static int ctc_restore(void *st, train_ctx *c, const rh_weights *w, const char *
         }
         tr->batches[k] = (uint32_t)ord[k];
     }
-    if (c->pos >= tr->n_batches) {
-        hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
-        return -1;
-    }
     return 0;
 }
 
@@ -464,28 +460,16 @@ typedef struct exported {
 static void export_close(export_weights *x)
 {
     exported *e = x->priv;
-    if (e) {
-        asr_close(&e->m);
-        free(e->params), free(e->tensors), free(e->names);
-        free(e);
-    }
-    memset(x, 0, sizeof *x);
+    asr_close(&e->m);
+    free(e->params), free(e->tensors), free(e->names);
 }
 
 static int export_open(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len)
 {
-    exported *e = calloc(1, sizeof *e);
-    if (!e) {
-        host_fmt(why, why_len, "out of memory");
-        return EXIT_FAIL;
-    }
-    x->priv = e;
+    exported *e = x->priv;
     const int rc = asr_open(&e->m, r, path, why, why_len);
-    if (rc != EXIT_OK) {
-        free(e);
-        x->priv = NULL;
+    if (rc != EXIT_OK)
         return rc;
-    }
     uint64_t n = 0;
     for (int d = 0; d < asr_dirs(&e->m); d++)
         n += e->m.dir[d].info.num_params;
@@ -539,6 +523,7 @@ static const task_export export_ops = {
     .section = &export_section,
     .opts_size = sizeof(ctc_export_opts),
     .opts_defaults = &export_defaults,
+    .priv_size = sizeof(exported),
     .open = export_open,
     .meta = export_meta,
     .describe = export_describe,

@@ -51,7 +51,6 @@ static const task_train train = {
              "sentences",
     .usage = "--data FILE.txt",
     .sections = sections,
-    .defaults = cls_defaults,
     .rate_unit = "sent/s",
     .data_differs = "the training sentences differ",
     .rng_salt = 0x7461675f74726e31ULL,
@@ -112,70 +111,53 @@ static void count_entities(const cls_model *m, const int32_t *gold, const int32_
         counts[1]++;
 }
 
-static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+/* What eval counts over a tagger's batches. */
+typedef struct tag_counts {
+    const cls_model *m;
+    int iob;                 /* and the entities (iob_tags) */
+    int32_t *pred, *gold;    /* (the longest sentence + 1) one sentence's tags */
+    double tokens, right, ent[3]; /* ent: gold, predicted, both */
+} tag_counts;
+
+static int begin(void *ctx, const cls_model *m, const cls_set *s)
 {
-    enum { B = 32 };
-    const music_eval_opts *o = opts;
-    cls_model m;
-    cls_set s;
-    cls_batch b;
-    uint32_t idx[B];
-    int32_t *pred = NULL, *gold = NULL;
-    double tokens = 0, right = 0, ent[3] = {0, 0, 0}; /* gold, predicted, both */
-    int rc = EXIT_FAIL;
-    if (!o->data) {
-        hostlog_usage("eval: --data FILE is required for a tagger");
-        return EXIT_USAGE;
-    }
-    if (cls_load(&m, r, path) != EXIT_OK)
-        return EXIT_LOAD;
-    memset(&b, 0, sizeof b);
-    if (cls_read(&s, o->data, &m, CLS_READ_CONLL) != 0)
-        goto done;
-    const uint32_t T = cls_longest(&s), L = m.n_labels;
-    pred = malloc(((size_t)T + 1) * sizeof *pred);
-    gold = malloc(((size_t)T + 1) * sizeof *gold);
-    if (!pred || !gold || cls_batch_alloc(&b, &m, T, B) != 0) {
-        hostlog_error("out of memory");
-        goto done;
-    }
-    const int iob = iob_tags(&m);
-    for (size_t first = 0; first < s.n; first += B) {
-        if (host_interrupted) {
-            hostlog_info("interrupted; %s is not evaluated", o->data);
-            rc = EXIT_INTERRUPTED;
-            goto done;
+    tag_counts *c = ctx;
+    const uint32_t T = cls_longest(s);
+    c->m = m;
+    c->iob = iob_tags(m);
+    c->pred = malloc(((size_t)T + 1) * sizeof *c->pred);
+    c->gold = malloc(((size_t)T + 1) * sizeof *c->gold);
+    return c->pred && c->gold ? 0 : -1;
+}
+
+static void count(void *ctx, const cls_batch *b, uint32_t n)
+{
+    tag_counts *c = ctx;
+    const uint32_t L = c->m->n_labels;
+    for (uint32_t k = 0; k < n; k++) {
+        for (uint32_t t = 0; t < b->lengths[k]; t++) {
+            const size_t row = (size_t)t * n + k;
+            c->pred[t] = (int32_t)cls_top(b->z + row * L, L), c->gold[t] = b->targets[row];
+            c->right += c->pred[t] == c->gold[t];
         }
-        const uint32_t n = (uint32_t)(s.n - first < B ? s.n - first : B);
-        for (uint32_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(first + k);
-        cls_batch_fill(&b, &m, &s, idx, n);
-        if (cls_forward(&m, &b, NULL, NULL) != RH_OK) {
-            hostlog_error("%s: the model failed", path);
-            goto done;
-        }
-        for (uint32_t k = 0; k < n; k++) {
-            for (uint32_t t = 0; t < b.lengths[k]; t++) {
-                const size_t row = (size_t)t * n + k;
-                pred[t] = (int32_t)cls_top(b.z + row * L, L), gold[t] = b.targets[row];
-                right += pred[t] == gold[t];
-            }
-            tokens += b.lengths[k];
-            if (iob)
-                count_entities(&m, gold, pred, b.lengths[k], ent);
-        }
+        c->tokens += b->lengths[k];
+        if (c->iob)
+            count_entities(c->m, c->gold, c->pred, b->lengths[k], c->ent);
     }
-    const double accuracy = right / tokens, p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
+}
+
+static void report(void *ctx, const cls_model *m, const cls_set *s, const char *path, const char *data, int json)
+{
+    const tag_counts *c = ctx;
+    const double tokens = c->tokens, accuracy = c->right / tokens, *ent = c->ent;
+    const double p = ent[1] ? ent[2] / ent[1] : 0, rec = ent[0] ? ent[2] / ent[0] : 0;
     const double f1 = p + rec > 0 ? 2 * p * rec / (p + rec) : 0;
+    (void)m;
     if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "schema", 1);
-        cJSON_AddStringToObject(j, "model", path);
-        cJSON_AddStringToObject(j, "task", TAG_TASK);
-        cJSON_AddStringToObject(j, "data", o->data);
-        cJSON_AddNumberToObject(j, "sentences", (double)s.n);
+        cJSON *j = eval_json(path, TAG_TASK, data);
+        cJSON_AddNumberToObject(j, "sentences", (double)s->n);
         cJSON_AddNumberToObject(j, "tokens", tokens);
-        if (iob) {
+        if (c->iob) {
             cJSON *e = cJSON_AddObjectToObject(j, "entities");
             cJSON_AddNumberToObject(e, "gold", ent[0]);
             cJSON_AddNumberToObject(e, "predicted", ent[1]);
@@ -185,24 +167,23 @@ static int eval_run(const char *path, plugin_registry *r, const void *opts, int 
             cJSON_AddNumberToObject(e, "f1", f1);
         }
         cJSON_AddNumberToObject(j, "accuracy", accuracy);
-        char *text = cJSON_PrintUnformatted(j);
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        cJSON_Delete(j);
+        eval_json_print(j);
     } else {
-        printf("sentences %zu\ntokens %.0f\n", s.n, tokens);
-        if (iob)
+        printf("sentences %zu\ntokens %.0f\n", s->n, tokens);
+        if (c->iob)
             printf("entities %.0f, predicted %.0f, right %.0f: precision %.6f recall %.6f f1 %.6f\n", ent[0], ent[1],
                    ent[2], p, rec, f1);
         printf("accuracy %.6f\n", accuracy);
     }
-    rc = EXIT_OK;
-done:
-    free(pred), free(gold);
-    cls_batch_free(&b);
-    cls_set_free(&s);
-    cls_close(&m);
+}
+
+static const cls_eval_kind tagger = {"a tagger", CLS_READ_CONLL, begin, count, report};
+
+static int eval_run(const char *path, plugin_registry *r, const void *opts, int json)
+{
+    tag_counts c = {0};
+    const int rc = cls_evaluate(&tagger, &c, path, r, ((const music_eval_opts *)opts)->data, json);
+    free(c.pred), free(c.gold);
     return rc;
 }
 

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "task.h"
 
 extern const task_ops task_lm;        /* task_lm.c */
@@ -38,6 +40,11 @@ extern const music_eval_opts music_eval_defaults;
 /* The task_eval of a music task whose measure is run. */
 #define MUSIC_EVAL(run) {"--data FILE.json|DIR", "music models", &music_eval_section, sizeof(music_eval_opts), \
                          &music_eval_defaults, (run)}
+
+/* The JSON object eval prints, begun: "schema" 1, "model" path, "task" and "data" (NULL when memory ran
+ * out); eval_json_print prints it on one line and deletes it. */
+cJSON *eval_json(const char *path, const char *task, const char *data);
+void eval_json_print(cJSON *j);
 
 /* --data given (0), or a usage line (-1). */
 int music_eval_check(const music_eval_opts *o);

@@ -301,9 +301,11 @@ int trainer_restore(trainer *tr, const rh_weights *w, const char *path)
         tr->stale_vals = json_count(j, "stale_vals", &v) == 0 ? (uint64_t)v : 0;
     }
     cJSON_Delete(j);
-    if (!ok) {
+    if (ok && tr->tt->restore(tr->st, c, w, path) != 0)
+        return -1;
+    if (!ok || c->pos >= c->epoch_units) {
         hostlog_error("%s: its position (rnnhost.checkpoint) is missing or does not fit the data", path);
         return -1;
     }
-    return tr->tt->restore(tr->st, c, w, path);
+    return 0;
 }

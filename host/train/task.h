@@ -126,7 +126,8 @@ typedef struct task_train {
     void (*record_data)(void *st, const train_ctx *c, cJSON *record);
     /* Its state in a checkpoint: up to 2 blobs (train.order, train.state, ...), pointing into its memory. */
     uint32_t (*save)(void *st, const train_ctx *c, rh_blob *blobs);
-    /* Its state from a checkpoint, and c->pos checked against the data. 0, or -1 after one line. */
+    /* Its state from a checkpoint. 0, or -1 after one line. The loop then checks c->pos against epoch_units;
+     * a task whose position needs more of its data checks that here. */
     int (*restore)(void *st, train_ctx *c, const rh_weights *w, const char *path);
     /* On several ranks, before save: every rank's share of the task's state brought to every rank (the
      * carried state of the streams each rank steps). Called on every rank at once. NULL: nothing is a share. */
@@ -177,21 +178,24 @@ typedef struct export_weights {
     uint32_t num_tensors;
     const float *params;
     uint64_t num_params;
-    void *priv;               /* the task's */
+    void *priv;               /* the task's: task_export.priv_size bytes, zeroed, from before open to after close */
 } export_weights;
 
 typedef struct task_export {
     const cli_section *section; /* options only its models take (NULL: none) */
     size_t opts_size;
     const void *opts_defaults;
-    /* The model file at path as tensors over one buffer. EXIT_OK or EXIT_LOAD with why. */
+    size_t priv_size;         /* of the task's state at x->priv */
+    /* The model file at path as tensors over one buffer. EXIT_OK, or EXIT_LOAD or EXIT_FAIL with why (and
+     * nothing left to close). */
     int (*open)(export_weights *x, const char *path, plugin_registry *r, char *why, size_t why_len);
-    /* A metadata value as the export writes it: value itself, or a replacement (*owned set to free it
-     * afterwards), or NULL when memory ran out. */
+    /* With a section (called with its options; NULL without one): a metadata value as the export writes
+     * it: value itself, or a replacement (*owned set to free it afterwards), or NULL when memory ran out. */
     const char *(*meta)(const export_weights *x, const void *opts, const char *key, const char *value,
                         char **owned);
-    /* What the "wrote" line says after the parameter count: ", padding 100 ms" (may be ""). */
+    /* With a section (likewise): what the "wrote" line says after the parameter count: ", padding 100 ms". */
     void (*describe)(const export_weights *x, const void *opts, char *buf, size_t len);
+    /* Frees what open made (not x->priv itself). */
     void (*close)(export_weights *x);
 } task_export;
 
