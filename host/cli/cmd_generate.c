@@ -34,10 +34,9 @@ typedef struct gen_opts {
     uint32_t num, program;
     gen_length length;
     double qpm;
-    double max_note; /* seconds; 0: no limit; below 0: the model's record */
 } gen_opts;
 
-static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120, .max_note = -1};
+static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120};
 
 /* A duration in the one syntax of every command (30s, 1.5m, 500ms) is music; a bare number is model steps. */
 static int parse_length(void *field, const char *arg, const char *name)
@@ -123,9 +122,6 @@ static const cli_option options[] = {
     {.name = "primer-pitches", .kind = CLI_CUSTOM, .offset = offsetof(gen_opts, primer_pitches), .arg = "P,...",
      .help = "start from this chord, a quarter note long", .shown = "", .parse = check_pitches,
      .size = sizeof(const char *)},
-    {.name = "max-note", .kind = CLI_DURATION, .offset = offsetof(gen_opts, max_note), .arg = "D",
-     .help = "end a note that has sounded this long: 12s, 500ms; 0: no limit",
-     .shown = "the longest note of the model's training data, as its file records it"},
     {.name = "qpm", .kind = CLI_NUMBER, .offset = offsetof(gen_opts, qpm), .arg = "Q",
      .help = "tempo written to the file, and the piano-roll grid, 1-1000", .min = 1, .max = 1000},
     {.name = "program", .kind = CLI_U32, .offset = offsetof(gen_opts, program), .arg = "P",
@@ -295,9 +291,11 @@ int cmd_generate(int argc, char **argv)
 {
     gen_opts o;
     opt_sampling sampling;
+    opt_music music;
     opt_plugin plugin;
     cli_group groups[] = {
         {&page.own, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_music_section, &music, &opt_music_defaults),
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
     };
@@ -328,7 +326,7 @@ int cmd_generate(int argc, char **argv)
         task_model_close(&m);
         return rc;
     }
-    music_gen_set_max_note(g, o.max_note);
+    music_gen_set_max_note(g, music.max_note);
     rc = EXIT_FAIL;
     gen_piece piece = {o.length.seconds, o.length.steps, o.qpm, NULL, 0};
     if (primer_notes(&primer, &piece.n_primer, &o) != 0)

@@ -24,10 +24,9 @@ typedef struct play_opts {
     const char *model, *out_port, *in_port, *record;
     uint32_t latency_ms;
     double duration; /* seconds; 0: until Ctrl-C */
-    double max_note; /* seconds; 0: no limit; below 0: the model's record */
 } play_opts;
 
-static const play_opts defaults = {.latency_ms = 10, .max_note = -1};
+static const play_opts defaults = {.latency_ms = 10};
 
 static const cli_option options[] = {
     {.name = "model", .short_name = 'm', .kind = CLI_STRING, .offset = offsetof(play_opts, model), .arg = "MODEL",
@@ -42,9 +41,6 @@ static const cli_option options[] = {
      .help = "how far ahead messages are timestamped, 0-10000; 0: sent the moment they are due", .max = 10000},
     {.name = "duration", .short_name = 'd', .kind = CLI_DURATION, .offset = offsetof(play_opts, duration),
      .arg = "D", .help = "stop after D: 20s, 1.5m, 500ms", .shown = "until Ctrl-C", .flags = CLI_ABOVE_ZERO},
-    {.name = "max-note", .kind = CLI_DURATION, .offset = offsetof(play_opts, max_note), .arg = "D",
-     .help = "end a note that has sounded this long: 12s, 500ms; 0: no limit",
-     .shown = "the longest note of the model's training data, as its file records it"},
     {.name = "record", .kind = CLI_STRING, .offset = offsetof(play_opts, record), .arg = "FILE.mid|-",
      .help = "write exactly what was sent, when it was sent (written at the end; '-' for stdout, a link is "
              "written through)"},
@@ -108,10 +104,12 @@ int cmd_play(int argc, char **argv)
 {
     play_opts o;
     opt_sampling sampling;
+    opt_music music;
     opt_json json;
     opt_plugin plugin;
     cli_group groups[] = {
         {&page.own, &o, &defaults, 0, 0},
+        OPT_GROUP(opt_music_section, &music, &opt_music_defaults),
         OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
         OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
         OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
@@ -175,7 +173,7 @@ int cmd_play(int argc, char **argv)
         hostlog_error("%s", why);
         goto done;
     }
-    event_gen_set_max_note(gen, o.max_note);
+    event_gen_set_max_note(gen, music.max_note);
     rc = EXIT_FAIL;
     PmError pe;
     if (out_id >= 0 && (pe = Pm_OpenOutput(&out, out_id, NULL, 0, NULL, NULL, (int32_t)o.latency_ms)) != pmNoError) {

@@ -145,6 +145,18 @@ static const cli_option json_options[] = {
 };
 const cli_section opt_json_section = {NULL, json_options};
 
+/* ---- music generation ------------------------------------------------------------------------------------ */
+
+const opt_music opt_music_defaults = {.max_note = -1};
+
+static const cli_option music_options[] = {
+    {.name = "max-note", .kind = CLI_DURATION, .offset = offsetof(opt_music, max_note), .arg = "D",
+     .help = "end a note that has sounded this long: 12s, 500ms; 0: no limit",
+     .shown = "the longest note of the model's training data, as its file records it"},
+    {0},
+};
+const cli_section opt_music_section = {NULL, music_options};
+
 /* ---- one output file ------------------------------------------------------------------------------------- */
 
 const opt_output opt_output_defaults = {NULL, NULL};

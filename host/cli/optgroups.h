@@ -70,6 +70,10 @@ typedef struct opt_json {
     int on;
 } opt_json;
 
+typedef struct opt_music {
+    double max_note;        /* seconds; 0: no limit; below 0: the model's record (musicrange.h) */
+} opt_music;
+
 typedef struct opt_output {
     const char *path;       /* NULL: the command's default */
     const char *format;     /* NULL: the one path's extension names */
@@ -83,6 +87,7 @@ extern const opt_stop opt_stop_defaults;
 extern const opt_sampling opt_sampling_defaults;
 extern const opt_plugin opt_plugin_defaults;
 extern const opt_json opt_json_defaults;
+extern const opt_music opt_music_defaults;
 extern const opt_output opt_output_defaults;
 
 extern const cli_section opt_model_section;
@@ -91,6 +96,7 @@ extern const cli_section opt_stop_section;
 extern const cli_section opt_sampling_section;
 extern const cli_section opt_plugin_section;
 extern const cli_section opt_json_section;
+extern const cli_section opt_music_section;   /* --max-note: generate, play */
 extern const cli_section opt_output_section;
 
 /* The format of o->path, one of names[0..n) (cli_output_format: --format, else the extension, else fallback;

@@ -226,10 +226,8 @@ int asr_open(asr_model *m, plugin_registry *r, const char *path, char *why, size
     char err[512];
     rh_weights *w = NULL;
     memset(m, 0, sizeof *m);
-    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
-        host_fmt(why, why_len, "%s", err);
+    if (rh_weights_open(&w, path, why, why_len) != RH_OK)
         return EXIT_LOAD;
-    }
     int ok = asr_describe(m, w, path, why, why_len) == 0; // which closes m when it fails
     if (ok && (asr_create(m, r, err, sizeof err) != EXIT_OK || asr_load(m, NULL, w, NULL, err, sizeof err) != RH_OK)) {
         host_fmt(why, why_len, "%s: %s", path, err);

@@ -231,10 +231,8 @@ int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size
     char err[512];
     rh_weights *w = NULL;
     memset(m, 0, sizeof *m);
-    if (rh_weights_open(&w, path, err, sizeof err) != RH_OK) {
-        host_fmt(why, why_len, "%s", err);
+    if (rh_weights_open(&w, path, why, why_len) != RH_OK)
         return EXIT_LOAD;
-    }
     int rc = EXIT_LOAD;
     if (model_spec_from_weights(&m->spec, w, err, sizeof err) != 0)
         goto done;
