@@ -41,12 +41,13 @@
 typedef struct transcribe_opts {
     const char *model, *formats, *out_dir, *output, *phrases, *summary;
     uint32_t jobs, beam;
-    double chunk, min_pause;
+    double chunk, min_pause, reject_below;
     int vad; /* the index in vad_names: 0 energy, 1 off */
     int skip_existing, no_timestamps, quiet;
 } transcribe_opts;
 
-static const transcribe_opts defaults = {.formats = "txt", .jobs = 2, .beam = 1, .chunk = 30, .min_pause = 0.3};
+static const transcribe_opts defaults = {
+    .formats = "txt", .jobs = 2, .beam = 1, .chunk = 30, .min_pause = 0.3, .reject_below = -1};
 static const char *const vad_names[] = {"energy", "off", NULL};
 
 static const cli_option options[] = {
@@ -78,6 +79,10 @@ static const cli_option options[] = {
      .help = "voice activity: energy cuts a chunk into utterances at its pauses and decodes each alone, as the "
              "model's clips were, and places the words on the speech; off decodes whole chunks, cut in pauses",
      .choices = vad_names},
+    {.name = "reject-below", .kind = CLI_NUMBER, .offset = offsetof(transcribe_opts, reject_below), .arg = "C",
+     .help = "an utterance whose least confident word is below C (0-1) says nothing: listed as rejected in JSON, "
+             "absent from the text; 0: every utterance is taken",
+     .shown = "0.6 for a model of whole words (a closed vocabulary), 0 for characters", .max = 1},
     {.name = "min-pause", .kind = CLI_DURATION, .offset = offsetof(transcribe_opts, min_pause), .arg = "D",
      .help = "with --vad energy, a pause this long parts two utterances: 300ms, 1s", .flags = CLI_ABOVE_ZERO},
     {.name = "summary", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, summary), .arg = "FILE|-",
@@ -418,7 +423,7 @@ int cmd_transcribe(int argc, char **argv)
     r.end = (size_t)(share_first + share_n);
     host_catch_interrupts();
     r.start = r.last_print = now_seconds();
-    asr_decode_opts dec = {o.beam, phrases ? &ph : NULL, o.chunk, 0, o.vad == 1, o.min_pause};
+    asr_decode_opts dec = {o.beam, phrases ? &ph : NULL, o.chunk, 0, o.vad == 1, o.min_pause, o.reject_below};
     int broken = 0; /* a session could not be made */
     for (r.base = r.first; r.base < r.end && !host_interrupted; r.base += r.window) {
         r.window = r.end - r.base < window ? r.end - r.base : window;

@@ -56,6 +56,8 @@ asr_session *asr_session_new(const asr_model *m, const asr_decode_opts *o, char 
         s->o.segment_gap = 0.8;
     if (!(s->o.min_pause > 0))
         s->o.min_pause = 0.3;
+    if (s->o.reject_below < 0)
+        s->o.reject_below = m->words ? ASR_REJECT_WORDS : 0;
     s->cap = (size_t)(s->o.chunk_seconds * m->fe.sample_rate);
     if (s->cap < (size_t)m->fe.win_length * 4)
         s->cap = (size_t)m->fe.win_length * 4;
@@ -110,7 +112,9 @@ void tx_result_free(tx_result *r)
         free(r->words[i].text);
     for (uint32_t i = 0; i < r->n_segments; i++)
         free(r->segments[i].text);
-    free(r->words), free(r->segments), free(r->file), free(r->text);
+    for (uint32_t i = 0; i < r->n_rejected; i++)
+        free(r->rejected[i].text);
+    free(r->words), free(r->segments), free(r->file), free(r->text), free(r->rejected);
     memset(r, 0, sizeof *r);
 }
 
@@ -208,6 +212,37 @@ static size_t cut_point(const float *x, size_t n, int rate)
             best_e = e, best = a + w / 2;
     }
     return best;
+}
+
+/* The words [first, r->n_words), one utterance's, taken back into r's rejected list when the least confident
+ * of them is below the threshold. 0, or -1 when memory runs out. */
+static int reject_utterance(const asr_session *s, tx_result *r, uint32_t first)
+{
+    if (!(s->o.reject_below > 0) || first >= r->n_words)
+        return 0;
+    float least = 1;
+    size_t len = 1;
+    for (uint32_t i = first; i < r->n_words; i++)
+        least = fminf(least, r->words[i].confidence), len += strlen(r->words[i].text) + 1;
+    if (least >= s->o.reject_below)
+        return 0;
+    tx_rejected *g = realloc(r->rejected, (r->n_rejected + 1) * sizeof *g);
+    char *text = malloc(len);
+    if (!g || !text) {
+        free(text);
+        if (g)
+            r->rejected = g;
+        return -1;
+    }
+    r->rejected = g;
+    text[0] = '\0';
+    for (uint32_t i = first; i < r->n_words; i++) {
+        strcat(strcat(text, i > first ? " " : ""), r->words[i].text);
+        free(r->words[i].text);
+    }
+    r->rejected[r->n_rejected++] = (tx_rejected){r->words[first].start_ms, r->words[r->n_words - 1].end_ms, text, least};
+    r->n_words = first;
+    return 0;
 }
 
 /* Decodes the n samples at x, which start offset samples into the recording. */
@@ -442,6 +477,8 @@ static long run_utterances(asr_session *s, tx_result *r, uint32_t *cap, size_t n
         if (run_chunk(s, r, cap, s->buf + (lo > used ? lo : used), hi - (lo > used ? lo : used), offset + (lo > used ? lo : used)) != 0)
             return -1;
         place_words(s, r, first, a, b, offset, threshold);
+        if (reject_utterance(s, r, first) != 0)
+            return -1;
         used = hi;
     }
     if (eof)
@@ -500,6 +537,8 @@ static int transcribe_source(asr_session *s, tx_result *r, sample_source read, v
                     goto oom;
                 goto done;
             }
+            if (reject_utterance(s, r, chunk_first[n_chunks - 1]) != 0)
+                goto oom;
         }
         memmove(s->buf, s->buf + use, (n - use) * sizeof *s->buf);
         offset += use, n -= use;

@@ -33,6 +33,13 @@ typedef struct tx_segment {
     uint32_t first_word, n_words;
 } tx_segment;
 
+/* An utterance said but not taken: its least confident word fell below the rejection threshold. */
+typedef struct tx_rejected {
+    int64_t start_ms, end_ms;
+    char *text;       /* what the model would have said */
+    float confidence; /* of its least confident word */
+} tx_rejected;
+
 typedef struct tx_result {
     char *file;      /* as given */
     double duration; /* seconds */
@@ -41,6 +48,8 @@ typedef struct tx_result {
     uint32_t n_words;
     tx_segment *segments;
     uint32_t n_segments;
+    tx_rejected *rejected;
+    uint32_t n_rejected;
     int failed;        /* the file could not be transcribed: error says why */
     char error[512];
 } tx_result;
@@ -52,7 +61,13 @@ typedef struct asr_decode_opts {
     double segment_gap;             /* a pause this long (s) starts a new segment; 0: 0.8 */
     int no_vad;                     /* 1: decode whole chunks, as before voice activity was looked at */
     double min_pause;               /* a pause this long (s) parts utterances; 0: 0.3 */
+    double reject_below;            /* an utterance whose least confident word is below this says nothing; below
+                                       0: ASR_REJECT_WORDS for a model of whole words, none for characters */
 } asr_decode_opts;
+
+/* The default rejection threshold of a model of whole words (a closed vocabulary, which otherwise forces
+ * every sound it hears into its words). */
+#define ASR_REJECT_WORDS 0.6
 
 typedef struct asr_session asr_session;
 

@@ -92,6 +92,20 @@ static char *render_json(const tx_result *r, int timestamps, int pretty)
                 }
             }
         }
+        /* what was heard but not taken (--reject-below): its times, what the model would have said, and the
+         * confidence of its least confident word */
+        cJSON *rej = cJSON_AddArrayToObject(j, "rejected");
+        for (uint32_t k = 0; rej && k < r->n_rejected; k++) {
+            const tx_rejected *x = &r->rejected[k];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToArray(rej, o);
+            if (timestamps) {
+                cJSON_AddNumberToObject(o, "start", (double)x->start_ms);
+                cJSON_AddNumberToObject(o, "end", (double)x->end_ms);
+            }
+            cJSON_AddStringToObject(o, "text", x->text);
+            cJSON_AddNumberToObject(o, "confidence", (double)(int)(x->confidence * 10000.0f + 0.5f) / 10000.0);
+        }
     }
     char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
     cJSON_Delete(j);

@@ -75,7 +75,7 @@ static int ctc_eval_run(const char *path, plugin_registry *r, const void *opts, 
     }
     for (size_t i = 0; i < mf.n; i++)
         paths[i] = mf.v[i].path;
-    asr_decode_opts o = {eo->beam, phrases ? &ph : NULL, 0, 0, 0, 0};
+    asr_decode_opts o = {eo->beam, phrases ? &ph : NULL, 0, 0, 0, 0, 0};
     if (asr_run_files(res, paths, mf.n, &m, &o, (int)eo->jobs, NULL, NULL, &host_interrupted, why, sizeof why) != 0) {
         hostlog_error("%s", why);
         goto done;

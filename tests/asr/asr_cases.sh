@@ -248,6 +248,54 @@ case_joined() {
     expect_rc 1 "--vad off, whole chunks"
 }
 
+# Rejection: a model of whole words takes an utterance only when its least confident word reaches 0.6 by
+# default (--reject-below): what it does not take is absent from the text and listed under "rejected" in
+# JSON with its times, what the model would have said and that confidence; the tones it knows lose nothing.
+case_reject() {
+    fixtures 120
+    train_small m.safetensors --max-steps 150 --checkpoint-dir ck || fail "train"
+    "$PY" - <<'PY' || fail "foreign sounds"
+import math, random, struct, wave
+rng = random.Random(5)
+for i in range(20):  # tones the model never heard, and bursts of noise
+    n, amp, f = int(8000 * rng.uniform(0.12, 0.3)), rng.uniform(0.2, 0.6), rng.choice([250.0, 700.0, 2600.0, 3300.0])
+    x = [0.0] * 1200
+    for k in range(n):
+        env = min(1.0, k / 80.0, (n - k) / 80.0)
+        x.append(amp * env * (math.sin(2 * math.pi * f * k / 8000) if i % 2 else rng.gauss(0, 0.5)))
+    x = [v + rng.gauss(0, 0.004) for v in x + [0.0] * 1200]
+    with wave.open("foreign%02d.wav" % i, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", max(-32768, min(32767, int(v * 32767)))) for v in x))
+PY
+    local clips
+    clips=$(cut -f1 data/test.tsv | sed 's|^|data/|')
+    "$R" transcribe -m m.safetensors -q -f jsonl -o - $clips >taken.jsonl || fail "the test clips"
+    "$R" transcribe -m m.safetensors -q -f jsonl -o - --reject-below 0 $clips >all.jsonl || fail "--reject-below 0"
+    "$R" transcribe -m m.safetensors -q -f jsonl -o - foreign*.wav >foreign.jsonl || fail "foreign sounds"
+    "$R" transcribe -m m.safetensors -q -f jsonl -o - --reject-below 0 foreign*.wav >foreign0.jsonl || fail "foreign, 0"
+    "$R" transcribe -m m.safetensors -q -f jsonl -o - --reject-below 1 $clips >none.jsonl || fail "--reject-below 1"
+    "$PY" - data/test.tsv <<'PY' || fail "rejection"
+import json, sys
+ref = {l.split("\t")[0]: l.split("\t")[1].split() for l in open(sys.argv[1])}
+def load(p): return [json.loads(l) for l in open(p)]
+def right(rows): return sum(r["text"].split() == ref[r["file"][len("data/"):]] for r in rows) / len(rows)
+taken, every = load("taken.jsonl"), load("all.jsonl")
+assert right(taken) >= right(every) - 0.01, (right(taken), right(every))
+foreign, foreign0 = load("foreign.jsonl"), load("foreign0.jsonl")
+said = sum(1 for r in foreign if r["text"]); said0 = sum(1 for r in foreign0 if r["text"])
+assert said0 > 0 and said < said0, (said, said0)
+for r in foreign:
+    for x in r["rejected"]:
+        assert x["confidence"] < 0.6 and x["text"] and x["start"] < x["end"], x
+    assert all(r0["rejected"] == [] for r0 in foreign0)
+none = load("none.jsonl")
+assert all(r["text"] == "" and r["rejected"] and r["segments"] == [] for r in none), none[0]
+print("right %.3f (all taken %.3f); foreign sounds given text %d of %d (all taken %d)" %
+      (right(taken), right(every), said, len(foreign), said0))
+PY
+}
+
 case_phrases() {
     fixtures 120
     train_small m.safetensors --max-steps 150 --checkpoint-dir ck || fail "train"
