@@ -10,6 +10,9 @@ presets/long-recordings.py [--rnnhost PATH] [--model digits] [--data DIR] [--spe
 import argparse, json, os, random, subprocess, sys, tempfile, wave
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(root, "tests", "asr"))
+from joined import wer as word_error_rate  # the tests' word error rate, one implementation
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--rnnhost", default=os.path.join(root, "build", "host", "rnnhost"))
 ap.add_argument("--model", default="digits")
@@ -30,13 +33,7 @@ ref = [NAMES[int(c.split("_")[0])] for c in clips]
 
 
 def wer(hyp):
-    prev = list(range(len(ref) + 1))
-    for i, h in enumerate(hyp, 1):
-        cur = [i] + [0] * len(ref)
-        for j, r in enumerate(ref, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (h != r))
-        prev = cur
-    return prev[-1] / len(ref)
+    return word_error_rate(ref, hyp)
 
 
 def transcribe(paths, vad):

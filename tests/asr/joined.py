@@ -4,6 +4,8 @@
   joined.py make DIR OUT.wav        joins the clips of DIR/test.tsv with pauses of 0.3 to 10 s of silence
                                     (each clip keeps its own noise); writes OUT.wav and OUT.tsv (each word
                                     and its true start and end, seconds)
+  joined.py wer REF.txt HYP.json    the word error rate of a transcript against a text's words; exit 1 at
+                                    25 % or more
   joined.py score OUT.tsv LONG.json CLIPS.jsonl
                                     prints the word error rates of the long file and of the clips one by
                                     one, and the errors of the long file's word times; exits 1 when the
@@ -81,9 +83,19 @@ def score(tsv, long_json, clips_jsonl):
     sys.exit(0 if ok else 1)
 
 
-if sys.argv[1] == "make":
-    make(sys.argv[2], sys.argv[3])
-elif sys.argv[1] == "score":
-    score(*sys.argv[2:5])
-else:
-    sys.exit(__doc__)
+def wer_of(ref_txt, hyp_json):
+    """The word error rate of a transcript (JSON) against the words of a text file; exit 1 at 25 % or more."""
+    ref, hyp = open(ref_txt).read().split(), json.load(open(hyp_json))["text"].split()
+    print("wer", wer(ref, hyp), "words", len(ref))
+    sys.exit(0 if wer(ref, hyp) < 0.25 else 1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "make":
+        make(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "score":
+        score(*sys.argv[2:5])
+    elif sys.argv[1] == "wer":
+        wer_of(*sys.argv[2:4])
+    else:
+        sys.exit(__doc__)

@@ -131,29 +131,25 @@ case_ctc() {
     expect_rc 0 "the two ranks' model evaluates"
 }
 
-# classify and tag (with both dropouts, and bidirectional for tag): two ranks follow one process over 40
-# steps, and the model each writes evaluates.
+# classify and tag (with both dropouts): two ranks follow one process over 40 steps, and the model the two
+# ranks write evaluates.
 case_classify() {
     need_mpi || return
     "$PY" "$SOURCE_ROOT/tests/classify/make_data.py" . || { fail "make_data.py"; return; }
-    local C=(train --task classify --data contains.tsv --val-data contains_val.tsv --rnn-size 16 --batch-size 8
-        --eval-every 10 --max-steps 40 --dropout 0.2 --recurrent-dropout 0.2 --threads 1 -q)
-    run "$R" "${C[@]}" --log-json one.jsonl --checkpoint-dir c1 -o one.safetensors
-    expect_rc 0 "classify, one process"
-    mpi2 "$R" "${C[@]}" --log-json two.jsonl --checkpoint-dir c2 -o two.safetensors
-    expect_rc 0 "classify, two ranks"
-    same_log one.jsonl two.jsonl 1e-4 "classify"
-    same_weights one.safetensors two.safetensors 1e-4 "classify"
-    local T=(train --task tag --data tag.txt --val-data tag_val.txt --rnn-size 16 --batch-size 8 --eval-every 10
-        --max-steps 40 --dropout 0.2 --threads 1 -q)
-    run "$R" "${T[@]}" --log-json tone.jsonl --checkpoint-dir t1 -o tone.safetensors
-    expect_rc 0 "tag, one process"
-    mpi2 "$R" "${T[@]}" --log-json ttwo.jsonl --checkpoint-dir t2 -o ttwo.safetensors
-    expect_rc 0 "tag, two ranks"
-    same_log tone.jsonl ttwo.jsonl 1e-4 "tag"
-    same_weights tone.safetensors ttwo.safetensors 1e-4 "tag"
-    run "$R" eval -m ./ttwo.safetensors --data tag_val.txt
-    expect_rc 0 "the two ranks' tagger evaluates"
+    local task data val
+    for task in classify tag; do
+        [ "$task" = classify ] && data=contains.tsv val=contains_val.tsv || data=tag.txt val=tag_val.txt
+        local C=(train --task "$task" --data "$data" --val-data "$val" --rnn-size 16 --batch-size 8 --eval-every 10
+            --max-steps 40 --dropout 0.2 --recurrent-dropout 0.2 --threads 1 -q)
+        run "$R" "${C[@]}" --log-json "$task-1.jsonl" --checkpoint-dir "$task-c1" -o "$task-1.safetensors"
+        expect_rc 0 "$task, one process"
+        mpi2 "$R" "${C[@]}" --log-json "$task-2.jsonl" --checkpoint-dir "$task-c2" -o "$task-2.safetensors"
+        expect_rc 0 "$task, two ranks"
+        same_log "$task-1.jsonl" "$task-2.jsonl" 1e-4 "$task"
+        same_weights "$task-1.safetensors" "$task-2.safetensors" 1e-4 "$task"
+        run "$R" eval -m "./$task-2.safetensors" --data "$val"
+        expect_rc 0 "the two ranks' $task model evaluates"
+    done
 }
 
 case_resume() {
