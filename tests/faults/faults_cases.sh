@@ -578,8 +578,9 @@ print('\n'.join(' '.join(random.choice(w) for _ in range(10)) for _ in range(300
 
 case_signal_eval() {
     local pid i
-    # speech: a manifest of many copies of the example recording, one at a time
-    for i in $(seq 400); do printf '%s\tnine seven eight zero four zero\n' "$src/presets/digits-example.wav"; done >test.tsv
+    # speech: a manifest of many copies of the example recording, one at a time: far more than can be done in
+    # the time before the signal (400 took 1.7 s on one core: too close)
+    for i in $(seq 4000); do printf '%s\tnine seven eight zero four zero\n' "$src/presets/digits-example.wav"; done >test.tsv
     "$R" eval -m digits --manifest test.tsv -j 1 >"$tmp/out" 2>"$tmp/err" &
     pid=$!
     sleep 1.5
