@@ -288,8 +288,10 @@ static int frame_piece(note **notes, size_t *n, music_gen *g, uint64_t seed, con
     const double step = 60.0 / p->qpm / g->steps_per_quarter; /* the grid the model was trained on */
     pianoroll primer = {0}, roll = {0};
     const uint64_t steps = p->steps ? p->steps : (uint64_t)ceil(p->seconds / step);
-    const double limit = g->max_note < 0 ? g->range.longest : g->max_note > 0 ? fmax(1, floor(g->max_note / step + 1e-9))
-                                                                              : 0; /* frames; 0: none */
+    /* the longest a note may sound, in frames; 0: no limit */
+    const double limit = g->max_note < 0  ? g->range.longest
+                         : g->max_note > 0 ? fmax(1, floor(g->max_note / step + 1e-9))
+                                           : 0;
     uint64_t run[ROLL_PITCHES] = {0}; /* frames each pitch has sounded up to the frame before */
     int rc = -1;
     rh_rng rng;

@@ -240,7 +240,8 @@ static int reject_utterance(const asr_session *s, tx_result *r, uint32_t first)
         strcat(strcat(text, i > first ? " " : ""), r->words[i].text);
         free(r->words[i].text);
     }
-    r->rejected[r->n_rejected++] = (tx_rejected){r->words[first].start_ms, r->words[r->n_words - 1].end_ms, text, least};
+    const tx_rejected x = {r->words[first].start_ms, r->words[r->n_words - 1].end_ms, text, least};
+    r->rejected[r->n_rejected++] = x;
     r->n_words = first;
     return 0;
 }
@@ -330,6 +331,21 @@ static int finish(asr_session *s, tx_result *r, const uint32_t *chunk_first, uin
     return 0;
 }
 
+/* Notes that a decoded piece (an utterance or a chunk) starts at word `at`: segments never span two. 0, or
+ * -1 when memory runs out. */
+static int mark_piece(uint32_t **first, uint32_t *n, uint32_t *cap, uint32_t at)
+{
+    if (*n == *cap) {
+        const uint32_t c = *cap ? *cap * 2 : 16;
+        uint32_t *g = realloc(*first, c * sizeof *g);
+        if (!g)
+            return -1;
+        *first = g, *cap = c;
+    }
+    (*first)[(*n)++] = at;
+    return 0;
+}
+
 /* ---- voice activity ------------------------------------------------------------------------------------ */
 
 static int cmp_float(const void *a, const void *b)
@@ -413,7 +429,8 @@ static void place_words(asr_session *s, tx_result *r, uint32_t first, size_t a, 
         size_t start = prev_end, end = b;
         if (i + 1 < r->n_words) {
             /* from this word's spike to the next one's, inside the speech */
-            double lo = fmax(FRAME_OF(w->end_ms), (double)start), hi = fmin(FRAME_OF(r->words[i + 1].start_ms), (double)b);
+            const double lo = fmax(FRAME_OF(w->end_ms), (double)start);
+            const double hi = fmin(FRAME_OF(r->words[i + 1].start_ms), (double)b);
             size_t f0 = (size_t)lo, f1 = hi > lo ? (size_t)hi : f0;
             size_t quiet = f0, pause_at = SIZE_MAX, pause_end = f0;
             for (size_t f = f0; f < f1 && f < b; f++) {
@@ -443,7 +460,8 @@ static long run_utterances(asr_session *s, tx_result *r, uint32_t *cap, size_t n
 {
     float threshold, loud;
     const size_t nf = frame_energies(s, s->buf, n, &threshold, &loud), nu = find_utterances(s, nf, threshold, loud);
-    const size_t margin = (size_t)(VAD_MARGIN * VAD_FRAMES_PER_SECOND), pause = (size_t)(s->o.min_pause * VAD_FRAMES_PER_SECOND);
+    const size_t margin = (size_t)(VAD_MARGIN * VAD_FRAMES_PER_SECOND);
+    const size_t pause = (size_t)(s->o.min_pause * VAD_FRAMES_PER_SECOND);
     size_t used = 0;
     for (size_t u = 0; u < nu; u++) {
         const size_t a = s->runs[2 * u], b = s->runs[2 * u + 1];
@@ -451,7 +469,8 @@ static long run_utterances(asr_session *s, tx_result *r, uint32_t *cap, size_t n
             break; /* it may go on in what is still to be read */
         /* the margins: shared with the neighbours at most halfway, and without digital silence, which no
          * recording the model learnt from has */
-        size_t before = u > 0 ? (a - s->runs[2 * u - 1]) / 2 : a, after = u + 1 < nu ? (s->runs[2 * u + 2] - b) / 2 : nf - b;
+        size_t before = u > 0 ? (a - s->runs[2 * u - 1]) / 2 : a;
+        size_t after = u + 1 < nu ? (s->runs[2 * u + 2] - b) / 2 : nf - b;
         before = before < margin ? before : margin, after = after < margin ? after : margin;
         for (size_t k = 1; k <= before; k++)
             if (!(s->energy[a - k] > VAD_DIGITAL_SILENCE_DB)) {
@@ -463,18 +482,11 @@ static long run_utterances(asr_session *s, tx_result *r, uint32_t *cap, size_t n
                 after = k;
                 break;
             }
-        const size_t lo = (a - before) * s->hop;
+        const size_t lo = (a - before) * s->hop > used ? (a - before) * s->hop : used;
         const size_t hi = u + 1 == nu && eof && after == nf - b ? n : (b + after) * s->hop;
-        if (*n_chunks == *chunk_cap) {
-            const uint32_t c = *chunk_cap ? *chunk_cap * 2 : 16;
-            uint32_t *g = realloc(*chunk_first, c * sizeof *g);
-            if (!g)
-                return -1;
-            *chunk_first = g, *chunk_cap = c;
-        }
-        (*chunk_first)[(*n_chunks)++] = r->n_words;
         const uint32_t first = r->n_words;
-        if (run_chunk(s, r, cap, s->buf + (lo > used ? lo : used), hi - (lo > used ? lo : used), offset + (lo > used ? lo : used)) != 0)
+        if (mark_piece(chunk_first, n_chunks, chunk_cap, first) != 0 ||
+            run_chunk(s, r, cap, s->buf + lo, hi - lo, offset + lo) != 0)
             return -1;
         place_words(s, r, first, a, b, offset, threshold);
         if (reject_utterance(s, r, first) != 0)
@@ -524,14 +536,8 @@ static int transcribe_source(asr_session *s, tx_result *r, sample_source read, v
         }
         if (use == 0 && n > 0) { /* whole chunks: without voice activity, or speech that fills a chunk */
             use = eof ? n : cut_point(s->buf, n, s->m->fe.sample_rate);
-            if (n_chunks == chunk_cap) {
-                chunk_cap = chunk_cap ? chunk_cap * 2 : 16;
-                uint32_t *g = realloc(chunk_first, chunk_cap * sizeof *g);
-                if (!g)
-                    goto oom;
-                chunk_first = g;
-            }
-            chunk_first[n_chunks++] = r->n_words;
+            if (mark_piece(&chunk_first, &n_chunks, &chunk_cap, r->n_words) != 0)
+                goto oom;
             if (run_chunk(s, r, &cap, s->buf, use, offset) != 0) {
                 if (!r->error[0])
                     goto oom;

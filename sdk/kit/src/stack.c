@@ -798,9 +798,9 @@ static void forward_task(void *arg, uint32_t id, uint32_t n)
             state_get(m, w.cs, c->h_0, l, 1, m->C, B, u0, u1);
         rhk_part part = {u0, u1, (uint32_t)B, m->H, W_h, pack, NULL, m->pool, n, m->G, NULL, NULL};
         if (c->rdrop != NULL) {
-            part.rmask = ws_rmask(m, c->ws, T, B, l);
-            part.rinput = ws_rinput(m, c->ws, T, B, id);
-            fill_state_masks(c->rdrop, ws_rmask(m, c->ws, T, B, l), l, B, H, u0, u1);
+            float *rmask = ws_rmask(m, c->ws, T, B, l);
+            fill_state_masks(c->rdrop, rmask, l, B, H, u0, u1);
+            part.rmask = rmask, part.rinput = ws_rinput(m, c->ws, T, B, id);
         }
         for (size_t t = 0; t < T; t++) {
             rhk_sync(&part); // h_prev whole, and (at t = 0) this layer's input projection done
@@ -968,8 +968,9 @@ static void backward_task(void *arg, uint32_t id, uint32_t n)
         part.W_h = tensor_ptr(m, params, layer_tensor(m, l, T_WH));
         pack_rows(pack, part.W_h, m->G, H, u0, u1);
         if (c->rdrop != NULL) {
-            part.rmask = ws_rmask(m, c->ws, T, B, l);
-            fill_state_masks(c->rdrop, ws_rmask(m, c->ws, T, B, l), l, B, H, u0, u1);
+            float *rmask = ws_rmask(m, c->ws, T, B, l);
+            fill_state_masks(c->rdrop, rmask, l, B, H, u0, u1);
+            part.rmask = rmask;
         }
         state_get(m, dh, c->dh_T, l, 0, 1, B, u0, u1);
         if (C > 0)
