@@ -538,13 +538,12 @@ static int transcribe_source(asr_session *s, tx_result *r, sample_source read, v
             use = eof ? n : cut_point(s->buf, n, s->m->fe.sample_rate);
             if (mark_piece(&chunk_first, &n_chunks, &chunk_cap, r->n_words) != 0)
                 goto oom;
+            /* no rejection here: a whole chunk is not an utterance, and one unsure word would silence it all */
             if (run_chunk(s, r, &cap, s->buf, use, offset) != 0) {
                 if (!r->error[0])
                     goto oom;
                 goto done;
             }
-            if (reject_utterance(s, r, chunk_first[n_chunks - 1]) != 0)
-                goto oom;
         }
         memmove(s->buf, s->buf + use, (n - use) * sizeof *s->buf);
         offset += use, n -= use;

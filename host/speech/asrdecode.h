@@ -61,8 +61,9 @@ typedef struct asr_decode_opts {
     double segment_gap;             /* a pause this long (s) starts a new segment; 0: 0.8 */
     int no_vad;                     /* 1: decode whole chunks, as before voice activity was looked at */
     double min_pause;               /* a pause this long (s) parts utterances; 0: 0.3 */
-    double reject_below;            /* an utterance whose least confident word is below this says nothing; below
-                                       0: ASR_REJECT_WORDS for a model of whole words, none for characters */
+    double reject_below;            /* an utterance whose least confident word is below this says nothing (voice
+                                       activity finds utterances: whole chunks are never rejected); below 0:
+                                       ASR_REJECT_WORDS for a model of whole words, none for characters */
 } asr_decode_opts;
 
 /* The default rejection threshold of a model of whole words (a closed vocabulary, which otherwise forces
