@@ -40,6 +40,12 @@ extern const char *const cls_input_names[]; /* "chars", "numeric", "words", NULL
 #define CLS_MAX_LENGTH 100000u
 /* The most values a numeric step may have. */
 #define CLS_MAX_CHANNELS 4096u
+/* Words with a spelling model: the most characters of a word it reads (a longer word: its first and its
+ * last CLS_SPELL_MAX / 2), and the most units a direction of it may have. */
+#define CLS_SPELL_MAX 20u
+#define CLS_MAX_SPELLING 1024u
+/* The widest word vector (--word-dim) with a spelling model. */
+#define CLS_MAX_WORD_DIM 4096u
 
 typedef struct cls_model {
     model_spec spec;          /* the stack of each direction: output_dim = the number of labels */
@@ -55,10 +61,20 @@ typedef struct cls_model {
     uint32_t channels;        /* numeric: values per step */
     float *mean, *std;        /* numeric (channels): the training set's statistics, (v - mean) / std the input */
     uint32_t max_len;         /* the longest sequence the model takes */
-    /* Both directions' parameters as one buffer (dir 0 first), and their table, named "fw.x" and "bw.x"
-     * when bidirectional, as the directions' own names otherwise. */
+    /* words with a spelling model (--spelling): every word's characters (ids: 1 + the index of the code
+     * point in spell_voc, 0 for any other) through a character model, a bidirectional classifier over
+     * chars pooled last whose 2 x spelling outputs are the word's spelling vector; the word stacks read
+     * dense rows [the word's vector, word_dim wide, from the table "words.embed" (id 0: the unknown word);
+     * its spelling vector], so a word the training data lacks still carries its spelling. */
+    uint32_t spelling;        /* the character model's units per direction; 0: no spelling model */
+    uint32_t word_dim;
+    vocab spell_voc;
+    struct cls_model *spell;  /* its parameters live in this model's buffer, at off_spell */
+    /* Every parameter as one buffer: dir 0, dir 1, the word vectors (off_embed), the character model
+     * (off_spell); and their table, the stacks' tensors named "fw.x" and "bw.x" when bidirectional, as the
+     * directions' own names otherwise, then "words.embed" and the character model's as "spell.fw.x". */
     float *params, *grads, *pdir[2], *gdir[2];
-    uint64_t np[2], P;
+    uint64_t np[2], P, off_embed, off_spell;
     rh_tensor *tensors;
     char (*names)[RH_MAX_NAME + 8];
     uint32_t num_tensors;
@@ -73,6 +89,12 @@ static inline int cls_dirs(const cls_model *m)
 static inline int cls_tokens(const cls_model *m)
 {
     return m->input != CLS_IN_NUMERIC;
+}
+
+/* The width of a step's dense row: numeric channels, or a spelled word's vectors; 0 when the stacks read ids. */
+static inline uint32_t cls_dense(const cls_model *m)
+{
+    return m->input == CLS_IN_NUMERIC ? m->channels : m->spelling ? m->word_dim + 2 * m->spelling : 0;
 }
 
 /* Creates the stacks m->spec describes (m's head fields set) with the flat buffers and the table; the
@@ -112,6 +134,11 @@ typedef struct cls_batch {
     uint32_t *arg[2];         /* max: (B,L) the step each pooled logit came from */
     float *z, *dz;            /* (B,L) the pooled logits and their gradient; each: (T,B,L) */
     int32_t *targets;         /* (B); each: (T,B), -1 past a sequence's end */
+    /* spelling: x[d] (T,B,D) the stacks' rows, made in cls_forward; dx[d] their gradient; sp the batch's
+     * words, a row of sp each (the element at row r of (T,B) is sp's sequence slot[r]) */
+    float *dx[2];
+    int32_t *slot;
+    struct cls_batch *sp;
 } cls_batch;
 
 int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B);
@@ -120,12 +147,12 @@ void cls_batch_free(cls_batch *b);
 /* After the forward direction's inputs and the lengths are in b (T, B set): the backward direction's. */
 void cls_batch_reverse(cls_batch *b, const cls_model *m);
 
-/* The pooled logits b->z of the batch over params (one pointer per direction; NULL: the models' own),
- * with dropout as masks says (NULL: none). */
-rh_status cls_forward(const cls_model *m, cls_batch *b, float *const *params, const rh_dropout_masks *masks);
-/* Adds the gradients of the pooled logits' gradient b->dz into grads (one pointer per direction), after
- * cls_forward of the same batch, params and masks. */
-rh_status cls_backward(const cls_model *m, cls_batch *b, float *const *grads, float *const *params,
+/* The pooled logits b->z of the batch over params (the layout of m->params; NULL: m's own), with dropout
+ * as masks says (NULL: none). */
+rh_status cls_forward(const cls_model *m, cls_batch *b, const float *params, const rh_dropout_masks *masks);
+/* Adds the gradients of the pooled logits' gradient b->dz into grads (m->P), after cls_forward of the same
+ * batch, params and masks. */
+rh_status cls_backward(const cls_model *m, cls_batch *b, float *grads, const float *params,
                        const rh_dropout_masks *masks);
 
 /* ---- data ------------------------------------------------------------------------------------------------ */
@@ -140,6 +167,10 @@ typedef struct cls_set {
     int32_t *tokens;          /* chars, words */
     float *values;
     size_t *line;             /* (n) each sequence's line in its file, for messages */
+    /* spelling: each token's word as characters, sequence spell_of[i] of the set's distinct words, whose
+     * character ids are spell_chars[spell_start[k] .. spell_start[k+1]) */
+    int32_t *spell_of, *spell_chars;
+    size_t *spell_start, n_spell;
     uint64_t hash;            /* of the labels and the elements as read */
 } cls_set;
 
@@ -160,10 +191,9 @@ void cls_standardise_stats(cls_model *m, cls_set *s);
 /* Standardises s with m's statistics. */
 void cls_standardise(const cls_model *m, cls_set *s);
 
-/* One sequence from text (a line without its newline) as tokens or standardised values into the caller's
- * buffers (room for m->max_len elements, values m->max_len * channels); its length, or -1 with why. */
-long cls_parse_sequence(const cls_model *m, const char *text, size_t len, int32_t *tokens, float *values, char *why,
-                        size_t why_len);
+/* One sequence from text (a line without its newline) into b, a batch of one (cls_batch_alloc with
+ * m->max_len and 1): tokens, standardised values, spellings, both directions; its length, or -1 with why. */
+long cls_parse_sequence(const cls_model *m, const char *text, size_t len, cls_batch *b, char *why, size_t why_len);
 
 void cls_set_free(cls_set *s);
 
@@ -215,6 +245,11 @@ typedef struct cls_trainer {
 
 /* --min-count and --max-length, over seq_opts (seqtask.h), which both tasks' options share. */
 extern const cli_section cls_shared_section;
+
+/* The check of --spelling and --word-dim, for a task whose input is (words) or is not words: 0, or -1 after
+ * a usage line. */
+struct seq_opts;
+int cls_check_words(const struct seq_opts *so, int words);
 
 /* The shared options' defaults for both tasks: a smaller model and batch, validation every epoch. */
 void cls_defaults(train_opts *o);

@@ -103,8 +103,8 @@ int cls_is_space(char c)
 /* The elements of one sequence s[0..len) into tokens (code points, or the model's ids when ids is set;
  * words: their index in wt, or the model's ids) or values (numeric: m->channels a step, or any count when it
  * is 0), at most cap elements. The count of elements (steps; values when m->channels is 0), or -1 with why. */
-static long parse_elems(const cls_model *m, int ids, word_table *wt, const char *s, size_t len, int32_t *tokens,
-                        float *values, size_t cap, char *why, size_t why_len)
+static long parse_elems(const cls_model *m, int ids, word_table *wt, word_table *spt, int32_t *spell_of, const char *s,
+                        size_t len, int32_t *tokens, float *values, size_t cap, char *why, size_t why_len)
 {
     size_t n = 0;
     if (m->input == CLS_IN_WORDS) {
@@ -121,10 +121,13 @@ static long parse_elems(const cls_model *m, int ids, word_table *wt, const char 
                 return -1;
             }
             const long id = ids ? word_id(m, s + at, end - at) : word_add(wt, s + at, end - at);
-            if (id < 0) {
+            const long sp = spt ? word_add(spt, s + at, end - at) : 0;
+            if (id < 0 || sp < 0) {
                 host_fmt(why, why_len, "out of memory");
                 return -1;
             }
+            if (spell_of)
+                spell_of[n] = (int32_t)sp;
             tokens[n++] = (int32_t)id;
             at = end;
         }
@@ -192,16 +195,117 @@ static long parse_elems(const cls_model *m, int ids, word_table *wt, const char 
     return (long)(n / C);
 }
 
-long cls_parse_sequence(const cls_model *m, const char *text, size_t len, int32_t *tokens, float *values, char *why,
-                        size_t why_len)
+/* The characters of the word w[0..len) a spelling model reads (at most CLS_SPELL_MAX: the first and the
+ * last half of a longer word; a byte that is not UTF-8 reads as U+FFFD): their bits set in seen, or (seen
+ * NULL) their ids in m's spelling vocabulary into ids. Their count. */
+static uint32_t spell_word(const cls_model *m, const char *w, size_t len, uint32_t *seen, int32_t *ids)
+{
+    size_t total = 0, at, k;
+    uint32_t cp, n = 0;
+    const char *bad;
+    for (at = 0; at < len; at += k, total++)
+        if (utf8_next((const unsigned char *)w + at, len - at, 1, &cp, &k, &bad) != 1)
+            k = 1;
+    for (size_t i = 0, at2 = 0; at2 < len; at2 += k, i++) {
+        if (utf8_next((const unsigned char *)w + at2, len - at2, 1, &cp, &k, &bad) != 1)
+            cp = 0xFFFD, k = 1;
+        if (total > CLS_SPELL_MAX && i >= CLS_SPELL_MAX / 2 && i < total - CLS_SPELL_MAX / 2)
+            continue;
+        if (seen)
+            seen[cp / 32] |= 1u << (cp % 32);
+        else
+            ids[n] = vocab_id(&m->spell_voc, cp) + 1; /* -1 + 1: any other character */
+        n++;
+    }
+    return n;
+}
+
+/* The next word of s[0..len) from *at: its start, and its length in *wlen (0: none left). */
+static const char *next_word(const char *s, size_t len, size_t *at, size_t *wlen)
+{
+    while (*at < len && cls_is_space(s[*at]))
+        (*at)++;
+    const size_t start = *at;
+    while (*at < len && !cls_is_space(s[*at]))
+        (*at)++;
+    *wlen = *at - start;
+    return s + start;
+}
+
+/* The spelled words of b's elements (b->slot[r] set) into b->sp: a row each, the row's characters from
+ * chars(r) of count len(r). */
+static void spell_batch_end(cls_batch *b, const cls_model *m)
+{
+    cls_batch *sp = b->sp;
+    uint32_t Tc = 0;
+    for (uint32_t r = 0; r < sp->B; r++)
+        if (sp->lengths[r] > Tc)
+            Tc = sp->lengths[r];
+    sp->T = Tc;
+    for (uint32_t r = 0; r < sp->B; r++)
+        for (uint32_t t = sp->lengths[r]; t < Tc; t++)
+            sp->tokens[0][(size_t)t * sp->B + r] = 0;
+    cls_batch_reverse(sp, m->spell);
+}
+
+long cls_parse_sequence(const cls_model *m, const char *text, size_t len, cls_batch *b, char *why, size_t why_len)
 {
     if (len && text[len - 1] == '\r')
         len--;
-    const long n = parse_elems(m, 1, NULL, text, len, tokens, values, m->max_len, why, why_len);
-    if (n > 0 && values)
+    float *values = cls_tokens(m) ? NULL : b->x[0];
+    const long n = parse_elems(m, 1, NULL, NULL, NULL, text, len, b->tokens[0], values, m->max_len, why, why_len);
+    if (n <= 0)
+        return n;
+    if (values)
         for (size_t i = 0; i < (size_t)n * m->channels; i++)
             values[i] = (values[i] - m->mean[i % m->channels]) / m->std[i % m->channels];
+    b->T = (uint32_t)n, b->B = 1, b->lengths[0] = (uint32_t)n;
+    if (m->spelling) { /* the rows of the character model's batch: the elements in order */
+        cls_batch *sp = b->sp;
+        int32_t ids[CLS_SPELL_MAX];
+        size_t at = 0, wlen;
+        sp->B = (uint32_t)n;
+        for (uint32_t r = 0; r < (uint32_t)n; r++) {
+            const char *w = next_word(text, len, &at, &wlen);
+            const uint32_t k = spell_word(m, w, wlen, NULL, ids);
+            b->slot[r] = (int32_t)r, sp->lengths[r] = k;
+            for (uint32_t t = 0; t < k; t++)
+                sp->tokens[0][(size_t)t * sp->B + r] = ids[t];
+        }
+        spell_batch_end(b, m);
+    }
+    cls_batch_reverse(b, m);
     return n;
+}
+
+/* The set's distinct words (spt, in the order first seen) as spellings; with grow, their characters first
+ * make m's spelling vocabulary. 0, or -1 with why. */
+static int set_spellings(cls_set *s, cls_model *m, const word_table *spt, int grow, char *why, size_t why_len)
+{
+    if (grow) {
+        uint32_t *seen = calloc(VOCAB_BIT_WORDS, sizeof *seen);
+        if (!seen)
+            return host_fmt(why, why_len, "out of memory"), -1;
+        for (size_t i = 0; i < spt->n; i++) {
+            const char *w = spt->word[spt->slot[i]];
+            spell_word(m, w, strlen(w), seen, NULL);
+        }
+        const int rc = vocab_from_bits(&m->spell_voc, seen, why, why_len);
+        free(seen);
+        if (rc != 0)
+            return -1;
+    }
+    s->n_spell = spt->n;
+    s->spell_start = malloc((spt->n + 1) * sizeof *s->spell_start);
+    s->spell_chars = malloc((spt->n * CLS_SPELL_MAX + 1) * sizeof *s->spell_chars);
+    if (!s->spell_start || !s->spell_chars)
+        return host_fmt(why, why_len, "out of memory"), -1;
+    s->spell_start[0] = 0;
+    for (size_t i = 0; i < spt->n; i++) {
+        const char *w = spt->word[spt->slot[i]];
+        s->spell_start[i + 1] = s->spell_start[i] + spell_word(m, w, strlen(w), NULL, s->spell_chars + s->spell_start[i]);
+    }
+    return 0;
 }
 
 static size_t gcd(size_t a, size_t b)
@@ -290,7 +394,7 @@ static int32_t find_label(cls_model *m, const char *l, size_t k, int grow, const
 /* CoNLL lines token<TAB>tag into s, a sentence a sequence; blank lines end sentences. 0, or -1 after one
  * line. */
 static int read_conll(cls_set *s, const char *path, const char *data, size_t size, cls_model *m, int grow,
-                      word_table *wt)
+                      word_table *wt, word_table *spt)
 {
     size_t at = 0, ln = 0;
     for (const char *p = data, *end = data + size; p < end;) {
@@ -310,13 +414,17 @@ static int read_conll(cls_set *s, const char *path, const char *data, size_t siz
             }
             if (at == s->start[s->n]) /* a sentence starts */
                 s->line[s->n] = ln, s->label[s->n] = -1;
-            const long id = grow ? word_add(wt, p, (size_t)(tab - p)) : word_id(m, p, (size_t)(tab - p));
+            long id = grow ? word_add(wt, p, (size_t)(tab - p)) : word_id(m, p, (size_t)(tab - p));
+            const long sp = spt && id >= 0 ? word_add(spt, p, (size_t)(tab - p)) : 0;
+            id = sp < 0 ? -1 : id;
             const int32_t tag = id < 0 ? -1 : find_label(m, tab + 1, (size_t)(stop - tab - 1), grow, path, ln);
             if (id < 0 || tag < 0) {
                 if (id < 0)
                     hostlog_error("out of memory");
                 return -1;
             }
+            if (spt)
+                s->spell_of[at] = (int32_t)sp;
             s->tokens[at] = (int32_t)id, s->tags[at++] = tag;
             if (at - s->start[s->n] > m->max_len) {
                 hostlog_error("%s:%zu: a sentence of more than %u tokens, longer than the limit (--max-length)", path,
@@ -334,7 +442,7 @@ static int read_conll(cls_set *s, const char *path, const char *data, size_t siz
 /* Lines label<TAB>sequence, or sequences alone (labelled 0), into s; the gcd of their lengths. 0, or -1
  * after one line. */
 static int read_lines(cls_set *s, const char *path, const char *data, size_t size, cls_model *m, int grow,
-                      word_table *wt, int labelled, size_t *steps_gcd_out)
+                      word_table *wt, word_table *spt, int labelled, size_t *steps_gcd_out)
 {
     const int find_channels = m->input == CLS_IN_NUMERIC && m->channels == 0;
     char why[512];
@@ -358,8 +466,9 @@ static int read_lines(cls_set *s, const char *path, const char *data, size_t siz
                 return -1;
             seq = tab + 1;
         }
-        const long n = parse_elems(m, !grow, wt, seq, (size_t)(stop - seq), s->tokens ? s->tokens + at : NULL,
-                                   s->values ? s->values + at : NULL, SIZE_MAX / 8192, why, sizeof why);
+        const long n = parse_elems(m, !grow, wt, spt, spt ? s->spell_of + at : NULL, seq, (size_t)(stop - seq),
+                                   s->tokens ? s->tokens + at : NULL, s->values ? s->values + at : NULL,
+                                   SIZE_MAX / 8192, why, sizeof why);
         if (n < 0) {
             hostlog_error("%s:%zu: %s", path, ln, why);
             return -1;
@@ -385,7 +494,8 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
     const int find_channels = m->input == CLS_IN_NUMERIC && m->channels == 0;
     char *data = NULL, why[512];
     size_t size = 0, lines = 1;
-    word_table wt = {0};
+    word_table wt = {0}, spt = {0};
+    word_table *spelled = m->spelling ? &spt : NULL;
     memset(s, 0, sizeof *s);
     const int read = strcmp(path, "-") == 0 ? read_all(stdin, CLS_MAX_FILE, &data, &size)
                                             : read_all_path(path, CLS_MAX_FILE, &data, &size);
@@ -406,13 +516,16 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
         s->values = malloc((size / 2 + 2) * sizeof *s->values);
     if (conll)
         s->tags = malloc(lines * sizeof *s->tags);
-    if (!s->label || !s->start || !s->line || (!s->tokens && !s->values) || (conll && !s->tags)) {
+    if (spelled)
+        s->spell_of = malloc((size + 1) * sizeof *s->spell_of);
+    if (!s->label || !s->start || !s->line || (!s->tokens && !s->values) || (conll && !s->tags) ||
+        (spelled && !s->spell_of)) {
         hostlog_error("%s: out of memory for its sequences", path);
         goto fail;
     }
     size_t steps_gcd = 0;
-    if (conll ? read_conll(s, path, data, size, m, grow, &wt) != 0
-              : read_lines(s, path, data, size, m, grow, &wt, labelled, &steps_gcd) != 0)
+    if (conll ? read_conll(s, path, data, size, m, grow, &wt, spelled) != 0
+              : read_lines(s, path, data, size, m, grow, &wt, spelled, labelled, &steps_gcd) != 0)
         goto fail;
     if (s->n == 0) {
         hostlog_error("%s: no sequences", path);
@@ -435,16 +548,19 @@ int cls_read(cls_set *s, const char *path, cls_model *m, int how)
     if (m->input == CLS_IN_NUMERIC)
         for (size_t i = 0; i <= s->n; i++)
             s->start[i] /= m->channels;
-    if (grow && ((m->input == CLS_IN_CHARS && grow_vocab(m, s, why, sizeof why) != 0) ||
-                 (m->input == CLS_IN_WORDS && grow_words(m, s, &wt, why, sizeof why) != 0))) {
+    if ((grow && ((m->input == CLS_IN_CHARS && grow_vocab(m, s, why, sizeof why) != 0) ||
+                  (m->input == CLS_IN_WORDS && grow_words(m, s, &wt, why, sizeof why) != 0))) ||
+        (spelled && set_spellings(s, m, spelled, grow, why, sizeof why) != 0)) {
         hostlog_error("%s: %s", path, why);
         goto fail;
     }
     word_table_free(&wt);
+    word_table_free(&spt);
     free(data);
     return 0;
 fail:
     word_table_free(&wt);
+    word_table_free(&spt);
     free(data);
     cls_set_free(s);
     return -1;
@@ -485,6 +601,7 @@ void cls_standardise(const cls_model *m, cls_set *s)
 void cls_set_free(cls_set *s)
 {
     free(s->label), free(s->start), free(s->tokens), free(s->values), free(s->line), free(s->tags);
+    free(s->spell_of), free(s->spell_chars), free(s->spell_start);
     memset(s, 0, sizeof *s);
 }
 
@@ -524,6 +641,26 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
             else
                 memset(b->x[0] + row * C, 0, C * sizeof(float));
         }
+    }
+    if (m->spelling) { /* a row of the character model's batch for every element, in the order of the rows */
+        cls_batch *sp = b->sp;
+        sp->B = 0;
+        for (uint32_t t = 0; t < T; t++)
+            for (uint32_t k = 0; k < B; k++)
+                if (t < b->lengths[k])
+                    b->slot[(size_t)t * B + k] = (int32_t)sp->B++;
+        for (uint32_t t = 0; t < T; t++)
+            for (uint32_t k = 0; k < B; k++) {
+                if (t >= b->lengths[k])
+                    continue;
+                const size_t i = which ? which[k] : k, r = (size_t)b->slot[(size_t)t * B + k];
+                const int32_t w = s->spell_of[s->start[i] + t];
+                const size_t from = s->spell_start[w], n = s->spell_start[w + 1] - from;
+                sp->lengths[r] = (uint32_t)n;
+                for (size_t c = 0; c < n; c++)
+                    sp->tokens[0][c * sp->B + r] = s->spell_chars[from + c];
+            }
+        spell_batch_end(b, m);
     }
     cls_batch_reverse(b, m);
 }

@@ -205,9 +205,11 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
     if (cls_load(&m, r, path) != EXIT_OK)
         return EXIT_LOAD;
     memset(&b, 0, sizeof b);
-    if (a->stream && (m.bidirectional || m.pool != CLS_POOL_LAST)) {
-        hostlog_error("%s: --stream needs a unidirectional model with --pool last (this one is %s, pool %s)", path,
-                      m.bidirectional ? "bidirectional" : "unidirectional", cls_pool_names[m.pool]);
+    if (a->stream && (m.bidirectional || m.pool != CLS_POOL_LAST || m.spelling)) {
+        hostlog_error("%s: --stream needs a unidirectional model with --pool last and no spelling model (this one is "
+                      "%s, pool %s%s)",
+                      path, m.bidirectional ? "bidirectional" : "unidirectional", cls_pool_names[m.pool],
+                      m.spelling ? ", spelled" : "");
         cls_close(&m);
         return EXIT_FAIL;
     }
@@ -232,13 +234,11 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
         size_t len = (size_t)got;
         if (len && line[len - 1] == '\n')
             len--;
-        const long n = cls_parse_sequence(&m, line, len, b.tokens[0], b.x[0], why, sizeof why);
+        const long n = cls_parse_sequence(&m, line, len, &b, why, sizeof why);
         if (n < 0) {
             hostlog_error("%s:%zu: %s", a->input, ln, why);
             goto done;
         }
-        b.T = (uint32_t)n, b.B = 1, b.lengths[0] = (uint32_t)n;
-        cls_batch_reverse(&b, &m);
         rh_status st = a->stream ? stream_one(&m, &b, state, scratch, probs, (uint32_t)n, a->json)
                                  : cls_forward(&m, &b, NULL, NULL);
         if (st != RH_OK) {

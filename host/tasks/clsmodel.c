@@ -14,12 +14,15 @@ const char *const cls_input_names[] = {"chars", "numeric", "words", NULL};
 
 /* ---- the model ------------------------------------------------------------------------------------------ */
 
-/* The table of both directions over the flat buffer. 0, or -1 (memory). */
+/* The table of every tensor over the flat buffer (classify.h). 0, or -1 (memory). */
 static int tensor_table(cls_model *m)
 {
+    const cls_model *sp = m->spell;
     uint32_t n = 0, k = 0;
     for (int d = 0; d < cls_dirs(m); d++)
         n += m->dir[d].info.num_tensors;
+    if (sp)
+        n += 1 + sp->num_tensors;
     m->tensors = calloc(n + 1, sizeof *m->tensors);
     m->names = calloc(n + 1, sizeof *m->names);
     if (!m->tensors || !m->names)
@@ -36,8 +39,38 @@ static int tensor_table(cls_model *m)
         }
         base += hm->info.num_params;
     }
+    if (sp) {
+        const rh_tensor embed = {m->names[k], 2, {m->n_words + 1, m->word_dim, 0, 0}, m->off_embed,
+                                 (uint64_t)(m->n_words + 1) * m->word_dim, RH_INIT_UNIFORM, 0.1f};
+        host_fmt(m->names[k], sizeof m->names[k], "words.embed");
+        m->tensors[k++] = embed;
+        for (uint32_t i = 0; i < sp->num_tensors; i++, k++) {
+            host_fmt(m->names[k], sizeof m->names[k], "spell.%s", sp->tensors[i].name);
+            m->tensors[k] = sp->tensors[i];
+            m->tensors[k].name = m->names[k];
+            m->tensors[k].offset += m->off_spell;
+        }
+    }
     m->num_tensors = n;
     return 0;
+}
+
+/* The character model of a model with spelling (classify.h), with buffers of its own until cls_create
+ * moves them into its owner's. */
+static int create_spelling(cls_model *m, plugin_registry *r, char *why, size_t why_len)
+{
+    cls_model *sp = m->spell = calloc(1, sizeof *sp);
+    if (!sp) {
+        host_fmt(why, why_len, "out of memory");
+        return EXIT_FAIL;
+    }
+    sp->input = CLS_IN_CHARS, sp->pool = CLS_POOL_LAST, sp->bidirectional = 1;
+    sp->n_labels = 2 * m->spelling, sp->max_len = CLS_SPELL_MAX;
+    host_fmt(sp->spec.task, sizeof sp->spec.task, "%s", CLS_TASK);
+    host_fmt(sp->spec.model_id, sizeof sp->spec.model_id, "%s", m->spec.model_id);
+    sp->spec.input_kind = RH_INPUT_TOKENS, sp->spec.input_dim = m->spell_voc.n + 1;
+    sp->spec.hidden_size = m->spelling, sp->spec.num_layers = 1, sp->spec.output_dim = 2 * m->spelling;
+    return cls_create(sp, r, why, why_len);
 }
 
 int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len)
@@ -49,6 +82,15 @@ int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len)
         m->np[d] = m->dir[d].info.num_params;
     }
     m->P = m->np[0] + m->np[1];
+    if (m->spelling) {
+        const int rc = create_spelling(m, r, why, why_len);
+        if (rc != EXIT_OK)
+            return rc;
+        m->off_embed = m->P;
+        m->P += (uint64_t)(m->n_words + 1) * m->word_dim;
+        m->off_spell = m->P;
+        m->P += m->spell->P;
+    }
     m->params = calloc(m->P + 1, sizeof *m->params);
     m->grads = calloc(m->P + 1, sizeof *m->grads);
     if (!m->params || !m->grads || tensor_table(m) != 0) {
@@ -58,6 +100,15 @@ int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len)
     for (int d = 0; d < 2; d++) {
         m->pdir[d] = m->params + (d ? m->np[0] : 0);
         m->gdir[d] = m->grads + (d ? m->np[0] : 0);
+    }
+    if (m->spell) { /* one buffer: the character model's parameters move into this one's */
+        cls_model *sp = m->spell;
+        free(sp->params), free(sp->grads);
+        sp->params = m->params + m->off_spell, sp->grads = m->grads + m->off_spell;
+        for (int d = 0; d < 2; d++) {
+            sp->pdir[d] = sp->params + (d ? sp->np[0] : 0);
+            sp->gdir[d] = sp->grads + (d ? sp->np[0] : 0);
+        }
     }
     return EXIT_OK;
 }
@@ -103,6 +154,12 @@ int cls_meta(meta_list *ml, const cls_model *m)
             cJSON_AddItemToArray(words, cJSON_CreateString(m->words[i]));
         if (!words || cJSON_GetArraySize(words) != (int)m->n_words)
             goto done;
+        if (m->spelling) {
+            cJSON *sp = cJSON_AddObjectToObject(j, "spelling");
+            if (!sp || !(voc = vocab_to_utf8(&m->spell_voc)) || !cJSON_AddNumberToObject(sp, "units", m->spelling) ||
+                !cJSON_AddNumberToObject(sp, "word_dim", m->word_dim) || !cJSON_AddStringToObject(sp, "vocab", voc))
+                goto done;
+        }
     } else {
         cJSON_AddNumberToObject(j, "channels", m->channels);
         if (!cJSON_AddItemToObject(j, "mean", cJSON_CreateFloatArray(m->mean, (int)m->channels)) ||
@@ -129,6 +186,25 @@ static int choice(const cJSON *j, const char *key, const char *const *names)
         if (strcmp(v->valuestring, names[i]) == 0)
             return i;
     return -1;
+}
+
+/* A words model's spelling model (rnnhost.classifier's "spelling", NULL: none). 0, or -1 with why. */
+static int read_spelling(cls_model *m, const cJSON *sp, char *why, size_t why_len)
+{
+    if (!sp)
+        return 0;
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(sp, "units");
+    const cJSON *dim = cJSON_GetObjectItemCaseSensitive(sp, "word_dim");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sp, "vocab");
+    char err[256];
+    if (!cJSON_IsNumber(units) || units->valuedouble < 1 || units->valuedouble > CLS_MAX_SPELLING ||
+        !cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > CLS_MAX_WORD_DIM || !cJSON_IsString(v) ||
+        vocab_from_utf8(&m->spell_voc, v->valuestring, err, sizeof err) != 0) {
+        host_fmt(why, why_len, "a spelling model (rnnhost.classifier) that does not fit its model");
+        return -1;
+    }
+    m->spelling = (uint32_t)units->valuedouble, m->word_dim = (uint32_t)dim->valuedouble;
+    return 0;
 }
 
 /* The head from rnnhost.classifier, checked against the spec. 0, or -1 with why. */
@@ -178,7 +254,10 @@ static int read_head(cls_model *m, const char *text, char *why, size_t why_len)
     } else if (m->input == CLS_IN_WORDS) {
         const cJSON *words = cJSON_GetObjectItemCaseSensitive(j, "words");
         const int nw = cJSON_GetArraySize(words);
-        if (!cJSON_IsArray(words) || m->spec.input_kind != RH_INPUT_TOKENS || (uint32_t)nw + 1 != m->spec.input_dim) {
+        if (read_spelling(m, cJSON_GetObjectItemCaseSensitive(j, "spelling"), why, why_len) != 0)
+            goto done;
+        if (!cJSON_IsArray(words) || m->spec.input_kind != (m->spelling ? RH_INPUT_DENSE : RH_INPUT_TOKENS) ||
+            (m->spelling ? cls_dense(m) : (uint32_t)nw + 1) != m->spec.input_dim) {
             host_fmt(why, why_len, "a vocabulary (rnnhost.classifier) that does not fit its model");
             goto done;
         }
@@ -244,13 +323,8 @@ int cls_open(cls_model *m, plugin_registry *r, const char *path, char *why, size
         goto done;
     if ((rc = cls_create(m, r, err, sizeof err)) != EXIT_OK)
         goto done;
-    for (int d = 0; d < cls_dirs(m); d++)
-        if (rh_weights_load_tensors(w, m->pdir[d], m->dir[d].tensors, m->dir[d].info.num_tensors,
-                                    !m->bidirectional ? NULL : d ? "bw." : "fw.", err, sizeof err) != RH_OK) {
-            rc = EXIT_LOAD;
-            goto done;
-        }
-    rc = EXIT_OK;
+    rc = rh_weights_load_tensors(w, m->params, m->tensors, m->num_tensors, NULL, err, sizeof err) != RH_OK ? EXIT_LOAD
+                                                                                                          : EXIT_OK;
 done:
     rh_weights_close(w);
     if (rc != EXIT_OK) {
@@ -262,6 +336,13 @@ done:
 
 void cls_close(cls_model *m)
 {
+    if (m->spell) {
+        if (m->params && m->spell->params == m->params + m->off_spell) /* this model's buffer */
+            m->spell->params = m->spell->grads = NULL;
+        cls_close(m->spell);
+        free(m->spell);
+    }
+    vocab_free(&m->spell_voc);
     for (int d = 0; d < 2; d++)
         if (m->dir[d].model)
             host_model_destroy(&m->dir[d]);
@@ -301,7 +382,7 @@ const task_export cls_export = {
 
 int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
 {
-    const size_t rows = (size_t)T * B, L = m->n_labels, outs = m->tagger ? rows : B;
+    const size_t rows = (size_t)T * B, L = m->n_labels, outs = m->tagger ? rows : B, D = cls_dense(m);
     memset(b, 0, sizeof *b);
     b->Tmax = T, b->Bmax = B;
     b->lengths = calloc(B, sizeof *b->lengths);
@@ -313,13 +394,19 @@ int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
         const host_model *hm = &m->dir[d];
         if (cls_tokens(m))
             ok &= (b->tokens[d] = calloc(rows + 1, sizeof(int32_t))) != NULL;
-        else
-            ok &= (b->x[d] = calloc(rows * m->channels + 1, sizeof(float))) != NULL;
+        if (D)
+            ok &= (b->x[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
+        if (m->spelling)
+            ok &= (b->dx[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
         b->y[d] = malloc((rows * L + 1) * sizeof(float));
         b->dy[d] = malloc((rows * L + 1) * sizeof(float));
         b->ws[d] = malloc((hm->vt->workspace_size(hm->model, T, B) + 1) * sizeof(float));
         b->arg[d] = calloc((size_t)B * L + 1, sizeof(uint32_t));
         ok &= b->y[d] && b->dy[d] && b->ws[d] && b->arg[d];
+    }
+    if (ok && m->spelling) { /* a row of the character model's batch for every element */
+        ok = (b->slot = calloc(rows + 1, sizeof *b->slot)) != NULL && (b->sp = calloc(1, sizeof *b->sp)) != NULL &&
+             cls_batch_alloc(b->sp, m->spell, CLS_SPELL_MAX, (uint32_t)rows) == 0;
     }
     if (!ok)
         cls_batch_free(b);
@@ -328,25 +415,40 @@ int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
 
 void cls_batch_free(cls_batch *b)
 {
-    free(b->lengths), free(b->z), free(b->dz), free(b->targets);
+    free(b->lengths), free(b->z), free(b->dz), free(b->targets), free(b->slot);
     for (int d = 0; d < 2; d++)
-        free(b->tokens[d]), free(b->x[d]), free(b->y[d]), free(b->dy[d]), free(b->ws[d]), free(b->arg[d]);
+        free(b->tokens[d]), free(b->x[d]), free(b->dx[d]), free(b->y[d]), free(b->dy[d]), free(b->ws[d]),
+            free(b->arg[d]);
+    if (b->sp)
+        cls_batch_free(b->sp);
+    free(b->sp);
     memset(b, 0, sizeof *b);
+}
+
+/* x[1] (T,B,D) from x[0]: each sequence's rows in reverse, padding rows as they are. */
+static void reverse_rows(cls_batch *b, size_t D)
+{
+    for (uint32_t s = 0; s < b->B; s++)
+        for (uint32_t t = 0; t < b->T; t++) {
+            const size_t to = (size_t)t * b->B + s;
+            const size_t from = t < b->lengths[s] ? (size_t)(b->lengths[s] - 1 - t) * b->B + s : to;
+            memcpy(b->x[1] + to * D, b->x[0] + from * D, D * sizeof(float));
+        }
 }
 
 void cls_batch_reverse(cls_batch *b, const cls_model *m)
 {
     if (!m->bidirectional)
         return;
-    const size_t C = m->channels;
+    if (!cls_tokens(m)) {
+        reverse_rows(b, m->channels);
+        return;
+    }
     for (uint32_t s = 0; s < b->B; s++)
         for (uint32_t t = 0; t < b->T; t++) {
             const size_t to = (size_t)t * b->B + s;
             const size_t from = t < b->lengths[s] ? (size_t)(b->lengths[s] - 1 - t) * b->B + s : to;
-            if (cls_tokens(m))
-                b->tokens[1][to] = b->tokens[0][from];
-            else
-                memcpy(b->x[1] + to * C, b->x[0] + from * C, C * sizeof(float));
+            b->tokens[1][to] = b->tokens[0][from];
         }
 }
 
@@ -438,20 +540,65 @@ static const rh_dropout_masks *dir_masks(rh_dropout_masks *mine, const rh_dropou
     return mine;
 }
 
-static rh_batch dir_batch(const cls_batch *b, int d)
+static rh_batch dir_batch(const cls_batch *b, const cls_model *m, int d)
 {
-    const rh_batch rb = {b->T, b->B, b->lengths, b->x[d], b->tokens[d]};
+    const rh_batch rb = {b->T, b->B, b->lengths, b->x[d], m->spelling ? NULL : b->tokens[d]};
     return rb;
 }
 
-rh_status cls_forward(const cls_model *m, cls_batch *b, float *const *params, const rh_dropout_masks *masks)
+/* A spelled batch's rows x (T,B,D): each element's word vector, from the table at embed, and its spelling
+ * vector, from the character model's pooled outputs; padding rows 0. */
+static void spelled_rows(const cls_model *m, cls_batch *b, const float *embed)
 {
+    const size_t E = m->word_dim, S = 2 * m->spelling, D = E + S;
+    for (uint32_t t = 0; t < b->T; t++)
+        for (uint32_t k = 0; k < b->B; k++) {
+            const size_t r = (size_t)t * b->B + k;
+            float *x = b->x[0] + r * D;
+            if (t >= b->lengths[k]) {
+                memset(x, 0, D * sizeof *x);
+                continue;
+            }
+            memcpy(x, embed + (size_t)b->tokens[0][r] * E, E * sizeof *x);
+            memcpy(x + E, b->sp->z + (size_t)b->slot[r] * S, S * sizeof *x);
+        }
+    if (m->bidirectional)
+        reverse_rows(b, D);
+}
+
+/* The backward of spelled_rows: both directions' dx (the backward one's rows put back in order) into the
+ * word vectors' gradient at gembed and the character model's pooled outputs' gradient sp->dz. */
+static void spelled_rows_back(const cls_model *m, cls_batch *b, float *gembed)
+{
+    const size_t E = m->word_dim, S = 2 * m->spelling, D = E + S;
+    for (uint32_t k = 0; k < b->B; k++)
+        for (uint32_t t = 0; t < b->lengths[k]; t++) {
+            const size_t r = (size_t)t * b->B + k;
+            const float *g = b->dx[0] + r * D;
+            const float *g1 = m->bidirectional ? b->dx[1] + ((size_t)(b->lengths[k] - 1 - t) * b->B + k) * D : NULL;
+            float *ge = gembed + (size_t)b->tokens[0][r] * E, *gs = b->sp->dz + (size_t)b->slot[r] * S;
+            for (size_t i = 0; i < E; i++)
+                ge[i] += g1 ? g[i] + g1[i] : g[i];
+            for (size_t i = 0; i < S; i++)
+                gs[i] = g1 ? g[E + i] + g1[E + i] : g[E + i];
+        }
+}
+
+rh_status cls_forward(const cls_model *m, cls_batch *b, const float *params, const rh_dropout_masks *masks)
+{
+    const float *p = params ? params : m->params;
+    if (m->spelling) {
+        const rh_status st = cls_forward(m->spell, b->sp, p + m->off_spell, NULL);
+        if (st != RH_OK)
+            return st;
+        spelled_rows(m, b, p + m->off_embed);
+    }
     for (int d = 0; d < cls_dirs(m); d++) {
         const host_model *hm = &m->dir[d];
-        const rh_batch rb = dir_batch(b, d);
+        const rh_batch rb = dir_batch(b, m, d);
         rh_dropout_masks mine;
-        const rh_status st = host_model_train_forward(hm, params ? params[d] : m->pdir[d], b->y[d], NULL, b->ws[d],
-                                                      &rb, NULL, dir_masks(&mine, masks, d));
+        const rh_status st = host_model_train_forward(hm, p + (d ? m->np[0] : 0), b->y[d], NULL, b->ws[d], &rb, NULL,
+                                                      dir_masks(&mine, masks, d));
         if (st != RH_OK)
             return st;
         if (m->pool == CLS_POOL_EACH)
@@ -462,23 +609,28 @@ rh_status cls_forward(const cls_model *m, cls_batch *b, float *const *params, co
     return RH_OK;
 }
 
-rh_status cls_backward(const cls_model *m, cls_batch *b, float *const *grads, float *const *params,
+rh_status cls_backward(const cls_model *m, cls_batch *b, float *grads, const float *params,
                        const rh_dropout_masks *masks)
 {
+    const float *p = params ? params : m->params;
     for (int d = 0; d < cls_dirs(m); d++) {
         const host_model *hm = &m->dir[d];
-        const rh_batch rb = dir_batch(b, d);
+        const rh_batch rb = dir_batch(b, m, d);
+        const uint64_t at = d ? m->np[0] : 0;
         rh_dropout_masks mine;
         if (m->pool == CLS_POOL_EACH)
             scatter_steps(b->dy[d], b->dz, b->lengths, b->T, b->B, m->n_labels, d);
         else
             unpool(b->dy[d], b->arg[d], b->dz, b->lengths, b->T, b->B, m->n_labels, m->pool);
-        const rh_status st = host_model_train_backward(hm, params ? params[d] : m->pdir[d], grads[d], NULL, NULL,
-                                                       b->ws[d], &rb, NULL, b->dy[d], NULL, dir_masks(&mine, masks, d));
+        const rh_status st = host_model_train_backward(hm, p + at, grads + at, b->dx[d], NULL, b->ws[d], &rb, NULL,
+                                                       b->dy[d], NULL, dir_masks(&mine, masks, d));
         if (st != RH_OK)
             return st;
     }
-    return RH_OK;
+    if (!m->spelling)
+        return RH_OK;
+    spelled_rows_back(m, b, grads + m->off_embed);
+    return cls_backward(m->spell, b->sp, grads + m->off_spell, p + m->off_spell, NULL);
 }
 
 int cls_load(cls_model *m, plugin_registry *r, const char *path)

@@ -20,9 +20,27 @@ static const cli_option shared_options[] = {
      .help = "the longest sequence, in characters, words or steps: a longer one is an error naming its line "
              "(stored in the model, which classify and tag hold to)",
      .min = 1, .max = CLS_MAX_LENGTH, .flags = OPT_ARCH},
+    {.name = "spelling", .kind = CLI_U32, .offset = offsetof(seq_opts, spelling), .arg = "N",
+     .help = "words: each word's characters (its first and last 10 when longer than 20) read both ways by a "
+             "character model of N units a direction, whose 2N outputs join the word's vector, so that a word "
+             "the training data lacks or saw too rarely still carries its spelling; 0: none",
+     .max = CLS_MAX_SPELLING, .flags = OPT_ARCH},
+    {.name = "word-dim", .kind = CLI_U32, .offset = offsetof(seq_opts, word_dim), .arg = "N",
+     .help = "words with --spelling: the width of each word's own vector (a table of them, the unknown word's "
+             "included)",
+     .min = 1, .max = CLS_MAX_WORD_DIM, .flags = OPT_ARCH},
     {0},
 };
 const cli_section cls_shared_section = {"Classification and tagging (classify, tag)", shared_options};
+
+int cls_check_words(const seq_opts *so, int words)
+{
+    if (so->spelling && !words)
+        return hostlog_usage("train: --spelling is for --input words"), -1;
+    if (so->word_dim != seq_opts_defaults.word_dim && !so->spelling)
+        return hostlog_usage("train: --word-dim is for a model with --spelling"), -1;
+    return 0;
+}
 
 void cls_defaults(train_opts *o)
 {
@@ -57,8 +75,10 @@ static int make_model(cls_trainer *tr, train_ctx *c)
     }
     host_fmt(spec->task, sizeof spec->task, "%s", m->tagger ? TAG_TASK : CLS_TASK);
     host_fmt(spec->model_id, sizeof spec->model_id, "%s", om->cell);
-    spec->input_kind = cls_tokens(m) ? RH_INPUT_TOKENS : RH_INPUT_DENSE;
-    spec->input_dim = m->input == CLS_IN_CHARS ? m->voc.n : m->input == CLS_IN_WORDS ? m->n_words + 1 : m->channels;
+    spec->input_kind = cls_dense(m) ? RH_INPUT_DENSE : RH_INPUT_TOKENS;
+    spec->input_dim = cls_dense(m)                ? cls_dense(m)
+                      : m->input == CLS_IN_CHARS ? m->voc.n
+                                                 : m->n_words + 1;
     spec->hidden_size = om->hidden, spec->num_layers = om->layers;
     spec->output_dim = m->n_labels;
     opt_model_options(om, spec->options, sizeof spec->options);
@@ -70,6 +90,17 @@ static int make_model(cls_trainer *tr, train_ctx *c)
     for (int d = 0; d < cls_dirs(m); d++) {
         host_model_init_params(&m->dir[d], c->o->optim.seed + (uint64_t)d * 0x9e3779b97f4a7c15ULL);
         memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
+    }
+    if (m->spelling) { /* the character model's stacks, then the word vectors from their own generator */
+        cls_model *sp = m->spell;
+        for (int d = 0; d < 2; d++) {
+            host_model_init_params(&sp->dir[d], c->o->optim.seed + (uint64_t)(d + 2) * 0x9e3779b97f4a7c15ULL);
+            memcpy(sp->pdir[d], sp->dir[d].params, sp->np[d] * sizeof(float));
+        }
+        const int32_t k = rh_tensor_find(m->tensors, m->num_tensors, "words.embed");
+        rh_rng rng;
+        rh_rng_seed(&rng, c->o->optim.seed ^ 0x776f72642e766563ULL);
+        rh_params_init(m->params, m->tensors + k, 1, &rng);
     }
     return EXIT_OK;
 }
@@ -96,6 +127,7 @@ int cls_train_open(void *st, train_ctx *c, const rh_weights *from, const char *f
         if (!m->tagger)
             m->input = co->input, m->pool = co->pool, m->bidirectional = om->bidirectional;
         m->channels = co->channels, m->max_len = co->max_len, m->min_count = co->min_count;
+        m->spelling = co->spelling, m->word_dim = co->word_dim;
     }
     const int format = m->tagger ? CLS_READ_CONLL : CLS_READ_LABELS;
     if (cls_read(&tr->train, co->data, m, format | (from_path ? 0 : CLS_READ_GROW)) != 0)
@@ -134,9 +166,12 @@ void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
     const cls_trainer *tr = st;
     const cls_model *m = &tr->m;
     const opt_model *om = &c->o->model;
-    char in[64];
+    char in[160];
     if (m->input == CLS_IN_CHARS)
         host_fmt(in, sizeof in, "%u symbols", m->voc.n);
+    else if (m->input == CLS_IN_WORDS && m->spelling)
+        host_fmt(in, sizeof in, "%u words and the unknown word (%u wide), spelled by %u x 2 units over %u characters",
+                 m->n_words, m->word_dim, m->spelling, m->spell_voc.n);
     else if (m->input == CLS_IN_WORDS)
         host_fmt(in, sizeof in, "%u words and the unknown word", m->n_words);
     else
@@ -197,7 +232,7 @@ int cls_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len)
         host_fmt(why, why_len, "the loss is %s", isnan(r->loss) ? "NaN" : "infinite");
         return -1;
     }
-    if ((s = cls_backward(m, b, m->gdir, NULL, &masks)) != RH_OK) {
+    if ((s = cls_backward(m, b, m->grads, NULL, &masks)) != RH_OK) {
         host_fmt(why, why_len, "backward failed: %s", rh_strerror(s));
         return -1;
     }

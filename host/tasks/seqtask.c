@@ -15,7 +15,7 @@ static const char *const grids[] = {"quarter", "eighth", "sixteenth", NULL};
 
 const seq_opts seq_opts_defaults = {
     .seq_len = 50, .val_frac = 0.05, .eval_streams = 8, .stretch = 1.0, .split = "train", .val_split = "valid",
-    .max_len = 2000, .min_count = 2,
+    .max_len = 2000, .min_count = 2, .word_dim = 64,
 };
 
 static const cli_option data_options[] = {

@@ -38,6 +38,7 @@ typedef struct seq_opts {
     /* classify and tag (task_classify.c, task_tag.c), which share --data and --val-data */
     int input, pool;
     uint32_t channels, max_len, min_count;
+    uint32_t spelling, word_dim; /* words: the spelling model's units (0: none), the word vectors' width */
     int unidirectional;     /* tag, which reads both ways unless told */
 } seq_opts;
 

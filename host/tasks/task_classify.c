@@ -42,7 +42,7 @@ static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
         return hostlog_usage("train: --channels is for --input numeric"), -1;
     if (co->min_count != seq_opts_defaults.min_count && co->input != CLS_IN_WORDS)
         return hostlog_usage("train: --min-count is for --input words"), -1;
-    return 0;
+    return cls_check_words(co, co->input == CLS_IN_WORDS);
 }
 
 static const cli_section *const sections[] = {&seq_data_section, &cls_shared_section, &data_section, NULL};

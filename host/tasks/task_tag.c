@@ -31,7 +31,7 @@ static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
         return hostlog_usage("train: --data FILE is required (CoNLL: token<TAB>tag lines)"), -1;
     if (so->unidirectional && o->model.bidirectional)
         return hostlog_usage("train: --unidirectional and --bidirectional contradict each other"), -1;
-    return 0;
+    return cls_check_words(so, 1);
 }
 
 static int tag_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
@@ -257,13 +257,11 @@ static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
         size_t len = (size_t)got;
         if (len && line[len - 1] == '\n')
             len--;
-        const long n = cls_parse_sequence(&m, line, len, b.tokens[0], NULL, why, sizeof why);
+        const long n = cls_parse_sequence(&m, line, len, &b, why, sizeof why);
         if (n < 0) {
             hostlog_error("%s:%zu: %s", a->input, ln, why);
             goto done;
         }
-        b.T = (uint32_t)n, b.B = 1, b.lengths[0] = (uint32_t)n;
-        cls_batch_reverse(&b, &m);
         const rh_status st = cls_forward(&m, &b, NULL, NULL);
         if (st != RH_OK) {
             hostlog_error("%s: the model failed on line %zu: %s", path, ln, rh_strerror(st));

@@ -319,4 +319,54 @@ case_tag_bad_input() {
         fail "the sentence before the bad line, with its unknown word: $(cat "$tmp/out")"
 }
 
+# A spelling model: words training never saw, tagged from their characters (make_data.py's suffixes), where
+# the same tagger without one has only the unknown word; the spelled model's file evaluates, exports in
+# half precision, tags a line, resumes bit for bit, and a classifier over words takes one too.
+case_spelled() {
+    local o=(--task tag --rnn-size 16 --threads 1 --quiet --data suffix.txt --val-data suffix_val.txt --max-epochs 10)
+    run "$RNNHOST" train "${o[@]}" --spelling 8 --word-dim 8 --log-json sp.jsonl -o sp.safetensors
+    expect_rc 0 "train a tagger with --spelling"
+    at_least "$(last_val sp.jsonl accuracy)" 0.95 "spelled tagger on unseen words"
+    run "$RNNHOST" train "${o[@]}" --log-json plain.jsonl -o plain.safetensors
+    expect_rc 0 "the same tagger without spelling"
+    "$PYTHON3" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.6 else 1)' "$(last_val plain.jsonl accuracy)" ||
+        fail "without spelling the unseen words were tagged at $(last_val plain.jsonl accuracy): the fixture does not need spelling"
+    run "$RNNHOST" eval -m ./sp.safetensors --data suffix_val.txt
+    expect_rc 0 "eval a spelled tagger"
+    "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<1e-6 else 1)' \
+        "$(tail -n 1 "$tmp/out" | cut -d' ' -f2)" "$(last_val sp.jsonl accuracy)" ||
+        fail "eval says $(tail -n 1 "$tmp/out"), training's last validation $(last_val sp.jsonl accuracy)"
+    run "$RNNHOST" export ./sp.safetensors --dtype f16 -o sp16.safetensors
+    expect_rc 0 "export a spelled tagger in half precision"
+    printf 'the zuvoking quokkaly nepotous the\n' >one.txt
+    for model in sp sp16; do
+        run "$RNNHOST" tag -m ./$model.safetensors one.txt
+        expect_rc 0 "tag with $model"
+        [ "$(cut -f2 "$tmp/out" | tr '\n' ' ')" = "DET VERB ADV ADJ DET  " ] || fail "$model tags: $(tr '\n' ' ' <"$tmp/out")"
+    done
+    local r=(--task tag --threads 1 --quiet --data suffix.txt --val-data suffix_val.txt --eval-every 10)
+    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --max-steps 30 --checkpoint-dir ck1 -o straight.safetensors
+    expect_rc 0 "30 spelled steps"
+    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --max-steps 15 --checkpoint-dir ck2 -o x.safetensors
+    expect_rc 0 "15 spelled steps"
+    run "$RNNHOST" train "${r[@]}" --max-steps 30 --resume "$(ls ck2/tag_step0000015*.safetensors)" -o resumed.safetensors
+    expect_rc 0 "resumed to 30"
+    cmp -s straight.safetensors resumed.safetensors || fail "15 + resumed 15 spelled steps differ from 30 straight"
+    run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --spelling 8 --data words.tsv \
+        --val-data words_val.tsv --max-epochs 6 -o w.safetensors
+    expect_rc 0 "a classifier over spelled words"
+    expect_in "$tmp/err" "spelled by 8 x 2 units" "the training line names the spelling model"
+    printf 'the film was great nobody-knows-me\n' >two.txt
+    run "$RNNHOST" classify -m ./w.safetensors two.txt
+    expect_rc 0 "classify with a spelled classifier"
+    run "$RNNHOST" classify -m ./w.safetensors --stream two.txt
+    expect_rc 1 "--stream with a spelling model"
+    expect_in "$tmp/err" "no spelling model" "--stream's refusal"
+    train --spelling 8 --data contains.tsv -o x.safetensors
+    expect_rc 2 "--spelling with --input chars"
+    expect_in "$tmp/err" "--spelling is for --input words" "--spelling's usage line"
+    run "$RNNHOST" train "${o[@]}" --word-dim 16 -o x.safetensors
+    expect_rc 2 "--word-dim without --spelling"
+}
+
 finish "$1"

@@ -95,3 +95,32 @@ def tagged(n):
 for name, count in (("tag.txt", 500), ("tag_val.txt", 150)):
     with open(os.path.join(out, name), "w", encoding="utf-8") as f:
         f.write("\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in tagged(count)))
+
+
+# Tagging by spelling: made-up words whose suffix gives the tag (-ing VERB, -ly ADV, -ous ADJ, -tion NOUN, and
+# "the" DET), in no fixed order. Validation and the tag command use stems training never has, so only a
+# model that reads a word's characters can tag them: to a vocabulary they are all the unknown word.
+def suffixed(n, stems):
+    suffixes = [("ing", "VERB"), ("ly", "ADV"), ("ous", "ADJ"), ("tion", "NOUN")]
+    sentences = []
+    for _ in range(n):
+        s = []
+        for _ in range(rng.randint(3, 8)):
+            if rng.random() < 0.15:
+                s.append(("the", "DET"))
+            else:
+                suffix, tag = rng.choice(suffixes)
+                s.append((rng.choice(stems) + suffix, tag))
+        sentences.append(s)
+    return sentences
+
+
+def stem():
+    return "".join(rng.choice("bcdfgkmprst") + rng.choice("aeiou") for _ in range(rng.randint(1, 3)))
+
+
+stems = sorted({stem() for _ in range(400)})
+rng.shuffle(stems)
+for name, count, part in (("suffix.txt", 400, stems[:200]), ("suffix_val.txt", 100, stems[200:])):
+    with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+        f.write("\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in suffixed(count, part)))

@@ -23,16 +23,12 @@ typedef struct ctx {
 static double loss(void *vc, const float *v, float *grad)
 {
     ctx *c = vc;
-    float *p[2] = {(float *)v, (float *)v + c->m->np[0]};
-    if (cls_forward(c->m, c->b, p, c->masks) != RH_OK)
+    if (cls_forward(c->m, c->b, v, c->masks) != RH_OK)
         return NAN;
     const uint32_t rows = c->m->tagger ? T * B : B;
     const double l = rh_softmax_xent(grad ? c->b->dz : NULL, c->b->z, c->b->targets, NULL, rows, L, 1.0f);
-    if (grad) {
-        float *g[2] = {grad, grad + c->m->np[0]};
-        if (cls_backward(c->m, c->b, g, p, c->masks) != RH_OK)
-            return NAN;
-    }
+    if (grad && cls_backward(c->m, c->b, grad, v, c->masks) != RH_OK)
+        return NAN;
     return l;
 }
 
@@ -111,6 +107,84 @@ static int check(plugin_registry *reg, int pool, int bidirectional, const char *
     return fails;
 }
 
+/* A words model with a spelling model (classify.h): the word vectors, the character model's two stacks and
+ * the word stacks checked together, as a classifier (max) or a tagger, over one direction and two. Words
+ * 0-5 (0 the unknown word) and characters 0-4 (0 any other), spellings of 1 to 5 characters. */
+static int check_spelled(plugin_registry *reg, int tagger, int bidirectional)
+{
+    cls_model m;
+    cls_batch b;
+    char why[1024];
+    memset(&m, 0, sizeof m);
+    m.input = CLS_IN_WORDS, m.pool = tagger ? CLS_POOL_EACH : CLS_POOL_MAX, m.bidirectional = bidirectional;
+    m.tagger = tagger, m.n_labels = L, m.max_len = T, m.n_words = 5, m.spelling = 3, m.word_dim = 4;
+    m.spell_voc.n = 4;
+    m.spell_voc.cp = malloc(4 * sizeof *m.spell_voc.cp);
+    for (uint32_t i = 0; i < 4; i++)
+        m.spell_voc.cp[i] = 'a' + i;
+    snprintf(m.spec.task, sizeof m.spec.task, "%s", tagger ? TAG_TASK : CLS_TASK);
+    snprintf(m.spec.model_id, sizeof m.spec.model_id, "gru");
+    m.spec.input_kind = RH_INPUT_DENSE, m.spec.input_dim = cls_dense(&m), m.spec.hidden_size = 5;
+    m.spec.num_layers = 1, m.spec.output_dim = L;
+    if (cls_create(&m, reg, why, sizeof why) != EXIT_OK || cls_batch_alloc(&b, &m, T, B) != 0) {
+        fprintf(stderr, "FAIL: %s\n", why);
+        return 1;
+    }
+    rh_rng rng;
+    rh_rng_seed(&rng, 23 + (uint64_t)tagger);
+    for (uint64_t i = 0; i < m.P; i++)
+        m.params[i] = (float)(0.5 * rh_rng_normal(&rng));
+    const uint32_t lengths[B] = {7, 4, 5};
+    const int32_t targets[B] = {1, 3, 0};
+    b.T = T, b.B = B;
+    memcpy(b.lengths, lengths, sizeof lengths);
+    memcpy(b.targets, targets, sizeof targets);
+    cls_batch *sp = b.sp;
+    sp->B = 0, sp->T = 0;
+    for (uint32_t t = 0; t < T; t++)
+        for (uint32_t k = 0; k < B; k++) {
+            const size_t r = (size_t)t * B + k;
+            b.tokens[0][r] = t < lengths[k] ? (int32_t)((t * 3 + k) % 6) : 0;
+            if (tagger)
+                b.targets[r] = t < lengths[k] ? (int32_t)((t + 2 * k) % L) : -1;
+            if (t < lengths[k])
+                b.slot[r] = (int32_t)sp->B++;
+        }
+    for (uint32_t r = 0; r < sp->B; r++)
+        sp->lengths[r] = 1 + r % 5, sp->T = sp->lengths[r] > sp->T ? sp->lengths[r] : sp->T;
+    for (uint32_t r = 0; r < sp->B; r++)
+        for (uint32_t c = 0; c < sp->T; c++)
+            sp->tokens[0][c * sp->B + r] = c < sp->lengths[r] ? (int32_t)((r + c) % 5) : 0;
+    cls_batch_reverse(sp, m.spell);
+    cls_batch_reverse(&b, &m);
+    ctx c = {&m, &b, NULL};
+    rh_gradcheck_result res;
+    const float eps = tagger ? 1e-2f : 1e-3f;
+    int fails = 0;
+    const rh_status st = rh_gradcheck(&res, loss, &c, m.params, m.P, m.grads, 0, m.P, m.P, eps, 1e-3, 2e-2, &rng);
+    if (st != RH_OK) {
+        fprintf(stderr, "FAIL: spelled %s%s: %s: %llu of %llu, worst at %llu: analytic %g numeric %g\n",
+                tagger ? "tagger" : "classifier", bidirectional ? " bidirectional" : "", rh_strerror(st),
+                (unsigned long long)res.failed, (unsigned long long)res.checked,
+                (unsigned long long)res.worst_index, res.analytic, res.numeric);
+        fails++;
+    }
+    /* a word's spelling must reach the logits: change one element's characters and the loss changes */
+    const double before = loss(&c, m.params, NULL);
+    sp->tokens[0][0] = (sp->tokens[0][0] + 1) % 5;
+    cls_batch_reverse(sp, m.spell);
+    if (fabs(loss(&c, m.params, NULL) - before) < 1e-7) {
+        fprintf(stderr, "FAIL: spelled %s: a word's characters do not reach the loss\n", tagger ? "tagger" : "classifier");
+        fails++;
+    }
+    if (!fails)
+        printf("ok: spelled %s%s, %llu parameters\n", tagger ? "tagger" : "classifier",
+               bidirectional ? ", bidirectional" : "", (unsigned long long)m.P);
+    cls_batch_free(&b);
+    cls_close(&m);
+    return fails;
+}
+
 int main(void)
 {
     plugin_registry reg;
@@ -123,6 +197,9 @@ int main(void)
             fails += check(&reg, pool, bi, "", NULL);
     fails += check(&reg, CLS_POOL_MEAN, 1, "dropout=0.3", &masks);
     fails += check(&reg, CLS_POOL_EACH, 1, "dropout=0.3", &masks);
+    for (int tagger = 0; tagger < 2; tagger++)
+        for (int bi = 0; bi < 2; bi++)
+            fails += check_spelled(&reg, tagger, bi);
     registry_free(&reg);
     return fails ? 1 : 0;
 }
