@@ -32,37 +32,47 @@ static double loss(void *vc, const float *v, float *grad)
     return l;
 }
 
+/* m (its head set: input, pool, directions, channels or words) made with stacks of `layers` GRU layers of 5
+ * over its dense rows, parameters drawn from seed, and b a batch of sequences of lengths 7, 4 and 5 with
+ * their labels or (a tagger) every element's tag. 0, or 1 after a line. */
+static const uint32_t lengths[B] = {7, 4, 5};
+
+static int make(cls_model *m, cls_batch *b, plugin_registry *reg, uint64_t seed, uint32_t layers, rh_rng *rng)
+{
+    char why[1024];
+    const int32_t targets[B] = {1, 3, 0};
+    m->tagger = m->pool == CLS_POOL_EACH, m->n_labels = L, m->max_len = T;
+    snprintf(m->spec.task, sizeof m->spec.task, "%s", m->tagger ? TAG_TASK : CLS_TASK);
+    snprintf(m->spec.model_id, sizeof m->spec.model_id, "gru");
+    m->spec.input_kind = RH_INPUT_DENSE, m->spec.input_dim = cls_dense(m), m->spec.hidden_size = 5;
+    m->spec.num_layers = layers, m->spec.output_dim = L;
+    if (cls_create(m, reg, why, sizeof why) != EXIT_OK || cls_batch_alloc(b, m, T, B) != 0) {
+        fprintf(stderr, "FAIL: %s\n", why);
+        return 1;
+    }
+    rh_rng_seed(rng, seed);
+    for (uint64_t i = 0; i < m->P; i++)
+        m->params[i] = (float)(0.5 * rh_rng_normal(rng));
+    b->T = T, b->B = B;
+    memcpy(b->lengths, lengths, sizeof lengths);
+    memcpy(b->targets, targets, sizeof targets);
+    for (uint32_t t = 0; m->tagger && t < T; t++) /* a tag for every element, none past the end */
+        for (uint32_t k = 0; k < B; k++)
+            b->targets[t * B + k] = t < lengths[k] ? (int32_t)((t + k) % L) : -1;
+    return 0;
+}
+
 /* The checks of one head. */
 static int check(plugin_registry *reg, int pool, int bidirectional, const char *options, const rh_dropout_masks *masks)
 {
     cls_model m;
     cls_batch b;
-    char why[1024];
-    memset(&m, 0, sizeof m);
-    m.input = CLS_IN_NUMERIC, m.pool = pool, m.bidirectional = bidirectional, m.channels = C, m.n_labels = L;
-    m.tagger = pool == CLS_POOL_EACH;
-    m.max_len = T;
-    snprintf(m.spec.task, sizeof m.spec.task, "%s", CLS_TASK);
-    snprintf(m.spec.model_id, sizeof m.spec.model_id, "gru");
-    snprintf(m.spec.options, sizeof m.spec.options, "%s", options);
-    m.spec.input_kind = RH_INPUT_DENSE, m.spec.input_dim = C, m.spec.hidden_size = 5, m.spec.num_layers = 2;
-    m.spec.output_dim = L;
-    if (cls_create(&m, reg, why, sizeof why) != EXIT_OK || cls_batch_alloc(&b, &m, T, B) != 0) {
-        fprintf(stderr, "FAIL: %s\n", why);
-        return 1;
-    }
     rh_rng rng;
-    rh_rng_seed(&rng, 11 + (uint64_t)pool);
-    for (uint64_t i = 0; i < m.P; i++)
-        m.params[i] = (float)(0.5 * rh_rng_normal(&rng));
-    const uint32_t lengths[B] = {7, 4, 5};
-    const int32_t targets[B] = {1, 3, 0};
-    b.T = T, b.B = B;
-    memcpy(b.lengths, lengths, sizeof lengths);
-    memcpy(b.targets, targets, sizeof targets);
-    for (uint32_t t = 0; m.tagger && t < T; t++) /* a tag for every element, none past the end */
-        for (uint32_t k = 0; k < B; k++)
-            b.targets[t * B + k] = t < lengths[k] ? (int32_t)((t + k) % L) : -1;
+    memset(&m, 0, sizeof m);
+    m.input = CLS_IN_NUMERIC, m.pool = pool, m.bidirectional = bidirectional, m.channels = C;
+    snprintf(m.spec.options, sizeof m.spec.options, "%s", options);
+    if (make(&m, &b, reg, 11 + (uint64_t)pool, 2, &rng) != 0)
+        return 1;
     for (size_t i = 0; i < (size_t)T * B * C; i++)
         b.x[0][i] = (float)rh_rng_normal(&rng);
     cls_batch_reverse(&b, &m);
@@ -114,39 +124,22 @@ static int check_spelled(plugin_registry *reg, int tagger, int bidirectional)
 {
     cls_model m;
     cls_batch b;
-    char why[1024];
+    rh_rng rng;
     memset(&m, 0, sizeof m);
     m.input = CLS_IN_WORDS, m.pool = tagger ? CLS_POOL_EACH : CLS_POOL_MAX, m.bidirectional = bidirectional;
-    m.tagger = tagger, m.n_labels = L, m.max_len = T, m.n_words = 5, m.spelling = 3, m.word_dim = 4;
+    m.n_words = 5, m.spelling = 3, m.word_dim = 4;
     m.spell_voc.n = 4;
     m.spell_voc.cp = malloc(4 * sizeof *m.spell_voc.cp);
     for (uint32_t i = 0; i < 4; i++)
         m.spell_voc.cp[i] = 'a' + i;
-    snprintf(m.spec.task, sizeof m.spec.task, "%s", tagger ? TAG_TASK : CLS_TASK);
-    snprintf(m.spec.model_id, sizeof m.spec.model_id, "gru");
-    m.spec.input_kind = RH_INPUT_DENSE, m.spec.input_dim = cls_dense(&m), m.spec.hidden_size = 5;
-    m.spec.num_layers = 1, m.spec.output_dim = L;
-    if (cls_create(&m, reg, why, sizeof why) != EXIT_OK || cls_batch_alloc(&b, &m, T, B) != 0) {
-        fprintf(stderr, "FAIL: %s\n", why);
+    if (make(&m, &b, reg, 23 + (uint64_t)tagger, 1, &rng) != 0)
         return 1;
-    }
-    rh_rng rng;
-    rh_rng_seed(&rng, 23 + (uint64_t)tagger);
-    for (uint64_t i = 0; i < m.P; i++)
-        m.params[i] = (float)(0.5 * rh_rng_normal(&rng));
-    const uint32_t lengths[B] = {7, 4, 5};
-    const int32_t targets[B] = {1, 3, 0};
-    b.T = T, b.B = B;
-    memcpy(b.lengths, lengths, sizeof lengths);
-    memcpy(b.targets, targets, sizeof targets);
     cls_batch *sp = b.sp;
     sp->B = 0, sp->T = 0;
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t k = 0; k < B; k++) {
             const size_t r = (size_t)t * B + k;
             b.tokens[0][r] = t < lengths[k] ? (int32_t)((t * 3 + k) % 6) : 0;
-            if (tagger)
-                b.targets[r] = t < lengths[k] ? (int32_t)((t + 2 * k) % L) : -1;
             if (t < lengths[k])
                 b.slot[r] = (int32_t)sp->B++;
         }
