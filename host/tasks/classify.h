@@ -191,9 +191,11 @@ void cls_standardise_stats(cls_model *m, cls_set *s);
 /* Standardises s with m's statistics. */
 void cls_standardise(const cls_model *m, cls_set *s);
 
-/* One sequence from text (a line without its newline) into b, a batch of one (cls_batch_alloc with
- * m->max_len and 1): tokens, standardised values, spellings, both directions; its length, or -1 with why. */
-long cls_parse_sequence(const cls_model *m, const char *text, size_t len, cls_batch *b, char *why, size_t why_len);
+/* One sequence from line ln of input, got bytes as getline read them (its newline and CR are dropped, and
+ * *len is what is left), into b, a batch of one (cls_batch_alloc with m->max_len and 1): tokens,
+ * standardised values, spellings, both directions. Its length, or -1 after one line naming input:ln. */
+long cls_parse_line(const cls_model *m, const char *line, size_t got, size_t *len, cls_batch *b, const char *input,
+                    size_t ln);
 
 void cls_set_free(cls_set *s);
 

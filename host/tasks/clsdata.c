@@ -248,14 +248,21 @@ static void spell_batch_end(cls_batch *b, const cls_model *m)
     cls_batch_reverse(sp, m->spell);
 }
 
-long cls_parse_sequence(const cls_model *m, const char *text, size_t len, cls_batch *b, char *why, size_t why_len)
+long cls_parse_line(const cls_model *m, const char *text, size_t len, size_t *stripped, cls_batch *b, const char *input,
+                    size_t ln)
 {
+    char why[512];
+    if (len && text[len - 1] == '\n')
+        len--;
     if (len && text[len - 1] == '\r')
         len--;
+    *stripped = len;
     float *values = cls_tokens(m) ? NULL : b->x[0];
-    const long n = parse_elems(m, 1, NULL, NULL, NULL, text, len, b->tokens[0], values, m->max_len, why, why_len);
-    if (n <= 0)
-        return n;
+    const long n = parse_elems(m, 1, NULL, NULL, NULL, text, len, b->tokens[0], values, m->max_len, why, sizeof why);
+    if (n <= 0) {
+        hostlog_error("%s:%zu: %s", input, ln, why);
+        return -1;
+    }
     if (values)
         for (size_t i = 0; i < (size_t)n * m->channels; i++)
             values[i] = (values[i] - m->mean[i % m->channels]) / m->std[i % m->channels];

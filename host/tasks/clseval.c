@@ -198,7 +198,7 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
 {
     cls_model m;
     cls_batch b;
-    char why[1024], *line = NULL;
+    char *line = NULL;
     size_t cap = 0, ln = 0;
     float *probs = NULL, *state = NULL, *scratch = NULL;
     int rc = EXIT_FAIL;
@@ -231,14 +231,10 @@ int cls_classify(const char *path, plugin_registry *r, const classify_args *a)
         ln++;
         if (host_interrupted)
             break;
-        size_t len = (size_t)got;
-        if (len && line[len - 1] == '\n')
-            len--;
-        const long n = cls_parse_sequence(&m, line, len, &b, why, sizeof why);
-        if (n < 0) {
-            hostlog_error("%s:%zu: %s", a->input, ln, why);
+        size_t len;
+        const long n = cls_parse_line(&m, line, (size_t)got, &len, &b, a->input, ln);
+        if (n < 0)
             goto done;
-        }
         rh_status st = a->stream ? stream_one(&m, &b, state, scratch, probs, (uint32_t)n, a->json)
                                  : cls_forward(&m, &b, NULL, NULL);
         if (st != RH_OK) {

@@ -236,7 +236,7 @@ static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
 {
     cls_model m;
     cls_batch b;
-    char why[1024], *line = NULL;
+    char *line = NULL;
     size_t cap = 0, ln = 0;
     int rc = EXIT_FAIL;
     if (cls_load(&m, r, path) != EXIT_OK)
@@ -254,14 +254,10 @@ static int tag_run(const char *path, plugin_registry *r, const classify_args *a)
     ssize_t got;
     while ((got = getline(&line, &cap, f)) >= 0 && !host_interrupted) {
         ln++;
-        size_t len = (size_t)got;
-        if (len && line[len - 1] == '\n')
-            len--;
-        const long n = cls_parse_sequence(&m, line, len, &b, why, sizeof why);
-        if (n < 0) {
-            hostlog_error("%s:%zu: %s", a->input, ln, why);
+        size_t len;
+        const long n = cls_parse_line(&m, line, (size_t)got, &len, &b, a->input, ln);
+        if (n < 0)
             goto done;
-        }
         const rh_status st = cls_forward(&m, &b, NULL, NULL);
         if (st != RH_OK) {
             hostlog_error("%s: the model failed on line %zu: %s", path, ln, rh_strerror(st));
