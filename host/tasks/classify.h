@@ -271,7 +271,7 @@ void cls_train_close(void *st);
 #define CLS_TASK_TRAIN                                                                                           \
     .opts_size = sizeof(seq_opts), .opts_defaults = &seq_opts_defaults, .defaults = cls_defaults,                \
     .record = "batch-size optimizer learning-rate lr-decay lr-decay-after grad-clip clip-value weight-decay seed " \
-              "dropout recurrent-dropout",                                                                       \
+              "dropout recurrent-dropout word-dropout",                                                                       \
     .strict = 1, .figure = "error_rate", .validate_epochs = 1, .state_size = sizeof(cls_trainer),                \
     .describe = cls_describe, .step = cls_step, .has_validation = cls_has_validation, .validate = cls_validate,  \
     .meta = cls_train_meta, .record_data = cls_record_data, .save = cls_save, .restore = cls_restore,            \

@@ -29,6 +29,11 @@ static const cli_option shared_options[] = {
      .help = "words with --spelling: the width of each word's own vector (a table of them, the unknown word's "
              "included)",
      .min = 1, .max = CLS_MAX_WORD_DIM, .flags = OPT_ARCH},
+    {.name = "word-dropout", .kind = CLI_NUMBER, .offset = offsetof(seq_opts, word_dropout), .arg = "P",
+     .help = "words: in training, read each word as the unknown word with chance P (a new draw every step), so "
+             "the unknown word's vector, and with --spelling the spelling, learn to stand for words the data "
+             "lacks; never at inference; 0-0.9",
+     .max = 0.9, .flags = OPT_TRAIN},
     {0},
 };
 const cli_section cls_shared_section = {"Classification and tagging (classify, tag)", shared_options};
@@ -39,6 +44,8 @@ int cls_check_words(const seq_opts *so, int words)
         return hostlog_usage("train: --spelling is for --input words"), -1;
     if (so->word_dim != seq_opts_defaults.word_dim && !so->spelling)
         return hostlog_usage("train: --word-dim is for a model with --spelling"), -1;
+    if (so->word_dropout > 0 && !words)
+        return hostlog_usage("train: --word-dropout is for --input words"), -1;
     return 0;
 }
 
@@ -187,6 +194,22 @@ void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
              (unsigned long long)tr->n_batches);
 }
 
+/* --word-dropout: each word of the batch (sequence k of the step's whole batch is first + k, element t) read
+ * as the unknown word when a hash of (seed, its place) falls below p; the draws depend on the place alone,
+ * so any split of the batch over ranks drops the same words. */
+static void word_dropout(cls_batch *b, const cls_model *m, uint64_t seed, uint32_t first, double p)
+{
+    const uint64_t below = (uint64_t)(p * 18446744073709551616.0);
+    for (uint32_t t = 0; t < b->T; t++)
+        for (uint32_t k = 0; k < b->B; k++) {
+            uint64_t h = seed ^ (((uint64_t)(first + k) << 32 | t) * 0x9e3779b97f4a7c15ULL);
+            h ^= h >> 31, h *= 0xbf58476d1ce4e5b9ULL, h ^= h >> 29, h *= 0x94d049bb133111ebULL, h ^= h >> 32;
+            if (t < b->lengths[k] && h < below)
+                b->tokens[0][(size_t)t * b->B + k] = 0;
+        }
+    cls_batch_reverse(b, m);
+}
+
 static void advance(cls_trainer *tr, train_ctx *c, uint32_t whole)
 {
     c->pos += whole;
@@ -206,7 +229,9 @@ int cls_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len)
     uint32_t mine, n;
     train_share(c, whole, &mine, &n);
     /* the dropout masks, drawn (when there is dropout) for the whole batch on every rank */
+    const seq_opts *so = c->own;
     const rh_dropout_masks masks = {m->dir[0].dropout ? rh_rng_next(c->rng) : 0, mine};
+    const uint64_t word_seed = so->word_dropout > 0 ? rh_rng_next(c->rng) : 0;
     memset(m->grads, 0, m->P * sizeof *m->grads);
     r->loss = 0, r->weight = 0;
     if (n == 0) { /* another rank has the batch's last sequences */
@@ -214,6 +239,8 @@ int cls_step(void *st, train_ctx *c, step_result *r, char *why, size_t why_len)
         return 0;
     }
     cls_batch_fill(b, m, &tr->train, tr->order + c->pos + mine, n);
+    if (so->word_dropout > 0)
+        word_dropout(b, m, word_seed, mine, so->word_dropout);
     rh_status s = cls_forward(m, b, NULL, &masks);
     if (s != RH_OK) {
         host_fmt(why, why_len, "forward failed: %s", rh_strerror(s));

@@ -321,7 +321,8 @@ case_tag_bad_input() {
 
 # A spelling model: words training never saw, tagged from their characters (make_data.py's suffixes), where
 # the same tagger without one has only the unknown word; the spelled model's file evaluates, exports in
-# half precision, tags a line, resumes bit for bit, and a classifier over words takes one too.
+# half precision, tags a line, resumes bit for bit (with --word-dropout, whose draws resume too), and a
+# classifier over words takes one too.
 case_spelled() {
     local o=(--task tag --rnn-size 16 --threads 1 --quiet --data suffix.txt --val-data suffix_val.txt --max-epochs 10)
     run "$RNNHOST" train "${o[@]}" --spelling 8 --word-dim 8 --log-json sp.jsonl -o sp.safetensors
@@ -345,13 +346,18 @@ case_spelled() {
         [ "$(cut -f2 "$tmp/out" | tr '\n' ' ')" = "DET VERB ADV ADJ DET  " ] || fail "$model tags: $(tr '\n' ' ' <"$tmp/out")"
     done
     local r=(--task tag --threads 1 --quiet --data suffix.txt --val-data suffix_val.txt --eval-every 10)
-    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --max-steps 30 --checkpoint-dir ck1 -o straight.safetensors
+    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --word-dropout 0.2 --max-steps 30 --checkpoint-dir ck1 -o straight.safetensors
     expect_rc 0 "30 spelled steps"
-    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --max-steps 15 --checkpoint-dir ck2 -o x.safetensors
+    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --word-dropout 0.2 --max-steps 15 --checkpoint-dir ck2 -o x.safetensors
     expect_rc 0 "15 spelled steps"
     run "$RNNHOST" train "${r[@]}" --max-steps 30 --resume "$(ls ck2/tag_step0000015*.safetensors)" -o resumed.safetensors
     expect_rc 0 "resumed to 30"
     cmp -s straight.safetensors resumed.safetensors || fail "15 + resumed 15 spelled steps differ from 30 straight"
+    run "$RNNHOST" train "${r[@]}" --rnn-size 16 --spelling 8 --dropout 0.2 --max-steps 30 --checkpoint-dir ck3 -o nowd.safetensors
+    expect_rc 0 "30 spelled steps without word dropout"
+    cmp -s straight.safetensors nowd.safetensors && fail "--word-dropout 0.2 changed nothing"
+    train --word-dropout 0.1 --data contains.tsv -o x.safetensors
+    expect_rc 2 "--word-dropout with --input chars"
     run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --spelling 8 --data words.tsv \
         --val-data words_val.tsv --max-epochs 6 -o w.safetensors
     expect_rc 0 "a classifier over spelled words"

@@ -131,16 +131,17 @@ case_ctc() {
     expect_rc 0 "the two ranks' model evaluates"
 }
 
-# classify and tag (with both dropouts): two ranks follow one process over 40 steps, and the model the two
-# ranks write evaluates.
+# classify and tag (with both dropouts; the tagger spelled, with word dropout): two ranks follow one process
+# over 40 steps, and the model the two ranks write evaluates.
 case_classify() {
     need_mpi || return
     "$PY" "$SOURCE_ROOT/tests/classify/make_data.py" . || { fail "make_data.py"; return; }
-    local task data val
+    local task data val words
     for task in classify tag; do
-        [ "$task" = classify ] && data=contains.tsv val=contains_val.tsv || data=tag.txt val=tag_val.txt
+        [ "$task" = classify ] && data=contains.tsv val=contains_val.tsv words=() ||
+            data=tag.txt val=tag_val.txt words=(--spelling 4 --word-dropout 0.2)
         local C=(train --task "$task" --data "$data" --val-data "$val" --rnn-size 16 --batch-size 8 --eval-every 10
-            --max-steps 40 --dropout 0.2 --recurrent-dropout 0.2 --threads 1 -q)
+            --max-steps 40 --dropout 0.2 --recurrent-dropout 0.2 "${words[@]}" --threads 1 -q)
         run "$R" "${C[@]}" --log-json "$task-1.jsonl" --checkpoint-dir "$task-c1" -o "$task-1.safetensors"
         expect_rc 0 "$task, one process"
         mpi2 "$R" "${C[@]}" --log-json "$task-2.jsonl" --checkpoint-dir "$task-c2" -o "$task-2.safetensors"
