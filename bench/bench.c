@@ -734,6 +734,8 @@ static const cls_work cls_works[] = {
     {"tag", 1, CLS_IN_WORDS, CLS_POOL_EACH, 1, 15000, 17, 8, 32},
 };
 
+enum { CLS_BATCHES = 64, CLS_WARM_STEPS = 8, CLS_RUN_STEPS = 16 }; /* the set's batches; steps */
+
 typedef struct cls_config {
     const cls_work *w;
     config c; /* cell, hidden units, layers, batch */
@@ -831,7 +833,7 @@ static int cls_bench_init(cls_bench *cb, plugin_registry *reg, const cls_config 
         memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
     }
     const uint32_t B = cc->c.B;
-    make_cls_set(&cb->tr.train, w, (size_t)64 * B, m->spec.input_dim, path);
+    make_cls_set(&cb->tr.train, w, (size_t)CLS_BATCHES * B, m->spec.input_dim, path);
     if (cls_batch_alloc(&cb->tr.b, m, w->max_len, B) != 0) {
         fprintf(stderr, "bench: out of memory\n");
         return -1;
@@ -892,13 +894,14 @@ static int cmd_cls(const bench_opts *o, const cls_config *cs, size_t nc)
             rc = 1;
             break;
         }
-        /* a warm-up epoch (64 steps, every length the set has), then as many steps a run as min_time takes */
+        /* 8 warm-up steps, then runs of as many steps as min_time takes, and a quarter of an epoch at least,
+         * so that a run averages over the batches' lengths (torch_bench.py does the same) */
         const double t0 = now();
-        for (uint64_t s = 0; s < cb.tr.n_batches; s++)
+        for (int s = 0; s < CLS_WARM_STEPS; s++)
             cls_bench_step(&cb);
-        const double per = (now() - t0) / (double)cb.tr.n_batches;
+        const double per = (now() - t0) / CLS_WARM_STEPS;
         uint32_t steps = (uint32_t)ceil(o->min_time / (per > 1e-9 ? per : 1e-9));
-        steps = steps < 2 ? 2 : steps;
+        steps = steps < CLS_RUN_STEPS ? CLS_RUN_STEPS : steps;
         double *eps = xcalloc(o->runs, sizeof(double)), loss = 0;
         for (uint32_t r = 0; r < o->runs; r++) {
             const uint64_t e0 = cb.elements;

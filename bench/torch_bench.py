@@ -227,11 +227,12 @@ def cls_train(text, args):
         opt.step()
         return int(lengths.sum())
 
+    # 8 warm-up steps, then runs of min_time and a quarter of an epoch (16 steps) at least, as bench.c
     t0 = time.perf_counter()
-    for _ in range((n + batch - 1) // batch):  # a warm-up epoch: every length the set has
+    for _ in range(8):
         step()
-    per = (time.perf_counter() - t0) / ((n + batch - 1) // batch)
-    steps = max(2, int(args.min_time / max(per, 1e-9)) + 1)
+    per = (time.perf_counter() - t0) / 8
+    steps = max(16, int(args.min_time / max(per, 1e-9)) + 1)
     rates = []
     for _ in range(args.runs):
         t0, seen = time.perf_counter(), 0
