@@ -14,10 +14,17 @@
  *     beside it, the floor such a step cannot beat on this machine: the time the same threads take to
  *     read as many bytes as the step's weights once, from where they stay between steps (a step at batch
  *     1 does about two flops per weight it reads, so memory, not arithmetic, sets its pace);
+ *   - classification and tagging (cls) is the very step of `rnnhost train --task classify|tag`: the task's
+ *     own step (host/tasks: the batch, both directions, the pooling head, softmax cross-entropy, backward)
+ *     and the training loop's update (clipping at 5, Adam), on synthetic sequences of varied lengths
+ *     (words: 15,000 words, sentences of 10 to 30, 2 labels, max pooling, both directions; dna: 60 bases
+ *     of 4 symbols, 3 labels, pool last, one direction; tag: 15,000 words, sentences of 8 to 32, 17 tags,
+ *     both directions), written to --tokens for the PyTorch side; elements (words, bases) per second;
  *   - memory reads the kernel's peak resident set (VmHWM) after resetting it, so the program and the
  *     BLAS buffers do not count, and compares it with the analytic minimum of the same training step.
  *
  * usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] CONFIG...
+ *        bench cls [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] WORK:CELL:H:L:B...
  *        bench square N
  *        bench level    (the CPU kernel level the plugins run here, as "info cpu_level LEVEL")
  * A CONFIG is CELL:H:L:B (cell rnn, gru or lstm, hidden units, layers, batch); the sequence length is --seq
@@ -35,8 +42,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "classify.h" /* the classify and tag tasks' model, batches and step (host/tasks) */
+#include "loop.h"
 #include "rnnhost/kit/cpulevel.h"
 #include "rnnhost/rnnhost.h"
+#include "trainutil.h"
 
 enum { VOCAB = 65 };
 
@@ -704,12 +714,224 @@ static int cmd_mem(const bench_opts *o, const config *cs, size_t nc)
     return 0;
 }
 
+/* ---- classification and tagging ---------------------------------------------------------------------- */
+
+/* A workload of the classify and tag tasks: the model's head and input, and the synthetic sequences it
+ * trains on (uniform symbols, lengths uniform in [min_len, max_len], labels or tags uniform). */
+typedef struct cls_work {
+    const char *name;
+    int tagger, input, pool, bidirectional;
+    uint32_t symbols; /* words: the vocabulary without the unknown word; chars: the symbols */
+    uint32_t labels, min_len, max_len;
+} cls_work;
+
+static const cls_work cls_works[] = {
+    /* sentiment of a sentence: words, bidirectional, max-pooled logits, two labels */
+    {"words", 0, CLS_IN_WORDS, CLS_POOL_MAX, 1, 15000, 2, 10, 30},
+    /* a DNA splice site: 60 bases, 4 symbols, 3 labels, the task's defaults (one direction, pool last) */
+    {"dna", 0, CLS_IN_CHARS, CLS_POOL_LAST, 0, 4, 3, 60, 60},
+    /* parts of speech: a tag for every word of a sentence, both directions, 17 tags */
+    {"tag", 1, CLS_IN_WORDS, CLS_POOL_EACH, 1, 15000, 17, 8, 32},
+};
+
+enum { CLS_BATCHES = 64, CLS_WARM_STEPS = 8, CLS_RUN_STEPS = 16 }; /* the set's batches; steps */
+
+typedef struct cls_config {
+    const cls_work *w;
+    config c; /* cell, hidden units, layers, batch */
+} cls_config;
+
+/* WORK:CELL:H:L:B, as words:gru:128:1:32. */
+static int parse_cls_config(cls_config *cc, const char *s)
+{
+    const char *colon = strchr(s, ':');
+    cc->w = NULL;
+    for (size_t i = 0; colon && i < sizeof cls_works / sizeof cls_works[0]; i++)
+        if (strlen(cls_works[i].name) == (size_t)(colon - s) && strncmp(s, cls_works[i].name, colon - s) == 0)
+            cc->w = &cls_works[i];
+    if (cc->w == NULL) {
+        fprintf(stderr, "bench: '%s' is not a config WORK:CELL:H:L:B (work words, dna or tag)\n", s);
+        return -1;
+    }
+    return parse_config(&cc->c, colon + 1);
+}
+
+/* The sequences of a workload: n of them, from a fixed seed; written to path (when not NULL) for the PyTorch
+ * side as int32: n, the elements in all, the input width, the labels; then the lengths (n), the labels (n),
+ * the elements and their tags (the elements' count each; 0 for a classifier's). */
+static void make_cls_set(cls_set *s, const cls_work *w, size_t n, uint32_t input_dim, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    rh_rng rng;
+    rh_rng_seed(&rng, 20240602);
+    s->n = n;
+    s->start = xcalloc(n + 1, sizeof *s->start);
+    s->label = xcalloc(n, sizeof *s->label);
+    for (size_t i = 0; i < n; i++) {
+        s->start[i + 1] = s->start[i] + w->min_len + rh_rng_below(&rng, w->max_len - w->min_len + 1);
+        s->label[i] = w->tagger ? -1 : (int32_t)rh_rng_below(&rng, w->labels);
+    }
+    const size_t total = s->start[n];
+    s->tokens = xcalloc(total, sizeof *s->tokens);
+    s->tags = xcalloc(total, sizeof *s->tags);
+    for (size_t k = 0; k < total; k++) {
+        s->tokens[k] = (int32_t)rh_rng_below(&rng, input_dim);
+        s->tags[k] = w->tagger ? (int32_t)rh_rng_below(&rng, w->labels) : 0;
+    }
+    if (path == NULL)
+        return;
+    FILE *f = fopen(path, "wb");
+    int ok = f != NULL;
+    const int32_t head[4] = {(int32_t)n, (int32_t)total, (int32_t)input_dim, (int32_t)w->labels};
+    ok = ok && fwrite(head, sizeof head, 1, f) == 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        const int32_t len = (int32_t)(s->start[i + 1] - s->start[i]);
+        ok = fwrite(&len, sizeof len, 1, f) == 1;
+    }
+    ok = ok && fwrite(s->label, sizeof *s->label, n, f) == n;
+    ok = ok && fwrite(s->tokens, sizeof *s->tokens, total, f) == total;
+    ok = ok && fwrite(s->tags, sizeof *s->tags, total, f) == total;
+    if (f == NULL || fclose(f) != 0 || !ok) {
+        fprintf(stderr, "bench: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* The trainer of `rnnhost train --task classify|tag` over the synthetic set, as the task opens it with the
+ * tasks' defaults (Adam at 2e-3, gradient-norm clipping at 5, no dropout): each step is the task's own
+ * (cls_step: the batch filled, both directions forward, the head, the loss, backward) and the loop's
+ * update after it (train_update). */
+typedef struct cls_bench {
+    cls_trainer tr;
+    train_opts o;
+    train_ctx c;
+    rh_rng rng;
+    rh_optimizer opt;
+    float *opt_state;
+    uint64_t elements; /* the elements (words, bases) the steps so far consumed */
+} cls_bench;
+
+static int cls_bench_init(cls_bench *cb, plugin_registry *reg, const cls_config *cc, const char *path)
+{
+    const cls_work *w = cc->w;
+    memset(cb, 0, sizeof *cb);
+    cls_model *m = &cb->tr.m;
+    m->tagger = w->tagger, m->input = w->input, m->pool = w->pool, m->bidirectional = w->bidirectional;
+    m->n_labels = w->labels, m->max_len = w->max_len;
+    snprintf(m->spec.task, sizeof m->spec.task, "%s", w->tagger ? TAG_TASK : CLS_TASK);
+    snprintf(m->spec.model_id, sizeof m->spec.model_id, "%s", cc->c.cell);
+    m->spec.input_kind = RH_INPUT_TOKENS;
+    m->spec.input_dim = w->input == CLS_IN_WORDS ? w->symbols + 1 : w->symbols; /* words: and the unknown word */
+    m->spec.hidden_size = cc->c.H, m->spec.num_layers = cc->c.L, m->spec.output_dim = w->labels;
+    char why[1024];
+    if (cls_create(m, reg, why, sizeof why) != EXIT_OK) {
+        fprintf(stderr, "bench: %s\n", why);
+        return -1;
+    }
+    for (int d = 0; d < cls_dirs(m); d++) {
+        host_model_init_params(&m->dir[d], 1 + (uint64_t)d * 0x9e3779b97f4a7c15ULL);
+        memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
+    }
+    const uint32_t B = cc->c.B;
+    make_cls_set(&cb->tr.train, w, (size_t)CLS_BATCHES * B, m->spec.input_dim, path);
+    if (cls_batch_alloc(&cb->tr.b, m, w->max_len, B) != 0) {
+        fprintf(stderr, "bench: out of memory\n");
+        return -1;
+    }
+    cb->tr.order = xcalloc(cb->tr.train.n, sizeof *cb->tr.order);
+    cb->tr.idx = xcalloc(B, sizeof *cb->tr.idx);
+    for (size_t i = 0; i < cb->tr.train.n; i++)
+        cb->tr.order[i] = (uint32_t)i;
+    cb->tr.n_batches = (cb->tr.train.n + B - 1) / B;
+    cb->o.model = opt_model_defaults, cb->o.optim = opt_optim_defaults, cb->o.stop = opt_stop_defaults;
+    cls_defaults(&cb->o);
+    cb->o.optim.batch = B;
+    rh_rng_seed(&cb->rng, 5);
+    cb->c.o = &cb->o, cb->c.rng = &cb->rng, cb->c.reg = reg, cb->c.rank = 0, cb->c.ranks = 1;
+    cb->c.params = m->params, cb->c.grads = m->grads, cb->c.num_params = m->P;
+    const uint32_t kind = (uint32_t)cb->o.optim.optimizer;
+    cb->opt_state = xcalloc(rh_optimizer_slots(kind) * m->P + 1, sizeof(float));
+    rh_optimizer_init(&cb->opt, kind, (float)cb->o.optim.lr, m->P, cb->opt_state);
+    return 0;
+}
+
+static void cls_bench_free(cls_bench *cb)
+{
+    cls_train_close(&cb->tr);
+    free(cb->opt_state);
+}
+
+/* One training step; its loss. */
+static double cls_bench_step(cls_bench *cb)
+{
+    step_result r;
+    char why[1024];
+    double norm;
+    memset(&r, 0, sizeof r);
+    if (cls_step(&cb->tr, &cb->c, &r, why, sizeof why) != 0 ||
+        train_update(&cb->opt, cb->c.params, cb->c.grads, cb->c.num_params, cb->o.optim.clip_value,
+                     cb->o.optim.grad_clip, cb->o.optim.lr, &norm, why, sizeof why) != 0) {
+        fprintf(stderr, "bench: training step failed: %s\n", why);
+        exit(1);
+    }
+    cb->elements += r.seen;
+    return r.loss;
+}
+
+static int cmd_cls(const bench_opts *o, const cls_config *cs, size_t nc)
+{
+    /* the cells' folders of --plugins, as the search path of `rnnhost --plugin-path` */
+    char path[3 * 4096 + 64];
+    snprintf(path, sizeof path, "%s/gru:%s/lstm:%s/rnn", o->plugins, o->plugins, o->plugins);
+    plugin_registry reg;
+    if (registry_init(&reg, path) != 0)
+        return 1;
+    host_set_model_threads(bench_threads(NULL));
+    int rc = 0;
+    for (size_t i = 0; i < nc && rc == 0; i++) {
+        cls_bench cb;
+        if (cls_bench_init(&cb, &reg, &cs[i], o->tokens) != 0) {
+            rc = 1;
+            break;
+        }
+        /* 8 warm-up steps, then runs of as many steps as min_time takes, and a quarter of an epoch at least,
+         * so that a run averages over the batches' lengths (torch_bench.py does the same) */
+        const double t0 = now();
+        for (int s = 0; s < CLS_WARM_STEPS; s++)
+            cls_bench_step(&cb);
+        const double per = (now() - t0) / CLS_WARM_STEPS;
+        uint32_t steps = (uint32_t)ceil(o->min_time / (per > 1e-9 ? per : 1e-9));
+        steps = steps < CLS_RUN_STEPS ? CLS_RUN_STEPS : steps;
+        double *eps = xcalloc(o->runs, sizeof(double)), loss = 0;
+        for (uint32_t r = 0; r < o->runs; r++) {
+            const uint64_t e0 = cb.elements;
+            const double t1 = now();
+            for (uint32_t s = 0; s < steps; s++)
+                loss = cls_bench_step(&cb);
+            eps[r] = (double)(cb.elements - e0) / (now() - t1);
+        }
+        if (!isfinite(loss)) {
+            fprintf(stderr, "bench: training diverged\n");
+            rc = 1;
+        }
+        char name[96];
+        snprintf(name, sizeof name, "%s.", cs[i].w->name);
+        config_name(name + strlen(name), sizeof name - strlen(name), &cs[i].c);
+        print_raw(name, "cls_train", "tok/s", eps, o->runs);
+        free(eps);
+        cls_bench_free(&cb);
+    }
+    registry_free(&reg);
+    return rc;
+}
+
 /* ---- main --------------------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench train|sgemm|sample|mem [--plugins DIR] [--runs R] [--min-time S] [--seq T]\n"
                "                                    [--tokens FILE] CELL:H:L:B...\n"
+               "       bench cls [--plugins DIR] [--runs R] [--min-time S] [--tokens FILE] WORK:CELL:H:L:B...\n"
                "       bench square N [--runs R] [--min-time S]\n"
                "       bench level\n");
 }
@@ -739,6 +961,8 @@ int main(int argc, char **argv)
         return cmd_level();
     bench_opts o = {BENCH_PLUGIN_DIR, NULL, 5, 64, 0.5};
     config *cs = xcalloc((size_t)argc, sizeof *cs);
+    cls_config *ccs = xcalloc((size_t)argc, sizeof *ccs);
+    const int cls = strcmp(argv[1], "cls") == 0;
     size_t nc = 0;
     uint32_t square = 0;
     for (int i = 2; i < argc; i++) {
@@ -755,7 +979,7 @@ int main(int argc, char **argv)
             o.min_time = strtod(v, NULL), i++;
         else if (strcmp(argv[1], "square") == 0 && square == 0)
             square = (uint32_t)strtoul(a, NULL, 10);
-        else if (a[0] != '-' && parse_config(&cs[nc], a) == 0)
+        else if (a[0] != '-' && (cls ? parse_cls_config(&ccs[nc], a) : parse_config(&cs[nc], a)) == 0)
             nc++;
         else {
             usage(stderr);
@@ -775,12 +999,14 @@ int main(int argc, char **argv)
         rc = cmd_sample(&o, cs, nc);
     else if (strcmp(argv[1], "mem") == 0)
         rc = cmd_mem(&o, cs, nc);
+    else if (cls)
+        rc = cmd_cls(&o, ccs, nc);
     else if (strcmp(argv[1], "square") == 0 && square > 0)
         rc = cmd_square(&o, square);
     else {
         usage(stderr);
         rc = 2;
     }
-    free(cs);
+    free(cs), free(ccs);
     return rc;
 }

@@ -161,6 +161,30 @@ def memory_section(rep):
     return ["training (cell H layers batch), T=64", "peak RSS MiB", "analytic minimum MiB", "ratio"], rows
 
 
+def cls_key(n):
+    work, cell, h, l, b = n.split(".")
+    return (work, cell, int(h[1:]), int(l[1:]), int(b[1:]))
+
+
+CLS_WORKS = {"words": "classify words (15,000), both ways, max pool, 2 labels",
+             "dna": "classify DNA (4 symbols, 60 steps), pool last, 3 labels",
+             "tag": "tag words (15,000), both ways, 17 tags"}
+
+
+def cls_section(rep):
+    rows = []
+    for n in sorted({n for (n, q) in rep.figs if q == "cls_train"}, key=cls_key):
+        tr, torch = rep.get(n, "cls_train"), rep.get(n, "torch_cls_train")
+        rep.emit("cls.%s.tokens_per_s" % n, tr, "tok/s", torch.median if torch else None, "torch")
+        if torch:
+            rep.emit("torch.cls.%s.tokens_per_s" % n, torch, "tok/s")
+        work, rest = n.split(".", 1)
+        rows.append([CLS_WORKS.get(work, work), rest.replace(".", " "), fmt(tr.median) + mark(tr),
+                     fmt(torch.median) + mark(torch) if torch else "-",
+                     "%.1fx" % (tr.median / torch.median) if torch else "-"])
+    return ["task", "cell H layers batch", "words (steps)/s", "PyTorch", "vs PyTorch"], rows
+
+
 def check_targets(rep):
     sq = rep.get("sgemm1024", "sgemm")
     n = "gru.h512.l2.b32"
@@ -191,10 +215,20 @@ def check_targets(rep):
         r = full.median / floor.median
         rep.target("GRU 512x2 sampling step, median, f32 weights, vs reading them once", "%.2fx (%.0f us, floor %.0f us)"
                    % (r, full.median, floor.median), "<= 1.25x", r <= 1.25)
+    for n in sorted({n for (n, q) in rep.figs if q == "cls_train"}, key=cls_key):
+        tr, torch = rep.get(n, "cls_train"), rep.get(n, "torch_cls_train")
+        if torch:
+            x = tr.median / torch.median
+            rep.target("%s %s tokens/s vs PyTorch" % ("tagging" if n.startswith("tag.") else "classification", n),
+                       "%.1fx" % x, ">= 4x", x >= 4)
     for n in sorted({n for (n, q) in rep.figs if q == "train_peak_rss"}, key=train_key):
         r = rep.get(n, "train_peak_rss").median / rep.get(n, "train_analytic_min").median
         rep.target("training memory %s vs analytic minimum" % n, "%.2fx" % r, "<= 1.5x", r <= 1.5)
+    # a run of some parts only (bench/run --only) names them; transcription's targets belong to its part
+    parts = rep.info.get("parts", "transcribe").split(",")
     for name, what, goal in (("transcribe", "transcription with digits", 500), ("frontend", "front-end alone", 5000)):
+        if "transcribe" not in parts:
+            continue
         rtf = rep.get(name, "rtf")
         if rtf is None:
             rep.target("%s, times real time" % what, "not measured", ">= %dx" % goal, None)
@@ -283,6 +317,7 @@ def main():
     rep = Report(figs, info)
     sections = [("training: char LM, 65 symbols one-hot, T=64, Adam, clip 5", train_section(rep)),
                 ("sampling: one step + one draw", sample_section(rep)),
+                ("classification and tagging: the training step, batch 32, Adam, clip 5", cls_section(rep)),
                 ("memory", memory_section(rep))]
     check_targets(rep)
     print(machine_line(rep))

@@ -8,7 +8,23 @@ cross-entropy, clip_grad_norm_(5), Adam(lr 2e-3), B contiguous streams with the 
 from one chunk to the next, as `rnnhost train` does. Sampling: one step at batch 1 plus one draw from the
 softmax, under no_grad. torch.set_num_threads(2), as the published reference figures were taken.
 
-usage: torch_bench.py train|sample [--tokens FILE] [--runs R] [--min-time S] [--seq T] CELL:H:L:B...
+Classification and tagging (cls): the classify and tag tasks' models on bench.c's synthetic sequences (the
+file --tokens names, which `bench cls` writes; WORK:CELL:H:L:B as there), as a PyTorch user writes them:
+the sequences of a batch padded (pad_sequence) and packed (pack_padded_sequence, enforce_sorted=False), so
+the recurrent layers stop at each sequence's end, and nn.GRU/LSTM/RNN(bidirectional=True) for two
+directions. The input: rnnhost's token input is a one-hot times the input weights, i.e. a gather of their
+columns (3H wide for a GRU, per direction). With as few symbols as hidden units or fewer (dna) PyTorch gets
+that very one-hot, as the character model above. With more (words) it gets nn.Embedding(V, H) shared by
+both directions: the usual PyTorch model, and cheaper than any exact equivalent (an embedding 3H wide
+followed by the cell's input product): fewer weights for Adam (V*H against rnnhost's 2*V*3H) at the cost of
+an H x 3H input product per word. The head: a classifier's logits Linear(H, L) per direction, pooled over
+each sequence's own steps (max: padding masked to -inf; last: the forward direction after the last
+element, the backward one after reading back to the first), the directions' pooled logits added, mean
+cross-entropy per sequence; a tagger's Linear(2H, L) over both directions' outputs (which is their logits
+added), cross-entropy per word (padding ignored). clip_grad_norm_(5), Adam(lr 2e-3); the set reshuffled
+every epoch, as the task does.
+
+usage: torch_bench.py train|sample|cls [--tokens FILE] [--runs R] [--min-time S] [--seq T] CONFIG...
 """
 import argparse
 import time
@@ -127,9 +143,108 @@ def sample(cfg, args):
     raw(name, "torch_sample_p99", "us", p99s)
 
 
+# bench.c's workloads: (tagger, pool, bidirectional)
+CLS_WORKS = {"words": (False, "max", True), "dna": (False, "last", False), "tag": (True, "each", True)}
+
+
+class ClsModel(torch.nn.Module):
+    def __init__(self, cell, vocab, hidden, layers, labels, work):
+        super().__init__()
+        self.tagger, self.pool, bidirectional = CLS_WORKS[work]
+        self.dirs, self.hidden, self.vocab = 2 if bidirectional else 1, hidden, vocab
+        self.embed = torch.nn.Embedding(vocab, hidden) if vocab > hidden else None
+        width = hidden if self.embed is not None else vocab
+        self.core = CELLS[cell](width, hidden, layers, bidirectional=bidirectional)
+        if self.tagger:
+            self.head = torch.nn.Linear(self.dirs * hidden, labels)
+        else:
+            self.heads = torch.nn.ModuleList(torch.nn.Linear(hidden, labels) for _ in range(self.dirs))
+
+    def forward(self, x, lengths):
+        """x (T,B) padded symbol ids, lengths (B): the pooled logits (B,L), or a tagger's (T,B,L)."""
+        if self.embed is not None:
+            inp = self.embed(x)
+        else:
+            inp = torch.nn.functional.one_hot(x, self.vocab).float()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(inp, lengths, enforce_sorted=False)
+        out, _ = self.core(packed)
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])  # (T,B,dirs*H)
+        if self.tagger:
+            return self.head(out)
+        T, B = x.shape
+        z = 0
+        for d in range(self.dirs):
+            y = self.heads[d](out[:, :, d * self.hidden:(d + 1) * self.hidden])  # (T,B,L)
+            if self.pool == "max":
+                pad = torch.arange(T).unsqueeze(1) >= lengths.unsqueeze(0)
+                z = z + y.masked_fill(pad.unsqueeze(2), float("-inf")).max(0).values
+            else:  # last
+                at = lengths - 1 if d == 0 else torch.zeros_like(lengths)
+                z = z + y[at, torch.arange(B)]
+        return z
+
+
+def load_cls_set(path):
+    """bench.c's sequences: (n, labels, width, the sequences' ids, their labels, their tags)."""
+    data = torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.int32).long()
+    n, total, width, labels = data[:4].tolist()
+    lengths, label = data[4:4 + n], data[4 + n:4 + 2 * n]
+    tokens, tags = data[4 + 2 * n:4 + 2 * n + total], data[4 + 2 * n + total:4 + 2 * n + 2 * total]
+    starts = [0] + torch.cumsum(lengths, 0).tolist()
+    seqs = [tokens[starts[i]:starts[i + 1]] for i in range(n)]
+    seq_tags = [tags[starts[i]:starts[i + 1]] for i in range(n)]
+    return n, labels, width, seqs, label, seq_tags
+
+
+def cls_train(text, args):
+    work, rest = text.split(":", 1)
+    if work not in CLS_WORKS:
+        raise SystemExit("torch_bench: '%s' is not a config WORK:CELL:H:L:B (work words, dna or tag)" % text)
+    cell, hidden, layers, batch = parse_config(rest)
+    n, labels, width, seqs, label, seq_tags = load_cls_set(args.tokens)
+    torch.manual_seed(1)
+    model = ClsModel(cell, width, hidden, layers, labels, work)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    state = {"order": torch.randperm(n), "pos": 0}
+    pad = torch.nn.utils.rnn.pad_sequence
+
+    def step():
+        if state["pos"] >= n:
+            state["order"], state["pos"] = torch.randperm(n), 0
+        which = state["order"][state["pos"]:state["pos"] + batch].tolist()
+        state["pos"] += batch
+        x = pad([seqs[i] for i in which])  # (T,B)
+        lengths = torch.tensor([len(seqs[i]) for i in which])
+        z = model(x, lengths)
+        if model.tagger:
+            target = pad([seq_tags[i] for i in which], padding_value=-1)
+            loss = torch.nn.functional.cross_entropy(z.view(-1, labels), target.view(-1), ignore_index=-1)
+        else:
+            loss = torch.nn.functional.cross_entropy(z, label[which])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return int(lengths.sum())
+
+    # 8 warm-up steps, then runs of min_time and a quarter of an epoch (16 steps) at least, as bench.c
+    t0 = time.perf_counter()
+    for _ in range(8):
+        step()
+    per = (time.perf_counter() - t0) / 8
+    steps = max(16, int(args.min_time / max(per, 1e-9)) + 1)
+    rates = []
+    for _ in range(args.runs):
+        t0, seen = time.perf_counter(), 0
+        for _ in range(steps):
+            seen += step()
+        rates.append(seen / (time.perf_counter() - t0))
+    raw("%s.%s.h%d.l%d.b%d" % ((work,) + (cell, hidden, layers, batch)), "torch_cls_train", "tok/s", rates)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["train", "sample"])
+    ap.add_argument("mode", choices=["train", "sample", "cls"])
     ap.add_argument("configs", nargs="+")
     ap.add_argument("--tokens")
     ap.add_argument("--runs", type=int, default=5)
@@ -138,6 +253,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.mode == "cls":
+        if not args.tokens:
+            raise SystemExit("torch_bench: cls needs --tokens FILE, the sequences `bench cls` wrote")
+        for text in args.configs:
+            cls_train(text, args)
+        print("info torch_version %s" % torch.__version__.replace(" ", "_"), flush=True)
+        return
     configs = [parse_config(c) for c in args.configs]
     if args.mode == "train":
         tokens = load_tokens(args.tokens)
