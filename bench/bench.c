@@ -45,6 +45,7 @@
 #include "classify.h" /* the classify and tag tasks' model, batches and step (host/tasks) */
 #include "loop.h"
 #include "rnnhost/kit/cpulevel.h"
+#include "seqtask.h" /* the tasks' own options, which the step reads */
 #include "rnnhost/rnnhost.h"
 #include "trainutil.h"
 
@@ -804,6 +805,7 @@ static void make_cls_set(cls_set *s, const cls_work *w, size_t n, uint32_t input
 typedef struct cls_bench {
     cls_trainer tr;
     train_opts o;
+    seq_opts own;
     train_ctx c;
     rh_rng rng;
     rh_optimizer opt;
@@ -847,7 +849,8 @@ static int cls_bench_init(cls_bench *cb, plugin_registry *reg, const cls_config 
     cls_defaults(&cb->o);
     cb->o.optim.batch = B;
     rh_rng_seed(&cb->rng, 5);
-    cb->c.o = &cb->o, cb->c.rng = &cb->rng, cb->c.reg = reg, cb->c.rank = 0, cb->c.ranks = 1;
+    cb->own = seq_opts_defaults;
+    cb->c.o = &cb->o, cb->c.own = &cb->own, cb->c.rng = &cb->rng, cb->c.reg = reg, cb->c.rank = 0, cb->c.ranks = 1;
     cb->c.params = m->params, cb->c.grads = m->grads, cb->c.num_params = m->P;
     const uint32_t kind = (uint32_t)cb->o.optim.optimizer;
     cb->opt_state = xcalloc(rh_optimizer_slots(kind) * m->P + 1, sizeof(float));
