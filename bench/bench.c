@@ -820,10 +820,13 @@ static int cls_bench_init(cls_bench *cb, plugin_registry *reg, const cls_config 
     cls_model *m = &cb->tr.m;
     m->tagger = w->tagger, m->input = w->input, m->pool = w->pool, m->bidirectional = w->bidirectional;
     m->n_labels = w->labels, m->max_len = w->max_len;
+    /* words: vectors as wide as the hidden state (--word-dim H), as PyTorch's side has them */
+    m->n_words = w->input == CLS_IN_WORDS ? w->symbols : 0, m->word_dim = w->input == CLS_IN_WORDS ? cc->c.H : 0;
     snprintf(m->spec.task, sizeof m->spec.task, "%s", w->tagger ? TAG_TASK : CLS_TASK);
     snprintf(m->spec.model_id, sizeof m->spec.model_id, "%s", cc->c.cell);
-    m->spec.input_kind = RH_INPUT_TOKENS;
-    m->spec.input_dim = w->input == CLS_IN_WORDS ? w->symbols + 1 : w->symbols; /* words: and the unknown word */
+    m->spec.input_kind = cls_dense(m) ? RH_INPUT_DENSE : RH_INPUT_TOKENS;
+    m->spec.input_dim = cls_dense(m) ? cls_dense(m) : w->symbols;
+    const uint32_t symbols = w->input == CLS_IN_WORDS ? w->symbols + 1 : w->symbols; /* words: and the unknown word */
     m->spec.hidden_size = cc->c.H, m->spec.num_layers = cc->c.L, m->spec.output_dim = w->labels;
     char why[1024];
     if (cls_create(m, reg, why, sizeof why) != EXIT_OK) {
@@ -834,8 +837,12 @@ static int cls_bench_init(cls_bench *cb, plugin_registry *reg, const cls_config 
         host_model_init_params(&m->dir[d], 1 + (uint64_t)d * 0x9e3779b97f4a7c15ULL);
         memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
     }
+    if (m->word_dim) {
+        rh_rng_seed(&cb->rng, 3);
+        rh_params_init(m->params, m->tensors + rh_tensor_find(m->tensors, m->num_tensors, "words.embed"), 1, &cb->rng);
+    }
     const uint32_t B = cc->c.B;
-    make_cls_set(&cb->tr.train, w, (size_t)CLS_BATCHES * B, m->spec.input_dim, path);
+    make_cls_set(&cb->tr.train, w, (size_t)CLS_BATCHES * B, symbols, path);
     if (cls_batch_alloc(&cb->tr.b, m, w->max_len, B) != 0) {
         fprintf(stderr, "bench: out of memory\n");
         return -1;

@@ -12,12 +12,10 @@ Classification and tagging (cls): the classify and tag tasks' models on bench.c'
 file --tokens names, which `bench cls` writes; WORK:CELL:H:L:B as there), as a PyTorch user writes them:
 the sequences of a batch padded (pad_sequence) and packed (pack_padded_sequence, enforce_sorted=False), so
 the recurrent layers stop at each sequence's end, and nn.GRU/LSTM/RNN(bidirectional=True) for two
-directions. The input: rnnhost's token input is a one-hot times the input weights, i.e. a gather of their
-columns (3H wide for a GRU, per direction). With as few symbols as hidden units or fewer (dna) PyTorch gets
-that very one-hot, as the character model above. With more (words) it gets nn.Embedding(V, H) shared by
-both directions: the usual PyTorch model, and cheaper than any exact equivalent (an embedding 3H wide
-followed by the cell's input product): fewer weights for Adam (V*H against rnnhost's 2*V*3H) at the cost of
-an H x 3H input product per word. The head: a classifier's logits Linear(H, L) per direction, pooled over
+directions. The input: with as few symbols as hidden units or fewer (dna) a one-hot, as rnnhost's token
+input is (a one-hot times the input weights). With more (words) nn.Embedding(V, H) shared by both
+directions, the usual PyTorch model, which is rnnhost's too: bench.c gives its word models vectors of H
+(`--word-dim H`), one table read by both directions. The head: a classifier's logits Linear(H, L) per direction, pooled over
 each sequence's own steps (max: padding masked to -inf; last: the forward direction after the last
 element, the backward one after reading back to the first), the directions' pooled logits added, mean
 cross-entropy per sequence; a tagger's Linear(2H, L) over both directions' outputs (which is their logits

@@ -44,7 +44,7 @@ extern const char *const cls_input_names[]; /* "chars", "numeric", "words", NULL
  * last CLS_SPELL_MAX / 2), and the most units a direction of it may have. */
 #define CLS_SPELL_MAX 20u
 #define CLS_MAX_SPELLING 1024u
-/* The widest word vector (--word-dim) with a spelling model. */
+/* The widest word vector (--word-dim). */
 #define CLS_MAX_WORD_DIM 4096u
 
 typedef struct cls_model {
@@ -61,13 +61,14 @@ typedef struct cls_model {
     uint32_t channels;        /* numeric: values per step */
     float *mean, *std;        /* numeric (channels): the training set's statistics, (v - mean) / std the input */
     uint32_t max_len;         /* the longest sequence the model takes */
-    /* words with a spelling model (--spelling): every word's characters (ids: 1 + the index of the code
-     * point in spell_voc, 0 for any other) through a character model, a bidirectional classifier over
-     * chars pooled last whose 2 x spelling outputs are the word's spelling vector; the word stacks read
-     * dense rows [the word's vector, word_dim wide, from the table "words.embed" (id 0: the unknown word);
-     * its spelling vector], so a word the training data lacks still carries its spelling. */
-    uint32_t spelling;        /* the character model's units per direction; 0: no spelling model */
+    /* words with vectors (word_dim > 0): the stacks read dense rows, each word's vector (word_dim wide,
+     * from the table "words.embed"; id 0 the unknown word's), and with a spelling model (--spelling) its
+     * spelling vector beside it: the word's characters (ids: 1 + the index of the code point in spell_voc,
+     * 0 for any other) through a character model, a bidirectional classifier over chars pooled last whose
+     * 2 x spelling outputs are that vector, so a word the training data lacks still carries its spelling.
+     * word_dim 0 (files made before word vectors): the stacks read the word ids themselves. */
     uint32_t word_dim;
+    uint32_t spelling;        /* the character model's units per direction; 0: no spelling model */
     vocab spell_voc;
     struct cls_model *spell;  /* its parameters live in this model's buffer, at off_spell */
     /* Every parameter as one buffer: dir 0, dir 1, the word vectors (off_embed), the character model
@@ -94,7 +95,7 @@ static inline int cls_tokens(const cls_model *m)
 /* The width of a step's dense row: numeric channels, or a spelled word's vectors; 0 when the stacks read ids. */
 static inline uint32_t cls_dense(const cls_model *m)
 {
-    return m->input == CLS_IN_NUMERIC ? m->channels : m->spelling ? m->word_dim + 2 * m->spelling : 0;
+    return m->input == CLS_IN_NUMERIC ? m->channels : m->input == CLS_IN_WORDS && m->word_dim ? m->word_dim + 2 * m->spelling : 0;
 }
 
 /* Creates the stacks m->spec describes (m's head fields set) with the flat buffers and the table; the
@@ -134,8 +135,8 @@ typedef struct cls_batch {
     uint32_t *arg[2];         /* max: (B,L) the step each pooled logit came from */
     float *z, *dz;            /* (B,L) the pooled logits and their gradient; each: (T,B,L) */
     int32_t *targets;         /* (B); each: (T,B), -1 past a sequence's end */
-    /* spelling: x[d] (T,B,D) the stacks' rows, made in cls_forward; dx[d] their gradient; sp the batch's
-     * words, a row of sp each (the element at row r of (T,B) is sp's sequence slot[r]) */
+    /* word vectors: x[d] (T,B,D) the stacks' rows, made in cls_forward, and dx[d] their gradient; spelling:
+     * sp the batch's words, a row of sp each (the element at row r of (T,B) is sp's sequence slot[r]) */
     float *dx[2];
     int32_t *slot;
     struct cls_batch *sp;

@@ -183,9 +183,12 @@ static rh_status stream_one(const cls_model *m, const cls_batch *b, float *state
 {
     const host_model *hm = &m->dir[0];
     rh_status st = hm->vt->reset(hm->model, state, 1);
+    const int vectors = m->input == CLS_IN_WORDS && m->word_dim; /* the word's vector is the step's input */
     for (uint32_t t = 0; t < n && st == RH_OK; t++) {
-        const float *x = b->x[0] ? b->x[0] + (size_t)t * m->channels : NULL;
-        const int32_t *tok = b->tokens[0] ? b->tokens[0] + t : NULL;
+        const float *x = vectors    ? m->params + m->off_embed + (size_t)b->tokens[0][t] * m->word_dim
+                         : b->x[0] ? b->x[0] + (size_t)t * m->channels
+                                   : NULL;
+        const int32_t *tok = !vectors && b->tokens[0] ? b->tokens[0] + t : NULL;
         if ((st = hm->vt->step(hm->model, probs, state, scratch, m->pdir[0], x, tok, 1)) == RH_OK) {
             rh_softmax(probs, probs, 1, m->n_labels);
             print_result(m, probs, json);

@@ -21,8 +21,8 @@ static int tensor_table(cls_model *m)
     uint32_t n = 0, k = 0;
     for (int d = 0; d < cls_dirs(m); d++)
         n += m->dir[d].info.num_tensors;
-    if (sp)
-        n += 1 + sp->num_tensors;
+    if (m->word_dim)
+        n += 1 + (sp ? sp->num_tensors : 0);
     m->tensors = calloc(n + 1, sizeof *m->tensors);
     m->names = calloc(n + 1, sizeof *m->names);
     if (!m->tensors || !m->names)
@@ -39,12 +39,12 @@ static int tensor_table(cls_model *m)
         }
         base += hm->info.num_params;
     }
-    if (sp) {
+    if (m->word_dim) {
         const rh_tensor embed = {m->names[k], 2, {m->n_words + 1, m->word_dim, 0, 0}, m->off_embed,
                                  (uint64_t)(m->n_words + 1) * m->word_dim, RH_INIT_UNIFORM, 0.1f};
         host_fmt(m->names[k], sizeof m->names[k], "words.embed");
         m->tensors[k++] = embed;
-        for (uint32_t i = 0; i < sp->num_tensors; i++, k++) {
+        for (uint32_t i = 0; sp && i < sp->num_tensors; i++, k++) {
             host_fmt(m->names[k], sizeof m->names[k], "spell.%s", sp->tensors[i].name);
             m->tensors[k] = sp->tensors[i];
             m->tensors[k].name = m->names[k];
@@ -82,13 +82,15 @@ int cls_create(cls_model *m, plugin_registry *r, char *why, size_t why_len)
         m->np[d] = m->dir[d].info.num_params;
     }
     m->P = m->np[0] + m->np[1];
+    if (m->word_dim) {
+        m->off_embed = m->P;
+        m->P += (uint64_t)(m->n_words + 1) * m->word_dim;
+        m->off_spell = m->P;
+    }
     if (m->spelling) {
         const int rc = create_spelling(m, r, why, why_len);
         if (rc != EXIT_OK)
             return rc;
-        m->off_embed = m->P;
-        m->P += (uint64_t)(m->n_words + 1) * m->word_dim;
-        m->off_spell = m->P;
         m->P += m->spell->P;
     }
     m->params = calloc(m->P + 1, sizeof *m->params);
@@ -154,10 +156,12 @@ int cls_meta(meta_list *ml, const cls_model *m)
             cJSON_AddItemToArray(words, cJSON_CreateString(m->words[i]));
         if (!words || cJSON_GetArraySize(words) != (int)m->n_words)
             goto done;
+        if (m->word_dim && !cJSON_AddNumberToObject(j, "word_dim", m->word_dim))
+            goto done;
         if (m->spelling) {
             cJSON *sp = cJSON_AddObjectToObject(j, "spelling");
             if (!sp || !(voc = vocab_to_utf8(&m->spell_voc)) || !cJSON_AddNumberToObject(sp, "units", m->spelling) ||
-                !cJSON_AddNumberToObject(sp, "word_dim", m->word_dim) || !cJSON_AddStringToObject(sp, "vocab", voc))
+                !cJSON_AddStringToObject(sp, "vocab", voc))
                 goto done;
         }
     } else {
@@ -188,22 +192,28 @@ static int choice(const cJSON *j, const char *key, const char *const *names)
     return -1;
 }
 
-/* A words model's spelling model (rnnhost.classifier's "spelling", NULL: none). 0, or -1 with why. */
-static int read_spelling(cls_model *m, const cJSON *sp, char *why, size_t why_len)
+/* A words model's vectors and spelling model (rnnhost.classifier's "word_dim" and "spelling"; without
+ * them the stacks read word ids). 0, or -1 with why. */
+static int read_word_vectors(cls_model *m, const cJSON *j, char *why, size_t why_len)
 {
+    const cJSON *dim = cJSON_GetObjectItemCaseSensitive(j, "word_dim");
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "spelling");
+    if (dim && (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > CLS_MAX_WORD_DIM)) {
+        host_fmt(why, why_len, "a word vector width (rnnhost.classifier) that does not fit its model");
+        return -1;
+    }
+    m->word_dim = dim ? (uint32_t)dim->valuedouble : 0;
     if (!sp)
         return 0;
     const cJSON *units = cJSON_GetObjectItemCaseSensitive(sp, "units");
-    const cJSON *dim = cJSON_GetObjectItemCaseSensitive(sp, "word_dim");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sp, "vocab");
     char err[256];
-    if (!cJSON_IsNumber(units) || units->valuedouble < 1 || units->valuedouble > CLS_MAX_SPELLING ||
-        !cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > CLS_MAX_WORD_DIM || !cJSON_IsString(v) ||
-        vocab_from_utf8(&m->spell_voc, v->valuestring, err, sizeof err) != 0) {
+    if (!m->word_dim || !cJSON_IsNumber(units) || units->valuedouble < 1 || units->valuedouble > CLS_MAX_SPELLING ||
+        !cJSON_IsString(v) || vocab_from_utf8(&m->spell_voc, v->valuestring, err, sizeof err) != 0) {
         host_fmt(why, why_len, "a spelling model (rnnhost.classifier) that does not fit its model");
         return -1;
     }
-    m->spelling = (uint32_t)units->valuedouble, m->word_dim = (uint32_t)dim->valuedouble;
+    m->spelling = (uint32_t)units->valuedouble;
     return 0;
 }
 
@@ -254,10 +264,10 @@ static int read_head(cls_model *m, const char *text, char *why, size_t why_len)
     } else if (m->input == CLS_IN_WORDS) {
         const cJSON *words = cJSON_GetObjectItemCaseSensitive(j, "words");
         const int nw = cJSON_GetArraySize(words);
-        if (read_spelling(m, cJSON_GetObjectItemCaseSensitive(j, "spelling"), why, why_len) != 0)
+        if (read_word_vectors(m, j, why, why_len) != 0)
             goto done;
-        if (!cJSON_IsArray(words) || m->spec.input_kind != (m->spelling ? RH_INPUT_DENSE : RH_INPUT_TOKENS) ||
-            (m->spelling ? cls_dense(m) : (uint32_t)nw + 1) != m->spec.input_dim) {
+        if (!cJSON_IsArray(words) || m->spec.input_kind != (m->word_dim ? RH_INPUT_DENSE : RH_INPUT_TOKENS) ||
+            (m->word_dim ? cls_dense(m) : (uint32_t)nw + 1) != m->spec.input_dim) {
             host_fmt(why, why_len, "a vocabulary (rnnhost.classifier) that does not fit its model");
             goto done;
         }
@@ -396,7 +406,7 @@ int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
             ok &= (b->tokens[d] = calloc(rows + 1, sizeof(int32_t))) != NULL;
         if (D)
             ok &= (b->x[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
-        if (m->spelling)
+        if (m->input == CLS_IN_WORDS && D)
             ok &= (b->dx[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
         b->y[d] = malloc((rows * L + 1) * sizeof(float));
         b->dy[d] = malloc((rows * L + 1) * sizeof(float));
@@ -542,12 +552,12 @@ static const rh_dropout_masks *dir_masks(rh_dropout_masks *mine, const rh_dropou
 
 static rh_batch dir_batch(const cls_batch *b, const cls_model *m, int d)
 {
-    const rh_batch rb = {b->T, b->B, b->lengths, b->x[d], m->spelling ? NULL : b->tokens[d]};
+    const rh_batch rb = {b->T, b->B, b->lengths, b->x[d], cls_dense(m) ? NULL : b->tokens[d]};
     return rb;
 }
 
-/* A spelled batch's rows x (T,B,D): each element's word vector, from the table at embed, and its spelling
- * vector, from the character model's pooled outputs; padding rows 0. */
+/* The rows x (T,B,D) of a batch of words with vectors: each element's word vector, from the table at embed,
+ * and with spelling its spelling vector, from the character model's pooled outputs; padding rows 0. */
 static void spelled_rows(const cls_model *m, cls_batch *b, const float *embed)
 {
     const size_t E = m->word_dim, S = 2 * m->spelling, D = E + S;
@@ -560,14 +570,15 @@ static void spelled_rows(const cls_model *m, cls_batch *b, const float *embed)
                 continue;
             }
             memcpy(x, embed + (size_t)b->tokens[0][r] * E, E * sizeof *x);
-            memcpy(x + E, b->sp->z + (size_t)b->slot[r] * S, S * sizeof *x);
+            if (S)
+                memcpy(x + E, b->sp->z + (size_t)b->slot[r] * S, S * sizeof *x);
         }
     if (m->bidirectional)
         reverse_rows(b, D);
 }
 
 /* The backward of spelled_rows: both directions' dx (the backward one's rows put back in order) into the
- * word vectors' gradient at gembed and the character model's pooled outputs' gradient sp->dz. */
+ * word vectors' gradient at gembed and (spelling) the character model's pooled outputs' gradient sp->dz. */
 static void spelled_rows_back(const cls_model *m, cls_batch *b, float *gembed)
 {
     const size_t E = m->word_dim, S = 2 * m->spelling, D = E + S;
@@ -576,7 +587,7 @@ static void spelled_rows_back(const cls_model *m, cls_batch *b, float *gembed)
             const size_t r = (size_t)t * b->B + k;
             const float *g = b->dx[0] + r * D;
             const float *g1 = m->bidirectional ? b->dx[1] + ((size_t)(b->lengths[k] - 1 - t) * b->B + k) * D : NULL;
-            float *ge = gembed + (size_t)b->tokens[0][r] * E, *gs = b->sp->dz + (size_t)b->slot[r] * S;
+            float *ge = gembed + (size_t)b->tokens[0][r] * E, *gs = S ? b->sp->dz + (size_t)b->slot[r] * S : NULL;
             for (size_t i = 0; i < E; i++)
                 ge[i] += g1 ? g[i] + g1[i] : g[i];
             for (size_t i = 0; i < S; i++)
@@ -587,12 +598,11 @@ static void spelled_rows_back(const cls_model *m, cls_batch *b, float *gembed)
 rh_status cls_forward(const cls_model *m, cls_batch *b, const float *params, const rh_dropout_masks *masks)
 {
     const float *p = params ? params : m->params;
-    if (m->spelling) {
-        const rh_status st = cls_forward(m->spell, b->sp, p + m->off_spell, NULL);
-        if (st != RH_OK)
-            return st;
+    const rh_status sp = m->spelling ? cls_forward(m->spell, b->sp, p + m->off_spell, NULL) : RH_OK;
+    if (sp != RH_OK)
+        return sp;
+    if (m->input == CLS_IN_WORDS && m->word_dim)
         spelled_rows(m, b, p + m->off_embed);
-    }
     for (int d = 0; d < cls_dirs(m); d++) {
         const host_model *hm = &m->dir[d];
         const rh_batch rb = dir_batch(b, m, d);
@@ -627,10 +637,9 @@ rh_status cls_backward(const cls_model *m, cls_batch *b, float *grads, const flo
         if (st != RH_OK)
             return st;
     }
-    if (!m->spelling)
-        return RH_OK;
-    spelled_rows_back(m, b, grads + m->off_embed);
-    return cls_backward(m->spell, b->sp, grads + m->off_spell, p + m->off_spell, NULL);
+    if (m->input == CLS_IN_WORDS && m->word_dim)
+        spelled_rows_back(m, b, grads + m->off_embed);
+    return m->spelling ? cls_backward(m->spell, b->sp, grads + m->off_spell, p + m->off_spell, NULL) : RH_OK;
 }
 
 int cls_load(cls_model *m, plugin_registry *r, const char *path)

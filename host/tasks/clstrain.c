@@ -23,12 +23,13 @@ static const cli_option shared_options[] = {
     {.name = "spelling", .kind = CLI_U32, .offset = offsetof(seq_opts, spelling), .arg = "N",
      .help = "words: each word's characters (its first and last 10 when longer than 20) read both ways by a "
              "character model of N units a direction, whose 2N outputs join the word's vector, so that a word "
-             "the training data lacks or saw too rarely still carries its spelling; 0: none",
+             "the training data lacks or saw too rarely still carries its spelling; 0: none; needs --word-dim",
      .max = CLS_MAX_SPELLING, .flags = OPT_ARCH},
     {.name = "word-dim", .kind = CLI_U32, .offset = offsetof(seq_opts, word_dim), .arg = "N",
-     .help = "words with --spelling: the width of each word's own vector (a table of them, the unknown word's "
-             "included)",
-     .min = 1, .max = CLS_MAX_WORD_DIM, .flags = OPT_ARCH},
+     .help = "words: the width of each word's vector (a table of them, the unknown word's included), which the "
+             "model reads; 0: the model reads the word ids themselves (one-hot into its first layer's weights, "
+             "as many per unit as there are words)",
+     .max = CLS_MAX_WORD_DIM, .flags = OPT_ARCH},
     {.name = "word-dropout", .kind = CLI_NUMBER, .offset = offsetof(seq_opts, word_dropout), .arg = "P",
      .help = "words: in training, read each word as the unknown word with chance P (a new draw every step), so "
              "the unknown word's vector, and with --spelling the spelling, learn to stand for words the data "
@@ -42,8 +43,10 @@ int cls_check_words(const seq_opts *so, int words)
 {
     if (so->spelling && !words)
         return hostlog_usage("train: --spelling is for --input words"), -1;
-    if (so->word_dim != seq_opts_defaults.word_dim && !so->spelling)
-        return hostlog_usage("train: --word-dim is for a model with --spelling"), -1;
+    if (so->word_dim != seq_opts_defaults.word_dim && !words)
+        return hostlog_usage("train: --word-dim is for --input words"), -1;
+    if (so->spelling && !so->word_dim)
+        return hostlog_usage("train: --spelling needs word vectors: drop --word-dim 0"), -1;
     if (so->word_dropout > 0 && !words)
         return hostlog_usage("train: --word-dropout is for --input words"), -1;
     return 0;
@@ -98,12 +101,12 @@ static int make_model(cls_trainer *tr, train_ctx *c)
         host_model_init_params(&m->dir[d], c->o->optim.seed + (uint64_t)d * 0x9e3779b97f4a7c15ULL);
         memcpy(m->pdir[d], m->dir[d].params, m->np[d] * sizeof(float));
     }
-    if (m->spelling) { /* the character model's stacks, then the word vectors from their own generator */
+    for (int d = 0; m->spelling && d < 2; d++) { /* the character model's stacks */
         cls_model *sp = m->spell;
-        for (int d = 0; d < 2; d++) {
-            host_model_init_params(&sp->dir[d], c->o->optim.seed + (uint64_t)(d + 2) * 0x9e3779b97f4a7c15ULL);
-            memcpy(sp->pdir[d], sp->dir[d].params, sp->np[d] * sizeof(float));
-        }
+        host_model_init_params(&sp->dir[d], c->o->optim.seed + (uint64_t)(d + 2) * 0x9e3779b97f4a7c15ULL);
+        memcpy(sp->pdir[d], sp->dir[d].params, sp->np[d] * sizeof(float));
+    }
+    if (cls_dense(m) && m->input == CLS_IN_WORDS) { /* the word vectors, from their own generator */
         const int32_t k = rh_tensor_find(m->tensors, m->num_tensors, "words.embed");
         rh_rng rng;
         rh_rng_seed(&rng, c->o->optim.seed ^ 0x776f72642e766563ULL);
@@ -134,7 +137,7 @@ int cls_train_open(void *st, train_ctx *c, const rh_weights *from, const char *f
         if (!m->tagger)
             m->input = co->input, m->pool = co->pool, m->bidirectional = om->bidirectional;
         m->channels = co->channels, m->max_len = co->max_len, m->min_count = co->min_count;
-        m->spelling = co->spelling, m->word_dim = co->word_dim;
+        m->spelling = co->spelling, m->word_dim = m->input == CLS_IN_WORDS ? co->word_dim : 0;
     }
     const int format = m->tagger ? CLS_READ_CONLL : CLS_READ_LABELS;
     if (cls_read(&tr->train, co->data, m, format | (from_path ? 0 : CLS_READ_GROW)) != 0)
@@ -177,8 +180,10 @@ void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
     if (m->input == CLS_IN_CHARS)
         host_fmt(in, sizeof in, "%u symbols", m->voc.n);
     else if (m->input == CLS_IN_WORDS && m->spelling)
-        host_fmt(in, sizeof in, "%u words and the unknown word (%u wide), spelled by %u x 2 units over %u characters",
-                 m->n_words, m->word_dim, m->spelling, m->spell_voc.n);
+        host_fmt(in, sizeof in, "%u words and the unknown word, vectors of %u and a spelling by %u x 2 units over %u "
+                 "characters", m->n_words, m->word_dim, m->spelling, m->spell_voc.n);
+    else if (m->input == CLS_IN_WORDS && m->word_dim)
+        host_fmt(in, sizeof in, "%u words and the unknown word, vectors of %u", m->n_words, m->word_dim);
     else if (m->input == CLS_IN_WORDS)
         host_fmt(in, sizeof in, "%u words and the unknown word", m->n_words);
     else

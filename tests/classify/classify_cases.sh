@@ -69,18 +69,40 @@ case_words() {
     run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --data words.tsv \
         --val-data words_val.tsv --max-epochs 12 --log-json log.jsonl -o w.safetensors
     expect_rc 0 "train --input words"
-    expect_in "$tmp/err" "over 20 words and the unknown word into 2 labels" "the vocabulary: --min-count 2 drops the names"
+    expect_in "$tmp/err" "over 20 words and the unknown word, vectors of 64 into 2 labels" \
+        "the vocabulary: --min-count 2 drops the names"
     at_least "$(last_val log.jsonl accuracy)" 0.95 "words validation accuracy"
     printf 'the film was great nobody-knows-me\nthe film was not great\n' >two.txt
     run "$RNNHOST" classify -m ./w.safetensors two.txt
     expect_rc 0 "classify with a word the model has never seen"
     [ "$(cut -f1 "$tmp/out" | tr '\n' ' ')" = "pos neg " ] || fail "classify words: $(tr '\n' ' ' <"$tmp/out")"
+    run "$RNNHOST" classify -m ./w.safetensors two.txt
+    local batched; batched=$(cat "$tmp/out")
+    run "$RNNHOST" classify -m ./w.safetensors --stream two.txt
+    expect_rc 0 "classify --stream over word vectors"
+    "$PYTHON3" -c 'import sys
+s=[l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+b=[l.split("\t") for l in sys.argv[2].splitlines()]
+last=[s[4], s[-1]]  # the first line has 5 words, the second 5 too
+sys.exit(0 if len(s)==10 and all(x[0]==y[0] and abs(float(x[1])-float(y[1]))<2e-6 for x,y in zip(last,b)) else 1)' \
+        "$tmp/out" "$batched" || fail "--stream's last label of each line is not classify's: $(tr '\n' ' ' <"$tmp/out") / $batched"
     run "$RNNHOST" eval -m ./w.safetensors --data words_val.tsv
     expect_rc 0 "eval words"
     "$PYTHON3" -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<1e-6 else 1)' \
         "$(tail -n 1 "$tmp/out" | cut -d' ' -f2)" "$(last_val log.jsonl accuracy)" || fail "eval and training disagree"
     train --min-count 3 --data contains.tsv
     expect_rc 2 "--min-count without --input words"
+    # --word-dim 0: the stacks read the word ids themselves, as models made before word vectors do
+    run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --word-dim 0 --data words.tsv \
+        --val-data words_val.tsv --max-epochs 12 --log-json ids.jsonl -o ids.safetensors
+    expect_rc 0 "train --input words --word-dim 0"
+    expect_in "$tmp/err" "over 20 words and the unknown word into 2 labels" "a model over word ids"
+    at_least "$(last_val ids.jsonl accuracy)" 0.95 "words validation accuracy, over word ids"
+    run "$RNNHOST" classify -m ./ids.safetensors two.txt
+    expect_rc 0 "classify with a model over word ids"
+    [ "$(cut -f1 "$tmp/out" | tr '\n' ' ')" = "pos neg " ] || fail "classify word ids: $(tr '\n' ' ' <"$tmp/out")"
+    train --word-dim 8 --data contains.tsv
+    expect_rc 2 "--word-dim without --input words"
 }
 
 # The other heads learn it too: the mean over both directions, and max-pooled logits.
@@ -361,7 +383,7 @@ case_spelled() {
     run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input words --spelling 8 --data words.tsv \
         --val-data words_val.tsv --max-epochs 6 -o w.safetensors
     expect_rc 0 "a classifier over spelled words"
-    expect_in "$tmp/err" "spelled by 8 x 2 units" "the training line names the spelling model"
+    expect_in "$tmp/err" "a spelling by 8 x 2 units" "the training line names the spelling model"
     printf 'the film was great nobody-knows-me\n' >two.txt
     run "$RNNHOST" classify -m ./w.safetensors two.txt
     expect_rc 0 "classify with a spelled classifier"
@@ -371,8 +393,9 @@ case_spelled() {
     train --spelling 8 --data contains.tsv -o x.safetensors
     expect_rc 2 "--spelling with --input chars"
     expect_in "$tmp/err" "--spelling is for --input words" "--spelling's usage line"
-    run "$RNNHOST" train "${o[@]}" --word-dim 16 -o x.safetensors
-    expect_rc 2 "--word-dim without --spelling"
+    run "$RNNHOST" train "${o[@]}" --spelling 8 --word-dim 0 -o x.safetensors
+    expect_rc 2 "--spelling without word vectors"
+    expect_in "$tmp/err" "--spelling needs word vectors" "--spelling's usage line"
 }
 
 finish "$1"
