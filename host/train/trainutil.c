@@ -49,8 +49,10 @@ int train_update(rh_optimizer *opt, float *params, float *grads, uint64_t n, dou
     }
     if (clip_value > 0)
         rh_clip_value(grads, n, (float)clip_value);
-    if (grad_clip > 0)
+    if (grad_clip > 0 && clip_value > 0) /* the values clipped: the norm changed */
         rh_clip_global_norm(grads, n, grad_clip);
+    else if (grad_clip > 0)
+        rh_clip_to_norm(grads, n, *norm, grad_clip);
     opt->lr = (float)lr;
     rh_optimizer_step(opt, params, grads);
     if (!rh_all_finite(params, n)) {

@@ -27,14 +27,19 @@ double rh_global_norm(const float *g, uint64_t n)
     return sqrt(sum);
 }
 
-double rh_clip_global_norm(float *g, uint64_t n, double max_norm)
+void rh_clip_to_norm(float *g, uint64_t n, double norm, double max_norm)
 {
-    double norm = rh_global_norm(g, n);
     if (!isfinite(norm) || norm <= max_norm || norm <= 0.0)
-        return norm;
+        return;
     double s = max_norm / norm;
     for (uint64_t i = 0; i < n; i++)
         g[i] = (float)((double)g[i] * s);
+}
+
+double rh_clip_global_norm(float *g, uint64_t n, double max_norm)
+{
+    const double norm = rh_global_norm(g, n);
+    rh_clip_to_norm(g, n, norm, max_norm);
     return norm;
 }
 

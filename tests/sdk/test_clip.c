@@ -40,6 +40,14 @@ int main(void)
         same_direction &= fabs(v[i] - orig[i] * k) <= 1e-6 * fabs(orig[i] * k) + 1e-30;
     CHECK(same_direction, "clip_global_norm changed the direction");
 
+    // With the norm given: the very bits of rh_clip_global_norm.
+    float a[1000], b[1000];
+    for (int i = 0; i < 1000; i++)
+        a[i] = b[i] = (float)sin(i * 0.37) * 3.0f;
+    const double na = rh_clip_global_norm(a, 1000, 1.5);
+    rh_clip_to_norm(b, 1000, rh_global_norm(b, 1000), 1.5);
+    CHECK(memcmp(a, b, sizeof a) == 0 && na > 1.5, "clip_to_norm differs from clip_global_norm");
+
     // Below the limit nothing changes.
     float small[2] = {0.3f, 0.4f};
     CHECK_NEAR(rh_clip_global_norm(small, 2, 1.0), 0.5, 1e-7);

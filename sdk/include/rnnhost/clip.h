@@ -19,6 +19,11 @@ double rh_global_norm(const float *g, uint64_t n);
  * isfinite: a non-finite norm leaves g untouched). */
 double rh_clip_global_norm(float *g, uint64_t n, double max_norm);
 
+/* The same for a caller that has g's global norm already (norm, as rh_global_norm gives it): scales g so
+ * that its norm is at most max_norm, the same bits as rh_clip_global_norm, without a second pass to find
+ * the norm. A non-finite norm leaves g untouched. */
+void rh_clip_to_norm(float *g, uint64_t n, double norm, double max_norm);
+
 /* 1 when all n values are finite, 0 otherwise. */
 int rh_all_finite(const float *x, uint64_t n);
 
