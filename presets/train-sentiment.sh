@@ -2,9 +2,9 @@
 # Trains the `sentiment` preset: SST-2 (the Stanford Sentiment Treebank's binary phrases and sentences as GLUE
 # distributes them; its authors state no licence), 0 negative and 1 positive. A GRU of 64 units reads each
 # line's words both ways (--input words; words seen once in training are the unknown word), the logits
-# max-pooled over the words, dropout 0.3, Adam at 0.002 in batches of 32, a validation at every epoch's end,
-# 5 epochs; no pretrained word vectors; one thread. The preset is the model of the
-# best validation error rate, exported in half precision.
+# max-pooled over the words, dropout 0.3, Adam at 0.002 in batches of 32, 5 epochs with a validation at every
+# epoch's end; no pretrained word vectors; one thread. The preset is the model of the best validation error
+# rate, exported in half precision.
 # SST-2's validation lines are phrases of the same sentences as the training lines, so its figure is
 # optimistic. The recipe also scores the validation lines that no training line contains (valid-unseen.tsv,
 # written into WORKDIR): a figure nearer to one on new sentences. The test split is held back.
