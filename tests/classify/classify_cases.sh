@@ -398,4 +398,32 @@ case_spelled() {
     expect_in "$tmp/err" "--spelling needs word vectors" "--spelling's usage line"
 }
 
+# preset_accuracy NAME DATA FIGURE: eval -m NAME --data DATA ends with `accuracy FIGURE`, the figure presets/README.md
+# gives (needs ../shared/data; skipped without it).
+preset_accuracy() {
+    need_data "$2"
+    run "$RNNHOST" eval -m "$1" --data "$2"
+    expect_rc 0 "eval -m $1"
+    [ "$(tail -n 1 "$tmp/out")" = "accuracy $3" ] ||
+        fail "$1: '$(tail -n 1 "$tmp/out")' on $(basename "$(dirname "$2")") validation, not the accuracy $3 of presets/README.md"
+}
+
+# The shipped sentiment preset: its validation figure.
+case_preset_sentiment() {
+    preset_accuracy sentiment "$SOURCE_ROOT/../shared/data/sst2/valid.tsv" 0.933779
+}
+
+# classify -m sentiment, as the quick start has it, on two sentences of the test's own making (no data needed).
+case_preset_sentiment_classify() {
+    printf 'a gorgeous , witty and moving film\nthe plot is dull and the acting is worse\n' >two.txt
+    run "$RNNHOST" classify -m sentiment two.txt
+    expect_rc 0 "classify -m sentiment"
+    [ "$(cut -f1 "$tmp/out" | tr '\n' ' ')" = "1 0 " ] || fail "classify -m sentiment: $(tr '\n' ' ' <"$tmp/out"), not 1 then 0"
+}
+
+# The shipped splice preset: its validation figure.
+case_preset_splice() {
+    preset_accuracy splice "$SOURCE_ROOT/../shared/data/splice/valid.tsv" 0.965409
+}
+
 finish "$1"
