@@ -426,4 +426,19 @@ case_preset_splice() {
     preset_accuracy splice "$SOURCE_ROOT/../shared/data/splice/valid.tsv" 0.965409
 }
 
+# The shipped pos-en preset: its validation figure.
+case_preset_pos_en() {
+    preset_accuracy pos-en "$SOURCE_ROOT/../shared/data/ud-ewt/valid.txt" 0.944805
+}
+
+# tag -m pos-en on a sentence of the test's own making (no data needed), two of its words never seen in
+# training, which the spelling tags.
+case_preset_pos_en_tag() {
+    echo "The quokkas were flibbertigibbeting loudly in Zanzibar ." >one.txt
+    run "$RNNHOST" tag -m pos-en one.txt
+    expect_rc 0 "tag -m pos-en"
+    [ "$(cut -f2 "$tmp/out" | tr '\n' ' ')" = "DET NOUN AUX VERB ADV ADP PROPN PUNCT  " ] ||
+        fail "tag -m pos-en: $(tr '\n' ' ' <"$tmp/out")"
+}
+
 finish "$1"

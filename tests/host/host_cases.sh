@@ -383,12 +383,12 @@ case_validate_real() { # ID
 # `rnnhost presets`: the shipped presets with their task, size and their own description; an unknown name
 # lists them.
 case_presets() {
-    local shipped='["chorales", "digits", "dinos", "folk", "nottingham", "sentiment", "shakespeare", "splice"]'
+    local shipped='["chorales", "digits", "dinos", "folk", "nottingham", "pos-en", "sentiment", "shakespeare", "splice"]'
     run "$RNNHOST" presets
     expect_rc 0 "presets"
     expect_in "$tmp/out" "DESCRIPTION" "presets: a header line"
     for line in "chorales     pianoroll" "digits       ctc" "dinos        lm" "folk         midi-lm" \
-        "sentiment    classify" "shakespeare  lm" "splice       classify"; do
+        "pos-en       tag" "sentiment    classify" "shakespeare  lm" "splice       classify"; do
         expect_in "$tmp/out" "$line" "presets: name and task"
     done
     expect_in "$tmp/out" "Dinosaur names, one per line" "presets: the file's own description"
@@ -413,7 +413,7 @@ case_presets() {
     run "$RNNHOST" sample -m no-such-preset -n 5
     expect_rc 3 "sample -m with an unknown preset"
     [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "unknown preset: $(wc -l <"$tmp/err") lines on stderr, expected 1"
-    expect_in "$tmp/err" "no preset named 'no-such-preset' (presets: chorales, digits, dinos, folk, nottingham, sentiment, shakespeare, splice in " \
+    expect_in "$tmp/err" "no preset named 'no-such-preset' (presets: chorales, digits, dinos, folk, nottingham, pos-en, sentiment, shakespeare, splice in " \
         "unknown preset: the message lists the presets"
     expect_in "$tmp/err" "'rnnhost presets'" "unknown preset: the message points to 'rnnhost presets'"
     run "$RNNHOST" export dinos -o x.safetensors --description "$(printf 'two\nlines')"
@@ -438,7 +438,7 @@ case_preset_path() {
     run "$RNNHOST" presets --json
     expect_rc 3 "presets with an unreadable file on the path"
     json "d['search_path'][:2] == ['$tmp/a', '$tmp/b'] and len(d['search_path']) == 3" "the path's folders first, empty ones left out"
-    json '[p["name"] for p in d["presets"]] == ["again", "chorales", "digits", "dinos", "folk", "mine", "nottingham", "plain", "sentiment", "shakespeare", "speech", "splice"]' \
+    json '[p["name"] for p in d["presets"]] == ["again", "chorales", "digits", "dinos", "folk", "mine", "nottingham", "plain", "pos-en", "sentiment", "shakespeare", "speech", "splice"]' \
         "every preset once, hidden files left out"
     json 'd["errors"][0]["name"] == "broken" and d["errors"][0]["path"].endswith("/b/broken.safetensors") and len(d["errors"]) == 1' \
         "the unreadable file under errors"
