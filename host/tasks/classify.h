@@ -92,10 +92,16 @@ static inline int cls_tokens(const cls_model *m)
     return m->input != CLS_IN_NUMERIC;
 }
 
+/* 1 when the stacks read word vectors (words with word_dim > 0). */
+static inline int cls_vectors(const cls_model *m)
+{
+    return m->input == CLS_IN_WORDS && m->word_dim;
+}
+
 /* The width of a step's dense row: numeric channels, or a spelled word's vectors; 0 when the stacks read ids. */
 static inline uint32_t cls_dense(const cls_model *m)
 {
-    return m->input == CLS_IN_NUMERIC ? m->channels : m->input == CLS_IN_WORDS && m->word_dim ? m->word_dim + 2 * m->spelling : 0;
+    return m->input == CLS_IN_NUMERIC ? m->channels : cls_vectors(m) ? m->word_dim + 2 * m->spelling : 0;
 }
 
 /* Creates the stacks m->spec describes (m's head fields set) with the flat buffers and the table; the
@@ -171,7 +177,7 @@ typedef struct cls_set {
     /* spelling: each token's word as characters, sequence spell_of[i] of the set's distinct words, whose
      * character ids are spell_chars[spell_start[k] .. spell_start[k+1]) */
     int32_t *spell_of, *spell_chars;
-    size_t *spell_start, n_spell;
+    size_t *spell_start;
     uint64_t hash;            /* of the labels and the elements as read */
 } cls_set;
 
@@ -205,6 +211,10 @@ void cls_batch_fill(cls_batch *b, const cls_model *m, const cls_set *s, const ui
 
 /* White space between words: ' ', tab, CR, VT, FF. */
 int cls_is_space(char c);
+
+/* The next word of s[0..len) from *at (which moves past it): its start, and its length in *wlen (0: none
+ * left). */
+const char *cls_next_word(const char *s, size_t len, size_t *at, size_t *wlen);
 
 /* After reading input (FILE f, named input) line by line and printing a result for each: EXIT_INTERRUPTED
  * after Ctrl-C, EXIT_FAIL after one line when the input could not be read or the results written, else

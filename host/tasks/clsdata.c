@@ -100,28 +100,34 @@ int cls_is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+const char *cls_next_word(const char *s, size_t len, size_t *at, size_t *wlen)
+{
+    while (*at < len && cls_is_space(s[*at]))
+        (*at)++;
+    const size_t start = *at;
+    while (*at < len && !cls_is_space(s[*at]))
+        (*at)++;
+    *wlen = *at - start;
+    return s + start;
+}
+
 /* The elements of one sequence s[0..len) into tokens (code points, or the model's ids when ids is set;
  * words: their index in wt, or the model's ids) or values (numeric: m->channels a step, or any count when it
- * is 0), at most cap elements. The count of elements (steps; values when m->channels is 0), or -1 with why. */
+ * is 0), at most cap elements; with spt, each word's index in spt (its spelling) into spell_of. The count of
+ * elements (steps; values when m->channels is 0), or -1 with why. */
 static long parse_elems(const cls_model *m, int ids, word_table *wt, word_table *spt, int32_t *spell_of, const char *s,
                         size_t len, int32_t *tokens, float *values, size_t cap, char *why, size_t why_len)
 {
     size_t n = 0;
     if (m->input == CLS_IN_WORDS) {
-        for (size_t at = 0; at < len;) {
-            while (at < len && cls_is_space(s[at]))
-                at++;
-            size_t end = at;
-            while (end < len && !cls_is_space(s[end]))
-                end++;
-            if (end == at)
-                break;
+        size_t at = 0, wlen;
+        for (const char *w; (w = cls_next_word(s, len, &at, &wlen)), wlen > 0;) {
             if (n >= cap) {
                 host_fmt(why, why_len, "longer than %zu words (the limit)", cap);
                 return -1;
             }
-            const long id = ids ? word_id(m, s + at, end - at) : word_add(wt, s + at, end - at);
-            const long sp = spt ? word_add(spt, s + at, end - at) : 0;
+            const long id = ids ? word_id(m, w, wlen) : word_add(wt, w, wlen);
+            const long sp = spt ? word_add(spt, w, wlen) : 0;
             if (id < 0 || sp < 0) {
                 host_fmt(why, why_len, "out of memory");
                 return -1;
@@ -129,7 +135,6 @@ static long parse_elems(const cls_model *m, int ids, word_table *wt, word_table 
             if (spell_of)
                 spell_of[n] = (int32_t)sp;
             tokens[n++] = (int32_t)id;
-            at = end;
         }
     }
     if (len == 0 || (m->input == CLS_IN_WORDS && n == 0)) {
@@ -220,20 +225,8 @@ static uint32_t spell_word(const cls_model *m, const char *w, size_t len, uint32
     return n;
 }
 
-/* The next word of s[0..len) from *at: its start, and its length in *wlen (0: none left). */
-static const char *next_word(const char *s, size_t len, size_t *at, size_t *wlen)
-{
-    while (*at < len && cls_is_space(s[*at]))
-        (*at)++;
-    const size_t start = *at;
-    while (*at < len && !cls_is_space(s[*at]))
-        (*at)++;
-    *wlen = *at - start;
-    return s + start;
-}
-
-/* The spelled words of b's elements (b->slot[r] set) into b->sp: a row each, the row's characters from
- * chars(r) of count len(r). */
+/* After b->sp's rows (B, lengths, characters) are written: its T, the padding past each row's end, and its
+ * reversed copy. */
 static void spell_batch_end(cls_batch *b, const cls_model *m)
 {
     cls_batch *sp = b->sp;
@@ -273,7 +266,7 @@ long cls_parse_line(const cls_model *m, const char *text, size_t len, size_t *st
         size_t at = 0, wlen;
         sp->B = (uint32_t)n;
         for (uint32_t r = 0; r < (uint32_t)n; r++) {
-            const char *w = next_word(text, len, &at, &wlen);
+            const char *w = cls_next_word(text, len, &at, &wlen);
             const uint32_t k = spell_word(m, w, wlen, NULL, ids);
             b->slot[r] = (int32_t)r, sp->lengths[r] = k;
             for (uint32_t t = 0; t < k; t++)
@@ -302,7 +295,6 @@ static int set_spellings(cls_set *s, cls_model *m, const word_table *spt, int gr
         if (rc != 0)
             return -1;
     }
-    s->n_spell = spt->n;
     s->spell_start = malloc((spt->n + 1) * sizeof *s->spell_start);
     s->spell_chars = malloc((spt->n * CLS_SPELL_MAX + 1) * sizeof *s->spell_chars);
     if (!s->spell_start || !s->spell_chars)

@@ -183,7 +183,7 @@ static rh_status stream_one(const cls_model *m, const cls_batch *b, float *state
 {
     const host_model *hm = &m->dir[0];
     rh_status st = hm->vt->reset(hm->model, state, 1);
-    const int vectors = m->input == CLS_IN_WORDS && m->word_dim; /* the word's vector is the step's input */
+    const int vectors = cls_vectors(m); /* the word's vector is the step's input */
     for (uint32_t t = 0; t < n && st == RH_OK; t++) {
         const float *x = vectors    ? m->params + m->off_embed + (size_t)b->tokens[0][t] * m->word_dim
                          : b->x[0] ? b->x[0] + (size_t)t * m->channels

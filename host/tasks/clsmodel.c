@@ -406,7 +406,7 @@ int cls_batch_alloc(cls_batch *b, const cls_model *m, uint32_t T, uint32_t B)
             ok &= (b->tokens[d] = calloc(rows + 1, sizeof(int32_t))) != NULL;
         if (D)
             ok &= (b->x[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
-        if (m->input == CLS_IN_WORDS && D)
+        if (cls_vectors(m))
             ok &= (b->dx[d] = calloc(rows * D + 1, sizeof(float))) != NULL;
         b->y[d] = malloc((rows * L + 1) * sizeof(float));
         b->dy[d] = malloc((rows * L + 1) * sizeof(float));
@@ -601,7 +601,7 @@ rh_status cls_forward(const cls_model *m, cls_batch *b, const float *params, con
     const rh_status sp = m->spelling ? cls_forward(m->spell, b->sp, p + m->off_spell, NULL) : RH_OK;
     if (sp != RH_OK)
         return sp;
-    if (m->input == CLS_IN_WORDS && m->word_dim)
+    if (cls_vectors(m))
         spelled_rows(m, b, p + m->off_embed);
     for (int d = 0; d < cls_dirs(m); d++) {
         const host_model *hm = &m->dir[d];
@@ -637,7 +637,7 @@ rh_status cls_backward(const cls_model *m, cls_batch *b, float *grads, const flo
         if (st != RH_OK)
             return st;
     }
-    if (m->input == CLS_IN_WORDS && m->word_dim)
+    if (cls_vectors(m))
         spelled_rows_back(m, b, grads + m->off_embed);
     return m->spelling ? cls_backward(m->spell, b->sp, grads + m->off_spell, p + m->off_spell, NULL) : RH_OK;
 }

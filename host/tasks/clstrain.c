@@ -106,7 +106,7 @@ static int make_model(cls_trainer *tr, train_ctx *c)
         host_model_init_params(&sp->dir[d], c->o->optim.seed + (uint64_t)(d + 2) * 0x9e3779b97f4a7c15ULL);
         memcpy(sp->pdir[d], sp->dir[d].params, sp->np[d] * sizeof(float));
     }
-    if (cls_dense(m) && m->input == CLS_IN_WORDS) { /* the word vectors, from their own generator */
+    if (cls_vectors(m)) { /* the word vectors, from their own generator */
         const int32_t k = rh_tensor_find(m->tensors, m->num_tensors, "words.embed");
         rh_rng rng;
         rh_rng_seed(&rng, c->o->optim.seed ^ 0x776f72642e766563ULL);
@@ -182,7 +182,7 @@ void cls_describe(void *st, const train_ctx *c, char *buf, size_t len)
     else if (m->input == CLS_IN_WORDS && m->spelling)
         host_fmt(in, sizeof in, "%u words and the unknown word, vectors of %u and a spelling by %u x 2 units over %u "
                  "characters", m->n_words, m->word_dim, m->spelling, m->spell_voc.n);
-    else if (m->input == CLS_IN_WORDS && m->word_dim)
+    else if (cls_vectors(m))
         host_fmt(in, sizeof in, "%u words and the unknown word, vectors of %u", m->n_words, m->word_dim);
     else if (m->input == CLS_IN_WORDS)
         host_fmt(in, sizeof in, "%u words and the unknown word", m->n_words);

@@ -200,25 +200,20 @@ static void print_sentence(const cls_model *m, const char *line, size_t len, con
     cJSON *tokens = j ? cJSON_AddArrayToObject(j, "tokens") : NULL, *tags = j ? cJSON_AddArrayToObject(j, "tags") : NULL;
     cJSON *probs = j ? cJSON_AddArrayToObject(j, "probabilities") : NULL;
     float *p = malloc(L * sizeof *p);
-    size_t at = 0;
+    size_t at = 0, wlen;
     for (uint32_t t = 0; t < n && p; t++) {
-        while (at < len && cls_is_space(line[at]))
-            at++;
-        size_t end = at;
-        while (end < len && !cls_is_space(line[end]))
-            end++;
+        const char *w = cls_next_word(line, len, &at, &wlen);
         rh_softmax(p, z + (size_t)t * L, 1, L);
         const uint32_t k = cls_top(p, L);
         if (j) {
-            char *word = strndup(line + at, end - at);
+            char *word = strndup(w, wlen);
             cJSON_AddItemToArray(tokens, cJSON_CreateString(word ? word : ""));
             cJSON_AddItemToArray(tags, cJSON_CreateString(m->labels[k]));
             cJSON_AddItemToArray(probs, cJSON_CreateNumber(p[k]));
             free(word);
         } else {
-            printf("%.*s\t%s\n", (int)(end - at), line + at, m->labels[k]);
+            printf("%.*s\t%s\n", (int)wlen, w, m->labels[k]);
         }
-        at = end;
     }
     free(p);
     if (!j) {
