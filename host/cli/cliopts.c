@@ -274,6 +274,15 @@ int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, co
     return -1;
 }
 
+int cli_start_page(const cli_page *page, void *opts, const void *defaults, int argc, char **argv, int *first)
+{
+    cli_group groups[1 + CLI_MAX_PARTS] = {{&page->own, opts, defaults, 0, 0}};
+    size_t n = 1;
+    for (const cli_part *p = page->parts; p < page->parts + CLI_MAX_PARTS && p->section; p++)
+        groups[n++] = (cli_group){p->section, (char *)opts + p->offset, p->defaults, 0, 0};
+    return cli_start(groups, n, argc, argv, first, page);
+}
+
 const cli_option *cli_first_given(const cli_group *g)
 {
     for (size_t i = 0; g->section->options[i].name; i++)

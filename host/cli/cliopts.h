@@ -19,9 +19,11 @@
  * defaults that value selects, and calls cli_fill_defaults: every field the user did not give takes its
  * new default. cli_was_given says whether the option behind a field was given.
  *
- * Converting a command: a struct of its options and a const instance holding the defaults, a section
- * listing the options (the page's own when they are the command's, see cli_page), an array of groups (its
- * own and shared ones), its --help page (cli_page: the text around the table of options), and cli_start.
+ * Converting a command: a struct of its options (holding, as members, the structs of the shared sections
+ * it takes) and a const instance holding the defaults, the table of its own options, its --help page
+ * (cli_page: the text around the table, its own options and its parts, the shared sections), and
+ * cli_start_page. A command whose table is assembled at run time builds an array of groups and calls
+ * cli_start.
  * Everything here runs on the main thread at start-up; nothing is allocated after cli_parse returns.
  */
 #ifndef RNNHOST_CLIOPTS_H
@@ -101,12 +103,27 @@ typedef void cli_usage_fn(FILE *f, const cli_group *groups, size_t n);
  * (cli_help), then tail (NULL: nothing); or, when print is set, what print writes. own is the section of
  * the command's own options, which its group binds ({&page.own, &o, &defaults, 0, 0}): a command whose
  * options are one table needs no section of its own. */
+/* A shared section (optgroups.h) that a member of a command's options struct receives. */
+typedef struct cli_part {
+    const cli_section *section;
+    size_t offset;          /* of the member in the command's options struct */
+    const void *defaults;   /* the member's defaults: a struct of its type */
+} cli_part;
+#define CLI_MAX_PARTS 4
+
 typedef struct cli_page {
     const char *head;
     const char *tail;
     cli_usage_fn *print;
     cli_section own;
+    /* The shared sections, in the order --help shows them after the command's own (the first whose
+     * section is NULL ends them): see cli_start_page. */
+    cli_part parts[CLI_MAX_PARTS];
 } cli_page;
+
+/* A member of a command's options struct that a shared section fills: CLI_PART(gen_opts, sampling,
+ * opt_sampling_section, opt_sampling_defaults). */
+#define CLI_PART(type, member, section, defaults) {&(section), offsetof(type, member), &(defaults)}
 
 void cli_print_page(FILE *f, const cli_page *page, const cli_group *groups, size_t n);
 
@@ -115,6 +132,10 @@ void cli_print_page(FILE *f, const cli_page *page, const cli_group *groups, size
  * the help, EXIT_USAGE after one usage line. first NULL: the command takes no positional arguments, and one
  * is a usage error ("plugins: unexpected argument 'x'"). */
 int cli_start(cli_group *groups, size_t n, int argc, char **argv, int *first, const cli_page *page);
+
+/* cli_start over the page's own options (into opts, from defaults) and its parts (each into its member of
+ * opts, from its own defaults): a command whose table is fixed needs no array of groups. */
+int cli_start_page(const cli_page *page, void *opts, const void *defaults, int argc, char **argv, int *first);
 
 /* The number of groups in an array of them. */
 #define CLI_COUNT(groups) (sizeof(groups) / sizeof((groups)[0]))

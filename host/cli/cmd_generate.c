@@ -34,6 +34,9 @@ typedef struct gen_opts {
     uint32_t num, program;
     gen_length length;
     double qpm;
+    opt_music music;
+    opt_sampling sampling;
+    opt_plugin plugin;
 } gen_opts;
 
 static const gen_opts defaults = {.dir = ".", .length = {30.0, 0}, .qpm = 120};
@@ -143,6 +146,7 @@ static const cli_page page = {
             "Ctrl-C (or SIGTERM) stops generating: the music made so far is written as a whole MIDI file\n"
             "(earlier --num-outputs files stay as they are) and the exit code is 130.\n",
     .own = {NULL, options},
+    .parts = {OPT_MUSIC_PARTS(gen_opts), CLI_PART(gen_opts, plugin, opt_plugin_section, opt_plugin_defaults)},
 };
 
 /* The whole of a file into memory; NULL with errno. */
@@ -256,13 +260,12 @@ static int primer_notes(note **notes, size_t *n, const gen_opts *o)
 }
 
 /* Writes piece i (file) from g. EXIT_OK, EXIT_INTERRUPTED (the piece so far written), or EXIT_FAIL. */
-static int write_piece(music_gen *g, const gen_opts *o, const opt_sampling *s, const gen_piece *p, uint32_t i,
-                       const char *file)
+static int write_piece(music_gen *g, const gen_opts *o, const gen_piece *p, uint32_t i, const char *file)
 {
     note *notes = NULL;
     size_t n = 0;
     char err[512];
-    const int ok = music_gen_piece(g, s->seed + i, p, &notes, &n) == 0;
+    const int ok = music_gen_piece(g, o->sampling.seed + i, p, &notes, &n) == 0;
     if (ok && host_interrupted && n == 0) { /* stopped before a note: no empty file to be taken for music */
         free(notes);
         fprintf(stderr, "rnnhost: interrupted before %s had a note; it is not written\n", file);
@@ -290,20 +293,10 @@ static int write_piece(music_gen *g, const gen_opts *o, const opt_sampling *s, c
 int cmd_generate(int argc, char **argv)
 {
     gen_opts o;
-    opt_sampling sampling;
-    opt_music music;
-    opt_plugin plugin;
-    cli_group groups[] = {
-        {&page.own, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_music_section, &music, &opt_music_defaults),
-        OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
-    int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    const int started = cli_start_page(&page, &o, &defaults, argc, argv, NULL);
     if (started >= 0)
         return started;
-    if (first < argc || !o.model || (!o.out && !o.num) || (o.out && o.num) || (o.primer_midi && o.primer_pitches)) {
+    if (!o.model || (!o.out && !o.num) || (o.out && o.num) || (o.primer_midi && o.primer_pitches)) {
         hostlog_usage("generate: needs -m MODEL and either -o FILE.mid or --num-outputs N%s",
                       o.primer_midi && o.primer_pitches ? " (and one primer at most)" : "");
         return EXIT_USAGE;
@@ -318,15 +311,15 @@ int cmd_generate(int argc, char **argv)
     note *primer = NULL;
     char why[1024];
     host_catch_interrupts(); /* from here on, so that Ctrl-C while the model loads is a clean stop (nothing written) */
-    int rc = task_model_open(&m, plugin.path, o.model, task_can_generate, NULL);
+    int rc = task_model_open(&m, o.plugin.path, o.model, task_can_generate, NULL);
     if (rc != EXIT_OK)
         return rc;
-    if ((rc = m.t->generate->open(&g, m.path, &m.reg, &sampling, why, sizeof why)) != EXIT_OK) {
+    if ((rc = m.t->generate->open(&g, m.path, &m.reg, &o.sampling, why, sizeof why)) != EXIT_OK) {
         hostlog_error("%s", why);
         task_model_close(&m);
         return rc;
     }
-    music_gen_set_max_note(g, music.max_note);
+    music_gen_set_max_note(g, o.music.max_note);
     rc = EXIT_FAIL;
     gen_piece piece = {o.length.seconds, o.length.steps, o.qpm, NULL, 0};
     if (primer_notes(&primer, &piece.n_primer, &o) != 0)
@@ -342,7 +335,7 @@ int cmd_generate(int argc, char **argv)
             snprintf(file, sizeof file, "%s/gen_%03u.mid", o.dir, i + 1);
         else
             snprintf(file, sizeof file, "%s", o.out);
-        if ((rc = write_piece(g, &o, &sampling, &piece, i, file)) != EXIT_OK)
+        if ((rc = write_piece(g, &o, &piece, i, file)) != EXIT_OK)
             goto done;
     }
     rc = EXIT_OK;

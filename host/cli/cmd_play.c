@@ -24,6 +24,10 @@ typedef struct play_opts {
     const char *model, *out_port, *in_port, *record;
     uint32_t latency_ms;
     double duration; /* seconds; 0: until Ctrl-C */
+    opt_music music;
+    opt_sampling sampling;
+    opt_json json;
+    opt_plugin plugin;
 } play_opts;
 
 static const play_opts defaults = {.latency_ms = 10};
@@ -63,6 +67,8 @@ static const cli_page page = {
             "'rnnhost midi-devices'), or a device or file failed; 2 usage; 3 the model could not be loaded\n"
             "or is not an event model; 130 interrupted.\n",
     .own = {NULL, options},
+    .parts = {OPT_MUSIC_PARTS(play_opts), CLI_PART(play_opts, json, opt_json_section, opt_json_defaults),
+              CLI_PART(play_opts, plugin, opt_plugin_section, opt_plugin_defaults)},
 };
 
 static int32_t gen_next(void *ctx)
@@ -103,26 +109,15 @@ static void report(const player_result *res, const player_lateness *lt, int json
 int cmd_play(int argc, char **argv)
 {
     play_opts o;
-    opt_sampling sampling;
-    opt_music music;
-    opt_json json;
-    opt_plugin plugin;
-    cli_group groups[] = {
-        {&page.own, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_music_section, &music, &opt_music_defaults),
-        OPT_GROUP(opt_sampling_section, &sampling, &opt_sampling_defaults),
-        OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
+    const int started = cli_start_page(&page, &o, &defaults, argc, argv, NULL);
     if (started >= 0)
         return started;
     const char *model = o.model, *out_port = o.out_port, *in_port = o.in_port, *record = o.record;
     /* more than every token is every token */
-    const uint32_t top_k = sampling.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)sampling.top_k;
+    const uint32_t top_k = o.sampling.top_k > UINT32_MAX ? UINT32_MAX : (uint32_t)o.sampling.top_k;
     /* a thousand years is until Ctrl-C */
     const int64_t duration_us = o.duration > 3e10 ? 0 : (int64_t)(o.duration * 1e6 + 0.5);
-    if (record && json.on && strcmp(record, "-") == 0) {
+    if (record && o.json.on && strcmp(record, "-") == 0) {
         hostlog_usage("play: --record - and --json would both write to standard output");
         return EXIT_USAGE;
     }
@@ -163,17 +158,17 @@ int cmd_play(int argc, char **argv)
     player_result res = {0};
     char why[1024];
     int rc;
-    if (registry_init(&reg, plugin.path) != 0) {
+    if (registry_init(&reg, o.plugin.path) != 0) {
         hostlog_error("cannot set up the plugin search path");
         midi_terminate();
         return EXIT_FAIL;
     }
-    if ((rc = event_gen_open(&gen, &reg, model, sampling.seed, (float)sampling.temperature, top_k, why, sizeof why)) !=
+    if ((rc = event_gen_open(&gen, &reg, model, o.sampling.seed, (float)o.sampling.temperature, top_k, why, sizeof why)) !=
         EXIT_OK) {
         hostlog_error("%s", why);
         goto done;
     }
-    event_gen_set_max_note(gen, music.max_note);
+    event_gen_set_max_note(gen, o.music.max_note);
     rc = EXIT_FAIL;
     PmError pe;
     if (out_id >= 0 && (pe = Pm_OpenOutput(&out, out_id, NULL, 0, NULL, NULL, (int32_t)o.latency_ms)) != pmNoError) {
@@ -231,7 +226,7 @@ int cmd_play(int argc, char **argv)
         hostlog_error("out of memory");
         goto done;
     }
-    report(&res, &lt, json.on, record);
+    report(&res, &lt, o.json.on, record);
     rc = res.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
     if (res.source_failed) {
         hostlog_error("play: the model failed while generating");

@@ -11,6 +11,7 @@
 typedef struct sample_opts {
     const char *model;
     sample_args a;
+    opt_plugin plugin;
 } sample_opts;
 
 static const sample_opts defaults = {.a = {.length = 2000, .num = 1, .out = "-"}};
@@ -38,23 +39,19 @@ static const cli_page page = {
             "Writes text sampled from a language model, symbol by symbol as it is generated.\n\n",
     .tail = "\nCtrl-C (or SIGTERM) ends the current line, writes what was sampled so far and exits 130.\n",
     .own = {NULL, options},
+    .parts = {CLI_PART(sample_opts, a.sampling, opt_sampling_section, opt_sampling_defaults),
+              CLI_PART(sample_opts, plugin, opt_plugin_section, opt_plugin_defaults)},
 };
 
 int cmd_sample(int argc, char **argv)
 {
     sample_opts o;
-    opt_plugin plugin;
-    cli_group groups[] = {
-        {&page.own, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_sampling_section, &o.a.sampling, &opt_sampling_defaults),
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, NULL, &page);
+    const int started = cli_start_page(&page, &o, &defaults, argc, argv, NULL);
     if (started >= 0)
         return started;
     if (!o.model) {
         hostlog_usage("sample: -m MODEL is required");
         return EXIT_USAGE;
     }
-    return task_model_run(plugin.path, o.model, &task_use_sample, &o.a);
+    return task_model_run(o.plugin.path, o.model, &task_use_sample, &o.a);
 }

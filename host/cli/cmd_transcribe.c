@@ -44,6 +44,7 @@ typedef struct transcribe_opts {
     double chunk, min_pause, reject_below;
     int vad; /* the index in vad_names: 0 energy, 1 off */
     int skip_existing, no_timestamps, quiet;
+    opt_plugin plugin;
 } transcribe_opts;
 
 static const transcribe_opts defaults = {
@@ -117,7 +118,11 @@ static void usage(FILE *f, const cli_group *groups, size_t n)
                "loadable, 4 some files failed or could not be written (the others are written), 130 interrupted\n"
                "(files finished so far are written).\n");
 }
-static const cli_page page = {.print = usage, .own = {NULL, options}};
+static const cli_page page = {
+    .print = usage,
+    .own = {NULL, options},
+    .parts = {CLI_PART(transcribe_opts, plugin, opt_plugin_section, opt_plugin_defaults)},
+};
 
 static double now_seconds(void)
 {
@@ -330,13 +335,8 @@ static int conclude(run *r, const char *summary, double wall, int interrupted)
 int cmd_transcribe(int argc, char **argv)
 {
     transcribe_opts o;
-    opt_plugin plugin;
-    cli_group groups[] = {
-        {&page.own, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
     int first;
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    const int started = cli_start_page(&page, &o, &defaults, argc, argv, &first);
     if (started >= 0)
         return started;
     if (par_start(&argc, &argv) != 0)
@@ -400,7 +400,7 @@ int cmd_transcribe(int argc, char **argv)
     /* the model, on every rank */
     char path[4096], why[1024] = "";
     int status = EXIT_OK;
-    if (registry_init(&reg, plugin.path) != 0) {
+    if (registry_init(&reg, o.plugin.path) != 0) {
         host_fmt(why, sizeof why, "cannot set up the plugin search path");
         status = EXIT_FAIL;
     } else if (!(have_reg = 1) || model_resolve(path, sizeof path, model, why, sizeof why) != 0 ||

@@ -85,6 +85,8 @@ typedef struct validate_opts {
     const char *core, *options;
     uint64_t seed;
     unsigned timeout;    /* seconds per check */
+    opt_json json;
+    opt_plugin plugin;
 } validate_opts;
 
 static const validate_opts defaults = {.core = "gru", .seed = 1, .timeout = 120};
@@ -120,7 +122,12 @@ static void validate_help(FILE *f, const cli_group *groups, size_t n)
     fprintf(f, "\n\nExit status: 0 every check passed, 1 a check failed, 2 usage error, 3 the plugin could not be "
                "loaded.\n");
 }
-static const cli_page page = {.print = validate_help, .own = {NULL, options}};
+static const cli_page page = {
+    .print = validate_help,
+    .own = {NULL, options},
+    .parts = {CLI_PART(validate_opts, json, opt_json_section, opt_json_defaults),
+              CLI_PART(validate_opts, plugin, opt_plugin_section, opt_plugin_defaults)},
+};
 
 static const char *signal_name(int sig)
 {
@@ -293,13 +300,6 @@ static void remove_tmpdir(const char *dir)
 int cmd_validate(int argc, char **argv)
 {
     validate_opts o;
-    opt_json json;
-    opt_plugin plugin;
-    cli_group groups[] = {
-        {&page.own, &o, &defaults, 0, 0},
-        OPT_GROUP(opt_json_section, &json, &opt_json_defaults),
-        OPT_GROUP(opt_plugin_section, &plugin, &opt_plugin_defaults),
-    };
     const char *target;
     int first, rc = EXIT_FAIL;
     plugin_registry reg;
@@ -311,7 +311,7 @@ int cmd_validate(int argc, char **argv)
     size_t ci;
     uint32_t mi, any_model = 0;
 
-    const int started = cli_start(groups, CLI_COUNT(groups), argc, argv, &first, &page);
+    const int started = cli_start_page(&page, &o, &defaults, argc, argv, &first);
     if (started >= 0)
         return started;
     if (first != argc - 1) {
@@ -323,7 +323,7 @@ int cmd_validate(int argc, char **argv)
     ctx.core = o.core;
     ctx.options = o.options;
     target = argv[first];
-    if (registry_init(&reg, plugin.path) != 0) {
+    if (registry_init(&reg, o.plugin.path) != 0) {
         registry_free(&reg);
         hostlog_error("out of memory");
         return EXIT_FAIL;
@@ -360,7 +360,7 @@ int cmd_validate(int argc, char **argv)
     /* No SA_RESTART: the wait for a check's report must wake up so the scratch directory is removed. */
     host_on_interrupt(on_interrupt, 0);
     memset(&tot, 0, sizeof tot);
-    if (json.on) {
+    if (o.json.on) {
         root = cJSON_CreateObject();
         cJSON_AddNumberToObject(root, "schema", 1);
         cJSON_AddStringToObject(root, "plugin", p->id);

@@ -103,6 +103,12 @@ extern const cli_section opt_output_section;
  * -1 for none). The index, or -1 after a usage line. */
 int opt_output_format(const opt_output *o, const char *const *names, int n, int fallback);
 
+/* What a command that writes music from a model takes (generate, play): the music's limits and the sampling,
+ * the members music and sampling of its options struct. */
+#define OPT_MUSIC_PARTS(type)                                                                               \
+    CLI_PART(type, music, opt_music_section, opt_music_defaults),                                          \
+        CLI_PART(type, sampling, opt_sampling_section, opt_sampling_defaults)
+
 /* A group of a shared section over its struct and default instance. */
 #define OPT_GROUP(section, fields, defaults) {&(section), (fields), (defaults), 0, 0}
 

@@ -27,11 +27,15 @@
 
 struct corpus {
     char **paths; /* (n_files) in reading order */
-    uint64_t *begin, *end; /* per file: the first byte after a BOM, and the size the scan saw */
+    struct {
+        uint64_t begin, end; /* the first byte after a BOM, and the size the scan saw */
+    } *span;                 /* (n_files) */
     size_t n_files, n;
-    size_t K;             /* the index holds symbols 0, K, 2K, ... */
-    uint32_t *idx_file;   /* (idx_n) */
-    uint64_t *idx_off;
+    size_t K;                /* the index holds symbols 0, K, 2K, ... */
+    struct {
+        uint32_t file;
+        uint64_t off;
+    } *idx;                  /* (idx_n): where symbol j * K starts */
     size_t idx_n;
     uint32_t *seen; /* bit per code point, when scanned without a vocabulary to check */
     int fault;      /* the first symbol outside the checked vocabulary */
@@ -63,21 +67,17 @@ static int index_add(corpus *c, uint32_t file, uint64_t off, char *err, size_t e
 {
     if (c->idx_n == INDEX_MAX) { /* keep every other entry: the index of twice the stride */
         for (size_t j = 0; 2 * j < c->idx_n; j++)
-            c->idx_file[j] = c->idx_file[2 * j], c->idx_off[j] = c->idx_off[2 * j];
+            c->idx[j] = c->idx[2 * j];
         c->idx_n = (c->idx_n + 1) / 2;
         c->K *= 2;
         if ((c->n & (c->K - 1)) != 0)
             return 0;
     }
-    if (!c->idx_file) {
-        c->idx_file = malloc(INDEX_MAX * sizeof *c->idx_file);
-        c->idx_off = malloc(INDEX_MAX * sizeof *c->idx_off);
-        if (!c->idx_file || !c->idx_off) {
-            host_fmt(err, err_len, "out of memory for the corpus index");
-            return -1;
-        }
+    if (!c->idx && !(c->idx = malloc(INDEX_MAX * sizeof *c->idx))) {
+        host_fmt(err, err_len, "out of memory for the corpus index");
+        return -1;
     }
-    c->idx_file[c->idx_n] = file, c->idx_off[c->idx_n] = off;
+    c->idx[c->idx_n].file = file, c->idx[c->idx_n].off = off;
     c->idx_n++;
     return 0;
 }
@@ -121,7 +121,7 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
             first = 0;
             if (have >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
                 i = 3;
-            c->begin[f] = i;
+            c->span[f].begin = i;
         }
         while (!bad && i < have) {
             uint32_t cp;
@@ -163,7 +163,7 @@ static int scan_file(corpus *c, uint32_t f, const vocab *check, scan_pos *pos, u
                  bad_byte, bad_why);
         goto done;
     }
-    c->end[f] = base + have;
+    c->span[f].end = base + have;
     rc = 0;
 done:
     close(fd);
@@ -207,12 +207,11 @@ int corpus_open(corpus **out, const char *path, const vocab *check, char *err, s
         }
         c->n_files = 1;
     }
-    c->begin = calloc(c->n_files, sizeof *c->begin);
-    c->end = calloc(c->n_files, sizeof *c->end);
+    c->span = calloc(c->n_files, sizeof *c->span);
     buf = malloc(SCAN_BUFFER);
     if (!check)
         c->seen = calloc(VOCAB_BIT_WORDS, sizeof *c->seen);
-    if (!c->begin || !c->end || !buf || (!check && !c->seen)) {
+    if (!c->span || !buf || (!check && !c->seen)) {
         host_fmt(err, err_len, "out of memory");
         goto fail;
     }
@@ -245,10 +244,8 @@ void corpus_close(corpus *c)
     for (size_t i = 0; c->paths && i < c->n_files; i++)
         free(c->paths[i]);
     free(c->paths);
-    free(c->begin);
-    free(c->end);
-    free(c->idx_file);
-    free(c->idx_off);
+    free(c->span);
+    free(c->idx);
     free(c->seen);
     free(c);
 }
@@ -319,7 +316,7 @@ static void changed(const corpus *c, const corpus_cursor *cur, const char *what,
 /* Makes the buffer hold the bytes at cur->off: at least the 4 a sequence may need, or up to the end. */
 static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t err_len)
 {
-    const uint64_t end = c->end[cur->file];
+    const uint64_t end = c->span[cur->file].end;
     if (cur->fd >= 0 && cur->fd_file == cur->file && cur->off >= cur->buf_off &&
         (cur->off + 4 <= cur->buf_off + cur->buf_len || cur->buf_off + cur->buf_len >= end))
         return 0;
@@ -356,9 +353,9 @@ static int cursor_fill(const corpus *c, corpus_cursor *cur, char *err, size_t er
 
 static int cursor_next(const corpus *c, corpus_cursor *cur, uint32_t *cp, char *err, size_t err_len)
 {
-    while (cur->off >= c->end[cur->file]) { /* sym < n, so a later file holds it */
+    while (cur->off >= c->span[cur->file].end) { /* sym < n, so a later file holds it */
         cur->file++;
-        cur->off = c->begin[cur->file];
+        cur->off = c->span[cur->file].begin;
     }
     if (cursor_fill(c, cur, err, err_len) != 0)
         return -1;
@@ -388,7 +385,7 @@ int corpus_read(corpus *c, corpus_cursor *cur, int32_t *ids, size_t first, size_
         cur->sym = cur->prev_sym, cur->file = cur->prev_file, cur->off = cur->prev_off;
     } else if (cur->sym == SIZE_MAX || first < cur->sym || first - cur->sym >= c->K) {
         const size_t j = first / c->K;
-        cur->sym = j * c->K, cur->file = c->idx_file[j], cur->off = c->idx_off[j];
+        cur->sym = j * c->K, cur->file = c->idx[j].file, cur->off = c->idx[j].off;
     }
     uint32_t cp;
     while (cur->sym < first)

@@ -194,11 +194,10 @@ int text_decode(text_buf *out, const char *bytes, size_t n, const char *name, ch
 
 void text_free(text_buf *t)
 {
-    if (!t)
-        return;
-    free(t->cp);
-    t->cp = NULL;
-    t->n = 0;
+    if (t) {
+        free(t->cp);
+        *t = (text_buf){0};
+    }
 }
 
 /* ---- reading files ----------------------------------------------------------------------------------- */
@@ -513,11 +512,10 @@ int text_encode(int32_t *ids, const text_buf *t, const vocab *v, size_t *bad)
 
 void vocab_free(vocab *v)
 {
-    if (!v)
-        return;
-    free(v->cp);
-    v->cp = NULL;
-    v->n = 0;
+    if (v) {
+        free(v->cp);
+        *v = (vocab){0};
+    }
 }
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
