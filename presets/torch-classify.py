@@ -6,12 +6,13 @@ written out here step by step rather than taken from torch.nn.GRU (whose candida
 gate after the recurrent product, a different cell):
 
   GRU   u = σ(Wu[h, x] + bu), r = σ(Wr[h, x] + br), c = tanh(Wc[r * h, x] + bc), h = u * c + (1 - u) * h
-  input one-hot symbols, so W_x is a lookup of one column per symbol (rnnhost's "embed", (V, 3H))
+  input one-hot symbols, so W_x is a lookup of one column per symbol (rnnhost's "embed", (V, 3H)); or numeric
+        rows, C channels a step, each standardised with the training set's mean and deviation, times W_x (C, 3H)
   head  logits W h + b at every step; pooled over the steps (max: each label's largest logit; mean; last),
         a second stack reading each sequence backwards when bidirectional, its pooled logits added
   dropout on each step's output before the projection, a new mask every step; none at validation
-  init  uniform within 1/sqrt(H + 1) (W_x and W_h, a one-hot input counted as one unit), 1/sqrt(H) for the
-        projection, biases zero
+  init  uniform within 1/sqrt(H + 1) (W_x and W_h, a one-hot input counted as one unit; 1/sqrt(H + C) for
+        numeric rows), 1/sqrt(H) for the projection, biases zero
   vocabulary  chars: the training data's code points; words: split on white space, words seen at least
         --min-count times in training, every other word one unknown word
   optimiser   Adam (0.9, 0.999, 1e-8), the global gradient norm clipped at 5, the loss the mean cross-entropy
@@ -66,7 +67,14 @@ class Vocabulary:
 
     def __init__(self, train, kind, min_count):
         self.kind = kind
-        if kind == "chars":
+        if kind == "numeric":
+            rows = [[float(v) for v in seq.split(",")] for _, seq in train]
+            self.size = C = math.gcd(*[len(r) for r in rows])
+            steps = [r[i: i + C] for r in rows for i in range(0, len(r), C)]
+            self.mean = [sum(s[c] for s in steps) / len(steps) for c in range(C)]
+            self.dev = [math.sqrt(sum((s[c] - self.mean[c]) ** 2 for s in steps) / len(steps)) or 1.0
+                        for c in range(C)]
+        elif kind == "chars":
             symbols = sorted({ch for _, seq in train for ch in seq})
             self.ids = {s: i for i, s in enumerate(symbols)}
             self.size = len(symbols)
@@ -80,6 +88,9 @@ class Vocabulary:
             self.size = len(kept) + 1
 
     def encode(self, seq):
+        if self.kind == "numeric":
+            v, C = [float(x) for x in seq.split(",")], self.size
+            return [[(v[i + c] - self.mean[c]) / self.dev[c] for c in range(C)] for i in range(0, len(v), C)]
         if self.kind == "chars":
             return [self.ids[ch] for ch in seq]
         return [self.ids.get(w, 0) for w in split_words(seq)]
@@ -106,11 +117,12 @@ class Classifier(torch.nn.Module):
     """D = 1 or 2 directions of a one-layer GRU over one-hot symbols, each with its output projection; both
     directions run in one loop (a batched product per step), each with its own weights."""
 
-    def __init__(self, vocab, hidden, labels, bidirectional, pool, dropout):
+    def __init__(self, vocab, hidden, labels, bidirectional, pool, dropout, numeric=False):
         super().__init__()
         D, H = (2 if bidirectional else 1), hidden
-        s, so = 1.0 / math.sqrt(H + 1), 1.0 / math.sqrt(H)
-        self.embed = torch.nn.Parameter(torch.empty(D, vocab, 3 * H).uniform_(-s, s))
+        s, so = 1.0 / math.sqrt(H + (vocab if numeric else 1)), 1.0 / math.sqrt(H)
+        self.embed = torch.nn.Parameter(torch.empty(D, vocab, 3 * H).uniform_(-s, s))  # numeric: W_x (C, 3H)
+        self.numeric = numeric
         self.w_h = torch.nn.Parameter(torch.empty(D, 3 * H, H).uniform_(-s, s))
         self.b = torch.nn.Parameter(torch.zeros(D, 1, 1, 3 * H))
         self.w_out = torch.nn.Parameter(torch.empty(D, labels, H).uniform_(-so, so))
@@ -128,8 +140,11 @@ class Classifier(torch.nn.Module):
         return y[:, lengths - 1, torch.arange(y.shape[2])]
 
     def forward(self, fw, bw, lengths):
-        tokens = torch.stack([fw, bw][: self.D])  # (D,T,B)
-        zx = torch.stack([self.embed[d][tokens[d]] for d in range(self.D)]) + self.b  # (D,T,B,3H)
+        tokens = torch.stack([fw, bw][: self.D])  # (D,T,B), numeric (D,T,B,C)
+        if self.numeric:
+            zx = torch.stack([tokens[d] @ self.embed[d] for d in range(self.D)]) + self.b
+        else:
+            zx = torch.stack([self.embed[d][tokens[d]] for d in range(self.D)]) + self.b  # (D,T,B,3H)
         H = self.H
         hs = recurrence(zx, self.w_h[:, : 2 * H].transpose(1, 2), self.w_h[:, 2 * H:].transpose(1, 2))
         if self.dropout > 0 and self.training:
@@ -142,8 +157,9 @@ class Classifier(torch.nn.Module):
 def batch(seqs):
     """Padded (T,B) tensors of the sequences and of each one reversed, and the lengths."""
     T = max(len(s) for s in seqs)
-    fw = torch.zeros(T, len(seqs), dtype=torch.long)
-    bw = torch.zeros(T, len(seqs), dtype=torch.long)
+    numeric = isinstance(seqs[0][0], list)
+    shape, kind = ((T, len(seqs), len(seqs[0][0])), torch.float32) if numeric else ((T, len(seqs)), torch.long)
+    fw, bw = torch.zeros(shape, dtype=kind), torch.zeros(shape, dtype=kind)
     for b, s in enumerate(seqs):
         fw[: len(s), b] = torch.tensor(s)
         bw[: len(s), b] = torch.tensor(s[::-1])
@@ -166,7 +182,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
     p.add_argument("--val-data", required=True)
-    p.add_argument("--input", choices=["chars", "words"], default="chars")
+    p.add_argument("--input", choices=["chars", "words", "numeric"], default="chars")
     p.add_argument("--min-count", type=int, default=2)
     p.add_argument("--rnn-size", type=int, default=64)
     p.add_argument("--bidirectional", action="store_true")
@@ -190,11 +206,11 @@ def main():
     voc = Vocabulary(train_rows, a.input, a.min_count)
     train = [(voc.encode(s), label_id[y]) for y, s in train_rows]
     val = [(voc.encode(s), label_id[y]) for y, s in val_rows]
-    model = Classifier(voc.size, a.rnn_size, len(labels), a.bidirectional, a.pool, a.dropout)
+    model = Classifier(voc.size, a.rnn_size, len(labels), a.bidirectional, a.pool, a.dropout, a.input == "numeric")
     n_params = sum(t.numel() for t in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=a.learning_rate, betas=(0.9, 0.999), eps=1e-8)
     print(f"torch {torch.__version__}, 1 thread: {'bidirectional ' if a.bidirectional else ''}GRU 1 x {a.rnn_size}, "
-          f"{n_params} parameters, pool {a.pool}, {voc.size} symbols, {len(labels)} labels; {len(train)} sequences, "
+          f"{n_params} parameters, pool {a.pool}, {voc.size} {'channels' if a.input == 'numeric' else 'symbols'}, {len(labels)} labels; {len(train)} sequences, "
           f"{len(val)} for validation; {a.seconds:.0f} s of {a.clock} time", flush=True)
 
     clock = time.monotonic if a.clock == "wall" else time.process_time

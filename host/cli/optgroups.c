@@ -22,7 +22,7 @@ static const cli_option model_options[] = {
      .help = "stacked layers", .min = 1, .max = 64, .flags = OPT_ARCH},
     {.name = "bidirectional", .kind = CLI_FLAG, .offset = offsetof(opt_model, bidirectional),
      .help = "ctc and classify: a second model reads time backwards (ctc: offline transcription; classify: the "
-             "two pooled logits are added)",
+             "two pooled logits are added; already so for tag and --input numeric)",
      .flags = OPT_ARCH},
     {.name = "init-from", .kind = CLI_STRING, .offset = offsetof(opt_model, init_from), .arg = "MODEL",
      .help = "start from these weights (a path or preset name); the model's shape comes with them"},

@@ -259,10 +259,10 @@ typedef struct cls_trainer {
 /* --min-count and --max-length, over seq_opts (seqtask.h), which both tasks' options share. */
 extern const cli_section cls_shared_section;
 
-/* The check of --spelling and --word-dim, for a task whose input is (words) or is not words: 0, or -1 after
- * a usage line. */
+/* The checks of the options both tasks take (--spelling, --word-dim, --unidirectional), for a task whose
+ * input is (words) or is not words: 0, or -1 after a usage line. */
 struct seq_opts;
-int cls_check_words(const struct seq_opts *so, int words);
+int cls_check_shared(const train_opts *o, const struct seq_opts *so, int words);
 
 /* The shared options' defaults for both tasks: a smaller model and batch, validation every epoch. */
 void cls_defaults(train_opts *o);

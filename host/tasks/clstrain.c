@@ -12,6 +12,11 @@
 #include "seqtask.h"
 
 static const cli_option shared_options[] = {
+    {.name = "unidirectional", .kind = CLI_FLAG, .offset = offsetof(seq_opts, unidirectional),
+     .help = "read each sequence first to last only (as classify --stream needs): a tag, or a numeric "
+             "sequence's label, then sees nothing after it",
+     .shown = "both ways for tag and --input numeric; chars and words one way unless --bidirectional",
+     .flags = OPT_ARCH},
     {.name = "min-count", .kind = CLI_U32, .offset = offsetof(seq_opts, min_count), .arg = "N",
      .help = "words: the fewest times a word is seen in the training data to have a vector of its own; rarer "
              "words, and later any word the training data lacks, are one unknown word",
@@ -39,8 +44,10 @@ static const cli_option shared_options[] = {
 };
 const cli_section cls_shared_section = {"Classification and tagging (classify, tag)", shared_options};
 
-int cls_check_words(const seq_opts *so, int words)
+int cls_check_shared(const train_opts *o, const seq_opts *so, int words)
 {
+    if (so->unidirectional && o->model.bidirectional)
+        return hostlog_usage("train: --unidirectional and --bidirectional contradict each other"), -1;
     if (so->spelling && !words)
         return hostlog_usage("train: --spelling is for --input words"), -1;
     if (so->word_dim != seq_opts_defaults.word_dim && !words)
@@ -133,9 +140,11 @@ int cls_train_open(void *st, train_ctx *c, const rh_weights *from, const char *f
         }
         om->cell = m->spec.model_id, om->hidden = m->spec.hidden_size, om->layers = m->spec.num_layers;
         om->bidirectional = m->bidirectional;
-    } else { /* a tagger's input, head and directions are its task's, already set */
+    } else { /* a tagger's input and head are its task's, already set */
         if (!m->tagger)
-            m->input = co->input, m->pool = co->pool, m->bidirectional = om->bidirectional;
+            m->input = co->input, m->pool = co->pool;
+        /* a sentence or a recording is read both ways unless told; text and DNA lines, only when told */
+        m->bidirectional = m->tagger || m->input == CLS_IN_NUMERIC ? !co->unidirectional : om->bidirectional;
         m->channels = co->channels, m->max_len = co->max_len, m->min_count = co->min_count;
         m->spelling = co->spelling, m->word_dim = m->input == CLS_IN_WORDS ? co->word_dim : 0;
     }

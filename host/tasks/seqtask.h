@@ -40,7 +40,7 @@ typedef struct seq_opts {
     uint32_t channels, max_len, min_count;
     uint32_t spelling, word_dim; /* words: the spelling model's units (0: none), the word vectors' width */
     double word_dropout;         /* words: in training, the chance a word is read as the unknown word */
-    int unidirectional;     /* tag, which reads both ways unless told */
+    int unidirectional;     /* tag and numeric classify, which read both ways unless told */
 } seq_opts;
 
 extern const seq_opts seq_opts_defaults;

@@ -35,14 +35,14 @@ static const cli_section data_section = {"Classification (classify)", data_optio
 static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     const seq_opts *co = own;
-    (void)o, (void)groups, (void)n;
+    (void)groups, (void)n;
     if (!co->data)
         return hostlog_usage("train: --data FILE.tsv is required"), -1;
     if (co->channels && co->input != CLS_IN_NUMERIC)
         return hostlog_usage("train: --channels is for --input numeric"), -1;
     if (co->min_count != seq_opts_defaults.min_count && co->input != CLS_IN_WORDS)
         return hostlog_usage("train: --min-count is for --input words"), -1;
-    return cls_check_words(co, co->input == CLS_IN_WORDS);
+    return cls_check_shared(o, co, co->input == CLS_IN_WORDS);
 }
 
 static const cli_section *const sections[] = {&seq_data_section, &cls_shared_section, &data_section, NULL};

@@ -15,35 +15,23 @@
 #include "seqtask.h"
 #include "tasks.h"
 
-static const cli_option tag_options[] = {
-    {.name = "unidirectional", .kind = CLI_FLAG, .offset = offsetof(seq_opts, unidirectional),
-     .help = "read each sentence left to right only, so a word's tag sees none of the words after it",
-     .shown = "both ways", .flags = OPT_ARCH},
-    {0},
-};
-static const cli_section tag_section = {"Tagging (tag)", tag_options};
-
 static int check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     const seq_opts *so = own;
     (void)groups, (void)n;
     if (!so->data)
         return hostlog_usage("train: --data FILE is required (CoNLL: token<TAB>tag lines)"), -1;
-    if (so->unidirectional && o->model.bidirectional)
-        return hostlog_usage("train: --unidirectional and --bidirectional contradict each other"), -1;
-    return cls_check_words(so, 1);
+    return cls_check_shared(o, so, 1);
 }
 
 static int tag_open(void *st, train_ctx *c, const rh_weights *from, const char *from_path)
 {
     cls_trainer *tr = st;
-    const seq_opts *so = c->own;
     tr->m.tagger = 1, tr->m.input = CLS_IN_WORDS, tr->m.pool = CLS_POOL_EACH;
-    tr->m.bidirectional = !so->unidirectional;
     return cls_train_open(st, c, from, from_path);
 }
 
-static const cli_section *const sections[] = {&seq_data_section, &cls_shared_section, &tag_section, NULL};
+static const cli_section *const sections[] = {&seq_data_section, &cls_shared_section, NULL};
 
 static const task_train train = {
     CLS_TASK_TRAIN,

@@ -51,6 +51,7 @@ case_numeric() {
     run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input numeric --channels 3 --data numeric.tsv --val-data numeric_val.tsv \
         --max-epochs 10 -o given.safetensors
     expect_rc 0 "train numeric, --channels 3"
+    expect_in "$tmp/err" "training classify bidirectional gru" "a numeric classifier reads both ways by default"
     expect_in "$tmp/err" "over 3 channels into 3 labels" "the training line"
     cmp -s found.safetensors given.safetensors || fail "--channels 3 and the channels found gave different models"
     run "$RNNHOST" eval -m ./found.safetensors --data numeric_val.tsv
@@ -61,6 +62,18 @@ case_numeric() {
     expect_rc 0 "classify numeric rows"
     [ "$(cut -f1 "$tmp/out" | tr '\n' ' ')" = "$(head -5 numeric_val.tsv | cut -f1 | tr '\n' ' ')" ] ||
         fail "classify numeric: $(cut -f1 "$tmp/out" | tr '\n' ' ')"
+    run "$RNNHOST" classify -m ./found.safetensors --stream rows.txt
+    expect_rc 1 "--stream of the default (bidirectional) numeric model"
+    # --unidirectional: one way, which --stream takes; its last line of each row is classify's label
+    run "$RNNHOST" train --task classify --rnn-size 16 --threads 1 --input numeric --unidirectional --data numeric.tsv \
+        --val-data numeric_val.tsv --max-epochs 10 -o one.safetensors
+    expect_rc 0 "train numeric --unidirectional"
+    expect_in "$tmp/err" "training classify gru" "--unidirectional reads one way"
+    run "$RNNHOST" classify -m ./one.safetensors rows.txt
+    cut -f1 "$tmp/out" >batched.txt
+    run "$RNNHOST" classify -m ./one.safetensors --stream rows.txt
+    expect_rc 0 "--stream of a --unidirectional numeric model"
+    [ "$(wc -l <"$tmp/out")" -gt 5 ] || fail "--stream printed $(wc -l <"$tmp/out") lines for 5 rows"
 }
 
 # Words through a vocabulary: "not" before the opinion word flips it, and words seen once (a name in every
