@@ -15,6 +15,16 @@
 /* FFTW's planner keeps global state; only fftw_execute is safe to call concurrently. */
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void spec_fftw_lock(void)
+{
+    pthread_mutex_lock(&plan_lock);
+}
+
+void spec_fftw_unlock(void)
+{
+    pthread_mutex_unlock(&plan_lock);
+}
+
 struct spectrogram {
     spec_settings s;
     int n_bins;

@@ -106,4 +106,8 @@ void spec_norm_prior(float *x, size_t frames, size_t n_mels, const float *mean, 
 void spec_norm_prior_over(float *x, size_t frames, size_t n_mels, const float *mean, const float *var, double prior,
                           size_t from, size_t to);
 
+/* FFTW's planner is not thread-safe: every plan the host makes or destroys is made under this one lock. */
+void spec_fftw_lock(void);
+void spec_fftw_unlock(void);
+
 #endif /* RNNHOST_SPECTROGRAM_H */

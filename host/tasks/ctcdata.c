@@ -133,7 +133,7 @@ int ctc_batches(ctc_trainer *tr, uint32_t batch)
     return 0;
 }
 
-/* The waveform of utterance u as the model will hear it this time: speed, gain and noise drawn from its
+/* The waveform of utterance u as the model will hear it this time: speed, a room, gain and noise drawn from its
  * own generator, tr->aug (none for validation). Returns the sample count written into tr->wave. */
 static size_t render(ctc_trainer *tr, const utt *u, int augment)
 {
@@ -159,6 +159,14 @@ static size_t render(ctc_trainer *tr, const utt *u, int augment)
                 memcpy(w, tr->one, n * sizeof *w);
             }
         }
+    }
+    if (o->reverb > 0 && rh_rng_uniform(&tr->aug) < o->reverb) {
+        /* a room from small and dry to a hall: the draws, then its tail's noise from a seed of its own */
+        const room_draw d = {.rt60 = 0.2 + 0.8 * rh_rng_uniform(&tr->aug),
+                             .drr_db = -6.0 + 12.0 * rh_rng_uniform(&tr->aug),
+                             .predelay = 0.002 + 0.018 * rh_rng_uniform(&tr->aug),
+                             .seed = rh_rng_next(&tr->aug)};
+        room_apply(tr->room, w, n, &d); /* n is within the buffers the room was made for */
     }
     if (o->gain_db > 0) {
         const float g = (float)pow(10.0, (2.0 * rh_rng_uniform(&tr->aug) - 1.0) * o->gain_db / 20.0);
@@ -303,6 +311,8 @@ int ctc_alloc_buffers(ctc_trainer *tr, uint32_t batch)
     tr->sp = spec_new(&tr->m.fe, err, sizeof err);
     if (tr->co->warp > 0)
         tr->sp_warp = spec_new(&tr->m.fe, err, sizeof err);
+    if (tr->co->reverb > 0)
+        tr->room = room_new(max_n, tr->m.fe.sample_rate, 1.05); /* the longest room ctc draws, with its predelay */
     tr->x = malloc(T * B * tr->D * sizeof(float));
     tr->logits = malloc(T * B * tr->K * sizeof(float));
     tr->dlogits = malloc(T * B * tr->K * sizeof(float));
@@ -317,7 +327,7 @@ int ctc_alloc_buffers(ctc_trainer *tr, uint32_t batch)
     tr->label_offsets = malloc((B + 1) * sizeof *tr->label_offsets);
     tr->lengths = malloc(B * sizeof *tr->lengths);
     tr->seeds = malloc(B * sizeof *tr->seeds);
-    int ok = tr->sp && (tr->co->warp == 0 || tr->sp_warp) && tr->x && tr->logits && tr->dlogits && tr->ws[0] &&
+    int ok = tr->sp && (tr->co->warp == 0 || tr->sp_warp) && (tr->co->reverb == 0 || tr->room) && tr->x && tr->logits && tr->dlogits && tr->ws[0] &&
              (!tr->m.bidirectional || tr->ws[1]) && tr->scratch && tr->mel && tr->wave && tr->one && tr->ctc_scratch && tr->labels && tr->label_offsets &&
              tr->lengths && tr->seeds;
     if (!ok)

@@ -10,6 +10,7 @@
 
 #include "asr.h"
 #include "manifest.h"
+#include "room.h"
 #include "task.h"
 
 /* The ctc task's own options of train. */
@@ -18,6 +19,7 @@ typedef struct ctc_opts {
     int units;              /* 0 words, 1 characters */
     uint32_t sample_rate, n_mels, stack, norm_prior, pad_ms, cepstra, fmin;
     double noise_snr, gain_db, speed, warp;
+    double reverb;          /* the chance of a simulated room per utterance */
     uint32_t masks;         /* SpecAugment: this many frequency and time masks */
 } ctc_opts;
 
@@ -55,6 +57,7 @@ typedef struct ctc_trainer {
     double *ctc_scratch;
     int32_t *labels;
     uint32_t *label_offsets, *lengths;
+    room *room;             /* --augment-reverb's */
     spectrogram *sp, *sp_warp; /* sp_warp: --augment-warp's, rebuilt per utterance; sp stays unwarped */
 } ctc_trainer;
 

@@ -71,6 +71,10 @@ static const cli_option augment_options[] = {
      .help = "warp each utterance's frequency axis by a factor in 1-A..1+A, A up to 0.3 (vocal tract length "
              "perturbation); 0: off",
      .max = 0.3, .flags = OPT_TRAIN},
+    {.name = "augment-reverb", .kind = CLI_NUMBER, .offset = offsetof(ctc_opts, reverb), .arg = "P",
+     .help = "play each utterance, with chance P, in a simulated room: a direct path, then a reverberant tail "
+             "that falls 60 dB over 0.2-1 s, 6 dB above to 6 dB below the direct sound; 0: off",
+     .max = 1, .flags = OPT_TRAIN},
     {.name = "augment-mask", .kind = CLI_U32, .offset = offsetof(ctc_opts, masks), .arg = "N",
      .help = "N bands of up to a fifth of the mel channels and N spans of up to a tenth of the steps set to the "
              "mean; 0: off",
@@ -396,6 +400,7 @@ static void ctc_close(void *st)
     ctc_free_set(&tr->val);
     spec_free(tr->sp);
     spec_free(tr->sp_warp);
+    room_free(tr->room);
     free(tr->order), free(tr->batches), free(tr->params), free(tr->grads), free(tr->tensors), free(tr->names);
     free(tr->x), free(tr->logits), free(tr->dlogits), free(tr->ws[0]), free(tr->ws[1]), free(tr->scratch);
     free(tr->mel), free(tr->wave), free(tr->one), free(tr->ctc_scratch), free(tr->labels), free(tr->label_offsets);
@@ -413,7 +418,7 @@ static const task_train train = {
     .opts_defaults = &ctc_defaults,
     .defaults = defaults,
     .record = "batch-size optimizer learning-rate lr-decay grad-clip weight-decay augment-noise augment-gain "
-              "augment-speed augment-mask augment-warp seed dropout lr-decay-after clip-value recurrent-dropout",
+              "augment-speed augment-mask augment-warp augment-reverb seed dropout lr-decay-after clip-value recurrent-dropout",
     .strict = 1,
     .figure = "error_rate",
     .rate_unit = "x real time",

@@ -305,23 +305,28 @@ assert "" in texts and "low" in texts and "high" in texts, set(texts)
     expect_in "$tmp/err" "unknown.txt:2" "the phrase's line is named"
 }
 
-# Resumed from step 20, with augmentation and both dropouts, the weights of 40 straight steps.
+# Resumed from step 20, with every augmentation and both dropouts, the weights of 40 straight steps; and
+# leaving out the warp or the rooms changes the weights.
 case_resume() {
     fixtures 120
-    local d=(--dropout 0.1 --recurrent-dropout 0.2)
-    run train_small straight.safetensors "${d[@]}" --max-steps 40 --augment-noise 10 --augment-speed 1.1 \
-        --augment-mask 1 --augment-warp 0.1 --checkpoint-dir a
+    local d=(--dropout 0.1 --recurrent-dropout 0.2) aug=(--augment-noise 10 --augment-speed 1.1 --augment-mask 1)
+    run train_small straight.safetensors "${d[@]}" --max-steps 40 "${aug[@]}" --augment-warp 0.1 --augment-reverb 0.5 \
+        --checkpoint-dir a
     expect_rc 0 "40 steps"
-    run train_small half.safetensors "${d[@]}" --max-steps 20 --augment-noise 10 --augment-speed 1.1 \
-        --augment-mask 1 --augment-warp 0.1 --checkpoint-dir b
+    run train_small half.safetensors "${d[@]}" --max-steps 20 "${aug[@]}" --augment-warp 0.1 --augment-reverb 0.5 \
+        --checkpoint-dir b
     expect_rc 0 "20 steps"
     run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --max-steps 40 \
         --threads 1 -q -o resumed.safetensors --checkpoint-dir b
     expect_rc 0 "resume to 40"
     cmp -s straight.safetensors resumed.safetensors || fail "resumed training differs from the straight run"
-    run train_small nowarp.safetensors "${d[@]}" --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 \
-        --checkpoint-dir c
+    run train_small nowarp.safetensors "${d[@]}" --max-steps 40 "${aug[@]}" --augment-reverb 0.5 --checkpoint-dir c
     cmp -s straight.safetensors nowarp.safetensors && fail "--augment-warp changed nothing"
+    run train_small noroom.safetensors "${d[@]}" --max-steps 40 "${aug[@]}" --augment-warp 0.1 --checkpoint-dir e
+    expect_rc 0 "40 steps without rooms"
+    cmp -s straight.safetensors noroom.safetensors && fail "--augment-reverb changed nothing"
+    run train_small x.safetensors --max-steps 1 --augment-reverb 1.5
+    expect_rc 2 "--augment-reverb beyond 1"
     run train_small x.safetensors --max-steps 1 --augment-warp 0.5
     expect_rc 2 "--augment-warp beyond 0.3"
     run "$R" train --task ctc --manifest data/train.tsv --resume b/ctc_step0000020.safetensors --rnn-size 64

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audio.h"
+#include "room.h"
 #include "spectrogram.h"
 
 #define PI 3.14159265358979323846
@@ -729,6 +730,77 @@ static void case_cepstra(void)
     CHECK(spec_check_settings(&all, err, sizeof err) == -1, "cepstra -1 accepted");
 }
 
+/* Simulated rooms (room.h): the response has its direct path, its 60 dB fall over rt60 and its
+ * direct-to-reverberant ratio; a recording played in the room is the direct convolution with it, at the
+ * recording's level; the same draw gives the same bits, another seed another tail. */
+static void case_room(void)
+{
+    const int rate = 8000;
+    const size_t n = 6000;
+    room *r = room_new(n, rate, 1.05);
+    CHECK(r != NULL, "room_new");
+    if (!r)
+        return;
+    const room_draw d = {.rt60 = 0.6, .drr_db = 3.0, .predelay = 0.01, .seed = 42};
+    float *h = malloc(9000 * sizeof *h), *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *ref = malloc(n * sizeof *ref);
+    const size_t len = room_response(r, &d, h, 9000);
+    const size_t pre = 81; /* 10 ms at 8 kHz, and the direct sound's own sample */
+    CHECK(len == pre + 4800, "response length %zu", len);
+    CHECK(h[0] == 1.0f, "direct path %g", h[0]);
+    int quiet = 1;
+    for (size_t k = 1; k < pre; k++)
+        quiet &= h[k] == 0.0f;
+    CHECK(quiet, "nothing before the predelay");
+    double tail = 0, first = 0, third = 0;
+    for (size_t k = pre; k < len; k++)
+        tail += (double)h[k] * h[k];
+    CHECK(fabs(10.0 * log10(1.0 / tail) - 3.0) < 1e-3, "direct-to-reverberant ratio %.4f dB", 10.0 * log10(1.0 / tail));
+    /* the envelope over the first and third 10th of rt60 (480 samples each): 60 dB / 10 * 2 = 12 dB apart */
+    for (size_t k = 0; k < 480; k++)
+        first += (double)h[pre + k] * h[pre + k], third += (double)h[pre + 960 + k] * h[pre + 960 + k];
+    CHECK(fabs(10.0 * log10(first / third) - 12.0) < 2.0, "decay over 0.12 s %.2f dB, not 12", 10.0 * log10(first / third));
+    /* played in the room: the direct convolution's first n samples, scaled to the dry level */
+    double dry = 0, wet = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)(sin(2.0 * PI * 300.0 * (double)i / rate) * (i < 2000 ? 1.0 : 0.2) + 0.1 * (uniform() - 0.5));
+        dry += (double)x[i] * x[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t k = 0; k < len && k <= i; k++)
+            v += (double)h[k] * x[i - k];
+        ref[i] = v, wet += v * v;
+    }
+    memcpy(y, x, n * sizeof *x);
+    CHECK(room_apply(r, y, n, &d) == 0, "room_apply");
+    const double g = sqrt(dry / wet);
+    double worst = 0, out = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(y[i] - ref[i] * g));
+        out += (double)y[i] * y[i];
+    }
+    CHECK(worst < 1e-4, "differs from the direct convolution by %g", worst);
+    CHECK(fabs(sqrt(out / dry) - 1.0) < 1e-4, "level %g of the dry one", sqrt(out / dry));
+    memcpy(x, y, n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (float)(ref[i] * g); /* any input will do for the repeat */
+    float *z = malloc(n * sizeof *z);
+    memcpy(z, y, n * sizeof *z);
+    room_apply(r, y, n, &d);
+    room_apply(r, z, n, &d);
+    CHECK(memcmp(y, z, n * sizeof *y) == 0, "the same room twice gave different bits");
+    room_draw other = d;
+    other.seed = 43;
+    memcpy(z, x, n * sizeof *z);
+    room_apply(r, z, n, &other);
+    room_apply(r, x, n, &d);
+    CHECK(memcmp(x, z, n * sizeof *x) != 0, "another seed gave the same room");
+    CHECK(room_apply(r, z, n + 1, &d) == -1, "a recording longer than the room was made for");
+    free(h), free(x), free(y), free(z), free(ref);
+    room_free(r);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -737,7 +809,7 @@ int main(int argc, char **argv)
     } cases[] = {{"dft", case_dft},         {"tone", case_tone},     {"resample", case_resample},
                  {"corrupt", case_corrupt}, {"blocks", case_blocks}, {"cmvn", case_cmvn},
                  {"norm_prior", case_norm_prior}, {"warp", case_warp}, {"cepstra", case_cepstra},
-                 {"pipe", case_pipe}};
+                 {"pipe", case_pipe}, {"room", case_room}};
     if (argc != 2) {
         fprintf(stderr, "usage: test_frontend CASE\n");
         return 1;

@@ -120,7 +120,8 @@ case_ctc() {
     # every augmentation on: each utterance's draws must not depend on which rank makes it
     local C=(train --task ctc --manifest data/train.tsv --val-manifest data/test.tsv --units words --sample-rate 8000
         --rnn-size 32 --num-layers 1 --bidirectional --batch-size 8 --learning-rate 0.01 --threads 1 -q
-        --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 --augment-warp 0.1)
+        --max-steps 40 --augment-noise 10 --augment-speed 1.1 --augment-mask 1 --augment-warp 0.1
+        --augment-reverb 0.5)
     run "$R" "${C[@]}" --log-json one.jsonl --checkpoint-dir c1 -o one.safetensors
     expect_rc 0 "one process"
     mpi2 "$R" "${C[@]}" --log-json two.jsonl --checkpoint-dir c2 -o two.safetensors
