@@ -13,30 +13,10 @@
 struct room {
     int rate;
     size_t max_n, max_len, cap; /* cap: the largest transform, a power of two >= max_n + max_len */
-    float *a, *h;               /* (cap) the recording, then the product; the response */
+    float *a, *h;               /* (cap) the recording, then the product; the response (a owns the block) */
     fftwf_complex *A, *H;       /* (cap / 2 + 1) their spectra */
     fftwf_plan fwd[ROOM_MAX_LOG2 + 1], inv[ROOM_MAX_LOG2 + 1]; /* of size 2^k over these buffers, made when needed */
 };
-
-room *room_new(size_t max_n, int rate, double max_seconds)
-{
-    room *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->rate = rate, r->max_n = max_n;
-    r->max_len = (size_t)ceil(max_seconds * rate) + 1;
-    for (r->cap = 2; r->cap < max_n + r->max_len && r->cap < ((size_t)1 << ROOM_MAX_LOG2); r->cap *= 2)
-        ;
-    r->a = fftwf_malloc(r->cap * sizeof *r->a);
-    r->h = fftwf_malloc(r->cap * sizeof *r->h);
-    r->A = fftwf_malloc((r->cap / 2 + 1) * sizeof *r->A);
-    r->H = fftwf_malloc((r->cap / 2 + 1) * sizeof *r->H);
-    if (!r->a || !r->h || !r->A || !r->H || r->cap < max_n + r->max_len) {
-        room_free(r);
-        return NULL;
-    }
-    return r;
-}
 
 void room_free(room *r)
 {
@@ -50,8 +30,31 @@ void room_free(room *r)
             fftwf_destroy_plan(r->inv[k]);
     }
     spec_fftw_unlock();
-    fftwf_free(r->a), fftwf_free(r->h), fftwf_free(r->A), fftwf_free(r->H);
+    fftwf_free(r->a);
     free(r);
+}
+
+room *room_new(size_t max_n, int rate, double max_seconds)
+{
+    room *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->rate = rate, r->max_n = max_n;
+    r->max_len = (size_t)ceil(max_seconds * rate) + 1;
+    for (r->cap = 16; r->cap < max_n + r->max_len && r->cap < ((size_t)1 << ROOM_MAX_LOG2); r->cap *= 2)
+        ;
+    /* one block: a and h, cap floats each, then the two spectra, each part 32-byte aligned as the plans
+     * (made over a and A, run over h and H too) need */
+    const size_t bins = r->cap / 2 + 4;
+    r->a = r->cap >= max_n + r->max_len ? fftwf_malloc(2 * r->cap * sizeof(float) + 2 * bins * sizeof *r->A) : NULL;
+    if (!r->a) {
+        room_free(r);
+        return NULL;
+    }
+    r->h = r->a + r->cap;
+    r->A = (fftwf_complex *)(r->h + r->cap);
+    r->H = r->A + bins;
+    return r;
 }
 
 /* A standard normal draw from a splitmix64 state (Box-Muller, one of the pair). */
