@@ -70,6 +70,27 @@ static const cli_option *given_marked(const cli_group *groups, size_t n, unsigne
     return NULL;
 }
 
+/* --init-from: the task's fine-tuning defaults (task_train.finetune) for the shared options not given, put
+ * there as cli_parse put the others, by the table: its groups over o's model, optimiser and stopping options,
+ * bound to the fine-tuning defaults. */
+static void finetune_defaults(train_opts *o, const task_ops *t, const cli_group *groups, size_t n)
+{
+    train_opts d;
+    char out[64];
+    train_defaults(&d, t, out);
+    t->train->finetune(&d);
+    const void *const fields[3] = {&o->model, &o->optim, &o->stop}, *const defaults[3] = {&d.model, &d.optim, &d.stop};
+    cli_group g[CLI_MAX_GROUPS];
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        for (int s = 0; s < 3 && m < CLI_MAX_GROUPS; s++)
+            if (groups[k].fields == fields[s]) {
+                g[m] = groups[k];
+                g[m++].defaults = defaults[s];
+            }
+    cli_fill_defaults(g, m);
+}
+
 int train_check(train_opts *o, const task_ops *t, const cli_group *groups, size_t n)
 {
     const train_report *r = &o->report;
@@ -89,6 +110,8 @@ int train_check(train_opts *o, const task_ops *t, const cli_group *groups, size_
         hostlog_usage("train: --resume continues with the checkpoint's training options: drop %s", cli_long(fixed));
         return -1;
     }
+    if (o->model.init_from && t->train->finetune)
+        finetune_defaults(o, t, groups, n);
     if (!cli_was_given(groups, n, &o->stop.max_epochs) && (o->stop.max_steps || o->stop.time_budget > 0))
         o->stop.max_epochs = 0; /* the given limit alone decides */
     if (!cli_was_given(groups, n, &o->report.ckpt_every))

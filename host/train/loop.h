@@ -62,7 +62,8 @@ void train_defaults(train_opts *o, const task_ops *t, char *out);
 
 /* Checks that do not depend on a task: --resume against --init-from, -o a file, and with a strict task,
  * options the model or checkpoint fixes. Also settles the defaults that depend on others (--max-epochs,
- * --checkpoint-every). 0, or -1 after a usage line. */
+ * --checkpoint-every, and with --init-from the task's fine-tuning ones: task_train.finetune). 0, or -1 after a
+ * usage line. */
 int train_check(train_opts *o, const task_ops *t, const cli_group *groups, size_t n);
 
 /* Trains task t with options o (final but for what --resume takes from the checkpoint), own (the task's

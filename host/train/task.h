@@ -95,6 +95,10 @@ typedef struct task_train {
     /* The options recorded in the model file's training record, in order, by long name; with --resume the
      * recorded values of those the user did not give are taken (and the OPT_TRAIN ones given must agree). */
     const char *record;
+    /* Fine-tuning, a training that starts from a model's weights (--init-from): defaults of its own for the
+     * shared options the user did not give, applied over those of defaults (NULL: a new model's). Its --help
+     * page says them. */
+    void (*finetune)(train_opts *o);
     /* 1: an OPT_ARCH option given with --resume or --init-from, or an OPT_TRAIN one with --resume, is a
      * usage error (the file decides); 0: it must agree with the file (exit 1 when it does not). */
     int strict;

@@ -607,6 +607,72 @@ case_preset_digits() {
     awk -v e="$exact" 'BEGIN { exit !(e >= 0.9) }' || fail "digits: $exact of FSDD recordings exactly right, expected >= 0.9"
 }
 
+# record_value MODEL KEY: the value of KEY in the model file's training record (rnnhost.training), or a
+# metadata entry itself when KEY is one ("rnnhost.frontend").
+record_value() {
+    "$PY" - "$1" "$2" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+key = sys.argv[2]
+print(meta[key] if key.startswith("rnnhost.") else json.loads(meta["rnnhost.training"])[key])
+PY
+}
+
+# wer_of MODEL MANIFEST: eval's word error rate.
+wer_of() { "$R" eval -m "$1" --manifest "$2" -j 1 | awk '$1 == "wer" { print $2 }'; }
+
+# Enrolment: a model of the tones fine-tuned on 20 clips of another voice (every tone higher) with
+# --init-from and nothing else takes the fine-tuning defaults (train --help says them; the record and
+# the step count show them), no augmentation although the base model had some, keeps the front-end and
+# the units, and fits the new voice better than before; options given still win, and those the model
+# fixes are usage errors.
+case_finetune() {
+    fixtures 120
+    "$PY" "$here/make_tones.py" voice --count 120 --seed 7 --voice 1.4 || fail "make_tones.py --voice"
+    head -n 20 voice/train.tsv > voice/enrol.tsv
+    run train_small base.safetensors --max-steps 150 --augment-noise 20 --augment-gain 3 --augment-mask 1 \
+        --checkpoint-dir ck
+    expect_rc 0 "the base model"
+    run "$R" train --task ctc --help
+    expect_rc 0 "train --task ctc --help"
+    local lr batch epochs
+    lr=$(sed -n 's/.*--learning-rate \([0-9.]*\), --batch-size.*/\1/p' "$tmp/out")
+    batch=$(sed -n 's/.*--batch-size \([0-9]*\), --max-epochs.*/\1/p' "$tmp/out")
+    epochs=$(sed -n 's/.*--max-epochs \([0-9]*\).*/\1/p' "$tmp/out")
+    [ -n "$lr" ] && [ -n "$batch" ] && [ -n "$epochs" ] || fail "train --help does not say the fine-tuning defaults"
+    run "$R" train --task ctc --init-from base.safetensors --manifest voice/enrol.tsv --threads 1 -q \
+        --checkpoint-dir ck -o mine.safetensors
+    expect_rc 0 "fine-tuning with --init-from and no other training option"
+    [ "$(record_value mine.safetensors learning_rate)" = "$lr" ] || fail "the record's learning rate is not $lr"
+    [ "$(record_value mine.safetensors batch_size)" = "$batch" ] || fail "the record's batch size is not $batch"
+    local steps=$(( epochs * ((20 + batch - 1) / batch) ))
+    [ "$(record_value mine.safetensors rnnhost.trained_steps)" = "$steps" ] ||
+        fail "fine-tuning took $(record_value mine.safetensors rnnhost.trained_steps) steps, not $epochs epochs ($steps)"
+    local k
+    for k in augment_noise augment_gain augment_mask; do
+        [ "$(record_value mine.safetensors $k)" = 0 ] || fail "$k is not 0 (off) when fine-tuning"
+    done
+    for k in rnnhost.frontend rnnhost.units rnnhost.bidirectional rnnhost.hidden_size; do
+        [ "$(record_value mine.safetensors $k)" = "$(record_value base.safetensors $k)" ] || fail "$k changed"
+    done
+    local before after
+    before=$(wer_of base.safetensors voice/test.tsv) after=$(wer_of mine.safetensors voice/test.tsv)
+    awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b - 0.1) }' ||
+        fail "the new voice's word error rate went from $before to $after, not 10 points lower"
+    # options given win over the fine-tuning defaults
+    run "$R" train --task ctc --init-from base.safetensors --manifest voice/enrol.tsv --threads 1 -q \
+        --checkpoint-dir ck -o given.safetensors --learning-rate 0.002 --max-steps 3 --augment-noise 30
+    expect_rc 0 "fine-tuning with options"
+    [ "$(record_value given.safetensors learning_rate)" = "0.002" ] || fail "--learning-rate given was not taken"
+    [ "$(record_value given.safetensors augment_noise)" = "30" ] || fail "--augment-noise given was not taken"
+    [ "$(record_value given.safetensors rnnhost.trained_steps)" = "3" ] || fail "--max-steps given was not taken"
+    for k in "--sample-rate 16000" "--units chars" "--norm-prior 300" "--rnn-size 64"; do
+        run "$R" train --task ctc --init-from base.safetensors --manifest voice/enrol.tsv -q $k
+        expect_rc 2 "$k with --init-from"
+    done
+}
+
 # The LSTM as the recurrent core, both directions: it learns the tones, transcribes, and resumes bit for bit.
 case_lstm() {
     fixtures 120

@@ -3,7 +3,8 @@
 1000 Hz, high 1800 Hz, 120-220 ms each with a little vibrato and noise), spoken in strings of one to
 four with pauses, at 8 kHz. Learnable in seconds, so the tests can train a real model end to end.
 
-make_tones.py OUT_DIR [--count N] [--seed S]: writes OUT_DIR/clips/*.wav, train.tsv and test.tsv
+make_tones.py OUT_DIR [--count N] [--seed S] [--voice F]: (--voice: another speaker, every tone F times
+higher, for enrolment) writes OUT_DIR/clips/*.wav, train.tsv and test.tsv
 (relative paths), times.tsv (clip, word, start and end in seconds), long.wav (100 s of strings and
 silence) and long.txt (its words in order)."""
 import argparse, math, os, random, struct, wave
@@ -12,9 +13,12 @@ RATE = 8000
 WORDS = {"low": 500.0, "mid": 1000.0, "high": 1800.0}
 
 
+VOICE = 1.0  # --voice
+
+
 def tone(rng, freq):
     n = int(RATE * rng.uniform(0.12, 0.22))
-    f = freq * rng.uniform(0.93, 1.07)
+    f = VOICE * freq * rng.uniform(0.93, 1.07)
     amp = rng.uniform(0.2, 0.6)
     out = []
     for i in range(n):
@@ -56,7 +60,10 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--count", type=int, default=240)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--voice", type=float, default=1.0)
     a = ap.parse_args()
+    global VOICE
+    VOICE = a.voice
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "clips"), exist_ok=True)
     names = list(WORDS)
