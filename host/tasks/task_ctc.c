@@ -126,7 +126,6 @@ static const cli_section finetune_section = {
 static int ctc_check(train_opts *o, void *own, const cli_group *groups, size_t n)
 {
     const ctc_opts *co = own;
-    (void)o, (void)groups, (void)n;
     if (!co->manifest)
         return hostlog_usage("train: --manifest FILE is required"), -1;
     if (co->fmin * 2 >= co->sample_rate)
@@ -135,6 +134,13 @@ static int ctc_check(train_opts *o, void *own, const cli_group *groups, size_t n
                -1;
     if (co->cepstra > co->n_mels)
         return hostlog_usage("train: --cepstra %u is more than the %u mel channels", co->cepstra, co->n_mels), -1;
+    /* the dropouts are options of the recurrent core, which --init-from builds as the model file says */
+    if (o->model.init_from && (cli_was_given(groups, n, &o->model.dropout) ||
+                               cli_was_given(groups, n, &o->model.recurrent_dropout)))
+        return hostlog_usage("train: the model comes from --init-from with the dropout it was trained with: drop "
+                             "--%sdropout",
+                             cli_was_given(groups, n, &o->model.dropout) ? "" : "recurrent-"),
+               -1;
     return 0;
 }
 

@@ -667,7 +667,7 @@ case_finetune() {
     [ "$(record_value given.safetensors learning_rate)" = "0.002" ] || fail "--learning-rate given was not taken"
     [ "$(record_value given.safetensors augment_noise)" = "30" ] || fail "--augment-noise given was not taken"
     [ "$(record_value given.safetensors rnnhost.trained_steps)" = "3" ] || fail "--max-steps given was not taken"
-    for k in "--sample-rate 16000" "--units chars" "--norm-prior 300" "--rnn-size 64"; do
+    for k in "--sample-rate 16000" "--units chars" "--norm-prior 300" "--rnn-size 64" "--dropout 0.1"; do
         run "$R" train --task ctc --init-from base.safetensors --manifest voice/enrol.tsv -q $k
         expect_rc 2 "$k with --init-from"
     done
