@@ -98,13 +98,14 @@ static void defaults(train_opts *o)
 /* Fine-tuning (--init-from): a model that already knows the words meets a few recordings of one new voice
  * (the digits preset and two takes of every digit: twenty clips). With no validation data to choose the
  * best weights, a fixed number of passes over them, in batches that share them out evenly (the length-sorted
- * batches of a new model's 16 would leave the longest four a step of their own). Augmentation stays off, as
- * for a new model: on voices the digits preset never heard, every kind of it but gain cost 3-6 points of
- * clips exactly right after enrolment (presets/README.md, "Enrolment"). Written once here: the --help page
- * quotes them. */
+ * batches of a new model's 16 would leave the longest four a step of their own). Few passes: isolated words
+ * teach that an utterance is one word, and past 20 epochs the voice's digit strings lose words faster than
+ * its isolated digits gain. Augmentation stays off, as for a new model: on voices the digits preset never
+ * heard, every kind of it but gain cost 3-6 points of clips exactly right after enrolment (presets/README.md,
+ * "Enrolment"). Written once here: the --help page quotes them. */
 #define FT_LR 0.001
 #define FT_BATCH 10
-#define FT_EPOCHS 80
+#define FT_EPOCHS 20
 #define FT_STR_(x) #x
 #define FT_STR(x) FT_STR_(x)
 
