@@ -6,7 +6,7 @@ model's default rejection and with none (--reject-below 0), and prints the false
 given any text) and the share of digit clips transcribed exactly right.
 
 presets/rejection.py [--rnnhost PATH] [--model digits] [--phrases 500] [--seed 12]
-                     [--digits DIR] [--speakers george,jackson] [--per-speaker 100]
+                     [--digits DIR] [--speakers george,jackson] [--per-speaker 100] [--also C,C...]
 """
 import argparse, json, os, random, subprocess, sys, tempfile
 
@@ -19,6 +19,7 @@ ap.add_argument("--seed", type=int, default=12)
 ap.add_argument("--digits", default=os.path.join(root, "..", "shared", "data", "fsdd"))
 ap.add_argument("--speakers", default="george,jackson,lucas,nicolas")
 ap.add_argument("--per-speaker", type=int, default=100)
+ap.add_argument("--also", default="", help="further --reject-below values to measure, comma-separated")
 a = ap.parse_args()
 
 WORDS = """hello world water house green table morning river window garden yellow paper music number letter
@@ -58,7 +59,9 @@ def texts(paths, extra):
 print(f"{a.model}: {len(phrases)} espeak-ng phrases (seed {a.seed}), {len(clips)} digit clips of {a.speakers}")
 print("| rejection | false accepts (non-digit phrases given text) | digit clips exactly right |")
 print("| --- | --- | --- |")
-for name, extra in (("the model's default", []), ("none (--reject-below 0)", ["--reject-below", "0"])):
+rows = [("the model's default", []), ("none (--reject-below 0)", ["--reject-below", "0"])]
+rows += [(f"--reject-below {v}", ["--reject-below", v]) for v in a.also.split(",") if v]
+for name, extra in rows:
     said = texts(phrases, extra)
     right = texts(clips, extra)
     fa = sum(1 for p in phrases if said[p]) / len(phrases)

@@ -7,7 +7,9 @@
 # and sox, which `.ci/install-deps --recipes` installs). Model: a bidirectional GRU, 2 layers of 128,
 # over 40 log-mels at 8 kHz stacked 3 frames to a 30 ms step, normalised with the training set's statistics
 # pooled as 300 frames with each file's own, with CTC over the ten words. Augmentation:
-# speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks.
+# speed 1/1.15..1.15, gain +-6 dB, white or pink noise at 10-40 dB SNR, two SpecAugment masks, and every
+# other utterance in a simulated room (--augment-reverb 0.5). 10,000 steps (27 epochs; STEPS=N for
+# another count, or BUDGET=16m for a time limit instead); THREADS (default 1) threads.
 #
 # Usage: presets/train-digits.sh [RNNHOST] [WORKDIR] [HOLDOUT]
 #   HOLDOUT: a speaker (george, jackson, lucas, nicolas, or another whose recordings were added to the
@@ -20,14 +22,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rnnhost=${1:-$root/build/host/rnnhost}
 work=${2:-$(mktemp -d)}
 holdout=${3:-}
-budget=${BUDGET:-16m}
+limit=(--max-steps "${STEPS:-10000}")
+[ -n "${BUDGET:-}" ] && limit=(--time-budget "$BUDGET")
 mkdir -p "$work"
 python3 "$root/presets/make-digits-data.py" "$work/data" ${holdout:+--holdout "$holdout"}
 start=$(date +%s)
 "$rnnhost" train --task ctc --manifest "$work/data/train.tsv" --val-manifest "$work/data/valid.tsv" \
   --units words --sample-rate 8000 --norm-prior 300 --rnn-size 128 --num-layers 2 --bidirectional --batch-size 32 \
   --learning-rate 0.002 --augment-speed 1.15 --augment-gain 6 --augment-noise 10 --augment-mask 2 \
-  --time-budget "$budget" --threads 1 --seed 1 --print-every 200 --checkpoint-every 200 \
+  --augment-reverb 0.5 "${limit[@]}" --threads "${THREADS:-1}" --seed 1 --print-every 200 --checkpoint-every 200 \
   --checkpoint-dir "$work/ckpt" -o "$work/digits.safetensors"
 echo "trained in $(( $(date +%s) - start )) s"
 if [ -n "$holdout" ]; then

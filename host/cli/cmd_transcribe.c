@@ -83,7 +83,7 @@ static const cli_option options[] = {
     {.name = "reject-below", .kind = CLI_NUMBER, .offset = offsetof(transcribe_opts, reject_below), .arg = "C",
      .help = "with --vad energy, an utterance whose least confident word is below C (0-1) says nothing: listed "
              "as rejected in JSON, absent from the text; 0: every utterance is taken",
-     .shown = "0.6 for a model of whole words (a closed vocabulary), 0 for characters", .max = 1},
+     .shown = "0.55 for a model of whole words (a closed vocabulary), 0 for characters", .max = 1},
     {.name = "min-pause", .kind = CLI_DURATION, .offset = offsetof(transcribe_opts, min_pause), .arg = "D",
      .help = "with --vad energy, a pause this long parts two utterances: 300ms, 1s", .flags = CLI_ABOVE_ZERO},
     {.name = "summary", .kind = CLI_STRING, .offset = offsetof(transcribe_opts, summary), .arg = "FILE|-",

@@ -68,7 +68,7 @@ typedef struct asr_decode_opts {
 
 /* The default rejection threshold of a model of whole words (a closed vocabulary, which otherwise forces
  * every sound it hears into its words). */
-#define ASR_REJECT_WORDS 0.6
+#define ASR_REJECT_WORDS 0.55
 
 typedef struct asr_session asr_session;
 
