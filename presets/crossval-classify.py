@@ -64,8 +64,8 @@ def main():
                     with open(paths[name], "w", encoding="utf-8") as f:
                         f.writelines(part)
                 subprocess.run([a.rnnhost, "train", "--task", "classify", "--data", paths["train.tsv"], "--val-data",
-                                paths["valid.tsv"], "-o", paths["m.safetensors"], "--seed", seed, "--quiet"] + extra,
-                               check=True)
+                                paths["valid.tsv"], "-o", paths["m.safetensors"], "--seed", seed, "--quiet",
+                                "--checkpoint-dir", os.path.join(work, "checkpoints")] + extra, check=True)
                 out = subprocess.run([a.rnnhost, "eval", "-m", paths["m.safetensors"], "--data", paths["test.tsv"]],
                                      check=True, capture_output=True, text=True).stdout.split("\n")
                 accuracy = float([l for l in out if l.startswith("accuracy ")][-1].split()[1])
