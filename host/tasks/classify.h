@@ -256,7 +256,8 @@ typedef struct cls_trainer {
     uint64_t n_batches;
 } cls_trainer;
 
-/* --min-count and --max-length, over seq_opts (seqtask.h), which both tasks' options share. */
+/* The options both tasks take (--unidirectional, --min-count, --max-length, the words' vectors and spelling),
+ * over seq_opts (seqtask.h). */
 extern const cli_section cls_shared_section;
 
 /* The checks of the options both tasks take (--spelling, --word-dim, --unidirectional), for a task whose
